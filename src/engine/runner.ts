@@ -1,0 +1,91 @@
+import type { Backend, KvCache } from "../gpu/backend.js";
+import type { LlamaModel } from "../model/llama.js";
+import { buildForwardBatch, type SequenceChunk } from "./batch.js";
+import { BlockAllocator, SequenceSlots } from "./kv-blocks.js";
+
+export interface RunnerOptions {
+  /** Longest sequence (prompt + output) in tokens; bounded by the model's max_position_embeddings. */
+  maxModelLen: number;
+  /** How many sequences' worth of KV cache to allocate. */
+  maxNumSeqs?: number;
+  /** Tokens per KV block. */
+  blockSize?: number;
+  /** Largest number of tokens one forward pass takes (long prompts are split into chunks of this size). */
+  maxBatchTokens?: number;
+}
+
+/**
+ * Owns the model's KV cache and turns lists of sequence chunks into forward passes. This is the single
+ * entry point the generation loop, the scorer and (later) the batching scheduler use.
+ */
+export class ModelRunner {
+  readonly allocator: BlockAllocator;
+  readonly maxModelLen: number;
+  readonly maxBatchTokens: number;
+  private readonly cache: KvCache;
+
+  constructor(
+    readonly model: LlamaModel,
+    options: RunnerOptions,
+  ) {
+    const blockSize = options.blockSize ?? 16;
+    this.maxModelLen = Math.min(options.maxModelLen, model.spec.maxPositionEmbeddings);
+    this.maxBatchTokens = options.maxBatchTokens ?? 256;
+    const numBlocks = Math.ceil(this.maxModelLen / blockSize) * (options.maxNumSeqs ?? 1);
+    this.allocator = new BlockAllocator(numBlocks, blockSize);
+    this.cache = model.backend.createKvCache(model.kvCacheLayout(numBlocks, blockSize));
+  }
+
+  get backend(): Backend {
+    return this.model.backend;
+  }
+
+  get vocabSize(): number {
+    return this.model.spec.vocabSize;
+  }
+
+  newSequence(): SequenceSlots {
+    return new SequenceSlots(this.allocator);
+  }
+
+  /**
+   * Runs one forward pass over the chunks and returns each chunk's logits rows
+   * (`[rows, vocab]` flattened; rows = 1 for "last", the chunk length for "all", 0 for "none").
+   */
+  async step(chunks: readonly SequenceChunk[]): Promise<Float32Array[]> {
+    const { batch, commit } = buildForwardBatch(chunks);
+    const logits = await this.backend.read(this.model.forward(batch, this.cache));
+    commit();
+    const vocab = this.vocabSize;
+    const out: Float32Array[] = [];
+    let row = 0;
+    for (const chunk of chunks) {
+      const rows = chunk.logits === "all" ? chunk.tokenIds.length : chunk.logits === "last" ? 1 : 0;
+      out.push(logits.subarray(row * vocab, (row + rows) * vocab));
+      row += rows;
+    }
+    return out;
+  }
+
+  /**
+   * Feeds a sequence a long run of tokens in chunks of at most maxBatchTokens; calls `onLogits` with each
+   * chunk's logits when `logits` is "all", and returns the logits after the last token.
+   */
+  async prefill(
+    sequence: SequenceSlots,
+    tokenIds: readonly number[],
+    logits: "last" | "all",
+    onLogits?: (chunkStart: number, rows: Float32Array) => void,
+  ): Promise<Float32Array> {
+    let last = new Float32Array(0);
+    for (let start = 0; start < tokenIds.length; start += this.maxBatchTokens) {
+      const piece = tokenIds.slice(start, start + this.maxBatchTokens);
+      const isLast = start + this.maxBatchTokens >= tokenIds.length;
+      const mode = logits === "all" ? "all" : isLast ? "last" : "none";
+      const [rows] = await this.step([{ slots: sequence, tokenIds: piece, logits: mode }]);
+      if (logits === "all") onLogits?.(start, rows);
+      if (isLast) last = rows.slice(rows.length - this.vocabSize);
+    }
+    return last;
+  }
+}

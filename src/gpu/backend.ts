@@ -1,0 +1,97 @@
+import type { WeightDtype } from "../model/dtype.js";
+
+/**
+ * The interface every compute backend implements: the plain-TypeScript reference (`cpu`) now, WebGPU next.
+ * The Llama forward pass (model/llama.ts) is written once over these ops. Ops enqueue work and return
+ * handles; only `read` waits for results, so a GPU backend can record a whole step before submitting.
+ */
+
+/** A checkpoint tensor as stored (row-major, little-endian), before upload. */
+export interface HostTensor {
+  dtype: WeightDtype;
+  shape: readonly number[];
+  bytes: Uint8Array;
+}
+
+/** A weight resident in the backend, kept in its stored precision. */
+export interface Weight {
+  readonly dtype: WeightDtype;
+  readonly shape: readonly number[];
+}
+
+/** A 2-D activation `[rows, cols]` in f32 (rows = tokens of the batch). */
+export interface Activation {
+  readonly rows: number;
+  readonly cols: number;
+}
+
+/** Shape of a paged KV cache: `numBlocks` blocks of `blockSize` token slots, per layer, for K and V. */
+export interface KvCacheLayout {
+  numLayers: number;
+  numKvHeads: number;
+  headDim: number;
+  numBlocks: number;
+  /** Tokens per block. */
+  blockSize: number;
+}
+
+export interface KvCache {
+  readonly layout: KvCacheLayout;
+}
+
+/**
+ * One forward pass over a flat list of tokens from several sequences (prefill chunks and decode tokens
+ * together). Token `t` belongs to sequence `seqIndex[t]`, sits at `positions[t]`, writes its K/V to slot
+ * `slots[t]` (= block * blockSize + offset) and attends to positions 0..positions[t] of its sequence,
+ * found through that sequence's row of `blockTables`. All of a sequence's earlier positions must already
+ * be in the cache or earlier in this batch.
+ */
+export interface ForwardBatch {
+  numTokens: number;
+  /** [numTokens] */
+  tokenIds: Int32Array;
+  /** [numTokens] */
+  positions: Int32Array;
+  /** [numTokens] row of `blockTables` for each token. */
+  seqIndex: Int32Array;
+  /** [numTokens] KV cache slot each token's K/V is written to. */
+  slots: Int32Array;
+  /** [numSeqs * maxBlocksPerSeq] block ids; unused entries are -1. */
+  blockTables: Int32Array;
+  maxBlocksPerSeq: number;
+  /** Indices into the batch's tokens whose logits are wanted (e.g. each sequence's last token). */
+  logitRows: Int32Array;
+}
+
+export interface Backend {
+  readonly name: string;
+  uploadWeight(name: string, tensor: HostTensor): Promise<Weight>;
+  createKvCache(layout: KvCacheLayout): KvCache;
+
+  /** [T, hidden] = table[tokenIds] */
+  embed(table: Weight, batch: ForwardBatch): Activation;
+  /** x / sqrt(mean(x²) + eps) * weight, per row. */
+  rmsNorm(x: Activation, weight: Weight, eps: number): Activation;
+  /** [T, K] · [N, K]ᵀ → [T, N] (torch Linear layout). */
+  matmul(x: Activation, weight: Weight): Activation;
+  /**
+   * Rotary embedding in rotate-half (NeoX / Hugging Face) pairing: within each head, (x[i], x[i + headDim/2])
+   * rotates by positions[t] * invFreq[i]. `invFreq` is an f32 weight of headDim/2 values.
+   */
+  rope(x: Activation, batch: ForwardBatch, invFreq: Weight, headDim: number): Activation;
+  /** Stores K and V rows `[T, numKvHeads * headDim]` of `layer` at the batch's slots. */
+  writeKv(cache: KvCache, layer: number, k: Activation, v: Activation, batch: ForwardBatch): void;
+  /**
+   * Causal grouped-query attention of q `[T, numHeads * headDim]` over the cache: query head h reads
+   * KV head floor(h / (numHeads / numKvHeads)); softmax(q·k * scale) · v. Returns `[T, numHeads * headDim]`.
+   */
+  attention(q: Activation, cache: KvCache, layer: number, batch: ForwardBatch, numHeads: number, scale: number): Activation;
+  add(a: Activation, b: Activation): Activation;
+  /** silu(gate) * up, elementwise. */
+  siluMul(gate: Activation, up: Activation): Activation;
+  /** Keeps the listed rows: [rows.length, cols]. */
+  gatherRows(x: Activation, rows: Int32Array): Activation;
+  /** Waits for the work behind `x` and copies it out, row-major. */
+  read(x: Activation): Promise<Float32Array>;
+  dispose(): Promise<void>;
+}

@@ -1,0 +1,130 @@
+import type { Activation, Backend, ForwardBatch, HostTensor, KvCache, KvCacheLayout, Weight } from "../backend.js";
+import { toF32, type WeightDtype } from "../../model/dtype.js";
+import * as ops from "./ops.js";
+
+/** f32 activation held in JS memory. */
+class CpuActivation implements Activation {
+  constructor(
+    readonly rows: number,
+    readonly cols: number,
+    readonly data: Float32Array,
+  ) {}
+}
+
+/** A weight kept as its stored bytes; 1-D weights (norms, inv_freq) are also decoded to f32 once. */
+class CpuWeight implements Weight {
+  readonly vector: Float32Array | null;
+  constructor(
+    readonly dtype: WeightDtype,
+    readonly shape: readonly number[],
+    readonly bytes: Uint8Array,
+  ) {
+    this.vector = shape.length === 1 ? toF32(bytes, dtype) : null;
+  }
+
+  get matrix(): ops.StoredMatrix {
+    return { dtype: this.dtype, rows: this.shape[0], cols: this.shape[1], bytes: this.bytes };
+  }
+
+  get f32(): Float32Array {
+    if (!this.vector) throw new Error(`expected a 1-D weight, got shape [${this.shape.join(", ")}]`);
+    return this.vector;
+  }
+}
+
+class CpuKvCache implements KvCache {
+  readonly layers: ops.PagedKv[];
+  constructor(readonly layout: KvCacheLayout) {
+    const kvCols = layout.numKvHeads * layout.headDim;
+    const slots = layout.numBlocks * layout.blockSize;
+    this.layers = Array.from({ length: layout.numLayers }, () => ({
+      keys: new Float32Array(slots * kvCols),
+      values: new Float32Array(slots * kvCols),
+      blockSize: layout.blockSize,
+      kvCols,
+    }));
+  }
+}
+
+function act(a: Activation): CpuActivation {
+  return a as CpuActivation;
+}
+function weight(w: Weight): CpuWeight {
+  return w as CpuWeight;
+}
+
+/**
+ * The `cpu` backend: the reference implementation of every op in plain TypeScript (f32 storage, f64
+ * accumulation). Slow by design; it is the specification the GPU kernels are checked against.
+ */
+export class ReferenceBackend implements Backend {
+  readonly name = "cpu";
+
+  async uploadWeight(_name: string, tensor: HostTensor): Promise<Weight> {
+    return new CpuWeight(tensor.dtype, tensor.shape, tensor.bytes);
+  }
+
+  createKvCache(layout: KvCacheLayout): KvCache {
+    return new CpuKvCache(layout);
+  }
+
+  embed(table: Weight, batch: ForwardBatch): Activation {
+    const m = weight(table).matrix;
+    return new CpuActivation(batch.numTokens, m.cols, ops.embedRows(m, batch.tokenIds));
+  }
+
+  rmsNorm(x: Activation, w: Weight, eps: number): Activation {
+    return new CpuActivation(x.rows, x.cols, ops.rmsNorm(act(x).data, x.rows, x.cols, weight(w).f32, eps));
+  }
+
+  matmul(x: Activation, w: Weight): Activation {
+    const m = weight(w).matrix;
+    if (m.cols !== x.cols) throw new Error(`matmul: activation has ${x.cols} columns, weight expects ${m.cols}`);
+    return new CpuActivation(x.rows, m.rows, ops.matmulTransposed(act(x).data, x.rows, m));
+  }
+
+  rope(x: Activation, batch: ForwardBatch, invFreq: Weight, headDim: number): Activation {
+    return new CpuActivation(x.rows, x.cols, ops.ropeRotateHalf(act(x).data, x.cols, batch.positions, weight(invFreq).f32, headDim));
+  }
+
+  writeKv(cache: KvCache, layer: number, k: Activation, v: Activation, batch: ForwardBatch): void {
+    ops.writeKvRows((cache as CpuKvCache).layers[layer], act(k).data, act(v).data, batch.slots);
+  }
+
+  attention(q: Activation, cache: KvCache, layer: number, batch: ForwardBatch, numHeads: number, scale: number): Activation {
+    const { headDim } = cache.layout;
+    const out = ops.pagedAttention(
+      act(q).data,
+      (cache as CpuKvCache).layers[layer],
+      batch.positions,
+      batch.seqIndex,
+      batch.blockTables,
+      batch.maxBlocksPerSeq,
+      numHeads,
+      headDim,
+      scale,
+    );
+    return new CpuActivation(q.rows, q.cols, out);
+  }
+
+  add(a: Activation, b: Activation): Activation {
+    return new CpuActivation(a.rows, a.cols, ops.add(act(a).data, act(b).data));
+  }
+
+  siluMul(gate: Activation, up: Activation): Activation {
+    return new CpuActivation(gate.rows, gate.cols, ops.siluMul(act(gate).data, act(up).data));
+  }
+
+  gatherRows(x: Activation, rows: Int32Array): Activation {
+    const out = new Float32Array(rows.length * x.cols);
+    const data = act(x).data;
+    rows.forEach((row, i) => out.set(data.subarray(row * x.cols, (row + 1) * x.cols), i * x.cols));
+    return new CpuActivation(rows.length, x.cols, out);
+  }
+
+  async read(x: Activation): Promise<Float32Array> {
+    return act(x).data;
+  }
+
+  async dispose(): Promise<void> {}
+}
