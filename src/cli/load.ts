@@ -1,0 +1,25 @@
+import { LanguageModel } from "../engine/language-model.js";
+import { createBackend, parseBackendName } from "../gpu/select.js";
+import { info } from "./io.js";
+import { modelDirectory } from "./model-dir.js";
+import { numberFlag } from "./args.js";
+
+/** Loads `--model` on `--backend`, reporting progress on stderr. */
+export async function loadFromFlags(values: { model?: string; backend?: string; "max-model-len"?: string }): Promise<LanguageModel> {
+  const files = await modelDirectory(values.model);
+  const backend = await createBackend(parseBackendName(values.backend), info);
+  const started = Date.now();
+  const model = await LanguageModel.load(files, {
+    backend,
+    maxModelLen: numberFlag("max-model-len", values["max-model-len"], true),
+  });
+  info(`loaded ${files.location} (${model.spec.numLayers} layers, hidden ${model.spec.hiddenSize}) on ${backend.name} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  return model;
+}
+
+/** Flags shared by the commands that run the model. */
+export const modelFlags = {
+  model: { type: "string" },
+  backend: { type: "string" },
+  "max-model-len": { type: "string" },
+} as const;

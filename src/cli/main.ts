@@ -1,0 +1,52 @@
+#!/usr/bin/env node
+import { isSwallowError } from "../errors.js";
+import { info } from "./io.js";
+import { runTokenize } from "./commands/tokenize.js";
+import { runScore } from "./commands/score.js";
+import { runGenerate } from "./commands/generate.js";
+import { runChat } from "./commands/chat.js";
+
+const USAGE = `usage: swallow <command> [options]
+
+commands:
+  tokenize   text on stdin → token ids            swallow tokenize --model DIR [--bos] [--jsonl]
+  score      token log-probs of JSON lines        swallow score --model DIR [--backend cpu|webgpu|auto]
+  generate   complete a prompt                     swallow generate --model DIR --prompt TEXT [--json] …
+  chat       interactive chat                      swallow chat --model DIR [--system TEXT]
+
+Run \`swallow <command> --help\` for a command's options. --verbose prints stack traces on errors.`;
+
+const commands: Record<string, (argv: string[]) => Promise<void>> = {
+  tokenize: runTokenize,
+  score: runScore,
+  generate: runGenerate,
+  chat: runChat,
+};
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+    process.stdout.write(`${USAGE}\n`);
+    return name === undefined ? 2 : 0;
+  }
+  const command = commands[name];
+  if (!command) {
+    info(`swallow: unknown command "${name}"; commands: ${Object.keys(commands).join(", ")} (see swallow --help)`);
+    return 2;
+  }
+  const verbose = rest.includes("--verbose");
+  try {
+    await command(rest);
+    return 0;
+  } catch (error) {
+    if (isSwallowError(error)) {
+      info(verbose && error.stack ? error.stack : `swallow ${name}: ${error.message}`);
+      return error.exitCode;
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    info(verbose && error instanceof Error && error.stack ? error.stack : `swallow ${name}: internal error: ${message} (run with --verbose for details)`);
+    return 1;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));

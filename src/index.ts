@@ -1,0 +1,21 @@
+/** Library entry point: load a Llama-3.x checkpoint, tokenize, chat, generate and score. */
+export { loadModel } from "./node/load-model.js";
+export { LanguageModel, type LoadOptions } from "./engine/language-model.js";
+export { generate, type FinishReason, type GenerationEvent, type GenerateOptions } from "./engine/generate.js";
+export { scoreTokens, type TokenScores } from "./engine/score.js";
+export { resolveSamplingParams, Sampler, type SamplingParams } from "./engine/sampler.js";
+export { Rng } from "./engine/rng.js";
+export { ModelRunner } from "./engine/runner.js";
+export { Tokenizer, loadTokenizer } from "./tokenizer/tokenizer.js";
+export { IncrementalDecoder } from "./tokenizer/incremental-decoder.js";
+export { renderChatTemplate, DEFAULT_SYSTEM_PROMPT, type ChatMessage } from "./tokenizer/chat-template.js";
+export { openCheckpoint, type Checkpoint } from "./model/checkpoint.js";
+export { LlamaModel } from "./model/llama.js";
+export type { ModelSpec, GenerationDefaults } from "./model/spec.js";
+export type { Backend, ForwardBatch } from "./gpu/backend.js";
+export { ReferenceBackend } from "./gpu/reference/backend.js";
+export { createBackend, type BackendName } from "./gpu/select.js";
+export { SwallowError } from "./errors.js";
+export type { ByteSource, FileTree } from "./model/byte-source.js";
+export { MemoryFileTree, MemoryByteSource } from "./model/byte-source.js";
+export { NodeFileTree, NodeFileSource } from "./node/file-tree.js";

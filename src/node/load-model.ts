@@ -1,0 +1,15 @@
+import { LanguageModel } from "../engine/language-model.js";
+import { createBackend, type BackendName } from "../gpu/select.js";
+import { NodeFileTree } from "./file-tree.js";
+
+/**
+ * Loads a Hugging Face Llama-3.x checkpoint directory for generation and scoring.
+ *
+ * @example
+ * const llm = await loadModel("./Llama-3.1-Swallow-8B-Instruct-v0.3", { backend: "auto" });
+ * for await (const event of llm.chat([{ role: "user", content: "日本の首都は？" }])) process.stdout.write(event.text);
+ */
+export async function loadModel(directory: string, options: { backend?: BackendName; maxModelLen?: number } = {}): Promise<LanguageModel> {
+  const backend = await createBackend(options.backend ?? "auto");
+  return LanguageModel.load(new NodeFileTree(directory), { backend, maxModelLen: options.maxModelLen });
+}
