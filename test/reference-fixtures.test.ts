@@ -57,7 +57,10 @@ for (const variant of variants) {
       // min_tokens = max_tokens as in the reference (transformers' min_new_tokens masks the EOS ids).
       const n = prompt.greedy.max_new_tokens;
       const generated: number[] = [];
-      for await (const event of languageModel.generate(prompt.tokens, languageModel.resolveSampling({ temperature: 0, minTokens: n, maxTokens: n }))) {
+      for await (const event of languageModel.generate(
+        prompt.tokens,
+        languageModel.resolveSampling({ temperature: 0, minTokens: n, maxTokens: n }),
+      )) {
         if (event.tokenId !== null) generated.push(event.tokenId);
       }
       assert.equal(generated.length, n);

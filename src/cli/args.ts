@@ -13,7 +13,9 @@ export const commonOptions = {
  * Parses a command's flags strictly (unknown flags and missing values are errors) and turns
  * node:util's errors into one-line SwallowErrors that name the command.
  */
-type Parsed<T extends OptionSpec> = ReturnType<typeof parseArgs<{ args: string[]; options: T & typeof commonOptions; strict: true; allowPositionals: boolean }>>;
+type Parsed<T extends OptionSpec> = ReturnType<
+  typeof parseArgs<{ args: string[]; options: T & typeof commonOptions; strict: true; allowPositionals: boolean }>
+>;
 
 export function parseCommandArgs<T extends OptionSpec>(command: string, argv: string[], options: T, allowPositionals = false): Parsed<T> {
   try {

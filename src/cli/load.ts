@@ -13,7 +13,9 @@ export async function loadFromFlags(values: { model?: string; backend?: string; 
     backend,
     maxModelLen: numberFlag("max-model-len", values["max-model-len"], true),
   });
-  info(`loaded ${files.location} (${model.spec.numLayers} layers, hidden ${model.spec.hiddenSize}) on ${backend.name} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  info(
+    `loaded ${files.location} (${model.spec.numLayers} layers, hidden ${model.spec.hiddenSize}) on ${backend.name} in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+  );
   return model;
 }
 

@@ -44,11 +44,14 @@ export async function* generate(
 ): AsyncGenerator<GenerationEvent> {
   if (promptIds.length === 0) throw new SwallowError("the prompt is empty: give at least one token");
   if (promptIds.length >= runner.maxModelLen) {
-    throw new SwallowError(`the prompt has ${promptIds.length} tokens but the model length is ${runner.maxModelLen}; shorten it or raise --max-model-len`);
+    throw new SwallowError(
+      `the prompt has ${promptIds.length} tokens but the model length is ${runner.maxModelLen}; shorten it or raise --max-model-len`,
+    );
   }
   const vocab = runner.vocabSize;
   for (const id of promptIds) {
-    if (!Number.isInteger(id) || id < 0 || id >= vocab) throw new SwallowError(`prompt token id ${id} is outside the vocabulary (0..${vocab - 1})`);
+    if (!Number.isInteger(id) || id < 0 || id >= vocab)
+      throw new SwallowError(`prompt token id ${id} is outside the vocabulary (0..${vocab - 1})`);
   }
   const sampler = options.sampler ?? new Sampler();
   const rng = new Rng(params.seed ?? randomSeed());

@@ -70,7 +70,11 @@ export class LanguageModel {
   }
 
   /** Streams a completion of `promptIds` (see engine/generate.ts for the events). */
-  generate(promptIds: readonly number[], params: SamplingParams = this.resolveSampling(), options: GenerateOptions = {}): AsyncGenerator<GenerationEvent> {
+  generate(
+    promptIds: readonly number[],
+    params: SamplingParams = this.resolveSampling(),
+    options: GenerateOptions = {},
+  ): AsyncGenerator<GenerationEvent> {
     return generate(this.runner, this.tokenizer, promptIds, params, { sampler: this.sampler, ...options });
   }
 

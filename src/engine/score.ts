@@ -18,7 +18,8 @@ export async function scoreTokens(runner: ModelRunner, tokens: readonly number[]
   }
   const vocab = runner.vocabSize;
   for (const id of tokens) {
-    if (!Number.isInteger(id) || id < 0 || id >= vocab) throw new SwallowError(`token id ${id} is outside the vocabulary (0..${vocab - 1})`);
+    if (!Number.isInteger(id) || id < 0 || id >= vocab)
+      throw new SwallowError(`token id ${id} is outside the vocabulary (0..${vocab - 1})`);
   }
   const logprobs: (number | null)[] = [null];
   const best: number[] = [];

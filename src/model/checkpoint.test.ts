@@ -41,7 +41,8 @@ function tinyTensors(config: Record<string, unknown>, dtype = "BF16"): Record<st
   const spec = parseModelConfig(JSON.stringify(config), "config.json");
   const tensors: Record<string, TensorSpec> = {};
   let seed = 1;
-  for (const { name, shape } of expectedLlamaTensors(spec)) tensors[name] = { dtype, shape, data: fillerBytes(tensorByteLength(dtype, shape), seed++) };
+  for (const { name, shape } of expectedLlamaTensors(spec))
+    tensors[name] = { dtype, shape, data: fillerBytes(tensorByteLength(dtype, shape), seed++) };
   tensors["model.layers.0.self_attn.rotary_emb.inv_freq"] = { dtype: "F32", shape: [2] };
   return tensors;
 }
@@ -62,7 +63,10 @@ function buildFiles(options: BuildOptions = {}): Map<string, Uint8Array> {
   const files = new Map<string, Uint8Array>();
   files.set("config.json", encode(config));
   if (options.generation !== null) {
-    files.set("generation_config.json", encode(options.generation ?? '{"bos_token_id":1,"do_sample":true,"eos_token_id":[2,3],"temperature":0.6,"top_p":0.9}'));
+    files.set(
+      "generation_config.json",
+      encode(options.generation ?? '{"bos_token_id":1,"do_sample":true,"eos_token_id":[2,3],"temperature":0.6,"top_p":0.9}'),
+    );
   }
   if (!options.shards) {
     files.set("model.safetensors", writeSafetensors(tensors));
@@ -118,7 +122,16 @@ test("llamaTensorNames gives the Hugging Face names; lm_head null when tied", ()
 });
 
 test("expected shapes for Llama-3.1-8B and the 8B parameter count", () => {
-  const spec = { vocabSize: 128256, hiddenSize: 4096, intermediateSize: 14336, numLayers: 32, numHeads: 32, numKvHeads: 8, headDim: 128, tieWordEmbeddings: false };
+  const spec = {
+    vocabSize: 128256,
+    hiddenSize: 4096,
+    intermediateSize: 14336,
+    numLayers: 32,
+    numHeads: 32,
+    numKvHeads: 8,
+    headDim: 128,
+    tieWordEmbeddings: false,
+  };
   const expected = expectedLlamaTensors(spec);
   assert.equal(expected.length, 2 + 9 * 32 + 1);
   const byName = new Map(expected.map((t) => [t.name, t.shape]));
@@ -131,7 +144,10 @@ test("expected shapes for Llama-3.1-8B and the 8B parameter count", () => {
   assert.deepEqual(byName.get("model.layers.31.mlp.down_proj.weight"), [4096, 14336]);
   assert.deepEqual(byName.get("lm_head.weight"), [128256, 4096]);
   // §1.1: 8,030,261,248 parameters.
-  assert.equal(expected.reduce((sum, t) => sum + t.shape.reduce((a, b) => a * b, 1), 0), 8030261248);
+  assert.equal(
+    expected.reduce((sum, t) => sum + t.shape.reduce((a, b) => a * b, 1), 0),
+    8030261248,
+  );
   assert.equal(expectedLlamaTensors({ ...spec, tieWordEmbeddings: true }).length, 2 + 9 * 32);
 });
 
@@ -146,7 +162,10 @@ test("single-file checkpoint: spec, generation defaults, tensor info and reads",
   assert.equal(names.length, 2 + 9 * 2 + 1 + 1);
   assert.ok(names.includes("model.layers.0.self_attn.rotary_emb.inv_freq"));
   const info = checkpoint.tensorInfo("model.layers.1.self_attn.k_proj.weight")!;
-  assert.deepEqual([info.dtype, info.safetensorsDtype, info.shape, info.byteLength, info.file], ["bf16", "BF16", [8, 16], 256, "model.safetensors"]);
+  assert.deepEqual(
+    [info.dtype, info.safetensorsDtype, info.shape, info.byteLength, info.file],
+    ["bf16", "BF16", [8, 16], 256, "model.safetensors"],
+  );
   assert.equal(checkpoint.tensorInfo("nope"), undefined);
   const tensor = await checkpoint.readTensor("model.layers.1.self_attn.k_proj.weight");
   assert.deepEqual([tensor.dtype, tensor.shape, tensor.bytes.byteLength], ["bf16", [8, 16], 256]);
@@ -202,7 +221,10 @@ test("missing files", async () => {
 });
 
 test("config problems surface from openCheckpoint with the config's path", async () => {
-  await expectOpenFails(buildFiles({ config: tinyConfig({ architectures: ["GPT2LMHeadModel"] }), tensors: {} }), /^unsupported architecture GPT2LMHeadModel in \/models\/tiny\/config\.json/);
+  await expectOpenFails(
+    buildFiles({ config: tinyConfig({ architectures: ["GPT2LMHeadModel"] }), tensors: {} }),
+    /^unsupported architecture GPT2LMHeadModel in \/models\/tiny\/config\.json/,
+  );
   const badGeneration = buildFiles({ generation: '{"temperature": "x"}' });
   await expectOpenFails(badGeneration, /^\/models\/tiny\/generation_config\.json: "temperature" must be a number/);
 });
@@ -216,7 +238,10 @@ test("a tensor shape that does not match config.json", async () => {
     /^\/models\/tiny\/model\.safetensors: tensor "model\.layers\.1\.self_attn\.k_proj\.weight" has shape \[16, 16\] but config\.json implies \[8, 16\]; config\.json and the weights do not belong together/,
   );
   // The same weights against a config claiming a different vocabulary.
-  await expectOpenFails(buildFiles({ config: tinyConfig({ vocab_size: 64 }), tensors: tinyTensors(config) }), /"model\.embed_tokens\.weight" has shape \[32, 16\] but config\.json implies \[64, 16\]/);
+  await expectOpenFails(
+    buildFiles({ config: tinyConfig({ vocab_size: 64 }), tensors: tinyTensors(config) }),
+    /"model\.embed_tokens\.weight" has shape \[32, 16\] but config\.json implies \[64, 16\]/,
+  );
 });
 
 test("missing tensors: layer, final norm, untied lm_head; extra layers in config", async () => {
@@ -224,18 +249,30 @@ test("missing tensors: layer, final norm, untied lm_head; extra layers in config
     const config = tinyConfig();
     const tensors = tinyTensors(config);
     delete tensors[name];
-    await expectOpenFails(buildFiles({ config, tensors }), new RegExp(`^/models/tiny/model\\.safetensors: tensor "${name.replaceAll(".", "\\.")}" is missing`));
-    await expectOpenFails(buildFiles({ config, tensors, shards: 2 }), new RegExp(`model\\.safetensors\\.index\\.json: tensor "${name.replaceAll(".", "\\.")}" is missing`));
+    await expectOpenFails(
+      buildFiles({ config, tensors }),
+      new RegExp(`^/models/tiny/model\\.safetensors: tensor "${name.replaceAll(".", "\\.")}" is missing`),
+    );
+    await expectOpenFails(
+      buildFiles({ config, tensors, shards: 2 }),
+      new RegExp(`model\\.safetensors\\.index\\.json: tensor "${name.replaceAll(".", "\\.")}" is missing`),
+    );
   }
   // A config that claims 10^9 layers fails at the first missing layer, quickly.
-  await expectOpenFails(buildFiles({ config: tinyConfig({ num_hidden_layers: 1e9 }), tensors: tinyTensors(tinyConfig()) }), /"model\.layers\.2\.input_layernorm\.weight" is missing \(config\.json has num_hidden_layers 1000000000\)/);
+  await expectOpenFails(
+    buildFiles({ config: tinyConfig({ num_hidden_layers: 1e9 }), tensors: tinyTensors(tinyConfig()) }),
+    /"model\.layers\.2\.input_layernorm\.weight" is missing \(config\.json has num_hidden_layers 1000000000\)/,
+  );
 });
 
 test("unsupported weight dtypes are named; unexpected extra tensors are ignored", async () => {
   const config = tinyConfig();
   const tensors = tinyTensors(config);
   tensors["model.layers.0.mlp.down_proj.weight"] = { dtype: "I8", shape: [16, 24] };
-  await expectOpenFails(buildFiles({ config, tensors }), /tensor "model\.layers\.0\.mlp\.down_proj\.weight" has dtype I8; only BF16, F16 and F32 weights are supported/);
+  await expectOpenFails(
+    buildFiles({ config, tensors }),
+    /tensor "model\.layers\.0\.mlp\.down_proj\.weight" has dtype I8; only BF16, F16 and F32 weights are supported/,
+  );
 
   const extra = tinyTensors(config);
   extra["model.layers.0.self_attn.q_proj.bias"] = { dtype: "BF16", shape: [16] };
@@ -249,13 +286,19 @@ test("unsupported weight dtypes are named; unexpected extra tensors are ignored"
 test("index problems: missing shard, tensor missing from its shard, bad JSON, unsafe paths", async () => {
   const files = buildFiles({ shards: 3 });
   files.delete("model-00002-of-00003.safetensors");
-  await expectOpenFails(files, /model\.safetensors\.index\.json puts tensor ".*" in model-00002-of-00003\.safetensors, but \/models\/tiny\/model-00002-of-00003\.safetensors does not exist; the download is incomplete/);
+  await expectOpenFails(
+    files,
+    /model\.safetensors\.index\.json puts tensor ".*" in model-00002-of-00003\.safetensors, but \/models\/tiny\/model-00002-of-00003\.safetensors does not exist; the download is incomplete/,
+  );
 
   const listed = buildFiles({ shards: 2 });
   const index = JSON.parse(new TextDecoder().decode(listed.get("model.safetensors.index.json")));
   index.weight_map["model.extra.weight"] = "model-00001-of-00002.safetensors";
   listed.set("model.safetensors.index.json", encode(index));
-  await expectOpenFails(listed, /^\/models\/tiny\/model-00001-of-00002\.safetensors: tensor "model\.extra\.weight" is listed in model\.safetensors\.index\.json but missing from this shard/);
+  await expectOpenFails(
+    listed,
+    /^\/models\/tiny\/model-00001-of-00002\.safetensors: tensor "model\.extra\.weight" is listed in model\.safetensors\.index\.json but missing from this shard/,
+  );
 
   const cases: [unknown, RegExp][] = [
     ["{not json", /model\.safetensors\.index\.json: not valid JSON/],
@@ -277,7 +320,10 @@ test("a corrupt shard closes the shards opened before it", async () => {
   const files = buildFiles({ shards: 3 });
   files.set("model-00003-of-00003.safetensors", files.get("model-00003-of-00003.safetensors")!.subarray(0, 40));
   const counting = new CountingTree(memoryTree(files));
-  await assert.rejects(openCheckpoint(counting), /model-00003-of-00003\.safetensors: .*the safetensors file is corrupt or truncated, download it again/);
+  await assert.rejects(
+    openCheckpoint(counting),
+    /model-00003-of-00003\.safetensors: .*the safetensors file is corrupt or truncated, download it again/,
+  );
   assert.equal(counting.opened, 3);
   assert.equal(counting.closed, 3);
 });
@@ -361,8 +407,16 @@ test("NodeFileTree: openCheckpoint reads only headers, each shard opened once; r
 test("NodeFileTree: a truncated shard on disk is reported as corrupt", async () => {
   const dir = await mkdtemp(join(tmpdir(), "swallow-checkpoint-"));
   try {
-    for (const [name, bytes] of buildFiles()) await writeFile(join(dir, name), name === "model.safetensors" ? bytes.subarray(0, bytes.length - 1) : bytes);
-    await assert.rejects(openCheckpoint(new NodeFileTree(dir)), (error: unknown) => error instanceof SwallowError && /model\.safetensors: .*(pass the end of the data|tensors cover).*the safetensors file is corrupt or truncated, download it again$/.test(error.message));
+    for (const [name, bytes] of buildFiles())
+      await writeFile(join(dir, name), name === "model.safetensors" ? bytes.subarray(0, bytes.length - 1) : bytes);
+    await assert.rejects(
+      openCheckpoint(new NodeFileTree(dir)),
+      (error: unknown) =>
+        error instanceof SwallowError &&
+        /model\.safetensors: .*(pass the end of the data|tensors cover).*the safetensors file is corrupt or truncated, download it again$/.test(
+          error.message,
+        ),
+    );
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -147,7 +147,9 @@ export async function openCheckpoint(files: FileTree): Promise<Checkpoint> {
   const where = (relative: string) => `${files.location}/${relative}`;
 
   if (!(await files.exists(CONFIG))) {
-    throw new SwallowError(`${where(CONFIG)} not found; --model must be a Hugging Face checkpoint directory (config.json, *.safetensors, tokenizer.json)`);
+    throw new SwallowError(
+      `${where(CONFIG)} not found; --model must be a Hugging Face checkpoint directory (config.json, *.safetensors, tokenizer.json)`,
+    );
   }
   const spec = parseModelConfig(await readText(files, CONFIG), where(CONFIG));
   const generation = (await files.exists(GENERATION_CONFIG))
@@ -190,7 +192,11 @@ interface Located {
   file: string;
 }
 
-async function openWeights(files: FileTree, sources: Map<string, ByteSource>, where: (relative: string) => string): Promise<Map<string, Located>> {
+async function openWeights(
+  files: FileTree,
+  sources: Map<string, ByteSource>,
+  where: (relative: string) => string,
+): Promise<Map<string, Located>> {
   const located = new Map<string, Located>();
   const openHeader = async (relative: string): Promise<SafetensorsFile> => {
     const source = await openSource(files, relative);
@@ -256,7 +262,9 @@ function parseIndex(text: string, fileName: string): Map<string, string> {
   const result = new Map<string, string>();
   for (const [name, shard] of Object.entries(weightMap as Record<string, unknown>)) {
     if (typeof shard !== "string" || !isSafeRelativePath(shard)) {
-      throw new SwallowError(`${fileName}: "weight_map" entry ${quote(name)} is ${quote(String(shard))}, not a shard file name in this directory; ${fix}`);
+      throw new SwallowError(
+        `${fileName}: "weight_map" entry ${quote(name)} is ${quote(String(shard))}, not a shard file name in this directory; ${fix}`,
+      );
     }
     result.set(name, shard);
   }
@@ -329,7 +337,9 @@ class SafetensorsCheckpoint implements Checkpoint {
     if (!found) throw new SwallowError(`${this.location}: the checkpoint has no tensor ${quote(name)}; download the complete checkpoint`);
     const { entry, file } = found;
     if (entry.dtype === null) {
-      throw new SwallowError(`${this.location}/${file}: tensor ${quote(name)} has dtype ${entry.safetensorsDtype}; only BF16, F16 and F32 are supported`);
+      throw new SwallowError(
+        `${this.location}/${file}: tensor ${quote(name)} has dtype ${entry.safetensorsDtype}; only BF16, F16 and F32 are supported`,
+      );
     }
     const source = this.sources.get(file) as ByteSource;
     const bytes = await readRange(source, entry.dataStartBytes, entry.byteLength);

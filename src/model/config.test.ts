@@ -275,11 +275,16 @@ test("rope: default type, null/absent scaling, legacy `type` key, theta default"
   assert.deepEqual(parseModelConfig(config({ rope_scaling: undefined }), "c").ropeScaling, { type: "default" });
   assert.deepEqual(parseModelConfig(config({ rope_scaling: { rope_type: "default" } }), "c").ropeScaling, { type: "default" });
   const legacy = parseModelConfig(
-    config({ rope_scaling: { type: "llama3", factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 8192 } }),
+    config({
+      rope_scaling: { type: "llama3", factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 8192 },
+    }),
     "c",
   );
   assert.deepEqual(legacy.ropeScaling, LLAMA3_ROPE);
-  const v5default = parseModelConfig(config({ rope_scaling: undefined, rope_theta: undefined, rope_parameters: { rope_type: "default", rope_theta: 10000.0 } }), "c");
+  const v5default = parseModelConfig(
+    config({ rope_scaling: undefined, rope_theta: undefined, rope_parameters: { rope_type: "default", rope_theta: 10000.0 } }),
+    "c",
+  );
   assert.deepEqual([v5default.ropeTheta, v5default.ropeScaling], [10000, { type: "default" }]);
   // transformers' LlamaConfig default theta when the key is absent.
   assert.equal(parseModelConfig(config({ rope_theta: undefined, rope_scaling: null }), "c").ropeTheta, 10000);
@@ -287,7 +292,14 @@ test("rope: default type, null/absent scaling, legacy `type` key, theta default"
 
 test("defaults: head_dim from hidden/heads, kv heads = heads, tie false, eos [] and bos null when absent", () => {
   const spec = parseModelConfig(
-    config({ head_dim: undefined, num_key_value_heads: undefined, tie_word_embeddings: undefined, eos_token_id: undefined, bos_token_id: undefined, torch_dtype: undefined }),
+    config({
+      head_dim: undefined,
+      num_key_value_heads: undefined,
+      tie_word_embeddings: undefined,
+      eos_token_id: undefined,
+      bos_token_id: undefined,
+      torch_dtype: undefined,
+    }),
     "c",
   );
   assert.equal(spec.headDim, 128);
@@ -306,26 +318,43 @@ test("architecture: model_type llama accepted without architectures; others reje
     () => parseModelConfig(config({ architectures: ["MistralForCausalLM"] }), "/m/config.json"),
     /^unsupported architecture MistralForCausalLM in \/m\/config\.json: only LlamaForCausalLM \(Llama 3\.x\) checkpoints are supported$/,
   );
-  throwsSwallow(() => parseModelConfig(config({ architectures: undefined, model_type: "qwen2" }), "c"), /unsupported architecture "qwen2" in c:/);
+  throwsSwallow(
+    () => parseModelConfig(config({ architectures: undefined, model_type: "qwen2" }), "c"),
+    /unsupported architecture "qwen2" in c:/,
+  );
   throwsSwallow(() => parseModelConfig(config({ architectures: [] }), "c"), /unsupported architecture \(empty list\) in c/);
 });
 
 test("unsupported rope types are named", () => {
   for (const type of ["linear", "dynamic", "yarn", "longrope"]) {
-    throwsSwallow(() => parseModelConfig(config({ rope_scaling: { rope_type: type, factor: 2 } }), "c.json"), new RegExp(`c\\.json: "rope_scaling\\.rope_type" is "${type}": this RoPE type is unsupported`));
     throwsSwallow(
-      () => parseModelConfig(config({ rope_scaling: undefined, rope_parameters: { rope_type: type, rope_theta: 1e4, factor: 2 } }), "c.json"),
+      () => parseModelConfig(config({ rope_scaling: { rope_type: type, factor: 2 } }), "c.json"),
+      new RegExp(`c\\.json: "rope_scaling\\.rope_type" is "${type}": this RoPE type is unsupported`),
+    );
+    throwsSwallow(
+      () =>
+        parseModelConfig(config({ rope_scaling: undefined, rope_parameters: { rope_type: type, rope_theta: 1e4, factor: 2 } }), "c.json"),
       new RegExp(`"rope_parameters\\.rope_type" is "${type}": this RoPE type is unsupported`),
     );
   }
   throwsSwallow(() => parseModelConfig(config({ rope_scaling: { type: "linear", factor: 2 } }), "c"), /"rope_scaling\.type" is "linear"/);
   throwsSwallow(() => parseModelConfig(config({ rope_scaling: { factor: 2 } }), "c"), /"rope_scaling\.rope_type" is required/);
   throwsSwallow(
-    () => parseModelConfig(config({ rope_scaling: { rope_type: "llama3", factor: 8, low_freq_factor: 1, original_max_position_embeddings: 8192 } }), "c"),
+    () =>
+      parseModelConfig(
+        config({ rope_scaling: { rope_type: "llama3", factor: 8, low_freq_factor: 1, original_max_position_embeddings: 8192 } }),
+        "c",
+      ),
     /"rope_scaling\.high_freq_factor" must be a positive number, got nothing/,
   );
   throwsSwallow(
-    () => parseModelConfig(config({ rope_scaling: { rope_type: "llama3", factor: 8, low_freq_factor: 4, high_freq_factor: 4, original_max_position_embeddings: 8192 } }), "c"),
+    () =>
+      parseModelConfig(
+        config({
+          rope_scaling: { rope_type: "llama3", factor: 8, low_freq_factor: 4, high_freq_factor: 4, original_max_position_embeddings: 8192 },
+        }),
+        "c",
+      ),
     /high_freq_factor" \(4\) must be greater than/,
   );
   throwsSwallow(() => parseModelConfig(config({ rope_scaling: "llama3" }), "c"), /"rope_scaling" must be an object or null/);
@@ -353,13 +382,19 @@ test("bad configs: each error names the file and key", () => {
     [{ eos_token_id: -1 }, /"eos_token_id" must be a token id/],
     [{ bos_token_id: 1.5 }, /"bos_token_id" must be a token id/],
     [{ torch_dtype: 16 }, /"torch_dtype" must be a string/],
-    [{ quantization_config: { quant_method: "gptq" } }, /"quantization_config" says the weights are quantized \(gptq\); quantized checkpoints are not supported/],
+    [
+      { quantization_config: { quant_method: "gptq" } },
+      /"quantization_config" says the weights are quantized \(gptq\); quantized checkpoints are not supported/,
+    ],
   ];
   for (const [changes, pattern] of cases) throwsSwallow(() => parseModelConfig(config(changes), "cfg.json"), pattern);
 });
 
 test("config.json that is not JSON, or not an object", () => {
-  throwsSwallow(() => parseModelConfig('{"hidden_size": 4096,', "dir/config.json"), /^dir\/config\.json: not valid JSON \(.*\); the config is corrupt or truncated, download it again$/);
+  throwsSwallow(
+    () => parseModelConfig('{"hidden_size": 4096,', "dir/config.json"),
+    /^dir\/config\.json: not valid JSON \(.*\); the config is corrupt or truncated, download it again$/,
+  );
   throwsSwallow(() => parseModelConfig("", "config.json"), /config\.json: not valid JSON/);
   throwsSwallow(() => parseModelConfig("[1,2]", "config.json"), /config\.json: expected a JSON object, got \[1,2\]/);
   throwsSwallow(() => parseModelConfig("null", "config.json"), /expected a JSON object, got null/);
@@ -368,7 +403,10 @@ test("config.json that is not JSON, or not an object", () => {
 });
 
 test("keys inherited from Object.prototype are not mistaken for config values", () => {
-  throwsSwallow(() => parseModelConfig(config({ architectures: undefined, model_type: undefined }), "c"), /unsupported architecture \(no architectures or model_type\)/);
+  throwsSwallow(
+    () => parseModelConfig(config({ architectures: undefined, model_type: undefined }), "c"),
+    /unsupported architecture \(no architectures or model_type\)/,
+  );
   // "constructor" is an own-property lookup only
   assert.equal(parseModelConfig(config({ constructor: 5 }), "c").hiddenSize, 4096);
 });
@@ -403,7 +441,17 @@ test("generation_config: all fields, int eos, empty object", () => {
       '{"eos_token_id": 2, "bos_token_id": null, "do_sample": false, "temperature": 1.0, "top_p": 1.0, "top_k": 50, "min_p": 0.05, "repetition_penalty": 1.1, "max_new_tokens": 256}',
       "g",
     ),
-    { eosTokenIds: [2], bosTokenId: null, doSample: false, temperature: 1, topP: 1, topK: 50, minP: 0.05, repetitionPenalty: 1.1, maxNewTokens: 256 },
+    {
+      eosTokenIds: [2],
+      bosTokenId: null,
+      doSample: false,
+      temperature: 1,
+      topP: 1,
+      topK: 50,
+      minP: 0.05,
+      repetitionPenalty: 1.1,
+      maxNewTokens: 256,
+    },
   );
   assert.deepEqual(parseGenerationConfig("{}", "g"), {
     eosTokenIds: [],

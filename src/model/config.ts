@@ -54,14 +54,18 @@ function parseJsonObject(text: string, fileName: string, what: string): JsonObje
     throw new SwallowError(`${fileName}: not valid JSON (${reason}); the ${what} is corrupt or truncated, download it again`);
   }
   if (!isObject(value)) {
-    throw new SwallowError(`${fileName}: expected a JSON object, got ${describeJsonValue(value)}; the ${what} is corrupt, download it again`);
+    throw new SwallowError(
+      `${fileName}: expected a JSON object, got ${describeJsonValue(value)}; the ${what} is corrupt, download it again`,
+    );
   }
   return value;
 }
 
 /** Error for one bad key: names the file and key, what was found and what to do. */
 function badKey(fileName: string, key: string, expectation: string, value: unknown): SwallowError {
-  return new SwallowError(`${fileName}: "${key}" ${expectation}, got ${describeJsonValue(value)}; fix ${baseName(fileName)} or download it again`);
+  return new SwallowError(
+    `${fileName}: "${key}" ${expectation}, got ${describeJsonValue(value)}; fix ${baseName(fileName)} or download it again`,
+  );
 }
 
 function baseName(fileName: string): string {
@@ -148,7 +152,8 @@ class Reader {
   tokenId(key: string): number | null {
     const value = this.raw(key);
     if (value === undefined || value === null) return null;
-    if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) throw this.fail(key, "must be a token id (a non-negative integer)");
+    if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0)
+      throw this.fail(key, "must be a token id (a non-negative integer)");
     return value;
   }
 
@@ -259,7 +264,9 @@ function checkArchitecture(r: Reader): void {
     const modelType = r.raw("model_type");
     if (modelType === "llama") return;
     const found = modelType === undefined || modelType === null ? "(no architectures or model_type)" : describeJsonValue(modelType);
-    throw new SwallowError(`unsupported architecture ${found} in ${r.fileName}: only LlamaForCausalLM (Llama 3.x) checkpoints are supported`);
+    throw new SwallowError(
+      `unsupported architecture ${found} in ${r.fileName}: only LlamaForCausalLM (Llama 3.x) checkpoints are supported`,
+    );
   }
   const list = Array.isArray(architectures) ? architectures : [architectures];
   if (list.includes("LlamaForCausalLM")) return;

@@ -36,14 +36,7 @@ function buildF16Table(): Float32Array {
  * Decodes `count` little-endian elements of `dtype` starting at element `start` of `bytes` into `out`
  * (f32). BF16 is the top half of an f32 (`bits << 16`); F16 is IEEE half.
  */
-export function decodeToF32(
-  bytes: Uint8Array,
-  dtype: WeightDtype,
-  start: number,
-  count: number,
-  out: Float32Array,
-  outOffset = 0,
-): void {
+export function decodeToF32(bytes: Uint8Array, dtype: WeightDtype, start: number, count: number, out: Float32Array, outOffset = 0): void {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (dtype === "f32") {
     for (let i = 0; i < count; i++) out[outOffset + i] = view.getFloat32((start + i) * 4, true);

@@ -55,7 +55,14 @@ test("round trip: writer output parses back with absolute offsets and metadata",
   assert.equal(file.dataOffsetBytes, 8 + headerLength);
   assert.deepEqual([...file.tensors.keys()], ["a", "b", "c"]);
   const a = file.tensors.get("a")!;
-  assert.deepEqual(a, { name: "a", dtype: "bf16", safetensorsDtype: "BF16", shape: [4, 8], dataStartBytes: 8 + headerLength, byteLength: 64 });
+  assert.deepEqual(a, {
+    name: "a",
+    dtype: "bf16",
+    safetensorsDtype: "BF16",
+    shape: [4, 8],
+    dataStartBytes: 8 + headerLength,
+    byteLength: 64,
+  });
   assert.deepEqual(bytes.subarray(a.dataStartBytes, a.dataStartBytes + a.byteLength), data);
   assert.equal(file.tensors.get("b")!.dtype, "f32");
   assert.equal(file.tensors.get("b")!.dataStartBytes, 8 + headerLength + 64);
@@ -187,7 +194,10 @@ test("read errors from the source become SwallowErrors", async () => {
     },
     async close() {},
   };
-  await assert.rejects(readSafetensorsIndex(source), (error: unknown) => error instanceof SwallowError && /cannot read 8 bytes at offset 0 \(boom\)/.test(error.message));
+  await assert.rejects(
+    readSafetensorsIndex(source),
+    (error: unknown) => error instanceof SwallowError && /cannot read 8 bytes at offset 0 \(boom\)/.test(error.message),
+  );
   const short = { ...source, read: async () => new Uint8Array(3) };
   await assert.rejects(readSafetensorsIndex(short), /read 3 of 8 bytes/);
 });
@@ -246,14 +256,22 @@ function mutate(base: Uint8Array, random: () => number): Uint8Array {
     const out = base.slice();
     const view = new DataView(out.buffer);
     const choice = int(3);
-    const value = choice === 0 ? BigInt(int(64)) : choice === 1 ? BigInt(Math.max(0, headerLength + int(33) - 16)) : BigInt(int(2 ** 30)) * BigInt(int(2 ** 30) + 1);
+    const value =
+      choice === 0
+        ? BigInt(int(64))
+        : choice === 1
+          ? BigInt(Math.max(0, headerLength + int(33) - 16))
+          : BigInt(int(2 ** 30)) * BigInt(int(2 ** 30) + 1);
     view.setBigUint64(0, value & 0xffffffffffffffffn, true);
     return out;
   }
   if (kind === 3) {
     // Insert or delete bytes in the header region, keeping the length prefix.
     const at = 8 + int(headerLength);
-    const parts = int(2) === 0 ? [base.subarray(0, at), base.subarray(at + 1 + int(4))] : [base.subarray(0, at), fillerBytes(1 + int(4), int(1000)), base.subarray(at)];
+    const parts =
+      int(2) === 0
+        ? [base.subarray(0, at), base.subarray(at + 1 + int(4))]
+        : [base.subarray(0, at), fillerBytes(1 + int(4), int(1000)), base.subarray(at)];
     const out = new Uint8Array(parts[0].length + parts[1].length + (parts[2]?.length ?? 0));
     let position = 0;
     for (const part of parts) {
@@ -273,8 +291,7 @@ function mutate(base: Uint8Array, random: () => number): Uint8Array {
     const offsets = header[name].data_offsets as number[];
     const delta = int(2) ? int(9) - 4 : int(64) - 32;
     header[name].data_offsets = [Math.max(0, offsets[0] + delta), Math.max(0, offsets[1] + delta)];
-  }
-  else if (name !== "__metadata__" && header[name] && typeof header[name] === "object") {
+  } else if (name !== "__metadata__" && header[name] && typeof header[name] === "object") {
     const field = ["dtype", "shape", "data_offsets", "extra"][int(4)];
     const entry = header[name];
     if (kind === 5 || !Array.isArray(entry[field])) entry[field] = weird;
@@ -301,9 +318,15 @@ test("fuzz: mutated and truncated files only ever throw SwallowError", async () 
       rejected++;
     };
     try {
-      const file = iteration % 10 === 0 ? await readSafetensorsIndex(new MemoryByteSource("fuzz.safetensors", bytes)) : parseSafetensors(bytes, "fuzz.safetensors");
+      const file =
+        iteration % 10 === 0
+          ? await readSafetensorsIndex(new MemoryByteSource("fuzz.safetensors", bytes))
+          : parseSafetensors(bytes, "fuzz.safetensors");
       for (const entry of file.tensors.values()) {
-        assert.ok(entry.dataStartBytes >= file.dataOffsetBytes && entry.dataStartBytes + entry.byteLength <= bytes.length, `iteration ${iteration}: ${entry.name} out of bounds`);
+        assert.ok(
+          entry.dataStartBytes >= file.dataOffsetBytes && entry.dataStartBytes + entry.byteLength <= bytes.length,
+          `iteration ${iteration}: ${entry.name} out of bounds`,
+        );
       }
       accepted++;
     } catch (error) {

@@ -99,14 +99,20 @@ function describe(value: unknown): string {
  */
 export function readSafetensorsHeaderLength(prefix: Uint8Array, fileName: string, fileSizeBytes: number): number {
   if (fileSizeBytes < 8 || prefix.byteLength < 8) {
-    throw corrupt(fileName, `only ${Math.min(fileSizeBytes, prefix.byteLength)} bytes, too short for a safetensors header (8-byte length first)`);
+    throw corrupt(
+      fileName,
+      `only ${Math.min(fileSizeBytes, prefix.byteLength)} bytes, too short for a safetensors header (8-byte length first)`,
+    );
   }
   const view = new DataView(prefix.buffer, prefix.byteOffset, 8);
   const low = view.getUint32(0, true);
   const high = view.getUint32(4, true);
   if (high !== 0 || low > SAFETENSORS_MAX_HEADER_BYTES) {
     const length = high * 2 ** 32 + low; // approximate above 2^53; only printed
-    throw corrupt(fileName, `header length ${length} exceeds the ${SAFETENSORS_MAX_HEADER_BYTES}-byte limit (this is not a safetensors file, or its first bytes are damaged)`);
+    throw corrupt(
+      fileName,
+      `header length ${length} exceeds the ${SAFETENSORS_MAX_HEADER_BYTES}-byte limit (this is not a safetensors file, or its first bytes are damaged)`,
+    );
   }
   if (low > fileSizeBytes - 8) {
     throw corrupt(fileName, `header length ${low} passes the end of the file (${fileSizeBytes} bytes)`);
@@ -157,7 +163,8 @@ export function parseSafetensorsHeader(headerBytes: Uint8Array, fileName: string
       if (info === null) continue;
       if (typeof info !== "object" || Array.isArray(info)) throw corrupt(fileName, `"__metadata__" is not an object of strings`);
       for (const [key, value] of Object.entries(info as Record<string, unknown>)) {
-        if (typeof value !== "string") throw corrupt(fileName, `"__metadata__" entry ${quoteName(key)} is not a string (got ${describe(value)})`);
+        if (typeof value !== "string")
+          throw corrupt(fileName, `"__metadata__" entry ${quoteName(key)} is not a string (got ${describe(value)})`);
         metadata[key] = value;
       }
       continue;
@@ -190,7 +197,8 @@ export function parseSafetensorsHeader(headerBytes: Uint8Array, fileName: string
     const expectedBytes = bitLength / 8;
 
     const offsets = own("data_offsets");
-    if (!Array.isArray(offsets) || offsets.length !== 2) throw corrupt(fileName, `${tensor}: "data_offsets" is missing or not a [begin, end] pair`);
+    if (!Array.isArray(offsets) || offsets.length !== 2)
+      throw corrupt(fileName, `${tensor}: "data_offsets" is missing or not a [begin, end] pair`);
     const [begin, end] = offsets as unknown[];
     for (const value of [begin, end]) {
       if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) {
@@ -200,9 +208,13 @@ export function parseSafetensorsHeader(headerBytes: Uint8Array, fileName: string
     const b = begin as number;
     const e = end as number;
     if (e < b) throw corrupt(fileName, `${tensor}: data_offsets [${b}, ${e}] end before they begin`);
-    if (e > dataLength) throw corrupt(fileName, `${tensor}: data_offsets [${b}, ${e}] pass the end of the data (${dataLength} bytes after the header)`);
+    if (e > dataLength)
+      throw corrupt(fileName, `${tensor}: data_offsets [${b}, ${e}] pass the end of the data (${dataLength} bytes after the header)`);
     if (e - b !== expectedBytes) {
-      throw corrupt(fileName, `${tensor}: data_offsets [${b}, ${e}] hold ${e - b} bytes but ${dtypeName} shape [${shape.join(", ")}] needs ${expectedBytes}`);
+      throw corrupt(
+        fileName,
+        `${tensor}: data_offsets [${b}, ${e}] hold ${e - b} bytes but ${dtypeName} shape [${shape.join(", ")}] needs ${expectedBytes}`,
+      );
     }
     tensors.set(name, {
       name,
@@ -221,10 +233,16 @@ export function parseSafetensorsHeader(headerBytes: Uint8Array, fileName: string
   let previous: string | null = null;
   for (const range of ranges) {
     if (range.begin < cursor) {
-      throw corrupt(fileName, `tensor ${quoteName(range.name)} (bytes ${range.begin}..${range.end}) overlaps tensor ${quoteName(previous ?? "")}`);
+      throw corrupt(
+        fileName,
+        `tensor ${quoteName(range.name)} (bytes ${range.begin}..${range.end}) overlaps tensor ${quoteName(previous ?? "")}`,
+      );
     }
     if (range.begin > cursor) {
-      throw corrupt(fileName, `${range.begin - cursor} unaccounted bytes before tensor ${quoteName(range.name)} (data_offsets must be contiguous)`);
+      throw corrupt(
+        fileName,
+        `${range.begin - cursor} unaccounted bytes before tensor ${quoteName(range.name)} (data_offsets must be contiguous)`,
+      );
     }
     cursor = range.end;
     previous = range.name;
@@ -250,12 +268,17 @@ export async function readRange(source: ByteSource, offsetBytes: number, lengthB
   } catch (error) {
     if (error instanceof SwallowError) throw error;
     const reason = oneLine(error instanceof Error ? error.message : String(error));
-    throw new SwallowError(`${source.name}: cannot read ${lengthBytes} bytes at offset ${offsetBytes} (${reason}); the file may be truncated, download it again`, {
-      cause: error,
-    });
+    throw new SwallowError(
+      `${source.name}: cannot read ${lengthBytes} bytes at offset ${offsetBytes} (${reason}); the file may be truncated, download it again`,
+      {
+        cause: error,
+      },
+    );
   }
   if (bytes.byteLength !== lengthBytes) {
-    throw new SwallowError(`${source.name}: read ${bytes.byteLength} of ${lengthBytes} bytes at offset ${offsetBytes}; the file is truncated, download it again`);
+    throw new SwallowError(
+      `${source.name}: read ${bytes.byteLength} of ${lengthBytes} bytes at offset ${offsetBytes}; the file is truncated, download it again`,
+    );
   }
   return bytes;
 }

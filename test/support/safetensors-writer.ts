@@ -46,7 +46,10 @@ export function fillerBytes(length: number, seed = 1): Uint8Array {
   return out;
 }
 
-export function writeSafetensors(tensors: Record<string, TensorSpec>, metadata: Record<string, string> | null = { format: "pt" }): Uint8Array {
+export function writeSafetensors(
+  tensors: Record<string, TensorSpec>,
+  metadata: Record<string, string> | null = { format: "pt" },
+): Uint8Array {
   const header: Record<string, unknown> = {};
   if (metadata) header.__metadata__ = metadata;
   const chunks: Uint8Array[] = [];

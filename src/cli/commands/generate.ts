@@ -58,12 +58,18 @@ export async function runGenerate(argv: string[]): Promise<void> {
 
 function logprobEntry(model: LanguageModel, tokenId: number, logprob: number | null, top: { tokenId: number; logprob: number }[]) {
   const token = (id: number) => model.tokenizer.decode([id]);
-  return { token_id: tokenId, token: token(tokenId), logprob, top_logprobs: top.map((t) => ({ token_id: t.tokenId, token: token(t.tokenId), logprob: t.logprob })) };
+  return {
+    token_id: tokenId,
+    token: token(tokenId),
+    logprob,
+    top_logprobs: top.map((t) => ({ token_id: t.tokenId, token: token(t.tokenId), logprob: t.logprob })),
+  };
 }
 
 function parseTokenList(value: string): number[] {
   const ids = value.split(",").map((part) => part.trim());
-  if (ids.some((id) => !/^\d+$/.test(id))) throw new SwallowError(`--prompt-tokens must be comma-separated token ids like 128000,9906, got "${value}"`);
+  if (ids.some((id) => !/^\d+$/.test(id)))
+    throw new SwallowError(`--prompt-tokens must be comma-separated token ids like 128000,9906, got "${value}"`);
   return ids.map(Number);
 }
 
@@ -72,7 +78,9 @@ async function readMessages(path: string): Promise<ChatMessage[]> {
   try {
     text = await readFile(path, "utf8");
   } catch (error) {
-    throw new SwallowError(`${path}: cannot read (${(error as NodeJS.ErrnoException).code ?? String(error)}); --messages takes a JSON file`);
+    throw new SwallowError(
+      `${path}: cannot read (${(error as NodeJS.ErrnoException).code ?? String(error)}); --messages takes a JSON file`,
+    );
   }
   let value: unknown;
   try {

@@ -59,13 +59,7 @@ export function matmulTransposed(x: Float32Array, numTokens: number, w: StoredMa
  * Rotate-half RoPE (Hugging Face layout), in place on a copy: for each head, pairs (x[i], x[i + d/2])
  * rotate by angle = fround(position * invFreq[i]) (PyTorch forms the angle in f32).
  */
-export function ropeRotateHalf(
-  x: Float32Array,
-  cols: number,
-  positions: Int32Array,
-  invFreq: Float32Array,
-  headDim: number,
-): Float32Array {
+export function ropeRotateHalf(x: Float32Array, cols: number, positions: Int32Array, invFreq: Float32Array, headDim: number): Float32Array {
   const out = new Float32Array(x);
   const half = headDim / 2;
   for (let t = 0; t < positions.length; t++) {
