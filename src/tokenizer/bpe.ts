@@ -325,18 +325,8 @@ export class BpeModel {
     const keys = this.heapKey;
     const ats = this.heapAt;
     let size = 0;
-
-    for (let i = 0; i < m; i++) {
-      next[i] = i + 1 < m ? i + 1 : -1;
-      prev[i] = i - 1;
-    }
-    const bytes = this.bytes;
-    const bytePairAt = this.bytePairAt;
-    for (let i = 0; i + 1 < m; i++) {
-      const at = symbolsAreBytes ? bytePairAt[(bytes[i] << 8) | bytes[i + 1]] : table.find(syms[i], syms[i + 1]);
-      if (at < 0) continue;
-      // Push (sift up).
-      const key = data[at + 2] * scale + i;
+    /** Heap push (sift up) of a candidate merge: key = rank * scale + left position, so ties go leftmost. */
+    const push = (key: number, at: number): void => {
       let h = size++;
       while (h > 0) {
         const parent = (h - 1) >> 1;
@@ -347,6 +337,18 @@ export class BpeModel {
       }
       keys[h] = key;
       ats[h] = at;
+    };
+
+    for (let i = 0; i < m; i++) {
+      next[i] = i + 1 < m ? i + 1 : -1;
+      prev[i] = i - 1;
+    }
+    const bytes = this.bytes;
+    const bytePairAt = this.bytePairAt;
+    for (let i = 0; i + 1 < m; i++) {
+      const at = symbolsAreBytes ? bytePairAt[(bytes[i] << 8) | bytes[i + 1]] : table.find(syms[i], syms[i + 1]);
+      if (at < 0) continue;
+      push(data[at + 2] * scale + i, at);
     }
 
     while (size > 0) {
@@ -384,33 +386,13 @@ export class BpeModel {
       if (p >= 0) {
         const found = table.find(syms[p], syms[pos]);
         if (found >= 0) {
-          const newKey = data[found + 2] * scale + p;
-          let h = size++;
-          while (h > 0) {
-            const parent = (h - 1) >> 1;
-            if (keys[parent] <= newKey) break;
-            keys[h] = keys[parent];
-            ats[h] = ats[parent];
-            h = parent;
-          }
-          keys[h] = newKey;
-          ats[h] = found;
+          push(data[found + 2] * scale + p, found);
         }
       }
       if (k >= 0) {
         const found = table.find(syms[pos], syms[k]);
         if (found >= 0) {
-          const newKey = data[found + 2] * scale + pos;
-          let h = size++;
-          while (h > 0) {
-            const parent = (h - 1) >> 1;
-            if (keys[parent] <= newKey) break;
-            keys[h] = keys[parent];
-            ats[h] = ats[parent];
-            h = parent;
-          }
-          keys[h] = newKey;
-          ats[h] = found;
+          push(data[found + 2] * scale + pos, found);
         }
       }
     }
