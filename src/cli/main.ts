@@ -5,6 +5,7 @@ import { runTokenize } from "./commands/tokenize.js";
 import { runScore } from "./commands/score.js";
 import { runGenerate } from "./commands/generate.js";
 import { runChat } from "./commands/chat.js";
+import { runPull } from "./commands/pull.js";
 
 const USAGE = `usage: swallow <command> [options]
 
@@ -13,6 +14,7 @@ commands:
   score      token log-probs of JSON lines        swallow score --model DIR [--backend cpu|webgpu|auto]
   generate   complete a prompt                     swallow generate --model DIR --prompt TEXT [--json] …
   chat       interactive chat                      swallow chat --model DIR [--system TEXT]
+  pull       download a model from the HF Hub      swallow pull ORG/NAME [--revision REV] [--include GLOB]…
 
 Run \`swallow <command> --help\` for a command's options. --verbose prints stack traces on errors.`;
 
@@ -21,6 +23,7 @@ const commands: Record<string, (argv: string[]) => Promise<void>> = {
   score: runScore,
   generate: runGenerate,
   chat: runChat,
+  pull: runPull,
 };
 
 async function main(argv: string[]): Promise<number> {

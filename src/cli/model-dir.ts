@@ -1,14 +1,37 @@
 import { stat } from "node:fs/promises";
 import { SwallowError } from "../errors.js";
+import { RepoCache } from "../hub/cache.js";
+import { parseRepoReference } from "../hub/repo-id.js";
+import { hubCacheDir } from "../hub/settings.js";
 import { NodeFileTree } from "../node/file-tree.js";
 
-/** Resolves `--model` to a checkpoint directory, with a one-line error that says what to pass. */
+/**
+ * Resolves `--model` to a checkpoint directory, with a one-line error that says what to pass.
+ * The value is a directory, or a repository id in the Hugging Face cache (`ORG/NAME` or `ORG/NAME@REV`);
+ * an existing directory always wins over a repo id of the same spelling.
+ */
 export async function modelDirectory(value: string | undefined): Promise<NodeFileTree> {
-  if (value === undefined) {
-    throw new SwallowError("--model DIR is required: a Hugging Face checkpoint directory (config.json, *.safetensors, tokenizer.json)");
-  }
+  return new NodeFileTree(value === undefined ? await defaultModelDirectory() : await resolveModelArgument(value));
+}
+
+/** What runs when `--model` is absent (the place for a bundled default model). */
+async function defaultModelDirectory(): Promise<string> {
+  throw new SwallowError("--model DIR is required: a Hugging Face checkpoint directory (config.json, *.safetensors, tokenizer.json)");
+}
+
+async function resolveModelArgument(value: string): Promise<string> {
   const info = await stat(value).catch(() => null);
-  if (!info) throw new SwallowError(`model directory ${value} not found; pass --model with a Hugging Face checkpoint directory`);
-  if (!info.isDirectory()) throw new SwallowError(`${value} is not a directory; --model takes the checkpoint's directory, not a file`);
-  return new NodeFileTree(value);
+  if (info?.isDirectory()) return value;
+  if (info) throw new SwallowError(`${value} is not a directory; --model takes the checkpoint's directory, not a file`);
+  const reference = parseRepoReference(value, { requireOrg: true });
+  if (!reference) throw new SwallowError(`model directory ${value} not found; pass --model with a Hugging Face checkpoint directory`);
+  return cachedSnapshot(value, reference.repoId, reference.revision ?? "main");
+}
+
+/** refs/{revision} → snapshots/{commit} in the shared cache, or the error that says how to get it. */
+async function cachedSnapshot(value: string, repoId: string, revision: string): Promise<string> {
+  const cacheDir = hubCacheDir(process.env);
+  const snapshot = await new RepoCache(cacheDir, repoId).findSnapshot(revision);
+  if (snapshot) return snapshot;
+  throw new SwallowError(`model ${value} is not in the Hugging Face cache (${cacheDir}); run: swallow pull ${value}`);
 }
