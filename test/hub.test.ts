@@ -383,7 +383,7 @@ test("--model ORG/NAME finds a snapshot written the way huggingface_hub writes i
     assert.equal(result.code, 2);
     assert.equal(
       result.stderr,
-      `swallow tokenize: model ${missing} is not in the Hugging Face cache (${join(home, "hub")}); run: swallow pull ${missing}\n`,
+      `swallow tokenize: model ${missing} is not a local directory nor in the Hugging Face cache (${join(home, "hub")}); check the path, or run: swallow pull ${missing}\n`,
     );
   }
   const notDir = await runCli(["tokenize", "--model", "./no/such/dir"], text, cliEnv(home));
@@ -400,7 +400,7 @@ test("a directory wins over a repo id of the same spelling", async () => {
   process.env.HF_HUB_CACHE = join(home, "hub");
   try {
     assert.equal((await modelDirectory("tiny-org/local")).location, "tiny-org/local");
-    await assert.rejects(modelDirectory("tiny-org/other"), /model tiny-org\/other is not in the Hugging Face cache/);
+    await assert.rejects(modelDirectory("tiny-org/other"), /model tiny-org\/other is not a local directory nor in the Hugging Face cache/);
     await assert.rejects(modelDirectory(undefined), /^SwallowError: --model DIR is required/);
   } finally {
     process.chdir(savedCwd);

@@ -3,15 +3,18 @@ import { createBackend, parseBackendName } from "../gpu/select.js";
 import { info } from "./io.js";
 import { modelDirectory } from "./model-dir.js";
 import { numberFlag } from "./args.js";
+import { SwallowError } from "../errors.js";
 
 /** Loads `--model` on `--backend`, reporting progress on stderr. */
 export async function loadFromFlags(values: { model?: string; backend?: string; "max-model-len"?: string }): Promise<LanguageModel> {
+  const maxModelLen = numberFlag("max-model-len", values["max-model-len"], true);
+  if (maxModelLen !== undefined && maxModelLen < 2) throw new SwallowError(`--max-model-len must be at least 2, got ${maxModelLen}`);
   const files = await modelDirectory(values.model);
   const backend = await createBackend(parseBackendName(values.backend), info);
   const started = Date.now();
   const model = await LanguageModel.load(files, {
     backend,
-    maxModelLen: numberFlag("max-model-len", values["max-model-len"], true),
+    maxModelLen,
   });
   info(
     `loaded ${files.location} (${model.spec.numLayers} layers, hidden ${model.spec.hiddenSize}) on ${backend.name} in ${((Date.now() - started) / 1000).toFixed(1)} s`,

@@ -47,7 +47,11 @@ async function main(argv: string[]): Promise<number> {
       return error.exitCode;
     }
     const message = error instanceof Error ? error.message : String(error);
-    info(verbose && error instanceof Error && error.stack ? error.stack : `swallow ${name}: internal error: ${message} (run with --verbose for details)`);
+    info(
+      verbose && error instanceof Error && error.stack
+        ? error.stack
+        : `swallow ${name}: internal error: ${message} (run with --verbose for details)`,
+    );
     return 1;
   }
 }

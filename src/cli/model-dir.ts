@@ -33,5 +33,5 @@ async function cachedSnapshot(value: string, repoId: string, revision: string): 
   const cacheDir = hubCacheDir(process.env);
   const snapshot = await new RepoCache(cacheDir, repoId).findSnapshot(revision);
   if (snapshot) return snapshot;
-  throw new SwallowError(`model ${value} is not in the Hugging Face cache (${cacheDir}); run: swallow pull ${value}`);
+  throw new SwallowError(`model ${value} is not a local directory nor in the Hugging Face cache (${cacheDir}); check the path, or run: swallow pull ${value}`);
 }

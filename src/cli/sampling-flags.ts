@@ -1,5 +1,4 @@
-import type { LanguageModel } from "../engine/language-model.js";
-import type { SamplingParams } from "../engine/sampler.js";
+import { resolveSamplingParams, type SamplingParams } from "../engine/sampler.js";
 import { numberFlag } from "./args.js";
 
 /** Sampling flags shared by `generate` and `chat` (names as vLLM's and llama.cpp's). */
@@ -20,8 +19,12 @@ export const samplingFlags = {
 
 type SamplingFlagValues = { [K in keyof typeof samplingFlags]?: (typeof samplingFlags)[K] extends { multiple: true } ? string[] : string };
 
-/** Flags → SamplingParams; unset flags fall back to generation_config.json, then to vLLM's defaults. */
-export function samplingFromFlags(values: SamplingFlagValues, model: LanguageModel): SamplingParams {
+/**
+ * Flags → the user's part of the sampling settings, range-checked before any model is loaded (so a typo
+ * costs no load). Unset flags are left out: `LanguageModel.resolveSampling` fills them from
+ * generation_config.json, then vLLM's defaults.
+ */
+export function samplingFromFlags(values: SamplingFlagValues): Partial<SamplingParams> {
   const user: Partial<SamplingParams> = {};
   const set = <K extends keyof SamplingParams>(key: K, value: SamplingParams[K] | undefined) => {
     if (value !== undefined) user[key] = value;
@@ -38,5 +41,6 @@ export function samplingFromFlags(values: SamplingFlagValues, model: LanguageMod
   set("seed", numberFlag("seed", values.seed, true));
   set("logprobs", numberFlag("logprobs", values.logprobs, true));
   if (values.stop) set("stop", values.stop);
-  return model.resolveSampling(user);
+  resolveSamplingParams(user, null); // throws a SwallowError naming the first out-of-range value
+  return user;
 }

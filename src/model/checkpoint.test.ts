@@ -413,7 +413,7 @@ test("NodeFileTree: a truncated shard on disk is reported as corrupt", async () 
       openCheckpoint(new NodeFileTree(dir)),
       (error: unknown) =>
         error instanceof SwallowError &&
-        /model\.safetensors: .*(pass the end of the data|tensors cover).*the safetensors file is corrupt or truncated, download it again$/.test(
+        /model\.safetensors: .*(run past the end of the data|tensors cover).*the safetensors file is corrupt or truncated, download it again$/.test(
           error.message,
         ),
     );

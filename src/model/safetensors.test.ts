@@ -158,7 +158,7 @@ test("bad tensor entries name the tensor", () => {
   expectCorrupt(oneTensor({ data_offsets: [0, -8] }), /"data_offsets" has -8/);
   expectCorrupt(oneTensor({ data_offsets: [0, 1e300] }), /"data_offsets" has 1e\+300/);
   expectCorrupt(oneTensor({ data_offsets: [8, 0] }), /data_offsets \[8, 0\] end before they begin/);
-  expectCorrupt(oneTensor({ data_offsets: [0, 16] }), /data_offsets \[0, 16\] pass the end of the data \(8 bytes after the header\)/);
+  expectCorrupt(oneTensor({ data_offsets: [0, 16] }), /data_offsets \[0, 16\] run past the end of the data \(8 bytes after the header\)/);
   expectCorrupt(oneTensor({ shape: [3] }), /data_offsets \[0, 8\] hold 8 bytes but F32 shape \[3\] needs 12/);
   expectCorrupt(oneTensor({ dtype: "F4", shape: [3], data_offsets: [0, 1] }, 1), /3 elements of F4 do not fill whole bytes/);
   expectCorrupt(rawSafetensors({ __metadata__: { a: 1 } }, 0), /"__metadata__" entry "a" is not a string/);

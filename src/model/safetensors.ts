@@ -209,7 +209,7 @@ export function parseSafetensorsHeader(headerBytes: Uint8Array, fileName: string
     const e = end as number;
     if (e < b) throw corrupt(fileName, `${tensor}: data_offsets [${b}, ${e}] end before they begin`);
     if (e > dataLength)
-      throw corrupt(fileName, `${tensor}: data_offsets [${b}, ${e}] pass the end of the data (${dataLength} bytes after the header)`);
+      throw corrupt(fileName, `${tensor}: data_offsets [${b}, ${e}] run past the end of the data (${dataLength} bytes after the header)`);
     if (e - b !== expectedBytes) {
       throw corrupt(
         fileName,

@@ -13,7 +13,9 @@ Interactive chat that keeps the conversation. The default system prompt is the S
 export async function runChat(argv: string[]): Promise<void> {
   const { values } = parseCommandArgs("chat", argv, { ...modelFlags, ...samplingFlags, system: { type: "string" } });
   if (values.help) return void process.stdout.write(`${HELP}\n`);
+  const sampling = samplingFromFlags(values);
   const model = await loadFromFlags(values);
+  const params = model.resolveSampling(sampling);
   const system = values.system ?? DEFAULT_SYSTEM_PROMPT;
   const initial: ChatMessage[] = system === "" ? [] : [{ role: "system", content: system }];
   let messages = [...initial];
@@ -30,7 +32,6 @@ export async function runChat(argv: string[]): Promise<void> {
         info("(conversation cleared)");
       } else if (text !== "") {
         messages.push({ role: "user", content: text });
-        const params = samplingFromFlags(values, model);
         let answer = "";
         for await (const event of model.generate(model.encodeChat(messages), params)) {
           answer += event.text;

@@ -32,8 +32,9 @@ export async function runGenerate(argv: string[]): Promise<void> {
   if (sources.length !== 1) throw new SwallowError("give exactly one of --prompt TEXT, --prompt-tokens 1,2,3 or --messages FILE.json");
   const messages = values.messages === undefined ? null : await readMessages(values.messages);
   const promptTokens = values["prompt-tokens"] === undefined ? null : parseTokenList(values["prompt-tokens"]);
+  const sampling = samplingFromFlags(values);
   const model = await loadFromFlags(values);
-  const params = samplingFromFlags(values, model);
+  const params = model.resolveSampling(sampling);
   const promptIds = promptTokens ?? (messages ? model.encodeChat(messages) : model.tokenizer.encode(values.prompt ?? "", { addBos: true }));
 
   let text = "";
