@@ -456,13 +456,19 @@ describe("bad input: exit 2, one line on stderr naming the problem, no stack tra
     await editConfig(checkpoints.shape, (c) => (c.hidden_size = 128));
   });
 
-  test("missing --model", async () => {
+  test("without --model, commands fall back to the bundled demo model and say so in one line naming the real model", async () => {
     const results = await Promise.all([
-      runCli(["generate", "--prompt", "hi"]),
-      runCli(["score"], `{"tokens":[1]}\n`),
-      runCli(["tokenize"], "hi"),
+      runCli(["generate", "--prompt", "東京", "--max-tokens", "3", "--temperature", "0"]),
+      runCli(["score"], `{"text":"東京"}\n`),
+      runCli(["tokenize"], "東京"),
     ]);
-    for (const result of results) assertUsageError(result, /--model/);
+    for (const result of results) {
+      assert.equal(result.code, 0, result.stderr);
+      const notices = result.stderr.split("\n").filter((line) => line.includes("demo model"));
+      assert.equal(notices.length, 1, result.stderr);
+      assert.match(notices[0], /swallow pull tokyotech-llm\/Llama-3\.1-Swallow-8B-Instruct-v0\.3/);
+      assert.ok(result.stdout.length > 0);
+    }
   });
 
   test("--model pointing to a directory that does not exist", async () => {

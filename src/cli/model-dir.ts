@@ -1,9 +1,12 @@
 import { stat } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { SwallowError } from "../errors.js";
 import { RepoCache } from "../hub/cache.js";
 import { parseRepoReference } from "../hub/repo-id.js";
 import { hubCacheDir } from "../hub/settings.js";
 import { NodeFileTree } from "../node/file-tree.js";
+import { info } from "./io.js";
 
 /**
  * Resolves `--model` to a checkpoint directory, with a one-line error that says what to pass.
@@ -14,9 +17,18 @@ export async function modelDirectory(value: string | undefined): Promise<NodeFil
   return new NodeFileTree(value === undefined ? await defaultModelDirectory() : await resolveModelArgument(value));
 }
 
-/** What runs when `--model` is absent (the place for a bundled default model). */
+/** The demo checkpoint shipped with the project (models/demo; this file is dist/src/cli/model-dir.js). */
+export const DEMO_MODEL_DIR = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "models", "demo");
+export const REAL_MODEL_ID = "tokyotech-llm/Llama-3.1-Swallow-8B-Instruct-v0.3";
+
+/** Without `--model`, commands run the bundled demo model and say so in one line on stderr. */
 async function defaultModelDirectory(): Promise<string> {
-  throw new SwallowError("--model DIR is required: a Hugging Face checkpoint directory (config.json, *.safetensors, tokenizer.json)");
+  const present = await stat(join(DEMO_MODEL_DIR, "config.json")).catch(() => null);
+  if (!present) {
+    throw new SwallowError("--model DIR is required: a Hugging Face checkpoint directory (config.json, *.safetensors, tokenizer.json)");
+  }
+  info(`no --model given: using the bundled demo model (a few-MB toy trained on man pages); for Swallow run: swallow pull ${REAL_MODEL_ID}`);
+  return DEMO_MODEL_DIR;
 }
 
 async function resolveModelArgument(value: string): Promise<string> {
