@@ -391,7 +391,7 @@ test("--model ORG/NAME finds a snapshot written the way huggingface_hub writes i
 });
 
 test("a directory wins over a repo id of the same spelling", async () => {
-  const { modelDirectory } = await import("../src/cli/model-dir.js");
+  const { modelDirectory, DEMO_MODEL_DIR } = await import("../src/cli/model-dir.js");
   const home = await freshHome();
   await mkdir(join(home, "tiny-org", "local"), { recursive: true });
   const savedCwd = process.cwd();
@@ -401,7 +401,7 @@ test("a directory wins over a repo id of the same spelling", async () => {
   try {
     assert.equal((await modelDirectory("tiny-org/local")).location, "tiny-org/local");
     await assert.rejects(modelDirectory("tiny-org/other"), /model tiny-org\/other is not a local directory nor in the Hugging Face cache/);
-    await assert.rejects(modelDirectory(undefined), /^SwallowError: --model DIR is required/);
+    assert.equal((await modelDirectory(undefined)).location, DEMO_MODEL_DIR); // no --model: the bundled demo
   } finally {
     process.chdir(savedCwd);
     if (savedCache === undefined) delete process.env.HF_HUB_CACHE;
