@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runCli, type CliResult } from "./support/cli.js";
 import { fixturesDir, repoRoot, sharedDir } from "./support/paths.js";
+import { NEAR_TIE, TINY_VARIANTS, type TinyReference } from "./support/tiny-fixtures.js";
 
 /**
  * The `swallow` CLI's machine-readable contracts, run through the built binary (dist/src/cli/main.js):
@@ -13,20 +14,9 @@ import { fixturesDir, repoRoot, sharedDir } from "./support/paths.js";
  * --verbose).
  */
 
-const NEAR_TIE = 1e-3;
-const variants = ["gqa-llama3", "gqa-llama3-v4", "mha-default-tied", "mqa-llama3-sharded-v4"];
+const variants = TINY_VARIANTS;
 const tiny = join(fixturesDir, "tiny", "gqa-llama3");
 const llama3Tokenizer = join(sharedDir, "data", "llama3-tokenizer");
-
-interface Reference {
-  prompts: {
-    tokens: number[];
-    logprobs: (number | null)[];
-    argmax: number[];
-    margins: number[];
-    greedy: { max_new_tokens: number; new_tokens: number[]; margins: number[] };
-  }[];
-}
 
 interface TokenizerVectors {
   strings: { text: string; ids: number[]; decoded: string }[];
@@ -111,11 +101,11 @@ function shellWords(line: string): string[] {
 }
 
 let tmp: string;
-let reference: Reference;
+let reference: TinyReference;
 
 before(async () => {
   tmp = await mkdtemp(join(tmpdir(), "swallow-cli-test-"));
-  reference = await readJson<Reference>(join(tiny, "reference.json"));
+  reference = await readJson<TinyReference>(join(tiny, "reference.json"));
 });
 
 after(async () => {
@@ -200,7 +190,7 @@ describe("swallow score", () => {
   for (const variant of variants) {
     test(`${variant}: {"tokens"} lines match transformers (logprobs within 1e-3, argmax off near-ties)`, async () => {
       const dir = join(fixturesDir, "tiny", variant);
-      const ref = await readJson<Reference>(join(dir, "reference.json"));
+      const ref = await readJson<TinyReference>(join(dir, "reference.json"));
       const stdin = ref.prompts.map((p) => JSON.stringify({ tokens: p.tokens })).join("\n") + "\n";
       const result = await runCli(["score", "--model", dir], stdin);
       const lines = jsonLines<ScoreOutput>(result);
@@ -253,7 +243,7 @@ describe("swallow generate", () => {
   for (const variant of variants) {
     test(`${variant}: --temperature 0 --min-tokens N --max-tokens N reproduces transformers' greedy tokens`, async () => {
       const dir = join(fixturesDir, "tiny", variant);
-      const ref = await readJson<Reference>(join(dir, "reference.json"));
+      const ref = await readJson<TinyReference>(join(dir, "reference.json"));
       const results = await Promise.all(
         ref.prompts.map((p) => {
           const n = String(p.greedy.max_new_tokens);

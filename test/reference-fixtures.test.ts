@@ -10,29 +10,19 @@ import { ModelRunner } from "../src/engine/runner.js";
 import { scoreTokens } from "../src/engine/score.js";
 import { LanguageModel } from "../src/engine/language-model.js";
 import { fixturesDir } from "./support/paths.js";
+import { NEAR_TIE, TINY_VARIANTS, readTinyReference } from "./support/tiny-fixtures.js";
 
 /**
  * The `cpu` reference backend against transformers (float32, eager attention) on the tiny random-weight
  * checkpoints made by scripts/make_tiny_checkpoints.py: log-probs within 1e-3, argmax and greedy
  * continuations token for token wherever the reference's top-2 margin is not a near-tie.
  */
-const NEAR_TIE = 1e-3;
-const variants = ["gqa-llama3", "gqa-llama3-v4", "mha-default-tied", "mqa-llama3-sharded-v4"];
-
-interface Reference {
-  prompts: {
-    tokens: number[];
-    logprobs: (number | null)[];
-    argmax: number[];
-    margins: number[];
-    greedy: { max_new_tokens: number; new_tokens: number[]; margins: number[] };
-  }[];
-}
+const variants = TINY_VARIANTS;
 
 for (const variant of variants) {
   test(`cpu backend matches transformers on ${variant}`, async () => {
     const dir = join(fixturesDir, "tiny", variant);
-    const reference = JSON.parse(await readFile(join(dir, "reference.json"), "utf8")) as Reference;
+    const reference = await readTinyReference(variant);
     const checkpoint = await openCheckpoint(new NodeFileTree(dir));
     const model = await LlamaModel.load(checkpoint.spec, checkpoint, new ReferenceBackend());
     await checkpoint.close();
