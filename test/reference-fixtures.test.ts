@@ -1,6 +1,5 @@
 import test from "node:test";
 import assert from "node:assert/strict";
-import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { openCheckpoint } from "../src/model/checkpoint.js";
 import { NodeFileTree } from "../src/node/file-tree.js";
