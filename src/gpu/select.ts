@@ -1,6 +1,8 @@
 import { SwallowError } from "../errors.js";
 import type { Backend } from "./backend.js";
 import { ReferenceBackend } from "./reference/backend.js";
+import { WebGpuBackend } from "./webgpu/backend.js";
+import { gpuDeviceNodesPresent, NO_ADAPTER_MESSAGE, requestWebGpuAdapter, type WebGpuAdapter } from "./webgpu/device.js";
 
 export type BackendName = "cpu" | "webgpu" | "auto";
 
@@ -14,14 +16,41 @@ export function parseBackendName(value: string | undefined): BackendName {
   return name as BackendName;
 }
 
+/** The default adapter, or the error saying why there is none (the `webgpu` package failing to load counts). */
+async function findAdapter(): Promise<{ adapter: WebGpuAdapter } | { adapter: null; error: SwallowError }> {
+  try {
+    const adapter = await requestWebGpuAdapter();
+    return adapter ? { adapter } : { adapter: null, error: new SwallowError(NO_ADAPTER_MESSAGE) };
+  } catch (error) {
+    if (error instanceof SwallowError) return { adapter: null, error };
+    const message = error instanceof Error ? error.message : String(error);
+    return { adapter: null, error: new SwallowError(`no WebGPU adapter found: ${message}; use --backend cpu`, { cause: error }) };
+  }
+}
+
 /**
- * Picks the compute backend. `auto` will prefer WebGPU on a hardware adapter once that backend exists;
- * until then it is the `cpu` reference. `log` receives one informational line (stderr in the CLI).
+ * Picks the compute backend. `webgpu` opens the default adapter, software ones (lavapipe, SwiftShader)
+ * included, and fails when there is none; `auto` uses WebGPU only on a hardware adapter and falls back to
+ * the `cpu` reference otherwise. `log` receives one informational line (stderr in the CLI).
  */
 export async function createBackend(name: BackendName, log: (line: string) => void = () => {}): Promise<Backend> {
-  if (name === "webgpu") {
-    throw new SwallowError("the webgpu backend is not available in this build yet; use --backend cpu");
+  if (name === "cpu") return new ReferenceBackend();
+  if (name === "auto" && (await gpuDeviceNodesPresent()) === false) {
+    log("backend: cpu (no GPU device found)");
+    return new ReferenceBackend();
   }
-  if (name === "auto") log("backend: cpu (the WebGPU backend is not available in this build)");
+  const found = await findAdapter();
+  const adapter = found.adapter;
+  if (name === "webgpu" && !found.adapter) throw found.error;
+  if (adapter && (name === "webgpu" || !adapter.report.isSoftware)) {
+    const backend = await WebGpuBackend.create({ adapter });
+    log(`backend: webgpu on ${backend.describe()}`);
+    return backend;
+  }
+  log(
+    adapter
+      ? `backend: cpu (the WebGPU adapter ${adapter.report.name} is a software one; pass --backend webgpu to use it anyway)`
+      : "backend: cpu (no WebGPU adapter found)",
+  );
   return new ReferenceBackend();
 }

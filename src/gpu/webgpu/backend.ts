@@ -1,0 +1,378 @@
+/// <reference types="@webgpu/types" />
+import { SwallowError } from "../../errors.js";
+import { BYTES_PER_ELEMENT, toF32 } from "../../model/dtype.js";
+import type { Activation, Backend, ForwardBatch, HostTensor, KvCache, KvCacheLayout, Weight } from "../backend.js";
+import { BufferPool, BufferUsage, checkBindable, MAP_MODE_READ, storageBytes } from "./buffers.js";
+import { GpuWeight, type GpuKvLayer, type KernelContext } from "./context.js";
+import { describeDevice, openWebGpu, requestWebGpuDevice, type WebGpuAdapter, type WebGpuDevice, type WebGpuOptions } from "./device.js";
+import { add } from "./kernels/add.js";
+import { attention } from "./kernels/attention.js";
+import { embed } from "./kernels/embed.js";
+import { gatherRows } from "./kernels/gather-rows.js";
+import { matmul } from "./kernels/matmul.js";
+import { rmsNorm } from "./kernels/rms-norm.js";
+import { rope, ropeTable } from "./kernels/rope.js";
+import { siluMul } from "./kernels/silu-mul.js";
+import { writeKv } from "./kernels/write-kv.js";
+import { PipelineCache } from "./pipelines.js";
+import { GpuActivation, StepRecorder, type Resource } from "./recorder.js";
+import type { KvDtype } from "./wgsl.js";
+
+export interface WebGpuBackendOptions extends WebGpuOptions {
+  /** An adapter already chosen (e.g. by backend selection); default: the runtime's default adapter. */
+  adapter?: WebGpuAdapter;
+  /** KV cache element type; default f16 when the device has shader-f16, else f32. */
+  kvDtype?: KvDtype;
+  /** Forces one matmul kernel (tests); default picks GEMV for few tokens, tiled otherwise. */
+  matmulPath?: "auto" | "gemv" | "tiled";
+}
+
+class GpuKvCache implements KvCache {
+  constructor(
+    readonly layout: KvCacheLayout,
+    readonly dtype: KvDtype,
+    readonly layers: GpuKvLayer[],
+  ) {}
+
+  get numSlots(): number {
+    return this.layout.numBlocks * this.layout.blockSize;
+  }
+}
+
+function activation(x: Activation): GpuActivation {
+  if (!(x instanceof GpuActivation)) throw new Error("the webgpu backend was given an activation from another backend");
+  return x;
+}
+
+function gpuWeight(w: Weight): GpuWeight {
+  if (!(w instanceof GpuWeight)) throw new Error("the webgpu backend was given a weight from another backend");
+  return w;
+}
+
+/**
+ * The WebGPU backend: weights in their stored precision, f32 activations, a paged KV cache (f16 when the
+ * device has shader-f16), one WGSL kernel per op (kernels/). Ops record dispatches; `read` encodes the
+ * whole step as one compute pass, submits it and waits (see StepRecorder for buffer lifetimes).
+ */
+export class WebGpuBackend implements Backend {
+  readonly name = "webgpu";
+  readonly kvDtype: KvDtype;
+  /** Which matmul kernel runs: "auto" picks GEMV for few tokens, tiled otherwise (tests force one). */
+  matmulPath: "auto" | "gemv" | "tiled";
+  private readonly device: GPUDevice;
+  private readonly pool: BufferPool;
+  private readonly readbackPool: BufferPool;
+  private readonly recorder: StepRecorder;
+  private readonly pipelines: PipelineCache;
+  private readonly ctx: KernelContext;
+  private readonly ownedBuffers = new Set<GPUBuffer>();
+  private readonly weightIds = new WeakMap<GpuWeight, number>();
+  private readonly validatedBatches = new WeakMap<ForwardBatch, number>();
+  private readonly errors: string[] = [];
+  private readonly waiters = new Set<(error: Error) => void>();
+  private lostError: SwallowError | null = null;
+  private disposed = false;
+  private weightCount = 0;
+
+  private constructor(
+    readonly gpu: WebGpuDevice,
+    options: WebGpuBackendOptions,
+  ) {
+    this.device = gpu.device;
+    if (options.kvDtype === "f16" && !gpu.features.shaderF16) {
+      throw new SwallowError(`a f16 KV cache needs the shader-f16 feature, which ${gpu.adapter.name} lacks; use kvDtype f32`);
+    }
+    this.kvDtype = options.kvDtype ?? (gpu.features.shaderF16 ? "f16" : "f32");
+    this.matmulPath = options.matmulPath ?? "auto";
+    this.pool = new BufferPool(this.device, gpu.limits, BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST, "activations");
+    this.readbackPool = new BufferPool(this.device, gpu.limits, BufferUsage.MAP_READ | BufferUsage.COPY_DST, "readback");
+    this.recorder = new StepRecorder(this.device, gpu.limits, this.pool);
+    this.pipelines = new PipelineCache(this.device);
+    this.ctx = { pipelines: this.pipelines, recorder: this.recorder };
+    this.device.addEventListener("uncapturederror", (event) => {
+      this.errors.push((event as GPUUncapturedErrorEvent).error.message);
+    });
+    void this.device.lost.then((info) => {
+      this.lostError = this.disposed
+        ? new SwallowError("the webgpu backend was disposed")
+        : new SwallowError(
+            `the WebGPU device was lost (${info.reason}: ${info.message || "no message"}); the GPU may have been reset or run out of memory. ` +
+              `Restart, or use --backend cpu`,
+          );
+      for (const reject of this.waiters) reject(this.lostError);
+      this.waiters.clear();
+    });
+  }
+
+  /** Opens the default adapter (or `options.adapter`) and a device on it; SwallowError when there is none. */
+  static async create(options: WebGpuBackendOptions = {}): Promise<WebGpuBackend> {
+    const gpu = options.adapter ? await requestWebGpuDevice(options.adapter) : await openWebGpu(options);
+    return new WebGpuBackend(gpu, options);
+  }
+
+  /** "llvmpipe … (software, shader-f16, subgroups), KV cache f16". */
+  describe(): string {
+    return `${describeDevice(this.gpu)}, KV cache ${this.kvDtype}`;
+  }
+
+  async uploadWeight(name: string, tensor: HostTensor): Promise<Weight> {
+    this.throwIfLost();
+    const count = tensor.shape.reduce((a, b) => a * b, 1);
+    const byteLength = count * BYTES_PER_ELEMENT[tensor.dtype];
+    if (tensor.bytes.byteLength !== byteLength) {
+      throw new SwallowError(`${name}: ${tensor.bytes.byteLength} bytes do not hold shape [${tensor.shape.join(", ")}] of ${tensor.dtype}`);
+    }
+    checkBindable(this.gpu.limits, byteLength, `weight ${name} [${tensor.shape.join(", ")}] ${tensor.dtype}`);
+    const size = storageBytes(byteLength);
+    this.device.pushErrorScope("out-of-memory");
+    const buffer = this.device.createBuffer({
+      size,
+      usage: BufferUsage.STORAGE | BufferUsage.COPY_DST,
+      mappedAtCreation: true,
+      label: name,
+    });
+    const oom = this.device.popErrorScope();
+    const error = await oom;
+    if (error) {
+      buffer.destroy();
+      throw new SwallowError(
+        `out of GPU memory uploading ${name} (${byteLength} bytes) to ${this.gpu.adapter.name}: the model does not fit; use a smaller model or --backend cpu`,
+      );
+    }
+    new Uint8Array(buffer.getMappedRange()).set(tensor.bytes);
+    buffer.unmap();
+    this.ownedBuffers.add(buffer);
+    const host = tensor.shape.length === 1 ? toF32(tensor.bytes, tensor.dtype) : null;
+    const weight = new GpuWeight(name, tensor.dtype, tensor.shape, buffer, size, host);
+    this.weightIds.set(weight, this.weightCount++);
+    return weight;
+  }
+
+  /** A paged KV cache in `dtype` (default: the backend's kvDtype). */
+  createKvCache(layout: KvCacheLayout, dtype: KvDtype = this.kvDtype): KvCache {
+    this.throwIfLost();
+    if (dtype === "f16" && !this.gpu.features.shaderF16)
+      throw new SwallowError(`a f16 KV cache needs shader-f16, which ${this.gpu.adapter.name} lacks`);
+    const bytes = layout.numBlocks * layout.blockSize * layout.numKvHeads * layout.headDim * (dtype === "f16" ? 2 : 4);
+    checkBindable(this.gpu.limits, bytes, `one layer's KV cache (${layout.numBlocks} blocks of ${layout.blockSize} tokens)`);
+    const size = storageBytes(bytes);
+    const layers: GpuKvLayer[] = [];
+    const make = (label: string) => {
+      const buffer = this.device.createBuffer({ size, usage: BufferUsage.STORAGE | BufferUsage.COPY_DST | BufferUsage.COPY_SRC, label });
+      this.ownedBuffers.add(buffer);
+      return buffer;
+    };
+    for (let layer = 0; layer < layout.numLayers; layer++) {
+      layers.push({ keys: make(`kv.${layer}.keys`), values: make(`kv.${layer}.values`), size });
+    }
+    return new GpuKvCache(layout, dtype, layers);
+  }
+
+  /** An activation holding host data (tests, host-computed inputs). */
+  uploadActivation(rows: number, cols: number, data: Float32Array): Activation {
+    this.throwIfLost();
+    if (data.length !== rows * cols) throw new Error(`uploadActivation: ${data.length} values for shape [${rows}, ${cols}]`);
+    return this.recorder.upload(rows, cols, data);
+  }
+
+  embed(table: Weight, batch: ForwardBatch): Activation {
+    this.throwIfLost();
+    const w = gpuWeight(table);
+    const vocab = w.shape[0];
+    for (let t = 0; t < batch.numTokens; t++) {
+      const id = batch.tokenIds[t];
+      if (id < 0 || id >= vocab) throw new RangeError(`token id ${id} is outside the vocabulary (0..${vocab - 1})`);
+    }
+    return embed(this.ctx, w, this.i32Input(batch.tokenIds, batch.numTokens), batch.numTokens);
+  }
+
+  rmsNorm(x: Activation, weight: Weight, eps: number): Activation {
+    this.throwIfLost();
+    const w = gpuWeight(weight);
+    if (w.shape.length !== 1 || w.shape[0] !== x.cols) throw new Error(`rmsNorm: weight ${w.name} does not match ${x.cols} columns`);
+    return rmsNorm(this.ctx, activation(x), w, eps);
+  }
+
+  matmul(x: Activation, weight: Weight): Activation {
+    this.throwIfLost();
+    return matmul(this.ctx, activation(x), gpuWeight(weight), this.matmulPath);
+  }
+
+  rope(x: Activation, batch: ForwardBatch, invFreq: Weight, headDim: number): Activation {
+    this.throwIfLost();
+    const frequencies = gpuWeight(invFreq);
+    const host = frequencies.host;
+    if (!host || host.length !== headDim / 2)
+      throw new Error(`rope: ${frequencies.name} must be a 1-D weight of headDim / 2 = ${headDim / 2} values`);
+    if (x.rows !== batch.numTokens) throw new Error(`rope: ${x.rows} rows for a batch of ${batch.numTokens} tokens`);
+    const positions = batch.positions.subarray(0, batch.numTokens);
+    const table = this.recorder.input(batch.positions, `rope#${this.weightIds.get(frequencies)}`, () => ropeTable(positions, host));
+    return rope(this.ctx, activation(x), table, headDim);
+  }
+
+  writeKv(cache: KvCache, layer: number, k: Activation, v: Activation, batch: ForwardBatch): void {
+    this.throwIfLost();
+    const kv = cache as GpuKvCache;
+    const kvCols = kv.layout.numKvHeads * kv.layout.headDim;
+    if (k.cols !== kvCols || v.cols !== kvCols || k.rows !== v.rows || k.rows !== batch.numTokens) {
+      throw new Error(
+        `writeKv: K [${k.rows}, ${k.cols}] and V [${v.rows}, ${v.cols}] do not match ${batch.numTokens} tokens of ${kvCols} columns`,
+      );
+    }
+    for (let t = 0; t < batch.numTokens; t++) {
+      const slot = batch.slots[t];
+      if (slot < 0 || slot >= kv.numSlots) throw new RangeError(`KV slot ${slot} is outside the cache (0..${kv.numSlots - 1})`);
+    }
+    writeKv(this.ctx, kv.layers[layer], kv.dtype, activation(k), activation(v), this.i32Input(batch.slots, batch.numTokens));
+  }
+
+  attention(q: Activation, cache: KvCache, layer: number, batch: ForwardBatch, numHeads: number, scale: number): Activation {
+    this.throwIfLost();
+    const kv = cache as GpuKvCache;
+    this.validateBlockTables(batch, kv);
+    return attention(
+      this.ctx,
+      activation(q),
+      kv.layers[layer],
+      kv.dtype,
+      kv.layout,
+      {
+        positions: this.i32Input(batch.positions, batch.numTokens),
+        seqIndex: this.i32Input(batch.seqIndex, batch.numTokens),
+        blockTables: this.i32Input(batch.blockTables),
+        maxBlocksPerSeq: batch.maxBlocksPerSeq,
+      },
+      numHeads,
+      scale,
+    );
+  }
+
+  add(a: Activation, b: Activation): Activation {
+    this.throwIfLost();
+    return add(this.ctx, activation(a), activation(b));
+  }
+
+  siluMul(gate: Activation, up: Activation): Activation {
+    this.throwIfLost();
+    return siluMul(this.ctx, activation(gate), activation(up));
+  }
+
+  gatherRows(x: Activation, rows: Int32Array): Activation {
+    this.throwIfLost();
+    for (const row of rows) {
+      if (row < 0 || row >= x.rows) throw new RangeError(`gatherRows: row ${row} is outside 0..${x.rows - 1}`);
+    }
+    return gatherRows(this.ctx, activation(x), this.i32Input(rows), rows.length);
+  }
+
+  async read(x: Activation): Promise<Float32Array> {
+    this.throwIfLost();
+    const target = activation(x);
+    this.recorder.assertReadable(target);
+    const scopes: GPUErrorFilter[] = ["out-of-memory", "validation", "internal"];
+    for (const filter of scopes) this.device.pushErrorScope(filter);
+    let staging: GPUBuffer | null = null;
+    let scopeErrors: Promise<(GPUError | null)[]>;
+    try {
+      const encoder = this.device.createCommandEncoder({ label: "step" });
+      if (this.recorder.hasPending) this.recorder.encode(encoder, target);
+      if (!target.isEmpty) {
+        staging = this.readbackPool.acquire(target.bytes, "a readback buffer");
+        encoder.copyBufferToBuffer(target.buffer!, 0, staging, 0, target.bytes);
+      }
+      this.device.queue.submit([encoder.finish()]);
+    } finally {
+      this.recorder.finishStep();
+      scopeErrors = Promise.all(scopes.map(() => this.device.popErrorScope()));
+    }
+    try {
+      const done = staging ? staging.mapAsync(MAP_MODE_READ, 0, target.bytes) : this.device.queue.onSubmittedWorkDone();
+      const [completion] = await this.untilLost(Promise.allSettled([done, scopeErrors]));
+      const messages = [
+        ...(await this.pipelines.takeErrors()),
+        ...(await scopeErrors).filter((error): error is GPUError => error !== null).map((error) => error.message),
+        ...this.errors.splice(0),
+      ];
+      if (messages.length > 0) {
+        const outOfMemory = (await scopeErrors)[0] !== null;
+        if (outOfMemory)
+          throw new SwallowError(`out of GPU memory during a forward pass on ${this.gpu.adapter.name}: ${messages.join("; ")}`);
+        throw new Error(`WebGPU errors during a step: ${messages.join("; ")}`);
+      }
+      if (completion.status === "rejected") throw completion.reason;
+      if (!staging) return new Float32Array(0);
+      const out = new Float32Array(target.rows * target.cols);
+      out.set(new Float32Array(staging.getMappedRange(0, target.bytes)));
+      return out;
+    } finally {
+      if (staging) {
+        if (staging.mapState === "mapped") staging.unmap();
+        if (staging.mapState === "unmapped") this.readbackPool.release(staging);
+      }
+    }
+  }
+
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.recorder.destroy();
+    this.pool.destroy();
+    this.readbackPool.destroy();
+    for (const buffer of this.ownedBuffers) buffer.destroy();
+    this.ownedBuffers.clear();
+    this.device.destroy();
+  }
+
+  /** Bytes held by the activation pool (for tests and diagnostics). */
+  get pooledBytes(): number {
+    return this.pool.bytes;
+  }
+
+  /** The first `length` values of a batch array as a step input (one upload per step per array). */
+  private i32Input(values: Int32Array, length = values.length): Resource {
+    return this.recorder.input(values, `i32/${length}`, () => values.subarray(0, length));
+  }
+
+  /** The host-side version of the reference's RangeErrors: every attended position must have a block. */
+  private validateBlockTables(batch: ForwardBatch, cache: GpuKvCache): void {
+    if (this.validatedBatches.get(batch) === cache.layout.numBlocks) return;
+    const { blockSize, numBlocks } = cache.layout;
+    for (let t = 0; t < batch.numTokens; t++) {
+      const position = batch.positions[t];
+      const tableOffset = batch.seqIndex[t] * batch.maxBlocksPerSeq;
+      if (position < 0) throw new RangeError(`position ${position} is negative`);
+      const lastBlock = Math.floor(position / blockSize);
+      if (batch.seqIndex[t] < 0 || lastBlock >= batch.maxBlocksPerSeq || tableOffset + lastBlock >= batch.blockTables.length) {
+        throw new RangeError(`position ${position} has no KV block in the block table`);
+      }
+      for (let b = 0; b <= lastBlock; b++) {
+        const block = batch.blockTables[tableOffset + b];
+        if (block < 0 || block >= numBlocks) throw new RangeError(`position ${b * blockSize} has no KV block in the block table`);
+      }
+    }
+    this.validatedBatches.set(batch, cache.layout.numBlocks);
+  }
+
+  private throwIfLost(): void {
+    if (this.lostError) throw this.lostError;
+    if (this.disposed) throw new SwallowError("the webgpu backend was disposed");
+  }
+
+  /** Resolves with `work`, or rejects as soon as the device is lost (a lost device never completes work). */
+  private untilLost<T>(work: Promise<T>): Promise<T> {
+    if (this.lostError) return Promise.reject(this.lostError);
+    return new Promise<T>((resolve, reject) => {
+      this.waiters.add(reject);
+      work.then(
+        (value) => {
+          this.waiters.delete(reject);
+          resolve(value);
+        },
+        (error) => {
+          this.waiters.delete(reject);
+          reject(error);
+        },
+      );
+    });
+  }
+}

@@ -1,0 +1,104 @@
+/// <reference types="@webgpu/types" />
+import { SwallowError } from "../../errors.js";
+import type { DeviceLimits } from "./device.js";
+
+/** GPUBufferUsage / GPUMapMode values (fixed by the WebGPU spec), so no globals need installing in Node. */
+export const BufferUsage = {
+  MAP_READ: 0x0001,
+  COPY_SRC: 0x0004,
+  COPY_DST: 0x0008,
+  UNIFORM: 0x0040,
+  STORAGE: 0x0080,
+} as const;
+export const MAP_MODE_READ = 0x0001;
+
+/** Storage buffers hold whole 4-byte words (WGSL reads u32/f32), and bindings may not be empty. */
+export function storageBytes(bytes: number): number {
+  return Math.max(4, Math.ceil(bytes / 4) * 4);
+}
+
+/** Throws a SwallowError when a tensor cannot be bound as one storage buffer on this device. */
+export function checkBindable(limits: DeviceLimits, bytes: number, what: string): void {
+  const limit = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
+  if (bytes > limit) {
+    throw new SwallowError(
+      `${what} needs ${bytes} bytes in one GPU buffer, above this adapter's limit of ${limit} bytes ` +
+        `(maxStorageBufferBindingSize ${limits.maxStorageBufferBindingSize}, maxBufferSize ${limits.maxBufferSize}); ` +
+        `splitting large tensors across buffers is not implemented yet: use a smaller model, a shorter --max-model-len, or --backend cpu`,
+    );
+  }
+}
+
+/**
+ * Size classes of the pools: 2^k and 1.5·2^k (at most a third wasted), at least 256 bytes, so that
+ * steps with slightly different token counts reuse the same buffers.
+ */
+export function sizeClass(bytes: number): number {
+  if (bytes <= 256) return 256;
+  const power = 2 ** Math.floor(Math.log2(bytes));
+  if (bytes === power) return power;
+  return bytes <= power * 1.5 ? power * 1.5 : power * 2;
+}
+
+/**
+ * Recycles GPU buffers of one usage by size class. `acquire` pops a free buffer of the class or creates
+ * one; `release` returns it. Reuse is safe across submits because the queue runs work in submission order
+ * (a write recorded after a submit lands after that submit's reads), and within a step because dispatches
+ * of a pass are ordered with barriers between them.
+ */
+export class BufferPool {
+  private readonly free = new Map<number, GPUBuffer[]>();
+  private readonly all = new Set<GPUBuffer>();
+  private createdBytes = 0;
+
+  constructor(
+    private readonly device: GPUDevice,
+    private readonly limits: DeviceLimits,
+    private readonly usage: number,
+    private readonly label: string,
+  ) {}
+
+  /** A buffer of at least `bytes` bytes (its size is the size class). */
+  acquire(bytes: number, what = "an activation"): GPUBuffer {
+    checkBindable(this.limits, bytes, what);
+    const limit = Math.min(this.limits.maxStorageBufferBindingSize, this.limits.maxBufferSize);
+    const size = sizeClass(bytes) <= limit ? sizeClass(bytes) : storageBytes(bytes);
+    const list = this.free.get(size);
+    const reused = list?.pop();
+    if (reused) return reused;
+    const buffer = this.device.createBuffer({ size, usage: this.usage, label: `${this.label} ${size}` });
+    this.all.add(buffer);
+    this.createdBytes += size;
+    return buffer;
+  }
+
+  release(buffer: GPUBuffer): void {
+    let list = this.free.get(buffer.size);
+    if (!list) this.free.set(buffer.size, (list = []));
+    list.push(buffer);
+  }
+
+  /** Bytes of all buffers this pool has created and not destroyed. */
+  get bytes(): number {
+    return this.createdBytes;
+  }
+
+  /** Destroys the free buffers (e.g. after a long prefill made large ones). */
+  trim(): void {
+    for (const list of this.free.values()) {
+      for (const buffer of list) {
+        this.all.delete(buffer);
+        this.createdBytes -= buffer.size;
+        buffer.destroy();
+      }
+    }
+    this.free.clear();
+  }
+
+  destroy(): void {
+    for (const buffer of this.all) buffer.destroy();
+    this.all.clear();
+    this.free.clear();
+    this.createdBytes = 0;
+  }
+}

@@ -1,0 +1,63 @@
+import { activationResource, uniform, type KernelContext } from "../context.js";
+import type { GpuActivation, Resource } from "../recorder.js";
+import { LINEAR_WORKGROUP } from "../wgsl.js";
+
+const WORKGROUP = 64;
+
+const SOURCE = `
+struct Params { numTokens: u32, cols: u32, headDim: u32 }
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> cosSin: array<vec2<f32>>; // [numTokens, headDim / 2]
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+${LINEAR_WORKGROUP}
+
+// One invocation per rotated pair (x[i], x[i + headDim/2]) of one head of one token.
+@compute @workgroup_size(${WORKGROUP})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let pair = linearWorkgroup(wid, nwg) * ${WORKGROUP}u + lid;
+  let pairsPerToken = params.cols / 2u;
+  if (pair >= params.numTokens * pairsPerToken) { return; }
+  let half = params.headDim / 2u;
+  let t = pair / pairsPerToken;
+  let r = pair % pairsPerToken;
+  let i = r % half;
+  let base = t * params.cols + (r / half) * params.headDim + i;
+  let a = x[base];
+  let b = x[base + half];
+  let cs = cosSin[t * half + i];
+  out[base] = a * cs.x - b * cs.y;
+  out[base + half] = b * cs.x + a * cs.y;
+}
+`;
+
+/**
+ * Rotate-half RoPE. `cosSin` holds (cos, sin) of fround(position * invFreq[i]) per token and i < headDim/2,
+ * computed on the host in f64 like the reference (GPU sin/cos lose accuracy on large angles).
+ */
+export function rope(ctx: KernelContext, x: GpuActivation, cosSin: Resource, headDim: number): GpuActivation {
+  if (headDim % 2 !== 0 || x.cols % headDim !== 0) throw new Error(`rope: ${x.cols} columns are not whole heads of even size ${headDim}`);
+  const out = ctx.recorder.output(x.rows, x.cols);
+  if (out.isEmpty) return out;
+  const pipeline = ctx.pipelines.get("rope", () => SOURCE);
+  ctx.recorder.dispatch(
+    pipeline,
+    [uniform(x.rows, x.cols, headDim), activationResource(x), cosSin, activationResource(out)],
+    Math.ceil((x.rows * x.cols) / 2 / WORKGROUP),
+  );
+  return out;
+}
+
+/** [positions.length, invFreq.length] pairs (cos, sin) of fround(position * invFreq[i]). */
+export function ropeTable(positions: Int32Array, invFreq: Float32Array): Float32Array {
+  const half = invFreq.length;
+  const table = new Float32Array(positions.length * half * 2);
+  for (let t = 0; t < positions.length; t++) {
+    for (let i = 0; i < half; i++) {
+      const angle = Math.fround(positions[t] * invFreq[i]);
+      table[(t * half + i) * 2] = Math.cos(angle);
+      table[(t * half + i) * 2 + 1] = Math.sin(angle);
+    }
+  }
+  return table;
+}

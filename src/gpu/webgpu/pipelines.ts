@@ -1,0 +1,43 @@
+/// <reference types="@webgpu/types" />
+
+export interface CachedPipeline {
+  readonly key: string;
+  readonly pipeline: GPUComputePipeline;
+  readonly layout: GPUBindGroupLayout;
+}
+
+/**
+ * Compute pipelines by kernel variant. A key names everything that changes the WGSL (kernel, weight dtype,
+ * KV dtype, baked constants such as head size), so each variant is compiled once per device. Compilation
+ * errors are caught in an error scope and reported at the next `read` (see `takeErrors`).
+ */
+export class PipelineCache {
+  private readonly pipelines = new Map<string, CachedPipeline>();
+  private pendingChecks: Promise<string | null>[] = [];
+
+  constructor(private readonly device: GPUDevice) {}
+
+  get(key: string, source: () => string): CachedPipeline {
+    const cached = this.pipelines.get(key);
+    if (cached) return cached;
+    this.device.pushErrorScope("validation");
+    const module = this.device.createShaderModule({ code: source(), label: key });
+    const pipeline = this.device.createComputePipeline({ layout: "auto", compute: { module, entryPoint: "main" }, label: key });
+    this.pendingChecks.push(this.device.popErrorScope().then((error) => (error ? `compiling kernel ${key}: ${error.message}` : null)));
+    const entry: CachedPipeline = { key, pipeline, layout: pipeline.getBindGroupLayout(0) };
+    this.pipelines.set(key, entry);
+    return entry;
+  }
+
+  get size(): number {
+    return this.pipelines.size;
+  }
+
+  /** Messages of compilation errors since the last call. */
+  async takeErrors(): Promise<string[]> {
+    if (this.pendingChecks.length === 0) return [];
+    const checks = this.pendingChecks;
+    this.pendingChecks = [];
+    return (await Promise.all(checks)).filter((message): message is string => message !== null);
+  }
+}

@@ -1,0 +1,296 @@
+/// <reference types="@webgpu/types" />
+import type { Activation } from "../backend.js";
+import { BufferPool, BufferUsage, checkBindable } from "./buffers.js";
+import type { DeviceLimits } from "./device.js";
+import type { CachedPipeline } from "./pipelines.js";
+
+/**
+ * An f32 activation `[rows, cols]` on the GPU. Its buffer comes from the pool when the step that produces
+ * it is encoded, and goes back after its last use in that step (see StepRecorder for the lifetime rule).
+ */
+export class GpuActivation implements Activation {
+  buffer: GPUBuffer | null = null;
+  state: "pending" | "live" | "freed";
+
+  constructor(
+    readonly rows: number,
+    readonly cols: number,
+    /** The step (number of submitted steps before it) during which this activation was created. */
+    readonly step: number,
+    state: "pending" | "live",
+  ) {
+    this.state = state;
+  }
+
+  get bytes(): number {
+    return this.rows * this.cols * 4;
+  }
+
+  get isEmpty(): boolean {
+    return this.rows * this.cols === 0;
+  }
+}
+
+/** What one binding of a dispatch refers to, in binding order. */
+export type Resource =
+  | { kind: "activation"; activation: GpuActivation }
+  /** A buffer that outlives the step (weights, KV cache) or one of the step's inputs. */
+  | { kind: "buffer"; buffer: GPUBuffer; size: number }
+  /** Kernel parameters, packed into the step's uniform arena when the step is encoded. */
+  | { kind: "uniform"; words: Uint32Array };
+
+interface DispatchRecord {
+  pipeline: CachedPipeline;
+  resources: Resource[];
+  workgroups: number;
+}
+
+const UNIFORM_CHUNK_BYTES = 64 * 1024;
+
+/**
+ * Records the dispatches of one step (everything between two `read`s) and encodes them in one compute
+ * pass when the step is read. Recording first and encoding at the end lets buffers be assigned with
+ * liveness: an activation's buffer is taken from the pool at its producing dispatch and returned after its
+ * last use, so a forward pass needs its peak working set, not the sum of all activations.
+ *
+ * Lifetime rule: an activation created in step s is valid until it is consumed in step s (then its buffer
+ * is recycled), or — if nothing in step s consumes it (the logits, a read target) — until the end of step
+ * s + 1. Using a recycled activation throws.
+ */
+export class StepRecorder {
+  private dispatches: DispatchRecord[] = [];
+  private stepBuffers: GPUBuffer[] = [];
+  private readonly inputs = new Map<object, Map<string, Resource>>();
+  private readonly live = new Set<GpuActivation>();
+  private readonly uniformChunks: { buffer: GPUBuffer; staging: Uint32Array }[] = [];
+  private readonly uniformStride: number;
+  /** Number of steps encoded so far; activations record the step they belong to. */
+  stepNumber = 0;
+
+  constructor(
+    private readonly device: GPUDevice,
+    private readonly limits: DeviceLimits,
+    readonly pool: BufferPool,
+  ) {
+    this.uniformStride = Math.max(256, limits.minUniformBufferOffsetAlignment);
+  }
+
+  get hasPending(): boolean {
+    return this.dispatches.length > 0;
+  }
+
+  /** An activation a dispatch of this step will produce. Empty ones are live at once and never bound. */
+  output(rows: number, cols: number): GpuActivation {
+    const activation = new GpuActivation(rows, cols, this.stepNumber, rows * cols === 0 ? "live" : "pending");
+    checkBindable(this.limits, activation.bytes, `an activation [${rows}, ${cols}]`);
+    return activation;
+  }
+
+  /** An activation holding host data now (tests and host-side inputs). */
+  upload(rows: number, cols: number, data: Float32Array): GpuActivation {
+    const activation = new GpuActivation(rows, cols, this.stepNumber, "live");
+    if (!activation.isEmpty) {
+      activation.buffer = this.pool.acquire(activation.bytes, `an activation [${rows}, ${cols}]`);
+      this.device.queue.writeBuffer(activation.buffer, 0, data.buffer, data.byteOffset, rows * cols * 4);
+      this.live.add(activation);
+    }
+    return activation;
+  }
+
+  /**
+   * A step input built from host data (token ids, positions, block tables, RoPE tables), uploaded once per
+   * step for each (owner, tag): every layer's op that passes the same batch array shares one buffer.
+   */
+  input(owner: object, tag: string, make: () => ArrayBufferView): Resource {
+    let byTag = this.inputs.get(owner);
+    if (!byTag) this.inputs.set(owner, (byTag = new Map()));
+    const cached = byTag.get(tag);
+    if (cached) return cached;
+    const data = make();
+    const size = Math.max(4, Math.ceil(data.byteLength / 4) * 4);
+    const buffer = this.pool.acquire(size, `step input ${tag}`);
+    if (data.byteLength > 0) {
+      const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+      // writeBuffer copies whole words; pad a tail that is not a multiple of 4 bytes.
+      const padded = data.byteLength % 4 === 0 ? bytes : copyPadded(bytes, size);
+      this.device.queue.writeBuffer(buffer, 0, padded.buffer, padded.byteOffset, padded.byteLength);
+    }
+    this.stepBuffers.push(buffer);
+    const resource: Resource = { kind: "buffer", buffer, size };
+    byTag.set(tag, resource);
+    return resource;
+  }
+
+  dispatch(pipeline: CachedPipeline, resources: Resource[], workgroups: number): void {
+    for (const resource of resources) {
+      if (resource.kind !== "activation") continue;
+      const { activation } = resource;
+      if (activation.state === "freed") {
+        throw new Error(
+          `an activation [${activation.rows}, ${activation.cols}] from step ${activation.step} was used after its buffer was recycled ` +
+            `(activations live until consumed in their own step, or until the end of the next step)`,
+        );
+      }
+      if (activation.isEmpty) throw new Error(`kernel ${pipeline.key}: empty activations are never bound`);
+    }
+    if (workgroups > 0) this.dispatches.push({ pipeline, resources, workgroups });
+  }
+
+  /** Checks an activation can still be read. */
+  assertReadable(activation: GpuActivation): void {
+    if (activation.state === "freed") {
+      throw new Error(
+        `cannot read an activation [${activation.rows}, ${activation.cols}] of step ${activation.step}: its buffer was recycled ` +
+          `(read it before it is consumed, or in the step after it was made)`,
+      );
+    }
+  }
+
+  /**
+   * Encodes the recorded step into `encoder` as one compute pass, assigning activation buffers by
+   * liveness and keeping `target` alive. Writes the step's uniforms to the queue (they land before the
+   * submit that follows). Call `finishStep` after submitting.
+   */
+  encode(encoder: GPUCommandEncoder, target: GpuActivation): void {
+    try {
+      this.encodeStep(encoder, target);
+    } finally {
+      this.dispatches = [];
+      this.stepNumber++;
+    }
+  }
+
+  private encodeStep(encoder: GPUCommandEncoder, target: GpuActivation): void {
+    const step = this.stepNumber;
+    const lastUse = new Map<GpuActivation, number>();
+    const references = new Map<GpuActivation, number>();
+    this.dispatches.forEach((record, index) => {
+      for (const resource of record.resources) {
+        if (resource.kind !== "activation") continue;
+        lastUse.set(resource.activation, index);
+        references.set(resource.activation, (references.get(resource.activation) ?? 0) + 1);
+      }
+    });
+    // Which activations keep their buffer after this step: the read target, and this step's activations
+    // that nothing in the step consumes (a pending one's first reference is its producer).
+    const kept = new Set<GpuActivation>([target]);
+    for (const [activation, count] of references) {
+      const consumers = activation.state === "pending" ? count - 1 : count;
+      if (activation.step === step && consumers === 0) kept.add(activation);
+    }
+    const uniforms = this.packUniforms();
+    const pass = encoder.beginComputePass({ label: `step ${step}` });
+    let uniformIndex = 0;
+    this.dispatches.forEach((record, index) => {
+      const entries: GPUBindGroupEntry[] = record.resources.map((resource, binding) => {
+        switch (resource.kind) {
+          case "activation": {
+            const activation = resource.activation;
+            if (activation.state === "pending") {
+              activation.buffer = this.pool.acquire(activation.bytes, `an activation [${activation.rows}, ${activation.cols}]`);
+              activation.state = "live";
+            }
+            return { binding, resource: { buffer: activation.buffer!, offset: 0, size: activation.bytes } };
+          }
+          case "buffer":
+            return { binding, resource: { buffer: resource.buffer, offset: 0, size: resource.size } };
+          case "uniform":
+            return { binding, resource: uniforms[uniformIndex++] };
+        }
+      });
+      const bindGroup = this.device.createBindGroup({ layout: record.pipeline.layout, entries, label: record.pipeline.key });
+      pass.setPipeline(record.pipeline.pipeline);
+      pass.setBindGroup(0, bindGroup);
+      const [x, y] = this.grid(record.workgroups);
+      pass.dispatchWorkgroups(x, y);
+      for (const resource of record.resources) {
+        if (resource.kind === "activation" && lastUse.get(resource.activation) === index && !kept.has(resource.activation)) {
+          this.free(resource.activation);
+        }
+      }
+    });
+    pass.end();
+    for (const activation of this.live) {
+      if (activation.step < step && activation !== target) this.free(activation);
+    }
+    for (const activation of lastUse.keys()) {
+      if (activation.state === "live") this.live.add(activation);
+    }
+  }
+
+  /** Returns the step's input buffers to the pool once the step is submitted. */
+  finishStep(): void {
+    for (const buffer of this.stepBuffers) this.pool.release(buffer);
+    this.stepBuffers = [];
+    this.inputs.clear();
+  }
+
+  /** Splits a workgroup count into a 2-D grid within maxComputeWorkgroupsPerDimension. */
+  grid(workgroups: number): [number, number] {
+    const max = this.limits.maxComputeWorkgroupsPerDimension;
+    const x = Math.min(workgroups, max);
+    const y = Math.ceil(workgroups / x);
+    if (y > max) throw new Error(`a dispatch of ${workgroups} workgroups exceeds the ${max}×${max} grid`);
+    return [x, y];
+  }
+
+  private free(activation: GpuActivation): void {
+    if (activation.buffer) this.pool.release(activation.buffer);
+    activation.buffer = null;
+    activation.state = "freed";
+    this.live.delete(activation);
+  }
+
+  /** Packs every uniform of the step into 64 KiB chunks (one writeBuffer per chunk). */
+  private packUniforms(): GPUBufferBinding[] {
+    const bindings: GPUBufferBinding[] = [];
+    const wordsPerChunk = UNIFORM_CHUNK_BYTES / 4;
+    const strideWords = this.uniformStride / 4;
+    let chunkIndex = -1;
+    let offsetWords = wordsPerChunk;
+    const used: number[] = [];
+    for (const record of this.dispatches) {
+      for (const resource of record.resources) {
+        if (resource.kind !== "uniform") continue;
+        const sizeWords = Math.ceil(resource.words.length / 4) * 4;
+        if (offsetWords + sizeWords > wordsPerChunk) {
+          chunkIndex++;
+          offsetWords = 0;
+          if (chunkIndex === this.uniformChunks.length) {
+            this.uniformChunks.push({
+              buffer: this.device.createBuffer({
+                size: UNIFORM_CHUNK_BYTES,
+                usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST,
+                label: "uniform arena",
+              }),
+              staging: new Uint32Array(wordsPerChunk),
+            });
+          }
+          used[chunkIndex] = 0;
+        }
+        const chunk = this.uniformChunks[chunkIndex];
+        chunk.staging.fill(0, offsetWords, offsetWords + sizeWords);
+        chunk.staging.set(resource.words, offsetWords);
+        bindings.push({ buffer: chunk.buffer, offset: offsetWords * 4, size: sizeWords * 4 });
+        used[chunkIndex] = offsetWords + sizeWords;
+        offsetWords += Math.ceil(sizeWords / strideWords) * strideWords;
+      }
+    }
+    used.forEach((words, index) => {
+      const chunk = this.uniformChunks[index];
+      this.device.queue.writeBuffer(chunk.buffer, 0, chunk.staging.buffer, 0, words * 4);
+    });
+    return bindings;
+  }
+
+  destroy(): void {
+    for (const chunk of this.uniformChunks) chunk.buffer.destroy();
+    this.uniformChunks.length = 0;
+  }
+}
+
+function copyPadded(bytes: Uint8Array, size: number): Uint8Array {
+  const padded = new Uint8Array(size);
+  padded.set(bytes);
+  return padded;
+}

@@ -1,0 +1,353 @@
+import test, { after } from "node:test";
+import assert from "node:assert/strict";
+import type { Activation, ForwardBatch, HostTensor } from "../src/gpu/backend.js";
+import * as ops from "../src/gpu/reference/ops.js";
+import { toF32, type WeightDtype } from "../src/model/dtype.js";
+import { WebGpuBackend } from "../src/gpu/webgpu/backend.js";
+import { checkBindable, sizeClass } from "../src/gpu/webgpu/buffers.js";
+import { SwallowError } from "../src/errors.js";
+
+/**
+ * Every WebGPU kernel against the reference ops (src/gpu/reference/ops.ts) on fresh random inputs, with
+ * shapes that are not multiples of the workgroup sizes, asserting ‖out − ref‖ / ‖ref‖ per precision.
+ * Runs on whatever adapter Dawn finds (lavapipe in CI, with robustness on); skipped when there is none,
+ * unless SWALLOW_REQUIRE_WEBGPU=1 makes that a failure.
+ */
+
+async function openBackend(): Promise<{ backend: WebGpuBackend | null; skip: string | false }> {
+  try {
+    return { backend: await WebGpuBackend.create(), skip: false };
+  } catch (error) {
+    const noAdapter = error instanceof SwallowError && error.message.startsWith("no WebGPU adapter found");
+    if (!noAdapter || process.env.SWALLOW_REQUIRE_WEBGPU === "1") throw error;
+    return { backend: null, skip: error.message };
+  }
+}
+
+const { backend: maybeBackend, skip } = await openBackend();
+const gpu = maybeBackend as WebGpuBackend;
+after(() => maybeBackend?.dispose());
+
+/** Deterministic uniform values in [-scale, scale], never 0 (mulberry32). */
+function random(seed: number) {
+  let state = seed >>> 0;
+  const next = () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let z = state;
+    z = Math.imul(z ^ (z >>> 15), z | 1);
+    z ^= z + Math.imul(z ^ (z >>> 7), z | 61);
+    return ((z ^ (z >>> 14)) >>> 0) / 4294967296;
+  };
+  return {
+    next,
+    values(count: number, scale = 1): Float32Array {
+      const out = new Float32Array(count);
+      for (let i = 0; i < count; i++) {
+        const magnitude = 0.001 + 0.999 * next();
+        out[i] = (next() < 0.5 ? -1 : 1) * magnitude * scale;
+      }
+      return out;
+    },
+    int(below: number): number {
+      return Math.floor(next() * below);
+    },
+  };
+}
+
+function f16Bits(value: number): number {
+  const sign = value < 0 ? 0x8000 : 0;
+  const magnitude = Math.abs(value);
+  let exponent = Math.floor(Math.log2(magnitude));
+  let mantissa = Math.round((magnitude / 2 ** exponent - 1) * 1024);
+  if (mantissa === 1024) {
+    mantissa = 0;
+    exponent++;
+  }
+  return sign | ((exponent + 15) << 10) | mantissa;
+}
+
+/** A random tensor stored in `dtype` (its stored values are the exact inputs of both sides). */
+function randomTensor(dtype: WeightDtype, shape: number[], seed: number, scale = 1): HostTensor {
+  const values = random(seed).values(
+    shape.reduce((a, b) => a * b, 1),
+    scale,
+  );
+  if (dtype === "f32") return { dtype, shape, bytes: new Uint8Array(values.buffer) };
+  const halves = new Uint16Array(values.length);
+  const bits = new Uint32Array(values.buffer);
+  for (let i = 0; i < values.length; i++) halves[i] = dtype === "bf16" ? bits[i] >>> 16 : f16Bits(values[i]);
+  return { dtype, shape, bytes: new Uint8Array(halves.buffer) };
+}
+
+function matrix(tensor: HostTensor): ops.StoredMatrix {
+  return { dtype: tensor.dtype, rows: tensor.shape[0], cols: tensor.shape[1], bytes: tensor.bytes };
+}
+
+function relativeError(out: Float32Array, ref: Float32Array): number {
+  assert.equal(out.length, ref.length, "output length");
+  let diff = 0;
+  let norm = 0;
+  for (let i = 0; i < ref.length; i++) {
+    assert.ok(Number.isFinite(out[i]), `output ${i} is ${out[i]}`);
+    diff += (out[i] - ref[i]) ** 2;
+    norm += ref[i] ** 2;
+  }
+  assert.ok(norm > 0, "the reference is all zeros: the test inputs are degenerate");
+  return Math.sqrt(diff / norm);
+}
+
+function assertClose(t: { diagnostic(message: string): void }, label: string, out: Float32Array, ref: Float32Array, bound: number): void {
+  const error = relativeError(out, ref);
+  t.diagnostic(`${label}: relative error ${error.toExponential(2)}`);
+  assert.ok(error <= bound, `${label}: relative error ${error} above ${bound}`);
+}
+
+function upload(rows: number, cols: number, data: Float32Array): Activation {
+  return gpu.uploadActivation(rows, cols, data);
+}
+
+const DTYPES: WeightDtype[] = ["bf16", "f16", "f32"];
+/** f32 math on exact inputs (weights in any stored precision are exact): only summation order differs. */
+const F32_MATH = 1e-5;
+/** K/V rounded to f16 in the cache. */
+const F16_OPERANDS = 2e-3;
+
+test("embed gathers rows of bf16/f16/f32 tables exactly", { skip }, async (t) => {
+  for (const [i, dtype] of DTYPES.entries()) {
+    const table = randomTensor(dtype, [37, 23], 100 + i);
+    const weight = await gpu.uploadWeight("embed", table);
+    const tokenIds = Int32Array.from([5, 0, 36, 5, 17, 1, 30, 22, 9, 9, 2, 35, 11]);
+    const batch = { numTokens: tokenIds.length, tokenIds } as ForwardBatch;
+    const out = await gpu.read(gpu.embed(weight, batch));
+    assertClose(t, `embed ${dtype}`, out, ops.embedRows(matrix(table), tokenIds), 0);
+  }
+  const weight = await gpu.uploadWeight("embed", randomTensor("bf16", [37, 23], 1));
+  assert.throws(() => gpu.embed(weight, { numTokens: 1, tokenIds: Int32Array.from([37]) } as ForwardBatch), /outside the vocabulary/);
+});
+
+test("rmsNorm matches the reference for every weight dtype", { skip }, async (t) => {
+  for (const [i, dtype] of DTYPES.entries()) {
+    const [rows, cols] = [5, 67];
+    const x = random(200 + i).values(rows * cols, 3);
+    const weight = randomTensor(dtype, [cols], 210 + i);
+    const out = await gpu.read(gpu.rmsNorm(upload(rows, cols, x), await gpu.uploadWeight("norm", weight), 1e-5));
+    assertClose(t, `rmsNorm ${dtype}`, out, ops.rmsNorm(x, rows, cols, toF32(weight.bytes, dtype), 1e-5), F32_MATH);
+  }
+});
+
+test("matmul (GEMV and tiled paths) matches the reference for every weight dtype", { skip }, async (t) => {
+  const shapes: { tokens: number; k: number; n: number; path: "auto" | "gemv" | "tiled" }[] = [
+    { tokens: 1, k: 67, n: 45, path: "auto" },
+    { tokens: 3, k: 67, n: 45, path: "auto" },
+    { tokens: 8, k: 67, n: 45, path: "auto" },
+    { tokens: 9, k: 67, n: 45, path: "auto" },
+    { tokens: 37, k: 130, n: 97, path: "auto" },
+    { tokens: 3, k: 67, n: 45, path: "tiled" },
+    { tokens: 37, k: 67, n: 45, path: "gemv" },
+  ];
+  let seed = 300;
+  for (const dtype of DTYPES) {
+    for (const { tokens, k, n, path } of shapes) {
+      const x = random(seed++).values(tokens * k);
+      const w = randomTensor(dtype, [n, k], seed++);
+      gpu.matmulPath = path;
+      try {
+        const out = await gpu.read(gpu.matmul(upload(tokens, k, x), await gpu.uploadWeight("w", w)));
+        assertClose(
+          t,
+          `matmul ${dtype} [${tokens}, ${k}]·[${n}, ${k}]ᵀ ${path}`,
+          out,
+          ops.matmulTransposed(x, tokens, matrix(w)),
+          F32_MATH,
+        );
+      } finally {
+        gpu.matmulPath = "auto";
+      }
+    }
+  }
+});
+
+test("rope rotates halves by host-computed angles, large positions included", { skip }, async (t) => {
+  for (const [headDim, heads] of [
+    [16, 3],
+    [32, 2],
+  ]) {
+    const rng = random(400 + headDim);
+    const tokens = 9;
+    const cols = heads * headDim;
+    const x = rng.values(tokens * cols, 2);
+    const positions = Int32Array.from({ length: tokens }, () => rng.int(6000));
+    const invFreq = Float32Array.from({ length: headDim / 2 }, (_, i) => 500000 ** (-(2 * i) / headDim));
+    const frequencies = await gpu.uploadWeight("inv_freq", { dtype: "f32", shape: [headDim / 2], bytes: new Uint8Array(invFreq.buffer) });
+    const batch = { numTokens: tokens, positions } as ForwardBatch;
+    const out = await gpu.read(gpu.rope(upload(tokens, cols, x), batch, frequencies, headDim));
+    assertClose(t, `rope headDim ${headDim}`, out, ops.ropeRotateHalf(x, cols, positions, invFreq, headDim), F32_MATH);
+  }
+});
+
+test("add and siluMul are elementwise", { skip }, async (t) => {
+  const [rows, cols] = [7, 45];
+  const a = random(500).values(rows * cols, 6);
+  const b = random(501).values(rows * cols, 2);
+  assertClose(t, "add", await gpu.read(gpu.add(upload(rows, cols, a), upload(rows, cols, b))), ops.add(a, b), F32_MATH);
+  assertClose(t, "siluMul", await gpu.read(gpu.siluMul(upload(rows, cols, a), upload(rows, cols, b))), ops.siluMul(a, b), F32_MATH);
+});
+
+test("gatherRows keeps the listed rows in order, repeats included", { skip }, async (t) => {
+  const [rows, cols] = [7, 45];
+  const x = random(600).values(rows * cols);
+  const keep = Int32Array.from([4, 0, 4, 6]);
+  const expected = new Float32Array(keep.length * cols);
+  keep.forEach((row, i) => expected.set(x.subarray(row * cols, (row + 1) * cols), i * cols));
+  assertClose(t, "gatherRows", await gpu.read(gpu.gatherRows(upload(rows, cols, x), keep)), expected, 0);
+  assert.throws(() => gpu.gatherRows(upload(rows, cols, x), Int32Array.from([7])), /outside/);
+});
+
+/**
+ * Three sequences over a paged cache with scrambled block ids: the first two written and attended in one
+ * step, the third split over two steps (its second half attends to K/V written by the first step).
+ */
+async function checkAttention(t: { diagnostic(message: string): void }, kvDtype: "f16" | "f32", headDim: number, bound: number) {
+  const rng = random(700 + headDim + (kvDtype === "f16" ? 1 : 0));
+  const [numHeads, numKvHeads, blockSize] = [6, 2, 4];
+  const lengths = [70, 9, 23];
+  const maxBlocksPerSeq = Math.ceil(Math.max(...lengths) / blockSize);
+  const numBlocks = lengths.reduce((n, length) => n + Math.ceil(length / blockSize), 0) + 3;
+  const layout = { numLayers: 2, numKvHeads, headDim, numBlocks, blockSize };
+  const cache = gpu.createKvCache(layout, kvDtype);
+  const kvCols = numKvHeads * headDim;
+  const qCols = numHeads * headDim;
+  const reference: ops.PagedKv = {
+    keys: new Float32Array(numBlocks * blockSize * kvCols),
+    values: new Float32Array(numBlocks * blockSize * kvCols),
+    blockSize,
+    kvCols,
+  };
+  // Block ids handed out in a shuffled order.
+  const free = Array.from({ length: numBlocks }, (_, i) => i);
+  for (let i = free.length - 1; i > 0; i--) {
+    const j = rng.int(i + 1);
+    [free[i], free[j]] = [free[j], free[i]];
+  }
+  const blockTables = new Int32Array(lengths.length * maxBlocksPerSeq).fill(-1);
+  lengths.forEach((length, s) => {
+    for (let b = 0; b < Math.ceil(length / blockSize); b++) blockTables[s * maxBlocksPerSeq + b] = free.pop()!;
+  });
+  const scale = 1 / Math.sqrt(headDim);
+  const layer = 1;
+
+  const runStep = async (tokens: { seq: number; position: number }[]) => {
+    const numTokens = tokens.length;
+    const positions = Int32Array.from(tokens, (token) => token.position);
+    const seqIndex = Int32Array.from(tokens, (token) => token.seq);
+    const slots = Int32Array.from(tokens, ({ seq, position }) => ops.slotOf(blockTables, seq * maxBlocksPerSeq, blockSize, position));
+    const batch: ForwardBatch = {
+      numTokens,
+      tokenIds: new Int32Array(numTokens),
+      positions,
+      seqIndex,
+      slots,
+      blockTables,
+      maxBlocksPerSeq,
+      logitRows: new Int32Array(0),
+    };
+    const q = rng.values(numTokens * qCols, 2);
+    const k = rng.values(numTokens * kvCols, 2);
+    const v = rng.values(numTokens * kvCols);
+    gpu.writeKv(cache, layer, upload(numTokens, kvCols, k), upload(numTokens, kvCols, v), batch);
+    const out = await gpu.read(gpu.attention(upload(numTokens, qCols, q), cache, layer, batch, numHeads, scale));
+    ops.writeKvRows(reference, k, v, slots);
+    const expected = ops.pagedAttention(q, reference, positions, seqIndex, blockTables, maxBlocksPerSeq, numHeads, headDim, scale);
+    assertClose(t, `attention KV ${kvDtype} headDim ${headDim}, ${numTokens} tokens`, out, expected, bound);
+  };
+  const split = 11;
+  await runStep([
+    ...Array.from({ length: lengths[0] }, (_, position) => ({ seq: 0, position })),
+    ...Array.from({ length: split }, (_, position) => ({ seq: 2, position })),
+    ...Array.from({ length: lengths[1] }, (_, position) => ({ seq: 1, position })),
+  ]);
+  await runStep(Array.from({ length: lengths[2] - split }, (_, i) => ({ seq: 2, position: split + i })));
+}
+
+test("writeKv + paged attention (causal GQA, several steps) with an f32 KV cache", { skip }, async (t) => {
+  await checkAttention(t, "f32", 16, F32_MATH);
+  await checkAttention(t, "f32", 80, F32_MATH);
+});
+
+test(
+  "writeKv + paged attention with an f16 KV cache",
+  { skip: skip || (gpu.gpu.features.shaderF16 ? false : "no shader-f16") },
+  async (t) => {
+    await checkAttention(t, "f16", 16, F16_OPERANDS);
+    await checkAttention(t, "f16", 80, F16_OPERANDS);
+  },
+);
+
+test("activations: recycled after being consumed, readable twice, empty ones read as empty", { skip }, async () => {
+  const x = upload(2, 3, Float32Array.from([1, 2, 3, 4, 5, 6]));
+  const y = gpu.add(x, x);
+  const doubled = gpu.add(y, y);
+  assert.deepEqual([...(await gpu.read(doubled))], [4, 8, 12, 16, 20, 24]);
+  assert.deepEqual([...(await gpu.read(doubled))], [4, 8, 12, 16, 20, 24], "a read target stays readable");
+  assert.throws(() => gpu.add(y, y), /recycled/, "y was consumed in its step");
+  assert.deepEqual([...(await gpu.read(gpu.add(doubled, doubled)))], [8, 16, 24, 32, 40, 48], "the target lives one more step");
+  await assert.rejects(gpu.read(y), /recycled/);
+  const empty = await gpu.read(gpu.gatherRows(upload(2, 3, new Float32Array(6)), new Int32Array(0)));
+  assert.equal(empty.length, 0);
+});
+
+test("buffers and pipelines are reused from step to step", { skip }, async () => {
+  const w = await gpu.uploadWeight("w", randomTensor("bf16", [33, 21], 800));
+  const run = async () => {
+    const x = upload(5, 21, random(801).values(5 * 21));
+    return gpu.read(gpu.siluMul(gpu.matmul(x, w), gpu.matmul(x, w)));
+  };
+  const first = await run();
+  // The second step still holds the first one's result (a read target lives one more step): steady from here.
+  assert.deepEqual(await run(), first);
+  const pipelines = (gpu as unknown as { pipelines: { size: number } }).pipelines.size;
+  const pooled = gpu.pooledBytes;
+  for (let i = 0; i < 3; i++) assert.deepEqual(await run(), first);
+  assert.equal((gpu as unknown as { pipelines: { size: number } }).pipelines.size, pipelines);
+  assert.equal(gpu.pooledBytes, pooled);
+});
+
+test("tensors above maxStorageBufferBindingSize are refused with a clear error", { skip }, () => {
+  const limit = gpu.gpu.limits.maxStorageBufferBindingSize;
+  assert.throws(
+    () => checkBindable(gpu.gpu.limits, limit + 4, "weight lm_head"),
+    (error: unknown) => {
+      assert.ok(error instanceof SwallowError);
+      assert.match(error.message, /weight lm_head needs \d+ bytes in one GPU buffer.*maxStorageBufferBindingSize/);
+      return true;
+    },
+  );
+  assert.equal(sizeClass(1000), 1024);
+  assert.equal(sizeClass(1025), 1536);
+  assert.equal(sizeClass(1537), 2048);
+});
+
+test("a lost device fails the pending read with a clear error instead of hanging", { skip }, async () => {
+  const doomed = await WebGpuBackend.create();
+  const x = doomed.uploadActivation(1, 4, Float32Array.from([1, 2, 3, 4]));
+  const y = doomed.add(x, x);
+  doomed.gpu.device.destroy();
+  await assert.rejects(doomed.read(y), (error: unknown) => {
+    assert.ok(error instanceof SwallowError, String(error));
+    assert.match(error.message, /WebGPU device was lost/);
+    return true;
+  });
+  assert.throws(() => doomed.add(y, y), /WebGPU device was lost/);
+});
+
+test("disable_robustness is an option (kernels stay in bounds without clamping)", { skip }, async (t) => {
+  const fast = await WebGpuBackend.create({ disableRobustness: true });
+  try {
+    const w = randomTensor("bf16", [45, 67], 900);
+    const x = random(901).values(37 * 67);
+    const out = await fast.read(fast.matmul(fast.uploadActivation(37, 67, x), await fast.uploadWeight("w", w)));
+    assertClose(t, "matmul without robustness", out, ops.matmulTransposed(x, 37, matrix(w)), F32_MATH);
+  } finally {
+    await fast.dispose();
+  }
+});
