@@ -14,6 +14,7 @@ export { LlamaModel } from "./model/llama.js";
 export type { ModelSpec, GenerationDefaults } from "./model/spec.js";
 export type { Backend, ForwardBatch } from "./gpu/backend.js";
 export { ReferenceBackend } from "./gpu/reference/backend.js";
+export { WebGpuBackend } from "./gpu/webgpu/backend.js";
 export { createBackend, type BackendName } from "./gpu/select.js";
 export { SwallowError } from "./errors.js";
 export type { ByteSource, FileTree } from "./model/byte-source.js";
