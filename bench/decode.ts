@@ -1,0 +1,295 @@
+/**
+ * Decode/prefill benchmark of the WebGPU backend on real Llama-3.x shapes with synthetic bf16 weights.
+ *
+ *   node dist/bench/decode.js --shape llama-3.1-8b [--layers N] [--prompt 128[,512]] [--new 32]
+ *                             [--warmup 2] [--no-robustness]
+ *
+ * Weights: one 64 MiB buffer of pseudo-random bf16 values in [-0.02, 0.02] is tiled into a scratch buffer as
+ * large as the largest tensor; each tensor is a view of it at a per-tensor offset (no 16 GB of JS random
+ * numbers). Norm weights are ~1.0. Prints a short table and, last, one JSON line.
+ */
+import type { HostTensor } from "../src/gpu/backend.js";
+import { WebGpuBackend } from "../src/gpu/webgpu/backend.js";
+import { buildForwardBatch } from "../src/engine/batch.js";
+import { ModelRunner } from "../src/engine/runner.js";
+import type { SequenceSlots } from "../src/engine/kv-blocks.js";
+import { expectedLlamaTensors } from "../src/model/checkpoint.js";
+import { LlamaModel, type TensorSource } from "../src/model/llama.js";
+import type { ModelSpec } from "../src/model/spec.js";
+
+const SHAPES: Record<string, ModelSpec> = {
+  "llama-3.1-8b": {
+    architecture: "LlamaForCausalLM",
+    vocabSize: 128256,
+    hiddenSize: 4096,
+    intermediateSize: 14336,
+    numLayers: 32,
+    numHeads: 32,
+    numKvHeads: 8,
+    headDim: 128,
+    rmsNormEps: 1e-5,
+    ropeTheta: 500000,
+    ropeScaling: { type: "llama3", factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositionEmbeddings: 8192 },
+    maxPositionEmbeddings: 131072,
+    tieWordEmbeddings: false,
+    bosTokenId: 128000,
+    eosTokenIds: [128001, 128008, 128009],
+    declaredDtype: "bfloat16",
+  },
+};
+SHAPES["tiny"] = {
+  ...SHAPES["llama-3.1-8b"],
+  vocabSize: 1000,
+  hiddenSize: 256,
+  intermediateSize: 512,
+  numLayers: 2,
+  numHeads: 4,
+  numKvHeads: 2,
+  headDim: 64,
+};
+
+function parseArgs(argv: string[]) {
+  const opts = { shape: "llama-3.1-8b", layers: -1, prompts: [128], newTokens: 32, warmup: 2, noRobustness: false };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const next = () => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${a} needs a value`);
+      return v;
+    };
+    if (a === "--shape") opts.shape = next();
+    else if (a === "--layers") opts.layers = Number(next());
+    else if (a === "--prompt") opts.prompts = next().split(",").map(Number);
+    else if (a === "--new") opts.newTokens = Number(next());
+    else if (a === "--warmup") opts.warmup = Number(next());
+    else if (a === "--no-robustness") opts.noRobustness = true;
+    else throw new Error(`unknown argument ${a}`);
+  }
+  return opts;
+}
+
+/** xorshift32 → bf16 bit patterns of uniform values in [-0.02, 0.02]. */
+function randomBf16(bytes: number, seed: number): Uint8Array {
+  const out = new Uint16Array(bytes / 2);
+  const f = new Float32Array(1);
+  const u = new Uint32Array(f.buffer);
+  let s = seed >>> 0 || 1;
+  for (let i = 0; i < out.length; i++) {
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    f[0] = (s / 4294967296 - 0.5) * 0.04;
+    out[i] = u[0] >>> 16;
+  }
+  return new Uint8Array(out.buffer);
+}
+
+function hash(name: string): number {
+  let h = 2166136261;
+  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 16777619);
+  return h >>> 0;
+}
+
+class SyntheticSource implements TensorSource {
+  private readonly tile: Uint8Array;
+  private readonly scratch: Uint8Array;
+  private readonly tileBytes = 64 * 1024 * 1024;
+  constructor(
+    private readonly shapes: Map<string, readonly number[]>,
+    maxBytes: number,
+  ) {
+    this.tile = randomBf16(this.tileBytes, 0x9e3779b9);
+    this.scratch = new Uint8Array(maxBytes + this.tileBytes);
+    for (let o = 0; o < this.scratch.length; o += this.tileBytes) {
+      this.scratch.set(this.tile.subarray(0, Math.min(this.tileBytes, this.scratch.length - o)), o);
+    }
+  }
+  async readTensor(name: string): Promise<HostTensor> {
+    const shape = this.shapes.get(name);
+    if (!shape) throw new Error(`synthetic source: no tensor ${name}`);
+    const count = shape.reduce((a, b) => a * b, 1);
+    if (shape.length === 1) {
+      // norms: 1.0 ± up to 0.02
+      const v = new Uint16Array(count);
+      const noise = new Uint16Array(this.tile.buffer, (hash(name) % 1024) * 2 * 1024, count);
+      const f = new Float32Array(1);
+      const u = new Uint32Array(f.buffer);
+      for (let i = 0; i < count; i++) {
+        u[0] = noise[i] << 16;
+        f[0] = 1 + f[0];
+        v[i] = u[0] >>> 16;
+      }
+      return { dtype: "bf16", shape, bytes: new Uint8Array(v.buffer) };
+    }
+    const offset = (hash(name) % (this.tileBytes / 2)) * 2;
+    return { dtype: "bf16", shape, bytes: this.scratch.subarray(offset, offset + count * 2) };
+  }
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+const now = () => performance.now();
+
+function argmax(x: Float32Array): number {
+  let best = 0;
+  for (let i = 1; i < x.length; i++) if (x[i] > x[best]) best = i;
+  return best;
+}
+
+async function main() {
+  const opts = parseArgs(process.argv.slice(2));
+  const base = SHAPES[opts.shape];
+  if (!base) throw new Error(`unknown shape ${opts.shape}; known: ${Object.keys(SHAPES).join(", ")}`);
+  const spec: ModelSpec = { ...base, numLayers: opts.layers >= 0 ? opts.layers : base.numLayers };
+
+  const tensors = expectedLlamaTensors(spec);
+  const shapes = new Map(tensors.map((t) => [t.name, t.shape] as [string, readonly number[]]));
+  const bytesOf = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1) * 2;
+  const totalWeightBytes = tensors.reduce((n, t) => n + bytesOf(t.shape), 0);
+  const embedBytes = spec.vocabSize * spec.hiddenSize * 2;
+  // A decode token reads every weight once except the embedding table (one row).
+  const weightBytesPerToken = totalWeightBytes - embedBytes + spec.hiddenSize * 2;
+  const maxBytes = Math.max(...tensors.map((t) => bytesOf(t.shape)));
+
+  let t0 = now();
+  const source = new SyntheticSource(shapes, maxBytes);
+  const synthMs = now() - t0;
+
+  t0 = now();
+  const backend = await WebGpuBackend.create(opts.noRobustness ? { disableRobustness: true } : {});
+  const createMs = now() - t0;
+  const device = backend.describe();
+  console.error(`device: ${device}`);
+
+  t0 = now();
+  let lastLog = t0;
+  const model = await LlamaModel.load(spec, source, backend, ({ tensorsDone, tensorsTotal }) => {
+    if (now() - lastLog > 5000) {
+      lastLog = now();
+      console.error(`upload ${tensorsDone}/${tensorsTotal} (${((now() - t0) / 1000).toFixed(1)} s)`);
+    }
+  });
+  // uploadWeight returns after unmap; wait for the queue so the upload time is complete.
+  await backend.read(backend.uploadActivation(1, 1, new Float32Array([0])));
+  const uploadMs = now() - t0;
+  console.error(`uploaded ${(totalWeightBytes / 1e9).toFixed(2)} GB in ${(uploadMs / 1000).toFixed(1)} s`);
+
+  const maxPrompt = Math.max(...opts.prompts);
+  const maxModelLen = maxPrompt + opts.warmup + opts.newTokens + 16;
+  const runner = new ModelRunner(model, { maxModelLen, maxNumSeqs: 2, maxBatchTokens: Math.max(512, maxPrompt) });
+  let seed = 12345;
+  const randomIds = (n: number) =>
+    Array.from({ length: n }, () => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return (seed >>> 8) % spec.vocabSize;
+    });
+
+  // Prefill: one untimed pass per length (pipeline compilation, pool growth), then timed passes.
+  const prefill: { tokens: number; firstMs: number; ms: number[]; tokPerS: number }[] = [];
+  for (const n of opts.prompts) {
+    const ids = randomIds(n);
+    const times: number[] = [];
+    let firstMs = 0;
+    for (let rep = 0; rep < 4; rep++) {
+      const seq = runner.newSequence();
+      try {
+        const s = now();
+        await runner.prefill(seq, ids, "last");
+        const ms = now() - s;
+        if (rep === 0) firstMs = ms;
+        else times.push(ms);
+      } finally {
+        seq.release();
+      }
+    }
+    prefill.push({ tokens: n, firstMs, ms: times, tokPerS: n / (median(times) / 1000) });
+    console.error(`prefill ${n}: first ${firstMs.toFixed(1)} ms, then ${times.map((t) => t.toFixed(1)).join(", ")} ms`);
+  }
+
+  // Decode at batch 1 after a prompt of prompts[0] tokens: warm-up steps, then timed steps.
+  const seq: SequenceSlots = runner.newSequence();
+  const promptIds = randomIds(opts.prompts[0]);
+  let logits = await runner.prefill(seq, promptIds, "last");
+  let token = argmax(logits);
+  const stepMs: number[] = [];
+  const recordMs: number[] = [];
+  const waitMs: number[] = [];
+  const generated: number[] = [];
+  for (let i = 0; i < opts.warmup + opts.newTokens; i++) {
+    const s = now();
+    // Same work as runner.step (buildForwardBatch, forward, read, commit), split into host recording
+    // (JS building the step's dispatches) and submit + GPU + logits readback.
+    const { batch, commit } = buildForwardBatch([{ slots: seq, tokenIds: [token], logits: "last" }]);
+    const out = model.forward(batch, (runner as unknown as { cache: Parameters<LlamaModel["forward"]>[1] }).cache);
+    const r = now();
+    logits = await backend.read(out);
+    commit();
+    token = argmax(logits);
+    const e = now();
+    generated.push(token);
+    if (i >= opts.warmup) {
+      stepMs.push(e - s);
+      recordMs.push(r - s);
+      waitMs.push(e - r);
+    }
+  }
+  const finite = logits.every(Number.isFinite);
+  seq.release();
+
+  const med = median(stepMs);
+  const tokPerS = 1000 / med;
+  const result = {
+    bench: "webgpu-decode",
+    shape: opts.shape,
+    layers: spec.numLayers,
+    device,
+    robustness: !opts.noRobustness,
+    weightGB: totalWeightBytes / 1e9,
+    weightBytesPerToken,
+    synthMs,
+    createMs,
+    uploadMs,
+    uploadGBps: totalWeightBytes / 1e6 / uploadMs,
+    prefill: prefill.map((p) => ({ tokens: p.tokens, firstMs: p.firstMs, medianMs: median(p.ms), tokPerS: p.tokPerS })),
+    decode: {
+      prompt: opts.prompts[0],
+      steps: stepMs.length,
+      medianStepMs: med,
+      meanStepMs: stepMs.reduce((a, b) => a + b, 0) / stepMs.length,
+      minStepMs: Math.min(...stepMs),
+      maxStepMs: Math.max(...stepMs),
+      tokPerS,
+      medianRecordMs: median(recordMs),
+      medianSubmitWaitReadMs: median(waitMs),
+      effectiveGBps: weightBytesPerToken / 1e6 / med,
+      logitsFinite: finite,
+      tokens: generated.slice(0, 8),
+    },
+  };
+  console.log(`| ${opts.shape}, ${spec.numLayers} layers, ${device}`);
+  console.log(
+    `| upload          | ${(totalWeightBytes / 1e9).toFixed(2)} GB in ${(uploadMs / 1000).toFixed(1)} s (${result.uploadGBps.toFixed(2)} GB/s) |`,
+  );
+  for (const p of result.prefill)
+    console.log(
+      `| prefill ${String(p.tokens).padStart(4)}    | ${p.medianMs.toFixed(1)} ms (${p.tokPerS.toFixed(0)} tok/s; first ${p.firstMs.toFixed(0)} ms) |`,
+    );
+  console.log(
+    `| decode b=1      | ${med.toFixed(2)} ms/token median = ${tokPerS.toFixed(2)} tok/s (record ${result.decode.medianRecordMs.toFixed(2)} ms + submit/GPU/read ${result.decode.medianSubmitWaitReadMs.toFixed(2)} ms) |`,
+  );
+  console.log(
+    `| weights/token   | ${(weightBytesPerToken / 1e9).toFixed(3)} GB → ${result.decode.effectiveGBps.toFixed(0)} GB/s effective |`,
+  );
+  console.log(JSON.stringify(result));
+  await backend.dispose();
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
