@@ -5,14 +5,13 @@ import type { Activation, Backend, ForwardBatch, HostTensor, KvCache, KvCacheLay
 import { BufferPool, BufferUsage, checkBindable, MAP_MODE_READ, storageBytes } from "./buffers.js";
 import { GpuWeight, type GpuKvLayer, type KernelContext } from "./context.js";
 import { describeDevice, openWebGpu, requestWebGpuDevice, type WebGpuAdapter, type WebGpuDevice, type WebGpuOptions } from "./device.js";
-import { add } from "./kernels/add.js";
+import { elementwise } from "./kernels/elementwise.js";
 import { attention } from "./kernels/attention.js";
 import { embed } from "./kernels/embed.js";
 import { gatherRows } from "./kernels/gather-rows.js";
 import { matmul } from "./kernels/matmul.js";
 import { rmsNorm } from "./kernels/rms-norm.js";
 import { rope, ropeTable } from "./kernels/rope.js";
-import { siluMul } from "./kernels/silu-mul.js";
 import { writeKv } from "./kernels/write-kv.js";
 import { PipelineCache } from "./pipelines.js";
 import { GpuActivation, StepRecorder, type Resource } from "./recorder.js";
@@ -249,12 +248,12 @@ export class WebGpuBackend implements Backend {
 
   add(a: Activation, b: Activation): Activation {
     this.throwIfLost();
-    return add(this.ctx, activation(a), activation(b));
+    return elementwise(this.ctx, "add", activation(a), activation(b));
   }
 
   siluMul(gate: Activation, up: Activation): Activation {
     this.throwIfLost();
-    return siluMul(this.ctx, activation(gate), activation(up));
+    return elementwise(this.ctx, "siluMul", activation(gate), activation(up));
   }
 
   gatherRows(x: Activation, rows: Int32Array): Activation {

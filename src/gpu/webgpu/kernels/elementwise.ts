@@ -4,7 +4,9 @@ import { LINEAR_WORKGROUP } from "../wgsl.js";
 
 const WORKGROUP = 64;
 
-const SOURCE = `
+/** WGSL of `out[i] = expression` over two same-shaped f32 inputs `a` and `b`. */
+function source(expression: string): string {
+  return `
 struct Params { count: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> a: array<f32>;
@@ -16,17 +18,27 @@ ${LINEAR_WORKGROUP}
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let i = linearWorkgroup(wid, nwg) * ${WORKGROUP}u + lid;
   if (i >= params.count) { return; }
-  out[i] = a[i] + b[i];
+  let x = a[i];
+  let y = b[i];
+  out[i] = ${expression};
 }
 `;
+}
 
-/** a + b, elementwise. */
-export function add(ctx: KernelContext, a: GpuActivation, b: GpuActivation): GpuActivation {
-  if (a.rows !== b.rows || a.cols !== b.cols) throw new Error(`add: shapes [${a.rows}, ${a.cols}] and [${b.rows}, ${b.cols}] differ`);
+/** The elementwise ops of the forward pass (both are to be fused into the matmuls around them later). */
+const OPS = {
+  /** a + b (the residual add). */
+  add: "x + y",
+  /** silu(a) * b, silu(z) = z * sigmoid(z) (SwiGLU: a = gate, b = up). */
+  siluMul: "x / (1.0 + exp(-x)) * y",
+} as const;
+
+export function elementwise(ctx: KernelContext, op: keyof typeof OPS, a: GpuActivation, b: GpuActivation): GpuActivation {
+  if (a.rows !== b.rows || a.cols !== b.cols) throw new Error(`${op}: shapes [${a.rows}, ${a.cols}] and [${b.rows}, ${b.cols}] differ`);
   const out = ctx.recorder.output(a.rows, a.cols);
   if (out.isEmpty) return out;
   const count = a.rows * a.cols;
-  const pipeline = ctx.pipelines.get("add", () => SOURCE);
+  const pipeline = ctx.pipelines.get(op, () => source(OPS[op]));
   ctx.recorder.dispatch(
     pipeline,
     [uniform(count), activationResource(a), activationResource(b), activationResource(out)],
