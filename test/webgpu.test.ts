@@ -144,24 +144,39 @@ test("matmul (GEMV and tiled paths) matches the reference for every weight dtype
     { tokens: 37, k: 130, n: 97, path: "auto" },
     { tokens: 3, k: 67, n: 45, path: "tiled" },
     { tokens: 37, k: 67, n: 45, path: "gemv" },
+    // GEMV: K a multiple of 8 (vectorised loads) with a chunk count that is not a multiple of the 32 lanes,
+    // N not a multiple of the 8 rows per workgroup; K a multiple of 4 but not 8 (vectorised for f32 only).
+    { tokens: 1, k: 296, n: 45, path: "auto" },
+    { tokens: 2, k: 520, n: 13, path: "auto" },
+    { tokens: 5, k: 136, n: 7, path: "auto" },
+    { tokens: 8, k: 64, n: 8, path: "auto" },
+    { tokens: 1, k: 132, n: 19, path: "auto" },
+    { tokens: 3, k: 9, n: 3, path: "auto" },
+    { tokens: 11, k: 296, n: 21, path: "gemv" },
   ];
+  const pipelines = (gpu as unknown as { pipelines: { useSubgroups: boolean } }).pipelines;
+  const subgroups = pipelines.useSubgroups;
   let seed = 300;
-  for (const dtype of DTYPES) {
-    for (const { tokens, k, n, path } of shapes) {
-      const x = random(seed++).values(tokens * k);
-      const w = randomTensor(dtype, [n, k], seed++);
-      gpu.matmulPath = path;
-      try {
-        const out = await gpu.read(gpu.matmul(upload(tokens, k, x), await gpu.uploadWeight("w", w)));
-        assertClose(
-          t,
-          `matmul ${dtype} [${tokens}, ${k}]·[${n}, ${k}]ᵀ ${path}`,
-          out,
-          ops.matmulTransposed(x, tokens, matrix(w)),
-          F32_MATH,
-        );
-      } finally {
-        gpu.matmulPath = "auto";
+  for (const useSubgroups of subgroups ? [true, false] : [false]) {
+    pipelines.useSubgroups = useSubgroups;
+    for (const dtype of DTYPES) {
+      for (const { tokens, k, n, path } of shapes) {
+        const x = random(seed++).values(tokens * k);
+        const w = randomTensor(dtype, [n, k], seed++);
+        gpu.matmulPath = path;
+        try {
+          const out = await gpu.read(gpu.matmul(upload(tokens, k, x), await gpu.uploadWeight("w", w)));
+          assertClose(
+            t,
+            `matmul ${dtype} [${tokens}, ${k}]·[${n}, ${k}]ᵀ ${path}${useSubgroups ? " subgroups" : ""}`,
+            out,
+            ops.matmulTransposed(x, tokens, matrix(w)),
+            F32_MATH,
+          );
+        } finally {
+          gpu.matmulPath = "auto";
+          pipelines.useSubgroups = subgroups;
+        }
       }
     }
   }
@@ -347,6 +362,12 @@ test("disable_robustness is an option (kernels stay in bounds without clamping)"
     const x = random(901).values(37 * 67);
     const out = await fast.read(fast.matmul(fast.uploadActivation(37, 67, x), await fast.uploadWeight("w", w)));
     assertClose(t, "matmul without robustness", out, ops.matmulTransposed(x, 37, matrix(w)), F32_MATH);
+    for (const dtype of DTYPES) {
+      const wv = randomTensor(dtype, [45, 296], 902);
+      const xv = random(903).values(3 * 296);
+      const outv = await fast.read(fast.matmul(fast.uploadActivation(3, 296, xv), await fast.uploadWeight("w", wv)));
+      assertClose(t, `vectorised GEMV ${dtype} without robustness`, outv, ops.matmulTransposed(xv, 3, matrix(wv)), F32_MATH);
+    }
   } finally {
     await fast.dispose();
   }

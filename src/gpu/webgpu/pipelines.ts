@@ -15,7 +15,15 @@ export class PipelineCache {
   private readonly pipelines = new Map<string, CachedPipeline>();
   private pendingChecks: Promise<string | null>[] = [];
 
-  constructor(private readonly device: GPUDevice) {}
+  /**
+   * Whether kernels may use subgroup operations (`enable subgroups;`): the device's `subgroups` feature.
+   * Tests turn it off to exercise the workgroup-memory fallbacks; kernels put it in their pipeline keys.
+   */
+  useSubgroups: boolean;
+
+  constructor(private readonly device: GPUDevice) {
+    this.useSubgroups = device.features.has("subgroups");
+  }
 
   get(key: string, source: () => string): CachedPipeline {
     const cached = this.pipelines.get(key);

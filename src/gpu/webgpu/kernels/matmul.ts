@@ -12,50 +12,130 @@ import { LINEAR_WORKGROUP, weightAccess } from "../wgsl.js";
 /** Up to this many tokens use the GEMV path. */
 export const GEMV_MAX_TOKENS = 8;
 
-const GEMV_WORKGROUP = 64;
+/** GEMV layout: ROWS output columns (weight rows) per workgroup, LANES threads along K for each. */
+const GEMV_ROWS = 8;
+const GEMV_LANES = 32;
+const GEMV_WORKGROUP = GEMV_ROWS * GEMV_LANES;
 
 /**
- * One workgroup per (output column n, block of TOKENS tokens): threads stride over K reading each weight
- * element once and multiplying it into every token's accumulator, then a tree reduction.
+ * Whether the weight rows can be read as 16-byte vectors: each row must start 16-byte aligned, i.e. K a
+ * multiple of 8 for bf16/f16 (8 halves per `vec4<u32>`) and of 4 for f32. Other K use the scalar variant.
  */
-function gemvSource(dtype: WeightDtype, tokens: number): string {
-  return `
+function gemvVectorised(dtype: WeightDtype, k: number): boolean {
+  return k % (dtype === "f32" ? 4 : 8) === 0;
+}
+
+/** WGSL for one 16-byte chunk of weights: `w0`, `w1` (8 halves) or `w0` (4 f32) as vec4<f32>. */
+function unpackChunk(dtype: WeightDtype): string {
+  switch (dtype) {
+    case "f32":
+      return "let w0 = w[wRow + c];";
+    case "bf16":
+      return `let q = w[wRow + c];
+      let w0 = vec4<f32>(bitcast<f32>(q.x << 16u), bitcast<f32>(q.x & 0xffff0000u), bitcast<f32>(q.y << 16u), bitcast<f32>(q.y & 0xffff0000u));
+      let w1 = vec4<f32>(bitcast<f32>(q.z << 16u), bitcast<f32>(q.z & 0xffff0000u), bitcast<f32>(q.w << 16u), bitcast<f32>(q.w & 0xffff0000u));`;
+    case "f16":
+      return `let q = w[wRow + c];
+      let w0 = vec4<f32>(unpack2x16float(q.x), unpack2x16float(q.y));
+      let w1 = vec4<f32>(unpack2x16float(q.z), unpack2x16float(q.w));`;
+  }
+}
+
+/**
+ * GEMV for a block of up to TOKENS tokens. A 256-thread workgroup computes ROWS = 8 outputs (weight rows
+ * n0..n0+7) for the block: LANES = 32 threads per row stride along K, so consecutive threads read
+ * consecutive 16-byte chunks of the row (coalesced), each weight element is read once and multiplied into
+ * every token's f32 accumulator. Vectorised variant (K a multiple of 8, or 4 for f32): W is bound as
+ * `array<vec4<u32>>` (`vec4<f32>`) and x as `array<vec4<f32>>`; otherwise a scalar variant walks K one
+ * element at a time through `wAt`. Rows past N compute nothing but still take part in the barriers.
+ *
+ * Reduction of the 32 partial sums of a row: with subgroups, `subgroupAdd` per subgroup, then one value
+ * per subgroup through workgroup memory (subgroup_size-independent: a subgroup of ≤ 32 threads lies inside
+ * one row's lanes, as 1-D workgroups are split into subgroups in invocation order; larger subgroups fall
+ * back to the tree); without, a workgroup-memory tree over the row's 32 lanes.
+ */
+function gemvSource(dtype: WeightDtype, tokens: number, vectorised: boolean, subgroups: boolean): string {
+  const chunk = dtype === "f32" ? 4 : 8; // elements per 16-byte chunk
+  const wDecl = !vectorised
+    ? weightAccess("w", 2, dtype)
+    : `@group(0) @binding(2) var<storage, read> w: array<${dtype === "f32" ? "vec4<f32>" : "vec4<u32>"}>;`;
+  const xDecl = `@group(0) @binding(1) var<storage, read> x: array<${vectorised ? "vec4<f32>" : "f32"}>;`;
+  const body = vectorised
+    ? `  let chunks = select(0u, params.k / ${chunk}u, n < params.n); // 16-byte chunks in a row
+  let wRow = n * (params.k / ${chunk}u);
+  let xStride = params.k / 4u; // vec4s per token row of x
+  for (var c = lane; c < chunks; c += LANES) {
+    ${unpackChunk(dtype)}
+    for (var j = 0u; j < count; j++) {
+      let xi = (t0 + j) * xStride + c * ${chunk / 4}u;
+      acc[j] += ${dtype === "f32" ? "dot(x[xi], w0)" : "dot(x[xi], w0) + dot(x[xi + 1u], w1)"};
+    }
+  }`
+    : `  let kEnd = select(0u, params.k, n < params.n);
+  let wRow = n * params.k;
+  for (var k = lane; k < kEnd; k += LANES) {
+    let wk = wAt(wRow + k);
+    for (var j = 0u; j < count; j++) {
+      acc[j] += x[(t0 + j) * params.k + k] * wk;
+    }
+  }`;
+  const reduceTree = `    for (var j = 0u; j < TOKENS; j++) { partial[j * WG + lid] = acc[j]; }
+    workgroupBarrier();
+    for (var stride = LANES / 2u; stride > 0u; stride >>= 1u) {
+      if (lane < stride) {
+        for (var j = 0u; j < TOKENS; j++) { partial[j * WG + lid] += partial[j * WG + lid + stride]; }
+      }
+      workgroupBarrier();
+    }
+    if (lane < count && n < params.n) { y[(t0 + lane) * params.n + n] = partial[lane * WG + row * LANES]; }`;
+  const reduce = !subgroups
+    ? reduceTree
+    : `  if (sgSize <= LANES) {
+    // Subgroups of sgSize threads tile each row's LANES lanes: LANES / sgSize partial sums per row.
+    let perRow = LANES / sgSize;
+    for (var j = 0u; j < TOKENS; j++) {
+      let sum = subgroupAdd(acc[j]);
+      if (sgId == 0u) { partial[j * WG + lid / sgSize] = sum; }
+    }
+    workgroupBarrier();
+    if (lane < count && n < params.n) {
+      var total = 0.0;
+      for (var s = 0u; s < perRow; s++) { total += partial[lane * WG + row * perRow + s]; }
+      y[(t0 + lane) * params.n + n] = total;
+    }
+  } else {
+${reduceTree}
+  }`;
+  return `${subgroups ? "enable subgroups;\n" : ""}
 struct Params { numTokens: u32, k: u32, n: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-${weightAccess("w", 2, dtype)}
+${xDecl}
+${wDecl}
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 ${LINEAR_WORKGROUP}
 
 const WG: u32 = ${GEMV_WORKGROUP}u;
+const ROWS: u32 = ${GEMV_ROWS}u;
+const LANES: u32 = ${GEMV_LANES}u;
 const TOKENS: u32 = ${tokens}u;
 var<workgroup> partial: array<f32, ${GEMV_WORKGROUP * tokens}>;
 
 @compute @workgroup_size(${GEMV_WORKGROUP})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32${
+    subgroups ? ",\n        @builtin(subgroup_size) sgSize: u32, @builtin(subgroup_invocation_id) sgId: u32" : ""
+  }) {
   let group = linearWorkgroup(wid, nwg);
+  let rowBlocks = (params.n + ROWS - 1u) / ROWS;
   let tokenBlocks = (params.numTokens + TOKENS - 1u) / TOKENS;
-  if (group >= params.n * tokenBlocks) { return; }
-  let n = group % params.n;
-  let t0 = (group / params.n) * TOKENS;
-  let rows = min(TOKENS, params.numTokens - t0);
+  if (group >= rowBlocks * tokenBlocks) { return; }
+  let row = lid / LANES;
+  let lane = lid % LANES;
+  let n = (group % rowBlocks) * ROWS + row;
+  let t0 = (group / rowBlocks) * TOKENS;
+  let count = min(TOKENS, params.numTokens - t0);
   var acc: array<f32, ${tokens}>;
-  let wBase = n * params.k;
-  for (var k = lid; k < params.k; k += WG) {
-    let wk = wAt(wBase + k);
-    for (var j = 0u; j < rows; j++) {
-      acc[j] += x[(t0 + j) * params.k + k] * wk;
-    }
-  }
-  for (var j = 0u; j < TOKENS; j++) { partial[j * WG + lid] = acc[j]; }
-  workgroupBarrier();
-  for (var stride = WG / 2u; stride > 0u; stride >>= 1u) {
-    if (lid < stride) {
-      for (var j = 0u; j < TOKENS; j++) { partial[j * WG + lid] += partial[j * WG + lid + stride]; }
-    }
-    workgroupBarrier();
-  }
-  if (lid < rows) { y[(t0 + lid) * params.n + n] = partial[lid * WG]; }
+${body}
+${reduce}
 }
 `;
 }
@@ -151,8 +231,11 @@ export function matmul(ctx: KernelContext, x: GpuActivation, weight: GpuWeight, 
   const useGemv = path === "gemv" || (path === "auto" && x.rows <= GEMV_MAX_TOKENS);
   if (useGemv) {
     const tokens = gemvTokens(x.rows);
-    const pipeline = ctx.pipelines.get(`matmul.gemv/${weight.dtype}/t${tokens}`, () => gemvSource(weight.dtype, tokens));
-    ctx.recorder.dispatch(pipeline, resources, n * Math.ceil(x.rows / tokens));
+    const vectorised = gemvVectorised(weight.dtype, k);
+    const subgroups = ctx.pipelines.useSubgroups;
+    const key = `matmul.gemv/${weight.dtype}/t${tokens}/${vectorised ? "vec4" : "scalar"}/${subgroups ? "subgroups" : "wg"}`;
+    const pipeline = ctx.pipelines.get(key, () => gemvSource(weight.dtype, tokens, vectorised, subgroups));
+    ctx.recorder.dispatch(pipeline, resources, Math.ceil(n / GEMV_ROWS) * Math.ceil(x.rows / tokens));
   } else {
     const pipeline = ctx.pipelines.get(`matmul.tiled/${weight.dtype}`, () => tiledSource(weight.dtype));
     ctx.recorder.dispatch(pipeline, resources, Math.ceil(n / TILE_N) * Math.ceil(x.rows / TILE_M));
