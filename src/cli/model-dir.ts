@@ -27,7 +27,9 @@ async function defaultModelDirectory(): Promise<string> {
   if (!present) {
     throw new SwallowError("--model DIR is required: a Hugging Face checkpoint directory (config.json, *.safetensors, tokenizer.json)");
   }
-  info(`no --model given: using the bundled demo model (a few-MB toy trained on man pages); for Swallow run: swallow pull ${REAL_MODEL_ID}`);
+  info(
+    `no --model given: using the bundled demo model (a few-MB toy trained on man pages); for Swallow run: swallow pull ${REAL_MODEL_ID}`,
+  );
   return DEMO_MODEL_DIR;
 }
 
@@ -45,5 +47,7 @@ async function cachedSnapshot(value: string, repoId: string, revision: string): 
   const cacheDir = hubCacheDir(process.env);
   const snapshot = await new RepoCache(cacheDir, repoId).findSnapshot(revision);
   if (snapshot) return snapshot;
-  throw new SwallowError(`model ${value} is not a local directory nor in the Hugging Face cache (${cacheDir}); check the path, or run: swallow pull ${value}`);
+  throw new SwallowError(
+    `model ${value} is not a local directory nor in the Hugging Face cache (${cacheDir}); check the path, or run: swallow pull ${value}`,
+  );
 }
