@@ -2,7 +2,12 @@
  * Decode/prefill benchmark of the WebGPU backend on real Llama-3.x shapes with synthetic bf16 weights.
  *
  *   node dist/bench/decode.js --shape llama-3.1-8b [--layers N] [--prompt 128[,512]] [--new 32]
- *                             [--warmup 2] [--no-robustness]
+ *                             [--warmup 2] [--no-robustness] [--profile]
+ *
+ * --profile: after the timed decode steps, runs --new more steps timing the step's compute pass with
+ * timestamp queries (GPU time vs wall clock), then --new more with one timed compute pass per dispatch, and
+ * prints GPU time per kernel (Dawn quantizes timestamps to ~65.5 µs: per-dispatch times are only meaningful
+ * summed over many dispatches, which is what the table does).
  *
  * Weights: one 64 MiB buffer of pseudo-random bf16 values in [-0.02, 0.02] is tiled into a scratch buffer as
  * large as the largest tensor; each tensor is a view of it at a per-tensor offset (no 16 GB of JS random
@@ -49,7 +54,7 @@ SHAPES["tiny"] = {
 };
 
 function parseArgs(argv: string[]) {
-  const opts = { shape: "llama-3.1-8b", layers: -1, prompts: [128], newTokens: 32, warmup: 2, noRobustness: false };
+  const opts = { shape: "llama-3.1-8b", layers: -1, prompts: [128], newTokens: 32, warmup: 2, noRobustness: false, profile: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = () => {
@@ -63,6 +68,7 @@ function parseArgs(argv: string[]) {
     else if (a === "--new") opts.newTokens = Number(next());
     else if (a === "--warmup") opts.warmup = Number(next());
     else if (a === "--no-robustness") opts.noRobustness = true;
+    else if (a === "--profile") opts.profile = true;
     else throw new Error(`unknown argument ${a}`);
   }
   return opts;
@@ -180,7 +186,7 @@ async function main() {
   console.error(`uploaded ${(totalWeightBytes / 1e9).toFixed(2)} GB in ${(uploadMs / 1000).toFixed(1)} s`);
 
   const maxPrompt = Math.max(...opts.prompts);
-  const maxModelLen = maxPrompt + opts.warmup + opts.newTokens + 16;
+  const maxModelLen = maxPrompt + opts.warmup + opts.newTokens * (opts.profile ? 3 : 1) + 16;
   const runner = new ModelRunner(model, { maxModelLen, maxNumSeqs: 2, maxBatchTokens: Math.max(512, maxPrompt) });
   let seed = 12345;
   const randomIds = (n: number) =>
@@ -216,28 +222,37 @@ async function main() {
   const promptIds = randomIds(opts.prompts[0]);
   let logits = await runner.prefill(seq, promptIds, "last");
   let token = argmax(logits);
-  const stepMs: number[] = [];
-  const recordMs: number[] = [];
-  const waitMs: number[] = [];
+  let stepMs: number[] = [];
+  let recordMs: number[] = [];
+  let waitMs: number[] = [];
   const generated: number[] = [];
-  for (let i = 0; i < opts.warmup + opts.newTokens; i++) {
-    const s = now();
-    // Same work as runner.step (buildForwardBatch, forward, read, commit), split into host recording
-    // (JS building the step's dispatches) and submit + GPU + logits readback.
-    const { batch, commit } = buildForwardBatch([{ slots: seq, tokenIds: [token], logits: "last" }]);
-    const out = model.forward(batch, (runner as unknown as { cache: Parameters<LlamaModel["forward"]>[1] }).cache);
-    const r = now();
-    logits = await backend.read(out);
-    commit();
-    token = argmax(logits);
-    const e = now();
-    generated.push(token);
-    if (i >= opts.warmup) {
-      stepMs.push(e - s);
-      recordMs.push(r - s);
-      waitMs.push(e - r);
+  const runSteps = async (warmup: number, steps: number) => {
+    stepMs = [];
+    recordMs = [];
+    waitMs = [];
+    for (let i = 0; i < warmup + steps; i++) {
+      const s = now();
+      // Same work as runner.step (buildForwardBatch, forward, read, commit), split into host recording
+      // (JS building the step's dispatches) and submit + GPU + logits readback.
+      const { batch, commit } = buildForwardBatch([{ slots: seq, tokenIds: [token], logits: "last" }]);
+      const out = model.forward(batch, (runner as unknown as { cache: Parameters<LlamaModel["forward"]>[1] }).cache);
+      const r = now();
+      logits = await backend.read(out);
+      commit();
+      token = argmax(logits);
+      const e = now();
+      generated.push(token);
+      if (i >= warmup) {
+        stepMs.push(e - s);
+        recordMs.push(r - s);
+        waitMs.push(e - r);
+      }
     }
-  }
+  };
+  await runSteps(opts.warmup, opts.newTokens);
+  const baseline = { stepMs, recordMs, waitMs };
+  if (opts.profile) await profileDecode(backend, runSteps, opts.newTokens, () => ({ stepMs, recordMs, waitMs }));
+  ({ stepMs, recordMs, waitMs } = baseline);
   const finite = logits.every(Number.isFinite);
   seq.release();
 
@@ -287,6 +302,84 @@ async function main() {
   );
   console.log(JSON.stringify(result));
   await backend.dispose();
+}
+
+type Split = { stepMs: number[]; recordMs: number[]; waitMs: number[] };
+
+async function profileDecode(
+  backend: WebGpuBackend,
+  runSteps: (warmup: number, steps: number) => Promise<void>,
+  steps: number,
+  split: () => Split,
+) {
+  const wall = (label: string) => {
+    const { stepMs, recordMs, waitMs } = split();
+    console.log(
+      `| ${label} | wall ${median(stepMs).toFixed(2)} ms/step median (record ${median(recordMs).toFixed(2)} ms + submit→mapAsync resolve ${median(waitMs).toFixed(2)} ms) |`,
+    );
+  };
+  // 1. The step as one compute pass (the default encoding), its GPU time from timestamps.
+  backend.setProfile("pass");
+  backend.takeProfiles();
+  await runSteps(1, steps);
+  const passProfiles = backend.takeProfiles().slice(-steps);
+  const passMs = passProfiles.map((p) => Number(p.ns[1] - p.ns[0]) / 1e6);
+  wall("profile: one pass ");
+  console.log(
+    `| profile: one pass  | GPU time of the step's compute pass: median ${median(passMs).toFixed(2)} ms, min ${Math.min(...passMs).toFixed(2)}, max ${Math.max(...passMs).toFixed(2)} |`,
+  );
+  // 2. One compute pass per dispatch, each timed.
+  backend.setProfile("dispatch");
+  await runSteps(1, steps);
+  const profiles = backend.takeProfiles().slice(-steps);
+  backend.setProfile("off");
+  wall("profile: per dispatch");
+  const byKernel = new Map<string, { count: number; ns: number; bytes: number }>();
+  const spans: number[] = [];
+  const sums: number[] = [];
+  for (const p of profiles) {
+    const n = p.labels.length;
+    spans.push(Number(p.ns[2 * n - 1] - p.ns[0]) / 1e6);
+    let sum = 0;
+    for (let i = 0; i < n; i++) {
+      const dt = Number(p.ns[2 * i + 1] - p.ns[2 * i]);
+      sum += dt;
+      const bytes = p.bufferBytes[i];
+      const matmul = p.labels[i].startsWith("matmul");
+      const label = matmul && bytes > 0 ? `${p.labels[i]} ${(bytes / 2 ** 20).toFixed(0)} MiB` : p.labels[i];
+      const entry = byKernel.get(label) ?? { count: 0, ns: 0, bytes: 0 };
+      entry.count++;
+      entry.ns += dt;
+      entry.bytes += matmul ? bytes : 0;
+      byKernel.set(label, entry);
+    }
+    sums.push(sum / 1e6);
+  }
+  const k = profiles.length;
+  const rows = [...byKernel].sort((a, b) => b[1].ns - a[1].ns);
+  const total = rows.reduce((a, [, e]) => a + e.ns, 0);
+  console.log(`\nper-kernel GPU time, per decode step (mean over ${k} steps, one timed pass per dispatch):`);
+  console.log(`| kernel | count/step | total ms/step | µs each | % | GB/s (weights) |`);
+  console.log(`| --- | ---: | ---: | ---: | ---: | ---: |`);
+  for (const [label, e] of rows) {
+    const ms = e.ns / k / 1e6;
+    const gbps = e.bytes > 0 ? (e.bytes / e.ns).toFixed(0) : "";
+    console.log(
+      `| ${label} | ${(e.count / k).toFixed(0)} | ${ms.toFixed(3)} | ${(e.ns / e.count / 1e3).toFixed(1)} | ${((100 * e.ns) / total).toFixed(1)} | ${gbps} |`,
+    );
+  }
+  console.log(`| sum of dispatches | | ${median(sums).toFixed(2)} (median) | | | |`);
+  console.log(`| first begin → last end | | ${median(spans).toFixed(2)} (median) | | | |`);
+  console.log(
+    JSON.stringify({
+      profile: {
+        passGpuMs: passMs,
+        dispatchSpanMs: spans,
+        dispatchSumMs: sums,
+        kernels: rows.map(([label, e]) => ({ label, perStep: e.count / k, msPerStep: e.ns / k / 1e6, weightBytes: e.bytes / e.count })),
+      },
+    }),
+  );
 }
 
 main().catch((error) => {

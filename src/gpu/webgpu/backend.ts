@@ -14,7 +14,7 @@ import { rmsNorm } from "./kernels/rms-norm.js";
 import { rope, ropeTable } from "./kernels/rope.js";
 import { writeKv } from "./kernels/write-kv.js";
 import { PipelineCache } from "./pipelines.js";
-import { GpuActivation, StepRecorder, type Resource } from "./recorder.js";
+import { GpuActivation, StepRecorder, type ProfileMode, type Resource, type StepProfile } from "./recorder.js";
 import type { KvDtype } from "./wgsl.js";
 
 export interface WebGpuBackendOptions extends WebGpuOptions {
@@ -24,6 +24,8 @@ export interface WebGpuBackendOptions extends WebGpuOptions {
   kvDtype?: KvDtype;
   /** Forces one matmul kernel (tests); default picks GEMV for few tokens, tiled otherwise. */
   matmulPath?: "auto" | "gemv" | "tiled";
+  /** GPU timing of steps with timestamp queries (see `setProfile`); default off. */
+  profile?: ProfileMode;
 }
 
 class GpuKvCache implements KvCache {
@@ -86,6 +88,7 @@ export class WebGpuBackend implements Backend {
     this.pool = new BufferPool(this.device, gpu.limits, BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST, "activations");
     this.readbackPool = new BufferPool(this.device, gpu.limits, BufferUsage.MAP_READ | BufferUsage.COPY_DST, "readback");
     this.recorder = new StepRecorder(this.device, gpu.limits, this.pool);
+    if (options.profile) this.setProfile(options.profile);
     this.pipelines = new PipelineCache(this.device);
     this.ctx = { pipelines: this.pipelines, recorder: this.recorder };
     this.device.addEventListener("uncapturederror", (event) => {
@@ -264,6 +267,24 @@ export class WebGpuBackend implements Backend {
     return gatherRows(this.ctx, activation(x), this.i32Input(rows), rows.length);
   }
 
+  /** Profiled steps' GPU timestamps since the last `takeProfiles` (only while profiling). */
+  private profiles: StepProfile[] = [];
+
+  /**
+   * Opt-in GPU timing (timestamp-query): "pass" times each step's compute pass, "dispatch" splits each step
+   * into one compute pass per dispatch and times each (adds overhead). Collect with `takeProfiles`.
+   */
+  setProfile(mode: ProfileMode): void {
+    if (mode !== "off" && !this.gpu.features.timestampQuery) {
+      throw new SwallowError(`profiling needs the timestamp-query feature, which ${this.gpu.adapter.name} lacks`);
+    }
+    this.recorder.profileMode = mode;
+  }
+
+  takeProfiles(): StepProfile[] {
+    return this.profiles.splice(0);
+  }
+
   async read(x: Activation): Promise<Float32Array> {
     this.throwIfLost();
     const target = activation(x);
@@ -299,6 +320,10 @@ export class WebGpuBackend implements Backend {
         throw new Error(`WebGPU errors during a step: ${messages.join("; ")}`);
       }
       if (completion.status === "rejected") throw completion.reason;
+      if (this.recorder.profileMode !== "off") {
+        const profile = await this.recorder.takeProfile();
+        if (profile) this.profiles.push(profile);
+      }
       if (!staging) return new Float32Array(0);
       const out = new Float32Array(target.rows * target.cols);
       out.set(new Float32Array(staging.getMappedRange(0, target.bytes)));

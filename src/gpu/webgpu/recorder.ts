@@ -48,6 +48,29 @@ interface DispatchRecord {
 const UNIFORM_CHUNK_BYTES = 64 * 1024;
 
 /**
+ * Opt-in GPU timing of steps (timestamp-query): "pass" times the step's one compute pass; "dispatch" encodes
+ * one compute pass per dispatch (more overhead) and times each. Off by default.
+ */
+export type ProfileMode = "off" | "pass" | "dispatch";
+
+/** GPU timestamps of one profiled step: `labels[i]` ran from `ns[2i]` to `ns[2i + 1]` (Dawn quantizes them). */
+export interface StepProfile {
+  mode: "pass" | "dispatch";
+  labels: string[];
+  /** Bytes of the long-lived buffers (weights, KV cache) each timed span binds. */
+  bufferBytes: number[];
+  ns: BigUint64Array;
+}
+
+interface PendingProfile {
+  mode: "pass" | "dispatch";
+  labels: string[];
+  bufferBytes: number[];
+  read: GPUBuffer;
+  count: number;
+}
+
+/**
  * Records the dispatches of one step (everything between two `read`s) and encodes them in one compute
  * pass when the step is read. Recording first and encoding at the end lets buffers be assigned with
  * liveness: an activation's buffer is taken from the pool at its producing dispatch and returned after its
@@ -66,6 +89,13 @@ export class StepRecorder {
   private readonly uniformStride: number;
   /** Number of steps encoded so far; activations record the step they belong to. */
   stepNumber = 0;
+  /** GPU timing of encoded steps (needs the timestamp-query feature); "off" leaves encoding unchanged. */
+  profileMode: ProfileMode = "off";
+  private querySet: GPUQuerySet | null = null;
+  private queryCapacity = 0;
+  private resolveBuffer: GPUBuffer | null = null;
+  private readBuffer: GPUBuffer | null = null;
+  private pendingProfile: PendingProfile | null = null;
 
   constructor(
     private readonly device: GPUDevice,
@@ -179,9 +209,36 @@ export class StepRecorder {
       if (activation.step === step && consumers === 0) kept.add(activation);
     }
     const uniforms = this.packUniforms();
-    const pass = encoder.beginComputePass({ label: `step ${step}` });
+    const profile = this.profileMode;
+    const perDispatch = profile === "dispatch";
+    if (profile !== "off") this.ensureQueries(perDispatch ? this.dispatches.length * 2 : 2);
+    const labels: string[] = [];
+    const bufferBytes: number[] = [];
+    let pass =
+      profile === "pass"
+        ? encoder.beginComputePass({
+            label: `step ${step}`,
+            timestampWrites: { querySet: this.querySet!, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 },
+          })
+        : perDispatch
+          ? null!
+          : encoder.beginComputePass({ label: `step ${step}` });
+    if (profile === "pass") {
+      labels.push(`step (${this.dispatches.length} dispatches)`);
+      bufferBytes.push(0);
+    }
     let uniformIndex = 0;
     this.dispatches.forEach((record, index) => {
+      if (perDispatch) {
+        let bytes = 0;
+        for (const resource of record.resources) if (resource.kind === "buffer" && resource.size >= 1 << 20) bytes += resource.size;
+        labels.push(record.pipeline.key);
+        bufferBytes.push(bytes);
+        pass = encoder.beginComputePass({
+          label: record.pipeline.key,
+          timestampWrites: { querySet: this.querySet!, beginningOfPassWriteIndex: 2 * index, endOfPassWriteIndex: 2 * index + 1 },
+        });
+      }
       const entries: GPUBindGroupEntry[] = record.resources.map((resource, binding) => {
         switch (resource.kind) {
           case "activation": {
@@ -203,19 +260,58 @@ export class StepRecorder {
       pass.setBindGroup(0, bindGroup);
       const [x, y] = this.grid(record.workgroups);
       pass.dispatchWorkgroups(x, y);
+      if (perDispatch) pass.end();
       for (const resource of record.resources) {
         if (resource.kind === "activation" && lastUse.get(resource.activation) === index && !kept.has(resource.activation)) {
           this.free(resource.activation);
         }
       }
     });
-    pass.end();
+    if (!perDispatch) pass.end();
+    if (profile !== "off" && labels.length > 0) {
+      const count = labels.length * 2;
+      encoder.resolveQuerySet(this.querySet!, 0, count, this.resolveBuffer!, 0);
+      encoder.copyBufferToBuffer(this.resolveBuffer!, 0, this.readBuffer!, 0, count * 8);
+      this.pendingProfile = { mode: profile, labels, bufferBytes, read: this.readBuffer!, count };
+    }
     for (const activation of this.live) {
       if (activation.step < step && activation !== target) this.free(activation);
     }
     for (const activation of lastUse.keys()) {
       if (activation.state === "live") this.live.add(activation);
     }
+  }
+
+  private ensureQueries(count: number): void {
+    if (count <= this.queryCapacity) return;
+    if (count > 4096) throw new Error(`profiling a step of ${count / 2} dispatches needs more than 4096 timestamp queries`);
+    this.querySet?.destroy();
+    this.resolveBuffer?.destroy();
+    this.readBuffer?.destroy();
+    const capacity = Math.min(4096, Math.max(count, 2 * this.queryCapacity, 256));
+    this.querySet = this.device.createQuerySet({ type: "timestamp", count: capacity, label: "profile" });
+    this.resolveBuffer = this.device.createBuffer({
+      size: capacity * 8,
+      usage: 0x0200 /* QUERY_RESOLVE */ | BufferUsage.COPY_SRC,
+      label: "profile resolve",
+    });
+    this.readBuffer = this.device.createBuffer({
+      size: capacity * 8,
+      usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST,
+      label: "profile read",
+    });
+    this.queryCapacity = capacity;
+  }
+
+  /** After the submit of a profiled step: its timestamps (null when the step was not profiled). */
+  async takeProfile(): Promise<StepProfile | null> {
+    const pending = this.pendingProfile;
+    this.pendingProfile = null;
+    if (!pending) return null;
+    await pending.read.mapAsync(1 /* GPUMapMode.READ */, 0, pending.count * 8);
+    const ns = new BigUint64Array(pending.read.getMappedRange(0, pending.count * 8).slice(0));
+    pending.read.unmap();
+    return { mode: pending.mode, labels: pending.labels, bufferBytes: pending.bufferBytes, ns };
   }
 
   /** Returns the step's input buffers to the pool once the step is submitted. */
@@ -286,6 +382,9 @@ export class StepRecorder {
   destroy(): void {
     for (const chunk of this.uniformChunks) chunk.buffer.destroy();
     this.uniformChunks.length = 0;
+    this.querySet?.destroy();
+    this.resolveBuffer?.destroy();
+    this.readBuffer?.destroy();
   }
 }
 
