@@ -10,12 +10,13 @@ import { runPull } from "./commands/pull.js";
 const USAGE = `usage: swallow <command> [options]
 
 commands:
-  tokenize   text on stdin → token ids            swallow tokenize --model DIR [--bos] [--jsonl]
-  score      token log-probs of JSON lines        swallow score --model DIR [--backend cpu|webgpu|auto]
-  generate   complete a prompt                     swallow generate --model DIR --prompt TEXT [--json] …
-  chat       interactive chat                      swallow chat --model DIR [--system TEXT]
+  tokenize   text on stdin → token ids            swallow tokenize [--model DIR|ORG/NAME] [--bos] [--jsonl]
+  score      token log-probs of JSON lines        swallow score [--model DIR|ORG/NAME] [--backend cpu|webgpu|auto]
+  generate   complete a prompt                     swallow generate [--model DIR|ORG/NAME] --prompt TEXT [--json] …
+  chat       interactive chat                      swallow chat [--model DIR|ORG/NAME] [--system TEXT]
   pull       download a model from the HF Hub      swallow pull ORG/NAME [--revision REV] [--include GLOB]…
 
+--model takes a checkpoint directory or a repo id in the Hugging Face cache; without it, the bundled demo model runs.
 Run \`swallow <command> --help\` for a command's options. --verbose prints stack traces on errors.`;
 
 const commands: Record<string, (argv: string[]) => Promise<void>> = {

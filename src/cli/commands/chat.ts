@@ -5,7 +5,7 @@ import { info } from "../io.js";
 import { loadFromFlags, modelFlags } from "../load.js";
 import { samplingFlags, samplingFromFlags } from "../sampling-flags.js";
 
-const HELP = `usage: swallow chat --model DIR [--system TEXT] [--backend NAME] [sampling flags as in generate]
+const HELP = `usage: swallow chat [--model DIR|ORG/NAME] [--system TEXT] [--backend NAME] [sampling flags as in generate]
 
 Interactive chat that keeps the conversation. The default system prompt is the Swallow model card's
 「${DEFAULT_SYSTEM_PROMPT}」 (--system "" for none). Type /reset to start over, /exit or Ctrl-D to quit.`;

@@ -7,7 +7,7 @@ import { writeLine } from "../io.js";
 import { loadFromFlags, modelFlags } from "../load.js";
 import { samplingFlags, samplingFromFlags } from "../sampling-flags.js";
 
-const HELP = `usage: swallow generate --model DIR (--prompt TEXT | --prompt-tokens 1,2,3 | --messages FILE.json)
+const HELP = `usage: swallow generate [--model DIR|ORG/NAME] (--prompt TEXT | --prompt-tokens 1,2,3 | --messages FILE.json)
                         [--max-tokens N] [--min-tokens N] [--temperature T] [--top-p P] [--top-k K] [--min-p P]
                         [--repetition-penalty R] [--presence-penalty P] [--frequency-penalty F] [--seed S]
                         [--stop STR]... [--logprobs N] [--backend cpu|webgpu|auto] [--max-model-len N] [--json]

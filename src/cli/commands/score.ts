@@ -4,7 +4,7 @@ import { parseCommandArgs } from "../args.js";
 import { stdinLines, writeLine } from "../io.js";
 import { loadFromFlags, modelFlags } from "../load.js";
 
-const HELP = `usage: swallow score --model DIR [--backend cpu|webgpu|auto] [--max-model-len N]
+const HELP = `usage: swallow score [--model DIR|ORG/NAME] [--backend cpu|webgpu|auto] [--max-model-len N]
 
 Reads JSON lines {"tokens":[…]} or {"text":…} on stdin (text is tokenized with the BOS token first) and
 prints one line per input: {"tokens":[…],"logprobs":[null,l1,…],"argmax":[a0,…]} where logprobs[i] is

@@ -4,7 +4,7 @@ import { parseCommandArgs } from "../args.js";
 import { readAllStdin, stdinLines, writeLine } from "../io.js";
 import { modelDirectory } from "../model-dir.js";
 
-const HELP = `usage: swallow tokenize --model DIR [--bos] [--jsonl]
+const HELP = `usage: swallow tokenize [--model DIR|ORG/NAME] [--bos] [--jsonl]
 
 Reads text on stdin and prints {"ids":[…]}. Special-token strings in the text (e.g. <|eot_id|>) map to
 their ids. --bos puts the BOS token first. --jsonl: each stdin line is a JSON string or {"text":…},
