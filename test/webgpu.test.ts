@@ -126,12 +126,23 @@ test("embed gathers rows of bf16/f16/f32 tables exactly", { skip }, async (t) =>
 });
 
 test("rmsNorm matches the reference for every weight dtype", { skip }, async (t) => {
-  for (const [i, dtype] of DTYPES.entries()) {
-    const [rows, cols] = [5, 67];
-    const x = random(200 + i).values(rows * cols, 3);
-    const weight = randomTensor(dtype, [cols], 210 + i);
-    const out = await gpu.read(gpu.rmsNorm(upload(rows, cols, x), await gpu.uploadWeight("norm", weight), 1e-5));
-    assertClose(t, `rmsNorm ${dtype}`, out, ops.rmsNorm(x, rows, cols, toF32(weight.bytes, dtype), 1e-5), F32_MATH);
+  const pipelines = (gpu as unknown as { pipelines: { useSubgroups: boolean } }).pipelines;
+  const subgroups = pipelines.useSubgroups;
+  try {
+    for (const useSubgroups of subgroups ? [true, false] : [false]) {
+      pipelines.useSubgroups = useSubgroups;
+      for (const [i, dtype] of DTYPES.entries()) {
+        for (const [rows, cols] of [[5, 67], [3, 1100], [2, 4]]) {
+          const x = random(200 + i + cols).values(rows * cols, 3);
+          const weight = randomTensor(dtype, [cols], 210 + i);
+          const out = await gpu.read(gpu.rmsNorm(upload(rows, cols, x), await gpu.uploadWeight("norm", weight), 1e-5));
+          const label = `rmsNorm ${dtype} [${rows}, ${cols}]${useSubgroups ? " subgroups" : ""}`;
+          assertClose(t, label, out, ops.rmsNorm(x, rows, cols, toF32(weight.bytes, dtype), 1e-5), F32_MATH);
+        }
+      }
+    }
+  } finally {
+    pipelines.useSubgroups = subgroups;
   }
 });
 
@@ -222,10 +233,15 @@ test("gatherRows keeps the listed rows in order, repeats included", { skip }, as
  * Three sequences over a paged cache with scrambled block ids: the first two written and attended in one
  * step, the third split over two steps (its second half attends to K/V written by the first step).
  */
-async function checkAttention(t: { diagnostic(message: string): void }, kvDtype: "f16" | "f32", headDim: number, bound: number) {
+async function checkAttention(
+  t: { diagnostic(message: string): void },
+  kvDtype: "f16" | "f32",
+  headDim: number,
+  bound: number,
+  lengths = [70, 9, 23],
+) {
   const rng = random(700 + headDim + (kvDtype === "f16" ? 1 : 0));
   const [numHeads, numKvHeads, blockSize] = [6, 2, 4];
-  const lengths = [70, 9, 23];
   const maxBlocksPerSeq = Math.ceil(Math.max(...lengths) / blockSize);
   const numBlocks = lengths.reduce((n, length) => n + Math.ceil(length / blockSize), 0) + 3;
   const layout = { numLayers: 2, numKvHeads, headDim, numBlocks, blockSize };
@@ -287,6 +303,19 @@ async function checkAttention(t: { diagnostic(message: string): void }, kvDtype:
 test("writeKv + paged attention (causal GQA, several steps) with an f32 KV cache", { skip }, async (t) => {
   await checkAttention(t, "f32", 16, F32_MATH);
   await checkAttention(t, "f32", 80, F32_MATH);
+  await checkAttention(t, "f32", 6, F32_MATH);
+  // Contexts over several 256-position tiles (online-softmax rescaling between tiles), with and without subgroups.
+  const pipelines = (gpu as unknown as { pipelines: { useSubgroups: boolean } }).pipelines;
+  const subgroups = pipelines.useSubgroups;
+  try {
+    for (const useSubgroups of subgroups ? [true, false] : [false]) {
+      pipelines.useSubgroups = useSubgroups;
+      await checkAttention(t, "f32", 16, F32_MATH, [600, 9, 23]);
+      await checkAttention(t, "f32", 128, F32_MATH, [300, 9, 23]);
+    }
+  } finally {
+    pipelines.useSubgroups = subgroups;
+  }
 });
 
 test(
@@ -295,6 +324,7 @@ test(
   async (t) => {
     await checkAttention(t, "f16", 16, F16_OPERANDS);
     await checkAttention(t, "f16", 80, F16_OPERANDS);
+    await checkAttention(t, "f16", 128, F16_OPERANDS, [520, 9, 23]);
   },
 );
 

@@ -2,101 +2,135 @@ import { activationResource, uniform, type GpuKvLayer, type KernelContext, type 
 import type { GpuActivation, Resource } from "../recorder.js";
 import { f32Bits, kvEnable, LINEAR_WORKGROUP } from "../wgsl.js";
 
-const WORKGROUP = 64;
+const WORKGROUP = 256;
 
 /**
- * Causal GQA over the paged cache. One workgroup per (token, query head); positions 0..positions[t] are
- * taken WORKGROUP at a time (one position per invocation for q·k), with an online softmax: the running max
- * and sum are rescaled per chunk, and each invocation accumulates its own dimensions of the output.
+ * Causal GQA over the paged cache. One 256-thread workgroup per (token, query head); positions
+ * 0..positions[t] are taken in tiles of 256 with an online softmax between tiles:
+ *  - phase 1: thread i computes the full q·k score of position tile + i (K read as vec4 when headDim % 4 == 0),
+ *    the tile max is reduced with `subgroupMax` (or a workgroup-memory tree), weights exp(s - max) go to
+ *    workgroup memory;
+ *  - phase 2: the threads form G groups of headDim / VEC threads; thread (g, d) owns output dims d (a vec4)
+ *    and accumulates Σ p·v and Σ p over the tile positions g, g + G, …, rescaled when the running max grows.
+ * At the end the G partial accumulators and sums are combined through workgroup memory.
  */
-function source(kvDtype: KvDtype, headDim: number): string {
-  const dimsPerThread = Math.ceil(headDim / WORKGROUP);
-  return `${kvEnable(kvDtype)}
+function source(kvDtype: KvDtype, headDim: number, subgroups: boolean): string {
+  const vec = headDim % 4 === 0 ? 4 : 1;
+  const lanes = headDim / vec; // threads per output group
+  if (lanes > WORKGROUP) throw new Error(`attention: head size ${headDim} is too large`);
+  const groups = Math.floor(WORKGROUP / lanes);
+  const kvType = vec === 4 ? `vec4<${kvDtype}>` : kvDtype;
+  const acc = vec === 4 ? "vec4<f32>" : "f32";
+  const reduceMax = subgroups
+    ? `    let sgMax = subgroupMax(score);
+    if (sgId == 0u) { scratch[lid / sgSize] = sgMax; }
+    workgroupBarrier();
+    var tileMax = LOWEST;
+    for (var s = 0u; s < WG / sgSize; s++) { tileMax = max(tileMax, scratch[s]); }`
+    : `    scratch[lid] = score;
+    workgroupBarrier();
+    for (var stride = WG / 2u; stride > 0u; stride >>= 1u) {
+      if (lid < stride) { scratch[lid] = max(scratch[lid], scratch[lid + stride]); }
+      workgroupBarrier();
+    }
+    let tileMax = scratch[0];`;
+  return `${kvEnable(kvDtype)}${subgroups ? "enable subgroups;\n" : ""}
 struct Params { numTokens: u32, numHeads: u32, groupSize: u32, kvCols: u32, blockSize: u32, maxBlocksPerSeq: u32, scale: f32 }
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> q: array<f32>;
-@group(0) @binding(2) var<storage, read> keys: array<${kvDtype}>;
-@group(0) @binding(3) var<storage, read> values: array<${kvDtype}>;
+@group(0) @binding(1) var<storage, read> q: array<${acc}>;
+@group(0) @binding(2) var<storage, read> keys: array<${kvType}>;
+@group(0) @binding(3) var<storage, read> values: array<${kvType}>;
 @group(0) @binding(4) var<storage, read> positions: array<i32>;
 @group(0) @binding(5) var<storage, read> seqIndex: array<i32>;
 @group(0) @binding(6) var<storage, read> blockTables: array<i32>;
-@group(0) @binding(7) var<storage, read_write> out: array<f32>;
+@group(0) @binding(7) var<storage, read_write> out: array<${acc}>;
 ${LINEAR_WORKGROUP}
 
 const WG: u32 = ${WORKGROUP}u;
-const HEAD_DIM: u32 = ${headDim}u;
-const DIMS: u32 = ${dimsPerThread}u;
+const LANES: u32 = ${lanes}u; // ${acc} elements of a head
+const GROUPS: u32 = ${groups}u;
+const VEC: u32 = ${vec}u;
 const LOWEST: f32 = -3.0e38; // below any score, and exp(LOWEST - finite) is 0 without inf - inf
 
-var<workgroup> qShared: array<f32, ${headDim}>;
+fn dotAcc(a: ${acc}, b: ${acc}) -> f32 { return ${vec === 4 ? "dot(a, b)" : "a * b"}; }
+
+var<workgroup> qShared: array<${acc}, ${lanes}>;
 var<workgroup> weights: array<f32, ${WORKGROUP}>;
-var<workgroup> chunkSlots: array<u32, ${WORKGROUP}>;
+var<workgroup> tileSlots: array<u32, ${WORKGROUP}>;
 var<workgroup> scratch: array<f32, ${WORKGROUP}>;
+var<workgroup> accShared: array<${acc}, ${groups * lanes}>;
+var<workgroup> sumShared: array<f32, ${groups}>;
 var<workgroup> lengthShared: u32;
 
 @compute @workgroup_size(${WORKGROUP})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32${
+    subgroups ? ",\n        @builtin(subgroup_size) sgSize: u32, @builtin(subgroup_invocation_id) sgId: u32" : ""
+  }) {
   let group = linearWorkgroup(wid, nwg);
   if (group >= params.numTokens * params.numHeads) { return; }
   let t = group / params.numHeads;
   let h = group % params.numHeads;
-  let qBase = (t * params.numHeads + h) * HEAD_DIM;
-  let kvOffset = (h / params.groupSize) * HEAD_DIM;
-  for (var d = lid; d < HEAD_DIM; d += WG) { qShared[d] = q[qBase + d]; }
+  let qBase = (t * params.numHeads + h) * LANES;
+  let kvOffset = (h / params.groupSize) * LANES;
+  let kvStride = params.kvCols / VEC;
+  for (var d = lid; d < LANES; d += WG) { qShared[d] = q[qBase + d]; }
   if (lid == 0u) { lengthShared = u32(positions[t]) + 1u; }
   workgroupBarrier();
   let length = workgroupUniformLoad(&lengthShared);
   let tableBase = u32(seqIndex[t]) * params.maxBlocksPerSeq;
+  let g = lid / LANES;
+  let lane = lid % LANES;
 
   var runningMax = LOWEST;
   var runningSum = 0.0;
-  var acc: array<f32, ${dimsPerThread}>;
+  var accum = ${acc}(0.0);
   for (var start = 0u; start < length; start += WG) {
     let p = start + lid;
     var score = LOWEST;
     if (p < length) {
       let block = u32(blockTables[tableBase + p / params.blockSize]);
       let slot = block * params.blockSize + p % params.blockSize;
-      chunkSlots[lid] = slot;
-      let kBase = slot * params.kvCols + kvOffset;
+      tileSlots[lid] = slot;
+      let kBase = slot * kvStride + kvOffset;
       var dot = 0.0;
-      for (var d = 0u; d < HEAD_DIM; d++) { dot += qShared[d] * f32(keys[kBase + d]); }
+      for (var d = 0u; d < LANES; d++) { dot += dotAcc(qShared[d], ${acc}(keys[kBase + d])); }
       score = dot * params.scale;
     }
-    scratch[lid] = score;
-    workgroupBarrier();
-    for (var stride = WG / 2u; stride > 0u; stride >>= 1u) {
-      if (lid < stride) { scratch[lid] = max(scratch[lid], scratch[lid + stride]); }
-      workgroupBarrier();
-    }
-    let newMax = max(runningMax, scratch[0]);
-    workgroupBarrier();
+${reduceMax}
+    let newMax = max(runningMax, tileMax);
     var weight = 0.0;
     if (p < length) { weight = exp(score - newMax); }
     weights[lid] = weight;
-    scratch[lid] = weight;
     workgroupBarrier();
-    for (var stride = WG / 2u; stride > 0u; stride >>= 1u) {
-      if (lid < stride) { scratch[lid] += scratch[lid + stride]; }
-      workgroupBarrier();
-    }
     let correction = exp(runningMax - newMax);
-    runningSum = runningSum * correction + scratch[0];
     runningMax = newMax;
-    let count = min(WG, length - start);
-    for (var i = 0u; i < DIMS; i++) {
-      let d = lid + i * WG;
-      if (d < HEAD_DIM) {
-        var sum = acc[i] * correction;
-        for (var j = 0u; j < count; j++) { sum += weights[j] * f32(values[chunkSlots[j] * params.kvCols + kvOffset + d]); }
-        acc[i] = sum;
+    var a = accum * correction;
+    var s = runningSum * correction;
+    if (g < GROUPS) {
+      let count = min(WG, length - start);
+      for (var j = g; j < count; j += GROUPS) {
+        let w = weights[j];
+        a += w * ${acc}(values[tileSlots[j] * kvStride + kvOffset + lane]);
+        s += w;
       }
     }
+    accum = a;
+    runningSum = s;
     workgroupBarrier();
   }
-  for (var i = 0u; i < DIMS; i++) {
-    let d = lid + i * WG;
-    if (d < HEAD_DIM) { out[qBase + d] = acc[i] / runningSum; }
+  if (g < GROUPS) {
+    accShared[lid] = accum;
+    if (lane == 0u) { sumShared[g] = runningSum; }
+  }
+  workgroupBarrier();
+  if (lid < LANES) {
+    var total = ${acc}(0.0);
+    var sum = 0.0;
+    for (var i = 0u; i < GROUPS; i++) {
+      total += accShared[i * LANES + lid];
+      sum += sumShared[i];
+    }
+    out[qBase + lid] = total / sum;
   }
 }
 `;
@@ -125,7 +159,8 @@ export function attention(
   if (numHeads % numKvHeads !== 0) throw new Error(`attention: ${numHeads} query heads are not a multiple of ${numKvHeads} KV heads`);
   const out = ctx.recorder.output(q.rows, q.cols);
   if (out.isEmpty) return out;
-  const pipeline = ctx.pipelines.get(`attention/${kvDtype}/d${headDim}`, () => source(kvDtype, headDim));
+  const subgroups = ctx.pipelines.useSubgroups;
+  const pipeline = ctx.pipelines.get(`attention/${kvDtype}/d${headDim}${subgroups ? "/sg" : ""}`, () => source(kvDtype, headDim, subgroups));
   const cache = (buffer: GPUBuffer): Resource => ({ kind: "buffer", buffer, size: layer.size });
   ctx.recorder.dispatch(
     pipeline,

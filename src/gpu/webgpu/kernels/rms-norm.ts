@@ -3,39 +3,60 @@ import { activationResource, uniform, type GpuWeight, type KernelContext } from 
 import type { GpuActivation } from "../recorder.js";
 import { f32Bits, LINEAR_WORKGROUP, weightAccess } from "../wgsl.js";
 
-const WORKGROUP = 64;
+const WORKGROUP = 256;
 
-function source(dtype: WeightDtype): string {
-  return `
-struct Params { rows: u32, cols: u32, eps: f32 }
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-${weightAccess("weight", 2, dtype)}
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;
-${LINEAR_WORKGROUP}
-
-var<workgroup> partial: array<f32, ${WORKGROUP}>;
-
-// One workgroup per row: sum of squares reduced in workgroup memory, then x * inv * weight.
-@compute @workgroup_size(${WORKGROUP})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let row = linearWorkgroup(wid, nwg);
-  if (row >= params.rows) { return; }
-  let base = row * params.cols;
-  var sum = 0.0;
-  for (var c = lid; c < params.cols; c += ${WORKGROUP}u) {
-    let v = x[base + c];
-    sum += v * v;
-  }
-  partial[lid] = sum;
+/**
+ * One 256-thread workgroup per row. Vectorised variant (cols % 4 == 0): x and out are bound as
+ * `array<vec4<f32>>`, each thread walks vec4s of the row; otherwise one element at a time. The sum of
+ * squares is reduced with `subgroupAdd` plus one value per subgroup through workgroup memory (1-D
+ * workgroups are split into subgroups in invocation order), or without subgroups a workgroup-memory tree.
+ */
+function source(dtype: WeightDtype, vectorised: boolean, subgroups: boolean): string {
+  const elem = vectorised ? "vec4<f32>" : "f32";
+  const reduce = subgroups
+    ? `  let sgSum = subgroupAdd(sum);
+  if (sgId == 0u) { partial[lid / sgSize] = sgSum; }
   workgroupBarrier();
-  for (var stride = ${WORKGROUP / 2}u; stride > 0u; stride >>= 1u) {
+  var total = 0.0;
+  for (var s = 0u; s < WG / sgSize; s++) { total += partial[s]; }`
+    : `  partial[lid] = sum;
+  workgroupBarrier();
+  for (var stride = WG / 2u; stride > 0u; stride >>= 1u) {
     if (lid < stride) { partial[lid] += partial[lid + stride]; }
     workgroupBarrier();
   }
-  let inv = 1.0 / sqrt(partial[0] / f32(params.cols) + params.eps);
-  for (var c = lid; c < params.cols; c += ${WORKGROUP}u) {
-    out[base + c] = x[base + c] * inv * weightAt(c);
+  let total = partial[0];`;
+  const weightOf = vectorised
+    ? `vec4<f32>(weightAt(4u * c), weightAt(4u * c + 1u), weightAt(4u * c + 2u), weightAt(4u * c + 3u))`
+    : `weightAt(c)`;
+  return `${subgroups ? "enable subgroups;\n" : ""}
+struct Params { rows: u32, cols: u32, eps: f32 }
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> x: array<${elem}>;
+${weightAccess("weight", 2, dtype)}
+@group(0) @binding(3) var<storage, read_write> out: array<${elem}>;
+${LINEAR_WORKGROUP}
+
+const WG: u32 = ${WORKGROUP}u;
+var<workgroup> partial: array<f32, ${WORKGROUP}>;
+
+@compute @workgroup_size(${WORKGROUP})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32${
+    subgroups ? ",\n        @builtin(subgroup_size) sgSize: u32, @builtin(subgroup_invocation_id) sgId: u32" : ""
+  }) {
+  let row = linearWorkgroup(wid, nwg);
+  if (row >= params.rows) { return; }
+  let n = ${vectorised ? "params.cols / 4u" : "params.cols"};
+  let base = row * n;
+  var sum = 0.0;
+  for (var c = lid; c < n; c += WG) {
+    let v = x[base + c];
+    sum += ${vectorised ? "dot(v, v)" : "v * v"};
+  }
+${reduce}
+  let inv = 1.0 / sqrt(total / f32(params.cols) + params.eps);
+  for (var c = lid; c < n; c += WG) {
+    out[base + c] = x[base + c] * inv * ${weightOf};
   }
 }
 `;
@@ -45,7 +66,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 export function rmsNorm(ctx: KernelContext, x: GpuActivation, weight: GpuWeight, eps: number): GpuActivation {
   const out = ctx.recorder.output(x.rows, x.cols);
   if (out.isEmpty) return out;
-  const pipeline = ctx.pipelines.get(`rmsNorm/${weight.dtype}`, () => source(weight.dtype));
+  const vectorised = x.cols % 4 === 0;
+  const subgroups = ctx.pipelines.useSubgroups;
+  const pipeline = ctx.pipelines.get(`rmsNorm/${weight.dtype}${vectorised ? "/v4" : ""}${subgroups ? "/sg" : ""}`, () =>
+    source(weight.dtype, vectorised, subgroups),
+  );
   ctx.recorder.dispatch(
     pipeline,
     [uniform(x.rows, x.cols, f32Bits(eps)), activationResource(x), weight.resource, activationResource(out)],
