@@ -132,7 +132,11 @@ test("rmsNorm matches the reference for every weight dtype", { skip }, async (t)
     for (const useSubgroups of subgroups ? [true, false] : [false]) {
       pipelines.useSubgroups = useSubgroups;
       for (const [i, dtype] of DTYPES.entries()) {
-        for (const [rows, cols] of [[5, 67], [3, 1100], [2, 4]]) {
+        for (const [rows, cols] of [
+          [5, 67],
+          [3, 1100],
+          [2, 4],
+        ]) {
           const x = random(200 + i + cols).values(rows * cols, 3);
           const weight = randomTensor(dtype, [cols], 210 + i);
           const out = await gpu.read(gpu.rmsNorm(upload(rows, cols, x), await gpu.uploadWeight("norm", weight), 1e-5));

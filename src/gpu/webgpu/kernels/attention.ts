@@ -160,7 +160,9 @@ export function attention(
   const out = ctx.recorder.output(q.rows, q.cols);
   if (out.isEmpty) return out;
   const subgroups = ctx.pipelines.useSubgroups;
-  const pipeline = ctx.pipelines.get(`attention/${kvDtype}/d${headDim}${subgroups ? "/sg" : ""}`, () => source(kvDtype, headDim, subgroups));
+  const pipeline = ctx.pipelines.get(`attention/${kvDtype}/d${headDim}${subgroups ? "/sg" : ""}`, () =>
+    source(kvDtype, headDim, subgroups),
+  );
   const cache = (buffer: GPUBuffer): Resource => ({ kind: "buffer", buffer, size: layer.size });
   ctx.recorder.dispatch(
     pipeline,
