@@ -2,9 +2,9 @@ import test, { after } from "node:test";
 import assert from "node:assert/strict";
 import { WebGpuBackend } from "../src/gpu/webgpu/backend.js";
 import { createBackend } from "../src/gpu/select.js";
-import { SwallowError } from "../src/errors.js";
 import { NEAR_TIE, TINY_VARIANTS } from "./support/tiny-fixtures.js";
 import { batchedVersusAlone, checkAgainstTransformers } from "./support/model-checks.js";
+import { openTestBackend } from "./support/webgpu.js";
 
 /**
  * The tiny checkpoints end to end through the WebGPU backend (lavapipe in CI): log-probs against
@@ -12,17 +12,7 @@ import { batchedVersusAlone, checkAgainstTransformers } from "./support/model-ch
  * backend selection. Skipped when there is no adapter, unless SWALLOW_REQUIRE_WEBGPU=1.
  */
 
-async function openBackend(): Promise<{ backend: WebGpuBackend | null; skip: string | false }> {
-  try {
-    return { backend: await WebGpuBackend.create(), skip: false };
-  } catch (error) {
-    const noAdapter = error instanceof SwallowError && error.message.startsWith("no WebGPU adapter found");
-    if (!noAdapter || process.env.SWALLOW_REQUIRE_WEBGPU === "1") throw error;
-    return { backend: null, skip: error.message };
-  }
-}
-
-const { backend: maybeBackend, skip } = await openBackend();
+const { backend: maybeBackend, skip } = await openTestBackend();
 /** The default backend: f16 KV cache where the adapter has shader-f16. */
 const gpu = maybeBackend as WebGpuBackend;
 /** The same adapter with an f32 KV cache: everything in f32, so as close to transformers as the cpu backend. */

@@ -6,6 +6,7 @@ import { toF32, type WeightDtype } from "../src/model/dtype.js";
 import { WebGpuBackend } from "../src/gpu/webgpu/backend.js";
 import { checkBindable, sizeClass } from "../src/gpu/webgpu/buffers.js";
 import { SwallowError } from "../src/errors.js";
+import { openTestBackend } from "./support/webgpu.js";
 
 /**
  * Every WebGPU kernel against the reference ops (src/gpu/reference/ops.ts) on fresh random inputs, with
@@ -14,17 +15,7 @@ import { SwallowError } from "../src/errors.js";
  * unless SWALLOW_REQUIRE_WEBGPU=1 makes that a failure.
  */
 
-async function openBackend(): Promise<{ backend: WebGpuBackend | null; skip: string | false }> {
-  try {
-    return { backend: await WebGpuBackend.create(), skip: false };
-  } catch (error) {
-    const noAdapter = error instanceof SwallowError && error.message.startsWith("no WebGPU adapter found");
-    if (!noAdapter || process.env.SWALLOW_REQUIRE_WEBGPU === "1") throw error;
-    return { backend: null, skip: error.message };
-  }
-}
-
-const { backend: maybeBackend, skip } = await openBackend();
+const { backend: maybeBackend, skip } = await openTestBackend();
 const gpu = maybeBackend as WebGpuBackend;
 after(() => maybeBackend?.dispose());
 
