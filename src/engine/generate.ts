@@ -48,17 +48,15 @@ export async function* generate(
       `the prompt has ${promptIds.length} tokens but the model length is ${runner.maxModelLen}; shorten it or raise --max-model-len`,
     );
   }
-  const vocab = runner.vocabSize;
-  for (const id of promptIds) {
-    if (!Number.isInteger(id) || id < 0 || id >= vocab)
-      throw new SwallowError(`prompt token id ${id} is outside the vocabulary (0..${vocab - 1})`);
-  }
+  runner.checkTokenIds(promptIds, "prompt");
   const sampler = options.sampler ?? new Sampler();
   const rng = new Rng(params.seed ?? randomSeed());
   const stopTokens = new Set(params.stopTokenIds);
   const decoder = new IncrementalDecoder(tokenizer, { skipSpecialTokens: true });
   const stops = new StopStringMatcher(params.stop);
   const output: number[] = [];
+  // Text still held back (an incomplete character, a possible stop-string prefix) ends the stream.
+  const remaining = () => stops.push(decoder.flush()).text + stops.flush();
   const sequence = runner.newSequence();
   try {
     let logits = await runner.prefill(sequence, promptIds, "last");
@@ -70,8 +68,6 @@ export async function* generate(
       const sampled = sampler.sample(logits, params, rng, { promptTokenIds: promptIds, outputTokenIds: output });
       output.push(sampled.tokenId);
       const event: GenerationEvent = { tokenId: sampled.tokenId, text: "", logprob: sampled.logprob, topLogprobs: sampled.topLogprobs };
-      // Text still held back (an incomplete character, a possible stop-string prefix) ends the stream.
-      const remaining = () => stops.push(decoder.flush()).text + stops.flush();
       if (stopTokens.has(sampled.tokenId)) {
         yield { ...event, text: remaining(), finishReason: "stop", stoppedBy: sampled.tokenId };
         return;

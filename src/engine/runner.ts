@@ -1,3 +1,4 @@
+import { SwallowError } from "../errors.js";
 import type { Backend, KvCache } from "../gpu/backend.js";
 import type { LlamaModel } from "../model/llama.js";
 import { buildForwardBatch, type SequenceChunk } from "./batch.js";
@@ -42,6 +43,16 @@ export class ModelRunner {
 
   get vocabSize(): number {
     return this.model.spec.vocabSize;
+  }
+
+  /** Rejects ids a user gave that the model cannot embed, with a one-line error (`what` names them, e.g. "prompt"). */
+  checkTokenIds(ids: readonly number[], what: string): void {
+    const vocab = this.vocabSize;
+    for (const id of ids) {
+      if (!Number.isInteger(id) || id < 0 || id >= vocab) {
+        throw new SwallowError(`${what} token id ${id} is outside the vocabulary (0..${vocab - 1})`);
+      }
+    }
   }
 
   newSequence(): SequenceSlots {

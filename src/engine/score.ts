@@ -16,11 +16,8 @@ export async function scoreTokens(runner: ModelRunner, tokens: readonly number[]
   if (tokens.length > runner.maxModelLen) {
     throw new SwallowError(`${tokens.length} tokens exceed the model length ${runner.maxModelLen}; shorten the input`);
   }
+  runner.checkTokenIds(tokens, "scored");
   const vocab = runner.vocabSize;
-  for (const id of tokens) {
-    if (!Number.isInteger(id) || id < 0 || id >= vocab)
-      throw new SwallowError(`token id ${id} is outside the vocabulary (0..${vocab - 1})`);
-  }
   const logprobs: (number | null)[] = [null];
   const best: number[] = [];
   const sequence = runner.newSequence();
