@@ -5,6 +5,7 @@ import { randomSeed, Rng } from "./rng.js";
 import type { ModelRunner } from "./runner.js";
 import { Sampler, type SamplingParams, type TokenLogprob } from "./sampler.js";
 import { StopStringMatcher } from "./stop-strings.js";
+import type { PromptTokenLogprob } from "./request.js";
 
 /** Why generation ended, named as in OpenAI's and vLLM's `finish_reason`. */
 export type FinishReason = "stop" | "length" | "abort";
@@ -22,6 +23,8 @@ export interface GenerationEvent {
   finishReason?: FinishReason;
   /** On the final event: the stop token id or stop string that ended generation. */
   stoppedBy?: number | string;
+  /** On the first event, when the request asked for them: the prompt tokens' log-probs. */
+  promptLogprobs?: PromptTokenLogprob[];
 }
 
 export interface GenerateOptions {

@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { join } from "node:path";
-import { repoRoot } from "./paths.js";
+import { distDir, repoRoot } from "./paths.js";
 
 export interface CliResult {
   code: number | null;
@@ -11,7 +11,7 @@ export interface CliResult {
 /** Runs the built `swallow` CLI with `args`, feeding `stdin`, and collects its output. */
 export function runCli(args: string[], stdin = "", env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(repoRoot, "dist", "src", "cli", "main.js"), ...args], {
+    const child = spawn(process.execPath, [join(distDir, "src", "cli", "main.js"), ...args], {
       cwd: repoRoot,
       env: { ...process.env, ...env },
     });
