@@ -119,3 +119,23 @@ export interface EvalTask {
   /** The task's score on the 0–1 scale from its items' outcomes (mean, corpus BLEU, micro average, …). */
   aggregate(outcomes: ItemOutcome[]): number;
 }
+
+/** One file of a dataset as published at its original location. */
+export interface DatasetFile {
+  url: string;
+  /** Where it is stored inside the dataset's directory (the original file name unless two collide). */
+  path: string;
+  /** For archives: unpack into the dataset directory after the download (the archive is kept for sha256 checks). */
+  unpack?: "tar.gz" | "zip";
+}
+
+/** A dataset as the task modules declare it; `swallow eval data download` fetches, records sha256 on first download, verifies later. */
+export interface DatasetSpec {
+  /** Registry key and directory name, e.g. "jcommonsenseqa-1.1". */
+  name: string;
+  /** Licence as the publisher states it, e.g. "CC BY-SA 4.0"; printed on download. */
+  license: string;
+  /** Human-readable origin (paper or repository URL). */
+  homepage: string;
+  files: DatasetFile[];
+}
