@@ -1,7 +1,9 @@
 /** Library entry point: load a Llama-3.x checkpoint, tokenize, chat, generate and score. */
 export { loadModel } from "./node/load-model.js";
 export { LanguageModel, type LoadOptions } from "./engine/language-model.js";
-export { generate, type FinishReason, type GenerationEvent, type GenerateOptions } from "./engine/generate.js";
+export type { FinishReason, GenerationEvent, GenerateOptions } from "./engine/generate.js";
+export { Engine, type EngineOptions } from "./engine/engine.js";
+export { EngineBusyError, type EngineRequest, type EngineStats, type InferenceEngine, type PromptTokenLogprob } from "./engine/request.js";
 export { scoreTokens, type TokenScores } from "./engine/score.js";
 export { resolveSamplingParams, Sampler, type SamplingParams } from "./engine/sampler.js";
 export { Rng } from "./engine/rng.js";

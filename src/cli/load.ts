@@ -1,4 +1,4 @@
-import { LanguageModel } from "../engine/language-model.js";
+import { LanguageModel, type LoadOptions } from "../engine/language-model.js";
 import { createBackend, parseBackendName } from "../gpu/select.js";
 import { info } from "./io.js";
 import { modelDirectory } from "./model-dir.js";
@@ -6,7 +6,10 @@ import { numberFlag } from "./args.js";
 import { SwallowError } from "../errors.js";
 
 /** Loads `--model` on `--backend`, reporting progress on stderr. */
-export async function loadFromFlags(values: { model?: string; backend?: string; "max-model-len"?: string }): Promise<LanguageModel> {
+export async function loadFromFlags(
+  values: { model?: string; backend?: string; "max-model-len"?: string },
+  serving: Pick<LoadOptions, "maxNumSeqs" | "kvCacheTokens" | "maxBatchTokens" | "prefixCaching"> = {},
+): Promise<LanguageModel> {
   const maxModelLen = numberFlag("max-model-len", values["max-model-len"], true);
   if (maxModelLen !== undefined && maxModelLen < 2) throw new SwallowError(`--max-model-len must be at least 2, got ${maxModelLen}`);
   const files = await modelDirectory(values.model);
@@ -15,6 +18,7 @@ export async function loadFromFlags(values: { model?: string; backend?: string; 
   const model = await LanguageModel.load(files, {
     backend,
     maxModelLen,
+    ...serving,
   });
   info(
     `loaded ${files.location} (${model.spec.numLayers} layers, hidden ${model.spec.hiddenSize}) on ${backend.name} in ${((Date.now() - started) / 1000).toFixed(1)} s`,

@@ -1,3 +1,4 @@
+import { SwallowError } from "../errors.js";
 import { resolveSamplingParams, type SamplingParams } from "../engine/sampler.js";
 import { numberFlag } from "./args.js";
 
@@ -41,6 +42,7 @@ export function samplingFromFlags(values: SamplingFlagValues): Partial<SamplingP
   set("seed", numberFlag("seed", values.seed, true));
   set("logprobs", numberFlag("logprobs", values.logprobs, true));
   if (values.stop) set("stop", values.stop);
+  if (user.maxTokens !== undefined && user.maxTokens < 1) throw new SwallowError(`--max-tokens must be at least 1, got ${user.maxTokens}`);
   resolveSamplingParams(user, null); // throws a SwallowError naming the first out-of-range value
   return user;
 }

@@ -7,14 +7,34 @@ import { parseTokenizerConfig, renderChatTemplate, type ChatMessage } from "../t
 import { loadTokenizer, type Tokenizer } from "../tokenizer/tokenizer.js";
 import { SwallowError } from "../errors.js";
 import { ModelRunner } from "./runner.js";
-import { generate, type GenerateOptions, type GenerationEvent } from "./generate.js";
-import { resolveSamplingParams, Sampler, type SamplingParams } from "./sampler.js";
+import { Engine } from "./engine.js";
+import type { GenerateOptions, GenerationEvent } from "./generate.js";
+import type { InferenceEngine } from "./request.js";
+import { resolveSamplingParams, type SamplingParams } from "./sampler.js";
 
 export interface LoadOptions {
   backend: Backend;
   /** Longest prompt + output in tokens (default: the model's max_position_embeddings, capped at 8192). */
   maxModelLen?: number;
   onProgress?: (progress: LoadProgress) => void;
+  /** Most requests running at once (the server's --max-num-seqs). Default 1 (a CLI or library user). */
+  maxNumSeqs?: number;
+  /** KV cache size in tokens, all requests together. Default maxModelLen × maxNumSeqs, capped at 131,072 above one sequence. */
+  kvCacheTokens?: number;
+  /** Most tokens per forward pass (prefill chunk plus decode tokens). Default 512. */
+  maxBatchTokens?: number;
+  /** Share KV blocks of identical prompt prefixes between requests. Default true. */
+  prefixCaching?: boolean;
+}
+
+/** Default KV cache ceiling when many sequences are allowed: 2^17 tokens (16 GiB of f16 KV for Llama-3.1-8B). */
+const DEFAULT_KV_CACHE_TOKENS_CAP = 131_072;
+
+export interface EncodeChatOptions {
+  /** Append the header that opens the assistant's turn (default true). */
+  addGenerationPrompt?: boolean;
+  /** OpenAI-style tool definitions passed to the template as `tools`. */
+  tools?: unknown[];
 }
 
 /** A loaded checkpoint: weights on a backend, its tokenizer, chat template and generation defaults. */
@@ -24,6 +44,8 @@ export class LanguageModel {
     readonly generation: GenerationDefaults | null,
     readonly tokenizer: Tokenizer,
     readonly runner: ModelRunner,
+    /** The step loop every generation goes through (continuous batching; the server submits to it directly). */
+    readonly engine: InferenceEngine,
     private readonly chatTemplate: string | null,
     private readonly specialTokens: { bosToken?: string; eosToken?: string; source?: string },
   ) {}
@@ -44,8 +66,12 @@ export class LanguageModel {
         );
       }
       const model = await LlamaModel.load(checkpoint.spec, checkpoint, options.backend, options.onProgress);
-      const maxModelLen = options.maxModelLen ?? Math.min(checkpoint.spec.maxPositionEmbeddings, 8192);
-      return new LanguageModel(checkpoint.spec, checkpoint.generation, tokenizer, new ModelRunner(model, { maxModelLen }), chatTemplate, {
+      const maxModelLen = Math.min(options.maxModelLen ?? 8192, checkpoint.spec.maxPositionEmbeddings);
+      const maxNumSeqs = options.maxNumSeqs ?? 1;
+      const kvCacheTokens = options.kvCacheTokens ?? Math.max(maxModelLen, Math.min(maxModelLen * maxNumSeqs, DEFAULT_KV_CACHE_TOKENS_CAP));
+      const runner = new ModelRunner(model, { maxModelLen, kvCacheTokens, maxBatchTokens: options.maxBatchTokens ?? 512 });
+      const engine = new Engine(runner, tokenizer, { maxNumSeqs, prefixCaching: options.prefixCaching });
+      return new LanguageModel(checkpoint.spec, checkpoint.generation, tokenizer, runner, engine, chatTemplate, {
         bosToken: config?.bosToken ?? undefined,
         eosToken: config?.eosToken ?? undefined,
         source: `${files.location}/tokenizer_config.json`,
@@ -54,8 +80,6 @@ export class LanguageModel {
       await checkpoint.close();
     }
   }
-
-  private readonly sampler = new Sampler();
 
   /**
    * Completes sampling settings as vLLM does: the caller's values, else generation_config.json's (Swallow:
@@ -75,7 +99,12 @@ export class LanguageModel {
     params: SamplingParams = this.resolveSampling(),
     options: GenerateOptions = {},
   ): AsyncGenerator<GenerationEvent> {
-    return generate(this.runner, this.tokenizer, promptIds, params, { sampler: this.sampler, ...options });
+    return this.engine.submit({ promptIds, params, signal: options.signal });
+  }
+
+  /** The chat template's source, or null when the checkpoint has none. */
+  get chatTemplateSource(): string | null {
+    return this.chatTemplate;
   }
 
   /** Streams the assistant's answer to `messages`, rendered with the checkpoint's chat template. */
@@ -88,11 +117,12 @@ export class LanguageModel {
   }
 
   /** Renders messages with the checkpoint's chat template and tokenizes the result (no extra BOS). */
-  encodeChat(messages: ChatMessage[], addGenerationPrompt = true): number[] {
+  encodeChat(messages: ChatMessage[], options: EncodeChatOptions = {}): number[] {
+    const addGenerationPrompt = options.addGenerationPrompt ?? true;
     if (!this.chatTemplate) {
       throw new SwallowError("this model has no chat_template in tokenizer_config.json; use --prompt instead of chat messages");
     }
-    const text = renderChatTemplate(this.chatTemplate, messages, { addGenerationPrompt, ...this.specialTokens });
+    const text = renderChatTemplate(this.chatTemplate, messages, { addGenerationPrompt, tools: options.tools, ...this.specialTokens });
     return this.tokenizer.encode(text, { addBos: false });
   }
 }

@@ -7,8 +7,13 @@ import { BlockAllocator, SequenceSlots } from "./kv-blocks.js";
 export interface RunnerOptions {
   /** Longest sequence (prompt + output) in tokens; bounded by the model's max_position_embeddings. */
   maxModelLen: number;
-  /** How many sequences' worth of KV cache to allocate. */
+  /** How many sequences' worth of KV cache to allocate (when kvCacheTokens is not given). Default 1. */
   maxNumSeqs?: number;
+  /**
+   * Tokens the KV cache holds, all sequences together (rounded up to whole blocks, at least one sequence of
+   * maxModelLen). Default: maxModelLen × maxNumSeqs.
+   */
+  kvCacheTokens?: number;
   /** Tokens per KV block. */
   blockSize?: number;
   /** Largest number of tokens one forward pass takes (long prompts are split into chunks of this size). */
@@ -32,7 +37,11 @@ export class ModelRunner {
     const blockSize = options.blockSize ?? 16;
     this.maxModelLen = Math.min(options.maxModelLen, model.spec.maxPositionEmbeddings);
     this.maxBatchTokens = options.maxBatchTokens ?? 256;
-    const numBlocks = Math.ceil(this.maxModelLen / blockSize) * (options.maxNumSeqs ?? 1);
+    const perSequence = Math.ceil(this.maxModelLen / blockSize);
+    const numBlocks = Math.max(
+      perSequence,
+      options.kvCacheTokens !== undefined ? Math.ceil(options.kvCacheTokens / blockSize) : perSequence * (options.maxNumSeqs ?? 1),
+    );
     this.allocator = new BlockAllocator(numBlocks, blockSize);
     this.cache = model.backend.createKvCache(model.kvCacheLayout(numBlocks, blockSize));
   }

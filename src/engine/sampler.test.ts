@@ -109,7 +109,7 @@ test("resolveSamplingParams: out-of-range values are SwallowErrors naming the pa
     [{ repetitionPenalty: 0 }, /^repetition_penalty/],
     [{ presencePenalty: 2.5 }, /^presence_penalty/],
     [{ frequencyPenalty: -2.01 }, /^frequency_penalty/],
-    [{ maxTokens: 0 }, /^max_tokens/],
+    [{ maxTokens: -1 }, /^max_tokens/],
     [{ maxTokens: 10, minTokens: 11 }, /^min_tokens must be <= max_tokens \(10\)/],
     [{ minTokens: -1 }, /^min_tokens/],
     [{ logprobs: MAX_LOGPROBS + 1 }, /^logprobs/],

@@ -128,7 +128,8 @@ export function validateSamplingParams(p: SamplingParams): void {
   if (!isNumber(p.frequencyPenalty) || p.frequencyPenalty < -2 || p.frequencyPenalty > 2) {
     fail("frequency_penalty", "in [-2, 2]", p.frequencyPenalty);
   }
-  if (!isInt(p.maxTokens) || p.maxTokens < 1) fail("max_tokens", "an integer >= 1", p.maxTokens);
+  // 0 is valid only for prompt log-probs (echo without generation); the engine checks that pairing.
+  if (!isInt(p.maxTokens) || p.maxTokens < 0) fail("max_tokens", "an integer >= 0", p.maxTokens);
   if (!isInt(p.minTokens) || p.minTokens < 0) fail("min_tokens", "an integer >= 0", p.minTokens);
   if (p.minTokens > p.maxTokens) fail("min_tokens", `<= max_tokens (${p.maxTokens})`, p.minTokens);
   if (!isInt(p.logprobs) || p.logprobs < 0 || p.logprobs > MAX_LOGPROBS) fail("logprobs", `an integer in [0, ${MAX_LOGPROBS}]`, p.logprobs);
@@ -218,6 +219,11 @@ export class Sampler {
       tokenId = this.draw(kept, rng.nextFloat());
     }
     return this.rawLogprobs(logits, tokenId, params.logprobs);
+  }
+
+  /** `tokenId`'s log-probability under `logits` and the `topN` most likely tokens (prompt log-probs for echo). */
+  logprobsOf(logits: Float32Array, tokenId: number, topN: number): SampleResult {
+    return this.rawLogprobs(logits, tokenId, topN);
   }
 
   /** The distribution {@link sample} would draw from (greedy: the argmax with probability 1). For tests and debugging. */

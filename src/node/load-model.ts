@@ -1,4 +1,4 @@
-import { LanguageModel } from "../engine/language-model.js";
+import { LanguageModel, type LoadOptions } from "../engine/language-model.js";
 import { createBackend, type BackendName } from "../gpu/select.js";
 import { NodeFileTree } from "./file-tree.js";
 
@@ -9,7 +9,10 @@ import { NodeFileTree } from "./file-tree.js";
  * const llm = await loadModel("./Llama-3.1-Swallow-8B-Instruct-v0.3", { backend: "auto" });
  * for await (const event of llm.chat([{ role: "user", content: "日本の首都は？" }])) process.stdout.write(event.text);
  */
-export async function loadModel(directory: string, options: { backend?: BackendName; maxModelLen?: number } = {}): Promise<LanguageModel> {
+export async function loadModel(
+  directory: string,
+  options: Omit<LoadOptions, "backend"> & { backend?: BackendName } = {},
+): Promise<LanguageModel> {
   const backend = await createBackend(options.backend ?? "auto");
-  return LanguageModel.load(new NodeFileTree(directory), { backend, maxModelLen: options.maxModelLen });
+  return LanguageModel.load(new NodeFileTree(directory), { ...options, backend });
 }

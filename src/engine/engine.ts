@@ -1,0 +1,269 @@
+import { SwallowError } from "../errors.js";
+import type { Tokenizer } from "../tokenizer/tokenizer.js";
+import { EventChannel } from "./event-channel.js";
+import type { GenerationEvent } from "./generate.js";
+import type { SequenceSlots } from "./kv-blocks.js";
+import { OutputProcessor } from "./output-processor.js";
+import { EngineBusyError, type EngineRequest, type EngineStats, type InferenceEngine, type PromptTokenLogprob } from "./request.js";
+import { randomSeed, Rng } from "./rng.js";
+import type { ModelRunner } from "./runner.js";
+import { Sampler } from "./sampler.js";
+import { Scheduler, type SchedulableSequence } from "./scheduler.js";
+
+export interface EngineOptions {
+  /** Most requests holding KV blocks at once (vLLM's --max-num-seqs). Default 64. */
+  maxNumSeqs?: number;
+  /** Most tokens per forward pass, decode tokens and prefill chunks together. Default: the runner's maxBatchTokens. */
+  maxBatchTokens?: number;
+  /** Most requests waiting for a place; more are refused with EngineBusyError (HTTP 429). Default 1024. */
+  maxWaiting?: number;
+  /** Share full KV blocks of identical prompt prefixes between requests. Default true. */
+  prefixCaching?: boolean;
+}
+
+/** One request inside the engine. */
+class Sequence implements SchedulableSequence {
+  readonly tokenIds: number[];
+  readonly usePrefixCache: boolean;
+  wantsPromptLogits: boolean;
+  readonly output: OutputProcessor;
+  readonly rng: Rng;
+  readonly channel = new EventChannel<GenerationEvent>();
+  promptLogprobs: PromptTokenLogprob[] | undefined;
+  done = false;
+  aborted = false;
+
+  constructor(
+    readonly id: number,
+    readonly request: EngineRequest,
+    readonly slots: SequenceSlots,
+    tokenizer: Tokenizer,
+    maxModelLen: number,
+    prefixCaching: boolean,
+  ) {
+    this.tokenIds = [...request.promptIds];
+    const wantPrompt = request.promptLogprobs !== undefined && request.promptLogprobs !== null;
+    this.wantsPromptLogits = wantPrompt;
+    // Prompt log-probs need every prompt position's logits, so such a request computes its whole prompt.
+    this.usePrefixCache = prefixCaching && !wantPrompt;
+    this.promptLogprobs = wantPrompt ? [{ tokenId: request.promptIds[0], logprob: null, topLogprobs: [] }] : undefined;
+    this.output = new OutputProcessor(tokenizer, request.params, request.promptIds.length, maxModelLen);
+    this.rng = new Rng(request.params.seed ?? randomSeed());
+  }
+}
+
+/**
+ * The step loop: many requests share each forward pass (continuous batching over a paged KV cache with
+ * prefix caching and preemption; see scheduler.ts). Each request gets its events through its own channel;
+ * the loop runs while there is work and sleeps otherwise. Knows nothing of HTTP.
+ */
+export class Engine implements InferenceEngine {
+  private readonly scheduler: Scheduler<Sequence>;
+  private readonly sampler = new Sampler();
+  private readonly maxWaiting: number;
+  private readonly prefixCaching: boolean;
+  private nextId = 0;
+  private looping = false;
+  private closed = false;
+  private idle: Promise<void> = Promise.resolve();
+  private readonly counters = {
+    promptTokensTotal: 0,
+    generationTokensTotal: 0,
+    prefixCacheHitTokensTotal: 0,
+    preemptionsTotal: 0,
+    requestsFinishedTotal: 0,
+  };
+
+  constructor(
+    private readonly runner: ModelRunner,
+    private readonly tokenizer: Tokenizer,
+    options: EngineOptions = {},
+  ) {
+    const maxNumSeqs = options.maxNumSeqs ?? 64;
+    if (runner.allocator.blocksFor(runner.maxModelLen) > runner.allocator.numBlocks) {
+      throw new SwallowError(
+        `the KV cache (${runner.allocator.numBlocks} blocks of ${runner.allocator.blockSize} tokens) cannot hold one sequence of --max-model-len ${runner.maxModelLen}; lower --max-model-len`,
+      );
+    }
+    this.scheduler = new Scheduler(runner.allocator, { maxNumSeqs, maxBatchTokens: options.maxBatchTokens ?? runner.maxBatchTokens });
+    this.maxWaiting = options.maxWaiting ?? 1024;
+    this.prefixCaching = options.prefixCaching ?? true;
+  }
+
+  get maxModelLen(): number {
+    return this.runner.maxModelLen;
+  }
+
+  get vocabSize(): number {
+    return this.runner.vocabSize;
+  }
+
+  submit(request: EngineRequest): AsyncGenerator<GenerationEvent> {
+    if (this.closed) throw new SwallowError("the engine is shutting down and takes no new requests");
+    const { promptIds, params } = request;
+    if (promptIds.length === 0) throw new SwallowError("the prompt is empty: give at least one token");
+    const needsRoom = params.maxTokens > 0 ? 1 : 0;
+    if (promptIds.length + needsRoom > this.maxModelLen) {
+      throw new SwallowError(
+        `the prompt has ${promptIds.length} tokens but the model length is ${this.maxModelLen}; shorten it or raise --max-model-len`,
+      );
+    }
+    this.runner.checkTokenIds(promptIds, "prompt");
+    if (params.maxTokens === 0 && (request.promptLogprobs === undefined || request.promptLogprobs === null)) {
+      throw new SwallowError("max_tokens 0 only makes sense with prompt log-probs (echo); ask for at least 1 token");
+    }
+    if (this.scheduler.waiting.length >= this.maxWaiting) throw new EngineBusyError(this.scheduler.waiting.length);
+
+    const seq = new Sequence(this.nextId++, request, this.runner.newSequence(), this.tokenizer, this.maxModelLen, this.prefixCaching);
+    this.counters.promptTokensTotal += promptIds.length;
+    const signal = request.signal;
+    const onAbort = () => this.abort(seq);
+    if (signal?.aborted) queueMicrotask(onAbort);
+    else signal?.addEventListener("abort", onAbort, { once: true });
+    this.scheduler.enqueue(seq);
+    this.kick();
+    return this.stream(seq, () => signal?.removeEventListener("abort", onAbort));
+  }
+
+  stats(): EngineStats {
+    const { allocator } = this.runner;
+    return {
+      running: this.scheduler.running.length,
+      waiting: this.scheduler.waiting.length,
+      kvBlocksTotal: allocator.numBlocks,
+      kvBlocksUsed: allocator.numUsed,
+      ...this.counters,
+    };
+  }
+
+  async close(options: { abortRunning?: boolean } = {}): Promise<void> {
+    this.closed = true;
+    if (options.abortRunning) for (const seq of [...this.scheduler.running, ...this.scheduler.waiting]) this.abort(seq);
+    await this.idle;
+  }
+
+  private async *stream(seq: Sequence, cleanup: () => void): AsyncGenerator<GenerationEvent> {
+    try {
+      for (;;) {
+        const event = await seq.channel.next();
+        if (event === undefined) return;
+        yield event;
+        if (event.finishReason !== undefined) return;
+      }
+    } finally {
+      cleanup();
+      // The consumer stopped early (break, client gone): the request ends here and frees its blocks.
+      if (!seq.done) this.abort(seq);
+    }
+  }
+
+  /** Ends a request with "abort" and frees its KV blocks now, unless it is inside the running step (then right after it). */
+  private abort(seq: Sequence): void {
+    if (seq.done || seq.aborted) return;
+    seq.aborted = true;
+    if (!this.inFlight.has(seq)) this.finish(seq, seq.output.finish("abort"));
+  }
+
+  private finish(seq: Sequence, event: GenerationEvent): void {
+    seq.done = true;
+    this.scheduler.remove(seq);
+    this.counters.requestsFinishedTotal++;
+    seq.channel.push(event);
+    seq.channel.end();
+  }
+
+  private readonly inFlight = new Set<Sequence>();
+
+  private kick(): void {
+    if (this.looping) return;
+    this.looping = true;
+    this.idle = this.loop().finally(() => (this.looping = false));
+  }
+
+  private async loop(): Promise<void> {
+    while (this.scheduler.hasWork) {
+      const plan = this.scheduler.schedule();
+      this.counters.preemptionsTotal += plan.preempted.length;
+      this.counters.prefixCacheHitTokensTotal += plan.prefixHitTokens;
+      if (plan.chunks.length === 0) {
+        // Cannot happen while one sequence always fits the cache; fail loudly rather than spin.
+        for (const seq of [...this.scheduler.waiting]) {
+          this.fail(seq, new SwallowError("the KV cache cannot hold this request; lower --max-num-seqs or the prompt length"));
+        }
+        continue;
+      }
+      for (const { seq } of plan.chunks) this.inFlight.add(seq);
+      let logits: Float32Array[];
+      try {
+        logits = await this.runner.step(plan.chunks.map((c) => c.chunk));
+      } catch (error) {
+        for (const { seq } of plan.chunks) this.fail(seq, error);
+        this.inFlight.clear();
+        continue;
+      }
+      this.inFlight.clear();
+      plan.chunks.forEach(({ seq, chunk }, i) => {
+        if (seq.aborted) return this.finish(seq, seq.output.finish("abort"));
+        const rows = logits[i];
+        if (seq.wantsPromptLogits) this.collectPromptLogprobs(seq, chunk.tokenIds.length, rows);
+        if (seq.slots.numCached === seq.tokenIds.length) this.emit(seq, rows);
+      });
+      await yieldToEventLoop();
+    }
+  }
+
+  private collectPromptLogprobs(seq: Sequence, chunkLength: number, rows: Float32Array): void {
+    const vocab = this.vocabSize;
+    const prompt = seq.request.promptIds;
+    const start = seq.slots.numCached - chunkLength;
+    const topN = seq.request.promptLogprobs ?? 0;
+    for (let r = 0; r < chunkLength; r++) {
+      const next = start + r + 1;
+      if (next >= prompt.length) break;
+      if (next < seq.promptLogprobs!.length) continue; // recomputed after a preemption: already collected
+      const { logprob, topLogprobs } = this.sampler.logprobsOf(rows.subarray(r * vocab, (r + 1) * vocab), prompt[next], topN);
+      seq.promptLogprobs!.push({ tokenId: prompt[next], logprob, topLogprobs });
+    }
+    if (seq.slots.numCached >= prompt.length) seq.wantsPromptLogits = false;
+  }
+
+  /** The sequence has computed all its tokens: sample the next one (or end, for max_tokens 0). */
+  private emit(seq: Sequence, rows: Float32Array): void {
+    const vocab = this.vocabSize;
+    const promptLogprobs = seq.promptLogprobs;
+    seq.promptLogprobs = undefined;
+    const params = seq.request.params;
+    if (params.maxTokens === 0) {
+      return this.finish(seq, { ...seq.output.finish("length"), promptLogprobs });
+    }
+    let logits = rows.length === vocab ? rows : rows.subarray(rows.length - vocab);
+    const { constraint } = seq.request;
+    if (constraint) {
+      logits = logits.slice();
+      constraint.mask(logits);
+    }
+    const sampled = this.sampler.sample(logits, params, seq.rng, {
+      promptTokenIds: seq.request.promptIds,
+      outputTokenIds: seq.output.outputIds,
+    });
+    constraint?.accept(sampled.tokenId);
+    this.counters.generationTokensTotal++;
+    const event = seq.output.push(sampled);
+    if (promptLogprobs) event.promptLogprobs = promptLogprobs;
+    if (event.finishReason !== undefined) return this.finish(seq, event);
+    seq.tokenIds.push(sampled.tokenId);
+    seq.channel.push(event);
+  }
+
+  private fail(seq: Sequence, error: unknown): void {
+    seq.done = true;
+    this.scheduler.remove(seq);
+    seq.channel.fail(error);
+  }
+}
+
+/** Lets timers and I/O (HTTP requests, aborts) run between steps, also when a step never awaited real I/O. */
+function yieldToEventLoop(): Promise<void> {
+  const immediate = (globalThis as { setImmediate?: (fn: () => void) => unknown }).setImmediate;
+  return new Promise((resolve) => (immediate ? immediate(resolve) : setTimeout(resolve, 0)));
+}

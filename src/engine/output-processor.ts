@@ -1,0 +1,53 @@
+import { IncrementalDecoder } from "../tokenizer/incremental-decoder.js";
+import type { Tokenizer } from "../tokenizer/tokenizer.js";
+import type { GenerationEvent } from "./generate.js";
+import type { SampleResult, SamplingParams } from "./sampler.js";
+import { StopStringMatcher } from "./stop-strings.js";
+
+/**
+ * Turns one request's sampled tokens into stream events: incremental detokenisation, stop token ids,
+ * stop strings, max_tokens and the model length. Stop token ids end generation (reported in `tokenId`,
+ * adding no text, as vLLM with skip_special_tokens); stop strings end it with the text cut before the match.
+ */
+export class OutputProcessor {
+  readonly outputIds: number[] = [];
+  private readonly stopTokens: Set<number>;
+  private readonly decoder: IncrementalDecoder;
+  private readonly stops: StopStringMatcher;
+
+  constructor(
+    tokenizer: Tokenizer,
+    private readonly params: SamplingParams,
+    private readonly promptLength: number,
+    private readonly maxModelLen: number,
+  ) {
+    this.stopTokens = new Set(params.stopTokenIds);
+    this.decoder = new IncrementalDecoder(tokenizer, { skipSpecialTokens: true });
+    this.stops = new StopStringMatcher(params.stop);
+  }
+
+  /** The event for a newly sampled token; it carries `finishReason` when generation ends with it. */
+  push(sampled: SampleResult): GenerationEvent {
+    const { tokenId } = sampled;
+    this.outputIds.push(tokenId);
+    const event: GenerationEvent = { tokenId, text: "", logprob: sampled.logprob, topLogprobs: sampled.topLogprobs };
+    if (this.stopTokens.has(tokenId)) return { ...event, text: this.remaining(), finishReason: "stop", stoppedBy: tokenId };
+    const matched = this.stops.push(this.decoder.push(tokenId), { checkStop: this.outputIds.length >= this.params.minTokens });
+    event.text = matched.text;
+    if (matched.stop !== null) return { ...event, finishReason: "stop", stoppedBy: matched.stop };
+    if (this.outputIds.length >= this.params.maxTokens || this.promptLength + this.outputIds.length >= this.maxModelLen) {
+      return { ...event, text: event.text + this.remaining(), finishReason: "length" };
+    }
+    return event;
+  }
+
+  /** A final event with no token (abort, or max_tokens 0): flushes text still held back. */
+  finish(finishReason: "length" | "abort"): GenerationEvent {
+    return { tokenId: null, text: finishReason === "abort" ? "" : this.remaining(), logprob: null, topLogprobs: [], finishReason };
+  }
+
+  /** Text still held back (an incomplete character, a possible stop-string prefix) ends the stream. */
+  private remaining(): string {
+    return this.stops.push(this.decoder.flush()).text + this.stops.flush();
+  }
+}

@@ -1,0 +1,126 @@
+import test from "node:test";
+import assert from "node:assert/strict";
+import { LanguageModel, type LoadOptions } from "../src/engine/language-model.js";
+import { EngineBusyError, type EngineRequest } from "../src/engine/request.js";
+import type { GenerationEvent } from "../src/engine/generate.js";
+import { scoreTokens } from "../src/engine/score.js";
+import { Rng } from "../src/engine/rng.js";
+import { ReferenceBackend } from "../src/gpu/reference/backend.js";
+import { NodeFileTree } from "../src/node/file-tree.js";
+import { tinyDir } from "./support/tiny-fixtures.js";
+
+const load = (options: Omit<LoadOptions, "backend"> = {}) =>
+  LanguageModel.load(new NodeFileTree(tinyDir("gqa-llama3")), { backend: new ReferenceBackend(), maxModelLen: 96, ...options });
+
+/** Prompts of mixed lengths; every third one starts with the same 40 tokens (prefix-cache hits). */
+function makePrompts(count: number, vocab: number): number[][] {
+  const rng = new Rng(7);
+  const shared = Array.from({ length: 40 }, () => Math.floor(rng.nextFloat() * vocab));
+  return Array.from({ length: count }, (_, i) => {
+    const own = Array.from({ length: 3 + ((i * 7) % 30) }, () => Math.floor(rng.nextFloat() * vocab));
+    return i % 3 === 0 ? [...shared, ...own] : own;
+  });
+}
+
+async function collect(stream: AsyncGenerator<GenerationEvent>): Promise<{ tokens: number[]; events: GenerationEvent[] }> {
+  const events: GenerationEvent[] = [];
+  for await (const event of stream) events.push(event);
+  return { tokens: events.flatMap((e) => (e.tokenId === null ? [] : [e.tokenId])), events };
+}
+
+function greedyRequest(model: LanguageModel, promptIds: number[], maxTokens: number): EngineRequest {
+  // min_tokens = max_tokens: every request runs its full length, so the comparison covers many decode steps.
+  return { promptIds, params: model.resolveSampling({ temperature: 0, maxTokens, minTokens: maxTokens }) };
+}
+
+test("engine: 32 concurrent greedy requests give exactly what each gives alone (batching, preemption, prefix cache)", async () => {
+  const alone = await load();
+  const prompts = makePrompts(32, alone.spec.vocabSize);
+  const expected: number[][] = [];
+  for (const prompt of prompts) expected.push((await collect(alone.engine.submit(greedyRequest(alone, prompt, 12)))).tokens);
+
+  // A cache of 4 sequences' worth for 32 requests and 16 running at most: admission waits, preemption happens.
+  const shared = await load({ maxNumSeqs: 16, kvCacheTokens: 4 * 96, maxBatchTokens: 64 });
+  const results = await Promise.all(prompts.map((p) => collect(shared.engine.submit(greedyRequest(shared, p, 12)))));
+  results.forEach((r, i) => assert.deepEqual(r.tokens, expected[i], `request ${i}`));
+  const stats = shared.engine.stats();
+  assert.ok(stats.preemptionsTotal > 0, "the small cache should have forced preemptions");
+  assert.ok(stats.prefixCacheHitTokensTotal > 0, "shared prefixes should have hit the cache");
+  assert.equal(stats.kvBlocksUsed, 0);
+  assert.equal(stats.running + stats.waiting, 0);
+  assert.equal(stats.requestsFinishedTotal, 32);
+});
+
+test("engine: a prefix-cache hit gives the same tokens as a full prefill, and counts the reused tokens", async () => {
+  const model = await load({ maxNumSeqs: 4 });
+  const [prompt] = makePrompts(1, model.spec.vocabSize); // 43 tokens: 2 full blocks of 16 can be reused
+  const first = await collect(model.engine.submit(greedyRequest(model, prompt, 8)));
+  const second = await collect(model.engine.submit(greedyRequest(model, prompt, 8)));
+  assert.deepEqual(second.tokens, first.tokens);
+  assert.equal(model.engine.stats().prefixCacheHitTokensTotal, 32);
+});
+
+test("engine: prompt log-probs (echo) equal teacher-forced scoring, with max_tokens 0 and with generation", async () => {
+  const model = await load({ maxNumSeqs: 2, maxBatchTokens: 16 });
+  const [, prompt] = makePrompts(2, model.spec.vocabSize);
+  const reference = await scoreTokens(model.runner, prompt);
+  for (const maxTokens of [0, 3]) {
+    const params = model.resolveSampling({ temperature: 0, maxTokens });
+    const { events } = await collect(model.engine.submit({ promptIds: prompt, params, promptLogprobs: 2 }));
+    const got = events[0].promptLogprobs!;
+    assert.equal(got.length, prompt.length);
+    assert.deepEqual(
+      got.map((p) => p.tokenId),
+      prompt,
+    );
+    got.forEach((p, i) => {
+      if (i === 0) return assert.equal(p.logprob, null);
+      assert.ok(Math.abs(p.logprob! - reference.logprobs[i]!) < 1e-9, `position ${i}`);
+      assert.equal(p.topLogprobs.length, 2);
+      assert.equal(p.topLogprobs[0].tokenId, reference.argmax[i - 1]);
+    });
+    assert.equal(events.filter((e) => e.tokenId !== null).length, maxTokens);
+    assert.equal(events.at(-1)!.finishReason, "length");
+  }
+});
+
+test("engine: aborting frees the request's KV blocks at once; others carry on", async () => {
+  const model = await load({ maxNumSeqs: 4, prefixCaching: false });
+  const prompts = makePrompts(2, model.spec.vocabSize);
+  const controller = new AbortController();
+  const other = collect(model.engine.submit(greedyRequest(model, prompts[1], 20)));
+  const events: GenerationEvent[] = [];
+  for await (const event of model.engine.submit({ ...greedyRequest(model, prompts[0], 50), signal: controller.signal })) {
+    events.push(event);
+    if (events.length === 3) controller.abort();
+  }
+  assert.equal(events.at(-1)!.finishReason, "abort");
+  assert.ok(events.length <= 5);
+  assert.equal((await other).tokens.length, 20);
+  assert.equal(model.engine.stats().kvBlocksUsed, 0);
+
+  // Leaving a for-await early is an abort too.
+  for await (const event of model.engine.submit(greedyRequest(model, prompts[0], 50))) if (event.tokenId !== null) break;
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(model.engine.stats().kvBlocksUsed, 0);
+  assert.equal(model.engine.stats().running, 0);
+});
+
+test("engine: a full waiting queue refuses at once; bad prompts are one-line errors", async () => {
+  const model = await LanguageModel.load(new NodeFileTree(tinyDir("gqa-llama3")), {
+    backend: new ReferenceBackend(),
+    maxModelLen: 32,
+    maxNumSeqs: 1,
+  });
+  const engine = model.engine;
+  const params = model.resolveSampling({ temperature: 0, maxTokens: 4 });
+  assert.throws(() => engine.submit({ promptIds: [], params }), /prompt is empty/);
+  assert.throws(() => engine.submit({ promptIds: Array(32).fill(1), params }), /model length is 32/);
+  assert.throws(() => engine.submit({ promptIds: [1, 1e9], params }), /outside the vocabulary/);
+  assert.throws(() => engine.submit({ promptIds: [1], params: { ...params, maxTokens: 0 } }), /max_tokens 0/);
+  // Fill the queue: 1 running + 1024 waiting (the default bound) are accepted, the next is refused.
+  const streams = Array.from({ length: 1025 }, () => engine.submit({ promptIds: [1, 2], params, signal: AbortSignal.abort() }));
+  assert.throws(() => engine.submit({ promptIds: [1, 2], params }), EngineBusyError);
+  await Promise.all(streams.map(collect));
+  assert.equal(engine.stats().waiting, 0);
+});
