@@ -1,55 +1,19 @@
 import test from "node:test";
 import assert from "node:assert/strict";
 import { LanguageModel, type LoadOptions } from "../src/engine/language-model.js";
-import { EngineBusyError, type EngineRequest } from "../src/engine/request.js";
+import { EngineBusyError } from "../src/engine/request.js";
 import type { GenerationEvent } from "../src/engine/generate.js";
 import { scoreTokens } from "../src/engine/score.js";
-import { Rng } from "../src/engine/rng.js";
 import { ReferenceBackend } from "../src/gpu/reference/backend.js";
 import { NodeFileTree } from "../src/node/file-tree.js";
 import { tinyDir } from "./support/tiny-fixtures.js";
+import { collect, concurrentVersusAlone, greedyRequest, makePrompts } from "./support/engine-checks.js";
 
 const load = (options: Omit<LoadOptions, "backend"> = {}) =>
   LanguageModel.load(new NodeFileTree(tinyDir("gqa-llama3")), { backend: new ReferenceBackend(), maxModelLen: 96, ...options });
 
-/** Prompts of mixed lengths; every third one starts with the same 40 tokens (prefix-cache hits). */
-function makePrompts(count: number, vocab: number): number[][] {
-  const rng = new Rng(7);
-  const shared = Array.from({ length: 40 }, () => Math.floor(rng.nextFloat() * vocab));
-  return Array.from({ length: count }, (_, i) => {
-    const own = Array.from({ length: 3 + ((i * 7) % 30) }, () => Math.floor(rng.nextFloat() * vocab));
-    return i % 3 === 0 ? [...shared, ...own] : own;
-  });
-}
-
-async function collect(stream: AsyncGenerator<GenerationEvent>): Promise<{ tokens: number[]; events: GenerationEvent[] }> {
-  const events: GenerationEvent[] = [];
-  for await (const event of stream) events.push(event);
-  return { tokens: events.flatMap((e) => (e.tokenId === null ? [] : [e.tokenId])), events };
-}
-
-function greedyRequest(model: LanguageModel, promptIds: number[], maxTokens: number): EngineRequest {
-  // min_tokens = max_tokens: every request runs its full length, so the comparison covers many decode steps.
-  return { promptIds, params: model.resolveSampling({ temperature: 0, maxTokens, minTokens: maxTokens }) };
-}
-
-test("engine: 32 concurrent greedy requests give exactly what each gives alone (batching, preemption, prefix cache)", async () => {
-  const alone = await load();
-  const prompts = makePrompts(32, alone.spec.vocabSize);
-  const expected: number[][] = [];
-  for (const prompt of prompts) expected.push((await collect(alone.engine.submit(greedyRequest(alone, prompt, 12)))).tokens);
-
-  // A cache of 4 sequences' worth for 32 requests and 16 running at most: admission waits, preemption happens.
-  const shared = await load({ maxNumSeqs: 16, kvCacheTokens: 4 * 96, maxBatchTokens: 64 });
-  const results = await Promise.all(prompts.map((p) => collect(shared.engine.submit(greedyRequest(shared, p, 12)))));
-  results.forEach((r, i) => assert.deepEqual(r.tokens, expected[i], `request ${i}`));
-  const stats = shared.engine.stats();
-  assert.ok(stats.preemptionsTotal > 0, "the small cache should have forced preemptions");
-  assert.ok(stats.prefixCacheHitTokensTotal > 0, "shared prefixes should have hit the cache");
-  assert.equal(stats.kvBlocksUsed, 0);
-  assert.equal(stats.running + stats.waiting, 0);
-  assert.equal(stats.requestsFinishedTotal, 32);
-});
+test("engine: 32 concurrent greedy requests give exactly what each gives alone (batching, preemption, prefix cache)", () =>
+  concurrentVersusAlone(new ReferenceBackend()));
 
 test("engine: a prefix-cache hit gives the same tokens as a full prefill, and counts the reused tokens", async () => {
   const model = await load({ maxNumSeqs: 4 });

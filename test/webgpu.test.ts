@@ -188,6 +188,29 @@ test("matmul (GEMV and tiled paths) matches the reference for every weight dtype
   }
 });
 
+test("matmul is batch-invariant: a row's result is bit-identical whatever else is in the batch", { skip }, async () => {
+  const k = 296;
+  const n = 45;
+  const rows = 37;
+  const x = random(900).values(rows * k);
+  const w = await gpu.uploadWeight("w", randomTensor("bf16", [n, k], 901));
+  gpu.matmulPath = "auto";
+  const all = await gpu.read(gpu.matmul(upload(rows, k, x), w));
+  // Sub-batches of every GEMV block size, starting at odd offsets so rows land in different block positions.
+  for (const [start, count] of [
+    [0, 1],
+    [5, 2],
+    [3, 4],
+    [11, 7],
+    [17, 8],
+    [20, 9],
+    [1, 36],
+  ]) {
+    const part = await gpu.read(gpu.matmul(upload(count, k, x.subarray(start * k, (start + count) * k)), w));
+    assert.deepEqual(part, all.subarray(start * n, (start + count) * n), `rows ${start}..${start + count - 1}`);
+  }
+});
+
 test("rope rotates halves by host-computed angles, large positions included", { skip }, async (t) => {
   for (const [headDim, heads] of [
     [16, 3],

@@ -22,7 +22,7 @@ export interface WebGpuBackendOptions extends WebGpuOptions {
   adapter?: WebGpuAdapter;
   /** KV cache element type; default f16 when the device has shader-f16, else f32. */
   kvDtype?: KvDtype;
-  /** Forces one matmul kernel (tests); default picks GEMV for few tokens, tiled otherwise. */
+  /** Forces one matmul kernel (tests); "auto" (default) is the batch-invariant GEMV for every batch size (kernels/matmul.ts). */
   matmulPath?: "auto" | "gemv" | "tiled";
   /** GPU timing of steps with timestamp queries (see `setProfile`); default off. */
   profile?: ProfileMode;

@@ -5,12 +5,17 @@ import { LINEAR_WORKGROUP, weightAccess } from "../wgsl.js";
 
 /**
  * y = x · Wᵀ with x `[T, K]` f32 and W `[N, K]` in stored precision (torch Linear layout): `[T, N]`.
- * Two paths: a GEMV-style kernel for a few tokens (decode), where each weight row is read once per
- * workgroup, and a tiled kernel (workgroup-memory tiles of x and W) for prefill-sized T.
+ * Two kernels: a GEMV-style one that reads each weight row once per block of up to 8 tokens, and a tiled
+ * one (workgroup-memory tiles of x and W).
+ *
+ * "auto" uses the GEMV kernel for every batch size, in blocks of 8 tokens. Two reasons: each output's sum
+ * over K is then taken in the same order whatever the batch holds (lane-strided partial sums, then the
+ * same reduction tree), so a request's logits do not depend on what else runs beside it — batch-invariant,
+ * deterministic serving, as vLLM's and SGLang's deterministic modes; and on the H100 the 8-token GEMV
+ * (memory-bound, ~16 TFLOP/s of useful work at 2 TB/s) is faster than this untuned f32 tiled kernel
+ * (3–6 TFLOP/s) even for long prompts. The tiled kernel stays for the kernel lab and as the base of a
+ * tensor-core (subgroup-matrix) prefill path.
  */
-
-/** Up to this many tokens use the GEMV path. */
-export const GEMV_MAX_TOKENS = 8;
 
 /** GEMV layout: ROWS output columns (weight rows) per workgroup, LANES threads along K for each. */
 const GEMV_ROWS = 8;
@@ -228,8 +233,7 @@ export function matmul(ctx: KernelContext, x: GpuActivation, weight: GpuWeight, 
   const out = ctx.recorder.output(x.rows, n);
   if (out.isEmpty) return out;
   const resources = [uniform(x.rows, k, n), activationResource(x), weight.resource, activationResource(out)];
-  const useGemv = path === "gemv" || (path === "auto" && x.rows <= GEMV_MAX_TOKENS);
-  if (useGemv) {
+  if (path !== "tiled") {
     const tokens = gemvTokens(x.rows);
     const vectorised = gemvVectorised(weight.dtype, k);
     const subgroups = ctx.pipelines.useSubgroups;
