@@ -54,7 +54,7 @@ SHAPES["tiny"] = {
 };
 
 function parseArgs(argv: string[]) {
-  const opts = { shape: "llama-3.1-8b", layers: -1, prompts: [128], newTokens: 32, warmup: 2, noRobustness: false, profile: false };
+  const opts = { shape: "llama-3.1-8b", layers: -1, prompts: [128], newTokens: 32, warmup: 2, noRobustness: false, profile: false, matmul: "auto" as "auto" | "tiled" };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = () => {
@@ -69,6 +69,7 @@ function parseArgs(argv: string[]) {
     else if (a === "--warmup") opts.warmup = Number(next());
     else if (a === "--no-robustness") opts.noRobustness = true;
     else if (a === "--profile") opts.profile = true;
+    else if (a === "--matmul") opts.matmul = next() === "tiled" ? "tiled" : "auto";
     else throw new Error(`unknown argument ${a}`);
   }
   return opts;
@@ -167,7 +168,7 @@ async function main() {
   const synthMs = now() - t0;
 
   t0 = now();
-  const backend = await WebGpuBackend.create(opts.noRobustness ? { disableRobustness: true } : {});
+  const backend = await WebGpuBackend.create({ ...(opts.noRobustness ? { disableRobustness: true } : {}), matmulPath: opts.matmul });
   const createMs = now() - t0;
   const device = backend.describe();
   console.error(`device: ${device}`);
