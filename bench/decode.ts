@@ -54,7 +54,16 @@ SHAPES["tiny"] = {
 };
 
 function parseArgs(argv: string[]) {
-  const opts = { shape: "llama-3.1-8b", layers: -1, prompts: [128], newTokens: 32, warmup: 2, noRobustness: false, profile: false, matmul: "auto" as "auto" | "tiled" };
+  const opts = {
+    shape: "llama-3.1-8b",
+    layers: -1,
+    prompts: [128],
+    newTokens: 32,
+    warmup: 2,
+    noRobustness: false,
+    profile: false,
+    matmul: "auto" as "auto" | "tiled",
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = () => {
@@ -226,6 +235,8 @@ async function main() {
   let stepMs: number[] = [];
   let recordMs: number[] = [];
   let waitMs: number[] = [];
+  const encodeMs: number[] = [];
+  const submitMs: number[] = [];
   const generated: number[] = [];
   const runSteps = async (warmup: number, steps: number) => {
     stepMs = [];
@@ -239,6 +250,8 @@ async function main() {
       const out = model.forward(batch, (runner as unknown as { cache: Parameters<LlamaModel["forward"]>[1] }).cache);
       const r = now();
       logits = await backend.read(out);
+      encodeMs.push(backend.lastReadTiming.encodeMs);
+      submitMs.push(backend.lastReadTiming.submitMs);
       commit();
       token = argmax(logits);
       const e = now();
@@ -282,6 +295,8 @@ async function main() {
       tokPerS,
       medianRecordMs: median(recordMs),
       medianSubmitWaitReadMs: median(waitMs),
+      medianEncodeMs: median(encodeMs.slice(-opts.newTokens)),
+      medianSubmitMs: median(submitMs.slice(-opts.newTokens)),
       effectiveGBps: weightBytesPerToken / 1e6 / med,
       logitsFinite: finite,
       tokens: generated.slice(0, 8),
@@ -296,7 +311,7 @@ async function main() {
       `| prefill ${String(p.tokens).padStart(4)}    | ${p.medianMs.toFixed(1)} ms (${p.tokPerS.toFixed(0)} tok/s; first ${p.firstMs.toFixed(0)} ms) |`,
     );
   console.log(
-    `| decode b=1      | ${med.toFixed(2)} ms/token median = ${tokPerS.toFixed(2)} tok/s (record ${result.decode.medianRecordMs.toFixed(2)} ms + submit/GPU/read ${result.decode.medianSubmitWaitReadMs.toFixed(2)} ms) |`,
+    `| decode b=1      | ${med.toFixed(2)} ms/token median = ${tokPerS.toFixed(2)} tok/s (record ${result.decode.medianRecordMs.toFixed(2)} ms + submit/GPU/read ${result.decode.medianSubmitWaitReadMs.toFixed(2)} ms, of which encode ${result.decode.medianEncodeMs.toFixed(2)} ms, queue.submit ${result.decode.medianSubmitMs.toFixed(2)} ms) |`,
   );
   console.log(
     `| weights/token   | ${(weightBytesPerToken / 1e9).toFixed(3)} GB → ${result.decode.effectiveGBps.toFixed(0)} GB/s effective |`,

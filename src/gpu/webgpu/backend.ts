@@ -285,6 +285,9 @@ export class WebGpuBackend implements Backend {
     return this.profiles.splice(0);
   }
 
+  /** Host time of the last `read`'s command encoding (bind groups, pass) and of `queue.submit` (benchmarks). */
+  lastReadTiming = { encodeMs: 0, submitMs: 0 };
+
   async read(x: Activation): Promise<Float32Array> {
     this.throwIfLost();
     const target = activation(x);
@@ -294,13 +297,17 @@ export class WebGpuBackend implements Backend {
     let staging: GPUBuffer | null = null;
     let scopeErrors: Promise<(GPUError | null)[]>;
     try {
+      const encodeStart = performance.now();
       const encoder = this.device.createCommandEncoder({ label: "step" });
       if (this.recorder.hasPending) this.recorder.encode(encoder, target);
       if (!target.isEmpty) {
         staging = this.readbackPool.acquire(target.bytes, "a readback buffer");
         encoder.copyBufferToBuffer(target.buffer!, 0, staging, 0, target.bytes);
       }
-      this.device.queue.submit([encoder.finish()]);
+      const commands = encoder.finish();
+      const submitStart = performance.now();
+      this.device.queue.submit([commands]);
+      this.lastReadTiming = { encodeMs: submitStart - encodeStart, submitMs: performance.now() - submitStart };
     } finally {
       this.recorder.finishStep();
       scopeErrors = Promise.all(scopes.map(() => this.device.popErrorScope()));

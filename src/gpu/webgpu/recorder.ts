@@ -86,6 +86,7 @@ export class StepRecorder {
   private readonly inputs = new Map<object, Map<string, Resource>>();
   private readonly live = new Set<GpuActivation>();
   private readonly uniformChunks: { buffer: GPUBuffer; staging: Uint32Array }[] = [];
+  private readonly bindGroups = new Map<string, GPUBindGroup>();
   private readonly uniformStride: number;
   /** Number of steps encoded so far; activations record the step they belong to. */
   stepNumber = 0;
@@ -255,7 +256,7 @@ export class StepRecorder {
             return { binding, resource: uniforms[uniformIndex++] };
         }
       });
-      const bindGroup = this.device.createBindGroup({ layout: record.pipeline.layout, entries, label: record.pipeline.key });
+      const bindGroup = this.bindGroupFor(record.pipeline, entries);
       pass.setPipeline(record.pipeline.pipeline);
       pass.setBindGroup(0, bindGroup);
       const [x, y] = this.grid(record.workgroups);
@@ -280,6 +281,27 @@ export class StepRecorder {
     for (const activation of lastUse.keys()) {
       if (activation.state === "live") this.live.add(activation);
     }
+  }
+
+  /**
+   * Bind groups are cached by (pipeline, bound buffers, offsets, sizes): in steady decoding every step binds
+   * the same weights, the same pooled activation buffers and the same uniform-arena slots (only their
+   * contents change), so after the first steps no bind group is created. Creating ~500 per step through
+   * Dawn's Node binding cost milliseconds of host time per token.
+   */
+  private bindGroupFor(pipeline: CachedPipeline, entries: GPUBindGroupEntry[]): GPUBindGroup {
+    let key = pipeline.key;
+    for (const entry of entries) {
+      const binding = entry.resource as GPUBufferBinding;
+      key += `|${bufferId(binding.buffer)}@${binding.offset ?? 0}+${binding.size ?? 0}`;
+    }
+    let group = this.bindGroups.get(key);
+    if (group === undefined) {
+      if (this.bindGroups.size >= MAX_CACHED_BIND_GROUPS) this.bindGroups.clear();
+      group = this.device.createBindGroup({ layout: pipeline.layout, entries, label: pipeline.key });
+      this.bindGroups.set(key, group);
+    }
+    return group;
   }
 
   private ensureQueries(count: number): void {
@@ -386,6 +408,21 @@ export class StepRecorder {
     this.resolveBuffer?.destroy();
     this.readBuffer?.destroy();
   }
+}
+
+/** Bound on the bind-group cache (a decode step of an 8B model uses ~520; prefill lengths add their own). */
+const MAX_CACHED_BIND_GROUPS = 16_384;
+
+/** A process-wide id per GPUBuffer (ids are never reused, so a destroyed buffer's cached groups never match again). */
+const bufferIds = new WeakMap<GPUBuffer, number>();
+let nextBufferId = 0;
+function bufferId(buffer: GPUBuffer): number {
+  let id = bufferIds.get(buffer);
+  if (id === undefined) {
+    id = nextBufferId++;
+    bufferIds.set(buffer, id);
+  }
+  return id;
 }
 
 function copyPadded(bytes: Uint8Array, size: number): Uint8Array {
