@@ -6,6 +6,7 @@ import { runScore } from "./commands/score.js";
 import { runGenerate } from "./commands/generate.js";
 import { runChat } from "./commands/chat.js";
 import { runPull } from "./commands/pull.js";
+import { runServe } from "./commands/serve.js";
 
 const USAGE = `usage: swallow <command> [options]
 
@@ -15,6 +16,7 @@ commands:
   generate   complete a prompt                     swallow generate [--model DIR|ORG/NAME] --prompt TEXT [--json] …
   chat       interactive chat                      swallow chat [--model DIR|ORG/NAME] [--system TEXT]
   pull       download a model from the HF Hub      swallow pull ORG/NAME [--revision REV] [--include GLOB]…
+  serve      OpenAI-compatible server + chat page  swallow serve [--model DIR|ORG/NAME] [--port 8000] [--api-key KEY]
 
 --model takes a checkpoint directory or a repo id in the Hugging Face cache; without it, the bundled demo model runs.
 Run \`swallow <command> --help\` for a command's options. --verbose prints stack traces on errors.`;
@@ -25,6 +27,7 @@ const commands: Record<string, (argv: string[]) => Promise<void>> = {
   generate: runGenerate,
   chat: runChat,
   pull: runPull,
+  serve: runServe,
 };
 
 async function main(argv: string[]): Promise<number> {

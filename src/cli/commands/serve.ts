@@ -1,0 +1,72 @@
+import { SwallowError } from "../../errors.js";
+import { App } from "../../server/app.js";
+import { DEFAULT_MAX_BODY_BYTES, startServer } from "../../server/node-server.js";
+import { numberFlag, parseCommandArgs } from "../args.js";
+import { info } from "../io.js";
+import { loadFromFlags, modelFlags } from "../load.js";
+
+const HELP = `usage: swallow serve [--model DIR|ORG/NAME] [--host 127.0.0.1] [--port 8000] [--api-key KEY]
+                     [--served-model-name NAME] [--backend cpu|webgpu|auto] [--max-num-seqs N]
+                     [--max-model-len N] [--max-body-bytes N] [--cors]
+
+An OpenAI-compatible server (vLLM's API): POST /v1/chat/completions and /v1/completions (streaming with
+"stream": true), GET /v1/models, /health, /metrics (Prometheus) and a chat page at /.
+--host defaults to 127.0.0.1 (this machine only); use 0.0.0.0 to serve other machines, with --api-key.
+--api-key (or SWALLOW_API_KEY) makes every /v1 route require "Authorization: Bearer KEY".
+--served-model-name is the name clients pass as "model" (default: the --model argument).
+--max-num-seqs caps requests decoded together (default 64); more wait in a queue (429 when it is full).
+--cors adds Access-Control-Allow-Origin: * so pages on other origins can call the API.
+Ctrl-C (SIGINT) or SIGTERM stops taking requests, lets running ones finish for 10 s, then cancels them.`;
+
+export async function runServe(argv: string[]): Promise<void> {
+  const { values } = parseCommandArgs("serve", argv, {
+    ...modelFlags,
+    host: { type: "string" },
+    port: { type: "string" },
+    "api-key": { type: "string" },
+    "served-model-name": { type: "string" },
+    "max-num-seqs": { type: "string" },
+    "max-body-bytes": { type: "string" },
+    cors: { type: "boolean" },
+  });
+  if (values.help) return void process.stdout.write(`${HELP}\n`);
+  const port = numberFlag("port", values.port, true) ?? 8000;
+  if (port < 0 || port > 65535) throw new SwallowError(`--port must be in 0..65535, got ${port}`);
+  const maxNumSeqs = numberFlag("max-num-seqs", values["max-num-seqs"], true) ?? 64;
+  if (maxNumSeqs < 1) throw new SwallowError(`--max-num-seqs must be at least 1, got ${maxNumSeqs}`);
+  const maxBodyBytes = numberFlag("max-body-bytes", values["max-body-bytes"], true) ?? DEFAULT_MAX_BODY_BYTES;
+  if (maxBodyBytes < 1024) throw new SwallowError(`--max-body-bytes must be at least 1024, got ${maxBodyBytes}`);
+  const apiKey = values["api-key"] ?? process.env.SWALLOW_API_KEY;
+  if (apiKey !== undefined && apiKey.length === 0) throw new SwallowError("--api-key must not be empty");
+  const servedModelName = values["served-model-name"] ?? values.model ?? "demo";
+  const host = values.host ?? "127.0.0.1";
+
+  // Listen first so /health answers 503 while the weights load, as vLLM's readiness probe expects.
+  const app = new App({ servedModelName, apiKey, cors: values.cors === true });
+  const server = await startServer(app, { host, port, maxBodyBytes }).catch((error: NodeJS.ErrnoException) => {
+    throw new SwallowError(`cannot listen on ${host}:${port} (${error.code ?? error.message}); choose another --port or --host`);
+  });
+  info(`swallow serve: listening on ${server.url} (model "${servedModelName}" loading)`);
+  if (host !== "127.0.0.1" && host !== "localhost" && host !== "::1" && apiKey === undefined) {
+    info("swallow serve: warning: serving beyond this machine without --api-key; anyone who can reach the port can use it");
+  }
+  let shutdown: (() => void) | null = null;
+  const stopped = new Promise<void>((resolve) => (shutdown = resolve));
+  const onSignal = () => shutdown?.();
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  try {
+    const model = await Promise.race([loadFromFlags(values, { maxNumSeqs }), stopped.then(() => null)]);
+    if (model) {
+      app.setModel(model);
+      info(`swallow serve: ready at ${server.url} (chat page at ${server.url}/)`);
+      await stopped;
+    }
+    info("swallow serve: shutting down (finishing running requests, at most 10 s)");
+    await server.close({ graceMs: 10_000 });
+    await model?.engine.close({ abortRunning: true });
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
+}

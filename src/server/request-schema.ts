@@ -1,0 +1,247 @@
+import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
+import { HttpError } from "./http-error.js";
+
+/** One content part of a chat message (only text parts are supported). */
+export interface ContentPart {
+  type: string;
+  text?: string;
+}
+
+export interface ChatToolCall {
+  id?: string;
+  type?: string;
+  function: { name: string; arguments: string | Record<string, unknown> };
+}
+
+export interface ChatRequestMessage {
+  role: string;
+  content?: string | ContentPart[] | null;
+  name?: string;
+  tool_calls?: ChatToolCall[];
+  tool_call_id?: string;
+}
+
+export interface ToolDefinition {
+  type: "function";
+  function: { name: string; description?: string; parameters?: Record<string, unknown> };
+}
+
+export type ToolChoice = "none" | "auto" | "required" | { type: "function"; function: { name: string } };
+
+export interface ResponseFormat {
+  type: "text" | "json_object" | "json_schema";
+  json_schema?: { name?: string; schema?: Record<string, unknown>; strict?: boolean };
+}
+
+/** Parameters /v1/chat/completions and /v1/completions share (OpenAI's plus vLLM's extras). */
+export interface CommonRequest {
+  model?: string;
+  max_tokens?: number | null;
+  temperature?: number | null;
+  top_p?: number | null;
+  top_k?: number | null;
+  min_p?: number | null;
+  min_tokens?: number;
+  repetition_penalty?: number | null;
+  presence_penalty?: number | null;
+  frequency_penalty?: number | null;
+  seed?: number | null;
+  stop?: string | string[] | null;
+  stop_token_ids?: number[] | null;
+  ignore_eos?: boolean;
+  n?: number | null;
+  stream?: boolean | null;
+  stream_options?: { include_usage?: boolean | null; continuous_usage_stats?: boolean | null } | null;
+  response_format?: ResponseFormat | null;
+  user?: string;
+}
+
+export interface ChatCompletionRequest extends CommonRequest {
+  messages: ChatRequestMessage[];
+  max_completion_tokens?: number | null;
+  logprobs?: boolean | null;
+  top_logprobs?: number | null;
+  tools?: ToolDefinition[] | null;
+  tool_choice?: ToolChoice | null;
+  add_generation_prompt?: boolean;
+}
+
+export interface CompletionRequest extends CommonRequest {
+  prompt: string | number[] | (string | number[])[];
+  echo?: boolean | null;
+  logprobs?: number | null;
+  suffix?: string | null;
+}
+
+const nullable = (schema: object) => ({ anyOf: [schema, { type: "null" }] });
+const integer = (minimum?: number, maximum?: number) => ({
+  type: "integer",
+  ...(minimum === undefined ? {} : { minimum }),
+  ...(maximum === undefined ? {} : { maximum }),
+});
+const tokenArray = { type: "array", minItems: 1, items: integer(0) };
+
+const commonProperties = {
+  model: { type: "string" },
+  max_tokens: nullable(integer(0)),
+  temperature: nullable({ type: "number", minimum: 0 }),
+  top_p: nullable({ type: "number", exclusiveMinimum: 0, maximum: 1 }),
+  top_k: nullable(integer(-1)),
+  min_p: nullable({ type: "number", minimum: 0, maximum: 1 }),
+  min_tokens: integer(0),
+  repetition_penalty: nullable({ type: "number", exclusiveMinimum: 0 }),
+  presence_penalty: nullable({ type: "number", minimum: -2, maximum: 2 }),
+  frequency_penalty: nullable({ type: "number", minimum: -2, maximum: 2 }),
+  seed: nullable(integer()),
+  stop: nullable({ anyOf: [{ type: "string" }, { type: "array", items: { type: "string" } }] }),
+  stop_token_ids: nullable({ type: "array", items: integer(0) }),
+  ignore_eos: { type: "boolean" },
+  n: nullable(integer(1, 128)),
+  stream: nullable({ type: "boolean" }),
+  stream_options: nullable({
+    type: "object",
+    properties: { include_usage: nullable({ type: "boolean" }), continuous_usage_stats: nullable({ type: "boolean" }) },
+  }),
+  response_format: nullable({
+    type: "object",
+    required: ["type"],
+    properties: {
+      type: { enum: ["text", "json_object", "json_schema"] },
+      json_schema: {
+        type: "object",
+        properties: { name: { type: "string" }, schema: { type: "object" }, strict: nullable({ type: "boolean" }) },
+      },
+    },
+  }),
+  user: { type: "string" },
+};
+
+const chatSchema = {
+  type: "object",
+  required: ["messages"],
+  properties: {
+    ...commonProperties,
+    messages: {
+      type: "array",
+      minItems: 1,
+      items: {
+        type: "object",
+        required: ["role"],
+        properties: {
+          role: { type: "string" },
+          content: nullable({
+            anyOf: [
+              { type: "string" },
+              {
+                type: "array",
+                items: { type: "object", required: ["type"], properties: { type: { type: "string" }, text: { type: "string" } } },
+              },
+            ],
+          }),
+          name: { type: "string" },
+          tool_call_id: { type: "string" },
+          tool_calls: {
+            type: "array",
+            items: {
+              type: "object",
+              required: ["function"],
+              properties: {
+                function: {
+                  type: "object",
+                  required: ["name", "arguments"],
+                  properties: { name: { type: "string" }, arguments: { anyOf: [{ type: "string" }, { type: "object" }] } },
+                },
+              },
+            },
+          },
+        },
+      },
+    },
+    max_completion_tokens: nullable(integer(0)),
+    logprobs: nullable({ type: "boolean" }),
+    top_logprobs: nullable(integer(0, 20)),
+    tools: nullable({
+      type: "array",
+      items: {
+        type: "object",
+        required: ["type", "function"],
+        properties: {
+          type: { const: "function" },
+          function: {
+            type: "object",
+            required: ["name"],
+            properties: { name: { type: "string", minLength: 1 }, description: { type: "string" }, parameters: { type: "object" } },
+          },
+        },
+      },
+    }),
+    tool_choice: nullable({
+      anyOf: [
+        { enum: ["none", "auto", "required"] },
+        {
+          type: "object",
+          required: ["type", "function"],
+          properties: {
+            type: { const: "function" },
+            function: { type: "object", required: ["name"], properties: { name: { type: "string" } } },
+          },
+        },
+      ],
+    }),
+    add_generation_prompt: { type: "boolean" },
+  },
+};
+
+const completionSchema = {
+  type: "object",
+  required: ["prompt"],
+  properties: {
+    ...commonProperties,
+    prompt: {
+      anyOf: [{ type: "string" }, tokenArray, { type: "array", minItems: 1, items: { anyOf: [{ type: "string" }, tokenArray] } }],
+    },
+    echo: nullable({ type: "boolean" }),
+    logprobs: nullable(integer(0, 20)),
+    suffix: nullable({ type: "string" }),
+  },
+};
+
+const ajv = new Ajv({ allErrors: false, strict: false });
+const validateChat = ajv.compile(chatSchema);
+const validateCompletion = ajv.compile(completionSchema);
+
+/** Checks a parsed body against the chat request schema; 422 naming the first wrong field otherwise. */
+export function parseChatRequest(body: unknown): ChatCompletionRequest {
+  return check<ChatCompletionRequest>(validateChat, body);
+}
+
+/** Checks a parsed body against the completions request schema; 422 naming the first wrong field otherwise. */
+export function parseCompletionRequest(body: unknown): CompletionRequest {
+  return check<CompletionRequest>(validateCompletion, body);
+}
+
+function check<T>(validate: ValidateFunction, body: unknown): T {
+  if (validate(body)) return body as T;
+  const error = deepestError(validate.errors ?? []);
+  const param = error ? paramOf(error) : null;
+  const what = error?.message ?? "is invalid";
+  const message = param ? `'${param}' ${what}` : `the request body ${what}`;
+  throw new HttpError(422, `${message}; see the OpenAI API reference for this route`, { param });
+}
+
+/** With anyOf, ajv reports each branch's failure; the one deepest in the body says most about what is wrong. */
+function deepestError(errors: ErrorObject[]): ErrorObject | undefined {
+  const concrete = errors.filter((e) => e.keyword !== "anyOf");
+  const pool = concrete.length > 0 ? concrete : errors;
+  return pool.reduce<ErrorObject | undefined>(
+    (best, e) => (best === undefined || e.instancePath.length > best.instancePath.length ? e : best),
+    undefined,
+  );
+}
+
+function paramOf(error: ErrorObject): string | null {
+  const parts = error.instancePath.split("/").slice(1);
+  if (error.keyword === "required") parts.push(String((error.params as { missingProperty: string }).missingProperty));
+  if (parts.length === 0) return null;
+  return parts.map((p, i) => (/^\d+$/.test(p) ? `[${p}]` : i === 0 ? p : `.${p}`)).join("");
+}

@@ -1,0 +1,84 @@
+import { isSwallowError } from "../errors.js";
+import type { SamplingParams } from "../engine/sampler.js";
+import { HttpError } from "./http-error.js";
+import type { CommonRequest } from "./request-schema.js";
+import type { ServedModel } from "./served-model.js";
+
+/**
+ * Checks the prompt and output fit the model length, with vLLM's wording: a prompt as long as the context, or a
+ * max_tokens that cannot fit after it, is a 400, never a silent truncation.
+ */
+export function checkContextLength(promptTokens: number, maxTokens: number | undefined, maxModelLen: number, canBeEmpty = false): void {
+  if (promptTokens > maxModelLen || (promptTokens === maxModelLen && !canBeEmpty)) {
+    throw new HttpError(
+      400,
+      `This model's maximum context length is ${maxModelLen} tokens. However, your request has ${promptTokens} input tokens. Please reduce the length of the input messages.`,
+      { param: "messages" },
+    );
+  }
+  if (maxTokens !== undefined && promptTokens + maxTokens > maxModelLen) {
+    throw new HttpError(
+      400,
+      `'max_tokens' or 'max_completion_tokens' is too large: ${maxTokens}. This model's maximum context length is ${maxModelLen} tokens and your request has ${promptTokens} input tokens (${maxTokens} > ${maxModelLen} - ${promptTokens}).`,
+      { param: "max_tokens" },
+    );
+  }
+}
+
+/**
+ * Turns a request's OpenAI/vLLM sampling fields into resolved engine settings for one prompt: the user's values,
+ * else generation_config.json's, else vLLM's; without max_tokens, the room left in the context (vLLM).
+ * @throws HttpError 400 when a value is out of range or the prompt and output do not fit.
+ */
+export function resolveRequestSampling(
+  model: ServedModel,
+  request: CommonRequest,
+  options: { promptTokens: number; maxTokens: number | null | undefined; logprobs: number; allowZeroMaxTokens?: boolean },
+): SamplingParams {
+  if (request.stream_options && !request.stream) {
+    throw new HttpError(400, "Stream options can only be defined when `stream=True`.", { param: "stream_options" });
+  }
+  const maxModelLen = model.engine.maxModelLen;
+  const maxTokens = options.maxTokens ?? undefined;
+  checkContextLength(options.promptTokens, maxTokens, maxModelLen, options.allowZeroMaxTokens);
+  if (maxTokens === 0 && !options.allowZeroMaxTokens) {
+    throw new HttpError(400, "max_tokens must be at least 1 (0 is only allowed on /v1/completions with echo and logprobs)", {
+      param: "max_tokens",
+    });
+  }
+  const stop = request.stop == null ? undefined : typeof request.stop === "string" ? [request.stop] : request.stop;
+  const user: Partial<SamplingParams> = {
+    temperature: request.temperature ?? undefined,
+    topP: request.top_p ?? undefined,
+    topK: request.top_k ?? undefined,
+    minP: request.min_p ?? undefined,
+    repetitionPenalty: request.repetition_penalty ?? undefined,
+    presencePenalty: request.presence_penalty ?? undefined,
+    frequencyPenalty: request.frequency_penalty ?? undefined,
+    seed: request.seed ?? undefined,
+    maxTokens,
+    minTokens: request.min_tokens,
+    stopTokenIds: request.stop_token_ids ?? undefined,
+    stop: stop?.filter((s) => s.length > 0),
+    logprobs: options.logprobs,
+  };
+  for (const key of Object.keys(user) as (keyof SamplingParams)[]) if (user[key] === undefined) delete user[key];
+  let params: SamplingParams;
+  try {
+    params = model.resolveSampling(user);
+  } catch (error) {
+    if (isSwallowError(error)) throw new HttpError(400, error.message, { param: error.message.split(" ")[0], cause: error });
+    throw error;
+  }
+  const room = maxModelLen - options.promptTokens;
+  if (maxTokens === undefined) params.maxTokens = Math.min(params.maxTokens, room);
+  if (params.minTokens > params.maxTokens) params.minTokens = params.maxTokens;
+  // vLLM's ignore_eos: only the user's own stop token ids end generation.
+  if (request.ignore_eos) params.stopTokenIds = [...(request.stop_token_ids ?? [])];
+  return params;
+}
+
+/** vLLM's parallel sampling: choice `index` of a seeded request uses seed + index, so choices differ but repeat. */
+export function choiceParams(params: SamplingParams, index: number): SamplingParams {
+  return params.seed === undefined ? params : { ...params, seed: params.seed + index };
+}

@@ -1,0 +1,429 @@
+import test from "node:test";
+import assert from "node:assert/strict";
+import { App, type AppRequest, type AppResponse } from "../src/server/app.js";
+import type { Tokenizer } from "../src/tokenizer/tokenizer.js";
+import {
+  DEFAULT_REPLY,
+  FAKE_EOS_IDS,
+  FakeEngine,
+  fakeLogprob,
+  fakePromptLogprob,
+  fakeServedModel,
+  fakeTopLogprobs,
+  tinyTokenizer,
+  TOOL_TEMPLATE,
+  type FakeEngineOptions,
+} from "./support/fake-engine.js";
+
+const NAME = "swallow-test";
+const tokenizer = await tinyTokenizer();
+
+function setup(options: FakeEngineOptions & { apiKey?: string; template?: string | null; cors?: boolean } = {}) {
+  const engine = new FakeEngine(tokenizer, options);
+  const model = fakeServedModel(tokenizer, engine, options.template === undefined ? undefined : options.template);
+  const app = new App({ servedModelName: NAME, apiKey: options.apiKey, cors: options.cors });
+  app.setModel(model);
+  return { app, engine, model };
+}
+
+function post(path: string, body: unknown, headers: Record<string, string> = {}, signal?: AbortSignal): AppRequest {
+  return { method: "POST", path, headers, body: typeof body === "string" ? body : JSON.stringify(body), signal };
+}
+
+async function bodyText(response: AppResponse): Promise<string> {
+  if (typeof response.body === "string") return response.body;
+  let text = "";
+  for await (const chunk of response.body) text += chunk;
+  return text;
+}
+
+async function jsonOf(response: AppResponse): Promise<any> {
+  return JSON.parse(await bodyText(response));
+}
+
+/** Parses an SSE body into its JSON events, checking it ends with `data: [DONE]`. */
+async function sseEvents(response: AppResponse): Promise<any[]> {
+  const text = await bodyText(response);
+  const events = text.split("\n\n").filter((e) => e.length > 0);
+  assert.equal(events.at(-1), "data: [DONE]");
+  return events.slice(0, -1).map((e) => {
+    assert.ok(e.startsWith("data: "), e);
+    return JSON.parse(e.slice(6));
+  });
+}
+
+const chatBody = { model: NAME, messages: [{ role: "user", content: "自己紹介してください" }] };
+const replyIds = (text = DEFAULT_REPLY) => tokenizer.encode(text, { addBos: false });
+
+test("health is 503 until the model is set, then 200; models lists the served name", async () => {
+  const app = new App({ servedModelName: NAME });
+  assert.equal((await app.handle({ method: "GET", path: "/health", headers: {} })).status, 503);
+  assert.equal((await app.handle(post("/v1/completions", { prompt: "x" }))).status, 503);
+  app.setModel(fakeServedModel(tokenizer, new FakeEngine(tokenizer)));
+  assert.equal((await app.handle({ method: "GET", path: "/health", headers: {} })).status, 200);
+  const models = await jsonOf(await app.handle({ method: "GET", path: "/v1/models", headers: {} }));
+  assert.equal(models.object, "list");
+  assert.deepEqual(
+    models.data.map((m: any) => [m.id, m.object, m.max_model_len]),
+    [[NAME, "model", 256]],
+  );
+});
+
+test("chat: non-streamed answer, finish_reason, usage counting the EOS token as vLLM", async () => {
+  const { app, model } = setup();
+  const response = await app.handle(post("/v1/chat/completions", chatBody));
+  assert.equal(response.status, 200);
+  const body = await jsonOf(response);
+  assert.match(body.id, /^chatcmpl-[0-9a-f]{32}$/);
+  assert.equal(body.object, "chat.completion");
+  assert.equal(body.model, NAME);
+  assert.equal(typeof body.created, "number");
+  assert.equal(body.choices.length, 1);
+  assert.deepEqual(body.choices[0].message, { role: "assistant", content: DEFAULT_REPLY });
+  assert.equal(body.choices[0].finish_reason, "stop");
+  assert.equal(body.choices[0].stop_reason, null);
+  const promptTokens = model.encodeChat(chatBody.messages).length;
+  assert.deepEqual(body.usage, {
+    prompt_tokens: promptTokens,
+    completion_tokens: replyIds().length + 1,
+    total_tokens: promptTokens + replyIds().length + 1,
+  });
+});
+
+test("chat: streamed deltas concatenate to exactly the non-streamed text (Japanese, emoji); usage chunk last", async () => {
+  const { app } = setup();
+  const whole = await jsonOf(await app.handle(post("/v1/chat/completions", chatBody)));
+  const events = await sseEvents(
+    await app.handle(post("/v1/chat/completions", { ...chatBody, stream: true, stream_options: { include_usage: true } })),
+  );
+  assert.deepEqual(events[0].choices[0].delta, { role: "assistant", content: "" });
+  const chunks = events.filter((e) => e.choices.length > 0);
+  const text = chunks.map((e) => e.choices[0].delta.content ?? "").join("");
+  assert.equal(text, whole.choices[0].message.content);
+  assert.ok(chunks.length > 5, "the answer came in several chunks");
+  assert.ok(chunks.every((e) => e.object === "chat.completion.chunk" && e.id === events[0].id));
+  assert.equal(chunks.at(-1).choices[0].finish_reason, "stop");
+  assert.ok(chunks.slice(0, -1).every((e) => e.choices[0].finish_reason === null));
+  const usage = events.at(-1);
+  assert.deepEqual(usage.choices, []);
+  assert.deepEqual(usage.usage, whole.usage);
+});
+
+test("chat: n = 2 streamed; each choice's deltas concatenate to its non-streamed text", async () => {
+  const { app } = setup({ reply: (r) => `答え ${r.params.seed} 🌸` });
+  const request = { ...chatBody, n: 2, seed: 7, temperature: 1 };
+  const whole = await jsonOf(await app.handle(post("/v1/chat/completions", request)));
+  const events = await sseEvents(await app.handle(post("/v1/chat/completions", { ...request, stream: true })));
+  for (const index of [0, 1]) {
+    const mine = events.filter((e) => e.choices[0].index === index);
+    assert.equal(mine.map((e) => e.choices[0].delta.content ?? "").join(""), whole.choices[index].message.content);
+    assert.equal(mine.at(-1).choices[0].finish_reason, "stop");
+  }
+  assert.deepEqual(
+    whole.choices.map((c: any) => c.message.content),
+    ["答え 7 🌸", "答え 8 🌸"],
+  );
+});
+
+test("chat logprobs: chat shape with UTF-8 bytes that rebuild the answer; top_logprobs from the engine", async () => {
+  const { app } = setup();
+  const body = await jsonOf(await app.handle(post("/v1/chat/completions", { ...chatBody, logprobs: true, top_logprobs: 2 })));
+  const content = body.choices[0].logprobs.content;
+  const ids = [...replyIds(), FAKE_EOS_IDS[0]];
+  assert.equal(content.length, ids.length);
+  content.forEach((entry: any, i: number) => {
+    assert.equal(entry.logprob, fakeLogprob(ids[i]));
+    assert.deepEqual(
+      entry.top_logprobs.map((t: any) => t.logprob),
+      fakeTopLogprobs(ids[i], 2, tokenizer.vocabSize).map((t) => t.logprob),
+    );
+    assert.deepEqual(entry.top_logprobs[0].bytes, Array.from(tokenizer.tokenBytes((ids[i] + 1) % tokenizer.vocabSize)));
+  });
+  const bytes = content.slice(0, -1).flatMap((entry: any) => entry.bytes);
+  assert.equal(Buffer.from(bytes).toString("utf8"), DEFAULT_REPLY);
+  const streamed = await sseEvents(
+    await app.handle(post("/v1/chat/completions", { ...chatBody, logprobs: true, top_logprobs: 2, stream: true })),
+  );
+  const streamedEntries = streamed.flatMap((e) => e.choices[0].logprobs?.content ?? []);
+  assert.deepEqual(streamedEntries, content);
+});
+
+test("completions: echo + logprobs + max_tokens 0 returns the prompt's log-probs in vLLM's shape", async () => {
+  const { app } = setup();
+  const prompt = "東京は日本の首都です";
+  const body = await jsonOf(await app.handle(post("/v1/completions", { model: NAME, prompt, echo: true, logprobs: 1, max_tokens: 0 })));
+  const ids = tokenizer.encode(prompt, { addBos: true });
+  const choice = body.choices[0];
+  assert.equal(body.object, "text_completion");
+  assert.match(body.id, /^cmpl-/);
+  assert.equal(choice.text, prompt);
+  assert.equal(choice.finish_reason, "length");
+  const tokens = ids.map((id) => tokenizer.decode([id]));
+  assert.deepEqual(choice.logprobs.tokens, tokens);
+  assert.deepEqual(choice.logprobs.token_logprobs, [null, ...ids.slice(1).map(fakePromptLogprob)]);
+  assert.equal(choice.logprobs.top_logprobs[0], null);
+  for (let i = 1; i < ids.length; i++) {
+    const alternative = fakeTopLogprobs(ids[i], 1, tokenizer.vocabSize)[0];
+    assert.deepEqual(choice.logprobs.top_logprobs[i], {
+      [tokenizer.decode([alternative.tokenId])]: -1,
+      [tokens[i]]: fakePromptLogprob(ids[i]),
+    });
+  }
+  let offset = 0;
+  assert.deepEqual(
+    choice.logprobs.text_offset,
+    tokens.map((t) => ((offset += t.length), offset - t.length)),
+  );
+  assert.deepEqual(body.usage, { prompt_tokens: ids.length, completion_tokens: 0, total_tokens: ids.length });
+});
+
+test("completions: token-array prompt with echo and generation; streamed text equals non-streamed", async () => {
+  const { app, engine } = setup();
+  const ids = tokenizer.encode("絵文字 🌸 test", { addBos: true });
+  const request = { model: NAME, prompt: ids, echo: true, logprobs: 0, max_tokens: 6 };
+  const whole = await jsonOf(await app.handle(post("/v1/completions", request)));
+  assert.deepEqual(engine.submitted[0].promptIds, ids);
+  assert.equal(engine.submitted[0].promptLogprobs, 0);
+  const generated = tokenizer.decode(replyIds().slice(0, 6));
+  assert.equal(whole.choices[0].text, tokenizer.decode(ids) + generated);
+  assert.equal(whole.choices[0].logprobs.tokens.length, ids.length + 6);
+  assert.equal(whole.usage.completion_tokens, 6);
+  const events = await sseEvents(await app.handle(post("/v1/completions", { ...request, stream: true })));
+  assert.equal(events.map((e) => e.choices[0].text).join(""), whole.choices[0].text);
+  const streamedTokens = events.flatMap((e) => e.choices[0].logprobs.tokens);
+  const streamedOffsets = events.flatMap((e) => e.choices[0].logprobs.text_offset);
+  assert.deepEqual(streamedTokens, whole.choices[0].logprobs.tokens);
+  assert.deepEqual(streamedOffsets, whole.choices[0].logprobs.text_offset);
+});
+
+test("completions: n choices per prompt, a list of prompts, seeds seed+i per choice (vLLM)", async () => {
+  const { app, engine } = setup({ reply: (r) => `seed ${r.params.seed}` });
+  const body = await jsonOf(
+    await app.handle(post("/v1/completions", { model: NAME, prompt: ["a", [1, 2, 3]], n: 2, seed: 40, temperature: 0.8, max_tokens: 20 })),
+  );
+  assert.deepEqual(
+    body.choices.map((c: any) => c.index),
+    [0, 1, 2, 3],
+  );
+  assert.deepEqual(
+    engine.submitted.map((r) => r.params.seed),
+    [40, 41, 40, 41],
+  );
+  assert.deepEqual(
+    body.choices.map((c: any) => c.text),
+    ["seed 40", "seed 41", "seed 40", "seed 41"],
+  );
+  assert.deepEqual(engine.submitted[2].promptIds, [1, 2, 3]);
+  assert.equal(body.usage.prompt_tokens, tokenizer.encode("a", { addBos: true }).length + 3);
+});
+
+test("sampling parameters reach the engine; the checkpoint's defaults fill the rest", async () => {
+  const { app, engine } = setup();
+  await app.handle(
+    post("/v1/chat/completions", {
+      ...chatBody,
+      max_completion_tokens: 7,
+      top_k: 5,
+      min_p: 0.1,
+      presence_penalty: 0.5,
+      frequency_penalty: -0.5,
+      stop: "END",
+      stop_token_ids: [7],
+    }),
+  );
+  const params = engine.submitted[0].params;
+  assert.equal(params.temperature, 0.6);
+  assert.equal(params.topP, 0.9);
+  assert.deepEqual([params.maxTokens, params.topK, params.minP, params.presencePenalty, params.frequencyPenalty], [7, 5, 0.1, 0.5, -0.5]);
+  assert.deepEqual(params.stop, ["END"]);
+  assert.deepEqual(params.stopTokenIds.sort(), [...FAKE_EOS_IDS, 7].sort());
+  await app.handle(post("/v1/chat/completions", { ...chatBody, max_tokens: 3, ignore_eos: true, temperature: 0 }));
+  assert.deepEqual(engine.submitted[1].params.stopTokenIds, []);
+  assert.equal(engine.submitted[1].params.temperature, 0);
+  // Without max_tokens, the room left in the context (max_model_len - prompt tokens), as vLLM.
+  await app.handle(post("/v1/completions", { prompt: [5, 6, 7, 8] }));
+  assert.equal(engine.submitted[2].params.maxTokens, 256 - 4);
+});
+
+test("a stop string ends the text before it and is the stop_reason", async () => {
+  const { app } = setup();
+  const body = await jsonOf(await app.handle(post("/v1/chat/completions", { ...chatBody, stop: ["世界"] })));
+  assert.equal(body.choices[0].message.content, "こんにちは、");
+  assert.equal(body.choices[0].finish_reason, "stop");
+  assert.equal(body.choices[0].stop_reason, "世界");
+});
+
+test("errors: OpenAI error objects with vLLM's statuses and wording", async () => {
+  const { app } = setup({ maxModelLen: 64 });
+  const expectError = async (request: AppRequest, status: number, pattern: RegExp, param?: string) => {
+    const response = await app.handle(request);
+    assert.equal(response.status, status, await bodyText(response));
+    const body = await jsonOf(response);
+    assert.deepEqual(Object.keys(body.error).sort(), ["code", "message", "param", "type"]);
+    assert.equal(body.error.code, status);
+    assert.match(body.error.message, pattern);
+    if (param !== undefined) assert.equal(body.error.param, param);
+    return response;
+  };
+  await expectError(post("/v1/chat/completions", "{not json"), 400, /not valid JSON/);
+  await expectError(post("/v1/chat/completions", "[1]"), 400, /JSON object/);
+  await expectError(post("/v1/chat/completions", { messages: "hi" }), 422, /'messages' must be array/, "messages");
+  await expectError(post("/v1/chat/completions", { ...chatBody, temperature: "hot" }), 422, /'temperature'/, "temperature");
+  await expectError(post("/v1/chat/completions", { ...chatBody, n: 0 }), 422, /'n' must be >= 1/, "n");
+  await expectError(post("/v1/chat/completions", { model: NAME }), 422, /'messages'/, "messages");
+  await expectError(post("/v1/completions", { prompt: [1, "a"] }), 422, /'prompt/);
+  await expectError(post("/v1/chat/completions", { ...chatBody, model: "gpt-4" }), 404, /The model `gpt-4` does not exist/, "model");
+  await expectError(
+    post("/v1/chat/completions", { ...chatBody, max_tokens: 1_000_000 }),
+    400,
+    /'max_tokens' or 'max_completion_tokens' is too large: 1000000\. This model's maximum context length is 64 tokens/,
+  );
+  await expectError(
+    post("/v1/completions", { prompt: Array.from({ length: 80 }, () => 5) }),
+    400,
+    /maximum context length is 64 tokens\. However, your request has 80 input tokens/,
+  );
+  await expectError(post("/v1/completions", { prompt: [999999] }), 400, /out of vocabulary/);
+  await expectError(post("/v1/chat/completions", { ...chatBody, top_logprobs: 3 }), 400, /logprobs` must be set to true/);
+  await expectError(post("/v1/chat/completions", { ...chatBody, max_tokens: 0 }), 400, /max_tokens must be at least 1/);
+  await expectError(
+    post("/v1/chat/completions", { ...chatBody, stream_options: { include_usage: true } }),
+    400,
+    /only be defined when `stream=True`/,
+  );
+  await expectError({ method: "GET", path: "/v1/nothing", headers: {} }, 404, /no route/);
+  const wrongMethod = await expectError({ method: "GET", path: "/v1/completions", headers: {} }, 405, /takes POST/);
+  assert.equal(wrongMethod.headers.Allow, "POST");
+  await expectError(
+    post("/v1/chat/completions", { ...chatBody, tools: [{ type: "function", function: { name: "f" } }] }),
+    400,
+    /chat template does not support tools/,
+    "tools",
+  );
+});
+
+test("auth: every /v1 route needs the bearer key; health and the page do not", async () => {
+  const { app } = setup({ apiKey: "sk-secret" });
+  for (const headers of [{}, { authorization: "Bearer wrong" }, { authorization: "sk-secret" }, { authorization: "Bearer sk-secret2" }]) {
+    const response = await app.handle({ method: "GET", path: "/v1/models", headers });
+    assert.equal(response.status, 401);
+    assert.equal((await jsonOf(response)).error.type, "AuthenticationError");
+  }
+  assert.equal((await app.handle(post("/v1/completions", { prompt: "x" }))).status, 401);
+  assert.equal((await app.handle({ method: "GET", path: "/v1/models", headers: { authorization: "Bearer sk-secret" } })).status, 200);
+  assert.equal((await app.handle({ method: "GET", path: "/health", headers: {} })).status, 200);
+  assert.equal((await app.handle({ method: "GET", path: "/", headers: {} })).status, 200);
+});
+
+test("a full engine queue is a 429 with Retry-After; CORS headers only when enabled", async () => {
+  const { app } = setup({ maxActive: 1, stepDelayMs: 5, cors: true });
+  const first = await app.handle(post("/v1/chat/completions", { ...chatBody, stream: true }));
+  const second = await app.handle(post("/v1/chat/completions", chatBody));
+  assert.equal(second.status, 429);
+  assert.equal(second.headers["Retry-After"], "2");
+  assert.equal((await jsonOf(second)).error.type, "RateLimitError");
+  await bodyText(first);
+  assert.equal(first.headers["Access-Control-Allow-Origin"], "*");
+  const plain = setup();
+  assert.equal((await plain.app.handle({ method: "GET", path: "/health", headers: {} })).headers["Access-Control-Allow-Origin"], undefined);
+});
+
+test("n = 2 with a busy second request aborts the first and answers 429", async () => {
+  const { app, engine } = setup({ maxActive: 1, stepDelayMs: 2 });
+  const response = await app.handle(post("/v1/chat/completions", { ...chatBody, n: 2 }));
+  assert.equal(response.status, 429);
+  await new Promise((r) => setTimeout(r, 30));
+  assert.equal(engine.active, 0);
+});
+
+test("tools: rendered through the template, Llama 3.1 JSON parsed into tool_calls (also streamed)", async () => {
+  const call = '{"name": "get_weather", "parameters": {"city": "東京", "days": 2}}';
+  const { app, model } = setup({ template: TOOL_TEMPLATE, reply: () => call });
+  const tools = [
+    { type: "function", function: { name: "get_weather", parameters: { type: "object", properties: { city: { type: "string" } } } } },
+  ];
+  const body = await jsonOf(await app.handle(post("/v1/chat/completions", { ...chatBody, tools })));
+  assert.deepEqual(model.calls.at(-1)?.tools, tools);
+  const choice = body.choices[0];
+  assert.equal(choice.finish_reason, "tool_calls");
+  assert.equal(choice.message.content, null);
+  assert.equal(choice.message.tool_calls.length, 1);
+  assert.match(choice.message.tool_calls[0].id, /^chatcmpl-tool-[0-9a-f]{32}$/);
+  assert.equal(choice.message.tool_calls[0].type, "function");
+  assert.equal(choice.message.tool_calls[0].function.name, "get_weather");
+  assert.deepEqual(JSON.parse(choice.message.tool_calls[0].function.arguments), { city: "東京", days: 2 });
+  const events = await sseEvents(await app.handle(post("/v1/chat/completions", { ...chatBody, tools, stream: true })));
+  const deltas = events.map((e) => e.choices[0].delta);
+  assert.ok(
+    deltas.slice(1).every((d) => d.content === undefined),
+    "a tool call is not streamed as content",
+  );
+  const last = events.at(-1).choices[0];
+  assert.equal(last.finish_reason, "tool_calls");
+  assert.equal(last.delta.tool_calls[0].function.name, "get_weather");
+  assert.deepEqual(JSON.parse(last.delta.tool_calls[0].function.arguments), { city: "東京", days: 2 });
+  // tool_choice none: no tools in the template and the JSON is ordinary content.
+  const none = await jsonOf(await app.handle(post("/v1/chat/completions", { ...chatBody, tools, tool_choice: "none" })));
+  assert.equal(model.calls.at(-1)?.tools, undefined);
+  assert.equal(none.choices[0].message.content, call);
+  // Earlier tool calls and results render through the template (arguments given as a JSON string).
+  const followUp = await app.handle(
+    post("/v1/chat/completions", {
+      tools,
+      messages: [
+        { role: "user", content: "天気は?" },
+        {
+          role: "assistant",
+          content: null,
+          tool_calls: [{ id: "x", type: "function", function: { name: "get_weather", arguments: '{"city":"東京"}' } }],
+        },
+        { role: "ipython", content: "晴れ" },
+      ],
+    }),
+  );
+  assert.equal(followUp.status, 200, await bodyText(followUp));
+});
+
+test("an ordinary answer with tools available streams as content", async () => {
+  const { app } = setup({ template: TOOL_TEMPLATE });
+  const tools = [{ type: "function", function: { name: "f" } }];
+  const events = await sseEvents(await app.handle(post("/v1/chat/completions", { ...chatBody, tools, stream: true })));
+  assert.equal(events.map((e) => e.choices[0].delta.content ?? "").join(""), DEFAULT_REPLY);
+  assert.equal(events.at(-1).choices[0].finish_reason, "stop");
+});
+
+test("aborting the HTTP request's signal aborts its engine request", async () => {
+  const { app, engine } = setup({ stepDelayMs: 5, reply: () => "長い答え".repeat(40) });
+  const controller = new AbortController();
+  const response = await app.handle(post("/v1/chat/completions", { ...chatBody, stream: true }, {}, controller.signal));
+  const iterator = (response.body as AsyncIterable<string>)[Symbol.asyncIterator]();
+  await iterator.next();
+  await iterator.next();
+  controller.abort();
+  for (let r = await iterator.next(); !r.done; r = await iterator.next());
+  assert.equal(engine.aborted, 1);
+  assert.equal(engine.active, 0);
+});
+
+test("metrics: Prometheus text with request counts, token counters, gauges and latency histograms", async () => {
+  const { app } = setup();
+  await app.handle(post("/v1/chat/completions", chatBody));
+  await app.handle(post("/v1/chat/completions", { messages: 1 }));
+  const response = await app.handle({ method: "GET", path: "/metrics", headers: {} });
+  assert.match(response.headers["Content-Type"], /^text\/plain; version=0\.0\.4/);
+  const text = await bodyText(response);
+  const value = (pattern: string) => {
+    const line = text.split("\n").find((l) => l.startsWith(pattern));
+    assert.ok(line, `no ${pattern} in\n${text}`);
+    return Number(line.split(" ").at(-1));
+  };
+  assert.equal(value(`swallow:http_requests_total{model_name="${NAME}",route="/v1/chat/completions",status="200"}`), 1);
+  assert.equal(value(`swallow:http_requests_total{model_name="${NAME}",route="/v1/chat/completions",status="422"}`), 1);
+  assert.equal(value("swallow:generation_tokens_total"), replyIds().length + 1);
+  assert.equal(value("swallow:num_requests_running"), 0);
+  assert.equal(value("swallow:kv_cache_usage_perc"), 0);
+  assert.equal(value("swallow:time_to_first_token_seconds_count"), 1);
+  assert.equal(value('swallow:time_to_first_token_seconds_bucket{model_name="swallow-test",le="+Inf"}'), 1);
+  assert.equal(value("swallow:time_per_output_token_seconds_count"), 1);
+  assert.match(text, /# TYPE swallow:time_to_first_token_seconds histogram/);
+});
