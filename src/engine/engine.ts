@@ -6,7 +6,7 @@ import type { SequenceSlots } from "./kv-blocks.js";
 import { OutputProcessor } from "./output-processor.js";
 import { EngineBusyError, type EngineRequest, type EngineStats, type InferenceEngine, type PromptTokenLogprob } from "./request.js";
 import { randomSeed, Rng } from "./rng.js";
-import type { ModelRunner } from "./runner.js";
+import type { ModelRunner, PreparedStep } from "./runner.js";
 import { Sampler } from "./sampler.js";
 import { Scheduler, type SchedulableSequence } from "./scheduler.js";
 
@@ -19,6 +19,28 @@ export interface EngineOptions {
   maxWaiting?: number;
   /** Share full KV blocks of identical prompt prefixes between requests. Default true. */
   prefixCaching?: boolean;
+}
+
+/** Stands for a token still being sampled (a valid id, so a wasted row of a pipelined step embeds something real). */
+const PLACEHOLDER_TOKEN = 0;
+
+interface StepEntry {
+  seq: Sequence;
+  /** The chunk's first and one-past-last positions in the sequence. */
+  start: number;
+  end: number;
+  /** Whether the chunk ends at the sequence's last token, so its last logits row is sampled. */
+  samples: boolean;
+}
+
+interface PlannedStep {
+  entries: StepEntry[];
+  prepared: PreparedStep;
+}
+
+interface LaunchedStep {
+  entries: StepEntry[];
+  logits: Promise<Float32Array[]>;
 }
 
 /** One request inside the engine. */
@@ -180,42 +202,90 @@ export class Engine implements InferenceEngine {
     this.idle = this.loop().finally(() => (this.looping = false));
   }
 
+  /**
+   * The step loop. On a backend that can encode a step before running it (WebGPU), step N+1 is planned and
+   * encoded while the device runs step N (vLLM's async scheduling): sequences that will sample from step N
+   * get a placeholder token, written into step N+1's token ids once step N is sampled, just before its
+   * submit. A sequence that finishes at step N wastes its row of step N+1, which is ignored. On the cpu
+   * reference (eager), each step is planned after the previous one completes.
+   */
   private async loop(): Promise<void> {
-    while (this.scheduler.hasWork) {
-      const plan = this.scheduler.schedule();
-      this.counters.preemptionsTotal += plan.preempted.length;
-      this.counters.prefixCacheHitTokensTotal += plan.prefixHitTokens;
-      if (plan.chunks.length === 0) {
-        // Cannot happen while one sequence always fits the cache; fail loudly rather than spin.
-        for (const seq of [...this.scheduler.waiting]) {
-          this.fail(seq, new SwallowError("the KV cache cannot hold this request; lower --max-num-seqs or the prompt length"));
-        }
-        continue;
-      }
-      for (const { seq } of plan.chunks) this.inFlight.add(seq);
-      let logits: Float32Array[];
-      try {
-        logits = await this.runner.step(plan.chunks.map((c) => c.chunk));
-      } catch (error) {
-        for (const { seq } of plan.chunks) this.fail(seq, error);
-        this.inFlight.clear();
-        continue;
-      }
-      this.inFlight.clear();
-      plan.chunks.forEach(({ seq, chunk }, i) => {
-        if (seq.aborted) return this.finish(seq, seq.output.finish("abort"));
-        const rows = logits[i];
-        if (seq.wantsPromptLogits) this.collectPromptLogprobs(seq, chunk.tokenIds.length, rows);
-        if (seq.slots.numCached === seq.tokenIds.length) this.emit(seq, rows);
-      });
-      await yieldToEventLoop();
+    let running: LaunchedStep | null = null;
+    while (this.scheduler.hasWork || running !== null) {
+      const next: PlannedStep | null = this.scheduler.hasWork && (running === null || this.runner.canPipeline) ? this.plan() : null;
+      if (running !== null) await this.complete(running);
+      running = next === null ? null : this.launch(next);
+      if (running === null && next === null) await yieldToEventLoop();
     }
   }
 
-  private collectPromptLogprobs(seq: Sequence, chunkLength: number, rows: Float32Array): void {
+  /** Schedules the next step and records it (a pipelining backend also encodes it now). */
+  private plan(): PlannedStep | null {
+    const plan = this.scheduler.schedule();
+    this.counters.preemptionsTotal += plan.preempted.length;
+    this.counters.prefixCacheHitTokensTotal += plan.prefixHitTokens;
+    if (plan.chunks.length === 0) {
+      if (this.scheduler.running.length === 0) {
+        // Only if one request cannot fit the cache even alone, which the constructor rules out: fail loudly rather than spin.
+        for (const seq of [...this.scheduler.waiting]) {
+          this.fail(seq, new SwallowError("the KV cache cannot hold this request; lower --max-num-seqs or the prompt length"));
+        }
+      }
+      return null;
+    }
+    const entries = plan.chunks.map(({ seq, chunk }) => {
+      const start = seq.slots.numCached;
+      const end = start + chunk.tokenIds.length;
+      this.inFlight.add(seq);
+      return { seq, start, end, samples: end === seq.tokenIds.length };
+    });
+    try {
+      return { entries, prepared: this.runner.prepare(plan.chunks.map((c) => c.chunk)) };
+    } catch (error) {
+      for (const { seq } of entries) this.fail(seq, error);
+      return null;
+    }
+  }
+
+  /** Fills late-bound token ids, marks the positions cached, sends the step; sampling sequences get a placeholder. */
+  private launch(step: PlannedStep): LaunchedStep {
+    const { prepared, entries } = step;
+    entries.forEach(({ seq, start, end }, i) => {
+      if (seq.done) return; // finished while this step waited: its row runs on a placeholder and is ignored
+      for (let t = start; t < end; t++) prepared.tokenIds[prepared.rowStarts[i] + t - start] = seq.tokenIds[t];
+    });
+    prepared.commit();
+    for (const entry of entries) {
+      if (entry.samples && !entry.seq.done && entry.seq.request.params.maxTokens > 0) entry.seq.tokenIds.push(PLACEHOLDER_TOKEN);
+    }
+    return { entries, logits: prepared.submit() };
+  }
+
+  /** Waits for a launched step and turns its logits into prompt log-probs, samples and events. */
+  private async complete(step: LaunchedStep): Promise<void> {
+    let logits: Float32Array[];
+    try {
+      logits = await step.logits;
+    } catch (error) {
+      for (const { seq } of step.entries) if (!seq.done) this.fail(seq, error);
+      this.inFlight.clear();
+      return;
+    }
+    step.entries.forEach(({ seq, start, end, samples }, i) => {
+      if (seq.done) return;
+      if (seq.aborted) return this.finish(seq, seq.output.finish("abort"));
+      const rows = logits[i];
+      if (seq.wantsPromptLogits) this.collectPromptLogprobs(seq, start, end, rows);
+      if (samples) this.emit(seq, rows);
+    });
+    this.inFlight.clear();
+    await yieldToEventLoop();
+  }
+
+  private collectPromptLogprobs(seq: Sequence, start: number, end: number, rows: Float32Array): void {
     const vocab = this.vocabSize;
     const prompt = seq.request.promptIds;
-    const start = seq.slots.numCached - chunkLength;
+    const chunkLength = end - start;
     const topN = seq.request.promptLogprobs ?? 0;
     for (let r = 0; r < chunkLength; r++) {
       const next = start + r + 1;
@@ -224,7 +294,7 @@ export class Engine implements InferenceEngine {
       const { logprob, topLogprobs } = this.sampler.logprobsOf(rows.subarray(r * vocab, (r + 1) * vocab), prompt[next], topN);
       seq.promptLogprobs!.push({ tokenId: prompt[next], logprob, topLogprobs });
     }
-    if (seq.slots.numCached >= prompt.length) seq.wantsPromptLogits = false;
+    if (end >= prompt.length) seq.wantsPromptLogits = false;
   }
 
   /** The sequence has computed all its tokens: sample the next one (or end, for max_tokens 0). */
@@ -251,7 +321,7 @@ export class Engine implements InferenceEngine {
     const event = seq.output.push(sampled);
     if (promptLogprobs) event.promptLogprobs = promptLogprobs;
     if (event.finishReason !== undefined) return this.finish(seq, event);
-    seq.tokenIds.push(sampled.tokenId);
+    seq.tokenIds[seq.tokenIds.length - 1] = sampled.tokenId; // replaces the placeholder pushed at launch
     seq.channel.push(event);
   }
 

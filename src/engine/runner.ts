@@ -4,6 +4,17 @@ import type { LlamaModel } from "../model/llama.js";
 import { buildForwardBatch, type SequenceChunk } from "./batch.js";
 import { BlockAllocator, SequenceSlots } from "./kv-blocks.js";
 
+/** A forward pass recorded by `ModelRunner.prepare`, not yet run (or not yet read). */
+export interface PreparedStep {
+  /** The batch's token ids, in chunk order; a late-bound id may be written here until `submit`. */
+  tokenIds: Int32Array;
+  /** Index in `tokenIds` of each chunk's first token. */
+  rowStarts: number[];
+  commit(): void;
+  /** Runs (or sends) the pass and resolves each chunk's logits rows, as `ModelRunner.step`. */
+  submit(): Promise<Float32Array[]>;
+}
+
 export interface RunnerOptions {
   /** Longest sequence (prompt + output) in tokens; bounded by the model's max_position_embeddings. */
   maxModelLen: number;
@@ -73,18 +84,48 @@ export class ModelRunner {
    * (`[rows, vocab]` flattened; rows = 1 for "last", the chunk length for "all", 0 for "none").
    */
   async step(chunks: readonly SequenceChunk[]): Promise<Float32Array[]> {
+    const prepared = this.prepare(chunks);
+    prepared.commit();
+    return prepared.submit();
+  }
+
+  /** Whether `prepare` returns before the device computes, so the next step can be planned meanwhile. */
+  get canPipeline(): boolean {
+    return this.backend.prepareRead !== undefined;
+  }
+
+  /**
+   * The first half of `step`: reserves KV slots and records (and, on a pipelining backend, encodes) the
+   * forward pass. Token ids may still change in `tokenIds` until `submit` (late-bound decode tokens);
+   * `commit` marks the chunks' positions as cached (call it before planning the next step).
+   */
+  prepare(chunks: readonly SequenceChunk[]): PreparedStep {
     const { batch, commit } = buildForwardBatch(chunks);
-    const logits = await this.backend.read(this.model.forward(batch, this.cache));
-    commit();
+    const logits = this.model.forward(batch, this.cache);
+    const read = this.backend.prepareRead?.(logits, [batch.tokenIds]) ?? { submit: () => this.backend.read(logits) };
     const vocab = this.vocabSize;
-    const out: Float32Array[] = [];
-    let row = 0;
+    const rowStarts: number[] = [];
+    let token = 0;
     for (const chunk of chunks) {
-      const rows = chunk.logits === "all" ? chunk.tokenIds.length : chunk.logits === "last" ? 1 : 0;
-      out.push(logits.subarray(row * vocab, (row + rows) * vocab));
-      row += rows;
+      rowStarts.push(token);
+      token += chunk.tokenIds.length;
     }
-    return out;
+    return {
+      tokenIds: batch.tokenIds,
+      rowStarts,
+      commit,
+      submit: async () => {
+        const all = await read.submit();
+        const out: Float32Array[] = [];
+        let row = 0;
+        for (const chunk of chunks) {
+          const rows = chunk.logits === "all" ? chunk.tokenIds.length : chunk.logits === "last" ? 1 : 0;
+          out.push(all.subarray(row * vocab, (row + rows) * vocab));
+          row += rows;
+        }
+        return out;
+      },
+    };
   }
 
   /**

@@ -35,6 +35,11 @@ export interface KvCacheLayout {
   blockSize: number;
 }
 
+/** A step encoded by `prepareRead`, not yet sent to the device. */
+export interface PreparedRead {
+  submit(): Promise<Float32Array>;
+}
+
 export interface KvCache {
   readonly layout: KvCacheLayout;
 }
@@ -93,5 +98,12 @@ export interface Backend {
   gatherRows(x: Activation, rows: Int32Array): Activation;
   /** Waits for the work behind `x` and copies it out, row-major. */
   read(x: Activation): Promise<Float32Array>;
+  /**
+   * Like `read`, in two halves: the step is encoded now and sent on `submit()`, so the host can prepare
+   * step N+1 while the device runs step N. The values of the `lateInputs` arrays (e.g. the batch's token
+   * ids, unknown until step N is sampled) are uploaded again at `submit()`. Backends that compute eagerly
+   * (the reference) leave this undefined.
+   */
+  prepareRead?(x: Activation, lateInputs: readonly Int32Array[]): PreparedRead;
   dispose(): Promise<void>;
 }

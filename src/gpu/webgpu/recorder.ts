@@ -152,6 +152,17 @@ export class StepRecorder {
     return resource;
   }
 
+  /** Uploads again every step input made from `owner`'s current values (late-bound inputs; see Backend.prepareRead). */
+  rewriteInput(owner: object): void {
+    for (const resource of this.inputs.get(owner)?.values() ?? []) {
+      if (resource.kind !== "buffer") continue;
+      const data = owner as Int32Array;
+      const bytes = Math.min(resource.size, data.byteLength);
+      if (bytes % 4 !== 0) throw new Error("late-bound step inputs must be whole 4-byte words");
+      this.device.queue.writeBuffer(resource.buffer, 0, data.buffer, data.byteOffset, bytes);
+    }
+  }
+
   dispatch(pipeline: CachedPipeline, resources: Resource[], workgroups: number): void {
     for (const resource of resources) {
       if (resource.kind !== "activation") continue;
