@@ -6,7 +6,9 @@ import { runScore } from "./commands/score.js";
 import { runGenerate } from "./commands/generate.js";
 import { runChat } from "./commands/chat.js";
 import { runPull } from "./commands/pull.js";
+import { runMetric } from "./commands/metric.js";
 import { runServe } from "./commands/serve.js";
+import { runBench } from "./commands/bench.js";
 
 const USAGE = `usage: swallow <command> [options]
 
@@ -16,7 +18,9 @@ commands:
   generate   complete a prompt                     swallow generate [--model DIR|ORG/NAME] --prompt TEXT [--json] …
   chat       interactive chat                      swallow chat [--model DIR|ORG/NAME] [--system TEXT]
   pull       download a model from the HF Hub      swallow pull ORG/NAME [--revision REV] [--include GLOB]…
+  metric     score JSON lines with an eval metric  swallow metric NAME [--model DIR|ORG/NAME] < items.jsonl | --list
   serve      OpenAI-compatible server + chat page  swallow serve [--model DIR|ORG/NAME] [--port 8000] [--api-key KEY]
+  bench      prefill/decode/serving speed          swallow bench [--model DIR|ORG/NAME | --shape llama-3.1-8b] [--concurrency 1,8]
 
 --model takes a checkpoint directory or a repo id in the Hugging Face cache; without it, the bundled demo model runs.
 Run \`swallow <command> --help\` for a command's options. --verbose prints stack traces on errors.`;
@@ -27,7 +31,9 @@ const commands: Record<string, (argv: string[]) => Promise<void>> = {
   generate: runGenerate,
   chat: runChat,
   pull: runPull,
+  metric: runMetric,
   serve: runServe,
+  bench: runBench,
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -1,7 +1,7 @@
 import type { Backend } from "../gpu/backend.js";
 import type { FileTree } from "../model/byte-source.js";
 import { openCheckpoint } from "../model/checkpoint.js";
-import { LlamaModel, type LoadProgress } from "../model/llama.js";
+import { LlamaModel, type LoadProgress, type TensorSource } from "../model/llama.js";
 import type { GenerationDefaults, ModelSpec } from "../model/spec.js";
 import { parseTokenizerConfig, renderChatTemplate, type ChatMessage } from "../tokenizer/chat-template.js";
 import { loadTokenizer, type Tokenizer } from "../tokenizer/tokenizer.js";
@@ -50,6 +50,25 @@ export class LanguageModel {
     private readonly specialTokens: { bosToken?: string; eosToken?: string; source?: string },
   ) {}
 
+  /**
+   * A model from weights that are not a checkpoint directory (synthetic weights for `swallow bench --shape`):
+   * no chat template, no generation_config.
+   */
+  static async fromWeights(spec: ModelSpec, weights: TensorSource, tokenizer: Tokenizer, options: LoadOptions): Promise<LanguageModel> {
+    const { runner, engine } = await LanguageModel.buildEngine(spec, weights, tokenizer, options);
+    return new LanguageModel(spec, null, tokenizer, runner, engine, null, {});
+  }
+
+  private static async buildEngine(spec: ModelSpec, weights: TensorSource, tokenizer: Tokenizer, options: LoadOptions) {
+    const model = await LlamaModel.load(spec, weights, options.backend, options.onProgress);
+    const maxModelLen = Math.min(options.maxModelLen ?? 8192, spec.maxPositionEmbeddings);
+    const maxNumSeqs = options.maxNumSeqs ?? 1;
+    const kvCacheTokens = options.kvCacheTokens ?? Math.max(maxModelLen, Math.min(maxModelLen * maxNumSeqs, DEFAULT_KV_CACHE_TOKENS_CAP));
+    const runner = new ModelRunner(model, { maxModelLen, kvCacheTokens, maxBatchTokens: options.maxBatchTokens ?? 512 });
+    const engine = new Engine(runner, tokenizer, { maxNumSeqs, prefixCaching: options.prefixCaching });
+    return { runner, engine };
+  }
+
   static async load(files: FileTree, options: LoadOptions): Promise<LanguageModel> {
     const tokenizer = await loadTokenizer(files);
     const config = (await files.exists("tokenizer_config.json"))
@@ -65,12 +84,7 @@ export class LanguageModel {
           `${files.location}: tokenizer.json has ${tokenizer.vocabSize} tokens but config.json's vocab_size is ${checkpoint.spec.vocabSize}; the tokenizer does not belong to this model`,
         );
       }
-      const model = await LlamaModel.load(checkpoint.spec, checkpoint, options.backend, options.onProgress);
-      const maxModelLen = Math.min(options.maxModelLen ?? 8192, checkpoint.spec.maxPositionEmbeddings);
-      const maxNumSeqs = options.maxNumSeqs ?? 1;
-      const kvCacheTokens = options.kvCacheTokens ?? Math.max(maxModelLen, Math.min(maxModelLen * maxNumSeqs, DEFAULT_KV_CACHE_TOKENS_CAP));
-      const runner = new ModelRunner(model, { maxModelLen, kvCacheTokens, maxBatchTokens: options.maxBatchTokens ?? 512 });
-      const engine = new Engine(runner, tokenizer, { maxNumSeqs, prefixCaching: options.prefixCaching });
+      const { runner, engine } = await LanguageModel.buildEngine(checkpoint.spec, checkpoint, tokenizer, options);
       return new LanguageModel(checkpoint.spec, checkpoint.generation, tokenizer, runner, engine, chatTemplate, {
         bosToken: config?.bosToken ?? undefined,
         eosToken: config?.eosToken ?? undefined,

@@ -2,16 +2,13 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
+import { fixturesDir } from "../../../test/support/paths.js";
 import path from "node:path";
 
 import { PythonRandom, type PythonSeed } from "./python-random.js";
 import { sha512 } from "./sha512.js";
 
-// dist/src/eval/random/ -> repository root (also works from src/eval/random/).
-const here = path.dirname(fileURLToPath(import.meta.url));
-const root = here.includes(`${path.sep}dist${path.sep}`) ? path.resolve(here, "../../../..") : path.resolve(here, "../../..");
-const fixture = JSON.parse(readFileSync(path.join(root, "fixtures/eval/python-random-vectors.json"), "utf8"));
+const fixture = JSON.parse(readFileSync(path.join(fixturesDir, "eval/python-random-vectors.json"), "utf8"));
 
 type Int = number | string; // large ints are decimal strings in the fixture
 

@@ -1,0 +1,191 @@
+import type { GenerationEvent } from "../engine/generate.js";
+import type { LanguageModel } from "../engine/language-model.js";
+import { Rng } from "../engine/rng.js";
+
+export interface BenchOptions {
+  /** Prompt lengths whose prefill speed (time to first token) is measured. */
+  prefillLengths: number[];
+  /** Decode at batch 1: prompt length and generated tokens. */
+  decodePrompt: number;
+  decodeTokens: number;
+  /** Concurrency levels of the serving measurement (empty: skip). */
+  concurrency: number[];
+  /** Requests per concurrency level (default 2 × the level, at least 8). */
+  requestsPerLevel?: number;
+  onProgress?: (line: string) => void;
+}
+
+export interface PrefillResult {
+  tokens: number;
+  /** Median time to first token over the repetitions (prefill + one sampling step). */
+  ttftMs: number;
+  tokensPerSecond: number;
+}
+
+export interface DecodeResult {
+  promptTokens: number;
+  newTokens: number;
+  /** Median time between consecutive tokens. */
+  msPerToken: number;
+  tokensPerSecond: number;
+  ttftMs: number;
+}
+
+export interface ServingResult {
+  concurrency: number;
+  requests: number;
+  outputTokens: number;
+  wallMs: number;
+  outputTokensPerSecond: number;
+  ttftMs: { p50: number; p99: number };
+  tpotMs: { p50: number; p99: number };
+}
+
+export interface BenchReport {
+  prefill: PrefillResult[];
+  decode: DecodeResult;
+  serving: ServingResult[];
+}
+
+/** Lengths of a ShareGPT-like mix: (prompt, output) pairs, long-tailed, as serving benchmarks draw them. */
+const SHAREGPT_LIKE: readonly [number, number][] = [
+  [24, 180],
+  [60, 320],
+  [110, 96],
+  [230, 420],
+  [18, 40],
+  [400, 250],
+  [75, 640],
+  [150, 200],
+  [900, 300],
+  [45, 128],
+];
+
+const quantile = (values: number[], q: number) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+};
+
+/**
+ * Speed of a loaded model through the engine, as a user of `generate` or the server sees it (llama-bench's
+ * figures): prefill tokens/s by prompt length (time to first token), decode tokens/s at batch 1, and output
+ * tokens/s with TTFT/TPOT percentiles at several concurrency levels over a ShareGPT-like length mix.
+ * Prompts are random token ids (never all zeros; a fresh prompt per measurement so the prefix cache never
+ * hits) and every request runs to its full length (min_tokens = max_tokens).
+ */
+export async function runBench(model: LanguageModel, options: BenchOptions): Promise<BenchReport> {
+  const rng = new Rng(1234);
+  const vocab = model.spec.vocabSize;
+  const randomPrompt = (length: number) => Array.from({ length }, () => 256 + Math.floor(rng.nextFloat() * (vocab - 512)));
+  const log = options.onProgress ?? (() => {});
+  const fixedLength = (maxTokens: number) => model.resolveSampling({ temperature: 0, maxTokens, minTokens: maxTokens });
+
+  // Warm-up: compiles every kernel variant and grows the buffer pools.
+  await drain(
+    model.engine.submit({ promptIds: randomPrompt(Math.max(...options.prefillLengths, options.decodePrompt)), params: fixedLength(4) }),
+  );
+
+  const prefill: PrefillResult[] = [];
+  for (const tokens of options.prefillLengths) {
+    const ttfts: number[] = [];
+    for (let rep = 0; rep < 3; rep++) {
+      const { ttftMs } = await timeRequest(model, randomPrompt(tokens), fixedLength(1));
+      ttfts.push(ttftMs);
+    }
+    const ttftMs = quantile(ttfts, 0.5);
+    prefill.push({ tokens, ttftMs, tokensPerSecond: tokens / (ttftMs / 1000) });
+    log(`prefill ${tokens}: ${ttftMs.toFixed(1)} ms`);
+  }
+
+  const single = await timeRequest(model, randomPrompt(options.decodePrompt), fixedLength(options.decodeTokens));
+  const msPerToken = quantile(single.gapsMs, 0.5);
+  const decode: DecodeResult = {
+    promptTokens: options.decodePrompt,
+    newTokens: options.decodeTokens,
+    msPerToken,
+    tokensPerSecond: 1000 / msPerToken,
+    ttftMs: single.ttftMs,
+  };
+  log(`decode: ${msPerToken.toFixed(2)} ms/token`);
+
+  const serving: ServingResult[] = [];
+  for (const concurrency of options.concurrency) {
+    const requests = options.requestsPerLevel ?? Math.max(8, 2 * concurrency);
+    const jobs = Array.from({ length: requests }, (_, i) => SHAREGPT_LIKE[i % SHAREGPT_LIKE.length]);
+    const ttfts: number[] = [];
+    const tpots: number[] = [];
+    let outputTokens = 0;
+    let next = 0;
+    const started = performance.now();
+    const worker = async () => {
+      while (next < jobs.length) {
+        const [promptLength, outputLength] = jobs[next++];
+        const result = await timeRequest(model, randomPrompt(promptLength), fixedLength(outputLength));
+        ttfts.push(result.ttftMs);
+        if (result.gapsMs.length > 0) tpots.push(result.gapsMs.reduce((a, b) => a + b, 0) / result.gapsMs.length);
+        outputTokens += result.tokens;
+      }
+    };
+    await Promise.all(Array.from({ length: concurrency }, worker));
+    const wallMs = performance.now() - started;
+    serving.push({
+      concurrency,
+      requests,
+      outputTokens,
+      wallMs,
+      outputTokensPerSecond: outputTokens / (wallMs / 1000),
+      ttftMs: { p50: quantile(ttfts, 0.5), p99: quantile(ttfts, 0.99) },
+      tpotMs: { p50: quantile(tpots, 0.5), p99: quantile(tpots, 0.99) },
+    });
+    log(`concurrency ${concurrency}: ${(outputTokens / (wallMs / 1000)).toFixed(1)} output tok/s`);
+  }
+  return { prefill, decode, serving };
+}
+
+async function drain(stream: AsyncGenerator<GenerationEvent>): Promise<number> {
+  let tokens = 0;
+  for await (const event of stream) if (event.tokenId !== null) tokens++;
+  return tokens;
+}
+
+async function timeRequest(
+  model: LanguageModel,
+  promptIds: number[],
+  params: ReturnType<LanguageModel["resolveSampling"]>,
+): Promise<{ ttftMs: number; gapsMs: number[]; tokens: number }> {
+  const start = performance.now();
+  let last = start;
+  let ttftMs = NaN;
+  const gapsMs: number[] = [];
+  let tokens = 0;
+  for await (const event of model.engine.submit({ promptIds, params })) {
+    if (event.tokenId === null) continue;
+    const now = performance.now();
+    if (tokens === 0) ttftMs = now - start;
+    else gapsMs.push(now - last);
+    last = now;
+    tokens++;
+  }
+  return { ttftMs, gapsMs, tokens };
+}
+
+/** The report as Markdown tables (what `swallow bench` prints). */
+export function formatBench(report: BenchReport, title: string): string {
+  const lines = [`${title}`, "", "| measurement | result |", "|---|---|"];
+  for (const p of report.prefill) {
+    lines.push(`| prefill ${p.tokens} tokens | ${p.tokensPerSecond.toFixed(0)} tok/s (TTFT ${p.ttftMs.toFixed(1)} ms) |`);
+  }
+  const d = report.decode;
+  lines.push(
+    `| decode, batch 1 (prompt ${d.promptTokens}, ${d.newTokens} new) | ${d.tokensPerSecond.toFixed(1)} tok/s (${d.msPerToken.toFixed(2)} ms/token, TTFT ${d.ttftMs.toFixed(1)} ms) |`,
+  );
+  if (report.serving.length > 0) {
+    lines.push("", "| concurrency | requests | output tok/s | TTFT p50 / p99 ms | TPOT p50 / p99 ms |", "|---:|---:|---:|---:|---:|");
+    for (const s of report.serving) {
+      lines.push(
+        `| ${s.concurrency} | ${s.requests} | ${s.outputTokensPerSecond.toFixed(1)} | ${s.ttftMs.p50.toFixed(0)} / ${s.ttftMs.p99.toFixed(0)} | ${s.tpotMs.p50.toFixed(1)} / ${s.tpotMs.p99.toFixed(1)} |`,
+      );
+    }
+  }
+  return lines.join("\n");
+}

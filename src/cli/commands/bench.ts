@@ -1,0 +1,78 @@
+import { SwallowError } from "../../errors.js";
+import { formatBench, runBench as measure } from "../../bench/engine-bench.js";
+import { MODEL_SHAPES, SyntheticWeights, syntheticTokenizer } from "../../bench/synthetic.js";
+import { LanguageModel } from "../../engine/language-model.js";
+import { createBackend, parseBackendName } from "../../gpu/select.js";
+import { expectedLlamaTensors } from "../../model/checkpoint.js";
+import { numberFlag, parseCommandArgs } from "../args.js";
+import { info, writeLine } from "../io.js";
+import { loadFromFlags, modelFlags } from "../load.js";
+
+const HELP = `usage: swallow bench [--model DIR|ORG/NAME | --shape ${Object.keys(MODEL_SHAPES).join("|")} [--layers N]]
+                     [--backend cpu|webgpu|auto] [--prefill 512,2048] [--prompt 128] [--new 256]
+                     [--concurrency 1,8,32] [--max-model-len N] [--json]
+
+Measures this machine's speed through the engine (like llama-bench): prefill tokens/s (time to first token)
+for each --prefill length, decode tokens/s at batch 1 (--prompt tokens, then --new tokens), and, with
+--concurrency, output tokens/s and TTFT/TPOT percentiles at each level over a ShareGPT-like length mix.
+--shape runs random bf16 weights of a real model's shapes (no download; --layers keeps the first N layers).
+Prompts are random token ids; every request runs to its full length.`;
+
+const list = (flag: string, value: string | undefined, fallback: number[]) => {
+  if (value === undefined) return fallback;
+  if (value === "") return [];
+  return value.split(",").map((part) => {
+    const n = numberFlag(flag, part.trim(), true);
+    if (n === undefined || n < 1) throw new SwallowError(`--${flag} takes positive integers separated by commas, got "${value}"`);
+    return n;
+  });
+};
+
+export async function runBench(argv: string[]): Promise<void> {
+  const { values } = parseCommandArgs("bench", argv, {
+    ...modelFlags,
+    shape: { type: "string" },
+    layers: { type: "string" },
+    prefill: { type: "string" },
+    prompt: { type: "string" },
+    new: { type: "string" },
+    concurrency: { type: "string" },
+    json: { type: "boolean" },
+  });
+  if (values.help) return void process.stdout.write(`${HELP}\n`);
+  const prefillLengths = list("prefill", values.prefill, [512, 2048]);
+  const [decodePrompt] = list("prompt", values.prompt, [128]);
+  const [decodeTokens] = list("new", values.new, [256]);
+  const concurrency = list("concurrency", values.concurrency, []);
+  if (values.model !== undefined && values.shape !== undefined) throw new SwallowError("give --model or --shape, not both");
+  const maxNumSeqs = Math.max(1, ...concurrency);
+  const longest = Math.max(...prefillLengths, decodePrompt + decodeTokens, 1400);
+  const maxModelLen = numberFlag("max-model-len", values["max-model-len"], true) ?? Math.max(2048, longest + 1);
+  if (maxModelLen <= longest) throw new SwallowError(`--max-model-len ${maxModelLen} is too short for prompts of ${longest} tokens`);
+
+  const serving = { maxNumSeqs, maxBatchTokens: 512 };
+  let model: LanguageModel;
+  let title: string;
+  if (values.shape !== undefined) {
+    const base = MODEL_SHAPES[values.shape];
+    if (!base) throw new SwallowError(`unknown --shape ${values.shape}; known: ${Object.keys(MODEL_SHAPES).join(", ")}`);
+    const layers = numberFlag("layers", values.layers, true);
+    const spec = { ...base, numLayers: layers ?? base.numLayers };
+    const backend = await createBackend(parseBackendName(values.backend), info);
+    const shapes = new Map(expectedLlamaTensors(spec).map((t) => [t.name, t.shape] as [string, readonly number[]]));
+    info(`bench: random weights of ${values.shape} (${spec.numLayers} layers)`);
+    model = await LanguageModel.fromWeights(spec, new SyntheticWeights(shapes), syntheticTokenizer(spec), {
+      backend,
+      maxModelLen,
+      ...serving,
+    });
+    title = `${values.shape} (${spec.numLayers} layers, random bf16 weights) on ${backend.name}`;
+  } else {
+    model = await loadFromFlags({ ...values, "max-model-len": String(maxModelLen) }, serving);
+    title = `${values.model ?? "demo model"} on ${values.backend ?? "auto"}`;
+  }
+  const report = await measure(model, { prefillLengths, decodePrompt, decodeTokens, concurrency, onProgress: info });
+  if (values.json) await writeLine(JSON.stringify({ title, ...report }));
+  else await writeLine(formatBench(report, title));
+  await model.runner.backend.dispose();
+}
