@@ -1,6 +1,5 @@
 import test from "node:test";
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { join } from "node:path";
 import { Ajv } from "ajv";
@@ -9,7 +8,6 @@ import { loadModel } from "../src/index.js";
 import { App } from "../src/server/app.js";
 import { startServer } from "../src/server/node-server.js";
 import { fakeServedModel, TOOL_TEMPLATE } from "./support/fake-engine.js";
-import { distDir } from "./support/paths.js";
 import { NEAR_TIE, readTinyReference, tinyDir } from "./support/tiny-fixtures.js";
 
 const NAME = "tiny";
@@ -149,10 +147,7 @@ test("real engine load: 64 concurrent streaming clients, 128 requests, no errors
   assert.equal(model.engine.stats().kvBlocksUsed, 0);
 });
 
-const jsonModule = join(distDir, "src", "engine", "json", "index.js");
-const noJson = existsSync(jsonModule) ? false : `engine/json/index.js (createJsonConstraint) is not built yet: ${jsonModule}`;
-
-test("real engine: response_format json_schema and json_object give JSON that parses and matches", { skip: noJson }, async () => {
+test("real engine: response_format json_schema and json_object give JSON that parses and matches", async () => {
   const schema = {
     type: "object",
     properties: { answer: { enum: ["はい", "いいえ"] }, ok: { type: "boolean" } },
@@ -183,7 +178,7 @@ test("real engine: response_format json_schema and json_object give JSON that pa
   if (object.choices[0].finish_reason === "stop") assert.equal(typeof JSON.parse(text), "object");
 });
 
-test("real engine: tool_choice required / named forces a Llama 3.1 tool call that parses", { skip: noJson }, async () => {
+test("real engine: tool_choice required / named forces a Llama 3.1 tool call that parses", async () => {
   // The tiny checkpoint's template has no tools; serve its engine behind a tool-aware template instead.
   const served = { ...fakeServedModel(model.tokenizer, model.engine, TOOL_TEMPLATE), resolveSampling: model.resolveSampling.bind(model) };
   const toolApp = new App({ servedModelName: NAME });

@@ -312,7 +312,9 @@ export class Engine implements InferenceEngine {
       logits = logits.slice();
       constraint.mask(logits);
     }
-    const sampled = this.sampler.sample(logits, params, seq.rng, {
+    // A finished constrained document allows only stop tokens, which min_tokens would mask: let them through.
+    const sampling = constraint?.isComplete() && params.minTokens > 0 ? { ...params, minTokens: 0 } : params;
+    const sampled = this.sampler.sample(logits, sampling, seq.rng, {
       promptTokenIds: seq.request.promptIds,
       outputTokenIds: seq.output.outputIds,
     });

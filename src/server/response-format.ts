@@ -1,40 +1,12 @@
 import type { TokenConstraint } from "../engine/constraint.js";
 import type { SamplingParams } from "../engine/sampler.js";
 import type { Tokenizer } from "../tokenizer/tokenizer.js";
+import { createJsonConstraint } from "../engine/json/json-constraint.js";
 import { HttpError } from "./http-error.js";
 import type { ResponseFormat } from "./request-schema.js";
 
-/** Options of engine/json's `createJsonConstraint`. */
-interface JsonConstraintOptions {
-  /** Absent: any JSON object (`json_object`). */
-  schema?: object;
-  /** Masked until the document is complete, then the only tokens allowed. */
-  stopTokenIds: number[];
-  /** The request's max_tokens, so the document can close before the limit. */
-  maxTokensHint?: number;
-}
-
-type JsonConstraintFactory = (tokenizer: Tokenizer, options: JsonConstraintOptions) => TokenConstraint;
-
 /** Makes a fresh constraint for one choice (constraints are stateful) from that choice's resolved settings. */
 export type ConstraintFactory = (params: SamplingParams) => TokenConstraint;
-
-let loaded: Promise<JsonConstraintFactory> | null = null;
-
-async function jsonConstraintFactory(): Promise<JsonConstraintFactory> {
-  // Imported on first use, so the server runs (and says why) in a build without engine/json.
-  const modulePath = "../engine/json/index.js";
-  loaded ??= import(modulePath).then((m: { createJsonConstraint?: JsonConstraintFactory }) => {
-    if (typeof m.createJsonConstraint !== "function") throw new Error("engine/json does not export createJsonConstraint");
-    return m.createJsonConstraint;
-  });
-  return loaded.catch((error: unknown) => {
-    loaded = null;
-    throw new HttpError(400, `JSON-constrained decoding is not available in this build (${(error as Error).message})`, {
-      param: "response_format",
-    });
-  });
-}
 
 /**
  * Constraint factory for `response_format`, or null for plain text: `json_object` allows any JSON object,
@@ -53,9 +25,8 @@ export async function constraintsFor(tokenizer: Tokenizer, format: ResponseForma
 
 /** Constraint factory for one JSON schema (also `tool_choice` required / named); absent schema = any object. */
 export async function schemaConstraints(tokenizer: Tokenizer, schema: object | undefined, param: string): Promise<ConstraintFactory> {
-  const create = await jsonConstraintFactory();
   const make = (params: SamplingParams) =>
-    create(tokenizer, { ...(schema ? { schema } : {}), stopTokenIds: params.stopTokenIds, maxTokensHint: params.maxTokens });
+    createJsonConstraint(tokenizer, { ...(schema ? { schema } : {}), stopTokenIds: params.stopTokenIds, maxTokensHint: params.maxTokens });
   return (params) => {
     try {
       return make(params);
