@@ -1,0 +1,65 @@
+/**
+ * One table from one `npm run bench` call: our engine (`swallow bench --json`), the PyTorch peers
+ * (scripts/bench_torch_peers.py) and the GPU memory samples taken while ours ran (nvidia-smi, MiB).
+ *
+ *   node dist/bench/compare.js OURS.json TORCH.json MEMORY.csv
+ */
+import { readFileSync } from "node:fs";
+import type { BenchReport } from "../src/bench/engine-bench.js";
+
+const [oursPath, torchPath, memoryPath] = process.argv.slice(2);
+const ours = JSON.parse(readFileSync(oursPath, "utf8")) as BenchReport & { title: string };
+const torch = JSON.parse(readFileSync(torchPath, "utf8")) as {
+  device: string;
+  torch: string;
+  hf_generate: { ttft_ms: number; decode_tok_s: number };
+  compiled_static: { decode_tok_s?: number; error?: string };
+  prefill_eager: Record<string, { ms: number; tok_s: number }>;
+  copy_gb_s: number;
+  ceiling_tok_s: number;
+  peak_memory_gb: number;
+};
+const peakMiB = Math.max(
+  ...readFileSync(memoryPath, "utf8")
+    .split("\n")
+    .map(Number)
+    .filter((n) => Number.isFinite(n) && n > 0),
+);
+
+const share = (tokPerS: number) => `${((100 * tokPerS) / torch.ceiling_tok_s).toFixed(0)}%`;
+const compiled = torch.compiled_static.decode_tok_s;
+const rows: string[][] = [
+  [
+    "decode tok/s, batch 1 (prompt 128, 256 new)",
+    ours.decode.tokensPerSecond.toFixed(1),
+    torch.hf_generate.decode_tok_s.toFixed(1),
+    compiled?.toFixed(1) ?? `failed: ${torch.compiled_static.error}`,
+  ],
+  [
+    "share of the copy-bandwidth ceiling",
+    share(ours.decode.tokensPerSecond),
+    share(torch.hf_generate.decode_tok_s),
+    compiled ? share(compiled) : "—",
+  ],
+  ["time to first token, 128-token prompt (ms)", ours.decode.ttftMs.toFixed(1), torch.hf_generate.ttft_ms.toFixed(1), "—"],
+  ...ours.prefill.map((p) => [
+    `prefill ${p.tokens} tokens (tok/s)`,
+    p.tokensPerSecond.toFixed(0),
+    torch.prefill_eager[String(p.tokens)]?.tok_s.toFixed(0) ?? "—",
+    "—",
+  ]),
+  ["peak GPU memory (GB)", (peakMiB * 1.048576e-3).toFixed(1) + " (nvidia-smi, whole process)", `${torch.peak_memory_gb} (allocated)`, ""],
+];
+console.log(`${torch.device}, ${new Date().toISOString().slice(0, 10)}; torch ${torch.torch}; ${ours.title}`);
+console.log(`copy bandwidth ${torch.copy_gb_s} GB/s → decode ceiling ${torch.ceiling_tok_s} tok/s (weight bytes per token ÷ bandwidth)\n`);
+console.log("| measurement | swallow (WebGPU) | transformers generate | torch.compile static-cache loop |");
+console.log("|---|---:|---:|---:|");
+for (const row of rows) console.log(`| ${row.join(" | ")} |`);
+if (ours.serving.length > 0) {
+  console.log("\n| concurrency | output tok/s | TTFT p50 / p99 ms | TPOT p50 / p99 ms |\n|---:|---:|---:|---:|");
+  for (const s of ours.serving) {
+    console.log(
+      `| ${s.concurrency} | ${s.outputTokensPerSecond.toFixed(1)} | ${s.ttftMs.p50.toFixed(0)} / ${s.ttftMs.p99.toFixed(0)} | ${s.tpotMs.p50.toFixed(1)} / ${s.tpotMs.p99.toFixed(1)} |`,
+    );
+  }
+}

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# `npm run bench` on the GPU machine: our engine and the PyTorch peers on the same card in one call, then one
+# table (bench/compare.ts). Needs a build (dist/) and Python with torch + transformers. Writes raw results to
+# ${OUT:-/tmp}/bench-*.json|csv. Options pass through to `swallow bench` (e.g. --layers 8 for a quick run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=${OUT:-/tmp}
+nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 250 > "$out/bench-memory.csv" &
+poll=$!
+node dist/src/cli/main.js bench --shape llama-3.1-8b --backend webgpu --prefill 512,2048 --prompt 128 --new 256 \
+  --concurrency 1,8,32 --json "$@" > "$out/bench-ours.json"
+kill $poll
+python3 scripts/bench_torch_peers.py --prompt 128 --new 256 --prefill 512,2048 > "$out/bench-torch.json"
+node dist/bench/compare.js "$out/bench-ours.json" "$out/bench-torch.json" "$out/bench-memory.csv"
