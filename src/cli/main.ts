@@ -8,6 +8,7 @@ import { runChat } from "./commands/chat.js";
 import { runPull } from "./commands/pull.js";
 import { runMetric } from "./commands/metric.js";
 import { runServe } from "./commands/serve.js";
+import { runEval } from "./commands/eval.js";
 import { runBench } from "./commands/bench.js";
 
 const USAGE = `usage: swallow <command> [options]
@@ -20,6 +21,7 @@ commands:
   pull       download a model from the HF Hub      swallow pull ORG/NAME [--revision REV] [--include GLOB]…
   metric     score JSON lines with an eval metric  swallow metric NAME [--model DIR|ORG/NAME] < items.jsonl | --list
   serve      OpenAI-compatible server + chat page  swallow serve [--model DIR|ORG/NAME] [--port 8000] [--api-key KEY]
+  eval       the model card's benchmarks           swallow eval --model DIR | --endpoint URL --tasks ja,en,mtbench | data download
   bench      prefill/decode/serving speed          swallow bench [--model DIR|ORG/NAME | --shape llama-3.1-8b] [--concurrency 1,8]
 
 --model takes a checkpoint directory or a repo id in the Hugging Face cache; without it, the bundled demo model runs.
@@ -33,6 +35,7 @@ const commands: Record<string, (argv: string[]) => Promise<void>> = {
   pull: runPull,
   metric: runMetric,
   serve: runServe,
+  eval: runEval,
   bench: runBench,
 };
 

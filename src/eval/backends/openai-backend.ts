@@ -1,0 +1,127 @@
+/**
+ * Any OpenAI-compatible endpoint (ours, vLLM, …) as an evaluation backend. Prompts are sent as token-id arrays
+ * made with the evaluated model's own tokenizer, so context/continuation splits are the originals' (lm-eval's
+ * `_encode_pair`), not whatever the server's text tokenisation would give.
+ */
+import { SwallowError } from "../../errors.js";
+import type { ChatRequest, EvalBackend, GenerateRequest, LoglikelihoodRequest, LoglikelihoodResult } from "../types.js";
+import { HttpClient, HttpStatusError, type HttpClientOptions } from "./http-client.js";
+import { cutAtStops, encodeGenerationPrompt, encodePair, type PairTokenizer } from "./tokenize-pair.js";
+
+export interface OpenAIBackendOptions extends HttpClientOptions {
+  /** The served model's name; absent = the first model `GET /v1/models` lists. */
+  model?: string;
+  /** The evaluated model's tokenizer (`--tokenizer DIR|REPO`). */
+  tokenizer: PairTokenizer;
+  /** Report/store id; default the model name. */
+  id?: string;
+}
+
+/** The legacy completions `logprobs` object (OpenAI and vLLM). */
+interface CompletionLogprobs {
+  tokens?: string[];
+  token_logprobs?: (number | null)[];
+  top_logprobs?: (Record<string, number> | null)[];
+}
+
+export class OpenAIBackend implements EvalBackend {
+  private readonly client: HttpClient;
+  private modelName: string | undefined;
+  /** Set when the endpoint refused `max_tokens: 0`; then 1 token is generated and its log-prob ignored. */
+  private scoringMaxTokens = 0;
+
+  constructor(private readonly options: OpenAIBackendOptions) {
+    this.client = new HttpClient(options);
+    this.modelName = options.model;
+  }
+
+  get id(): string {
+    return this.options.id ?? this.modelName ?? this.client.baseUrl;
+  }
+
+  /** Resolves the model name now (the id names it in reports and store keys, so call this before a run). */
+  async resolveModel(): Promise<string> {
+    if (this.modelName !== undefined) return this.modelName;
+    const list = (await this.client.get("/models")) as { data?: { id?: string }[] };
+    const first = list.data?.[0]?.id;
+    if (typeof first !== "string") throw new SwallowError(`${this.client.baseUrl}/models lists no model; pass the model name explicitly`);
+    this.modelName = first;
+    return first;
+  }
+
+  async loglikelihood(request: LoglikelihoodRequest): Promise<LoglikelihoodResult> {
+    const { contextIds, continuationIds } = encodePair(this.options.tokenizer, request.context, request.continuation, request.addBos);
+    const prompt = [...contextIds, ...continuationIds];
+    const answer = await this.scorePrompt(prompt);
+    const logprobs = (answer as { choices?: { logprobs?: CompletionLogprobs }[] }).choices?.[0]?.logprobs;
+    const values = logprobs?.token_logprobs;
+    if (!values || values.length < prompt.length) {
+      throw new SwallowError(
+        `${this.client.baseUrl}/completions returned ${values?.length ?? 0} log-probs for a ${prompt.length}-token prompt with echo; the server must support echo + logprobs on token prompts (vLLM does)`,
+        { exitCode: 1 },
+      );
+    }
+    let logprob = 0;
+    let isGreedy = true;
+    for (let i = contextIds.length; i < prompt.length; i++) {
+      const value = values[i];
+      if (typeof value !== "number") throw new SwallowError(`the server gave no log-prob for prompt position ${i}`, { exitCode: 1 });
+      logprob += value;
+      // lm-eval's is_greedy over completions: the most likely alternative must be the token itself.
+      const top = logprobs.top_logprobs?.[i];
+      const token = logprobs.tokens?.[i];
+      if (top && token !== undefined) {
+        const best = Object.entries(top).reduce((a, b) => (b[1] > a[1] ? b : a), ["", -Infinity] as [string, number]);
+        if (best[0] !== token && best[1] > value) isGreedy = false;
+      }
+    }
+    return { logprob, isGreedy };
+  }
+
+  async generateUntil(request: GenerateRequest): Promise<string> {
+    const prompt = encodeGenerationPrompt(this.options.tokenizer, request.context, request.addBos, request.maxContextTokens);
+    const answer = await this.client.post("/completions", {
+      model: await this.resolveModel(),
+      prompt,
+      max_tokens: request.maxTokens,
+      temperature: request.temperature,
+      ...(request.topP !== undefined ? { top_p: request.topP } : {}),
+      ...(request.seed !== undefined ? { seed: request.seed } : {}),
+      ...(request.until.length > 0 ? { stop: request.until } : {}),
+    });
+    const text = (answer as { choices?: { text?: string }[] }).choices?.[0]?.text;
+    if (typeof text !== "string")
+      throw new SwallowError(`${this.client.baseUrl}/completions answered without choices[0].text`, { exitCode: 1 });
+    return cutAtStops(text, request.until);
+  }
+
+  async chat(request: ChatRequest): Promise<string> {
+    const answer = await this.client.post("/chat/completions", {
+      model: await this.resolveModel(),
+      messages: request.messages,
+      max_tokens: request.maxTokens,
+      temperature: request.temperature,
+      ...(request.topP !== undefined ? { top_p: request.topP } : {}),
+      ...(request.seed !== undefined ? { seed: request.seed } : {}),
+    });
+    const content = (answer as { choices?: { message?: { content?: string | null } }[] }).choices?.[0]?.message?.content;
+    if (typeof content !== "string") {
+      throw new SwallowError(`${this.client.baseUrl}/chat/completions answered without choices[0].message.content`, { exitCode: 1 });
+    }
+    return content;
+  }
+
+  /** echo + logprobs with max_tokens 0; an endpoint that rejects 0 (HTTP 400) is asked again with 1 from then on. */
+  private async scorePrompt(prompt: number[]): Promise<unknown> {
+    const body = { model: await this.resolveModel(), prompt, echo: true, logprobs: 1, temperature: 0 };
+    if (this.scoringMaxTokens === 0) {
+      try {
+        return await this.client.post("/completions", { ...body, max_tokens: 0 });
+      } catch (error) {
+        if (!(error instanceof HttpStatusError) || error.status !== 400) throw error;
+        this.scoringMaxTokens = 1;
+      }
+    }
+    return this.client.post("/completions", { ...body, max_tokens: this.scoringMaxTokens });
+  }
+}

@@ -1,0 +1,244 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { FakeBackend } from "../src/eval/backends/fake-backend.js";
+import { LocalDatasets } from "../src/eval/datasets/registry.js";
+import { buildReport, reportMarkdown } from "../src/eval/report/tables.js";
+import { runTasks } from "../src/eval/runner/run-tasks.js";
+import { ResultStore } from "../src/eval/store/result-store.js";
+import { allTasks, selectTasks } from "../src/eval/tasks/index.js";
+import type { EvalBackend } from "../src/eval/types.js";
+import { runCli } from "./support/cli.js";
+import { fixturesDir } from "./support/paths.js";
+
+const data = new LocalDatasets(path.join(fixturesDir, "eval", "data"));
+// mmlu is left out: its fixture has only a few of the 57 subjects (tasks/en tests it with its own subject list).
+const TASKS = "jcommonsenseqa,jmmlu,mgsm,openbookqa,hellaswag,gsm8k";
+
+/** Counts the calls that reach a backend. */
+function counted(inner: EvalBackend): { backend: EvalBackend; calls: () => number } {
+  let n = 0;
+  return {
+    backend: {
+      id: inner.id,
+      loglikelihood: (r) => (n++, inner.loglikelihood(r)),
+      generateUntil: (r) => (n++, inner.generateUntil(r)),
+      chat: (r) => (n++, inner.chat(r)),
+    },
+    calls: () => n,
+  };
+}
+
+test("selectTasks: suites, names, card order and unknown names", () => {
+  assert.equal(selectTasks("ja").length, 10);
+  assert.equal(selectTasks("en").length, 9);
+  assert.equal(selectTasks("mtbench").length, 8);
+  assert.deepEqual(
+    selectTasks("mmlu,jcommonsenseqa,mmlu").map((t) => t.name),
+    ["jcommonsenseqa", "mmlu"],
+  );
+  assert.deepEqual(
+    selectTasks("code").map((t) => t.name),
+    ["jhumaneval", "humaneval"],
+  );
+  assert.throws(() => selectTasks("jcom"), /unknown task "jcom"; choose from ja, en, mtbench, code or: jcommonsenseqa/);
+});
+
+test("real tasks on fixture data through the runner, store and report with a fake backend; a rerun sends nothing", async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), "swallow-e2e-"));
+  try {
+    const tasks = selectTasks(TASKS);
+    // Always answers "1" (a digit for llm-jp-eval's choice tasks, a number for GSM8K/MGSM); prefers shorter continuations.
+    const fake = new FakeBackend({ generate: () => "1\n\n", loglikelihood: (r) => -r.continuation.length / 10 }, "fake-model");
+    const first = counted(fake);
+    const store = new ResultStore(path.join(dir, "results.sqlite"));
+    const results = await runTasks({
+      runId: "fake",
+      tasks,
+      models: { model: first.backend },
+      store,
+      data,
+      limit: 3,
+      concurrency: 2,
+      progress: false,
+    });
+    // Card order: MGSM comes before JMMLU in the Japanese table.
+    assert.deepEqual(
+      results.map((r) => r.task.name),
+      ["jcommonsenseqa", "mgsm", "jmmlu", "openbookqa", "hellaswag", "gsm8k"],
+    );
+    for (const r of results) {
+      assert.ok(r.outcomes.length > 0 && r.outcomes.length <= 3 * 60, `${r.task.name}: ${r.outcomes.length} outcomes`);
+      assert.ok(r.score >= 0 && r.score <= 1, `${r.task.name}: ${r.score}`);
+    }
+    assert.ok(first.calls() > 0);
+
+    const second = counted(fake);
+    const again = await runTasks({ runId: "fake", tasks, models: { model: second.backend }, store, data, limit: 3, progress: false });
+    assert.equal(second.calls(), 0);
+    assert.deepEqual(
+      again.map((r) => r.score),
+      results.map((r) => r.score),
+    );
+    assert.ok(again.every((r) => r.resumed === r.outcomes.length));
+
+    const md = reportMarkdown(buildReport(store.runs(), allTasks()));
+    assert.match(md, /## Japanese tasks/);
+    assert.match(md, /## English tasks/);
+    assert.match(md, new RegExp(`\\| fake \\| ${results[0].score.toFixed(4)} \\|`));
+    store.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("swallow eval --endpoint against a fake OpenAI-compatible server writes the report and resumes", async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), "swallow-eval-cli-"));
+  let completions = 0;
+  const server = createServer((req, res) => {
+    let body = "";
+    req.on("data", (c) => (body += c));
+    req.on("end", () => {
+      res.setHeader("content-type", "application/json");
+      if (req.url === "/v1/models") return res.end(JSON.stringify({ data: [{ id: "served" }] }));
+      completions++;
+      const request = JSON.parse(body) as { prompt: number[]; echo?: boolean };
+      if (!request.echo) return res.end(JSON.stringify({ choices: [{ text: "1\n\n" }] }));
+      const n = request.prompt.length;
+      res.end(
+        JSON.stringify({
+          choices: [
+            {
+              text: "",
+              logprobs: {
+                tokens: request.prompt.map(String),
+                token_logprobs: request.prompt.map((_, i) => (i === 0 ? null : -1)),
+                top_logprobs: request.prompt.map(() => null),
+              },
+            },
+          ],
+          n,
+        }),
+      );
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  try {
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
+    const args = [
+      "eval",
+      "--endpoint",
+      url,
+      "--tokenizer",
+      path.join(fixturesDir, "tiny-tokenizer"),
+      "--tasks",
+      "jcommonsenseqa,openbookqa",
+      "--limit",
+      "2",
+      "--data-dir",
+      path.join(fixturesDir, "eval", "data"),
+      "--output",
+      dir,
+    ];
+    const first = await runCli(args);
+    assert.equal(first.code, 0, first.stderr);
+    assert.match(first.stdout, /\| served \| [01]\.\d{4} \| – \|/);
+    assert.match(first.stderr, /jcommonsenseqa: [01]\.\d{4} \(2 items, 0 resumed/);
+    const json = JSON.parse(readFileSync(path.join(dir, "report.json"), "utf8"));
+    assert.equal(json.tables[0].rows[0].runId, "served");
+    assert.match(readFileSync(path.join(dir, "chart.svg"), "utf8"), /^<svg/);
+    const sent = completions;
+    assert.ok(sent > 0);
+    const second = await runCli(args);
+    assert.equal(second.code, 0, second.stderr);
+    assert.equal(completions, sent, "a rerun must not send any request again");
+    assert.match(second.stderr, /jcommonsenseqa: [01]\.\d{4} \(2 items, 2 resumed/);
+  } finally {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("swallow eval: bad flags and missing data are one-line errors", async () => {
+  const noTasks = await runCli(["eval", "--endpoint", "http://127.0.0.1:1/v1"]);
+  assert.equal(noTasks.code, 2);
+  assert.match(noTasks.stderr, /^swallow eval: give --tasks/);
+  const judge = await runCli(["eval", "--endpoint", "http://127.0.0.1:1/v1", "--tasks", "mtbench"]);
+  assert.match(judge.stderr, /MT-Bench needs a judge: add --judge-endpoint URL --judge-model NAME/);
+  const missing = await runCli(["eval", "--endpoint", "http://127.0.0.1:1/v1", "--tasks", "jsquad", "--data-dir", "/nonexistent"]);
+  assert.equal(missing.code, 2);
+  assert.match(
+    missing.stderr,
+    /dataset "jsquad-v1\.1" is not in \/nonexistent; run `swallow eval data download jsquad-v1\.1 --data-dir \/nonexistent`/,
+  );
+  const unknown = await runCli(["eval", "data", "download", "nope", "--data-dir", "/tmp/x-never"]);
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.stderr, /unknown dataset "nope"; choose from: all, jcommonsenseqa-v1\.1/);
+});
+
+test("MT-Bench through the runner: answers from the model, ratings from the judge, 0–1 score, judge calls memoised", async () => {
+  const store = new ResultStore(":memory:");
+  const model = new FakeBackend({ generate: () => "日本の首都は東京です。", chat: () => "日本の首都は東京です。" }, "fake-model");
+  const judgeFake = new FakeBackend({ chat: () => "とても良い回答です。\n\nRating: [[8]]" }, "fake-judge");
+  const judge = counted(judgeFake);
+  const tasks = selectTasks("jmtbench_extraction,jmtbench_math");
+  const results = await runTasks({ runId: "mt", tasks, models: { model, judge: judge.backend }, store, data, limit: 1, progress: false });
+  for (const r of results) {
+    assert.equal(r.outcomes.length, 1);
+    // Every turn of every run was rated 8 on FastChat's 1–10 scale.
+    assert.ok(Math.abs(r.score - 0.8) < 1e-12, `${r.task.name}: ${r.score}`);
+  }
+  assert.ok(judgeFake.requests.length > 0 && judgeFake.requests.every((q) => q.kind === "chat"));
+  const before = judge.calls();
+  await runTasks({ runId: "mt-again", tasks, models: { model, judge: judge.backend }, store, data, limit: 1, progress: false });
+  assert.equal(judge.calls(), before, "a new run over the same requests reuses the stored judgments");
+  const md = reportMarkdown(buildReport(store.runs(), allTasks()));
+  assert.match(md, /## Japanese MT-Bench/);
+  assert.match(md, /\| mt \| – \| 0\.8000 \| – \| 0\.8000 \| – \| – \| – \| – \| – \|/);
+  store.close();
+});
+
+test("swallow eval --model runs the in-process engine on the tiny checkpoint", async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), "swallow-eval-model-"));
+  try {
+    // The tiny checkpoint allows 256 positions; the few-shot prompts are longer in its byte-level tokens, so a copy
+    // declares 4096 (RoPE works at any position; the numbers are meaningless, the plumbing is what is tested).
+    const checkpoint = path.join(dir, "gqa-llama3");
+    cpSync(path.join(fixturesDir, "tiny", "gqa-llama3"), checkpoint, { recursive: true });
+    const config = JSON.parse(readFileSync(path.join(checkpoint, "config.json"), "utf8"));
+    writeFileSync(path.join(checkpoint, "config.json"), JSON.stringify({ ...config, max_position_embeddings: 4096 }));
+    const result = await runCli([
+      "eval",
+      "--model",
+      checkpoint,
+      "--backend",
+      "cpu",
+      "--tasks",
+      "jcommonsenseqa,hellaswag",
+      "--limit",
+      "2",
+      "--data-dir",
+      path.join(fixturesDir, "eval", "data"),
+      "--output",
+      path.join(dir, "out"),
+    ]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stderr, /hellaswag: [01]\.\d{4} \(2 items, 0 resumed/);
+    const json = JSON.parse(readFileSync(path.join(dir, "out", "report.json"), "utf8"));
+    assert.deepEqual(json.runs[0].runId, "gqa-llama3");
+    assert.equal(typeof json.runs[0].scores.hellaswag, "number");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("--mtbench-answers switches MT-Bench to the chat template (a different task version, so results never mix)", () => {
+  const fastchat = allTasks().find((t) => t.name === "jmtbench_math")!;
+  const template = allTasks({ mtbench: { answerFormat: "chat-template" } }).find((t) => t.name === "jmtbench_math")!;
+  assert.notEqual(fastchat.version, template.version);
+});
