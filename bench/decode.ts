@@ -2,7 +2,7 @@
  * Decode/prefill benchmark of the WebGPU backend on real Llama-3.x shapes with synthetic bf16 weights.
  *
  *   node dist/bench/decode.js --shape llama-3.1-8b [--layers N] [--prompt 128[,512]] [--new 32]
- *                             [--warmup 2] [--no-robustness] [--profile]
+ *                             [--warmup 2] [--no-robustness] [--profile] [--matmul auto|gemv|tiled|tensor|fast]
  *
  * --profile: after the timed decode steps, runs --new more steps timing the step's compute pass with
  * timestamp queries (GPU time vs wall clock), then --new more with one timed compute pass per dispatch, and
@@ -62,7 +62,7 @@ function parseArgs(argv: string[]) {
     warmup: 2,
     noRobustness: false,
     profile: false,
-    matmul: "auto" as "auto" | "tiled",
+    matmul: "auto" as "auto" | "gemv" | "tiled" | "tensor" | "fast",
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -78,8 +78,12 @@ function parseArgs(argv: string[]) {
     else if (a === "--warmup") opts.warmup = Number(next());
     else if (a === "--no-robustness") opts.noRobustness = true;
     else if (a === "--profile") opts.profile = true;
-    else if (a === "--matmul") opts.matmul = next() === "tiled" ? "tiled" : "auto";
-    else throw new Error(`unknown argument ${a}`);
+    else if (a === "--matmul") {
+      // fast: tensor cores for prompts of ≥ TENSOR_MIN_TOKENS (batchInvariant off); tensor/gemv/tiled force one kernel.
+      const v = next();
+      if (!["auto", "gemv", "tiled", "tensor", "fast"].includes(v)) throw new Error(`--matmul takes auto|gemv|tiled|tensor|fast, not ${v}`);
+      opts.matmul = v as typeof opts.matmul;
+    } else throw new Error(`unknown argument ${a}`);
   }
   return opts;
 }
@@ -177,7 +181,10 @@ async function main() {
   const synthMs = now() - t0;
 
   t0 = now();
-  const backend = await WebGpuBackend.create({ ...(opts.noRobustness ? { disableRobustness: true } : {}), matmulPath: opts.matmul });
+  const backend = await WebGpuBackend.create({
+    ...(opts.noRobustness ? { disableRobustness: true } : {}),
+    ...(opts.matmul === "fast" ? { batchInvariant: false } : { matmulPath: opts.matmul }),
+  });
   const createMs = now() - t0;
   const device = backend.describe();
   console.error(`device: ${device}`);

@@ -5,7 +5,7 @@ import { createBackend } from "../src/gpu/select.js";
 import { NEAR_TIE, TINY_VARIANTS } from "./support/tiny-fixtures.js";
 import { batchedVersusAlone, checkAgainstTransformers } from "./support/model-checks.js";
 import { openTestBackend } from "./support/webgpu.js";
-import { concurrentVersusAlone } from "./support/engine-checks.js";
+import { concurrentVersusAlone, deviceVersusHostSampling } from "./support/engine-checks.js";
 
 /**
  * The tiny checkpoints end to end through the WebGPU backend (lavapipe in CI): log-probs against
@@ -48,6 +48,10 @@ test("sequences batched together get the logits each gets alone (paged KV, mixed
 });
 
 test("engine: 32 concurrent greedy requests give exactly what each gives alone", { skip }, () => concurrentVersusAlone(gpu));
+
+test("engine: greedy sampling on the GPU (ids fed to the next step) gives the host sampler's tokens", { skip }, () =>
+  deviceVersusHostSampling(gpu),
+);
 
 test("--backend webgpu opens the adapter; auto keeps software adapters off", { skip }, async () => {
   const lines: string[] = [];

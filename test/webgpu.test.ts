@@ -346,6 +346,37 @@ test(
   },
 );
 
+test("sampleGreedy: argmax (lowest id on ties), its log-prob, stop ids masked per row; embed takes fed ids", { skip }, async () => {
+  const vocab = 1031; // not a multiple of the 256 threads
+  const rows = 4;
+  const logits = random(950).values(rows * vocab).map((v) => v * 6);
+  logits[1 * vocab + 17] = 40; // row 1: a clear winner…
+  logits[1 * vocab + 900] = 40; // …tied with a higher id: the lower id wins
+  logits[2 * vocab + 5] = 50; // row 2: the best is a stop id, masked in this row
+  logits[3 * vocab + 5] = 50; // row 3: the same, not masked
+  const maskStops = Int32Array.from([0, 0, 1, 0]);
+  const stopIds = Int32Array.from([5, 1000]);
+  const out = await gpu.read(gpu.sampleGreedy(upload(rows, vocab, logits), maskStops, stopIds));
+  for (let r = 0; r < rows; r++) {
+    const [id, logprob] = ops.greedyRow(logits.subarray(r * vocab, (r + 1) * vocab), maskStops[r] ? new Set(stopIds) : null);
+    assert.equal(out[2 * r], id, `row ${r} id`);
+    assert.ok(Math.abs(out[2 * r + 1] - logprob) < 1e-4, `row ${r} logprob ${out[2 * r + 1]} vs ${logprob}`);
+  }
+  assert.deepEqual([out[2], out[4], out[6]], [17, ops.greedyRow(logits.subarray(2 * vocab, 3 * vocab), new Set([5, 1000]))[0], 5]);
+
+  // A batch whose tokens 0 and 2 take their ids from rows 3 and 1 of the sampled output (5 and 17).
+  const hostTable = randomTensor("bf16", [vocab, 24], 951);
+  const table = await gpu.uploadWeight("embed", hostTable);
+  const sampled = gpu.sampleGreedy(upload(rows, vocab, logits), maskStops, stopIds);
+  const batch = {
+    numTokens: 3,
+    tokenIds: Int32Array.from([0, 42, 0]),
+    deviceTokens: { source: sampled, rows: Int32Array.from([3, -1, 1]) },
+  } as unknown as ForwardBatch;
+  const embedded = await gpu.read(gpu.embed(table, batch));
+  assert.deepEqual(embedded, ops.embedRows(matrix(hostTable), Int32Array.from([5, 42, 17])));
+});
+
 test("activations: recycled after being consumed, readable twice, empty ones read as empty", { skip }, async () => {
   const x = upload(2, 3, Float32Array.from([1, 2, 3, 4, 5, 6]));
   const y = gpu.add(x, x);

@@ -1,4 +1,5 @@
 import { SwallowError } from "../errors.js";
+import type { Activation } from "../gpu/backend.js";
 import type { Tokenizer } from "../tokenizer/tokenizer.js";
 import { EventChannel } from "./event-channel.js";
 import type { GenerationEvent } from "./generate.js";
@@ -7,7 +8,7 @@ import { OutputProcessor } from "./output-processor.js";
 import { EngineBusyError, type EngineRequest, type EngineStats, type InferenceEngine, type PromptTokenLogprob } from "./request.js";
 import { randomSeed, Rng } from "./rng.js";
 import type { ModelRunner, PreparedStep } from "./runner.js";
-import { Sampler } from "./sampler.js";
+import { Sampler, type SampleResult } from "./sampler.js";
 import { Scheduler, type SchedulableSequence } from "./scheduler.js";
 
 export interface EngineOptions {
@@ -31,16 +32,25 @@ interface StepEntry {
   end: number;
   /** Whether the chunk ends at the sequence's last token, so its last logits row is sampled. */
   samples: boolean;
+  /** Its row among the step's logits rows (the device-sampled output's rows), or -1. */
+  sampleRow: number;
+  /** Where its sampled token goes in `seq.tokenIds` (set at launch). */
+  position: number;
 }
 
 interface PlannedStep {
   entries: StepEntry[];
   prepared: PreparedStep;
+  deviceSampled: boolean;
+  /** A host-sampled step whose tokens this one needs: it can only be sent after that one completes. */
+  waitsFor: LaunchedStep | null;
 }
 
 interface LaunchedStep {
   entries: StepEntry[];
-  logits: Promise<Float32Array[]>;
+  output: Promise<Float32Array[]>;
+  deviceSampled: boolean;
+  sampled: Activation | null;
 }
 
 /** One request inside the engine. */
@@ -54,6 +64,12 @@ class Sequence implements SchedulableSequence {
   promptLogprobs: PromptTokenLogprob[] | undefined;
   done = false;
   aborted = false;
+  /** Placeholder tokens at the end of `tokenIds` whose step has not completed yet. */
+  pending = 0;
+  /** The launched step that samples the newest placeholder, and its row there. */
+  producer: { step: LaunchedStep; row: number } | null = null;
+  /** Planned or launched steps this sequence has a chunk in. */
+  stepsInFlight = 0;
 
   constructor(
     readonly id: number,
@@ -183,7 +199,7 @@ export class Engine implements InferenceEngine {
   private abort(seq: Sequence): void {
     if (seq.done || seq.aborted) return;
     seq.aborted = true;
-    if (!this.inFlight.has(seq)) this.finish(seq, seq.output.finish("abort"));
+    if (seq.stepsInFlight === 0) this.finish(seq, seq.output.finish("abort"));
   }
 
   private finish(seq: Sequence, event: GenerationEvent): void {
@@ -194,8 +210,6 @@ export class Engine implements InferenceEngine {
     seq.channel.end();
   }
 
-  private readonly inFlight = new Set<Sequence>();
-
   private kick(): void {
     if (this.looping) return;
     this.looping = true;
@@ -203,24 +217,32 @@ export class Engine implements InferenceEngine {
   }
 
   /**
-   * The step loop. On a backend that can encode a step before running it (WebGPU), step N+1 is planned and
-   * encoded while the device runs step N (vLLM's async scheduling): sequences that will sample from step N
-   * get a placeholder token, written into step N+1's token ids once step N is sampled, just before its
-   * submit. A sequence that finishes at step N wastes its row of step N+1, which is ignored. On the cpu
-   * reference (eager), each step is planned after the previous one completes.
+   * The step loop (vLLM's async scheduling). On a backend that encodes a step before running it (WebGPU),
+   * step N+1 is planned and encoded while the device runs step N. Sequences that sample in step N get a
+   * placeholder token; step N+1 takes the real one either from the device (greedy requests: step N samples
+   * on the device and step N+1's embedding reads that id, so N+1 is sent before N is read back and the
+   * device never waits for the host) or from the host (other requests: written into N+1's token ids once N
+   * is sampled, just before N+1 is sent). A sequence that finishes at step N wastes its row of N+1, which is
+   * ignored. On the cpu reference (eager), each step is planned after the previous one completes.
    */
   private async loop(): Promise<void> {
-    let running: LaunchedStep | null = null;
-    while (this.scheduler.hasWork || running !== null) {
-      const next: PlannedStep | null = this.scheduler.hasWork && (running === null || this.runner.canPipeline) ? this.plan() : null;
-      if (running !== null) await this.complete(running);
-      running = next === null ? null : this.launch(next);
-      if (running === null && next === null) await yieldToEventLoop();
+    const launched: LaunchedStep[] = [];
+    let planned: PlannedStep | null = null;
+    while (this.scheduler.hasWork || launched.length > 0 || planned !== null) {
+      const mayPlan = launched.length === 0 || (this.runner.canPipeline && launched.length < 2);
+      if (planned === null && this.scheduler.hasWork && mayPlan) planned = this.plan(launched.at(-1) ?? null);
+      if (planned !== null && (planned.waitsFor === null || !launched.includes(planned.waitsFor))) {
+        launched.push(this.launch(planned));
+        planned = null;
+        continue;
+      }
+      if (launched.length > 0) await this.complete(launched.shift()!);
+      else if (planned === null) await yieldToEventLoop();
     }
   }
 
   /** Schedules the next step and records it (a pipelining backend also encodes it now). */
-  private plan(): PlannedStep | null {
+  private plan(previous: LaunchedStep | null): PlannedStep | null {
     const plan = this.scheduler.schedule();
     this.counters.preemptionsTotal += plan.preempted.length;
     this.counters.prefixCacheHitTokensTotal += plan.prefixHitTokens;
@@ -233,21 +255,60 @@ export class Engine implements InferenceEngine {
       }
       return null;
     }
-    const entries = plan.chunks.map(({ seq, chunk }) => {
+    let logitRows = 0;
+    const entries: StepEntry[] = plan.chunks.map(({ seq, chunk }) => {
       const start = seq.slots.numCached;
       const end = start + chunk.tokenIds.length;
-      this.inFlight.add(seq);
-      return { seq, start, end, samples: end === seq.tokenIds.length };
+      seq.stepsInFlight++;
+      const samples = end === seq.tokenIds.length;
+      const sampleRow = chunk.logits === "none" ? -1 : logitRows + (chunk.logits === "all" ? chunk.tokenIds.length - 1 : 0);
+      logitRows += chunk.logits === "all" ? chunk.tokenIds.length : chunk.logits === "last" ? 1 : 0;
+      return { seq, start, end, samples, sampleRow, position: -1 };
     });
+    let waitsFor: LaunchedStep | null = null;
+    const feed: { chunk: number; sourceRow: number }[] = [];
+    entries.forEach(({ seq }, i) => {
+      if (seq.pending === 0 || seq.producer === null) return;
+      if (seq.producer.step === previous && previous.deviceSampled) feed.push({ chunk: i, sourceRow: seq.producer.row });
+      else waitsFor = seq.producer.step;
+    });
+    const greedy = this.deviceGreedy(entries);
     try {
-      return { entries, prepared: this.runner.prepare(plan.chunks.map((c) => c.chunk)) };
+      const prepared = this.runner.prepare(
+        plan.chunks.map((c) => c.chunk),
+        { greedy: greedy ?? undefined, feed: feed.length > 0 ? { source: previous!.sampled!, chunks: feed } : undefined },
+      );
+      return { entries, prepared, deviceSampled: greedy !== null, waitsFor };
     } catch (error) {
       for (const { seq } of entries) this.fail(seq, error);
       return null;
     }
   }
 
-  /** Fills late-bound token ids, marks the positions cached, sends the step; sampling sequences get a placeholder. */
+  /**
+   * Device-side greedy sampling for the step when every sequence that samples in it would get exactly the
+   * host sampler's choice that way: temperature 0, no penalties, no constraint, no top log-probs, no prompt
+   * log-probs, and one shared stop-id list for the rows that still mask stops (min_tokens).
+   */
+  private deviceGreedy(entries: StepEntry[]): { maskStops: Int32Array; stopIds: Int32Array } | null {
+    const sampling = entries.filter((e) => e.samples);
+    // Prompt log-probs need the logits themselves (and give chunks several rows).
+    if (sampling.length === 0 || entries.some((e) => e.seq.wantsPromptLogits)) return null;
+    const maskStops = new Int32Array(entries.filter((e) => e.sampleRow >= 0).length);
+    let stopIds: number[] | null = null;
+    for (const { seq, sampleRow } of sampling) {
+      const p = seq.request.params;
+      const plain = p.temperature === 0 && p.logprobs === 0 && p.repetitionPenalty === 1 && p.presencePenalty === 0 && p.frequencyPenalty === 0;
+      if (!plain || p.maxTokens === 0 || seq.request.constraint || seq.wantsPromptLogits) return null;
+      if (seq.output.outputIds.length + seq.pending >= p.minTokens) continue;
+      if (stopIds !== null && (stopIds.length !== p.stopTokenIds.length || stopIds.some((id, i) => id !== p.stopTokenIds[i]))) return null;
+      stopIds = p.stopTokenIds;
+      maskStops[sampleRow] = 1;
+    }
+    return { maskStops, stopIds: Int32Array.from(stopIds ?? []) };
+  }
+
+  /** Fills host-known token ids, marks the positions cached, sends the step; sampling sequences get a placeholder. */
   private launch(step: PlannedStep): LaunchedStep {
     const { prepared, entries } = step;
     entries.forEach(({ seq, start, end }, i) => {
@@ -255,30 +316,40 @@ export class Engine implements InferenceEngine {
       for (let t = start; t < end; t++) prepared.tokenIds[prepared.rowStarts[i] + t - start] = seq.tokenIds[t];
     });
     prepared.commit();
+    const launched: LaunchedStep = { entries, output: prepared.submit(), deviceSampled: step.deviceSampled, sampled: prepared.sampled };
     for (const entry of entries) {
-      if (entry.samples && !entry.seq.done && entry.seq.request.params.maxTokens > 0) entry.seq.tokenIds.push(PLACEHOLDER_TOKEN);
+      const { seq } = entry;
+      if (seq.done) continue;
+      if (seq.usePrefixCache) seq.slots.registerFullBlocks(seq.tokenIds, seq.tokenIds.length - seq.pending);
+      if (!entry.samples || seq.request.params.maxTokens === 0) continue;
+      entry.position = seq.tokenIds.length;
+      seq.tokenIds.push(PLACEHOLDER_TOKEN);
+      seq.pending++;
+      seq.producer = { step: launched, row: entry.sampleRow };
     }
-    return { entries, logits: prepared.submit() };
+    return launched;
   }
 
-  /** Waits for a launched step and turns its logits into prompt log-probs, samples and events. */
+  /** Waits for a launched step and turns its output into prompt log-probs, samples and events. */
   private async complete(step: LaunchedStep): Promise<void> {
-    let logits: Float32Array[];
+    let output: Float32Array[] | null = null;
+    let failure: unknown = null;
     try {
-      logits = await step.logits;
+      output = await step.output;
     } catch (error) {
-      for (const { seq } of step.entries) if (!seq.done) this.fail(seq, error);
-      this.inFlight.clear();
-      return;
+      failure = error;
     }
-    step.entries.forEach(({ seq, start, end, samples }, i) => {
+    step.entries.forEach((entry, i) => {
+      const { seq } = entry;
+      seq.stepsInFlight--;
       if (seq.done) return;
+      if (output === null) return this.fail(seq, failure);
       if (seq.aborted) return this.finish(seq, seq.output.finish("abort"));
-      const rows = logits[i];
-      if (seq.wantsPromptLogits) this.collectPromptLogprobs(seq, start, end, rows);
-      if (samples) this.emit(seq, rows);
+      const rows = output[i];
+      if (seq.wantsPromptLogits) this.collectPromptLogprobs(seq, entry.start, entry.end, rows);
+      if (entry.samples) this.emit(seq, rows, entry.position, step.deviceSampled);
+      if (seq.producer?.step === step) seq.producer = null;
     });
-    this.inFlight.clear();
     await yieldToEventLoop();
   }
 
@@ -297,8 +368,11 @@ export class Engine implements InferenceEngine {
     if (end >= prompt.length) seq.wantsPromptLogits = false;
   }
 
-  /** The sequence has computed all its tokens: sample the next one (or end, for max_tokens 0). */
-  private emit(seq: Sequence, rows: Float32Array): void {
+  /**
+   * The sequence has computed all its tokens: sample the next one into `position` (or end, for max_tokens
+   * 0). `rows` are logits, or (token id, log-prob) when the step sampled on the device.
+   */
+  private emit(seq: Sequence, rows: Float32Array, position: number, deviceSampled: boolean): void {
     const vocab = this.vocabSize;
     const promptLogprobs = seq.promptLogprobs;
     seq.promptLogprobs = undefined;
@@ -306,6 +380,8 @@ export class Engine implements InferenceEngine {
     if (params.maxTokens === 0) {
       return this.finish(seq, { ...seq.output.finish("length"), promptLogprobs });
     }
+    seq.pending--;
+    if (deviceSampled) return this.accept(seq, { tokenId: rows[0], logprob: rows[1], topLogprobs: [] }, position, promptLogprobs);
     let logits = rows.length === vocab ? rows : rows.subarray(rows.length - vocab);
     const { constraint } = seq.request;
     if (constraint) {
@@ -319,11 +395,17 @@ export class Engine implements InferenceEngine {
       outputTokenIds: seq.output.outputIds,
     });
     constraint?.accept(sampled.tokenId);
+    this.accept(seq, sampled, position, promptLogprobs);
+  }
+
+  /** Turns a sampled token into the request's next event; it replaces the placeholder pushed at launch. */
+  private accept(seq: Sequence, sampled: SampleResult, position: number, promptLogprobs: PromptTokenLogprob[] | undefined): void {
     this.counters.generationTokensTotal++;
     const event = seq.output.push(sampled);
     if (promptLogprobs) event.promptLogprobs = promptLogprobs;
     if (event.finishReason !== undefined) return this.finish(seq, event);
-    seq.tokenIds[seq.tokenIds.length - 1] = sampled.tokenId; // replaces the placeholder pushed at launch
+    seq.tokenIds[position] = sampled.tokenId;
+    if (seq.usePrefixCache) seq.slots.registerFullBlocks(seq.tokenIds, seq.tokenIds.length - seq.pending);
     seq.channel.push(event);
   }
 

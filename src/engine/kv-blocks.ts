@@ -131,6 +131,8 @@ export class SequenceSlots {
   readonly blocks: number[] = [];
   /** Positions 0..numCached-1 have K/V in the cache. */
   numCached = 0;
+  /** Leading full blocks already offered to the prefix cache. */
+  private registeredBlocks = 0;
 
   constructor(private readonly allocator: BlockAllocator) {}
 
@@ -149,6 +151,7 @@ export class SequenceSlots {
     const maxBlocks = Math.floor(Math.max(0, tokenIds.length - minUncached) / this.allocator.blockSize);
     this.blocks.push(...this.allocator.lookupPrefix(tokenIds, maxBlocks));
     this.numCached = this.blocks.length * this.allocator.blockSize;
+    this.registeredBlocks = this.blocks.length;
     return this.numCached;
   }
 
@@ -170,12 +173,18 @@ export class SequenceSlots {
    * sequence's tokens so far) is given, offers every block that became full to the prefix cache.
    */
   commit(count: number, tokenIds?: readonly number[]): void {
-    const { blockSize } = this.allocator;
-    const fullBefore = Math.floor(this.numCached / blockSize);
     this.numCached += count;
-    if (!tokenIds) return;
-    const fullAfter = Math.floor(this.numCached / blockSize);
-    for (let b = fullBefore; b < fullAfter; b++) this.allocator.registerFull(this.blocks, tokenIds, b);
+    if (tokenIds) this.registerFullBlocks(tokenIds, tokenIds.length);
+  }
+
+  /**
+   * Offers the full blocks whose tokens are all known to the prefix cache: `tokenIds` are the sequence's
+   * tokens, of which the first `knownLength` are final (later ones may be placeholders for tokens still
+   * being sampled, which must never name a cached block).
+   */
+  registerFullBlocks(tokenIds: readonly number[], knownLength: number): void {
+    const full = Math.floor(Math.min(this.numCached, knownLength) / this.allocator.blockSize);
+    for (; this.registeredBlocks < full; this.registeredBlocks++) this.allocator.registerFull(this.blocks, tokenIds, this.registeredBlocks);
   }
 
   /** Drops this sequence's references to its blocks (call in a `finally`). */
@@ -183,5 +192,6 @@ export class SequenceSlots {
     this.allocator.release(this.blocks);
     this.blocks.length = 0;
     this.numCached = 0;
+    this.registeredBlocks = 0;
   }
 }

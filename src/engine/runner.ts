@@ -1,5 +1,5 @@
 import { SwallowError } from "../errors.js";
-import type { Backend, KvCache } from "../gpu/backend.js";
+import type { Activation, Backend, KvCache } from "../gpu/backend.js";
 import type { LlamaModel } from "../model/llama.js";
 import { buildForwardBatch, type SequenceChunk } from "./batch.js";
 import { BlockAllocator, SequenceSlots } from "./kv-blocks.js";
@@ -11,8 +11,20 @@ export interface PreparedStep {
   /** Index in `tokenIds` of each chunk's first token. */
   rowStarts: number[];
   commit(): void;
-  /** Runs (or sends) the pass and resolves each chunk's logits rows, as `ModelRunner.step`. */
+  /**
+   * Runs (or sends) the pass and resolves each chunk's logits rows, as `ModelRunner.step`; with `greedy`,
+   * each chunk with logits gets its (token id, log-prob) pair instead.
+   */
   submit(): Promise<Float32Array[]>;
+  /** With `greedy`: the device-side sampled ids, which the next step may take as its tokens (`feed`). */
+  sampled: Activation | null;
+}
+
+export interface PrepareOptions {
+  /** Sample greedily on the device (rows in logits order): no logits readback, and the next step may be fed. */
+  greedy?: { maskStops: Int32Array; stopIds: Int32Array };
+  /** Chunks whose last token is the previous step's device-sampled token `sourceRow`. */
+  feed?: { source: Activation; chunks: { chunk: number; sourceRow: number }[] };
 }
 
 export interface RunnerOptions {
@@ -99,28 +111,36 @@ export class ModelRunner {
    * forward pass. Token ids may still change in `tokenIds` until `submit` (late-bound decode tokens);
    * `commit` marks the chunks' positions as cached (call it before planning the next step).
    */
-  prepare(chunks: readonly SequenceChunk[]): PreparedStep {
+  prepare(chunks: readonly SequenceChunk[], options: PrepareOptions = {}): PreparedStep {
     const { batch, commit } = buildForwardBatch(chunks);
-    const logits = this.model.forward(batch, this.cache);
-    const read = this.backend.prepareRead?.(logits, [batch.tokenIds]) ?? { submit: () => this.backend.read(logits) };
-    const vocab = this.vocabSize;
     const rowStarts: number[] = [];
     let token = 0;
     for (const chunk of chunks) {
       rowStarts.push(token);
       token += chunk.tokenIds.length;
     }
+    if (options.feed && options.feed.chunks.length > 0) {
+      const rows = new Int32Array(batch.numTokens).fill(-1);
+      options.feed.chunks.forEach(({ chunk, sourceRow }) => (rows[rowStarts[chunk] + chunks[chunk].tokenIds.length - 1] = sourceRow));
+      batch.deviceTokens = { source: options.feed.source, rows };
+    }
+    const logits = this.model.forward(batch, this.cache);
+    const greedy = options.greedy;
+    const target = greedy ? this.backend.sampleGreedy(logits, greedy.maskStops, greedy.stopIds) : logits;
+    const read = this.backend.prepareRead?.(target, [batch.tokenIds]) ?? { submit: () => this.backend.read(target) };
+    const width = greedy ? 2 : this.vocabSize;
     return {
       tokenIds: batch.tokenIds,
       rowStarts,
       commit,
+      sampled: greedy ? target : null,
       submit: async () => {
         const all = await read.submit();
         const out: Float32Array[] = [];
         let row = 0;
         for (const chunk of chunks) {
           const rows = chunk.logits === "all" ? chunk.tokenIds.length : chunk.logits === "last" ? 1 : 0;
-          out.push(all.subarray(row * vocab, (row + rows) * vocab));
+          out.push(all.subarray(row * width, (row + rows) * width));
           row += rows;
         }
         return out;

@@ -22,7 +22,7 @@ const range = (n: number, from = 0) => Array.from({ length: n }, (_, i) => from 
 function run(plan: ReturnType<Scheduler<FakeSeq>["schedule"]>): void {
   for (const { seq, chunk } of plan.chunks) {
     seq.slots.reserve(chunk.tokenIds.length);
-    seq.slots.commit(chunk.tokenIds.length, chunk.cacheableTokenIds);
+    seq.slots.commit(chunk.tokenIds.length, seq.usePrefixCache ? seq.tokenIds : undefined);
     if (chunk.logits === "last") seq.tokenIds.push(1000 + seq.id);
   }
 }

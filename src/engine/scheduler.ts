@@ -130,8 +130,6 @@ export class Scheduler<S extends SchedulableSequence> {
       slots: seq.slots,
       tokenIds: seq.tokenIds.slice(start, end),
       logits: seq.wantsPromptLogits ? "all" : reachesEnd ? "last" : "none",
-      // commit() reads only the positions written so far, so the live array (no copy) is enough.
-      cacheableTokenIds: seq.usePrefixCache ? seq.tokenIds : undefined,
     };
   }
 

@@ -66,6 +66,12 @@ export interface ForwardBatch {
   maxBlocksPerSeq: number;
   /** Indices into the batch's tokens whose logits are wanted (e.g. each sequence's last token). */
   logitRows: Int32Array;
+  /**
+   * Tokens whose id comes from an earlier step's `sampleGreedy` output still on the device (so this step
+   * can be sent before that one is read back): `rows[t]` is the row of `source` for token t, or -1 to
+   * take `tokenIds[t]`. `source` must be the output of the step recorded just before this one.
+   */
+  deviceTokens?: { source: Activation; rows: Int32Array };
 }
 
 export interface Backend {
@@ -96,6 +102,12 @@ export interface Backend {
   siluMul(gate: Activation, up: Activation): Activation;
   /** Keeps the listed rows: [rows.length, cols]. */
   gatherRows(x: Activation, rows: Int32Array): Activation;
+  /**
+   * Greedy sampling of each logits row on the device: `[rows, 2]` = (argmax id as a float, its log-prob
+   * under log_softmax of the row). Rows with `maskStops[r]` = 1 never pick an id of `stopIds` (min_tokens).
+   * Ties go to the lowest id, as the host sampler.
+   */
+  sampleGreedy(logits: Activation, maskStops: Int32Array, stopIds: Int32Array): Activation;
   /** Waits for the work behind `x` and copies it out, row-major. */
   read(x: Activation): Promise<Float32Array>;
   /**

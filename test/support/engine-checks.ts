@@ -51,3 +51,27 @@ export async function concurrentVersusAlone(backend: Backend): Promise<void> {
   assert.equal(stats.running + stats.waiting, 0);
   assert.equal(stats.requestsFinishedTotal, 32);
 }
+
+/**
+ * Greedy decoding sampled on the device (ids fed from step to step without a readback) gives the tokens and
+ * log-probs of the host sampler: the same requests with `logprobs: 1` take the host path.
+ */
+export async function deviceVersusHostSampling(backend: Backend): Promise<void> {
+  const model = await LanguageModel.load(new NodeFileTree(tinyDir("gqa-llama3")), { backend, maxModelLen: 96, maxNumSeqs: 4 });
+  const prompts = makePrompts(4, model.spec.vocabSize);
+  const run = (logprobs: number) =>
+    Promise.all(
+      prompts.map((promptIds) =>
+        collect(model.engine.submit({ promptIds, params: model.resolveSampling({ temperature: 0, maxTokens: 10, minTokens: 10, logprobs }) })),
+      ),
+    );
+  const device = await run(0);
+  const host = await run(1);
+  device.forEach((d, i) => {
+    assert.deepEqual(d.tokens, host[i].tokens, `request ${i}`);
+    d.events.forEach((event, j) => {
+      if (event.logprob === null) return;
+      assert.ok(Math.abs(event.logprob - host[i].events[j].logprob!) < 1e-4, `request ${i} token ${j}: ${event.logprob}`);
+    });
+  });
+}

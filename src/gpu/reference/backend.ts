@@ -70,7 +70,25 @@ export class ReferenceBackend implements Backend {
 
   embed(table: Weight, batch: ForwardBatch): Activation {
     const m = weight(table).matrix;
-    return new CpuActivation(batch.numTokens, m.cols, ops.embedRows(m, batch.tokenIds));
+    let ids = batch.tokenIds;
+    if (batch.deviceTokens) {
+      const { source, rows } = batch.deviceTokens;
+      const sampled = act(source).data;
+      ids = ids.map((id, t) => (rows[t] >= 0 ? sampled[rows[t] * 2] : id));
+    }
+    return new CpuActivation(batch.numTokens, m.cols, ops.embedRows(m, ids));
+  }
+
+  sampleGreedy(logits: Activation, maskStops: Int32Array, stopIds: Int32Array): Activation {
+    const data = act(logits).data;
+    const out = new Float32Array(logits.rows * 2);
+    for (let r = 0; r < logits.rows; r++) {
+      const row = data.subarray(r * logits.cols, (r + 1) * logits.cols);
+      const [id, logprob] = ops.greedyRow(row, maskStops[r] ? new Set(stopIds) : null);
+      out[2 * r] = id;
+      out[2 * r + 1] = logprob;
+    }
+    return new CpuActivation(logits.rows, 2, out);
   }
 
   rmsNorm(x: Activation, w: Weight, eps: number): Activation {

@@ -168,3 +168,19 @@ export function pagedAttention(
   }
   return out;
 }
+
+/**
+ * Greedy choice over one logits row: the largest logit (lowest id on ties) outside `masked`, and its
+ * log-probability under log_softmax of the whole row, in f64.
+ */
+export function greedyRow(row: Float32Array, masked: Set<number> | null): [number, number] {
+  let best = -1;
+  let max = -Infinity;
+  for (let i = 0; i < row.length; i++) {
+    if (row[i] > max) max = row[i];
+    if ((best < 0 || row[i] > row[best]) && !masked?.has(i)) best = i;
+  }
+  let sum = 0;
+  for (let i = 0; i < row.length; i++) sum += Math.exp(row[i] - max);
+  return [best, row[best] - max - Math.log(sum)];
+}

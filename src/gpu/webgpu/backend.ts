@@ -1,7 +1,7 @@
 /// <reference types="@webgpu/types" />
 import { SwallowError } from "../../errors.js";
 import { BYTES_PER_ELEMENT, toF32 } from "../../model/dtype.js";
-import type { Activation, Backend, ForwardBatch, HostTensor, KvCache, KvCacheLayout, Weight } from "../backend.js";
+import type { Activation, Backend, ForwardBatch, HostTensor, KvCache, KvCacheLayout, PreparedRead, Weight } from "../backend.js";
 import { BufferPool, BufferUsage, checkBindable, MAP_MODE_READ, storageBytes } from "./buffers.js";
 import { GpuWeight, type GpuKvLayer, type KernelContext } from "./context.js";
 import { describeDevice, openWebGpu, requestWebGpuDevice, type WebGpuAdapter, type WebGpuDevice, type WebGpuOptions } from "./device.js";
@@ -9,7 +9,10 @@ import { elementwise } from "./kernels/elementwise.js";
 import { attention } from "./kernels/attention.js";
 import { embed } from "./kernels/embed.js";
 import { gatherRows } from "./kernels/gather-rows.js";
-import { matmul } from "./kernels/matmul.js";
+import { sampleGreedy } from "./kernels/sample-greedy.js";
+import { matmul, type MatmulKernel } from "./kernels/matmul.js";
+import { tensorCoreLayout } from "./kernels/tensor/setup.js";
+import { tensorIneligibility, tensorOutputIneligibility, TENSOR_MIN_TOKENS, type TensorLayout } from "./kernels/tensor/plan.js";
 import { rmsNorm } from "./kernels/rms-norm.js";
 import { rope, ropeTable } from "./kernels/rope.js";
 import { writeKv } from "./kernels/write-kv.js";
@@ -22,8 +25,19 @@ export interface WebGpuBackendOptions extends WebGpuOptions {
   adapter?: WebGpuAdapter;
   /** KV cache element type; default f16 when the device has shader-f16, else f32. */
   kvDtype?: KvDtype;
-  /** Forces one matmul kernel (tests); "auto" (default) is the batch-invariant GEMV for every batch size (kernels/matmul.ts). */
-  matmulPath?: "auto" | "gemv" | "tiled";
+  /**
+   * Forces one matmul kernel (tests, kernel lab): "gemv", "tiled", or "tensor" (subgroup matrices; throws
+   * where the device or weight cannot take it). "auto" (default) follows `batchInvariant`.
+   */
+  matmulPath?: MatmulKernel;
+  /**
+   * Default true: "auto" runs the GEMV kernel for every batch size, so a row's result never depends on what
+   * else is in the batch (kernels/matmul.ts). false: "auto" takes the tensor-core kernel for
+   * T ≥ TENSOR_MIN_TOKENS rows when the device has an f16→f32 subgroup-matrix configuration and the weight
+   * is bf16/f16 with K a multiple of 8 (prefill speed; results then depend on the batch's size). Not with
+   * `disableRobustness` (the tensor path is then off: see bench/NOTES.md).
+   */
+  batchInvariant?: boolean;
   /** GPU timing of steps with timestamp queries (see `setProfile`); default off. */
   profile?: ProfileMode;
 }
@@ -58,8 +72,12 @@ function gpuWeight(w: Weight): GpuWeight {
 export class WebGpuBackend implements Backend {
   readonly name = "webgpu";
   readonly kvDtype: KvDtype;
-  /** Which matmul kernel runs: "auto" picks GEMV for few tokens, tiled otherwise (tests force one). */
-  matmulPath: "auto" | "gemv" | "tiled";
+  /** Which matmul kernel runs (see WebGpuBackendOptions.matmulPath); tests force one. */
+  matmulPath: MatmulKernel;
+  /** See WebGpuBackendOptions.batchInvariant. */
+  batchInvariant: boolean;
+  /** The tensor-core kernel's layout on this device, or null when the device has no usable subgroup matrices. */
+  readonly tensorLayout: TensorLayout | null;
   private readonly device: GPUDevice;
   private readonly pool: BufferPool;
   private readonly readbackPool: BufferPool;
@@ -85,6 +103,10 @@ export class WebGpuBackend implements Backend {
     }
     this.kvDtype = options.kvDtype ?? (gpu.features.shaderF16 ? "f16" : "f32");
     this.matmulPath = options.matmulPath ?? "auto";
+    this.batchInvariant = options.batchInvariant ?? true;
+    // With Dawn's disable_robustness the tensor kernel gave wrong results on the H100 (bench/NOTES.md,
+    // 2026-11-27; cause not established): the tensor path is only offered with robustness on.
+    this.tensorLayout = options.disableRobustness ? null : tensorCoreLayout(gpu);
     this.pool = new BufferPool(this.device, gpu.limits, BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST, "activations");
     this.readbackPool = new BufferPool(this.device, gpu.limits, BufferUsage.MAP_READ | BufferUsage.COPY_DST, "readback");
     this.recorder = new StepRecorder(this.device, gpu.limits, this.pool);
@@ -185,7 +207,11 @@ export class WebGpuBackend implements Backend {
       const id = batch.tokenIds[t];
       if (id < 0 || id >= vocab) throw new RangeError(`token id ${id} is outside the vocabulary (0..${vocab - 1})`);
     }
-    return embed(this.ctx, w, this.i32Input(batch.tokenIds, batch.numTokens), batch.numTokens);
+    const feed = batch.deviceTokens && {
+      rows: this.i32Input(batch.deviceTokens.rows, batch.numTokens),
+      sampled: activation(batch.deviceTokens.source),
+    };
+    return embed(this.ctx, w, this.i32Input(batch.tokenIds, batch.numTokens), batch.numTokens, feed);
   }
 
   rmsNorm(x: Activation, weight: Weight, eps: number): Activation {
@@ -197,7 +223,16 @@ export class WebGpuBackend implements Backend {
 
   matmul(x: Activation, weight: Weight): Activation {
     this.throwIfLost();
-    return matmul(this.ctx, activation(x), gpuWeight(weight), this.matmulPath);
+    const w = gpuWeight(weight);
+    return matmul(this.ctx, activation(x), w, this.matmulKernel(x.rows, w), this.tensorLayout);
+  }
+
+  /** "auto" resolved for one call: GEMV when batch-invariant, else tensor cores for long enough batches. */
+  private matmulKernel(rows: number, weight: GpuWeight): MatmulKernel {
+    if (this.matmulPath !== "auto") return this.matmulPath;
+    if (this.batchInvariant || !this.tensorLayout || rows < TENSOR_MIN_TOKENS) return "gemv";
+    const why = tensorIneligibility(weight.dtype, weight.shape[1]) ?? tensorOutputIneligibility(this.tensorLayout, rows, weight.shape[0]);
+    return why === null ? "tensor" : "gemv";
   }
 
   rope(x: Activation, batch: ForwardBatch, invFreq: Weight, headDim: number): Activation {
@@ -259,6 +294,13 @@ export class WebGpuBackend implements Backend {
     return elementwise(this.ctx, "siluMul", activation(gate), activation(up));
   }
 
+  sampleGreedy(logits: Activation, maskStops: Int32Array, stopIds: Int32Array): Activation {
+    this.throwIfLost();
+    if (maskStops.length !== logits.rows) throw new RangeError(`sampleGreedy: ${maskStops.length} mask flags for ${logits.rows} rows`);
+    const stops = stopIds.length > 0 ? stopIds : Int32Array.of(-1);
+    return sampleGreedy(this.ctx, activation(logits), this.i32Input(maskStops), this.i32Input(stops), stopIds.length);
+  }
+
   gatherRows(x: Activation, rows: Int32Array): Activation {
     this.throwIfLost();
     for (const row of rows) {
@@ -289,39 +331,97 @@ export class WebGpuBackend implements Backend {
   lastReadTiming = { encodeMs: 0, submitMs: 0 };
 
   async read(x: Activation): Promise<Float32Array> {
+    return this.prepareRead(x, []).submit();
+  }
+
+  /**
+   * Encodes the recorded step (bind groups, one compute pass, the copy to a readback buffer) and returns
+   * a handle that submits it. Nothing else may be recorded between the two (the step's inputs and buffers
+   * stay reserved until `submit`). `lateInputs` are uploaded again just before the submit.
+   */
+  prepareRead(x: Activation, lateInputs: readonly Int32Array[]): PreparedRead {
     this.throwIfLost();
     const target = activation(x);
     this.recorder.assertReadable(target);
-    const scopes: GPUErrorFilter[] = ["out-of-memory", "validation", "internal"];
-    for (const filter of scopes) this.device.pushErrorScope(filter);
-    let staging: GPUBuffer | null = null;
-    let scopeErrors: Promise<(GPUError | null)[]>;
+    const encodeStart = performance.now();
+    let encodeErrors: ReturnType<typeof this.encodeStep>;
     try {
-      const encodeStart = performance.now();
+      encodeErrors = this.encodeStep(target);
+    } catch (error) {
+      this.recorder.finishStep();
+      throw error;
+    }
+    const encodeMs = performance.now() - encodeStart;
+    const { commands, staging } = encodeErrors.value;
+    let submitted = false;
+    return {
+      submit: () => {
+        if (submitted) throw new Error("a prepared step was submitted twice");
+        submitted = true;
+        const submitStart = performance.now();
+        const submitErrors = this.withErrorScopes(() => {
+          try {
+            for (const values of lateInputs) this.recorder.rewriteInput(values);
+            this.device.queue.submit([commands]);
+          } finally {
+            this.recorder.finishStep();
+          }
+        });
+        this.lastReadTiming = { encodeMs, submitMs: performance.now() - submitStart };
+        return this.completeRead(
+          target,
+          staging,
+          Promise.all([encodeErrors.errors, submitErrors.errors]).then((e) => e.flat()),
+        );
+      },
+    };
+  }
+
+  private encodeStep(target: GpuActivation) {
+    return this.withErrorScopes(() => {
       const encoder = this.device.createCommandEncoder({ label: "step" });
       if (this.recorder.hasPending) this.recorder.encode(encoder, target);
+      let staging: GPUBuffer | null = null;
       if (!target.isEmpty) {
         staging = this.readbackPool.acquire(target.bytes, "a readback buffer");
         encoder.copyBufferToBuffer(target.buffer!, 0, staging, 0, target.bytes);
       }
-      const commands = encoder.finish();
-      const submitStart = performance.now();
-      this.device.queue.submit([commands]);
-      this.lastReadTiming = { encodeMs: submitStart - encodeStart, submitMs: performance.now() - submitStart };
-    } finally {
-      this.recorder.finishStep();
-      scopeErrors = Promise.all(scopes.map(() => this.device.popErrorScope()));
+      return { commands: encoder.finish(), staging };
+    });
+  }
+
+  /** Runs `work` inside out-of-memory/validation/internal error scopes; `errors` resolves to what they caught. */
+  private withErrorScopes<T>(work: () => T): { value: T; errors: Promise<(GPUError | null)[]> } {
+    const scopes: GPUErrorFilter[] = ["out-of-memory", "validation", "internal"];
+    for (const filter of scopes) this.device.pushErrorScope(filter);
+    const pop = () => Promise.all(scopes.map(() => this.device.popErrorScope()));
+    let value: T;
+    try {
+      value = work();
+    } catch (error) {
+      void pop(); // never leak the scopes into later steps
+      throw error;
     }
+    return { value, errors: pop() };
+  }
+
+  private async completeRead(
+    target: GpuActivation,
+    staging: GPUBuffer | null,
+    scopeErrors: Promise<(GPUError | null)[]>,
+  ): Promise<Float32Array> {
     try {
       const done = staging ? staging.mapAsync(MAP_MODE_READ, 0, target.bytes) : this.device.queue.onSubmittedWorkDone();
       const [completion] = await this.untilLost(Promise.allSettled([done, scopeErrors]));
+      const caught = await scopeErrors;
       const messages = [
         ...(await this.pipelines.takeErrors()),
-        ...(await scopeErrors).filter((error): error is GPUError => error !== null).map((error) => error.message),
+        ...caught.filter((error): error is GPUError => error !== null).map((error) => error.message),
         ...this.errors.splice(0),
       ];
       if (messages.length > 0) {
-        const outOfMemory = (await scopeErrors)[0] !== null;
+        // Scopes come in threes per phase (encode, submit); the first of each three is out-of-memory.
+        const outOfMemory = caught.some((error, i) => i % 3 === 0 && error !== null);
         if (outOfMemory)
           throw new SwallowError(`out of GPU memory during a forward pass on ${this.gpu.adapter.name}: ${messages.join("; ")}`);
         throw new Error(`WebGPU errors during a step: ${messages.join("; ")}`);

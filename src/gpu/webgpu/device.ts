@@ -1,5 +1,6 @@
 /// <reference types="@webgpu/types" />
 import { SwallowError } from "../../errors.js";
+import type { SubgroupMatrixConfig } from "./kernels/tensor/plan.js";
 
 /**
  * WebGPU device acquisition: `navigator.gpu` where the runtime has it (browsers, Deno), else Dawn through
@@ -36,6 +37,11 @@ export interface DeviceFeatures {
   shaderF16: boolean;
   subgroups: boolean;
   timestampQuery: boolean;
+  /**
+   * Subgroup-matrix (tensor-core) configurations when the device was granted Dawn's
+   * `chromium-experimental-subgroup-matrix` (exposed by the `allow_unsafe_apis` toggle); else empty.
+   */
+  subgroupMatrixConfigs: SubgroupMatrixConfig[];
 }
 
 /** The device limits the kernels and buffer code depend on (as granted: the adapter's maximums). */
@@ -173,7 +179,7 @@ export const NO_ADAPTER_MESSAGE =
  * benefit from (shader-f16, subgroups, timestamp-query).
  */
 export async function requestWebGpuDevice({ adapter, report }: WebGpuAdapter): Promise<WebGpuDevice> {
-  const wanted: GPUFeatureName[] = ["shader-f16", "subgroups", "timestamp-query"];
+  const wanted = ["shader-f16", "subgroups", "timestamp-query", SUBGROUP_MATRIX_FEATURE] as GPUFeatureName[];
   const requiredFeatures = wanted.filter((feature) => adapter.features.has(feature));
   const requiredLimits: Record<string, number> = {};
   for (const name of REQUESTED_LIMITS) requiredLimits[name] = adapter.limits[name];
@@ -193,8 +199,23 @@ export async function requestWebGpuDevice({ adapter, report }: WebGpuAdapter): P
     shaderF16: device.features.has("shader-f16"),
     subgroups: device.features.has("subgroups"),
     timestampQuery: device.features.has("timestamp-query"),
+    subgroupMatrixConfigs: device.features.has(SUBGROUP_MATRIX_FEATURE) ? subgroupMatrixConfigs(adapter) : [],
   };
   return { device, adapter: report, features, limits };
+}
+
+const SUBGROUP_MATRIX_FEATURE = "chromium-experimental-subgroup-matrix";
+
+/** `adapter.info.subgroupMatrixConfigs` (Dawn extension; not in @webgpu/types) as plain objects. */
+function subgroupMatrixConfigs(adapter: GPUAdapter): SubgroupMatrixConfig[] {
+  const info = adapter.info as unknown as { subgroupMatrixConfigs?: Iterable<SubgroupMatrixConfig> };
+  return [...(info.subgroupMatrixConfigs ?? [])].map((c) => ({
+    componentType: String(c.componentType),
+    resultComponentType: String(c.resultComponentType),
+    M: Number(c.M),
+    N: Number(c.N),
+    K: Number(c.K),
+  }));
 }
 
 /** Adapter + device, or a SwallowError saying how to get one. */
@@ -209,6 +230,7 @@ export function describeDevice(gpu: WebGpuDevice): string {
   const traits = [gpu.adapter.isSoftware ? "software" : "hardware"];
   if (gpu.features.shaderF16) traits.push("shader-f16");
   if (gpu.features.subgroups) traits.push("subgroups");
+  if (gpu.features.subgroupMatrixConfigs.length > 0) traits.push("subgroup-matrix");
   const driver = gpu.adapter.description && gpu.adapter.description !== gpu.adapter.name ? ` [${gpu.adapter.description}]` : "";
   return `${gpu.adapter.name}${driver} (${traits.join(", ")})`;
 }

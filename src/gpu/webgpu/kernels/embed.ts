@@ -5,13 +5,24 @@ import { LINEAR_WORKGROUP, weightAccess } from "../wgsl.js";
 
 const WORKGROUP = 64;
 
-function source(dtype: WeightDtype): string {
+const FEED_BINDINGS = `@group(0) @binding(4) var<storage, read> feedRows: array<i32>;
+@group(0) @binding(5) var<storage, read> sampled: array<f32>;`;
+
+/**
+ * `fed`: some tokens take their id from an earlier step's device-sampled output (`sampled` [rows, 2], id as
+ * f32 in column 0; `feedRows[t]` its row, or -1 for `ids[t]`), so step N+1 can run before step N is read.
+ */
+function source(dtype: WeightDtype, fed: boolean): string {
+  const tokenId = fed
+    ? `select(u32(ids[t]), u32(sampled[u32(feedRows[t]) * 2u]), feedRows[t] >= 0)`
+    : "u32(ids[t])";
   return `
 struct Params { numTokens: u32, cols: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> ids: array<i32>;
 ${weightAccess("table", 2, dtype)}
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
+${fed ? FEED_BINDINGS : ""}
 ${LINEAR_WORKGROUP}
 
 @compute @workgroup_size(${WORKGROUP})
@@ -19,21 +30,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let i = linearWorkgroup(wid, nwg) * ${WORKGROUP}u + lid;
   if (i >= params.numTokens * params.cols) { return; }
   let t = i / params.cols;
-  out[i] = tableAt(u32(ids[t]) * params.cols + i % params.cols);
+  out[i] = tableAt(${tokenId} * params.cols + i % params.cols);
 }
 `;
 }
 
 /** out[t] = table[ids[t]] : [numTokens, cols] in f32. Token ids are checked against the vocabulary by the caller. */
-export function embed(ctx: KernelContext, table: GpuWeight, ids: Resource, numTokens: number): GpuActivation {
+export function embed(
+  ctx: KernelContext,
+  table: GpuWeight,
+  ids: Resource,
+  numTokens: number,
+  feed?: { rows: Resource; sampled: GpuActivation },
+): GpuActivation {
   const cols = table.shape[1];
   const out = ctx.recorder.output(numTokens, cols);
   if (out.isEmpty) return out;
-  const pipeline = ctx.pipelines.get(`embed/${table.dtype}`, () => source(table.dtype));
-  ctx.recorder.dispatch(
-    pipeline,
-    [uniform(numTokens, cols), ids, table.resource, activationResource(out)],
-    Math.ceil((numTokens * cols) / WORKGROUP),
-  );
+  const pipeline = ctx.pipelines.get(`embed/${table.dtype}${feed ? "/fed" : ""}`, () => source(table.dtype, feed !== undefined));
+  const resources = [uniform(numTokens, cols), ids, table.resource, activationResource(out)];
+  if (feed) resources.push(feed.rows, activationResource(feed.sampled));
+  ctx.recorder.dispatch(pipeline, resources, Math.ceil((numTokens * cols) / WORKGROUP));
   return out;
 }

@@ -2,6 +2,8 @@ import type { WeightDtype } from "../../../model/dtype.js";
 import { activationResource, uniform, type GpuWeight, type KernelContext } from "../context.js";
 import type { GpuActivation } from "../recorder.js";
 import { LINEAR_WORKGROUP, weightAccess } from "../wgsl.js";
+import { matmulTensor } from "./matmul-tensor.js";
+import { tensorIneligibility, tensorOutputIneligibility, type TensorLayout } from "./tensor/plan.js";
 
 /**
  * y = x · Wᵀ with x `[T, K]` f32 and W `[N, K]` in stored precision (torch Linear layout): `[T, N]`.
@@ -225,10 +227,29 @@ function gemvTokens(numTokens: number): number {
   return numTokens <= 1 ? 1 : numTokens <= 2 ? 2 : numTokens <= 4 ? 4 : 8;
 }
 
-export function matmul(ctx: KernelContext, x: GpuActivation, weight: GpuWeight, path: "auto" | "gemv" | "tiled" = "auto"): GpuActivation {
+/**
+ * Which kernel runs: "gemv" (also what "auto" means here: the backend resolves its own "auto" per call),
+ * "tiled", or "tensor" (subgroup matrices, kernels/matmul-tensor.ts; needs `tensor`, the device's layout).
+ */
+export type MatmulKernel = "auto" | "gemv" | "tiled" | "tensor";
+
+export function matmul(
+  ctx: KernelContext,
+  x: GpuActivation,
+  weight: GpuWeight,
+  path: MatmulKernel = "auto",
+  tensor: TensorLayout | null = null,
+): GpuActivation {
   const [n, k] = weight.shape;
   if (weight.shape.length !== 2 || k !== x.cols) {
     throw new Error(`matmul: activation has ${x.cols} columns, weight ${weight.name} has shape [${weight.shape.join(", ")}]`);
+  }
+  if (path === "tensor") {
+    const why = tensor
+      ? (tensorIneligibility(weight.dtype, k) ?? tensorOutputIneligibility(tensor, x.rows, n))
+      : "the device has no f16→f32 subgroup-matrix configuration";
+    if (why) throw new Error(`matmul: the tensor-core path cannot run ${weight.name}: ${why}`);
+    return matmulTensor(ctx, x, weight, tensor!);
   }
   const out = ctx.recorder.output(x.rows, n);
   if (out.isEmpty) return out;

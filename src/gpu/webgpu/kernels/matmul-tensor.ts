@@ -1,0 +1,354 @@
+import type { WeightDtype } from "../../../model/dtype.js";
+import { activationResource, uniform, type GpuWeight, type KernelContext } from "../context.js";
+import type { GpuActivation } from "../recorder.js";
+import { LINEAR_WORKGROUP } from "../wgsl.js";
+import { BF16_F16_LIMIT_BITS, F16_MAX, tensorWorkgroups, type TensorLayout } from "./tensor/plan.js";
+
+/**
+ * y[T, N] = x[T, K] · W[N, K]ᵀ on tensor cores through Dawn's subgroup matrices (f16 × f16 → f32).
+ *
+ * A workgroup owns a bm × bn output tile and walks K in slices of bk: its threads read the x slice (f32,
+ * vec4) and the W slice (bf16/f16, 8 halves per vec4<u32>), convert both to f16 and stage them in workgroup
+ * memory (x as [row][k], W as [col][k] = the right matrix column-major); each subgroup then multiplies its
+ * tileM × tileN result matrices with subgroupMatrixMultiplyAccumulate, f32 accumulators held across all of
+ * K. With two buffers the next slice is fetched into registers before the current one is multiplied.
+ *
+ * Range ("never silently lose range"): an x value beyond ±65504, or a bf16 weight ≥ 65536 / inf / NaN,
+ * would not survive the f16 conversion. The staging code flags it in workgroup memory; a workgroup whose
+ * tile saw one discards its MMA result and recomputes the tile with f32 FMAs straight from storage (exact
+ * inputs, like the GEMV). Cheap when nothing overflows (one compare per element), slow but correct when
+ * something does. Otherwise the only rounding is x to f16 (relative 2^-11) and bf16 weights below 2^-14
+ * becoming f16 subnormals (absolute ≤ 2^-25); accumulation is f32. Measured error: bench/NOTES.md.
+ *
+ * Output tiles that cross the last token row or column are stored one result matrix at a time through
+ * workgroup memory and copied out with bounds checks; full tiles are stored straight to y.
+ */
+
+/** WGSL for the bf16/f16 → f16 conversion of one staged 8-half weight chunk `q` into `ws` at `base`. */
+function stageWeightChunk(dtype: WeightDtype): string {
+  if (dtype === "f16") {
+    // f16 weights are already the operand type: reinterpret the words (inf/NaN propagate as in f32 math).
+    return `let h0 = bitcast<vec2<f16>>(q.x); let h1 = bitcast<vec2<f16>>(q.y);
+      let h2 = bitcast<vec2<f16>>(q.z); let h3 = bitcast<vec2<f16>>(q.w);
+      ws[base] = h0.x; ws[base + 1u] = h0.y; ws[base + 2u] = h1.x; ws[base + 3u] = h1.y;
+      ws[base + 4u] = h2.x; ws[base + 5u] = h2.y; ws[base + 6u] = h3.x; ws[base + 7u] = h3.y;`;
+  }
+  return `let lo = q & vec4<u32>(0x7fffu);
+      let hi = (q >> vec4<u32>(16u)) & vec4<u32>(0x7fffu);
+      if (any(max(lo, hi) >= vec4<u32>(BF16_LIMIT))) { atomicOr(&overflow, 1u); }
+      let a = vec4<f32>(bitcast<f32>(q.x << 16u), bitcast<f32>(q.x & 0xffff0000u), bitcast<f32>(q.y << 16u), bitcast<f32>(q.y & 0xffff0000u));
+      let b = vec4<f32>(bitcast<f32>(q.z << 16u), bitcast<f32>(q.z & 0xffff0000u), bitcast<f32>(q.w << 16u), bitcast<f32>(q.w & 0xffff0000u));
+      let ha = vec4<f16>(clamp(a, vec4<f32>(-F16_MAX), vec4<f32>(F16_MAX)));
+      let hb = vec4<f16>(clamp(b, vec4<f32>(-F16_MAX), vec4<f32>(F16_MAX)));
+      ws[base] = ha.x; ws[base + 1u] = ha.y; ws[base + 2u] = ha.z; ws[base + 3u] = ha.w;
+      ws[base + 4u] = hb.x; ws[base + 5u] = hb.y; ws[base + 6u] = hb.z; ws[base + 7u] = hb.w;`;
+}
+
+/** Weight chunk → two vec4<f32> (w0: halves 0–3, w1: 4–7) for the exact f32 fallback. */
+function unpackExact(dtype: WeightDtype): string {
+  return dtype === "f16"
+    ? `let w0 = vec4<f32>(unpack2x16float(q.x), unpack2x16float(q.y));
+        let w1 = vec4<f32>(unpack2x16float(q.z), unpack2x16float(q.w));`
+    : `let w0 = vec4<f32>(bitcast<f32>(q.x << 16u), bitcast<f32>(q.x & 0xffff0000u), bitcast<f32>(q.y << 16u), bitcast<f32>(q.y & 0xffff0000u));
+        let w1 = vec4<f32>(bitcast<f32>(q.z << 16u), bitcast<f32>(q.z & 0xffff0000u), bitcast<f32>(q.w << 16u), bitcast<f32>(q.w & 0xffff0000u));`;
+}
+
+/** The kernel's WGSL for one layout and weight dtype (exported for the kernel lab). */
+export function tensorMatmulSource(layout: TensorLayout, dtype: WeightDtype): string {
+  const { variant, config, bm, bn, threads, stride } = layout;
+  const { M, N, K } = config;
+  const { tileM, tileN, bk, buffers } = variant;
+  const xF16 = variant.xF16 === true;
+  const xDirect = variant.xDirect === true;
+  const subgroups = variant.sgRows * variant.sgCols;
+  const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+  const acc = (i: number, j: number) => `acc${i}_${j}`;
+  const left = `subgroup_matrix_left<f16, ${K}, ${M}>`;
+  const right = `subgroup_matrix_right<f16, ${N}, ${K}>`;
+  const result = `subgroup_matrix_result<f32, ${N}, ${M}>`;
+  const declareAcc = range(tileM)
+    .flatMap((i) => range(tileN).map((j) => `var ${acc(i, j)} = ${result}();`))
+    .join("\n    ");
+  // One K slice from buffer `buf` (a WGSL expression): bk / K steps, each tileM lefts × tileN rights.
+  const multiply = range(bk / K)
+    .map((s) =>
+      [
+        ...range(tileM).map((i) =>
+          xDirect
+            ? `let a${i} = subgroupMatrixLoad<${left}>(&x16, xBase + ${i * M}u * kPadded + ${s * K}u, false, kPadded);`
+            : `let a${i} = subgroupMatrixLoad<${left}>(&xs, xBase + ${i * M}u * STRIDE + ${s * K}u, false, STRIDE);`,
+        ),
+        ...range(tileN).map((j) => `let b${j} = subgroupMatrixLoad<${right}>(&ws, wBase + ${j * N}u * STRIDE + ${s * K}u, true, STRIDE);`),
+        ...range(tileM).flatMap((i) =>
+          range(tileN).map((j) => `${acc(i, j)} = subgroupMatrixMultiplyAccumulate(a${i}, b${j}, ${acc(i, j)});`),
+        ),
+      ].join("\n        "),
+    )
+    .map((step) => `{\n        ${step}\n      }`)
+    .join("\n      ");
+  // Full tiles: every result matrix straight to y. Ragged tiles (workgroup-uniform condition): one matrix
+  // at a time through workgroup memory, barriers between the store and the bounds-checked copy.
+  const cells = range(tileM).flatMap((i) => range(tileN).map((j) => [i, j] as const));
+  const directStores = cells
+    .map(([i, j]) => `subgroupMatrixStore(&y, (sgRow0 + ${i * M}u) * params.n + sgCol0 + ${j * N}u, ${acc(i, j)}, false, params.n);`)
+    .join("\n      ");
+  const raggedStores = cells
+    .map(
+      ([i, j]) => `if (isActive) { subgroupMatrixStore(&scratch, sg * ${M * N}u, ${acc(i, j)}, false, ${N}u); }
+    workgroupBarrier();
+    if (isActive) {
+      for (var e = lane; e < ${M * N}u; e += sgSize) {
+        let row = sgRow0 + ${i * M}u + e / ${N}u;
+        let col = sgCol0 + ${j * N}u + e % ${N}u;
+        if (row < params.numTokens && col < params.n) { y[row * params.n + col] = scratch[sg * ${M * N}u + e]; }
+      }
+    }
+    workgroupBarrier();`,
+    )
+    .join("\n    ");
+  return `enable f16;
+enable subgroups;
+enable chromium_experimental_subgroup_matrix;
+diagnostic(off, chromium.subgroup_matrix_uniformity);
+
+struct Params { numTokens: u32, k: u32, n: u32 }
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> w: array<vec4<u32>>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
+${
+  xF16
+    ? `@group(0) @binding(4) var<storage, read> x16: ${xDirect ? "array<f16>; // x as f16, padded to whole tiles" : "array<vec4<u32>>; // x as f16, 8 per chunk"} (pre-pass)
+@group(0) @binding(5) var<storage, read> rowFlags: array<u32>; // 1 where a row of x does not fit f16`
+    : ""
+}
+${LINEAR_WORKGROUP}
+
+const BM: u32 = ${bm}u;
+const BN: u32 = ${bn}u;
+const BK: u32 = ${bk}u;
+const STRIDE: u32 = ${stride}u;
+const THREADS: u32 = ${threads}u;
+const SUBGROUPS: u32 = ${subgroups}u;
+const SG_COLS: u32 = ${variant.sgCols}u;
+const XC: u32 = ${layout.xChunksPerThread}u; // chunks of x (vec4<f32>, or 8 halves) per thread per slice
+const XW: u32 = ${xF16 ? 8 : 4}u; // x elements per chunk
+const WC: u32 = ${layout.wChunksPerThread}u; // 8-half chunks of W per thread per slice
+const F16_MAX: f32 = ${F16_MAX}.0;
+const BF16_LIMIT: u32 = ${BF16_F16_LIMIT_BITS}u;
+
+${xDirect ? "" : `var<workgroup> xs: array<f16, ${buffers * bm * stride}>;`}
+var<workgroup> ws: array<f16, ${buffers * bn * stride}>;
+var<workgroup> scratch: array<f32, ${subgroups * M * N}>;
+var<workgroup> overflow: atomic<u32>;
+var<workgroup> overflowSeen: u32;
+
+${xDirect ? "" : `var<private> xr: array<${xF16 ? "vec4<u32>" : "vec4<f32>"}, XC>;`}
+var<private> wr: array<vec4<u32>, WC>;
+
+/** Reads the K slice at k0 into registers; zeros past the last row, column or k. */
+fn fetch(m0: u32, n0: u32, k0: u32, lid: u32) {
+${
+  xDirect
+    ? ""
+    : `  let kVec = params.k / XW;
+  for (var c = 0u; c < XC; c++) {
+    let e = lid + c * THREADS;
+    let row = m0 + e / (BK / XW);
+    let k = k0 + (e % (BK / XW)) * XW;
+    var v = ${xF16 ? "vec4<u32>(0u)" : "vec4<f32>(0.0)"};
+    if (row < params.numTokens && k < params.k) { v = ${xF16 ? "x16" : "x"}[row * kVec + k / XW]; }
+    xr[c] = v;
+  }
+`
+}
+  let kChunks = params.k / 8u;
+  for (var c = 0u; c < WC; c++) {
+    let e = lid + c * THREADS;
+    let col = n0 + e / (BK / 8u);
+    let k = k0 + (e % (BK / 8u)) * 8u;
+    var q = vec4<u32>(0u);
+    if (col < params.n && k < params.k) { q = w[col * kChunks + k / 8u]; }
+    wr[c] = q;
+  }
+}
+
+/** Converts the fetched slice to f16 into buffer buf, flagging values f16 cannot hold. */
+fn stage(buf: u32, lid: u32) {
+${
+  xDirect
+    ? ""
+    : `  for (var c = 0u; c < XC; c++) {
+    let e = lid + c * THREADS;
+    let base = buf * BM * STRIDE + (e / (BK / XW)) * STRIDE + (e % (BK / XW)) * XW;
+    ${
+      xF16
+        ? `let q = xr[c];
+    let h0 = bitcast<vec2<f16>>(q.x); let h1 = bitcast<vec2<f16>>(q.y);
+    let h2 = bitcast<vec2<f16>>(q.z); let h3 = bitcast<vec2<f16>>(q.w);
+    xs[base] = h0.x; xs[base + 1u] = h0.y; xs[base + 2u] = h1.x; xs[base + 3u] = h1.y;
+    xs[base + 4u] = h2.x; xs[base + 5u] = h2.y; xs[base + 6u] = h3.x; xs[base + 7u] = h3.y;`
+        : `let v = xr[c];
+    if (any(abs(v) > vec4<f32>(F16_MAX))) { atomicOr(&overflow, 1u); }
+    let h = vec4<f16>(clamp(v, vec4<f32>(-F16_MAX), vec4<f32>(F16_MAX)));
+    xs[base] = h.x; xs[base + 1u] = h.y; xs[base + 2u] = h.z; xs[base + 3u] = h.w;`
+    }
+  }
+`
+}
+  for (var c = 0u; c < WC; c++) {
+    let e = lid + c * THREADS;
+    let q = wr[c];
+    let base = buf * BN * STRIDE + (e / (BK / 8u)) * STRIDE + (e % (BK / 8u)) * 8u;
+    ${stageWeightChunk(dtype)}
+  }
+}
+
+/** The exact path for a tile whose inputs f16 cannot hold: f32 FMAs from storage. */
+fn exactTile(m0: u32, n0: u32, lid: u32) {
+  let kVec = params.k / 4u;
+  let kChunks = params.k / 8u;
+  for (var e = lid; e < BM * BN; e += THREADS) {
+    let row = m0 + e / BN;
+    let col = n0 + e % BN;
+    if (row < params.numTokens && col < params.n) {
+      var sum = 0.0;
+      for (var c = 0u; c < kChunks; c++) {
+        let q = w[col * kChunks + c];
+        ${unpackExact(dtype)}
+        sum += dot(x[row * kVec + 2u * c], w0) + dot(x[row * kVec + 2u * c + 1u], w1);
+      }
+      y[row * params.n + col] = sum;
+    }
+  }
+}
+
+@compute @workgroup_size(${threads})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32,
+        @builtin(subgroup_size) sgSize: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let group = linearWorkgroup(wid, nwg);
+  let tilesM = (params.numTokens + BM - 1u) / BM;
+  let tilesN = (params.n + BN - 1u) / BN;
+  if (group >= tilesM * tilesN) { return; }
+  // Consecutive workgroups share a weight tile (m fastest): W is read from memory about once.
+  let m0 = (group % tilesM) * BM;
+  let n0 = (group / tilesM) * BN;
+  // Subgroups beyond SUBGROUPS (a device whose subgroups are smaller than its maximum) only stage data.
+  let sg = lid / sgSize;
+  let isActive = sg < SUBGROUPS;
+  let sgRow0 = m0 + (sg / SG_COLS) * ${tileM * M}u;
+  let sgCol0 = n0 + (sg % SG_COLS) * ${tileN * N}u;
+  let xLocal = (sg / SG_COLS) * ${tileM * M}u * STRIDE;
+  let wLocal = (sg % SG_COLS) * ${tileN * N}u * STRIDE;
+  ${declareAcc}
+  let slices = (params.k + BK - 1u) / BK;
+  let kPadded = slices * BK; // row stride of the padded f16 x (xDirect)
+  ${
+    xF16
+      ? `// Rows the pre-pass found beyond f16's range send this tile to the exact path.
+  for (var r = lid; r < BM; r += THREADS) {
+    if (m0 + r < params.numTokens && rowFlags[m0 + r] != 0u) { atomicOr(&overflow, 1u); }
+  }`
+      : ""
+  }
+  fetch(m0, n0, 0u, lid);
+  stage(0u, lid);
+  workgroupBarrier();
+  for (var s = 0u; s < slices; s++) {
+    let buf = ${buffers === 2 ? "s & 1u" : "0u"};
+    ${buffers === 2 ? "if (s + 1u < slices) { fetch(m0, n0, (s + 1u) * BK, lid); }" : ""}
+    if (isActive) {
+      let xBase = ${xDirect ? "sgRow0 * kPadded + s * BK" : "buf * BM * STRIDE + xLocal"};
+      let wBase = buf * BN * STRIDE + wLocal;
+      ${multiply}
+    }
+    ${
+      buffers === 2
+        ? "if (s + 1u < slices) { stage(buf ^ 1u, lid); }\n    workgroupBarrier();"
+        : "workgroupBarrier();\n    if (s + 1u < slices) { fetch(m0, n0, (s + 1u) * BK, lid); stage(0u, lid); }\n    workgroupBarrier();"
+    }
+  }
+  if (lid == 0u) { overflowSeen = atomicLoad(&overflow); }
+  if (workgroupUniformLoad(&overflowSeen) != 0u) {
+    exactTile(m0, n0, lid);
+    return;
+  }
+  let ragged = m0 + BM > params.numTokens || n0 + BN > params.n;
+  if (!ragged) {
+    if (isActive) {
+      ${directStores}
+    }
+    return;
+  }
+  ${raggedStores}
+}
+`;
+}
+
+/**
+ * The xF16 pre-pass: one 256-thread workgroup per row of the f16 copy converts x to f16 (8 values per
+ * vec4<u32>, rows of kPadded values; rows ≥ numTokens and k ≥ K are zeros, for xDirect's whole-tile loads)
+ * and writes rowFlags[row] = 1 when the row holds a value beyond ±65504 (clamped in the copy; the main
+ * kernel sends tiles with such rows to the exact path).
+ */
+export function xToF16Source(): string {
+  return `
+struct Params { numTokens: u32, k: u32, kPadded: u32 }
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> x16: array<vec4<u32>>;
+@group(0) @binding(3) var<storage, read_write> rowFlags: array<u32>;
+${LINEAR_WORKGROUP}
+const F16_MAX: f32 = ${F16_MAX}.0;
+var<workgroup> flag: atomic<u32>;
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let row = linearWorkgroup(wid, nwg);
+  if (row >= arrayLength(&rowFlags)) { return; }
+  let chunks = params.kPadded / 8u;
+  var bad = false;
+  for (var c = lid; c < chunks; c += 256u) {
+    var a = vec4<f32>(0.0);
+    var b = vec4<f32>(0.0);
+    if (row < params.numTokens && c * 8u < params.k) {
+      a = x[row * (params.k / 4u) + 2u * c];
+      b = x[row * (params.k / 4u) + 2u * c + 1u];
+    }
+    bad = bad || any(abs(a) > vec4<f32>(F16_MAX)) || any(abs(b) > vec4<f32>(F16_MAX));
+    let ca = clamp(a, vec4<f32>(-F16_MAX), vec4<f32>(F16_MAX));
+    let cb = clamp(b, vec4<f32>(-F16_MAX), vec4<f32>(F16_MAX));
+    x16[row * chunks + c] = vec4<u32>(pack2x16float(ca.xy), pack2x16float(ca.zw), pack2x16float(cb.xy), pack2x16float(cb.zw));
+  }
+  if (bad) { atomicOr(&flag, 1u); }
+  workgroupBarrier();
+  if (lid == 0u) { rowFlags[row] = atomicLoad(&flag); }
+}
+`;
+}
+
+/** Dispatches the tensor-core matmul for `layout` (the caller checked eligibility with tensorIneligibility). */
+export function matmulTensor(ctx: KernelContext, x: GpuActivation, weight: GpuWeight, layout: TensorLayout): GpuActivation {
+  const [n, k] = weight.shape;
+  const out = ctx.recorder.output(x.rows, n);
+  if (out.isEmpty) return out;
+  const { config } = layout;
+  const key = `matmul.tensor/${weight.dtype}/${layout.variant.name}/${config.M}x${config.N}x${config.K}/sg${layout.subgroupSize}`;
+  const pipeline = ctx.pipelines.get(key, () => tensorMatmulSource(layout, weight.dtype));
+  const resources = [uniform(x.rows, k, n), activationResource(x), weight.resource, activationResource(out)];
+  if (layout.variant.xF16) {
+    // xDirect loads whole 16-row, K-slice matrices from the copy: pad it to whole tiles.
+    const direct = layout.variant.xDirect === true;
+    const rows = direct ? Math.ceil(x.rows / layout.bm) * layout.bm : x.rows;
+    const kPadded = direct ? Math.ceil(k / layout.variant.bk) * layout.variant.bk : k;
+    const x16 = ctx.recorder.output(rows, kPadded / 2); // kPadded f16 values per row in kPadded/2 words
+    const rowFlags = ctx.recorder.output(rows, 1);
+    const convert = ctx.pipelines.get("matmul.tensor.x16", xToF16Source);
+    const convertResources = [uniform(x.rows, k, kPadded), activationResource(x), activationResource(x16), activationResource(rowFlags)];
+    ctx.recorder.dispatch(convert, convertResources, rows);
+    resources.push(activationResource(x16), activationResource(rowFlags));
+  }
+  ctx.recorder.dispatch(pipeline, resources, tensorWorkgroups(layout, x.rows, n));
+  return out;
+}

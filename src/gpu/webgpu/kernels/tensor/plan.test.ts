@@ -1,0 +1,134 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import path from "node:path";
+
+import {
+  bf16FitsF16,
+  defaultLayout,
+  f32FitsF16,
+  layoutVariant,
+  pickF16Config,
+  roundToF16,
+  tensorIneligibility,
+  tensorWorkgroups,
+  TENSOR_VARIANTS,
+  type SubgroupMatrixConfig,
+  type TensorCoreSetup,
+} from "./plan.js";
+
+// dist-*/src/gpu/webgpu/kernels/tensor/ (or src/…) -> repository root.
+const here = path.dirname(fileURLToPath(import.meta.url));
+const depth = /[\\/]dist[^\\/]*[\\/]/.test(here) ? "../../../../../.." : "../../../../..";
+const vectors = JSON.parse(readFileSync(path.join(here, depth, "fixtures/gpu/f16-conversion.json"), "utf8")) as {
+  f32: number[];
+  f16: (number | null)[];
+  bf16Bits: number[];
+  bf16FitsF16: boolean[];
+};
+
+/** The configurations Dawn reported on the H100 (shared/specs/webgpu.md), in its order. */
+const H100_CONFIGS: SubgroupMatrixConfig[] = [
+  { componentType: "f16", resultComponentType: "f16", M: 16, N: 16, K: 16 },
+  { componentType: "f16", resultComponentType: "f16", M: 16, N: 8, K: 16 },
+  { componentType: "f16", resultComponentType: "f32", M: 16, N: 8, K: 8 },
+  { componentType: "f16", resultComponentType: "f32", M: 16, N: 16, K: 16 },
+  { componentType: "f16", resultComponentType: "f32", M: 16, N: 8, K: 16 },
+  { componentType: "u8", resultComponentType: "u32", M: 16, N: 16, K: 32 },
+];
+const H100: TensorCoreSetup = { config: H100_CONFIGS[3], subgroupSize: 32, maxWorkgroupBytes: 49152, maxInvocations: 1024 };
+const variant = (name: string) => TENSOR_VARIANTS.find((v) => v.name === name)!;
+
+test("roundToF16 matches numpy's float32 → float16 cast (ties to even, subnormals, overflow)", () => {
+  assert.ok(vectors.f32.length > 400);
+  vectors.f32.forEach((value, i) => {
+    const expected = vectors.f16[i] ?? Math.sign(value) * Infinity;
+    assert.equal(roundToF16(Math.fround(value)), expected, `f16(${value})`);
+  });
+});
+
+test("f32FitsF16 never admits a value numpy turns into inf, and admits every value up to 65504", () => {
+  let admitted = 0;
+  vectors.f32.forEach((value, i) => {
+    const finite = vectors.f16[i] !== null;
+    if (f32FitsF16(value)) {
+      admitted++;
+      assert.ok(finite, `${value} was admitted but overflows f16`);
+    }
+    if (Math.abs(value) <= 65504) assert.ok(f32FitsF16(value), `${value} fits f16 but was refused`);
+  });
+  assert.ok(admitted > 300 && admitted < vectors.f32.length, "the vectors must hold values on both sides of the limit");
+});
+
+test("bf16FitsF16 agrees with numpy on which bf16 values convert to a finite f16", () => {
+  vectors.bf16Bits.forEach((bits, i) => {
+    assert.equal(bf16FitsF16(bits), vectors.bf16FitsF16[i], `bf16 0x${bits.toString(16)}`);
+  });
+  assert.ok(vectors.bf16FitsF16.includes(true) && vectors.bf16FitsF16.includes(false));
+});
+
+test("pickF16Config takes f16 → f32 (never f16 accumulation), preferring 16×16×16", () => {
+  assert.deepEqual(pickF16Config(H100_CONFIGS), H100_CONFIGS[3]);
+  assert.deepEqual(pickF16Config(H100_CONFIGS.filter((c) => !(c.N === 16 && c.resultComponentType === "f32"))), H100_CONFIGS[4]);
+  assert.equal(pickF16Config(H100_CONFIGS.filter((c) => c.resultComponentType !== "f32")), null);
+  assert.equal(pickF16Config([]), null);
+});
+
+test("layoutVariant sizes tiles, threads and workgroup memory, and refuses what the device cannot hold", () => {
+  const layout = layoutVariant(variant("128x128-sg2x2-db"), H100);
+  assert.ok(typeof layout !== "string");
+  // 2×2 subgroups of 4×4 16×16 matrices: a 128×128 tile, 128 threads; two buffers of (128 + 128) rows × 40 halves,
+  // four 16×16 f32 scratch matrices and two flags.
+  assert.equal(layout.bm, 128);
+  assert.equal(layout.bn, 128);
+  assert.equal(layout.threads, 128);
+  assert.equal(layout.workgroupBytes, 2 * 256 * 40 * 2 + 4 * 256 * 4 + 8);
+  assert.equal(layout.xChunksPerThread, (128 * 32) / 4 / 128);
+  assert.equal(layout.wChunksPerThread, (128 * 32) / 8 / 128);
+  // x pre-converted to f16: 8 halves per staged x chunk; xDirect stages no x at all (W only).
+  const x16 = layoutVariant(variant("128x128-sg2x2-db-x16"), H100);
+  assert.ok(typeof x16 !== "string" && x16.xChunksPerThread === (128 * 32) / 8 / 128);
+  const direct = layoutVariant(variant("128x128-sg2x2-k64-db-xd"), H100);
+  assert.ok(typeof direct !== "string" && direct.xChunksPerThread === 0);
+  assert.equal(direct.workgroupBytes, 2 * 128 * 72 * 2 + 4 * 256 * 4 + 8);
+  const small = { ...H100, maxWorkgroupBytes: 32768 };
+  assert.match(String(layoutVariant(TENSOR_VARIANTS[0], small)), /exceed the device's 32768/);
+  assert.match(String(layoutVariant({ ...TENSOR_VARIANTS[0], bk: 12 }, H100)), /not a multiple of 8/);
+  assert.match(String(layoutVariant(TENSOR_VARIANTS[0], { ...H100, maxInvocations: 64 })), /threads exceed/);
+  // A 16×8×16 configuration halves the tile's width.
+  const narrow = layoutVariant(TENSOR_VARIANTS[0], { ...H100, config: H100_CONFIGS[4] });
+  assert.ok(typeof narrow !== "string" && narrow.bn === 64 && narrow.bm === 128);
+  // With 32 KiB of workgroup memory (lavapipe's limit) some variant still fits.
+  assert.ok(defaultLayout(small) !== null);
+  for (const variant of TENSOR_VARIANTS) {
+    const fitted = layoutVariant(variant, H100);
+    if (typeof fitted !== "string") assert.ok(fitted.workgroupBytes <= H100.maxWorkgroupBytes, variant.name);
+  }
+});
+
+test("the default layout is never a variant marked broken", () => {
+  assert.ok(
+    TENSOR_VARIANTS.some((v) => v.broken),
+    "the lab keeps the broken variants to track them",
+  );
+  const chosen = defaultLayout(H100);
+  assert.ok(chosen && !chosen.variant.broken);
+  assert.equal(chosen.variant.name, "128x128-sg2x2-db-x16");
+  for (const limit of [49152, 32768, 16384]) {
+    const fallback = defaultLayout({ ...H100, maxWorkgroupBytes: limit });
+    assert.ok(fallback === null || !fallback.variant.broken, `limit ${limit}`);
+  }
+});
+
+test("tensorWorkgroups covers ragged outputs with whole tiles; eligibility needs bf16/f16 and K % 8 == 0", () => {
+  const layout = layoutVariant(TENSOR_VARIANTS[0], H100);
+  assert.ok(typeof layout !== "string");
+  assert.equal(tensorWorkgroups(layout, 2048, 4096), 16 * 32);
+  assert.equal(tensorWorkgroups(layout, 2049, 4097), 17 * 33);
+  assert.equal(tensorWorkgroups(layout, 1, 1), 1);
+  assert.equal(tensorIneligibility("bf16", 4096), null);
+  assert.equal(tensorIneligibility("f16", 8), null);
+  assert.match(String(tensorIneligibility("f32", 4096)), /f32/);
+  assert.match(String(tensorIneligibility("bf16", 4100)), /multiple of 8/);
+});

@@ -1,0 +1,238 @@
+import type { WeightDtype } from "../../../../model/dtype.js";
+
+/**
+ * Host-side planning of the subgroup-matrix (tensor-core) matmul: which device configuration it uses, how
+ * an output is cut into workgroup tiles, whether a shape and weight dtype are eligible, and the f16 range
+ * rules the kernel applies when it converts f32 activations and bf16 weights to f16 operands. Pure
+ * functions, so they are unit-tested everywhere (lavapipe has no subgroup matrices).
+ */
+
+/** One entry of `GPUAdapterInfo.subgroupMatrixConfigs` (Dawn's `chromium-experimental-subgroup-matrix`). */
+export interface SubgroupMatrixConfig {
+  componentType: string;
+  resultComponentType: string;
+  /** Rows of the left and result matrices. */
+  M: number;
+  /** Columns of the right and result matrices. */
+  N: number;
+  /** Columns of the left = rows of the right matrix. */
+  K: number;
+}
+
+/** What the tensor path needs from the device; null in the backend when it is unavailable. */
+export interface TensorCoreSetup {
+  config: SubgroupMatrixConfig;
+  /** The adapter's largest subgroup size: Dawn requires the workgroup's x size to be a multiple of it. */
+  subgroupSize: number;
+  maxWorkgroupBytes: number;
+  maxInvocations: number;
+}
+
+/**
+ * A kernel variant: `sgRows × sgCols` subgroups per workgroup, each computing `tileM × tileN` result
+ * matrices (so a workgroup owns a (sgRows·tileM·M) × (sgCols·tileN·N) output tile), K consumed `bk` at a
+ * time through workgroup memory (`buffers` = 2: the next K slice is fetched into registers while the
+ * current one is multiplied). `pad` extra f16 per staged row spread the rows over memory banks.
+ */
+export interface TensorVariant {
+  name: string;
+  sgRows: number;
+  sgCols: number;
+  tileM: number;
+  tileN: number;
+  bk: number;
+  pad: number;
+  buffers: 1 | 2;
+  /**
+   * x converted to f16 once by a pre-pass (which also flags rows f16 cannot hold) instead of by every
+   * workgroup that stages it: half the x traffic and no per-tile conversion, one more dispatch.
+   */
+  xF16?: boolean;
+  /**
+   * With xF16: x is not staged at all; subgroups load their left matrices straight from the f16 copy,
+   * which the pre-pass pads with zeros to whole tiles (rows to bm, K to bk). Only W goes through
+   * workgroup memory, leaving room for bk = 64 with two buffers.
+   */
+  xDirect?: boolean;
+  /** Why the variant must not run in the model (kept for the kernel lab to track); unset when it is sound. */
+  broken?: string;
+}
+
+const SINGLE_BUFFER_BROKEN =
+  "wrong results on the H100 (relative error ~1.4, even with one K slice), 2026-11-27; suspected: subgroupMatrixLoad from " +
+  "workgroup memory not ordered by workgroupBarrier (bench/NOTES.md)";
+
+/**
+ * The variants the kernel lab sweeps; the first sound one that fits the device is the default. Measured on
+ * the H100 (bench/NOTES.md, 2026-11-27, robustness on): 128x128-sg2x2-db-x16 was the fastest correct one.
+ */
+export const TENSOR_VARIANTS: readonly TensorVariant[] = [
+  { name: "128x128-sg2x2-db-x16", sgRows: 2, sgCols: 2, tileM: 4, tileN: 4, bk: 32, pad: 8, buffers: 2, xF16: true },
+  { name: "128x128-sg2x2-db", sgRows: 2, sgCols: 2, tileM: 4, tileN: 4, bk: 32, pad: 8, buffers: 2 },
+  { name: "128x128-sg2x4-db", sgRows: 2, sgCols: 4, tileM: 4, tileN: 2, bk: 32, pad: 4, buffers: 2 },
+  { name: "64x128-sg2x2-db", sgRows: 2, sgCols: 2, tileM: 2, tileN: 4, bk: 32, pad: 8, buffers: 2 },
+  { name: "128x64-sg2x2-db", sgRows: 2, sgCols: 2, tileM: 4, tileN: 2, bk: 32, pad: 8, buffers: 2 },
+  { name: "64x64-sg2x2-db", sgRows: 2, sgCols: 2, tileM: 2, tileN: 2, bk: 32, pad: 8, buffers: 2 },
+  { name: "128x128-sg2x4-db-x16", sgRows: 2, sgCols: 4, tileM: 4, tileN: 2, bk: 32, pad: 4, buffers: 2, xF16: true },
+  { name: "64x128-sg2x2-db-x16", sgRows: 2, sgCols: 2, tileM: 2, tileN: 4, bk: 32, pad: 8, buffers: 2, xF16: true },
+  { name: "128x128-sg2x2-db-xd", sgRows: 2, sgCols: 2, tileM: 4, tileN: 4, bk: 32, pad: 8, buffers: 2, xF16: true, xDirect: true },
+  { name: "128x128-sg2x2-k64-db-xd", sgRows: 2, sgCols: 2, tileM: 4, tileN: 4, bk: 64, pad: 8, buffers: 2, xF16: true, xDirect: true },
+  { name: "128x128-sg2x4-k64-db-xd", sgRows: 2, sgCols: 4, tileM: 4, tileN: 2, bk: 64, pad: 8, buffers: 2, xF16: true, xDirect: true },
+  { name: "128x128-sg4x2-sb", sgRows: 4, sgCols: 2, tileM: 2, tileN: 4, bk: 32, pad: 8, buffers: 1, broken: SINGLE_BUFFER_BROKEN },
+  { name: "128x128-sg2x2-k64-sb", sgRows: 2, sgCols: 2, tileM: 4, tileN: 4, bk: 64, pad: 8, buffers: 1, broken: SINGLE_BUFFER_BROKEN },
+  { name: "256x128-sg4x2-sb", sgRows: 4, sgCols: 2, tileM: 4, tileN: 4, bk: 32, pad: 8, buffers: 1, broken: SINGLE_BUFFER_BROKEN },
+  {
+    name: "256x128-sg4x2-sb-x16",
+    sgRows: 4,
+    sgCols: 2,
+    tileM: 4,
+    tileN: 4,
+    bk: 32,
+    pad: 8,
+    buffers: 1,
+    xF16: true,
+    broken: SINGLE_BUFFER_BROKEN,
+  },
+];
+
+/**
+ * Prompts shorter than this keep the GEMV kernel: it reads each weight once per 8 tokens at ~2 TB/s, which
+ * wins while the tensor kernel's tiles are mostly empty. Chosen from bench/matmul-lab.ts on the H100
+ * (bench/NOTES.md).
+ */
+export const TENSOR_MIN_TOKENS = 64;
+
+/** Largest finite f16. */
+export const F16_MAX = 65504;
+
+/**
+ * bf16 bit patterns (sign cleared) at or above this are ≥ 65536, ±inf or NaN: they do not fit f16. Every
+ * finite bf16 below it converts to f16 exactly when ≥ 2^-14 (bf16's 8 significant bits fit f16's 11), and
+ * to an f16 subnormal (absolute error ≤ 2^-25) below that.
+ */
+export const BF16_F16_LIMIT_BITS = 143 << 7; // exponent field 143 = 2^16
+
+/** Whether a bf16 value (its 16 bits) converts to a finite f16 without overflow. */
+export function bf16FitsF16(bits: number): boolean {
+  return (bits & 0x7fff) < BF16_F16_LIMIT_BITS;
+}
+
+/** Whether an f32 activation converts to a finite f16 (round to nearest: up to 65504 stays finite). */
+export function f32FitsF16(value: number): boolean {
+  return Math.abs(value) <= F16_MAX;
+}
+
+/**
+ * The configuration the kernel uses: f16 operands with an f32 result (f16 accumulation would lose the
+ * sums), preferring 16×16×16 (fewest loads per multiply), else the largest M·N·K.
+ */
+export function pickF16Config(configs: readonly SubgroupMatrixConfig[]): SubgroupMatrixConfig | null {
+  const usable = configs.filter((c) => c.componentType === "f16" && c.resultComponentType === "f32");
+  if (usable.length === 0) return null;
+  return [...usable].sort((a, b) => b.M * b.N * b.K - a.M * a.N * a.K || b.K - a.K)[0];
+}
+
+/** A variant laid out for one configuration and subgroup size. */
+export interface TensorLayout {
+  variant: TensorVariant;
+  config: SubgroupMatrixConfig;
+  subgroupSize: number;
+  /** Output rows (tokens) and columns per workgroup. */
+  bm: number;
+  bn: number;
+  threads: number;
+  /** Stride of a staged row in f16 elements (bk + pad). */
+  stride: number;
+  /** x chunks (vec4<f32>, or 8 halves with xF16) and 8-half weight chunks (vec4<u32>) each thread stages per K slice. */
+  xChunksPerThread: number;
+  wChunksPerThread: number;
+  workgroupBytes: number;
+}
+
+/** Lays out `variant`, or says why it cannot run on this device. */
+export function layoutVariant(variant: TensorVariant, setup: TensorCoreSetup): TensorLayout | string {
+  const { config, subgroupSize } = setup;
+  const subgroups = variant.sgRows * variant.sgCols;
+  const threads = subgroups * subgroupSize;
+  const bm = variant.sgRows * variant.tileM * config.M;
+  const bn = variant.sgCols * variant.tileN * config.N;
+  const stride = variant.bk + variant.pad;
+  if (variant.bk % 8 !== 0 || variant.bk % config.K !== 0)
+    return `${variant.name}: bk ${variant.bk} is not a multiple of 8 and of K ${config.K}`;
+  if (threads > setup.maxInvocations) return `${variant.name}: ${threads} threads exceed the device's ${setup.maxInvocations}`;
+  if (variant.xDirect && !variant.xF16) return `${variant.name}: xDirect needs xF16`;
+  const xChunks = variant.xDirect ? 0 : (bm * variant.bk) / (variant.xF16 ? 8 : 4);
+  const wChunks = (bn * variant.bk) / 8;
+  if (xChunks % threads !== 0 || wChunks % threads !== 0) {
+    return `${variant.name}: the ${xChunks} x and ${wChunks} weight chunks of a K slice do not split evenly over ${threads} threads`;
+  }
+  // f16 staging for x and W per buffer, one f32 result matrix per subgroup for ragged edges, two u32 flags.
+  const stagedRows = (variant.xDirect ? 0 : bm) + bn;
+  const workgroupBytes = variant.buffers * stagedRows * stride * 2 + subgroups * config.M * config.N * 4 + 8;
+  if (workgroupBytes > setup.maxWorkgroupBytes) {
+    return `${variant.name}: ${workgroupBytes} bytes of workgroup memory exceed the device's ${setup.maxWorkgroupBytes}`;
+  }
+  return {
+    variant,
+    config,
+    subgroupSize,
+    bm,
+    bn,
+    threads,
+    stride,
+    xChunksPerThread: xChunks / threads,
+    wChunksPerThread: wChunks / threads,
+    workgroupBytes,
+  };
+}
+
+/** The default variant: the first sound (not `broken`) one of TENSOR_VARIANTS that fits the device. */
+export function defaultLayout(setup: TensorCoreSetup): TensorLayout | null {
+  for (const variant of TENSOR_VARIANTS) {
+    if (variant.broken) continue;
+    const layout = layoutVariant(variant, setup);
+    if (typeof layout !== "string") return layout;
+  }
+  return null;
+}
+
+/**
+ * Why a matmul cannot take the tensor path (null when it can): weights must be bf16 or f16 (read as
+ * 8-half vectors) and K a multiple of 8 (x read as vec4<f32>, W as vec4<u32>; a K tail inside the last
+ * slice is zero-filled).
+ */
+export function tensorIneligibility(dtype: WeightDtype, k: number): string | null {
+  if (dtype !== "bf16" && dtype !== "f16") return `weights are ${dtype} (the tensor path takes bf16 or f16)`;
+  if (k % 8 !== 0) return `K = ${k} is not a multiple of 8`;
+  return null;
+}
+
+/**
+ * Why a [tokens, n] output cannot be written by the kernel (null when it can): Dawn requires a storage
+ * binding that subgroupMatrixStore writes to hold at least one result matrix (M·N f32).
+ */
+export function tensorOutputIneligibility(layout: TensorLayout, tokens: number, n: number): string | null {
+  const minimum = layout.config.M * layout.config.N;
+  return tokens * n < minimum
+    ? `the output [${tokens}, ${n}] is smaller than one ${layout.config.M}×${layout.config.N} result matrix`
+    : null;
+}
+
+/** Workgroups for a [tokens, n] output: one per bm × bn tile. */
+export function tensorWorkgroups(layout: TensorLayout, tokens: number, n: number): number {
+  return Math.ceil(tokens / layout.bm) * Math.ceil(n / layout.bn);
+}
+
+/** Rounds an f32 to the nearest f16 value (ties to even), as the kernel's f32 → f16 conversion does. */
+export function roundToF16(value: number): number {
+  if (!Number.isFinite(value) || value === 0) return value;
+  const magnitude = Math.abs(value);
+  if (magnitude > F16_MAX) return magnitude >= 65520 ? Math.sign(value) * Infinity : Math.sign(value) * F16_MAX;
+  // Spacing of f16 values near `magnitude`: 2^(e - 10) for normals, 2^-24 for subnormals.
+  const exponent = Math.max(Math.floor(Math.log2(magnitude)), -14);
+  const ulp = 2 ** (exponent - 10);
+  const scaled = magnitude / ulp;
+  let rounded = Math.round(scaled);
+  if (Math.abs(scaled - Math.trunc(scaled) - 0.5) === 0 && rounded % 2 === 1) rounded -= 1; // ties to even
+  return Math.sign(value) * rounded * ulp;
+}
