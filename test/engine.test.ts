@@ -15,7 +15,8 @@ const load = (options: Omit<LoadOptions, "backend"> = {}) =>
 test("engine: 32 concurrent greedy requests give exactly what each gives alone (batching, preemption, prefix cache)", () =>
   concurrentVersusAlone(new ReferenceBackend()));
 
-test("engine: greedy sampling on the device gives the host sampler's tokens and log-probs", () => deviceVersusHostSampling(new ReferenceBackend()));
+test("engine: greedy sampling on the device gives the host sampler's tokens and log-probs", () =>
+  deviceVersusHostSampling(new ReferenceBackend()));
 
 test("engine: a prefix-cache hit gives the same tokens as a full prefill, and counts the reused tokens", async () => {
   const model = await load({ maxNumSeqs: 4 });

@@ -349,7 +349,9 @@ test(
 test("sampleGreedy: argmax (lowest id on ties), its log-prob, stop ids masked per row; embed takes fed ids", { skip }, async () => {
   const vocab = 1031; // not a multiple of the 256 threads
   const rows = 4;
-  const logits = random(950).values(rows * vocab).map((v) => v * 6);
+  const logits = random(950)
+    .values(rows * vocab)
+    .map((v) => v * 6);
   logits[1 * vocab + 17] = 40; // row 1: a clear winner…
   logits[1 * vocab + 900] = 40; // …tied with a higher id: the lower id wins
   logits[2 * vocab + 5] = 50; // row 2: the best is a stop id, masked in this row

@@ -298,7 +298,8 @@ export class Engine implements InferenceEngine {
     let stopIds: number[] | null = null;
     for (const { seq, sampleRow } of sampling) {
       const p = seq.request.params;
-      const plain = p.temperature === 0 && p.logprobs === 0 && p.repetitionPenalty === 1 && p.presencePenalty === 0 && p.frequencyPenalty === 0;
+      const plain =
+        p.temperature === 0 && p.logprobs === 0 && p.repetitionPenalty === 1 && p.presencePenalty === 0 && p.frequencyPenalty === 0;
       if (!plain || p.maxTokens === 0 || seq.request.constraint || seq.wantsPromptLogits) return null;
       if (seq.output.outputIds.length + seq.pending >= p.minTokens) continue;
       if (stopIds !== null && (stopIds.length !== p.stopTokenIds.length || stopIds.some((id, i) => id !== p.stopTokenIds[i]))) return null;

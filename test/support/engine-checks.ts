@@ -62,7 +62,9 @@ export async function deviceVersusHostSampling(backend: Backend): Promise<void> 
   const run = (logprobs: number) =>
     Promise.all(
       prompts.map((promptIds) =>
-        collect(model.engine.submit({ promptIds, params: model.resolveSampling({ temperature: 0, maxTokens: 10, minTokens: 10, logprobs }) })),
+        collect(
+          model.engine.submit({ promptIds, params: model.resolveSampling({ temperature: 0, maxTokens: 10, minTokens: 10, logprobs }) }),
+        ),
       ),
     );
   const device = await run(0);

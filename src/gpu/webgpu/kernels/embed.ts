@@ -13,9 +13,7 @@ const FEED_BINDINGS = `@group(0) @binding(4) var<storage, read> feedRows: array<
  * f32 in column 0; `feedRows[t]` its row, or -1 for `ids[t]`), so step N+1 can run before step N is read.
  */
 function source(dtype: WeightDtype, fed: boolean): string {
-  const tokenId = fed
-    ? `select(u32(ids[t]), u32(sampled[u32(feedRows[t]) * 2u]), feedRows[t] >= 0)`
-    : "u32(ids[t])";
+  const tokenId = fed ? `select(u32(ids[t]), u32(sampled[u32(feedRows[t]) * 2u]), feedRows[t] >= 0)` : "u32(ids[t])";
   return `
 struct Params { numTokens: u32, cols: u32 }
 @group(0) @binding(0) var<uniform> params: Params;

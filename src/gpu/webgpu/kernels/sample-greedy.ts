@@ -76,7 +76,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 `;
 
 /** `[rows, 2]`: each logits row's greedy token id (as f32) and its log-probability. */
-export function sampleGreedy(ctx: KernelContext, logits: GpuActivation, maskStops: Resource, stopIds: Resource, numStops: number): GpuActivation {
+export function sampleGreedy(
+  ctx: KernelContext,
+  logits: GpuActivation,
+  maskStops: Resource,
+  stopIds: Resource,
+  numStops: number,
+): GpuActivation {
   const out = ctx.recorder.output(logits.rows, 2);
   if (out.isEmpty) return out;
   const pipeline = ctx.pipelines.get("sampleGreedy", () => SOURCE);
