@@ -7,13 +7,13 @@ import { SwallowError } from "../errors.js";
 
 /** Loads `--model` on `--backend`, reporting progress on stderr. */
 export async function loadFromFlags(
-  values: { model?: string; backend?: string; "max-model-len"?: string },
+  values: { model?: string; backend?: string; "max-model-len"?: string; "tensor-cores"?: boolean },
   serving: Pick<LoadOptions, "maxNumSeqs" | "kvCacheTokens" | "maxBatchTokens" | "prefixCaching"> = {},
 ): Promise<LanguageModel> {
   const maxModelLen = numberFlag("max-model-len", values["max-model-len"], true);
   if (maxModelLen !== undefined && maxModelLen < 2) throw new SwallowError(`--max-model-len must be at least 2, got ${maxModelLen}`);
   const files = await modelDirectory(values.model);
-  const backend = await createBackend(parseBackendName(values.backend), info);
+  const backend = await createBackend(parseBackendName(values.backend), info, { tensorCores: values["tensor-cores"] });
   const started = Date.now();
   const model = await LanguageModel.load(files, {
     backend,
@@ -31,4 +31,6 @@ export const modelFlags = {
   model: { type: "string" },
   backend: { type: "string" },
   "max-model-len": { type: "string" },
+  /** WebGPU: tensor-core matmuls for long prompts and large batches (see BackendChoice.tensorCores). */
+  "tensor-cores": { type: "boolean" },
 } as const;

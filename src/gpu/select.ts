@@ -33,7 +33,16 @@ async function findAdapter(): Promise<{ adapter: WebGpuAdapter } | { adapter: nu
  * included, and fails when there is none; `auto` uses WebGPU only on a hardware adapter and falls back to
  * the `cpu` reference otherwise. `log` receives one informational line (stderr in the CLI).
  */
-export async function createBackend(name: BackendName, log: (line: string) => void = () => {}): Promise<Backend> {
+export interface BackendChoice {
+  /**
+   * WebGPU: tensor-core (subgroup-matrix) matmuls for 64+ token batches where the GPU has them — much faster
+   * prefill and batched decoding, but a request's logits then depend slightly on what shares its batch.
+   * Default false: batch-invariant kernels.
+   */
+  tensorCores?: boolean;
+}
+
+export async function createBackend(name: BackendName, log: (line: string) => void = () => {}, choice: BackendChoice = {}): Promise<Backend> {
   if (name === "cpu") return new ReferenceBackend();
   if (name === "auto" && (await gpuDeviceNodesPresent()) === false) {
     log("backend: cpu (no GPU device found)");
@@ -43,7 +52,7 @@ export async function createBackend(name: BackendName, log: (line: string) => vo
   const adapter = found.adapter;
   if (name === "webgpu" && !found.adapter) throw found.error;
   if (adapter && (name === "webgpu" || !adapter.report.isSoftware)) {
-    const backend = await WebGpuBackend.create({ adapter });
+    const backend = await WebGpuBackend.create({ adapter, batchInvariant: !choice.tensorCores });
     log(`backend: webgpu on ${backend.describe()}`);
     return backend;
   }

@@ -10,13 +10,14 @@ import { loadFromFlags, modelFlags } from "../load.js";
 
 const HELP = `usage: swallow bench [--model DIR|ORG/NAME | --shape ${Object.keys(MODEL_SHAPES).join("|")} [--layers N]]
                      [--backend cpu|webgpu|auto] [--prefill 512,2048] [--prompt 128] [--new 256]
-                     [--concurrency 1,8,32] [--max-model-len N] [--json]
+                     [--concurrency 1,8,32] [--max-model-len N] [--tensor-cores] [--json]
 
 Measures this machine's speed through the engine (like llama-bench): prefill tokens/s (time to first token)
 for each --prefill length, decode tokens/s at batch 1 (--prompt tokens, then --new tokens), and, with
 --concurrency, output tokens/s and TTFT/TPOT percentiles at each level over a ShareGPT-like length mix.
 --shape runs random bf16 weights of a real model's shapes (no download; --layers keeps the first N layers).
-Prompts are random token ids; every request runs to its full length.`;
+Prompts are random token ids; every request runs to its full length. --tensor-cores (WebGPU) uses subgroup-matrix
+matmuls for 64+ token batches where the GPU has them: faster prefill, but outputs depend slightly on batching.`;
 
 const list = (flag: string, value: string | undefined, fallback: number[]) => {
   if (value === undefined) return fallback;
@@ -58,7 +59,7 @@ export async function runBench(argv: string[]): Promise<void> {
     if (!base) throw new SwallowError(`unknown --shape ${values.shape}; known: ${Object.keys(MODEL_SHAPES).join(", ")}`);
     const layers = numberFlag("layers", values.layers, true);
     const spec = { ...base, numLayers: layers ?? base.numLayers };
-    const backend = await createBackend(parseBackendName(values.backend), info);
+    const backend = await createBackend(parseBackendName(values.backend), info, { tensorCores: values["tensor-cores"] });
     const shapes = new Map(expectedLlamaTensors(spec).map((t) => [t.name, t.shape] as [string, readonly number[]]));
     info(`bench: random weights of ${values.shape} (${spec.numLayers} layers)`);
     model = await LanguageModel.fromWeights(spec, new SyntheticWeights(shapes), syntheticTokenizer(spec), {

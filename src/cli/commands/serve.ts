@@ -7,7 +7,7 @@ import { loadFromFlags, modelFlags } from "../load.js";
 
 const HELP = `usage: swallow serve [--model DIR|ORG/NAME] [--host 127.0.0.1] [--port 8000] [--api-key KEY]
                      [--served-model-name NAME] [--backend cpu|webgpu|auto] [--max-num-seqs N]
-                     [--max-model-len N] [--max-body-bytes N] [--cors]
+                     [--max-model-len N] [--max-body-bytes N] [--cors] [--tensor-cores]
 
 An OpenAI-compatible server (vLLM's API): POST /v1/chat/completions and /v1/completions (streaming with
 "stream": true), GET /v1/models, /health, /metrics (Prometheus) and a chat page at /.
@@ -16,6 +16,9 @@ An OpenAI-compatible server (vLLM's API): POST /v1/chat/completions and /v1/comp
 --served-model-name is the name clients pass as "model" (default: the --model argument).
 --max-num-seqs caps requests decoded together (default 64); more wait in a queue (429 when it is full).
 --cors adds Access-Control-Allow-Origin: * so pages on other origins can call the API.
+--tensor-cores (WebGPU) uses subgroup-matrix matmuls for 64+ token batches where the GPU has them: much faster
+prefill and batched decoding; without it kernels are batch-invariant (a request's output never depends on
+what else is being served).
 Ctrl-C (SIGINT) or SIGTERM stops taking requests, lets running ones finish for 10 s, then cancels them.`;
 
 export async function runServe(argv: string[]): Promise<void> {
