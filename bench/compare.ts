@@ -8,8 +8,16 @@ import { readFileSync } from "node:fs";
 import type { BenchReport } from "../src/bench/engine-bench.js";
 
 const [oursPath, torchPath, memoryPath] = process.argv.slice(2);
-const ours = JSON.parse(readFileSync(oursPath, "utf8")) as BenchReport & { title: string };
-const torch = JSON.parse(readFileSync(torchPath, "utf8")) as {
+/** The last JSON line of a file (Dawn prints shader-compiler warnings on stdout too). */
+const lastJson = (file: string) =>
+  JSON.parse(
+    readFileSync(file, "utf8")
+      .split("\n")
+      .filter((line) => line.startsWith("{"))
+      .at(-1) ?? "null",
+  );
+const ours = lastJson(oursPath) as BenchReport & { title: string };
+const torch = lastJson(torchPath) as {
   device: string;
   torch: string;
   hf_generate: { ttft_ms: number; decode_tok_s: number };

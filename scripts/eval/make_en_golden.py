@@ -485,6 +485,36 @@ def triviaqa():
     return items
 
 
+# (raw output, aliases): the card's TriviaQA score on edge cases. lm-eval passes all aliases to exact_match in one call,
+# so the references form one numpy `<U{longest alias}` column: np.char.lower's widening of "İ" (→ "i̇") is cut at that
+# width, not at each alias's own, and the answer differs from scoring alias by alias (the first three cases).
+TRIVIAQA_SCORE_CASES = [
+    (" İstanbul", ["İstanbul", "Istanbul city"]),
+    ("i̇stanbul", ["İstanbul", "Constantinople"]),
+    (" İİ", ["İİ", "Ii", "longer alias"]),
+    (" The Beatles!", ["Wings", "the beatles"]),
+    ("  U.S.A.", ["USA", "United States"]),
+    ("Paris", ["paris", "Paris, France"]),
+    ("Straße", ["STRASSE", "Strasse"]),
+    ("", ["x"]),
+    ("x", []),  # no alias: np.asarray([]) is float64 and np.char.lower raises, so lm-eval itself stops
+]
+
+
+def triviaqa_score_cases():
+    cases = []
+    for output, aliases in TRIVIAQA_SCORE_CASES:
+        pred = remove_whitespace(output)
+        try:
+            score = 1.0 if hf_exact_match([pred] * len(aliases), aliases, ignore_case=True, ignore_punctuation=True) > 0.0 else 0.0
+        except TypeError as e:
+            cases.append({"output": output, "aliases": aliases, "prediction": pred, "error": f"TypeError: {e}"})
+            continue
+        per_alias = max(hf_exact_match([pred], [a], ignore_case=True, ignore_punctuation=True) for a in aliases)
+        cases.append({"output": output, "aliases": aliases, "prediction": pred, "exact_match": score, "perAlias": per_alias})
+    return cases
+
+
 def gsm8k():
     train = read_jsonl("gsm8k/train.jsonl")
     test = read_jsonl("gsm8k/test.jsonl")
@@ -608,6 +638,8 @@ def main():
                "task": name, "aggregateKey": key, "aggregate": float(np.mean([it["expected"]["scores"][key] for it in items])), "items": items}
         if name == "squadv2":
             doc["metricVectors"] = squad_metric_vectors()
+        if name == "triviaqa":
+            doc["scoreCases"] = triviaqa_score_cases()
         with open(os.path.join(OUT, f"{name}.json"), "w", encoding="utf-8") as f:
             json.dump(doc, f, ensure_ascii=False, indent=1)
             f.write("\n")

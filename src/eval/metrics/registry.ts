@@ -11,6 +11,7 @@ import { lmevalExactMatch, lmevalExactMatchAny, llmjpExactMatch, type LmevalExac
 import { accFromLoglikelihoods } from "./acc.js";
 import { bleuCorpus } from "./wmt-bleu.js";
 import { passAtK } from "./pass-at-k.js";
+import { parseRating, UNPARSED_RATING } from "./mtbench-rating.js";
 import { mean, pythonStatisticsMean } from "./python-compat.js";
 import { squadV2Exact } from "./squad.js";
 import { rouge2BootstrapMid, rouge2JpHarness, type Tokens } from "./rouge.js";
@@ -173,6 +174,26 @@ const METRICS: Metric[] = [
     description: "JP harness WMT20 en→ja BLEU: Japanese word segmentation (ICU, standing in for nagisa) then sacrebleu 13a, 0–100",
     maxScore: 100,
     corpus: (preds, golds) => bleuCorpus(preds, golds, { targetLanguage: "ja" }),
+  },
+  averaged(
+    "jpharness.mgsm_acc",
+    "JP LM Evaluation Harness MGSM accuracy: the number extracted from the completion equals the answer",
+    (pred, gold) => (pred === gold ? 1 : 0),
+  ),
+  {
+    kind: "item",
+    name: "mtbench.rating",
+    description:
+      "FastChat single-answer grading: the judge's [[rating]] (then [rating]) / 10; unparsed judgments (-1) are left out of the mean",
+    maxScore: 1,
+    score: (pred) => {
+      const rating = parseRating(pred);
+      return rating === UNPARSED_RATING ? NaN : rating / 10;
+    },
+    aggregate: (scores) => {
+      const parsed = scores.filter((score) => !Number.isNaN(score));
+      return parsed.length === 0 ? NaN : mean(parsed);
+    },
   },
   passAt(1),
   passAt(10),

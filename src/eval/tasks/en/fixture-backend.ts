@@ -32,6 +32,8 @@ export interface GoldenFile {
   aggregate: number;
   items: GoldenItem[];
   metricVectors?: { prediction: string; golds: string[]; exact: number; f1: number }[];
+  /** TriviaQA: the per-item score on edge cases (`error` where lm-eval itself fails); `perAlias` is the wrong way's. */
+  scoreCases?: { output: string; aliases: string[]; prediction: string; exact_match?: number; perAlias?: number; error?: string }[];
 }
 
 export function readGolden(task: string): GoldenFile {

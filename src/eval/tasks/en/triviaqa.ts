@@ -4,7 +4,7 @@
  * (one leading space) + take_first, exact_match (ignore_case, ignore_punctuation) scoring 1 if ANY alias matches.
  */
 import type { DatasetAccess, EvalTask } from "../../types.js";
-import { lmevalExactMatch } from "../../metrics/index.js";
+import { LMEVAL_EXACT_MATCH_PRESETS, lmevalExactMatchAny } from "../../metrics/index.js";
 import { readSplit, RowReader } from "./data-files.js";
 import { removeLeadingSpace } from "./filters.js";
 import { applyLimit, generateItem, generateRequest, meanScore } from "./lmeval-items.js";
@@ -40,11 +40,15 @@ async function readDocs(data: DatasetAccess, relPath: string): Promise<TriviaDoc
   }));
 }
 
-/** The card's per-item TriviaQA score: 1 if the filtered output matches any alias after case and punctuation folding. */
+/**
+ * The card's per-item TriviaQA score: 1 if the filtered output matches any alias after case and punctuation folding.
+ * All aliases go through one exact_match call as in lm-eval (one numpy column, so case folding is cut at the longest
+ * alias's width): scoring alias by alias gives other answers for aliases such as "İstanbul". No alias at all is a
+ * SwallowError, as lm-eval itself fails there (numpy cannot lowercase an empty, float-typed column).
+ */
 export function triviaqaScore(output: string, aliases: readonly string[]): { prediction: string; exactMatch: number } {
   const prediction = removeLeadingSpace(output);
-  const hit = aliases.some((alias) => lmevalExactMatch(prediction, alias, { ignoreCase: true, ignorePunctuation: true }) > 0);
-  return { prediction, exactMatch: hit ? 1 : 0 };
+  return { prediction, exactMatch: lmevalExactMatchAny(prediction, aliases, LMEVAL_EXACT_MATCH_PRESETS.triviaqa) };
 }
 
 export const triviaqa: EvalTask = {

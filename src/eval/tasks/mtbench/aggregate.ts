@@ -5,7 +5,7 @@
 // Groups: each category and "overall", for turn 1, turn 2 and both ("average", the number the card reports / 10).
 
 import { SwallowError } from "../../../errors.js";
-import { UNPARSED_RATING } from "./rating.js";
+import { UNPARSED_RATING } from "../../metrics/mtbench-rating.js";
 import { CATEGORY_TITLES, categoryOfQuestionId } from "./settings.js";
 
 /** One question-turn's ratings, one per answer run (-1 = judgment without a rating). */

@@ -12,7 +12,7 @@ export const mtbenchDatasets: DatasetSpec[] = [mtbenchDataset];
 export { createMtbenchTask, createMtbenchTasks, judgmentRows, summarizeOutcomes, type MtbenchTaskOptions } from "./task.js";
 export { japaneseCharRatio } from "./japanese-ratio.js";
 export { summarizeJudgments, calculateAverages, type GroupSummary, type JudgmentRow } from "./aggregate.js";
-export { parseRating, UNPARSED_RATING } from "./rating.js";
+export { parseRating, UNPARSED_RATING } from "../../metrics/mtbench-rating.js";
 export type { AnswerFormat } from "./answers.js";
 export type { MtbenchItemExtra } from "./item.js";
 export { MTBENCH_DATASET_NAME } from "./dataset.js";

@@ -6,7 +6,7 @@ import { SwallowError } from "../../../errors.js";
 import { type AnswerOptions, generateAnswerRun } from "./answers.js";
 import type { MtbenchData, MtbenchQuestion } from "./dataset.js";
 import { buildJudgeMessages, judgePromptNameFor } from "./judge.js";
-import { UNPARSED_RATING, parseRating } from "./rating.js";
+import { UNPARSED_RATING, parseRating } from "../../metrics/mtbench-rating.js";
 import { JUDGE_MAX_TOKENS, JUDGE_TEMPERATURE, NEED_REF_CATS, RATING_SCALE } from "./settings.js";
 
 /** What an MT-Bench outcome keeps in `extra` (the aggregation reads `ratings`). */

@@ -56,7 +56,7 @@ export const mgsmTask: EvalTask = {
   version: "jp-harness-9b42d41-mgsm-1.0-0.0+1",
   suite: "ja",
   displayName: "MGSM",
-  metric: "acc",
+  metric: "jpharness.mgsm_acc",
   datasets: [MGSM_JA_DATASET.name],
   async load(data, options) {
     const dir = data.dir(MGSM_JA_DATASET.name);

@@ -5,7 +5,7 @@ import path from "node:path";
 
 import { SwallowError } from "../../../../errors.js";
 import { readParquet } from "../../../datasets/readers/index.js";
-import { rouge2Aggregate, rouge2JpHarness } from "../../../metrics/index.js";
+import { rouge2BootstrapMid, rouge2JpHarness } from "../../../metrics/index.js";
 import type { EvalItem, EvalTask, ItemOutcome } from "../../../types.js";
 import { XLSUM_JA_DATASET } from "../datasets.js";
 import { JP_HARNESS_MAX_LENGTH, type JpHarnessPromptStyle, jpHarnessContexts, jpHarnessRequest } from "./context.js";
@@ -86,12 +86,16 @@ export function createXlsumJaTask(options: { maxLength?: number } = {}): Tokeniz
         };
       });
     },
-    /** rouge2 / 100: the mean per-document ROUGE-2 F over model tokens (the harness's bootstrap median estimates it). */
+    /**
+     * rouge2 / 100 as the harness reports it: rouge_score's BootstrapAggregator mid F (numpy seeded 1234 by
+     * simple_evaluate) over the per-document ROUGE-2 F. The resampling picks by position, so `outcomes` must be in item
+     * order — the harness's seed-42 shuffle of the test docs, which is the order `load` builds and the runner keeps.
+     */
     aggregate(outcomes) {
       const tok = needTokenizer();
       const tokenize = (text: string) => tok.encode(text);
       const f = outcomes.map((o) => rouge2JpHarness(o.prediction, o.gold as string, tokenize).fmeasure);
-      return rouge2Aggregate(f) / 100;
+      return rouge2BootstrapMid(f) / 100;
     },
   };
 }

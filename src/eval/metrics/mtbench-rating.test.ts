@@ -1,8 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 
-import { UNPARSED_RATING, parseRating } from "./rating.js";
-import { golden } from "./golden.testkit.js";
+import { UNPARSED_RATING, parseRating } from "./mtbench-rating.js";
+import { golden } from "../tasks/mtbench/golden.testkit.js";
 
 // Each case's expected rating is what FastChat's run_judge_single returned for that judgment (golden file).
 
