@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { WebGpuBackend } from "../src/gpu/webgpu/backend.js";
 import { createBackend } from "../src/gpu/select.js";
 import { NEAR_TIE, TINY_VARIANTS } from "./support/tiny-fixtures.js";
-import { batchedVersusAlone, checkAgainstTransformers } from "./support/model-checks.js";
+import { bandedVersusWhole, batchedVersusAlone, checkAgainstTransformers } from "./support/model-checks.js";
 import { openTestBackend } from "./support/webgpu.js";
 import { concurrentVersusAlone, deviceVersusHostSampling } from "./support/engine-checks.js";
 
@@ -52,6 +52,15 @@ test("engine: 32 concurrent greedy requests give exactly what each gives alone",
 test("engine: greedy sampling on the GPU (ids fed to the next step) gives the host sampler's tokens", { skip }, () =>
   deviceVersusHostSampling(gpu),
 );
+
+test("row-banded embedding and LM head (weights over the buffer limit) give exactly the whole tables' logits", { skip }, async () => {
+  const banded = await WebGpuBackend.create({ maxWeightBytes: 40_000 });
+  try {
+    await bandedVersusWhole(gpu, banded);
+  } finally {
+    await banded.dispose();
+  }
+});
 
 test("--backend webgpu opens the adapter; auto keeps software adapters off", { skip }, async () => {
   const lines: string[] = [];

@@ -8,6 +8,8 @@ export interface BenchOptions {
   /** Decode at batch 1: prompt length and generated tokens. */
   decodePrompt: number;
   decodeTokens: number;
+  /** Batch sizes of the batched-decode measurement: that many requests of equal length decode together (empty: skip). */
+  decodeBatches?: number[];
   /** Concurrency levels of the serving measurement (empty: skip). */
   concurrency: number[];
   /** Requests per concurrency level (default 2 × the level, at least 8). */
@@ -31,6 +33,14 @@ export interface DecodeResult {
   ttftMs: number;
 }
 
+export interface BatchedDecodeResult {
+  batch: number;
+  /** Median time between a request's consecutive tokens (all requests decode in every step). */
+  msPerStep: number;
+  /** Output tokens per second of the whole batch (batch × 1000 / msPerStep). */
+  tokensPerSecond: number;
+}
+
 export interface ServingResult {
   concurrency: number;
   requests: number;
@@ -44,6 +54,7 @@ export interface ServingResult {
 export interface BenchReport {
   prefill: PrefillResult[];
   decode: DecodeResult;
+  batchedDecode: BatchedDecodeResult[];
   serving: ServingResult[];
 }
 
@@ -108,6 +119,20 @@ export async function runBench(model: LanguageModel, options: BenchOptions): Pro
   };
   log(`decode: ${msPerToken.toFixed(2)} ms/token`);
 
+  const batchedDecode: BatchedDecodeResult[] = [];
+  for (const batch of options.decodeBatches ?? []) {
+    const runs = await Promise.all(
+      Array.from({ length: batch }, () => timeRequest(model, randomPrompt(options.decodePrompt), fixedLength(options.decodeTokens))),
+    );
+    // Gaps after every request got its first token: steady decoding of the whole batch.
+    const msPerStep = quantile(
+      runs.flatMap((r) => r.gapsMs),
+      0.5,
+    );
+    batchedDecode.push({ batch, msPerStep, tokensPerSecond: (batch * 1000) / msPerStep });
+    log(`decode batch ${batch}: ${msPerStep.toFixed(2)} ms/step`);
+  }
+
   const serving: ServingResult[] = [];
   for (const concurrency of options.concurrency) {
     const requests = options.requestsPerLevel ?? Math.max(8, 2 * concurrency);
@@ -139,7 +164,7 @@ export async function runBench(model: LanguageModel, options: BenchOptions): Pro
     });
     log(`concurrency ${concurrency}: ${(outputTokens / (wallMs / 1000)).toFixed(1)} output tok/s`);
   }
-  return { prefill, decode, serving };
+  return { prefill, decode, batchedDecode, serving };
 }
 
 async function drain(stream: AsyncGenerator<GenerationEvent>): Promise<number> {
@@ -179,6 +204,9 @@ export function formatBench(report: BenchReport, title: string): string {
   lines.push(
     `| decode, batch 1 (prompt ${d.promptTokens}, ${d.newTokens} new) | ${d.tokensPerSecond.toFixed(1)} tok/s (${d.msPerToken.toFixed(2)} ms/token, TTFT ${d.ttftMs.toFixed(1)} ms) |`,
   );
+  for (const b of report.batchedDecode) {
+    lines.push(`| decode, batch ${b.batch} | ${b.tokensPerSecond.toFixed(1)} tok/s (${b.msPerStep.toFixed(2)} ms/step) |`);
+  }
   if (report.serving.length > 0) {
     lines.push("", "| concurrency | requests | output tok/s | TTFT p50 / p99 ms | TPOT p50 / p99 ms |", "|---:|---:|---:|---:|---:|");
     for (const s of report.serving) {

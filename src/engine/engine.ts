@@ -317,7 +317,14 @@ export class Engine implements InferenceEngine {
       for (let t = start; t < end; t++) prepared.tokenIds[prepared.rowStarts[i] + t - start] = seq.tokenIds[t];
     });
     prepared.commit();
-    const launched: LaunchedStep = { entries, output: prepared.submit(), deviceSampled: step.deviceSampled, sampled: prepared.sampled };
+    let output: Promise<Float32Array[]>;
+    try {
+      output = prepared.submit();
+    } catch (error) {
+      output = Promise.reject(error); // failed at once (device lost, backend disposed): complete() fails the step's requests
+    }
+    output.catch(() => {}); // handled in complete(); never an unhandled rejection meanwhile
+    const launched: LaunchedStep = { entries, output, deviceSampled: step.deviceSampled, sampled: prepared.sampled };
     for (const entry of entries) {
       const { seq } = entry;
       if (seq.done) continue;

@@ -76,11 +76,18 @@ export interface ForwardBatch {
 
 export interface Backend {
   readonly name: string;
+  /** Largest weight one buffer may hold (bytes); bigger 2-D weights are uploaded as row bands (model/llama.ts). */
+  readonly maxWeightBytes: number;
   uploadWeight(name: string, tensor: HostTensor): Promise<Weight>;
   createKvCache(layout: KvCacheLayout): KvCache;
 
-  /** [T, hidden] = table[tokenIds] */
-  embed(table: Weight, batch: ForwardBatch): Activation;
+  /**
+   * [T, hidden] = table[tokenIds]. With `firstRow`, `table` is a row band starting at that row: ids inside
+   * the band gather their row, the others give zeros (the bands' embeddings are summed).
+   */
+  embed(table: Weight, batch: ForwardBatch, firstRow?: number): Activation;
+  /** `[T, Σ cols]`: the parts side by side (row-band products of a split weight). */
+  concatColumns(parts: Activation[]): Activation;
   /** x / sqrt(mean(x²) + eps) * weight, per row. */
   rmsNorm(x: Activation, weight: Weight, eps: number): Activation;
   /** [T, K] · [N, K]ᵀ → [T, N] (torch Linear layout). */

@@ -42,7 +42,11 @@ export interface BackendChoice {
   tensorCores?: boolean;
 }
 
-export async function createBackend(name: BackendName, log: (line: string) => void = () => {}, choice: BackendChoice = {}): Promise<Backend> {
+export async function createBackend(
+  name: BackendName,
+  log: (line: string) => void = () => {},
+  choice: BackendChoice = {},
+): Promise<Backend> {
   if (name === "cpu") return new ReferenceBackend();
   if (name === "auto" && (await gpuDeviceNodesPresent()) === false) {
     log("backend: cpu (no GPU device found)");

@@ -20,6 +20,14 @@ interface LayerWeights {
   down: Weight; // [hidden, intermediate]
 }
 
+/**
+ * A `[rows, cols]` weight stored as row bands, each within the backend's largest buffer (Llama-3.1-70B's
+ * embedding and LM head are 2.1 GB, over WebGPU's 2 GiB − 4 binding limit). Most weights have one band.
+ */
+interface BandedWeight {
+  bands: { weight: Weight; firstRow: number }[];
+}
+
 export interface LoadProgress {
   tensorsDone: number;
   tensorsTotal: number;
@@ -33,10 +41,10 @@ export class LlamaModel {
   private constructor(
     readonly spec: ModelSpec,
     readonly backend: Backend,
-    private readonly embedTokens: Weight, // [vocab, hidden]
+    private readonly embedTokens: BandedWeight, // [vocab, hidden]
     private readonly layers: LayerWeights[],
     private readonly finalNorm: Weight, // [hidden]
-    private readonly lmHead: Weight, // [vocab, hidden] (the embedding table when tied)
+    private readonly lmHead: BandedWeight, // [vocab, hidden] (the embedding table when tied)
     private readonly invFreq: Weight, // [headDim / 2] f32
   ) {}
 
@@ -55,7 +63,23 @@ export class LlamaModel {
       onProgress?.({ tensorsDone: ++tensorsDone, tensorsTotal });
       return weight;
     };
-    const embedTokens = await upload(names.embed);
+    // A weight over the backend's buffer limit is uploaded as row bands (views of the host tensor, no copy).
+    const uploadBanded = async (name: string): Promise<BandedWeight> => {
+      const tensor = await source.readTensor(name);
+      const [rows, cols] = tensor.shape;
+      const rowBytes = tensor.bytes.byteLength / rows;
+      const bandRows = Math.max(1, Math.floor(backend.maxWeightBytes / rowBytes));
+      const bands: BandedWeight["bands"] = [];
+      for (let firstRow = 0; firstRow < rows; firstRow += bandRows) {
+        const count = Math.min(bandRows, rows - firstRow);
+        const bytes = tensor.bytes.subarray(firstRow * rowBytes, (firstRow + count) * rowBytes);
+        const bandName = count === rows ? name : `${name}[${firstRow}:${firstRow + count}]`;
+        bands.push({ weight: await backend.uploadWeight(bandName, { dtype: tensor.dtype, shape: [count, cols], bytes }), firstRow });
+      }
+      onProgress?.({ tensorsDone: ++tensorsDone, tensorsTotal });
+      return { bands };
+    };
+    const embedTokens = await uploadBanded(names.embed);
     const layers: LayerWeights[] = [];
     for (const layer of names.layers) {
       layers.push({
@@ -71,7 +95,7 @@ export class LlamaModel {
       });
     }
     const finalNorm = await upload(names.finalNorm);
-    const lmHead = spec.tieWordEmbeddings || !names.lmHead ? embedTokens : await upload(names.lmHead);
+    const lmHead = spec.tieWordEmbeddings || !names.lmHead ? embedTokens : await uploadBanded(names.lmHead);
     const inv = ropeInverseFrequencies(spec);
     const invFreq = await backend.uploadWeight("rope.inv_freq", {
       dtype: "f32",
@@ -91,7 +115,7 @@ export class LlamaModel {
   forward(batch: ForwardBatch, cache: KvCache): Activation {
     const { backend: b, spec } = this;
     const scale = 1 / Math.sqrt(spec.headDim);
-    let h = b.embed(this.embedTokens, batch); // [T, hidden]
+    let h = this.embed(batch); // [T, hidden]
     this.layers.forEach((w, layer) => {
       const x = b.rmsNorm(h, w.inputNorm, spec.rmsNormEps);
       const q = b.rope(b.matmul(x, w.q), batch, this.invFreq, spec.headDim); // [T, numHeads * headDim]
@@ -104,6 +128,16 @@ export class LlamaModel {
       h = b.add(h, b.matmul(b.siluMul(b.matmul(y, w.gate), b.matmul(y, w.up)), w.down));
     });
     const last = b.gatherRows(h, batch.logitRows); // [R, hidden]
-    return b.matmul(b.rmsNorm(last, this.finalNorm, spec.rmsNormEps), this.lmHead); // [R, vocab]
+    const x = b.rmsNorm(last, this.finalNorm, spec.rmsNormEps);
+    const { bands } = this.lmHead;
+    return bands.length === 1 ? b.matmul(x, bands[0].weight) : b.concatColumns(bands.map((band) => b.matmul(x, band.weight))); // [R, vocab]
+  }
+
+  /** Token embeddings; with a banded table, each band gathers its own ids (zeros elsewhere) and the bands are summed. */
+  private embed(batch: ForwardBatch): Activation {
+    const b = this.backend;
+    const { bands } = this.embedTokens;
+    if (bands.length === 1) return b.embed(bands[0].weight, batch);
+    return bands.map((band) => b.embed(band.weight, batch, band.firstRow)).reduce((sum, part) => b.add(sum, part));
   }
 }

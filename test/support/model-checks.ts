@@ -100,3 +100,25 @@ export async function batchedVersusAlone(backend: Backend): Promise<{ worst: num
     return { worst, scale };
   });
 }
+
+/**
+ * Row-banded weights (a table over the backend's buffer limit, as Llama-3.1-70B's 2.1 GB embedding and LM
+ * head on WebGPU) give exactly the logits of whole ones: `banded` is the same backend kind with a small
+ * `maxWeightBytes`, so the tiny model's embedding/LM head split into several bands.
+ */
+export async function bandedVersusWhole(whole: Backend, banded: Backend): Promise<void> {
+  const prompts = [
+    [1024, 5, 77, 300, 12, 9, 800],
+    [1024, 400, 401],
+  ];
+  const logitsOf = async (backend: Backend) => {
+    const runner = new ModelRunner(await loadModel("gqa-llama3", backend), { maxModelLen: 64, maxNumSeqs: 2, blockSize: 4 });
+    const sequences = prompts.map(() => runner.newSequence());
+    const rows = await runner.step(prompts.map((tokenIds, i) => ({ slots: sequences[i], tokenIds, logits: "all" as const })));
+    sequences.forEach((s) => s.release());
+    return rows.map((r) => r.slice());
+  };
+  const expected = await logitsOf(whole);
+  const got = await logitsOf(banded);
+  got.forEach((rows, i) => assert.deepEqual(rows, expected[i], `prompt ${i}`));
+}

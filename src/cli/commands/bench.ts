@@ -10,10 +10,11 @@ import { loadFromFlags, modelFlags } from "../load.js";
 
 const HELP = `usage: swallow bench [--model DIR|ORG/NAME | --shape ${Object.keys(MODEL_SHAPES).join("|")} [--layers N]]
                      [--backend cpu|webgpu|auto] [--prefill 512,2048] [--prompt 128] [--new 256]
-                     [--concurrency 1,8,32] [--max-model-len N] [--tensor-cores] [--json]
+                     [--decode-batch 8,32] [--concurrency 1,8,32] [--max-model-len N] [--tensor-cores] [--json]
 
 Measures this machine's speed through the engine (like llama-bench): prefill tokens/s (time to first token)
-for each --prefill length, decode tokens/s at batch 1 (--prompt tokens, then --new tokens), and, with
+for each --prefill length, decode tokens/s at batch 1 (--prompt tokens, then --new tokens) and, with
+--decode-batch, at larger batches of equal requests decoding together, and, with
 --concurrency, output tokens/s and TTFT/TPOT percentiles at each level over a ShareGPT-like length mix.
 --shape runs random bf16 weights of a real model's shapes (no download; --layers keeps the first N layers).
 Prompts are random token ids; every request runs to its full length. --tensor-cores (WebGPU) uses subgroup-matrix
@@ -38,6 +39,7 @@ export async function runBench(argv: string[]): Promise<void> {
     prompt: { type: "string" },
     new: { type: "string" },
     concurrency: { type: "string" },
+    "decode-batch": { type: "string" },
     json: { type: "boolean" },
   });
   if (values.help) return void process.stdout.write(`${HELP}\n`);
@@ -45,8 +47,9 @@ export async function runBench(argv: string[]): Promise<void> {
   const [decodePrompt] = list("prompt", values.prompt, [128]);
   const [decodeTokens] = list("new", values.new, [256]);
   const concurrency = list("concurrency", values.concurrency, []);
+  const decodeBatches = list("decode-batch", values["decode-batch"], []);
   if (values.model !== undefined && values.shape !== undefined) throw new SwallowError("give --model or --shape, not both");
-  const maxNumSeqs = Math.max(1, ...concurrency);
+  const maxNumSeqs = Math.max(1, ...concurrency, ...decodeBatches);
   const longest = Math.max(...prefillLengths, decodePrompt + decodeTokens, 1400);
   const maxModelLen = numberFlag("max-model-len", values["max-model-len"], true) ?? Math.max(2048, longest + 1);
   if (maxModelLen <= longest) throw new SwallowError(`--max-model-len ${maxModelLen} is too short for prompts of ${longest} tokens`);
@@ -72,8 +75,9 @@ export async function runBench(argv: string[]): Promise<void> {
     model = await loadFromFlags({ ...values, "max-model-len": String(maxModelLen) }, serving);
     title = `${values.model ?? "demo model"} on ${values.backend ?? "auto"}`;
   }
-  const report = await measure(model, { prefillLengths, decodePrompt, decodeTokens, concurrency, onProgress: info });
+  const report = await measure(model, { prefillLengths, decodePrompt, decodeTokens, decodeBatches, concurrency, onProgress: info });
   if (values.json) await writeLine(JSON.stringify({ title, ...report }));
   else await writeLine(formatBench(report, title));
+  await model.engine.close();
   await model.runner.backend.dispose();
 }

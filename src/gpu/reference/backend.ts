@@ -59,6 +59,8 @@ function weight(w: Weight): CpuWeight {
  */
 export class ReferenceBackend implements Backend {
   readonly name = "cpu";
+  /** No buffer limit on the CPU; tests lower it to exercise row-banded weights. */
+  maxWeightBytes = Number.POSITIVE_INFINITY;
 
   async uploadWeight(_name: string, tensor: HostTensor): Promise<Weight> {
     return new CpuWeight(tensor.dtype, tensor.shape, tensor.bytes);
@@ -68,7 +70,7 @@ export class ReferenceBackend implements Backend {
     return new CpuKvCache(layout);
   }
 
-  embed(table: Weight, batch: ForwardBatch): Activation {
+  embed(table: Weight, batch: ForwardBatch, firstRow?: number): Activation {
     const m = weight(table).matrix;
     let ids = batch.tokenIds;
     if (batch.deviceTokens) {
@@ -76,7 +78,25 @@ export class ReferenceBackend implements Backend {
       const sampled = act(source).data;
       ids = ids.map((id, t) => (rows[t] >= 0 ? sampled[rows[t] * 2] : id));
     }
-    return new CpuActivation(batch.numTokens, m.cols, ops.embedRows(m, ids));
+    if (firstRow === undefined) return new CpuActivation(batch.numTokens, m.cols, ops.embedRows(m, ids));
+    const out = new Float32Array(batch.numTokens * m.cols);
+    ids.forEach((id, t) => {
+      if (id >= firstRow && id < firstRow + m.rows) out.set(ops.embedRows(m, Int32Array.of(id - firstRow)), t * m.cols);
+    });
+    return new CpuActivation(batch.numTokens, m.cols, out);
+  }
+
+  concatColumns(parts: Activation[]): Activation {
+    const rows = parts[0].rows;
+    const cols = parts.reduce((n, p) => n + p.cols, 0);
+    const out = new Float32Array(rows * cols);
+    let offset = 0;
+    for (const part of parts) {
+      const data = act(part).data;
+      for (let r = 0; r < rows; r++) out.set(data.subarray(r * part.cols, (r + 1) * part.cols), r * cols + offset);
+      offset += part.cols;
+    }
+    return new CpuActivation(rows, cols, out);
   }
 
   sampleGreedy(logits: Activation, maskStops: Int32Array, stopIds: Int32Array): Activation {

@@ -15,7 +15,7 @@ const FEED_BINDINGS = `@group(0) @binding(4) var<storage, read> feedRows: array<
 function source(dtype: WeightDtype, fed: boolean): string {
   const tokenId = fed ? `select(u32(ids[t]), u32(sampled[u32(feedRows[t]) * 2u]), feedRows[t] >= 0)` : "u32(ids[t])";
   return `
-struct Params { numTokens: u32, cols: u32 }
+struct Params { numTokens: u32, cols: u32, firstRow: u32, bandRows: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> ids: array<i32>;
 ${weightAccess("table", 2, dtype)}
@@ -28,24 +28,32 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let i = linearWorkgroup(wid, nwg) * ${WORKGROUP}u + lid;
   if (i >= params.numTokens * params.cols) { return; }
   let t = i / params.cols;
-  out[i] = tableAt(${tokenId} * params.cols + i % params.cols);
+  // A row band of a split table (firstRow, bandRows): ids outside it give 0 (the bands are summed).
+  let row = ${tokenId} - params.firstRow;
+  var value = 0.0;
+  if (row < params.bandRows) { value = tableAt(row * params.cols + i % params.cols); }
+  out[i] = value;
 }
 `;
 }
 
-/** out[t] = table[ids[t]] : [numTokens, cols] in f32. Token ids are checked against the vocabulary by the caller. */
+/**
+ * out[t] = table[ids[t] − firstRow] : [numTokens, cols] in f32, 0 where the id is outside the table's rows
+ * (a band of a split table). Token ids are checked against the vocabulary by the caller.
+ */
 export function embed(
   ctx: KernelContext,
   table: GpuWeight,
   ids: Resource,
   numTokens: number,
   feed?: { rows: Resource; sampled: GpuActivation },
+  firstRow = 0,
 ): GpuActivation {
   const cols = table.shape[1];
   const out = ctx.recorder.output(numTokens, cols);
   if (out.isEmpty) return out;
   const pipeline = ctx.pipelines.get(`embed/${table.dtype}${feed ? "/fed" : ""}`, () => source(table.dtype, feed !== undefined));
-  const resources = [uniform(numTokens, cols), ids, table.resource, activationResource(out)];
+  const resources = [uniform(numTokens, cols, firstRow, table.shape[0]), ids, table.resource, activationResource(out)];
   if (feed) resources.push(feed.rows, activationResource(feed.sampled));
   ctx.recorder.dispatch(pipeline, resources, Math.ceil((numTokens * cols) / WORKGROUP));
   return out;

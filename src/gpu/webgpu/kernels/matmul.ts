@@ -73,18 +73,13 @@ function gemvSource(dtype: WeightDtype, tokens: number, vectorised: boolean, sub
   let xStride = params.k / 4u; // vec4s per token row of x
   for (var c = lane; c < chunks; c += LANES) {
     ${unpackChunk(dtype)}
-    for (var j = 0u; j < count; j++) {
-      let xi = (t0 + j) * xStride + c * ${chunk / 4}u;
-      acc[j] += ${dtype === "f32" ? "dot(x[xi], w0)" : "dot(x[xi], w0) + dot(x[xi + 1u], w1)"};
-    }
+${unrolled(tokens, (j) => `    { let xi = rowOf[${j}] * xStride + c * ${chunk / 4}u; acc[${j}] += ${dtype === "f32" ? "dot(x[xi], w0)" : "dot(x[xi], w0) + dot(x[xi + 1u], w1)"}; }`)}
   }`
     : `  let kEnd = select(0u, params.k, n < params.n);
   let wRow = n * params.k;
   for (var k = lane; k < kEnd; k += LANES) {
     let wk = wAt(wRow + k);
-    for (var j = 0u; j < count; j++) {
-      acc[j] += x[(t0 + j) * params.k + k] * wk;
-    }
+${unrolled(tokens, (j) => `    acc[${j}] += x[rowOf[${j}] * params.k + k] * wk;`)}
   }`;
   const reduceTree = `    for (var j = 0u; j < TOKENS; j++) { partial[j * WG + lid] = acc[j]; }
     workgroupBarrier();
@@ -141,6 +136,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let t0 = (group / rowBlocks) * TOKENS;
   let count = min(TOKENS, params.numTokens - t0);
   var acc: array<f32, ${tokens}>;
+  // Rows past the batch repeat its last row (their sums are never written): the token loop is unrolled with
+  // constant indices so the accumulators stay in registers (a loop to the dynamic count spilled them to memory).
+  var rowOf: array<u32, ${tokens}>;
+${unrolled(tokens, (j) => `  rowOf[${j}] = min(t0 + ${j}u, params.numTokens - 1u);`)}
 ${body}
 ${reduce}
 }
@@ -221,6 +220,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   }
 }
 `;
+}
+
+/** `count` copies of a WGSL statement, one per token index. */
+function unrolled(count: number, statement: (j: number) => string): string {
+  return Array.from({ length: count }, (_, j) => statement(j)).join("\n");
 }
 
 function gemvTokens(numTokens: number): number {
