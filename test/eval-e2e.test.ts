@@ -11,6 +11,7 @@ import { buildReport, reportMarkdown } from "../src/eval/report/tables.js";
 import { runTasks } from "../src/eval/runner/run-tasks.js";
 import { ResultStore } from "../src/eval/store/result-store.js";
 import { allTasks, selectTasks } from "../src/eval/tasks/index.js";
+import { makeBbhTask, makeMmluTask } from "../src/eval/tasks/en/index.js";
 import type { EvalBackend } from "../src/eval/types.js";
 import { runCli } from "./support/cli.js";
 import { fixturesDir } from "./support/paths.js";
@@ -241,4 +242,65 @@ test("--mtbench-answers switches MT-Bench to the chat template (a different task
   const fastchat = allTasks().find((t) => t.name === "jmtbench_math")!;
   const template = allTasks({ mtbench: { answerFormat: "chat-template" } }).find((t) => t.name === "jmtbench_math")!;
   assert.notEqual(fastchat.version, template.version);
+});
+
+test("every task of the card end to end on fixture data with a fake backend (code in the sandbox, MT-Bench with a fake judge)", async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), "swallow-e2e-all-"));
+  const code = new LocalDatasets(path.join(fixturesDir, "eval", "code"));
+  const access = {
+    dir: (name: string) => {
+      try {
+        return data.dir(name);
+      } catch {
+        return code.dir(name);
+      }
+    },
+  };
+  try {
+    // mmlu and bbh with the subjects their fixtures hold (the others have no fixture files); every other task as registered.
+    const tasks = [
+      ...allTasks().filter((t) => t.name !== "mmlu" && t.name !== "bbh_cot_fewshot"),
+      makeMmluTask(["abstract_algebra", "high_school_us_history"]),
+      makeBbhTask(["boolean_expressions", "snarks"]),
+    ];
+    for (const task of tasks) {
+      const needsTokenizer = task as unknown as {
+        setTokenizer?: (t: { encode(s: string): number[]; decode(ids: number[]): string }) => void;
+      };
+      needsTokenizer.setTokenizer?.({
+        encode: (text) => [...text].map((c) => c.codePointAt(0)!),
+        decode: (ids) => String.fromCodePoint(...ids),
+      });
+    }
+    const model = new FakeBackend(
+      { generate: () => "    return 1\n\n", loglikelihood: (r) => -r.continuation.length / 10, chat: () => "答えは1です。" },
+      "fake-model",
+    );
+    const judge = new FakeBackend({ chat: () => "Rating: [[7]]" }, "fake-judge");
+    const store = new ResultStore(path.join(dir, "results.sqlite"));
+    const results = await runTasks({
+      runId: "all",
+      tasks,
+      models: { model, judge },
+      store,
+      data: access,
+      limit: 2,
+      concurrency: 4,
+      progress: false,
+    });
+    assert.equal(results.length, allTasks().length);
+    // The MT-Bench fixture has 5 questions (coding, extraction, math, roleplay, STEM): the other categories have none.
+    const empty = new Set(["jmtbench_humanities", "jmtbench_reasoning", "jmtbench_writing"]);
+    for (const r of results) {
+      if (empty.has(r.task.name)) continue;
+      assert.ok(r.outcomes.length > 0, `${r.task.name}: no outcomes`);
+      assert.ok(Number.isFinite(r.score) && r.score >= 0 && r.score <= 1, `${r.task.name}: score ${r.score}`);
+    }
+    assert.equal(results.filter((r) => r.outcomes.length > 0).length, allTasks().length - empty.size);
+    const md = reportMarkdown(buildReport(store.runs(), allTasks()));
+    for (const heading of ["## Japanese tasks", "## English tasks", "## Japanese MT-Bench"]) assert.ok(md.includes(heading), heading);
+    store.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
