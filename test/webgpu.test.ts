@@ -188,6 +188,27 @@ test("matmul (GEMV and tiled paths) matches the reference for every weight dtype
   }
 });
 
+test("matmul with a residual equals matmul then add, bit for bit (GEMV epilogue and the separate-add paths)", { skip }, async () => {
+  const w = await gpu.uploadWeight("w", randomTensor("bf16", [45, 296], 910));
+  for (const [rows, path] of [
+    [1, "auto"],
+    [5, "auto"],
+    [11, "gemv"],
+    [7, "tiled"],
+  ] as const) {
+    const x = random(911 + rows).values(rows * 296);
+    const r = random(912 + rows).values(rows * 45);
+    gpu.matmulPath = path;
+    try {
+      const fused = await gpu.read(gpu.matmul(upload(rows, 296, x), w, upload(rows, 45, r)));
+      const separate = await gpu.read(gpu.add(upload(rows, 45, r), gpu.matmul(upload(rows, 296, x), w)));
+      assert.deepEqual(fused, separate, `${rows} rows, ${path}`);
+    } finally {
+      gpu.matmulPath = "auto";
+    }
+  }
+});
+
 test("matmul is batch-invariant: a row's result is bit-identical whatever else is in the batch", { skip }, async () => {
   const k = 296;
   const n = 45;

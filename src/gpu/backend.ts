@@ -90,8 +90,8 @@ export interface Backend {
   concatColumns(parts: Activation[]): Activation;
   /** x / sqrt(mean(x²) + eps) * weight, per row. */
   rmsNorm(x: Activation, weight: Weight, eps: number): Activation;
-  /** [T, K] · [N, K]ᵀ → [T, N] (torch Linear layout). */
-  matmul(x: Activation, weight: Weight): Activation;
+  /** [T, K] · [N, K]ᵀ → [T, N] (torch Linear layout), plus `residual` [T, N] when given (fused where it pays). */
+  matmul(x: Activation, weight: Weight, residual?: Activation): Activation;
   /**
    * Rotary embedding in rotate-half (NeoX / Hugging Face) pairing: within each head, (x[i], x[i + headDim/2])
    * rotates by positions[t] * invFreq[i]. `invFreq` is an f32 weight of headDim/2 values.

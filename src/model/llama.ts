@@ -123,9 +123,9 @@ export class LlamaModel {
       const v = b.matmul(x, w.v); // [T, numKvHeads * headDim]
       b.writeKv(cache, layer, k, v, batch);
       const attention = b.attention(q, cache, layer, batch, spec.numHeads, scale);
-      h = b.add(h, b.matmul(attention, w.o));
+      h = b.matmul(attention, w.o, h); // h + attention · Woᵀ (the residual add fused where the backend can)
       const y = b.rmsNorm(h, w.postNorm, spec.rmsNormEps);
-      h = b.add(h, b.matmul(b.siluMul(b.matmul(y, w.gate), b.matmul(y, w.up)), w.down));
+      h = b.matmul(b.siluMul(b.matmul(y, w.gate), b.matmul(y, w.up)), w.down, h);
     });
     const last = b.gatherRows(h, batch.logitRows); // [R, hidden]
     const x = b.rmsNorm(last, this.finalNorm, spec.rmsNormEps);

@@ -115,10 +115,11 @@ export class ReferenceBackend implements Backend {
     return new CpuActivation(x.rows, x.cols, ops.rmsNorm(act(x).data, x.rows, x.cols, weight(w).f32, eps));
   }
 
-  matmul(x: Activation, w: Weight): Activation {
+  matmul(x: Activation, w: Weight, residual?: Activation): Activation {
     const m = weight(w).matrix;
     if (m.cols !== x.cols) throw new Error(`matmul: activation has ${x.cols} columns, weight expects ${m.cols}`);
-    return new CpuActivation(x.rows, m.rows, ops.matmulTransposed(act(x).data, x.rows, m));
+    const product = new CpuActivation(x.rows, m.rows, ops.matmulTransposed(act(x).data, x.rows, m));
+    return residual ? this.add(residual, product) : product;
   }
 
   rope(x: Activation, batch: ForwardBatch, invFreq: Weight, headDim: number): Activation {

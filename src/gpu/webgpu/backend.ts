@@ -236,10 +236,13 @@ export class WebGpuBackend implements Backend {
     return rmsNorm(this.ctx, activation(x), w, eps);
   }
 
-  matmul(x: Activation, weight: Weight): Activation {
+  matmul(x: Activation, weight: Weight, residual?: Activation): Activation {
     this.throwIfLost();
     const w = gpuWeight(weight);
-    return matmul(this.ctx, activation(x), w, this.matmulKernel(x.rows, w), this.tensorLayout);
+    if (residual && (residual.rows !== x.rows || residual.cols !== w.shape[0])) {
+      throw new Error(`matmul: residual [${residual.rows}, ${residual.cols}] does not match the product [${x.rows}, ${w.shape[0]}]`);
+    }
+    return matmul(this.ctx, activation(x), w, this.matmulKernel(x.rows, w), this.tensorLayout, residual ? activation(residual) : null);
   }
 
   /** "auto" resolved for one call: GEMV when batch-invariant, else tensor cores for long enough batches. */
