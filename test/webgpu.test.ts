@@ -188,6 +188,20 @@ test("matmul (GEMV and tiled paths) matches the reference for every weight dtype
   }
 });
 
+test("matmulMany (one grouped GEMV dispatch) equals one matmul per weight, bit for bit", { skip }, async () => {
+  const k = 136;
+  const weights = await Promise.all([45, 13, 13].map((n, i) => gpu.uploadWeight(`w${i}`, randomTensor("bf16", [n, k], 920 + i))));
+  for (const rows of [1, 3, 8, 19]) {
+    const x = random(930 + rows).values(rows * k);
+    for (const group of [weights, weights.slice(0, 2)]) {
+      const together = await Promise.all(gpu.matmulMany(upload(rows, k, x), group).map((a) => gpu.read(a)));
+      const alone = [];
+      for (const w of group) alone.push(await gpu.read(gpu.matmul(upload(rows, k, x), w)));
+      assert.deepEqual(together, alone, `${rows} rows, ${group.length} weights`);
+    }
+  }
+});
+
 test("matmul with a residual equals matmul then add, bit for bit (GEMV epilogue and the separate-add paths)", { skip }, async () => {
   const w = await gpu.uploadWeight("w", randomTensor("bf16", [45, 296], 910));
   for (const [rows, path] of [

@@ -92,6 +92,8 @@ export interface Backend {
   rmsNorm(x: Activation, weight: Weight, eps: number): Activation;
   /** [T, K] · [N, K]ᵀ → [T, N] (torch Linear layout), plus `residual` [T, N] when given (fused where it pays). */
   matmul(x: Activation, weight: Weight, residual?: Activation): Activation;
+  /** x · Wᵢᵀ for each weight (q/k/v, gate/up): one pass over x where the backend can; equal to one matmul each. */
+  matmulMany(x: Activation, weights: Weight[]): Activation[];
   /**
    * Rotary embedding in rotate-half (NeoX / Hugging Face) pairing: within each head, (x[i], x[i + headDim/2])
    * rotates by positions[t] * invFreq[i]. `invFreq` is an f32 weight of headDim/2 values.

@@ -118,14 +118,15 @@ export class LlamaModel {
     let h = this.embed(batch); // [T, hidden]
     this.layers.forEach((w, layer) => {
       const x = b.rmsNorm(h, w.inputNorm, spec.rmsNormEps);
-      const q = b.rope(b.matmul(x, w.q), batch, this.invFreq, spec.headDim); // [T, numHeads * headDim]
-      const k = b.rope(b.matmul(x, w.k), batch, this.invFreq, spec.headDim); // [T, numKvHeads * headDim]
-      const v = b.matmul(x, w.v); // [T, numKvHeads * headDim]
+      const [qProj, kProj, v] = b.matmulMany(x, [w.q, w.k, w.v]); // [T, numHeads * headDim], [T, numKvHeads * headDim] ×2
+      const q = b.rope(qProj, batch, this.invFreq, spec.headDim);
+      const k = b.rope(kProj, batch, this.invFreq, spec.headDim);
       b.writeKv(cache, layer, k, v, batch);
       const attention = b.attention(q, cache, layer, batch, spec.numHeads, scale);
       h = b.matmul(attention, w.o, h); // h + attention · Woᵀ (the residual add fused where the backend can)
       const y = b.rmsNorm(h, w.postNorm, spec.rmsNormEps);
-      h = b.matmul(b.siluMul(b.matmul(y, w.gate), b.matmul(y, w.up)), w.down, h);
+      const [gate, up] = b.matmulMany(y, [w.gate, w.up]); // [T, intermediate] ×2
+      h = b.matmul(b.siluMul(gate, up), w.down, h);
     });
     const last = b.gatherRows(h, batch.logitRows); // [R, hidden]
     const x = b.rmsNorm(last, this.finalNorm, spec.rmsNormEps);

@@ -115,6 +115,10 @@ export class ReferenceBackend implements Backend {
     return new CpuActivation(x.rows, x.cols, ops.rmsNorm(act(x).data, x.rows, x.cols, weight(w).f32, eps));
   }
 
+  matmulMany(x: Activation, weights: Weight[]): Activation[] {
+    return weights.map((w) => this.matmul(x, w));
+  }
+
   matmul(x: Activation, w: Weight, residual?: Activation): Activation {
     const m = weight(w).matrix;
     if (m.cols !== x.cols) throw new Error(`matmul: activation has ${x.cols} columns, weight expects ${m.cols}`);

@@ -11,7 +11,7 @@ import { embed } from "./kernels/embed.js";
 import { gatherRows } from "./kernels/gather-rows.js";
 import { concatColumns } from "./kernels/concat-columns.js";
 import { sampleGreedy } from "./kernels/sample-greedy.js";
-import { matmul, type MatmulKernel } from "./kernels/matmul.js";
+import { matmul, matmulGrouped, type MatmulKernel } from "./kernels/matmul.js";
 import { tensorCoreLayout } from "./kernels/tensor/setup.js";
 import { tensorIneligibility, tensorOutputIneligibility, TENSOR_MIN_TOKENS, type TensorLayout } from "./kernels/tensor/plan.js";
 import { rmsNorm } from "./kernels/rms-norm.js";
@@ -243,6 +243,13 @@ export class WebGpuBackend implements Backend {
       throw new Error(`matmul: residual [${residual.rows}, ${residual.cols}] does not match the product [${x.rows}, ${w.shape[0]}]`);
     }
     return matmul(this.ctx, activation(x), w, this.matmulKernel(x.rows, w), this.tensorLayout, residual ? activation(residual) : null);
+  }
+
+  matmulMany(x: Activation, weights: Weight[]): Activation[] {
+    this.throwIfLost();
+    const ws = weights.map(gpuWeight);
+    const grouped = ws.every((w) => this.matmulKernel(x.rows, w) === "gemv") ? matmulGrouped(this.ctx, activation(x), ws) : null;
+    return grouped ?? weights.map((w) => this.matmul(x, w));
   }
 
   /** "auto" resolved for one call: GEMV when batch-invariant, else tensor cores for long enough batches. */

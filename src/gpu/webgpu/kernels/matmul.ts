@@ -33,20 +33,31 @@ function gemvVectorised(dtype: WeightDtype, k: number): boolean {
   return k % (dtype === "f32" ? 4 : 8) === 0;
 }
 
-/** WGSL for one 16-byte chunk of weights: `w0`, `w1` (8 halves) or `w0` (4 f32) as vec4<f32>. */
-function unpackChunk(dtype: WeightDtype): string {
+/** WGSL for one 16-byte chunk of weights of binding `w`: `w0`, `w1` (8 halves) or `w0` (4 f32) as vec4<f32>. */
+function unpackChunk(dtype: WeightDtype, w = "w"): string {
   switch (dtype) {
     case "f32":
-      return "let w0 = w[wRow + c];";
+      return `let w0 = ${w}[wRow + c];`;
     case "bf16":
-      return `let q = w[wRow + c];
+      return `let q = ${w}[wRow + c];
       let w0 = vec4<f32>(bitcast<f32>(q.x << 16u), bitcast<f32>(q.x & 0xffff0000u), bitcast<f32>(q.y << 16u), bitcast<f32>(q.y & 0xffff0000u));
       let w1 = vec4<f32>(bitcast<f32>(q.z << 16u), bitcast<f32>(q.z & 0xffff0000u), bitcast<f32>(q.w << 16u), bitcast<f32>(q.w & 0xffff0000u));`;
     case "f16":
-      return `let q = w[wRow + c];
+      return `let q = ${w}[wRow + c];
       let w0 = vec4<f32>(unpack2x16float(q.x), unpack2x16float(q.y));
       let w1 = vec4<f32>(unpack2x16float(q.z), unpack2x16float(q.w));`;
   }
+}
+
+/** The GEMV variant: weight dtype, token block, vector loads, subgroups, residual epilogue, weights sharing x. */
+interface GemvVariant {
+  dtype: WeightDtype;
+  tokens: number;
+  vectorised: boolean;
+  subgroups: boolean;
+  residual: boolean;
+  /** Weights multiplied by the same x in one dispatch (q/k/v, gate/up); each has its own output. */
+  groups: number;
 }
 
 /**
@@ -61,30 +72,52 @@ function unpackChunk(dtype: WeightDtype): string {
  * per subgroup through workgroup memory (subgroup_size-independent: a subgroup of ≤ 32 threads lies inside
  * one row's lanes, as 1-D workgroups are split into subgroups in invocation order; larger subgroups fall
  * back to the tree); without, a workgroup-memory tree over the row's 32 lanes.
+ *
+ * Grouped variant (vectorised only): G weights with the same K share one dispatch; the workgroups are laid
+ * out weight after weight, and each computes its rows exactly as the single-weight kernel would (the same
+ * lanes, order and reduction), so grouping changes no bit of any output. It turns the small k/v projections
+ * (128 workgroups each, too few to fill the GPU) into part of one large dispatch.
  */
-function gemvSource(dtype: WeightDtype, tokens: number, vectorised: boolean, subgroups: boolean, residual: boolean): string {
-  // With a residual, y = x·Wᵀ + r in the epilogue: one dispatch fewer per projection, the same f32 add.
-  const plus = (index: string) => (residual ? ` + r[${index}]` : "");
+function gemvSource(v: GemvVariant): string {
+  const { dtype, tokens, vectorised, subgroups, residual, groups } = v;
   const chunk = dtype === "f32" ? 4 : 8; // elements per 16-byte chunk
-  const wDecl = !vectorised
+  const wName = (g: number) => (groups === 1 ? "w" : `w${g}`);
+  const yName = (g: number) => (groups === 1 ? "y" : `y${g}`);
+  const nName = (g: number) => (g === 0 ? "params.n" : `params.n${g}`);
+  const vecType = dtype === "f32" ? "vec4<f32>" : "vec4<u32>";
+  const wDecls = !vectorised
     ? weightAccess("w", 2, dtype)
-    : `@group(0) @binding(2) var<storage, read> w: array<${dtype === "f32" ? "vec4<f32>" : "vec4<u32>"}>;`;
+    : Array.from({ length: groups }, (_, g) => `@group(0) @binding(${2 + g}) var<storage, read> ${wName(g)}: array<${vecType}>;`).join(
+        "\n",
+      );
+  const yDecls = Array.from(
+    { length: groups },
+    (_, g) => `@group(0) @binding(${groups === 1 ? 3 : 2 + groups + g}) var<storage, read_write> ${yName(g)}: array<f32>;`,
+  ).join("\n");
   const xDecl = `@group(0) @binding(1) var<storage, read> x: array<${vectorised ? "vec4<f32>" : "f32"}>;`;
-  const body = vectorised
-    ? `  let chunks = select(0u, params.k / ${chunk}u, n < params.n); // 16-byte chunks in a row
+  // With a residual (single weight only), y = x·Wᵀ + r in the epilogue: one dispatch fewer, the same f32 add.
+  const plus = (index: string) => (residual ? ` + r[${index}]` : "");
+
+  const core = (g: number) => {
+    const w = wName(g);
+    const y = yName(g);
+    const N = nName(g);
+    const body = vectorised
+      ? `  let chunks = select(0u, params.k / ${chunk}u, n < ${N}); // 16-byte chunks in a row
   let wRow = n * (params.k / ${chunk}u);
   let xStride = params.k / 4u; // vec4s per token row of x
   for (var c = lane; c < chunks; c += LANES) {
-    ${unpackChunk(dtype)}
+    ${unpackChunk(dtype, w)}
 ${unrolled(tokens, (j) => `    { let xi = rowOf[${j}] * xStride + c * ${chunk / 4}u; acc[${j}] += ${dtype === "f32" ? "dot(x[xi], w0)" : "dot(x[xi], w0) + dot(x[xi + 1u], w1)"}; }`)}
   }`
-    : `  let kEnd = select(0u, params.k, n < params.n);
+      : `  let kEnd = select(0u, params.k, n < ${N});
   let wRow = n * params.k;
   for (var k = lane; k < kEnd; k += LANES) {
     let wk = wAt(wRow + k);
 ${unrolled(tokens, (j) => `    acc[${j}] += x[rowOf[${j}] * params.k + k] * wk;`)}
   }`;
-  const reduceTree = `    for (var j = 0u; j < TOKENS; j++) { partial[j * WG + lid] = acc[j]; }
+    const out = `(t0 + lane) * ${N} + n`;
+    const reduceTree = `    for (var j = 0u; j < TOKENS; j++) { partial[j * WG + lid] = acc[j]; }
     workgroupBarrier();
     for (var stride = LANES / 2u; stride > 0u; stride >>= 1u) {
       if (lane < stride) {
@@ -92,10 +125,10 @@ ${unrolled(tokens, (j) => `    acc[${j}] += x[rowOf[${j}] * params.k + k] * wk;`
       }
       workgroupBarrier();
     }
-    if (lane < count && n < params.n) { y[(t0 + lane) * params.n + n] = partial[lane * WG + row * LANES]${plus("(t0 + lane) * params.n + n")}; }`;
-  const reduce = !subgroups
-    ? reduceTree
-    : `  if (sgSize <= LANES) {
+    if (lane < count && n < ${N}) { ${y}[${out}] = partial[lane * WG + row * LANES]${plus(out)}; }`;
+    const reduce = !subgroups
+      ? reduceTree
+      : `  if (sgSize <= LANES) {
     // Subgroups of sgSize threads tile each row's LANES lanes: LANES / sgSize partial sums per row.
     let perRow = LANES / sgSize;
     for (var j = 0u; j < TOKENS; j++) {
@@ -103,20 +136,42 @@ ${unrolled(tokens, (j) => `    acc[${j}] += x[rowOf[${j}] * params.k + k] * wk;`
       if (sgId == 0u) { partial[j * WG + lid / sgSize] = sum; }
     }
     workgroupBarrier();
-    if (lane < count && n < params.n) {
+    if (lane < count && n < ${N}) {
       var total = 0.0;
       for (var s = 0u; s < perRow; s++) { total += partial[lane * WG + row * perRow + s]; }
-      y[(t0 + lane) * params.n + n] = total${plus("(t0 + lane) * params.n + n")};
+      ${y}[${out}] = total${plus(out)};
     }
   } else {
 ${reduceTree}
   }`;
+    return `  var acc: array<f32, ${tokens}>;
+${body}
+${reduce}`;
+  };
+
+  const rowBlockCounts = Array.from({ length: groups }, (_, g) => `  let rb${g} = (${nName(g)} + ROWS - 1u) / ROWS;`).join("\n");
+  const rowBlocks = Array.from({ length: groups }, (_, g) => `rb${g}`).join(" + ");
+  // Weight after weight: rowBlock in [start_g, start_g + rb_g) belongs to weight g (a workgroup-uniform branch).
+  let branches = "";
+  let start = "0u";
+  for (let g = 0; g < groups; g++) {
+    const end = g === 0 ? "rb0" : `${start} + rb${g}`;
+    const open =
+      groups === 1 ? "  {" : g === 0 ? `  if (rowBlock < ${end}) {` : g === groups - 1 ? "  } else {" : `  } else if (rowBlock < ${end}) {`;
+    branches += `${open}
+  let n = (rowBlock - (${start})) * ROWS + row;
+${core(g)}
+`;
+    start = end;
+  }
+  branches += "  }";
+  const extraNs = Array.from({ length: groups - 1 }, (_, g) => `, n${g + 1}: u32`).join("");
   return `${subgroups ? "enable subgroups;\n" : ""}
-struct Params { numTokens: u32, k: u32, n: u32 }
+struct Params { numTokens: u32, k: u32, n: u32${extraNs} }
 @group(0) @binding(0) var<uniform> params: Params;
 ${xDecl}
-${wDecl}
-@group(0) @binding(3) var<storage, read_write> y: array<f32>;
+${wDecls}
+${yDecls}
 ${residual ? "@group(0) @binding(4) var<storage, read> r: array<f32>;" : ""}
 ${LINEAR_WORKGROUP}
 
@@ -131,21 +186,20 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     subgroups ? ",\n        @builtin(subgroup_size) sgSize: u32, @builtin(subgroup_invocation_id) sgId: u32" : ""
   }) {
   let group = linearWorkgroup(wid, nwg);
-  let rowBlocks = (params.n + ROWS - 1u) / ROWS;
+${rowBlockCounts}
+  let rowBlocks = ${rowBlocks};
   let tokenBlocks = (params.numTokens + TOKENS - 1u) / TOKENS;
   if (group >= rowBlocks * tokenBlocks) { return; }
   let row = lid / LANES;
   let lane = lid % LANES;
-  let n = (group % rowBlocks) * ROWS + row;
+  let rowBlock = group % rowBlocks;
   let t0 = (group / rowBlocks) * TOKENS;
   let count = min(TOKENS, params.numTokens - t0);
-  var acc: array<f32, ${tokens}>;
   // Rows past the batch repeat its last row (their sums are never written): the token loop is unrolled with
   // constant indices so the accumulators stay in registers (a loop to the dynamic count spilled them to memory).
   var rowOf: array<u32, ${tokens}>;
 ${unrolled(tokens, (j) => `  rowOf[${j}] = min(t0 + ${j}u, params.numTokens - 1u);`)}
-${body}
-${reduce}
+${branches}
 }
 `;
 }
@@ -226,6 +280,48 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 `;
 }
 
+function gemvKey(v: GemvVariant): string {
+  const groups = v.groups > 1 ? `/g${v.groups}` : "";
+  return `matmul.gemv/${v.dtype}/t${v.tokens}/${v.vectorised ? "vec4" : "scalar"}/${v.subgroups ? "subgroups" : "wg"}${v.residual ? "/res" : ""}${groups}`;
+}
+
+/**
+ * x · Wᵢᵀ for several weights with the same K and dtype in one GEMV dispatch (q/k/v; gate/up): outputs are
+ * bit-identical to one `matmul` per weight. Null when the weights cannot be grouped (the caller then runs
+ * them one by one).
+ */
+export function matmulGrouped(ctx: KernelContext, x: GpuActivation, weights: GpuWeight[]): GpuActivation[] | null {
+  const [first] = weights;
+  const k = first.shape[1];
+  if (weights.length < 2 || weights.length > 3) return null;
+  if (weights.some((w) => w.shape.length !== 2 || w.shape[1] !== k || w.dtype !== first.dtype) || k !== x.cols) return null;
+  if (!gemvVectorised(first.dtype, k)) return null;
+  const outs = weights.map((w) => ctx.recorder.output(x.rows, w.shape[0]));
+  if (outs.some((o) => o.isEmpty)) return null;
+  const tokens = gemvTokens(x.rows);
+  const variant: GemvVariant = {
+    dtype: first.dtype,
+    tokens,
+    vectorised: true,
+    subgroups: ctx.pipelines.useSubgroups,
+    residual: false,
+    groups: weights.length,
+  };
+  const pipeline = ctx.pipelines.get(gemvKey(variant), () => gemvSource(variant));
+  const rowBlocks = weights.reduce((sum, w) => sum + Math.ceil(w.shape[0] / GEMV_ROWS), 0);
+  ctx.recorder.dispatch(
+    pipeline,
+    [
+      uniform(x.rows, k, ...weights.map((w) => w.shape[0])),
+      activationResource(x),
+      ...weights.map((w) => w.resource),
+      ...outs.map(activationResource),
+    ],
+    rowBlocks * Math.ceil(x.rows / tokens),
+  );
+  return outs;
+}
+
 /** `count` copies of a WGSL statement, one per token index. */
 function unrolled(count: number, statement: (j: number) => string): string {
   return Array.from({ length: count }, (_, j) => statement(j)).join("\n");
@@ -268,8 +364,8 @@ export function matmul(
     const tokens = gemvTokens(x.rows);
     const vectorised = gemvVectorised(weight.dtype, k);
     const subgroups = ctx.pipelines.useSubgroups;
-    const key = `matmul.gemv/${weight.dtype}/t${tokens}/${vectorised ? "vec4" : "scalar"}/${subgroups ? "subgroups" : "wg"}${residual ? "/res" : ""}`;
-    const pipeline = ctx.pipelines.get(key, () => gemvSource(weight.dtype, tokens, vectorised, subgroups, residual !== null));
+    const variant: GemvVariant = { dtype: weight.dtype, tokens, vectorised, subgroups, residual: residual !== null, groups: 1 };
+    const pipeline = ctx.pipelines.get(gemvKey(variant), () => gemvSource(variant));
     if (residual) resources.push(activationResource(residual));
     ctx.recorder.dispatch(pipeline, resources, Math.ceil(n / GEMV_ROWS) * Math.ceil(x.rows / tokens));
   } else {
