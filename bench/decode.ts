@@ -9,49 +9,18 @@
  * prints GPU time per kernel (Dawn quantizes timestamps to ~65.5 µs: per-dispatch times are only meaningful
  * summed over many dispatches, which is what the table does).
  *
- * Weights: one 64 MiB buffer of pseudo-random bf16 values in [-0.02, 0.02] is tiled into a scratch buffer as
- * large as the largest tensor; each tensor is a view of it at a per-tensor offset (no 16 GB of JS random
- * numbers). Norm weights are ~1.0. Prints a short table and, last, one JSON line.
+ * Weights: src/bench/synthetic.ts (one 64 MiB block of pseudo-random bf16 values in [-0.02, 0.02] tiled into a
+ * scratch buffer; each tensor is a view of it at a per-tensor offset; no 16 GB of JS random numbers). Norm
+ * weights are ~1.0. Prints a short table and, last, one JSON line.
  */
-import type { HostTensor } from "../src/gpu/backend.js";
 import { WebGpuBackend } from "../src/gpu/webgpu/backend.js";
 import { buildForwardBatch } from "../src/engine/batch.js";
 import { ModelRunner } from "../src/engine/runner.js";
 import type { SequenceSlots } from "../src/engine/kv-blocks.js";
 import { expectedLlamaTensors } from "../src/model/checkpoint.js";
-import { LlamaModel, type TensorSource } from "../src/model/llama.js";
+import { LlamaModel } from "../src/model/llama.js";
 import type { ModelSpec } from "../src/model/spec.js";
-
-const SHAPES: Record<string, ModelSpec> = {
-  "llama-3.1-8b": {
-    architecture: "LlamaForCausalLM",
-    vocabSize: 128256,
-    hiddenSize: 4096,
-    intermediateSize: 14336,
-    numLayers: 32,
-    numHeads: 32,
-    numKvHeads: 8,
-    headDim: 128,
-    rmsNormEps: 1e-5,
-    ropeTheta: 500000,
-    ropeScaling: { type: "llama3", factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositionEmbeddings: 8192 },
-    maxPositionEmbeddings: 131072,
-    tieWordEmbeddings: false,
-    bosTokenId: 128000,
-    eosTokenIds: [128001, 128008, 128009],
-    declaredDtype: "bfloat16",
-  },
-};
-SHAPES["tiny"] = {
-  ...SHAPES["llama-3.1-8b"],
-  vocabSize: 1000,
-  hiddenSize: 256,
-  intermediateSize: 512,
-  numLayers: 2,
-  numHeads: 4,
-  numKvHeads: 2,
-  headDim: 64,
-};
+import { MODEL_SHAPES, SyntheticWeights } from "../src/bench/synthetic.js";
 
 function parseArgs(argv: string[]) {
   const opts = {
@@ -88,66 +57,6 @@ function parseArgs(argv: string[]) {
   return opts;
 }
 
-/** xorshift32 → bf16 bit patterns of uniform values in [-0.02, 0.02]. */
-function randomBf16(bytes: number, seed: number): Uint8Array {
-  const out = new Uint16Array(bytes / 2);
-  const f = new Float32Array(1);
-  const u = new Uint32Array(f.buffer);
-  let s = seed >>> 0 || 1;
-  for (let i = 0; i < out.length; i++) {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    f[0] = (s / 4294967296 - 0.5) * 0.04;
-    out[i] = u[0] >>> 16;
-  }
-  return new Uint8Array(out.buffer);
-}
-
-function hash(name: string): number {
-  let h = 2166136261;
-  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 16777619);
-  return h >>> 0;
-}
-
-class SyntheticSource implements TensorSource {
-  private readonly tile: Uint8Array;
-  private readonly scratch: Uint8Array;
-  private readonly tileBytes = 64 * 1024 * 1024;
-  constructor(
-    private readonly shapes: Map<string, readonly number[]>,
-    maxBytes: number,
-  ) {
-    this.tile = randomBf16(this.tileBytes, 0x9e3779b9);
-    this.scratch = new Uint8Array(maxBytes + this.tileBytes);
-    for (let o = 0; o < this.scratch.length; o += this.tileBytes) {
-      this.scratch.set(this.tile.subarray(0, Math.min(this.tileBytes, this.scratch.length - o)), o);
-    }
-  }
-  async readTensor(name: string): Promise<HostTensor> {
-    const shape = this.shapes.get(name);
-    if (!shape) throw new Error(`synthetic source: no tensor ${name}`);
-    const count = shape.reduce((a, b) => a * b, 1);
-    if (shape.length === 1) {
-      // norms: 1.0 ± up to 0.02
-      const v = new Uint16Array(count);
-      const noise = new Uint16Array(this.tile.buffer, (hash(name) % 1024) * 2 * 1024, count);
-      const f = new Float32Array(1);
-      const u = new Uint32Array(f.buffer);
-      for (let i = 0; i < count; i++) {
-        u[0] = noise[i] << 16;
-        f[0] = 1 + f[0];
-        v[i] = u[0] >>> 16;
-      }
-      return { dtype: "bf16", shape, bytes: new Uint8Array(v.buffer) };
-    }
-    const offset = (hash(name) % (this.tileBytes / 2)) * 2;
-    return { dtype: "bf16", shape, bytes: this.scratch.subarray(offset, offset + count * 2) };
-  }
-}
-
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
@@ -163,8 +72,8 @@ function argmax(x: Float32Array): number {
 
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
-  const base = SHAPES[opts.shape];
-  if (!base) throw new Error(`unknown shape ${opts.shape}; known: ${Object.keys(SHAPES).join(", ")}`);
+  const base = MODEL_SHAPES[opts.shape];
+  if (!base) throw new Error(`unknown shape ${opts.shape}; known: ${Object.keys(MODEL_SHAPES).join(", ")}`);
   const spec: ModelSpec = { ...base, numLayers: opts.layers >= 0 ? opts.layers : base.numLayers };
 
   const tensors = expectedLlamaTensors(spec);
@@ -174,10 +83,9 @@ async function main() {
   const embedBytes = spec.vocabSize * spec.hiddenSize * 2;
   // A decode token reads every weight once except the embedding table (one row).
   const weightBytesPerToken = totalWeightBytes - embedBytes + spec.hiddenSize * 2;
-  const maxBytes = Math.max(...tensors.map((t) => bytesOf(t.shape)));
 
   let t0 = now();
-  const source = new SyntheticSource(shapes, maxBytes);
+  const source = new SyntheticWeights(shapes);
   const synthMs = now() - t0;
 
   t0 = now();
