@@ -33,21 +33,22 @@ function gemvVectorised(dtype: WeightDtype, k: number): boolean {
   return k % (dtype === "f32" ? 4 : 8) === 0;
 }
 
-/** WGSL for one 16-byte chunk of weights of binding `w`: `w0`, `w1` (8 halves) or `w0` (4 f32) as vec4<f32>. */
-function unpackChunk(dtype: WeightDtype, w = "w"): string {
+/** WGSL turning the 16-byte weight chunk `q` into `w0`, `w1` (8 halves) or `w0` (4 f32) as vec4<f32>. */
+function unpackChunk(dtype: WeightDtype, q: string): string {
   switch (dtype) {
     case "f32":
-      return `let w0 = ${w}[wRow + c];`;
+      return `let w0 = ${q};`;
     case "bf16":
-      return `let q = ${w}[wRow + c];
-      let w0 = vec4<f32>(bitcast<f32>(q.x << 16u), bitcast<f32>(q.x & 0xffff0000u), bitcast<f32>(q.y << 16u), bitcast<f32>(q.y & 0xffff0000u));
-      let w1 = vec4<f32>(bitcast<f32>(q.z << 16u), bitcast<f32>(q.z & 0xffff0000u), bitcast<f32>(q.w << 16u), bitcast<f32>(q.w & 0xffff0000u));`;
+      return `let w0 = vec4<f32>(bitcast<f32>(${q}.x << 16u), bitcast<f32>(${q}.x & 0xffff0000u), bitcast<f32>(${q}.y << 16u), bitcast<f32>(${q}.y & 0xffff0000u));
+      let w1 = vec4<f32>(bitcast<f32>(${q}.z << 16u), bitcast<f32>(${q}.z & 0xffff0000u), bitcast<f32>(${q}.w << 16u), bitcast<f32>(${q}.w & 0xffff0000u));`;
     case "f16":
-      return `let q = ${w}[wRow + c];
-      let w0 = vec4<f32>(unpack2x16float(q.x), unpack2x16float(q.y));
-      let w1 = vec4<f32>(unpack2x16float(q.z), unpack2x16float(q.w));`;
+      return `let w0 = vec4<f32>(unpack2x16float(${q}.x), unpack2x16float(${q}.y));
+      let w1 = vec4<f32>(unpack2x16float(${q}.z), unpack2x16float(${q}.w));`;
   }
 }
+
+/** Chunks whose weight loads are issued together before any is used (more memory requests in flight). */
+const GEMV_LOADS_IN_FLIGHT = 4;
 
 /** The GEMV variant: weight dtype, token block, vector loads, subgroups, residual epilogue, weights sharing x. */
 interface GemvVariant {
@@ -98,6 +99,11 @@ function gemvSource(v: GemvVariant): string {
   // With a residual (single weight only), y = x·Wᵀ + r in the epilogue: one dispatch fewer, the same f32 add.
   const plus = (index: string) => (residual ? ` + r[${index}]` : "");
 
+  // One chunk's products into every token's accumulator.
+  const chunkProducts = (q: string, cExpr: string) => `    {
+      ${unpackChunk(dtype, q)}
+${unrolled(tokens, (j) => `      { let xi = rowOf[${j}] * xStride + (${cExpr}) * ${chunk / 4}u; acc[${j}] += ${dtype === "f32" ? "dot(x[xi], w0)" : "dot(x[xi], w0) + dot(x[xi + 1u], w1)"}; }`)}
+    }`;
   const core = (g: number) => {
     const w = wName(g);
     const y = yName(g);
@@ -106,9 +112,16 @@ function gemvSource(v: GemvVariant): string {
       ? `  let chunks = select(0u, params.k / ${chunk}u, n < ${N}); // 16-byte chunks in a row
   let wRow = n * (params.k / ${chunk}u);
   let xStride = params.k / 4u; // vec4s per token row of x
-  for (var c = lane; c < chunks; c += LANES) {
-    ${unpackChunk(dtype, w)}
-${unrolled(tokens, (j) => `    { let xi = rowOf[${j}] * xStride + c * ${chunk / 4}u; acc[${j}] += ${dtype === "f32" ? "dot(x[xi], w0)" : "dot(x[xi], w0) + dot(x[xi + 1u], w1)"}; }`)}
+  // ${GEMV_LOADS_IN_FLIGHT} chunks' loads first, then their products in chunk order: the same sums, in the same order,
+  // as one chunk at a time (so results stay bit-identical across token-block sizes), with more loads in flight.
+  var c = lane;
+  for (; c + ${GEMV_LOADS_IN_FLIGHT - 1}u * LANES < chunks; c += ${GEMV_LOADS_IN_FLIGHT}u * LANES) {
+${unrolled(GEMV_LOADS_IN_FLIGHT, (u) => `    let q${u} = ${w}[wRow + c + ${u}u * LANES];`)}
+${unrolled(GEMV_LOADS_IN_FLIGHT, (u) => chunkProducts(`q${u}`, `c + ${u}u * LANES`))}
+  }
+  for (; c < chunks; c += LANES) {
+    let qLast = ${w}[wRow + c];
+${chunkProducts("qLast", "c")}
   }`
       : `  let kEnd = select(0u, params.k, n < ${N});
   let wRow = n * params.k;
