@@ -7,7 +7,14 @@ import { scoreTokens } from "../src/engine/score.js";
 import { ReferenceBackend } from "../src/gpu/reference/backend.js";
 import { NodeFileTree } from "../src/node/file-tree.js";
 import { tinyDir } from "./support/tiny-fixtures.js";
-import { collect, concurrentVersusAlone, deviceVersusHostSampling, greedyRequest, makePrompts } from "./support/engine-checks.js";
+import {
+  collect,
+  concurrentVersusAlone,
+  deviceVersusHostSampling,
+  greedyRequest,
+  makePrompts,
+  seededSamplingVersusAlone,
+} from "./support/engine-checks.js";
 
 const load = (options: Omit<LoadOptions, "backend"> = {}) =>
   LanguageModel.load(new NodeFileTree(tinyDir("gqa-llama3")), { backend: new ReferenceBackend(), maxModelLen: 96, ...options });
@@ -17,6 +24,9 @@ test("engine: 32 concurrent greedy requests give exactly what each gives alone (
 
 test("engine: greedy sampling on the device gives the host sampler's tokens and log-probs", () =>
   deviceVersusHostSampling(new ReferenceBackend()));
+
+test("engine: seeded sampling gives each request the same tokens alone and among others", () =>
+  seededSamplingVersusAlone(new ReferenceBackend()));
 
 test("engine: a prefix-cache hit gives the same tokens as a full prefill, and counts the reused tokens", async () => {
   const model = await load({ maxNumSeqs: 4 });

@@ -5,7 +5,7 @@ import { createBackend } from "../src/gpu/select.js";
 import { NEAR_TIE, TINY_VARIANTS } from "./support/tiny-fixtures.js";
 import { bandedVersusWhole, batchedVersusAlone, checkAgainstTransformers } from "./support/model-checks.js";
 import { openTestBackend } from "./support/webgpu.js";
-import { concurrentVersusAlone, deviceVersusHostSampling } from "./support/engine-checks.js";
+import { concurrentVersusAlone, deviceVersusHostSampling, seededSamplingVersusAlone } from "./support/engine-checks.js";
 
 /**
  * The tiny checkpoints end to end through the WebGPU backend (lavapipe in CI): log-probs against
@@ -61,6 +61,10 @@ test("row-banded embedding and LM head (weights over the buffer limit) give exac
     await banded.dispose();
   }
 });
+
+test("engine: seeded sampling (host sampler, one step ahead) gives the same tokens alone and among others", { skip }, () =>
+  seededSamplingVersusAlone(gpu),
+);
 
 test("--backend webgpu opens the adapter; auto keeps software adapters off", { skip }, async () => {
   const lines: string[] = [];

@@ -77,3 +77,29 @@ export async function deviceVersusHostSampling(backend: Backend): Promise<void> 
     });
   });
 }
+
+/**
+ * Seeded sampling (temperature, top-p, penalties, stop strings: the host sampler, one step ahead on a pipelining
+ * backend) gives each request the same tokens alone and among others.
+ */
+export async function seededSamplingVersusAlone(backend: Backend): Promise<void> {
+  const model = await LanguageModel.load(new NodeFileTree(tinyDir("gqa-llama3")), { backend, maxModelLen: 96, maxNumSeqs: 6 });
+  const prompts = makePrompts(6, model.spec.vocabSize);
+  const request = (promptIds: number[], i: number): EngineRequest => ({
+    promptIds,
+    params: model.resolveSampling({
+      temperature: 0.8,
+      topP: 0.9,
+      topK: 50,
+      presencePenalty: 0.3,
+      seed: 100 + i,
+      maxTokens: 12,
+      stop: ["zz"],
+    }),
+  });
+  const alone: number[][] = [];
+  for (const [i, p] of prompts.entries()) alone.push((await collect(model.engine.submit(request(p, i)))).tokens);
+  const together = await Promise.all(prompts.map((p, i) => collect(model.engine.submit(request(p, i)))));
+  together.forEach((r, i) => assert.deepEqual(r.tokens, alone[i], `request ${i}`));
+  assert.ok(new Set(alone.map((t) => t.join(","))).size > 1, "different seeds should sample differently");
+}
