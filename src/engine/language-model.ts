@@ -48,6 +48,8 @@ export class LanguageModel {
     readonly engine: InferenceEngine,
     private readonly chatTemplate: string | null,
     private readonly specialTokens: { bosToken?: string; eosToken?: string; source?: string },
+    /** tokenizer_config.json's `clean_up_tokenization_spaces` (the evaluation backends decode as transformers 4.x did). */
+    readonly cleanUpTokenizationSpaces = false,
   ) {}
 
   /**
@@ -85,11 +87,20 @@ export class LanguageModel {
         );
       }
       const { runner, engine } = await LanguageModel.buildEngine(checkpoint.spec, checkpoint, tokenizer, options);
-      return new LanguageModel(checkpoint.spec, checkpoint.generation, tokenizer, runner, engine, chatTemplate, {
-        bosToken: config?.bosToken ?? undefined,
-        eosToken: config?.eosToken ?? undefined,
-        source: `${files.location}/tokenizer_config.json`,
-      });
+      return new LanguageModel(
+        checkpoint.spec,
+        checkpoint.generation,
+        tokenizer,
+        runner,
+        engine,
+        chatTemplate,
+        {
+          bosToken: config?.bosToken ?? undefined,
+          eosToken: config?.eosToken ?? undefined,
+          source: `${files.location}/tokenizer_config.json`,
+        },
+        config?.cleanUpTokenizationSpaces ?? false,
+      );
     } finally {
       await checkpoint.close();
     }

@@ -158,6 +158,7 @@ test("parseTokenizerConfig: list-form templates, AddedToken objects, add_bos_tok
       bos_token: { __type: "AddedToken", content: "<s>", lstrip: false },
       eos_token: { content: "</s>" },
       add_bos_token: true,
+      clean_up_tokenization_spaces: true,
     }),
     "a/tokenizer_config.json",
   );
@@ -167,9 +168,10 @@ test("parseTokenizerConfig: list-form templates, AddedToken objects, add_bos_tok
     bosToken: "<s>",
     eosToken: "</s>",
     addBosToken: true,
+    cleanUpTokenizationSpaces: true,
   });
   const none = parseTokenizerConfig("{}", "b.json");
-  assert.deepEqual(none, { chatTemplate: null, namedChatTemplates: {}, bosToken: null, eosToken: null });
+  assert.deepEqual(none, { chatTemplate: null, namedChatTemplates: {}, bosToken: null, eosToken: null, cleanUpTokenizationSpaces: false });
   assert.equal(parseTokenizerConfig(JSON.stringify({ chat_template: [{ name: "rag", template: "R" }] }), "c.json").chatTemplate, null);
   assert.throws(() => parseTokenizerConfig("{oops", "d/tokenizer_config.json"), /^SwallowError: d\/tokenizer_config\.json: not valid JSON/);
   assert.throws(() => parseTokenizerConfig(JSON.stringify({ chat_template: 5 }), "e.json"), /e\.json: chat_template/);

@@ -36,6 +36,8 @@ export interface TokenizerConfig {
   eosToken: string | null;
   /** `add_bos_token` when the file sets it. */
   addBosToken?: boolean;
+  /** `clean_up_tokenization_spaces` (transformers 4.x's decode applied tokenizer/clean-up.ts when true). */
+  cleanUpTokenizationSpaces: boolean;
 }
 
 /** Thrown by the template's `raise_exception(...)`; turned into a SwallowError by renderChatTemplate. */
@@ -134,6 +136,7 @@ export function parseTokenizerConfig(text: string, fileName: string): TokenizerC
     namedChatTemplates: {},
     bosToken: specialToken(config.bos_token, "bos_token", fileName),
     eosToken: specialToken(config.eos_token, "eos_token", fileName),
+    cleanUpTokenizationSpaces: config.clean_up_tokenization_spaces === true,
   };
   const template = config.chat_template;
   if (typeof template === "string") {

@@ -12,6 +12,7 @@ import { ResultStore } from "../../eval/store/result-store.js";
 import { allTasks, selectTasks } from "../../eval/tasks/index.js";
 import type { EvalBackend, EvalTask } from "../../eval/types.js";
 import { loadTokenizer } from "../../tokenizer/tokenizer.js";
+import { parseTokenizerConfig } from "../../tokenizer/chat-template.js";
 import { numberFlag, parseCommandArgs } from "../args.js";
 import { info } from "../io.js";
 import { loadFromFlags, modelFlags } from "../load.js";
@@ -147,8 +148,13 @@ async function openBackend(
       "--endpoint needs --tokenizer DIR|ORG/NAME (the served model's tokenizer) so prompts are tokenised as the original harnesses did",
     );
   }
-  const tokenizer = await loadTokenizer(await modelDirectory(values.tokenizer));
+  const files = await modelDirectory(values.tokenizer);
+  const tokenizer = await loadTokenizer(files);
+  const config = (await files.exists("tokenizer_config.json"))
+    ? parseTokenizerConfig(await files.readText("tokenizer_config.json"), `${files.location}/tokenizer_config.json`)
+    : null;
   const backend = new OpenAIBackend({
+    cleanUpTokenizationSpaces: config?.cleanUpTokenizationSpaces ?? false,
     baseUrl: values.endpoint,
     apiKey: values["api-key"],
     model: values["served-model"],

@@ -154,3 +154,14 @@ test("loglikelihood drops context tokens from the left when the pair exceeds the
     /does not fit the model length/,
   );
 });
+
+test("generateUntil: with the tokenizer config's clean_up_tokenization_spaces, text is cleaned up as transformers 4.x decoded it", async () => {
+  const request = { kind: "generate" as const, context: "Q:", until: ["\n\n"], maxTokens: 8, addBos: false, temperature: 0 };
+  const raw = await new EngineBackend(model(new FakeEngine(["It is 5 . Really ?", "\n\nX"])), { id: "m" }).generateUntil(request);
+  assert.equal(raw, "It is 5 . Really ?");
+  const cleaned = await new EngineBackend(
+    { ...model(new FakeEngine(["It is 5 . Really ?", "\n\nX"])), cleanUpTokenizationSpaces: true },
+    { id: "m" },
+  ).generateUntil(request);
+  assert.equal(cleaned, "It is 5. Really?");
+});

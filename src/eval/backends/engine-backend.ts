@@ -2,6 +2,7 @@
  * The in-process engine as an evaluation backend: log-likelihoods from the engine's prompt log-probs
  * (`maxTokens` 0), generation with stop strings, chat through the model's chat template.
  */
+import { cleanUpTokenizationSpaces } from "../../tokenizer/clean-up.js";
 import { SwallowError } from "../../errors.js";
 import { EngineBusyError, type InferenceEngine, type PromptTokenLogprob } from "../../engine/request.js";
 import type { SamplingParams } from "../../engine/sampler.js";
@@ -16,6 +17,8 @@ export interface EngineModel {
   /** Fills the sampling settings not given (stop token ids from the checkpoint's EOS ids). */
   resolveSampling(user: Partial<SamplingParams>): SamplingParams;
   encodeChat(messages: { role: string; content: string }[]): number[];
+  /** tokenizer_config.json's clean_up_tokenization_spaces: generated text is cleaned up as transformers 4.x decoded it. */
+  readonly cleanUpTokenizationSpaces?: boolean;
 }
 
 export interface EngineBackendOptions {
@@ -67,7 +70,9 @@ export class EngineBackend implements EvalBackend {
     });
     let text = "";
     await this.drain(promptIds, params, null, (event) => (text += event.text));
-    return cutAtStops(text, request.until);
+    const cut = cutAtStops(text, request.until);
+    // The harnesses decoded with transformers 4.x, which cleaned up spaces when the tokenizer config asked for it.
+    return this.model.cleanUpTokenizationSpaces ? cleanUpTokenizationSpaces(cut) : cut;
   }
 
   async chat(request: ChatRequest): Promise<string> {

@@ -3,6 +3,7 @@
  * made with the evaluated model's own tokenizer, so context/continuation splits are the originals' (lm-eval's
  * `_encode_pair`), not whatever the server's text tokenisation would give.
  */
+import { cleanUpTokenizationSpaces } from "../../tokenizer/clean-up.js";
 import { SwallowError } from "../../errors.js";
 import type { ChatRequest, EvalBackend, GenerateRequest, LoglikelihoodRequest, LoglikelihoodResult } from "../types.js";
 import { HttpClient, HttpStatusError, type HttpClientOptions } from "./http-client.js";
@@ -15,6 +16,8 @@ export interface OpenAIBackendOptions extends HttpClientOptions {
   tokenizer: PairTokenizer;
   /** Report/store id; default the model name. */
   id?: string;
+  /** Apply transformers 4.x's decode clean-up to generated text (the tokenizer config's clean_up_tokenization_spaces). */
+  cleanUpTokenizationSpaces?: boolean;
 }
 
 /** The legacy completions `logprobs` object (OpenAI and vLLM). */
@@ -92,7 +95,8 @@ export class OpenAIBackend implements EvalBackend {
     const text = (answer as { choices?: { text?: string }[] }).choices?.[0]?.text;
     if (typeof text !== "string")
       throw new SwallowError(`${this.client.baseUrl}/completions answered without choices[0].text`, { exitCode: 1 });
-    return cutAtStops(text, request.until);
+    const cut = cutAtStops(text, request.until);
+    return this.options.cleanUpTokenizationSpaces ? cleanUpTokenizationSpaces(cut) : cut;
   }
 
   async chat(request: ChatRequest): Promise<string> {
