@@ -264,6 +264,37 @@ test("rope rotates halves by host-computed angles, large positions included", { 
   }
 });
 
+test("RoPE fused into writeKv and into attention's q load equals a separate rope pass, bit for bit", { skip }, async () => {
+  const [headDim, numHeads, numKvHeads, tokens] = [16, 4, 2, 6];
+  const rng = random(960);
+  const q = rng.values(tokens * numHeads * headDim, 2);
+  const k = rng.values(tokens * numKvHeads * headDim, 2);
+  const v = rng.values(tokens * numKvHeads * headDim, 2);
+  const invFreq = Float32Array.from({ length: headDim / 2 }, (_, i) => 500000 ** (-(2 * i) / headDim));
+  const frequencies = await gpu.uploadWeight("inv_freq", { dtype: "f32", shape: [headDim / 2], bytes: new Uint8Array(invFreq.buffer) });
+  const batch: ForwardBatch = {
+    numTokens: tokens,
+    tokenIds: new Int32Array(tokens),
+    positions: Int32Array.from({ length: tokens }, (_, i) => i), // one sequence: each token attends to those before it
+    seqIndex: new Int32Array(tokens),
+    slots: Int32Array.from({ length: tokens }, (_, i) => i),
+    blockTables: Int32Array.from([0, 1]),
+    maxBlocksPerSeq: 2,
+    logitRows: new Int32Array(0),
+  };
+  const layout = { numLayers: 1, numKvHeads, headDim, numBlocks: 2, blockSize: 4 };
+  const run = async (fused: boolean) => {
+    const cache = gpu.createKvCache(layout);
+    const kIn = upload(tokens, numKvHeads * headDim, k);
+    const qIn = upload(tokens, numHeads * headDim, q);
+    if (fused) gpu.writeKv(cache, 0, kIn, upload(tokens, numKvHeads * headDim, v), batch, frequencies);
+    else gpu.writeKv(cache, 0, gpu.rope(kIn, batch, frequencies, headDim), upload(tokens, numKvHeads * headDim, v), batch);
+    const query = fused ? qIn : gpu.rope(qIn, batch, frequencies, headDim);
+    return gpu.read(gpu.attention(query, cache, 0, batch, numHeads, 0.25, fused ? frequencies : undefined));
+  };
+  assert.deepEqual(await run(true), await run(false));
+});
+
 test("add and siluMul are elementwise", { skip }, async (t) => {
   const [rows, cols] = [7, 45];
   const a = random(500).values(rows * cols, 6);

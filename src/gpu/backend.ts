@@ -99,13 +99,25 @@ export interface Backend {
    * rotates by positions[t] * invFreq[i]. `invFreq` is an f32 weight of headDim/2 values.
    */
   rope(x: Activation, batch: ForwardBatch, invFreq: Weight, headDim: number): Activation;
-  /** Stores K and V rows `[T, numKvHeads * headDim]` of `layer` at the batch's slots. */
-  writeKv(cache: KvCache, layer: number, k: Activation, v: Activation, batch: ForwardBatch): void;
+  /**
+   * Stores K and V rows `[T, numKvHeads * headDim]` of `layer` at the batch's slots. With `ropeInvFreq`, K is
+   * not yet rotated: it gets `rope` on the way in (one dispatch instead of two, the same values).
+   */
+  writeKv(cache: KvCache, layer: number, k: Activation, v: Activation, batch: ForwardBatch, ropeInvFreq?: Weight): void;
   /**
    * Causal grouped-query attention of q `[T, numHeads * headDim]` over the cache: query head h reads
    * KV head floor(h / (numHeads / numKvHeads)); softmax(q·k * scale) · v. Returns `[T, numHeads * headDim]`.
    */
-  attention(q: Activation, cache: KvCache, layer: number, batch: ForwardBatch, numHeads: number, scale: number): Activation;
+  attention(
+    q: Activation,
+    cache: KvCache,
+    layer: number,
+    batch: ForwardBatch,
+    numHeads: number,
+    scale: number,
+    /** q not yet rotated: `rope` is applied as q is loaded (the same values as a separate `rope`). */
+    ropeInvFreq?: Weight,
+  ): Activation;
   add(a: Activation, b: Activation): Activation;
   /** silu(gate) * up, elementwise. */
   siluMul(gate: Activation, up: Activation): Activation;

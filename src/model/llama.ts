@@ -118,11 +118,10 @@ export class LlamaModel {
     let h = this.embed(batch); // [T, hidden]
     this.layers.forEach((w, layer) => {
       const x = b.rmsNorm(h, w.inputNorm, spec.rmsNormEps);
-      const [qProj, kProj, v] = b.matmulMany(x, [w.q, w.k, w.v]); // [T, numHeads * headDim], [T, numKvHeads * headDim] ×2
-      const q = b.rope(qProj, batch, this.invFreq, spec.headDim);
-      const k = b.rope(kProj, batch, this.invFreq, spec.headDim);
-      b.writeKv(cache, layer, k, v, batch);
-      const attention = b.attention(q, cache, layer, batch, spec.numHeads, scale);
+      const [q, k, v] = b.matmulMany(x, [w.q, w.k, w.v]); // [T, numHeads * headDim], [T, numKvHeads * headDim] ×2
+      // RoPE on q and k happens inside writeKv and attention (rotate-half, the same values as b.rope).
+      b.writeKv(cache, layer, k, v, batch, this.invFreq);
+      const attention = b.attention(q, cache, layer, batch, spec.numHeads, scale, this.invFreq);
       h = b.matmul(attention, w.o, h); // h + attention · Woᵀ (the residual add fused where the backend can)
       const y = b.rmsNorm(h, w.postNorm, spec.rmsNormEps);
       const [gate, up] = b.matmulMany(y, [w.gate, w.up]); // [T, intermediate] ×2

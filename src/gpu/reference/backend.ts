@@ -130,12 +130,22 @@ export class ReferenceBackend implements Backend {
     return new CpuActivation(x.rows, x.cols, ops.ropeRotateHalf(act(x).data, x.cols, batch.positions, weight(invFreq).f32, headDim));
   }
 
-  writeKv(cache: KvCache, layer: number, k: Activation, v: Activation, batch: ForwardBatch): void {
-    ops.writeKvRows((cache as CpuKvCache).layers[layer], act(k).data, act(v).data, batch.slots);
+  writeKv(cache: KvCache, layer: number, k: Activation, v: Activation, batch: ForwardBatch, ropeInvFreq?: Weight): void {
+    const rotated = ropeInvFreq ? this.rope(k, batch, ropeInvFreq, cache.layout.headDim) : k;
+    ops.writeKvRows((cache as CpuKvCache).layers[layer], act(rotated).data, act(v).data, batch.slots);
   }
 
-  attention(q: Activation, cache: KvCache, layer: number, batch: ForwardBatch, numHeads: number, scale: number): Activation {
+  attention(
+    query: Activation,
+    cache: KvCache,
+    layer: number,
+    batch: ForwardBatch,
+    numHeads: number,
+    scale: number,
+    ropeInvFreq?: Weight,
+  ): Activation {
     const { headDim } = cache.layout;
+    const q = ropeInvFreq ? this.rope(query, batch, ropeInvFreq, headDim) : query;
     const out = ops.pagedAttention(
       act(q).data,
       (cache as CpuKvCache).layers[layer],

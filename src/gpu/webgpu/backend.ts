@@ -262,17 +262,21 @@ export class WebGpuBackend implements Backend {
 
   rope(x: Activation, batch: ForwardBatch, invFreq: Weight, headDim: number): Activation {
     this.throwIfLost();
+    if (x.rows !== batch.numTokens) throw new Error(`rope: ${x.rows} rows for a batch of ${batch.numTokens} tokens`);
+    return rope(this.ctx, activation(x), this.ropeCosSin(batch, invFreq, headDim), headDim);
+  }
+
+  /** The batch's (cos, sin) table for `invFreq`, uploaded once per step and shared by every layer. */
+  private ropeCosSin(batch: ForwardBatch, invFreq: Weight, headDim: number): Resource {
     const frequencies = gpuWeight(invFreq);
     const host = frequencies.host;
     if (!host || host.length !== headDim / 2)
       throw new Error(`rope: ${frequencies.name} must be a 1-D weight of headDim / 2 = ${headDim / 2} values`);
-    if (x.rows !== batch.numTokens) throw new Error(`rope: ${x.rows} rows for a batch of ${batch.numTokens} tokens`);
     const positions = batch.positions.subarray(0, batch.numTokens);
-    const table = this.recorder.input(batch.positions, `rope#${this.weightIds.get(frequencies)}`, () => ropeTable(positions, host));
-    return rope(this.ctx, activation(x), table, headDim);
+    return this.recorder.input(batch.positions, `rope#${this.weightIds.get(frequencies)}`, () => ropeTable(positions, host));
   }
 
-  writeKv(cache: KvCache, layer: number, k: Activation, v: Activation, batch: ForwardBatch): void {
+  writeKv(cache: KvCache, layer: number, k: Activation, v: Activation, batch: ForwardBatch, ropeInvFreq?: Weight): void {
     this.throwIfLost();
     const kv = cache as GpuKvCache;
     const kvCols = kv.layout.numKvHeads * kv.layout.headDim;
@@ -285,13 +289,27 @@ export class WebGpuBackend implements Backend {
       const slot = batch.slots[t];
       if (slot < 0 || slot >= kv.numSlots) throw new RangeError(`KV slot ${slot} is outside the cache (0..${kv.numSlots - 1})`);
     }
-    writeKv(this.ctx, kv.layers[layer], kv.dtype, activation(k), activation(v), this.i32Input(batch.slots, batch.numTokens));
+    const headDim = kv.layout.headDim;
+    const kRope = ropeInvFreq ? { cosSin: this.ropeCosSin(batch, ropeInvFreq, headDim), headDim } : null;
+    writeKv(this.ctx, kv.layers[layer], kv.dtype, activation(k), activation(v), this.i32Input(batch.slots, batch.numTokens), kRope);
   }
 
-  attention(q: Activation, cache: KvCache, layer: number, batch: ForwardBatch, numHeads: number, scale: number): Activation {
+  attention(
+    query: Activation,
+    cache: KvCache,
+    layer: number,
+    batch: ForwardBatch,
+    numHeads: number,
+    scale: number,
+    ropeInvFreq?: Weight,
+  ): Activation {
     this.throwIfLost();
     const kv = cache as GpuKvCache;
     this.validateBlockTables(batch, kv);
+    const headDim = kv.layout.headDim;
+    // RoPE is fused into the q load where the head splits into vec4 lanes; otherwise it runs as its own pass.
+    const fused = ropeInvFreq !== undefined && headDim % 4 === 0;
+    const q = ropeInvFreq && !fused ? this.rope(query, batch, ropeInvFreq, headDim) : query;
     return attention(
       this.ctx,
       activation(q),
@@ -306,6 +324,7 @@ export class WebGpuBackend implements Backend {
       },
       numHeads,
       scale,
+      fused ? this.ropeCosSin(batch, ropeInvFreq!, headDim) : null,
     );
   }
 

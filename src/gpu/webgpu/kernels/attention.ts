@@ -14,7 +14,7 @@ const WORKGROUP = 256;
  *    and accumulates Σ p·v and Σ p over the tile positions g, g + G, …, rescaled when the running max grows.
  * At the end the G partial accumulators and sums are combined through workgroup memory.
  */
-function source(kvDtype: KvDtype, headDim: number, subgroups: boolean): string {
+function source(kvDtype: KvDtype, headDim: number, subgroups: boolean, rope: boolean): string {
   const vec = headDim % 4 === 0 ? 4 : 1;
   const lanes = headDim / vec; // threads per output group
   if (lanes > WORKGROUP) throw new Error(`attention: head size ${headDim} is too large`);
@@ -44,6 +44,7 @@ struct Params { numTokens: u32, numHeads: u32, groupSize: u32, kvCols: u32, bloc
 @group(0) @binding(5) var<storage, read> seqIndex: array<i32>;
 @group(0) @binding(6) var<storage, read> blockTables: array<i32>;
 @group(0) @binding(7) var<storage, read_write> out: array<${acc}>;
+${rope ? "@group(0) @binding(8) var<storage, read> cosSin: array<vec2<f32>>; // [numTokens, headDim / 2]" : ""}
 ${LINEAR_WORKGROUP}
 
 const WG: u32 = ${WORKGROUP}u;
@@ -73,7 +74,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let qBase = (t * params.numHeads + h) * LANES;
   let kvOffset = (h / params.groupSize) * LANES;
   let kvStride = params.kvCols / VEC;
-  for (var d = lid; d < LANES; d += WG) { qShared[d] = q[qBase + d]; }
+${rope ? ROPE_Q_LOAD : "  for (var d = lid; d < LANES; d += WG) { qShared[d] = q[qBase + d]; }"}
   if (lid == 0u) { lengthShared = u32(positions[t]) + 1u; }
   workgroupBarrier();
   let length = workgroupUniformLoad(&lengthShared);
@@ -136,6 +137,26 @@ ${reduceMax}
 `;
 }
 
+/**
+ * q loaded with rotate-half RoPE applied (vec4 lanes; LANES / 2 vec4s per half head): element e of the first half
+ * becomes q[e]·cos − q[e + half]·sin, of the second half q[e]·cos + q[e − half]·sin — the rope kernel's expressions,
+ * so the values equal a separate rope pass.
+ */
+const ROPE_Q_LOAD = `  for (var d = lid; d < LANES; d += WG) {
+    let halfLanes = LANES / 2u;
+    let first = d < halfLanes;
+    let own = q[qBase + d];
+    let partner = q[qBase + select(d - halfLanes, d + halfLanes, first)];
+    let j = t * (LANES * 2u) + (d % halfLanes) * 4u; // cosSin row of token t: headDim / 2 = LANES * 2 pairs
+    let c0 = cosSin[j];
+    let c1 = cosSin[j + 1u];
+    let c2 = cosSin[j + 2u];
+    let c3 = cosSin[j + 3u];
+    let cosv = vec4<f32>(c0.x, c1.x, c2.x, c3.x);
+    let sinv = vec4<f32>(c0.y, c1.y, c2.y, c3.y);
+    qShared[d] = select(own * cosv + partner * sinv, own * cosv - partner * sinv, first);
+  }`;
+
 export interface AttentionInputs {
   positions: Resource;
   seqIndex: Resource;
@@ -153,15 +174,19 @@ export function attention(
   inputs: AttentionInputs,
   numHeads: number,
   scale: number,
+  /** (cos, sin) table of the batch's positions: q is rotated as it is loaded (needs headDim % 4 == 0). */
+  ropeCosSin: Resource | null = null,
 ): GpuActivation {
   const { numKvHeads, headDim, blockSize } = layout;
+  if (ropeCosSin && headDim % 4 !== 0) throw new Error(`attention: fused RoPE needs a head size that is a multiple of 4, not ${headDim}`);
   if (q.cols !== numHeads * headDim) throw new Error(`attention: q has ${q.cols} columns, expected ${numHeads} heads of ${headDim}`);
   if (numHeads % numKvHeads !== 0) throw new Error(`attention: ${numHeads} query heads are not a multiple of ${numKvHeads} KV heads`);
   const out = ctx.recorder.output(q.rows, q.cols);
   if (out.isEmpty) return out;
   const subgroups = ctx.pipelines.useSubgroups;
-  const pipeline = ctx.pipelines.get(`attention/${kvDtype}/d${headDim}${subgroups ? "/sg" : ""}`, () =>
-    source(kvDtype, headDim, subgroups),
+  const rope = ropeCosSin !== null;
+  const pipeline = ctx.pipelines.get(`attention/${kvDtype}/d${headDim}${subgroups ? "/sg" : ""}${rope ? "/rope" : ""}`, () =>
+    source(kvDtype, headDim, subgroups, rope),
   );
   const cache = (buffer: GPUBuffer): Resource => ({ kind: "buffer", buffer, size: layer.size });
   ctx.recorder.dispatch(
@@ -175,6 +200,7 @@ export function attention(
       inputs.seqIndex,
       inputs.blockTables,
       activationResource(out),
+      ...(ropeCosSin ? [ropeCosSin] : []),
     ],
     q.rows * numHeads,
   );

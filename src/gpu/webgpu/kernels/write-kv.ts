@@ -4,15 +4,21 @@ import { kvEnable, LINEAR_WORKGROUP } from "../wgsl.js";
 
 const WORKGROUP = 64;
 
-function source(kvDtype: KvDtype): string {
+/**
+ * `rope`: K arrives unrotated and gets rotate-half RoPE on the way into the cache, with the rope kernel's
+ * expressions (first half x[e]·cos − x[e + half]·sin, second half x[e]·cos + x[e − half]·sin).
+ */
+function source(kvDtype: KvDtype, rope: boolean): string {
+  const key = rope ? `rotated(i, t)` : "k[i]";
   return `${kvEnable(kvDtype)}
-struct Params { numTokens: u32, kvCols: u32 }
+struct Params { numTokens: u32, kvCols: u32, headDim: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> slots: array<i32>;
 @group(0) @binding(2) var<storage, read> k: array<f32>;
 @group(0) @binding(3) var<storage, read> v: array<f32>;
 @group(0) @binding(4) var<storage, read_write> keys: array<${kvDtype}>;
 @group(0) @binding(5) var<storage, read_write> values: array<${kvDtype}>;
+${rope ? ROPE_K : ""}
 ${LINEAR_WORKGROUP}
 
 // One invocation per element of the [numTokens, kvCols] K and V rows; row t goes to cache slot slots[t].
@@ -22,11 +28,20 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   if (i >= params.numTokens * params.kvCols) { return; }
   let t = i / params.kvCols;
   let dst = u32(slots[t]) * params.kvCols + i % params.kvCols;
-  keys[dst] = ${kvDtype}(k[i]);
+  keys[dst] = ${kvDtype}(${key});
   values[dst] = ${kvDtype}(v[i]);
 }
 `;
 }
+
+const ROPE_K = `@group(0) @binding(6) var<storage, read> cosSin: array<vec2<f32>>; // [numTokens, headDim / 2]
+fn rotated(i: u32, t: u32) -> f32 {
+  let half = params.headDim / 2u;
+  let within = (i % params.kvCols) % params.headDim;
+  let cs = cosSin[t * half + within % half];
+  if (within < half) { return k[i] * cs.x - k[i + half] * cs.y; }
+  return k[i] * cs.x + k[i - half] * cs.y;
+}`;
 
 /** Stores K and V rows `[T, kvCols]` at the given cache slots (checked against the cache size by the caller). */
 export function writeKv(
@@ -36,13 +51,22 @@ export function writeKv(
   k: GpuActivation,
   v: GpuActivation,
   slots: Resource,
+  rope: { cosSin: Resource; headDim: number } | null = null,
 ): void {
   if (k.isEmpty) return;
-  const pipeline = ctx.pipelines.get(`writeKv/${kvDtype}`, () => source(kvDtype));
+  const pipeline = ctx.pipelines.get(`writeKv/${kvDtype}${rope ? "/rope" : ""}`, () => source(kvDtype, rope !== null));
   const cache = (buffer: GPUBuffer): Resource => ({ kind: "buffer", buffer, size: layer.size });
   ctx.recorder.dispatch(
     pipeline,
-    [uniform(k.rows, k.cols), slots, activationResource(k), activationResource(v), cache(layer.keys), cache(layer.values)],
+    [
+      uniform(k.rows, k.cols, rope?.headDim ?? 0),
+      slots,
+      activationResource(k),
+      activationResource(v),
+      cache(layer.keys),
+      cache(layer.values),
+      ...(rope ? [rope.cosSin] : []),
+    ],
     Math.ceil((k.rows * k.cols) / WORKGROUP),
   );
 }
