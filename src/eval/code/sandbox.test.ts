@@ -66,7 +66,9 @@ test("the CPU-time limit stops a busy program that ignores its own timer", async
   const result = await strict.run("import signal\nsignal.signal(signal.SIGALRM, signal.SIG_IGN)\nwhile True:\n    pass\n");
   assert.equal(result.result, "timed out"); // no result, as the original reports a child that died
   assert.equal(result.killed, false);
-  assert.ok(result.wallMs < 2500, `wall ${result.wallMs} ms`);
+  // 1 s of CPU ends it well before its own 5 s timer (and the outside kill after it); the margin allows for a loaded
+  // 2-core CI machine where the loop gets only part of a core.
+  assert.ok(result.wallMs < 4500, `wall ${result.wallMs} ms`);
   assert.match(result.diagnostic ?? "", /no result from the runner/);
 });
 
