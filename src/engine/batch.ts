@@ -7,11 +7,6 @@ export interface SequenceChunk {
   tokenIds: readonly number[];
   /** "last": logits for the chunk's last token (generation); "all": for every token (scoring). */
   logits: "last" | "all" | "none";
-  /**
-   * The sequence's tokens from position 0 through this chunk, when its full blocks may be shared through the
-   * prefix cache (absent: never cached, e.g. scoring).
-   */
-  cacheableTokenIds?: readonly number[];
 }
 
 /**
@@ -50,6 +45,6 @@ export function buildForwardBatch(chunks: readonly SequenceChunk[]): { batch: Fo
     maxBlocksPerSeq,
     logitRows: Int32Array.from(logitRows),
   };
-  const commit = () => chunks.forEach((c) => c.slots.commit(c.tokenIds.length, c.cacheableTokenIds));
+  const commit = () => chunks.forEach((c) => c.slots.commit(c.tokenIds.length));
   return { batch, commit };
 }

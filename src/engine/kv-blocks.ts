@@ -168,13 +168,9 @@ export class SequenceSlots {
     return slots;
   }
 
-  /**
-   * Marks `count` more positions as cached (after the forward pass wrote them) and, when `tokenIds` (the
-   * sequence's tokens so far) is given, offers every block that became full to the prefix cache.
-   */
-  commit(count: number, tokenIds?: readonly number[]): void {
+  /** Marks `count` more positions as cached (after the forward pass wrote them). */
+  commit(count: number): void {
     this.numCached += count;
-    if (tokenIds) this.registerFullBlocks(tokenIds, tokenIds.length);
   }
 
   /**

@@ -22,7 +22,8 @@ const range = (n: number, from = 0) => Array.from({ length: n }, (_, i) => from 
 function run(plan: ReturnType<Scheduler<FakeSeq>["schedule"]>): void {
   for (const { seq, chunk } of plan.chunks) {
     seq.slots.reserve(chunk.tokenIds.length);
-    seq.slots.commit(chunk.tokenIds.length, seq.usePrefixCache ? seq.tokenIds : undefined);
+    seq.slots.commit(chunk.tokenIds.length);
+    if (seq.usePrefixCache) seq.slots.registerFullBlocks(seq.tokenIds, seq.tokenIds.length);
     if (chunk.logits === "last") seq.tokenIds.push(1000 + seq.id);
   }
 }
@@ -112,7 +113,8 @@ test("kv blocks: full blocks are shared by identical prefixes, kept after releas
   const tokens = [1, 2, 3, 4, 5];
   const first = new SequenceSlots(allocator);
   first.reserve(5);
-  first.commit(5, tokens); // blocks 0 and 1 are full and cached; block 2 is partial
+  first.commit(5);
+  first.registerFullBlocks(tokens, tokens.length); // blocks 0 and 1 are full and cached; block 2 is partial
   const second = new SequenceSlots(allocator);
   assert.equal(second.adoptCachedPrefix([1, 2, 3, 4, 9]), 4);
   assert.deepEqual(second.blocks, first.blocks.slice(0, 2));
@@ -138,11 +140,13 @@ test("kv blocks: eviction takes a chain's tail first, so a cached prefix loses i
   const allocator = new BlockAllocator(2, 2);
   const a = new SequenceSlots(allocator);
   a.reserve(4);
-  a.commit(4, [1, 2, 3, 4]);
+  a.commit(4);
+  a.registerFullBlocks([1, 2, 3, 4], 4);
   a.release(); // both blocks cached and evictable; the tail (released first) is the least recently used
   const b = new SequenceSlots(allocator);
   b.reserve(2);
-  b.commit(2, [7, 8]); // evicts one block and reuses it for another prefix
+  b.commit(2);
+  b.registerFullBlocks([7, 8], 2); // evicts one block and reuses it for another prefix
   b.release();
   const c = new SequenceSlots(allocator);
   const hit = c.adoptCachedPrefix([1, 2, 3, 4, 5]);
