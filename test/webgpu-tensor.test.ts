@@ -3,9 +3,9 @@ import assert from "node:assert/strict";
 import type { HostTensor } from "../src/gpu/backend.js";
 import * as ops from "../src/gpu/reference/ops.js";
 import type { WebGpuBackend } from "../src/gpu/webgpu/backend.js";
-import type { WeightDtype } from "../src/model/dtype.js";
 import { TENSOR_MIN_TOKENS } from "../src/gpu/webgpu/kernels/tensor/plan.js";
 import { openTestBackend } from "./support/webgpu.js";
+import { matrix, random, randomTensor, relativeError } from "./support/random-tensors.js";
 
 /**
  * The tensor-core (subgroup-matrix) matmul against the reference ops on fresh random inputs: ragged shapes
@@ -20,55 +20,6 @@ const gpu = maybeBackend as WebGpuBackend;
 after(() => maybeBackend?.dispose());
 const skip = noAdapter || (gpu.tensorLayout ? false : `${gpu.gpu.adapter.name} has no f16→f32 subgroup-matrix configuration`);
 
-/** Uniform values in ±[0.001, 1]·scale, never 0 (mulberry32). */
-function randomValues(seed: number, count: number, scale = 1): Float32Array {
-  let state = seed >>> 0;
-  const next = () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let z = state;
-    z = Math.imul(z ^ (z >>> 15), z | 1);
-    z ^= z + Math.imul(z ^ (z >>> 7), z | 61);
-    return ((z ^ (z >>> 14)) >>> 0) / 4294967296;
-  };
-  const out = new Float32Array(count);
-  for (let i = 0; i < count; i++) out[i] = (next() < 0.5 ? -1 : 1) * (0.001 + 0.999 * next()) * scale;
-  return out;
-}
-
-/** f16 bits of a value inside f16's normal range (the test weights are). */
-function f16Bits(value: number): number {
-  const sign = value < 0 ? 0x8000 : 0;
-  const magnitude = Math.abs(value);
-  let exponent = Math.floor(Math.log2(magnitude));
-  let mantissa = Math.round((magnitude / 2 ** exponent - 1) * 1024);
-  if (mantissa === 1024) {
-    mantissa = 0;
-    exponent++;
-  }
-  return sign | ((exponent + 15) << 10) | mantissa;
-}
-
-function weightTensor(dtype: WeightDtype, n: number, k: number, seed: number, scale: number): HostTensor {
-  const values = randomValues(seed, n * k, scale);
-  const halves = new Uint16Array(values.length);
-  const bits = new Uint32Array(values.buffer);
-  for (let i = 0; i < values.length; i++) halves[i] = dtype === "bf16" ? bits[i] >>> 16 : f16Bits(values[i]);
-  return { dtype, shape: [n, k], bytes: new Uint8Array(halves.buffer) };
-}
-
-function relativeError(out: Float32Array, ref: Float32Array): number {
-  assert.equal(out.length, ref.length);
-  let diff = 0;
-  let norm = 0;
-  for (let i = 0; i < ref.length; i++) {
-    assert.ok(Number.isFinite(out[i]), `output ${i} is ${out[i]}`);
-    diff += (out[i] - ref[i]) ** 2;
-    norm += ref[i] ** 2;
-  }
-  assert.ok(norm > 0, "the reference is all zeros: degenerate inputs");
-  return Math.sqrt(diff / norm);
-}
-
 async function tensorMatmul(x: Float32Array, tokens: number, w: HostTensor): Promise<Float32Array> {
   const weight = await gpu.uploadWeight("w", w);
   gpu.matmulPath = "tensor";
@@ -78,8 +29,6 @@ async function tensorMatmul(x: Float32Array, tokens: number, w: HostTensor): Pro
     gpu.matmulPath = "auto";
   }
 }
-
-const matrix = (w: HostTensor): ops.StoredMatrix => ({ dtype: w.dtype, rows: w.shape[0], cols: w.shape[1], bytes: w.bytes });
 
 test("tensor-core matmul matches the reference within f16-operand error (ragged shapes, bf16 and f16)", { skip }, async (t) => {
   let seed = 7000;
@@ -91,8 +40,8 @@ test("tensor-core matmul matches the reference within f16-operand error (ragged 
       [64, 1024, 256],
       [200, 72, 31],
     ]) {
-      const x = randomValues(seed++, tokens * k, 2);
-      const w = weightTensor(dtype, n, k, seed++, 0.1);
+      const x = random(seed++).values(tokens * k, 2);
+      const w = randomTensor(dtype, [n, k], seed++, 0.1);
       const error = relativeError(await tensorMatmul(x, tokens, w), ops.matmulTransposed(x, tokens, matrix(w)));
       t.diagnostic(`tensor ${dtype} [${tokens}, ${k}]·[${n}, ${k}]ᵀ: relative error ${error.toExponential(2)}`);
       assert.ok(error <= 2e-3, `relative error ${error} above 2e-3`);
@@ -104,17 +53,17 @@ test("tensor-core matmul matches the reference within f16-operand error (ragged 
 
 test("values beyond f16's range take the exact path instead of overflowing", { skip }, async (t) => {
   const [tokens, k, n] = [70, 256, 150];
-  const x = randomValues(8000, tokens * k);
+  const x = random(8000).values(tokens * k);
   x[5 * k + 3] = 1.5e5; // an activation f16 cannot hold
-  const w = weightTensor("bf16", n, k, 8001, 0.1);
+  const w = randomTensor("bf16", [n, k], 8001, 0.1);
   const ref = ops.matmulTransposed(x, tokens, matrix(w));
   const error = relativeError(await tensorMatmul(x, tokens, w), ref);
   t.diagnostic(`x beyond f16: relative error ${error.toExponential(2)}`);
   assert.ok(error <= 1e-5, `relative error ${error}: a value beyond f16's range was not handled exactly`);
 
-  const big = weightTensor("bf16", n, k, 8002, 0.1);
+  const big = randomTensor("bf16", [n, k], 8002, 0.1);
   new Uint16Array(big.bytes.buffer)[7 * k + 9] = 0x4800; // 131072 in bf16: no f16 holds it
-  const x2 = randomValues(8003, tokens * k);
+  const x2 = random(8003).values(tokens * k);
   const error2 = relativeError(await tensorMatmul(x2, tokens, big), ops.matmulTransposed(x2, tokens, matrix(big)));
   t.diagnostic(`bf16 weight beyond f16: relative error ${error2.toExponential(2)}`);
   assert.ok(error2 <= 1e-5, `relative error ${error2}: a bf16 weight beyond f16's range was not handled exactly`);
@@ -122,8 +71,8 @@ test("values beyond f16's range take the exact path instead of overflowing", { s
 
 test("batchInvariant (default) keeps GEMV for long batches; off, long batches take the tensor path", { skip }, async () => {
   const [tokens, k, n] = [TENSOR_MIN_TOKENS + 32, 256, 64];
-  const x = randomValues(9000, tokens * k);
-  const weight = await gpu.uploadWeight("w", weightTensor("bf16", n, k, 9001, 0.1));
+  const x = random(9000).values(tokens * k);
+  const weight = await gpu.uploadWeight("w", randomTensor("bf16", [n, k], 9001, 0.1));
   const run = async (path: "auto" | "gemv" | "tensor", batchInvariant: boolean) => {
     gpu.matmulPath = path;
     gpu.batchInvariant = batchInvariant;
