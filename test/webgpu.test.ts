@@ -7,6 +7,7 @@ import { WebGpuBackend } from "../src/gpu/webgpu/backend.js";
 import { checkBindable, sizeClass } from "../src/gpu/webgpu/buffers.js";
 import { SwallowError } from "../src/errors.js";
 import { openTestBackend } from "./support/webgpu.js";
+import { setGemvRows } from "../src/gpu/webgpu/kernels/matmul.js";
 import { matrix, random, randomTensor, relativeError } from "./support/random-tensors.js";
 
 /**
@@ -156,6 +157,75 @@ test("matmul with a residual equals matmul then add, bit for bit (GEMV epilogue 
   }
 });
 
+test(
+  "GEMV rows per lane group (1, 2, 4) change no output bit: plain, residual, grouped, SwiGLU and fused-norm variants",
+  { skip },
+  async () => {
+    const k = 296;
+    const weights = await Promise.all(
+      (["bf16", "f16", "f32"] as const).map((dtype, i) => gpu.uploadWeight(`w${i}`, randomTensor(dtype, [45, k], 940 + i))),
+    );
+    const [gate, up, small] = await Promise.all(
+      [45, 45, 13].map((n, i) => gpu.uploadWeight(`g${i}`, randomTensor("bf16", [n, k], 950 + i))),
+    );
+    const norm = { weight: await gpu.uploadWeight("norm", randomTensor("bf16", [k], 955)), eps: 1e-5 };
+    const run = async (rows: number) => {
+      const xs = random(960 + rows).values(rows * k);
+      const x = () => upload(rows, k, xs);
+      const r = random(970 + rows).values(rows * 45);
+      const outs: Float32Array[] = [];
+      for (const w of weights) outs.push(await gpu.read(gpu.matmul(x(), w)));
+      outs.push(await gpu.read(gpu.matmul(x(), weights[0], upload(rows, 45, r))));
+      for (const a of gpu.matmulMany(x(), [gate, up, small])) outs.push(await gpu.read(a));
+      for (const a of gpu.matmulMany(x(), [gate, small], norm)) outs.push(await gpu.read(a));
+      outs.push(await gpu.read(gpu.swiGlu(x(), gate, up)));
+      outs.push(await gpu.read(gpu.swiGlu(x(), gate, up, norm)));
+      const [g, u] = gpu.matmulMany(x(), [gate, up]);
+      outs.push(await gpu.read(gpu.siluMul(g, u)));
+      return outs;
+    };
+    try {
+      for (const rows of [1, 2]) {
+        setGemvRows([1, 1, 1, 1]);
+        const base = await run(rows);
+        assert.deepEqual(base[base.length - 3], base[base.length - 1], `SwiGLU fused = separate, ${rows} rows`);
+        for (const perGroup of [2, 4]) {
+          setGemvRows([perGroup, perGroup, perGroup, perGroup]);
+          assert.deepEqual(await run(rows), base, `${rows} rows, R = ${perGroup}`);
+        }
+      }
+    } finally {
+      setGemvRows(null);
+    }
+  },
+);
+
+test("matmulMany and swiGlu with a fused RMSNorm match rmsNorm then the products (reference ops)", { skip }, async (t) => {
+  const [k, n] = [136, 21];
+  for (const [i, [dtype, normDtype]] of (
+    [
+      ["bf16", "bf16"],
+      ["f16", "f32"],
+      ["bf16", "f16"],
+    ] as const
+  ).entries()) {
+    const [gateHost, upHost] = [randomTensor(dtype, [n, k], 980 + i), randomTensor(dtype, [n, k], 985 + i)];
+    const normHost = randomTensor(normDtype, [k], 990 + i);
+    const [gate, up, normWeight] = await Promise.all([gateHost, upHost, normHost].map((w, j) => gpu.uploadWeight(`n${j}`, w)));
+    const norm = { weight: normWeight, eps: 1e-5 };
+    for (const rows of [1, 2]) {
+      const x = random(995 + rows).values(rows * k);
+      const normed = ops.rmsNorm(x, rows, k, toF32(normHost.bytes, normDtype), norm.eps);
+      const [g, u] = [ops.matmulTransposed(normed, rows, matrix(gateHost)), ops.matmulTransposed(normed, rows, matrix(upHost))];
+      const [gGpu, uGpu] = gpu.matmulMany(upload(rows, k, x), [gate, up], norm);
+      assertClose(t, `norm+matmulMany ${dtype}/${normDtype} gate, ${rows} rows`, await gpu.read(gGpu), g, F32_MATH);
+      assertClose(t, `norm+matmulMany ${dtype}/${normDtype} up, ${rows} rows`, await gpu.read(uGpu), u, F32_MATH);
+      const fused = await gpu.read(gpu.swiGlu(upload(rows, k, x), gate, up, norm));
+      assertClose(t, `norm+swiGlu ${dtype}/${normDtype}, ${rows} rows`, fused, ops.siluMul(g, u), F32_MATH);
+    }
+  }
+});
+
 test("matmul is batch-invariant: a row's result is bit-identical whatever else is in the batch", { skip }, async () => {
   const k = 296;
   const n = 45;
@@ -246,104 +316,7 @@ test("gatherRows keeps the listed rows in order, repeats included", { skip }, as
   assert.throws(() => gpu.gatherRows(upload(rows, cols, x), Int32Array.from([7])), /outside/);
 });
 
-/**
- * Three sequences over a paged cache with scrambled block ids: the first two written and attended in one
- * step, the third split over two steps (its second half attends to K/V written by the first step).
- */
-async function checkAttention(
-  t: { diagnostic(message: string): void },
-  kvDtype: "f16" | "f32",
-  headDim: number,
-  bound: number,
-  lengths = [70, 9, 23],
-) {
-  const rng = random(700 + headDim + (kvDtype === "f16" ? 1 : 0));
-  const [numHeads, numKvHeads, blockSize] = [6, 2, 4];
-  const maxBlocksPerSeq = Math.ceil(Math.max(...lengths) / blockSize);
-  const numBlocks = lengths.reduce((n, length) => n + Math.ceil(length / blockSize), 0) + 3;
-  const layout = { numLayers: 2, numKvHeads, headDim, numBlocks, blockSize };
-  const cache = gpu.createKvCache(layout, kvDtype);
-  const kvCols = numKvHeads * headDim;
-  const qCols = numHeads * headDim;
-  const reference: ops.PagedKv = {
-    keys: new Float32Array(numBlocks * blockSize * kvCols),
-    values: new Float32Array(numBlocks * blockSize * kvCols),
-    blockSize,
-    kvCols,
-  };
-  // Block ids handed out in a shuffled order.
-  const free = Array.from({ length: numBlocks }, (_, i) => i);
-  for (let i = free.length - 1; i > 0; i--) {
-    const j = rng.int(i + 1);
-    [free[i], free[j]] = [free[j], free[i]];
-  }
-  const blockTables = new Int32Array(lengths.length * maxBlocksPerSeq).fill(-1);
-  lengths.forEach((length, s) => {
-    for (let b = 0; b < Math.ceil(length / blockSize); b++) blockTables[s * maxBlocksPerSeq + b] = free.pop()!;
-  });
-  const scale = 1 / Math.sqrt(headDim);
-  const layer = 1;
-
-  const runStep = async (tokens: { seq: number; position: number }[]) => {
-    const numTokens = tokens.length;
-    const positions = Int32Array.from(tokens, (token) => token.position);
-    const seqIndex = Int32Array.from(tokens, (token) => token.seq);
-    const slots = Int32Array.from(tokens, ({ seq, position }) => ops.slotOf(blockTables, seq * maxBlocksPerSeq, blockSize, position));
-    const batch: ForwardBatch = {
-      numTokens,
-      tokenIds: new Int32Array(numTokens),
-      positions,
-      seqIndex,
-      slots,
-      blockTables,
-      maxBlocksPerSeq,
-      logitRows: new Int32Array(0),
-    };
-    const q = rng.values(numTokens * qCols, 2);
-    const k = rng.values(numTokens * kvCols, 2);
-    const v = rng.values(numTokens * kvCols);
-    gpu.writeKv(cache, layer, upload(numTokens, kvCols, k), upload(numTokens, kvCols, v), batch);
-    const out = await gpu.read(gpu.attention(upload(numTokens, qCols, q), cache, layer, batch, numHeads, scale));
-    ops.writeKvRows(reference, k, v, slots);
-    const expected = ops.pagedAttention(q, reference, positions, seqIndex, blockTables, maxBlocksPerSeq, numHeads, headDim, scale);
-    assertClose(t, `attention KV ${kvDtype} headDim ${headDim}, ${numTokens} tokens`, out, expected, bound);
-  };
-  const split = 11;
-  await runStep([
-    ...Array.from({ length: lengths[0] }, (_, position) => ({ seq: 0, position })),
-    ...Array.from({ length: split }, (_, position) => ({ seq: 2, position })),
-    ...Array.from({ length: lengths[1] }, (_, position) => ({ seq: 1, position })),
-  ]);
-  await runStep(Array.from({ length: lengths[2] - split }, (_, i) => ({ seq: 2, position: split + i })));
-}
-
-test("writeKv + paged attention (causal GQA, several steps) with an f32 KV cache", { skip }, async (t) => {
-  await checkAttention(t, "f32", 16, F32_MATH);
-  await checkAttention(t, "f32", 80, F32_MATH);
-  await checkAttention(t, "f32", 6, F32_MATH);
-  // Contexts over several 256-position tiles (online-softmax rescaling between tiles), with and without subgroups.
-  const pipelines = (gpu as unknown as { pipelines: { useSubgroups: boolean } }).pipelines;
-  const subgroups = pipelines.useSubgroups;
-  try {
-    for (const useSubgroups of subgroups ? [true, false] : [false]) {
-      pipelines.useSubgroups = useSubgroups;
-      await checkAttention(t, "f32", 16, F32_MATH, [600, 9, 23]);
-      await checkAttention(t, "f32", 128, F32_MATH, [300, 9, 23]);
-    }
-  } finally {
-    pipelines.useSubgroups = subgroups;
-  }
-});
-
-test(
-  "writeKv + paged attention with an f16 KV cache",
-  { skip: skip || (gpu.gpu.features.shaderF16 ? false : "no shader-f16") },
-  async (t) => {
-    await checkAttention(t, "f16", 16, F16_OPERANDS);
-    await checkAttention(t, "f16", 80, F16_OPERANDS);
-    await checkAttention(t, "f16", 128, F16_OPERANDS, [520, 9, 23]);
-  },
-);
+// Paged attention against the reference, and its batch invariance: test/webgpu-attention.test.ts.
 
 test("sampleGreedy: argmax (lowest id on ties), its log-prob, stop ids masked per row; embed takes fed ids", { skip }, async () => {
   const vocab = 1031; // not a multiple of the 256 threads

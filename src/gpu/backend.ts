@@ -74,6 +74,15 @@ export interface ForwardBatch {
   deviceTokens?: { source: Activation; rows: Int32Array };
 }
 
+/**
+ * An RMSNorm to apply to a matmul's input first (`matmulMany`, `swiGlu`): the same as `rmsNorm(x, weight, eps)`
+ * then the product, fused into one kernel where the backend can (equal within f32 rounding, not bit for bit).
+ */
+export interface NormSpec {
+  weight: Weight;
+  eps: number;
+}
+
 export interface Backend {
   readonly name: string;
   /** Largest weight one buffer may hold (bytes); bigger 2-D weights are uploaded as row bands (model/llama.ts). */
@@ -93,7 +102,9 @@ export interface Backend {
   /** [T, K] · [N, K]ᵀ → [T, N] (torch Linear layout), plus `residual` [T, N] when given (fused where it pays). */
   matmul(x: Activation, weight: Weight, residual?: Activation): Activation;
   /** x · Wᵢᵀ for each weight (q/k/v, gate/up): one pass over x where the backend can; equal to one matmul each. */
-  matmulMany(x: Activation, weights: Weight[]): Activation[];
+  matmulMany(x: Activation, weights: Weight[], norm?: NormSpec): Activation[];
+  /** silu(x · Gateᵀ) ⊙ (x · Upᵀ): the SwiGLU MLP's first half; equal to matmulMany then siluMul. */
+  swiGlu(x: Activation, gate: Weight, up: Weight, norm?: NormSpec): Activation;
   /**
    * Rotary embedding in rotate-half (NeoX / Hugging Face) pairing: within each head, (x[i], x[i + headDim/2])
    * rotates by positions[t] * invFreq[i]. `invFreq` is an f32 weight of headDim/2 values.

@@ -117,15 +117,14 @@ export class LlamaModel {
     const scale = 1 / Math.sqrt(spec.headDim);
     let h = this.embed(batch); // [T, hidden]
     this.layers.forEach((w, layer) => {
-      const x = b.rmsNorm(h, w.inputNorm, spec.rmsNormEps);
-      const [q, k, v] = b.matmulMany(x, [w.q, w.k, w.v]); // [T, numHeads * headDim], [T, numKvHeads * headDim] ×2
+      // rmsNorm(h) · Wᵀ for q/k/v: [T, numHeads * headDim], [T, numKvHeads * headDim] ×2 (the norm fused where the backend can)
+      const [q, k, v] = b.matmulMany(h, [w.q, w.k, w.v], { weight: w.inputNorm, eps: spec.rmsNormEps });
       // RoPE on q and k happens inside writeKv and attention (rotate-half, the same values as b.rope).
       b.writeKv(cache, layer, k, v, batch, this.invFreq);
       const attention = b.attention(q, cache, layer, batch, spec.numHeads, scale, this.invFreq);
       h = b.matmul(attention, w.o, h); // h + attention · Woᵀ (the residual add fused where the backend can)
-      const y = b.rmsNorm(h, w.postNorm, spec.rmsNormEps);
-      const [gate, up] = b.matmulMany(y, [w.gate, w.up]); // [T, intermediate] ×2
-      h = b.matmul(b.siluMul(gate, up), w.down, h);
+      // silu(y·Gateᵀ) ⊙ y·Upᵀ with y = rmsNorm(h): [T, intermediate]
+      h = b.matmul(b.swiGlu(h, w.gate, w.up, { weight: w.postNorm, eps: spec.rmsNormEps }), w.down, h);
     });
     const last = b.gatherRows(h, batch.logitRows); // [R, hidden]
     const x = b.rmsNorm(last, this.finalNorm, spec.rmsNormEps);

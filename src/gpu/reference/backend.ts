@@ -1,4 +1,4 @@
-import type { Activation, Backend, ForwardBatch, HostTensor, KvCache, KvCacheLayout, Weight } from "../backend.js";
+import type { Activation, Backend, ForwardBatch, HostTensor, KvCache, KvCacheLayout, NormSpec, Weight } from "../backend.js";
 import { toF32, type WeightDtype } from "../../model/dtype.js";
 import * as ops from "./ops.js";
 
@@ -115,8 +115,14 @@ export class ReferenceBackend implements Backend {
     return new CpuActivation(x.rows, x.cols, ops.rmsNorm(act(x).data, x.rows, x.cols, weight(w).f32, eps));
   }
 
-  matmulMany(x: Activation, weights: Weight[]): Activation[] {
-    return weights.map((w) => this.matmul(x, w));
+  matmulMany(x: Activation, weights: Weight[], norm?: NormSpec): Activation[] {
+    const input = norm ? this.rmsNorm(x, norm.weight, norm.eps) : x;
+    return weights.map((w) => this.matmul(input, w));
+  }
+
+  swiGlu(x: Activation, gate: Weight, up: Weight, norm?: NormSpec): Activation {
+    const input = norm ? this.rmsNorm(x, norm.weight, norm.eps) : x;
+    return this.siluMul(this.matmul(input, gate), this.matmul(input, up));
   }
 
   matmul(x: Activation, w: Weight, residual?: Activation): Activation {

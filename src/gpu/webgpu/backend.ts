@@ -1,17 +1,17 @@
 /// <reference types="@webgpu/types" />
 import { SwallowError } from "../../errors.js";
 import { BYTES_PER_ELEMENT, toF32 } from "../../model/dtype.js";
-import type { Activation, Backend, ForwardBatch, HostTensor, KvCache, KvCacheLayout, PreparedRead, Weight } from "../backend.js";
+import type { Activation, Backend, ForwardBatch, HostTensor, KvCache, KvCacheLayout, NormSpec, PreparedRead, Weight } from "../backend.js";
 import { BufferPool, BufferUsage, checkBindable, MAP_MODE_READ, storageBytes } from "./buffers.js";
 import { GpuWeight, type GpuKvLayer, type KernelContext } from "./context.js";
 import { describeDevice, openWebGpu, requestWebGpuDevice, type WebGpuAdapter, type WebGpuDevice, type WebGpuOptions } from "./device.js";
 import { elementwise } from "./kernels/elementwise.js";
-import { attention } from "./kernels/attention.js";
+import { attention, attentionTiles } from "./kernels/attention.js";
 import { embed } from "./kernels/embed.js";
 import { gatherRows } from "./kernels/gather-rows.js";
 import { concatColumns } from "./kernels/concat-columns.js";
 import { sampleGreedy } from "./kernels/sample-greedy.js";
-import { matmul, matmulGrouped, type MatmulKernel } from "./kernels/matmul.js";
+import { matmul, matmulGrouped, matmulSwiGlu, type FusedNorm, type MatmulKernel } from "./kernels/matmul.js";
 import { tensorCoreLayout } from "./kernels/tensor/setup.js";
 import { tensorIneligibility, tensorOutputIneligibility, TENSOR_MIN_TOKENS, type TensorLayout } from "./kernels/tensor/plan.js";
 import { rmsNorm } from "./kernels/rms-norm.js";
@@ -245,11 +245,34 @@ export class WebGpuBackend implements Backend {
     return matmul(this.ctx, activation(x), w, this.matmulKernel(x.rows, w), this.tensorLayout, residual ? activation(residual) : null);
   }
 
-  matmulMany(x: Activation, weights: Weight[]): Activation[] {
+  matmulMany(x: Activation, weights: Weight[], norm?: NormSpec): Activation[] {
     this.throwIfLost();
     const ws = weights.map(gpuWeight);
-    const grouped = ws.every((w) => this.matmulKernel(x.rows, w) === "gemv") ? matmulGrouped(this.ctx, activation(x), ws) : null;
-    return grouped ?? weights.map((w) => this.matmul(x, w));
+    const gemv = ws.every((w) => this.matmulKernel(x.rows, w) === "gemv");
+    const grouped = gemv ? matmulGrouped(this.ctx, activation(x), ws, this.fusedNorm(x, norm)) : null;
+    if (grouped) return grouped;
+    const input = norm ? this.rmsNorm(x, norm.weight, norm.eps) : x;
+    return weights.map((w) => this.matmul(input, w));
+  }
+
+  swiGlu(x: Activation, gate: Weight, up: Weight, norm?: NormSpec): Activation {
+    this.throwIfLost();
+    const [g, u] = [gpuWeight(gate), gpuWeight(up)];
+    const gemv = this.matmulKernel(x.rows, g) === "gemv" && this.matmulKernel(x.rows, u) === "gemv";
+    const out = gemv ? matmulSwiGlu(this.ctx, activation(x), g, u, this.fusedNorm(x, norm)) : null;
+    if (out) return out;
+    const input = norm ? this.rmsNorm(x, norm.weight, norm.eps) : x;
+    const [gateOut, upOut] = this.matmulMany(input, [gate, up]);
+    return this.siluMul(gateOut, upOut);
+  }
+
+  /** A norm the GEMV can fuse (its weight matches x's columns), else a clear error as rmsNorm gives. */
+  private fusedNorm(x: Activation, norm: NormSpec | undefined): FusedNorm | null {
+    if (!norm) return null;
+    const weight = gpuWeight(norm.weight);
+    if (weight.shape.length !== 1 || weight.shape[0] !== x.cols)
+      throw new Error(`rmsNorm: weight ${weight.name} does not match ${x.cols} columns`);
+    return { weight, eps: norm.eps };
   }
 
   /** "auto" resolved for one call: GEMV when batch-invariant, else tensor cores for long enough batches. */
@@ -317,10 +340,13 @@ export class WebGpuBackend implements Backend {
       kv.dtype,
       kv.layout,
       {
+        hostPositions: batch.positions,
+        hostSeqIndex: batch.seqIndex,
         positions: this.i32Input(batch.positions, batch.numTokens),
-        seqIndex: this.i32Input(batch.seqIndex, batch.numTokens),
         blockTables: this.i32Input(batch.blockTables),
         maxBlocksPerSeq: batch.maxBlocksPerSeq,
+        owner: batch,
+        tiles: attentionTiles(headDim, this.gpu.limits.maxComputeWorkgroupStorageSize),
       },
       numHeads,
       scale,

@@ -4,137 +4,311 @@ import { f32Bits, kvEnable, LINEAR_WORKGROUP } from "../wgsl.js";
 
 const WORKGROUP = 256;
 
-/**
- * Causal GQA over the paged cache. One 256-thread workgroup per (token, query head); positions
- * 0..positions[t] are taken in tiles of 256 with an online softmax between tiles:
- *  - phase 1: thread i computes the full q·k score of position tile + i (K read as vec4 when headDim % 4 == 0),
- *    the tile max is reduced with `subgroupMax` (or a workgroup-memory tree), weights exp(s - max) go to
- *    workgroup memory;
- *  - phase 2: the threads form G groups of headDim / VEC threads; thread (g, d) owns output dims d (a vec4)
- *    and accumulates Σ p·v and Σ p over the tile positions g, g + G, …, rescaled when the running max grows.
- * At the end the G partial accumulators and sums are combined through workgroup memory.
- */
-function source(kvDtype: KvDtype, headDim: number, subgroups: boolean, rope: boolean): string {
+/** Rows (token, query head) a workgroup holds and keys per tile; the keys per tile fix every row's arithmetic. */
+export interface AttentionTiles {
+  rows: number;
+  keys: number;
+}
+
+/** Preferred first: 32 rows share each K/V tile; 32 keys per tile (fewer barriers per key). */
+const TILE_CHOICES: AttentionTiles[] = [
+  { rows: 32, keys: 32 },
+  { rows: 16, keys: 32 },
+  { rows: 16, keys: 16 },
+  { rows: 8, keys: 16 },
+  { rows: 4, keys: 8 },
+  { rows: 1, keys: 8 },
+];
+
+/** Workgroup bytes of the kernel for these tiles: q tile, padded K/V tile, scores, per-row values, f32 each. */
+export function attentionWorkgroupBytes(headDim: number, tiles: AttentionTiles): number {
   const vec = headDim % 4 === 0 ? 4 : 1;
-  const lanes = headDim / vec; // threads per output group
-  if (lanes > WORKGROUP) throw new Error(`attention: head size ${headDim} is too large`);
-  const groups = Math.floor(WORKGROUP / lanes);
+  return 4 * (tiles.rows * headDim + tiles.keys * (headDim + vec) + tiles.rows * tiles.keys + 2 * tiles.rows + 1);
+}
+
+/**
+ * The largest tiles whose workgroup memory fits `maxWorkgroupBytes` (the device's
+ * maxComputeWorkgroupStorageSize: 48 KiB on an H100 gives 32 rows × 32 keys at head size 128, lavapipe's
+ * 32 KiB 16 × 32). Fixed per device and head size, so a row's bits do not depend on the batch.
+ */
+export function attentionTiles(headDim: number, maxWorkgroupBytes: number): AttentionTiles {
+  const fit = TILE_CHOICES.find((tiles) => attentionWorkgroupBytes(headDim, tiles) <= maxWorkgroupBytes);
+  if (!fit) throw new Error(`attention: head size ${headDim} does not fit ${maxWorkgroupBytes} bytes of workgroup memory`);
+  return fit;
+}
+
+/**
+ * Fewer work items than this and single-token items (decode) are split into one item per query head, so a
+ * decode batch of 1 still runs numHeads workgroups (32 for Llama-3.1-8B) instead of numKvHeads (8).
+ */
+export const SPLIT_BELOW_ITEMS = 128;
+
+/**
+ * The work list, 4 u32 per item: (t0, nTokens | nHeads << 16, h0, seq) — rows (token t0 + i, head h0 + k)
+ * for i < nTokens, k < nHeads, all reading KV head h0 / groupSize. Tokens of one sequence that follow each
+ * other in the batch with consecutive positions form runs of up to rows / groupSize tokens; each run gets
+ * one item per KV head. Items are ordered longest context first (causal prefill: late blocks have the most
+ * tiles, so they start first).
+ */
+export function attentionWorkList(
+  positions: Int32Array,
+  seqIndex: Int32Array,
+  numTokens: number,
+  numHeads: number,
+  groupSize: number,
+  rows: number,
+  splitSingles?: boolean,
+): Uint32Array {
+  const headsPerItem = Math.min(groupSize, rows);
+  const tokensPerItem = Math.max(1, Math.floor(rows / headsPerItem));
+  const runs: [number, number][] = [];
+  for (let t = 0; t < numTokens;) {
+    let n = 1;
+    while (n < tokensPerItem && t + n < numTokens && seqIndex[t + n] === seqIndex[t] && positions[t + n] === positions[t] + n) n++;
+    runs.push([t, n]);
+    t += n;
+  }
+  const numKvHeads = numHeads / groupSize;
+  const plain = runs.length * numKvHeads * Math.ceil(groupSize / headsPerItem);
+  const split = splitSingles ?? plain < SPLIT_BELOW_ITEMS;
+  const items: number[][] = [];
+  for (const [t0, n] of runs) {
+    const length = positions[t0 + n - 1];
+    for (let h = 0; h < numHeads;) {
+      const heads = n === 1 && split ? 1 : Math.min(headsPerItem, groupSize - (h % groupSize));
+      items.push([t0, n | (heads << 16), h, seqIndex[t0], length]);
+      h += heads;
+    }
+  }
+  items.sort((a, b) => b[4] - a[4]);
+  const list = new Uint32Array(items.length * 4);
+  items.forEach((item, i) => list.set(item.slice(0, 4), i * 4));
+  return list;
+}
+
+/**
+ * Causal GQA over the paged cache, FlashAttention-style with f32 math. One workgroup serves one work item of
+ * the host-built list (attention-plan.ts): up to `tiles.rows` (token, query head) rows that share a KV head —
+ * a run of consecutive tokens of one sequence × the heads of one KV head, or a single (decode token, head).
+ * Keys are taken in tiles of `tiles.keys` from position 0; each K tile, then V tile, is loaded once (coalesced
+ * vec4) into workgroup memory as f32 and used by every row of the item. Per tile:
+ *  A. K tile stored to `kv`; the next tile's K load is issued (in flight during B and C);
+ *  B. scores: s[r][j] = (Σ_dv q[r][dv]·k[j][dv]) · scale, summed in dv order by the thread owning (r, j);
+ *     keys past row r's position get LOWEST;
+ *  C. thread r: tile max, m' = max(m, tileMax), corr = exp(m − m'), p[j] = exp(s − m') in place,
+ *     l = l·corr + Σ_j p[j] (j order); the V tile is stored to `kv` and the next V load issued;
+ *  D. acc[r][dv] = acc·corr + Σ_j p[r][j]·v[j][dv] (j order) by the thread owning (r, dv).
+ * Every row's arithmetic is this fixed sequence, whatever else shares its workgroup, so results are
+ * batch-invariant bit for bit (a row whose position ends before a tile skips that tile: it would only add
+ * exact zeros). Rows a workgroup does not hold are skipped, never read or written.
+ */
+function source(kvDtype: KvDtype, headDim: number, rope: boolean, tiles: AttentionTiles): string {
+  const vec = headDim % 4 === 0 ? 4 : 1;
+  const lanes = headDim / vec; // `acc`-typed elements of a head
+  const { rows, keys } = tiles;
   const kvType = vec === 4 ? `vec4<${kvDtype}>` : kvDtype;
   const acc = vec === 4 ? "vec4<f32>" : "f32";
-  const reduceMax = subgroups
-    ? `    let sgMax = subgroupMax(score);
-    if (sgId == 0u) { scratch[lid / sgSize] = sgMax; }
-    workgroupBarrier();
-    var tileMax = LOWEST;
-    for (var s = 0u; s < WG / sgSize; s++) { tileMax = max(tileMax, scratch[s]); }`
-    : `    scratch[lid] = score;
-    workgroupBarrier();
-    for (var stride = WG / 2u; stride > 0u; stride >>= 1u) {
-      if (lid < stride) { scratch[lid] = max(scratch[lid], scratch[lid + stride]); }
-      workgroupBarrier();
-    }
-    let tileMax = scratch[0];`;
-  return `${kvEnable(kvDtype)}${subgroups ? "enable subgroups;\n" : ""}
-struct Params { numTokens: u32, numHeads: u32, groupSize: u32, kvCols: u32, blockSize: u32, maxBlocksPerSeq: u32, scale: f32 }
+  const stride = lanes + 1; // padded K/V tile row: threads reading consecutive keys hit different banks
+  const scoreUnits = rows * keys;
+  const outUnits = rows * lanes;
+  const loadUnits = keys * lanes;
+  const perThread = (units: number) => Math.ceil(units / WORKGROUP);
+  if (WORKGROUP % keys !== 0 || rows > WORKGROUP)
+    throw new Error(`attention: tiles of ${rows} rows × ${keys} keys do not fit ${WORKGROUP} threads`);
+  return `${kvEnable(kvDtype)}
+struct Params { numItems: u32, numHeads: u32, groupSize: u32, kvStride: u32, blockSize: u32, maxBlocksPerSeq: u32, scale: f32 }
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> q: array<${acc}>;
 @group(0) @binding(2) var<storage, read> keys: array<${kvType}>;
 @group(0) @binding(3) var<storage, read> values: array<${kvType}>;
 @group(0) @binding(4) var<storage, read> positions: array<i32>;
-@group(0) @binding(5) var<storage, read> seqIndex: array<i32>;
-@group(0) @binding(6) var<storage, read> blockTables: array<i32>;
+@group(0) @binding(5) var<storage, read> blockTables: array<i32>;
+@group(0) @binding(6) var<storage, read> items: array<vec4<u32>>; // (t0, nTokens | nHeads << 16, h0, seq)
 @group(0) @binding(7) var<storage, read_write> out: array<${acc}>;
 ${rope ? "@group(0) @binding(8) var<storage, read> cosSin: array<vec2<f32>>; // [numTokens, headDim / 2]" : ""}
 ${LINEAR_WORKGROUP}
 
 const WG: u32 = ${WORKGROUP}u;
-const LANES: u32 = ${lanes}u; // ${acc} elements of a head
-const GROUPS: u32 = ${groups}u;
-const VEC: u32 = ${vec}u;
+const LANES: u32 = ${lanes}u;
+const STRIDE: u32 = ${stride}u;
+const ROWS: u32 = ${rows}u;
+const KT: u32 = ${keys}u;
 const LOWEST: f32 = -3.0e38; // below any score, and exp(LOWEST - finite) is 0 without inf - inf
+
+var<workgroup> qTile: array<${acc}, ${rows * lanes}>;
+var<workgroup> kv: array<${acc}, ${keys * stride}>;
+var<workgroup> p: array<f32, ${rows * keys}>;
+var<workgroup> corrShared: array<f32, ${rows}>;
+var<workgroup> rowPos: array<u32, ${rows}>;
+var<workgroup> lengthShared: u32;
 
 fn dotAcc(a: ${acc}, b: ${acc}) -> f32 { return ${vec === 4 ? "dot(a, b)" : "a * b"}; }
 
-var<workgroup> qShared: array<${acc}, ${lanes}>;
-var<workgroup> weights: array<f32, ${WORKGROUP}>;
-var<workgroup> tileSlots: array<u32, ${WORKGROUP}>;
-var<workgroup> scratch: array<f32, ${WORKGROUP}>;
-var<workgroup> accShared: array<${acc}, ${groups * lanes}>;
-var<workgroup> sumShared: array<f32, ${groups}>;
-var<workgroup> lengthShared: u32;
+// Storage index of element dv of key position pos's row of this KV head (pos has a block: pos < length).
+fn kvIndex(pos: u32, tableBase: u32, kvOffset: u32, dv: u32) -> u32 {
+  let block = u32(blockTables[tableBase + pos / params.blockSize]);
+  return (block * params.blockSize + pos % params.blockSize) * params.kvStride + kvOffset + dv;
+}
 
 @compute @workgroup_size(${WORKGROUP})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32${
-    subgroups ? ",\n        @builtin(subgroup_size) sgSize: u32, @builtin(subgroup_invocation_id) sgId: u32" : ""
-  }) {
-  let group = linearWorkgroup(wid, nwg);
-  if (group >= params.numTokens * params.numHeads) { return; }
-  let t = group / params.numHeads;
-  let h = group % params.numHeads;
-  let qBase = (t * params.numHeads + h) * LANES;
-  let kvOffset = (h / params.groupSize) * LANES;
-  let kvStride = params.kvCols / VEC;
-${rope ? ROPE_Q_LOAD : "  for (var d = lid; d < LANES; d += WG) { qShared[d] = q[qBase + d]; }"}
-  if (lid == 0u) { lengthShared = u32(positions[t]) + 1u; }
-  workgroupBarrier();
-  let length = workgroupUniformLoad(&lengthShared);
-  let tableBase = u32(seqIndex[t]) * params.maxBlocksPerSeq;
-  let g = lid / LANES;
-  let lane = lid % LANES;
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let itemIndex = linearWorkgroup(wid, nwg);
+  if (itemIndex >= params.numItems) { return; }
+  let item = items[itemIndex];
+  let t0 = item.x;
+  let nTokens = item.y & 0xffffu;
+  let nHeads = item.y >> 16u;
+  let h0 = item.z;
+  let nRows = nTokens * nHeads;
+  let tableBase = item.w * params.maxBlocksPerSeq;
+  let kvOffset = (h0 / params.groupSize) * LANES;
 
-  var runningMax = LOWEST;
-  var runningSum = 0.0;
-  var accum = ${acc}(0.0);
-  for (var start = 0u; start < length; start += WG) {
-    let p = start + lid;
-    var score = LOWEST;
-    if (p < length) {
-      let block = u32(blockTables[tableBase + p / params.blockSize]);
-      let slot = block * params.blockSize + p % params.blockSize;
-      tileSlots[lid] = slot;
-      let kBase = slot * kvStride + kvOffset;
-      var dot = 0.0;
-      for (var d = 0u; d < LANES; d++) { dot += dotAcc(qShared[d], ${acc}(keys[kBase + d])); }
-      score = dot * params.scale;
+  // Rows r = (token t0 + r / nHeads, head h0 + r % nHeads); the last token has the largest position.
+  if (lid == 0u) { lengthShared = u32(positions[t0 + nTokens - 1u]) + 1u; }
+  if (lid < nRows) { rowPos[lid] = u32(positions[t0 + lid / nHeads]); }
+  for (var u = lid; u < nRows * LANES; u += WG) {
+    let r = u / LANES;
+    let t = t0 + r / nHeads;
+    let qBase = (t * params.numHeads + h0 + r % nHeads) * LANES;
+    let d = u % LANES;
+${rope ? ROPE_Q_LOAD : "    qTile[u] = q[qBase + d];"}
+  }
+  let length = workgroupUniformLoad(&lengthShared);
+
+  // Prefetch registers: load unit i of a tile is u = lid + i·WG → key u / LANES, element u % LANES.
+  var kNext: array<${kvType}, ${perThread(loadUnits)}>; // in the cache's type: half the registers for f16
+  var vNext: array<${kvType}, ${perThread(loadUnits)}>;
+  var index: array<u32, ${perThread(loadUnits)}>;
+  var valid: array<bool, ${perThread(loadUnits)}>;
+  for (var i = 0u; i < ${perThread(loadUnits)}u; i++) {
+    let u = lid + i * WG;
+    valid[i] = u < ${loadUnits}u && u / LANES < length;
+    if (valid[i]) {
+      index[i] = kvIndex(u / LANES, tableBase, kvOffset, u % LANES);
+      kNext[i] = keys[index[i]];
     }
-${reduceMax}
-    let newMax = max(runningMax, tileMax);
-    var weight = 0.0;
-    if (p < length) { weight = exp(score - newMax); }
-    weights[lid] = weight;
-    workgroupBarrier();
-    let correction = exp(runningMax - newMax);
-    runningMax = newMax;
-    var a = accum * correction;
-    var s = runningSum * correction;
-    if (g < GROUPS) {
-      let count = min(WG, length - start);
-      for (var j = g; j < count; j += GROUPS) {
-        let w = weights[j];
-        a += w * ${acc}(values[tileSlots[j] * kvStride + kvOffset + lane]);
-        s += w;
+  }
+
+  var runningMax = LOWEST; // row lid's m and l (threads lid < nRows)
+  var runningSum = 0.0;
+  var accum: array<${acc}, ${perThread(outUnits)}>;
+  for (var i = 0u; i < ${perThread(outUnits)}u; i++) { accum[i] = ${acc}(0.0); }
+
+  for (var start = 0u; start < length; start += KT) {
+    let count = min(KT, length - start);
+    // A: this tile's K into workgroup memory; next tile's K load issued.
+    for (var i = 0u; i < ${perThread(loadUnits)}u; i++) {
+      let u = lid + i * WG;
+      if (u < ${loadUnits}u) { kv[(u / LANES) * STRIDE + u % LANES] = select(${acc}(0.0), ${acc}(kNext[i]), valid[i]); }
+    }
+    for (var i = 0u; i < ${perThread(loadUnits)}u; i++) {
+      if (valid[i]) { vNext[i] = values[index[i]]; }
+      let u = lid + i * WG;
+      valid[i] = u < ${loadUnits}u && start + KT + u / LANES < length;
+      if (valid[i]) {
+        index[i] = kvIndex(start + KT + u / LANES, tableBase, kvOffset, u % LANES);
+        kNext[i] = keys[index[i]];
       }
     }
-    accum = a;
-    runningSum = s;
+    workgroupBarrier();
+
+    // B: scores of (row, key) units u = lid + i·WG.
+${scores(perThread(scoreUnits))}
+    workgroupBarrier();
+
+    // C: per-row online-softmax update (thread r owns row r); V tile into workgroup memory.
+    if (lid < nRows && start <= rowPos[lid]) {
+      let base = lid * KT;
+      var tileMax = LOWEST;
+      for (var j = 0u; j < count; j++) { tileMax = max(tileMax, p[base + j]); }
+      let newMax = max(runningMax, tileMax);
+      let correction = exp(runningMax - newMax);
+      var tileSum = 0.0;
+      for (var j = 0u; j < count; j++) {
+        let weight = exp(p[base + j] - newMax);
+        p[base + j] = weight;
+        tileSum += weight;
+      }
+      runningSum = runningSum * correction + tileSum;
+      runningMax = newMax;
+      corrShared[lid] = correction;
+    }
+    for (var i = 0u; i < ${perThread(loadUnits)}u; i++) {
+      let u = lid + i * WG;
+      let previous = start + u / LANES < length; // the V just loaded belongs to this tile
+      if (u < ${loadUnits}u) { kv[(u / LANES) * STRIDE + u % LANES] = select(${acc}(0.0), ${acc}(vNext[i]), previous && u / LANES < count); }
+    }
+    workgroupBarrier();
+
+    // D: acc = acc·corr + Σ_j p·v over this tile's keys.
+${weightedValues(perThread(outUnits), acc, WORKGROUP % lanes === 0)}
     workgroupBarrier();
   }
-  if (g < GROUPS) {
-    accShared[lid] = accum;
-    if (lane == 0u) { sumShared[g] = runningSum; }
-  }
+
+  if (lid < nRows) { corrShared[lid] = runningSum; }
   workgroupBarrier();
-  if (lid < LANES) {
-    var total = ${acc}(0.0);
-    var sum = 0.0;
-    for (var i = 0u; i < GROUPS; i++) {
-      total += accShared[i * LANES + lid];
-      sum += sumShared[i];
+  for (var i = 0u; i < ${perThread(outUnits)}u; i++) {
+    let u = lid + i * WG;
+    let r = u / LANES;
+    if (r < nRows) {
+      let t = t0 + r / nHeads;
+      out[(t * params.numHeads + h0 + r % nHeads) * LANES + u % LANES] = accum[i] / corrShared[r];
     }
-    out[qBase + lid] = total / sum;
   }
 }
 `;
+}
+
+/**
+ * Phase B: the score of unit u = lid + i·WG is (row u / KT, key lid % KT) (KT divides WG): one K load serves
+ * all of a thread's rows. Each score is Σ_dv q·k in element order by this one thread; rows the item lacks are
+ * not stored (a decode item of one row keeps one warp busy, not eight).
+ */
+function scores(units: number): string {
+  // Zeroed explicitly: a WGSL var without initializer inside the tile loop kept its last value on lavapipe.
+  return `    var totals: array<f32, ${units}>;
+    for (var i = 0u; i < ${units}u; i++) { totals[i] = 0.0; }
+    let j = lid % KT;
+    // Unit i's row is lid / KT + i·WG / KT: threads (whole warps) without a row of the item skip the loop; the
+    // others compute all their units, clamped (a guard per unit made lavapipe compile the kernel 4× longer).
+    if (lid / KT < nRows) {
+      for (var dv = 0u; dv < LANES; dv++) {
+        let k = kv[j * STRIDE + dv];
+        for (var i = 0u; i < ${units}u; i++) {
+          let r = (lid + i * WG) / KT;
+          totals[i] += dotAcc(qTile[min(r, ROWS - 1u) * LANES + dv], k);
+        }
+      }
+    }
+    for (var i = 0u; i < ${units}u; i++) {
+      let u = lid + i * WG;
+      let r = u / KT;
+      if (u < ROWS * KT && r < nRows) { p[u] = select(LOWEST, totals[i] * params.scale, start + j <= rowPos[r]); }
+    }`;
+}
+
+/**
+ * Phase D: unit u = lid + i·WG is output element (row u / LANES, element u % LANES); its tile sum Σ_j p·v runs
+ * in key order in this one thread, then acc = acc·corr + sum. When LANES divides WG a thread's units share
+ * one element, so one V load serves all of its rows.
+ */
+function weightedValues(units: number, acc: string, sharedLane: boolean): string {
+  const lane = (i: string) => (sharedLane ? "lid % LANES" : `(lid + ${i} * WG) % LANES`);
+  return `    var parts: array<${acc}, ${units}>;
+    for (var i = 0u; i < ${units}u; i++) { parts[i] = ${acc}(0.0); }
+    if (lid / LANES < nRows) {
+      for (var j = 0u; j < count; j++) {
+${sharedLane ? "        let v = kv[j * STRIDE + lid % LANES];\n" : ""}        for (var i = 0u; i < ${units}u; i++) {
+          let r = (lid + i * WG) / LANES;
+          if (r < nRows) { parts[i] += p[r * KT + j] * ${sharedLane ? "v" : `kv[j * STRIDE + ${lane("i")}]`}; }
+        }
+      }
+    }
+    for (var i = 0u; i < ${units}u; i++) {
+      let u = lid + i * WG;
+      let r = u / LANES;
+      if (u < ROWS * LANES && r < nRows && start <= rowPos[r]) { accum[i] = accum[i] * corrShared[r] + parts[i]; }
+    }`;
 }
 
 /**
@@ -142,26 +316,32 @@ ${reduceMax}
  * becomes q[e]·cos − q[e + half]·sin, of the second half q[e]·cos + q[e − half]·sin — the rope kernel's expressions,
  * so the values equal a separate rope pass.
  */
-const ROPE_Q_LOAD = `  for (var d = lid; d < LANES; d += WG) {
-    let halfLanes = LANES / 2u;
+const ROPE_Q_LOAD = `    let halfLanes = LANES / 2u;
     let first = d < halfLanes;
     let own = q[qBase + d];
     let partner = q[qBase + select(d - halfLanes, d + halfLanes, first)];
-    let j = t * (LANES * 2u) + (d % halfLanes) * 4u; // cosSin row of token t: headDim / 2 = LANES * 2 pairs
-    let c0 = cosSin[j];
-    let c1 = cosSin[j + 1u];
-    let c2 = cosSin[j + 2u];
-    let c3 = cosSin[j + 3u];
+    let c = t * (LANES * 2u) + (d % halfLanes) * 4u; // cosSin row of token t: headDim / 2 = LANES * 2 pairs
+    let c0 = cosSin[c];
+    let c1 = cosSin[c + 1u];
+    let c2 = cosSin[c + 2u];
+    let c3 = cosSin[c + 3u];
     let cosv = vec4<f32>(c0.x, c1.x, c2.x, c3.x);
     let sinv = vec4<f32>(c0.y, c1.y, c2.y, c3.y);
-    qShared[d] = select(own * cosv + partner * sinv, own * cosv - partner * sinv, first);
-  }`;
+    qTile[u] = select(own * cosv + partner * sinv, own * cosv - partner * sinv, first);`;
 
 export interface AttentionInputs {
+  /** Host copies of the batch's positions and sequence rows ([numTokens] each): the work list is built from them. */
+  hostPositions: Int32Array;
+  hostSeqIndex: Int32Array;
   positions: Resource;
-  seqIndex: Resource;
   blockTables: Resource;
   maxBlocksPerSeq: number;
+  /** The step's work list is uploaded once per (owner, shape) and shared by every layer's attention. */
+  owner: object;
+  /** Tile sizes (attentionTiles: from the device's workgroup-memory limit). */
+  tiles: AttentionTiles;
+  /** Split decode items into one per head: default when the list is short (SPLIT_BELOW_ITEMS); the lab forces it. */
+  splitSingles?: boolean;
 }
 
 /** softmax(q·k * scale) · v per query head over the cache; q and the result are `[T, numHeads * headDim]`. */
@@ -183,26 +363,41 @@ export function attention(
   if (numHeads % numKvHeads !== 0) throw new Error(`attention: ${numHeads} query heads are not a multiple of ${numKvHeads} KV heads`);
   const out = ctx.recorder.output(q.rows, q.cols);
   if (out.isEmpty) return out;
-  const subgroups = ctx.pipelines.useSubgroups;
   const rope = ropeCosSin !== null;
-  const pipeline = ctx.pipelines.get(`attention/${kvDtype}/d${headDim}${subgroups ? "/sg" : ""}${rope ? "/rope" : ""}`, () =>
-    source(kvDtype, headDim, subgroups, rope),
+  const { tiles } = inputs;
+  const pipeline = ctx.pipelines.get(`attention/${kvDtype}/d${headDim}/r${tiles.rows}k${tiles.keys}${rope ? "/rope" : ""}`, () =>
+    source(kvDtype, headDim, rope, tiles),
   );
+  const groupSize = numHeads / numKvHeads;
+  const tag = `attention-items/${q.rows}/${numHeads}/${groupSize}/${tiles.rows}/${inputs.splitSingles ?? "auto"}`;
+  let made: Uint32Array | null = null;
+  const items = ctx.recorder.input(inputs.owner, tag, () => {
+    made = attentionWorkList(inputs.hostPositions, inputs.hostSeqIndex, q.rows, numHeads, groupSize, tiles.rows, inputs.splitSingles);
+    return made;
+  });
+  if (items.kind !== "buffer") throw new Error("attention: the work list is a buffer input");
+  // The recorder caches the list's buffer for the step; its item count travels beside it.
+  if (made !== null) itemCounts.set(items.buffer, (made as Uint32Array).length / 4);
+  const itemCount = itemCounts.get(items.buffer) ?? 0;
   const cache = (buffer: GPUBuffer): Resource => ({ kind: "buffer", buffer, size: layer.size });
+  const vec = headDim % 4 === 0 ? 4 : 1;
   ctx.recorder.dispatch(
     pipeline,
     [
-      uniform(q.rows, numHeads, numHeads / numKvHeads, numKvHeads * headDim, blockSize, inputs.maxBlocksPerSeq, f32Bits(scale)),
+      uniform(itemCount, numHeads, groupSize, (numKvHeads * headDim) / vec, blockSize, inputs.maxBlocksPerSeq, f32Bits(scale)),
       activationResource(q),
       cache(layer.keys),
       cache(layer.values),
       inputs.positions,
-      inputs.seqIndex,
       inputs.blockTables,
+      items,
       activationResource(out),
       ...(ropeCosSin ? [ropeCosSin] : []),
     ],
-    q.rows * numHeads,
+    itemCount,
   );
   return out;
 }
+
+/** Item count of the work list a buffer holds this step (set whenever a list is uploaded into it). */
+const itemCounts = new WeakMap<GPUBuffer, number>();

@@ -1,8 +1,8 @@
 import { elementwise } from "./elementwise.js";
 import type { WeightDtype } from "../../../model/dtype.js";
 import { activationResource, uniform, type GpuWeight, type KernelContext } from "../context.js";
-import type { GpuActivation } from "../recorder.js";
-import { LINEAR_WORKGROUP, weightAccess } from "../wgsl.js";
+import type { GpuActivation, Resource } from "../recorder.js";
+import { f32Bits, LINEAR_WORKGROUP, weightAccess } from "../wgsl.js";
 import { matmulTensor } from "./matmul-tensor.js";
 import { tensorIneligibility, tensorOutputIneligibility, type TensorLayout } from "./tensor/plan.js";
 
@@ -20,10 +20,10 @@ import { tensorIneligibility, tensorOutputIneligibility, type TensorLayout } fro
  * tensor-core (subgroup-matrix) prefill path.
  */
 
-/** GEMV layout: ROWS output columns (weight rows) per workgroup, LANES threads along K for each. */
-const GEMV_ROWS = 8;
+/** GEMV layout: ROW_GROUPS lane groups per workgroup, LANES threads along K in each. */
+const GEMV_ROW_GROUPS = 8;
 const GEMV_LANES = 32;
-const GEMV_WORKGROUP = GEMV_ROWS * GEMV_LANES;
+const GEMV_WORKGROUP = GEMV_ROW_GROUPS * GEMV_LANES;
 
 /**
  * Whether the weight rows can be read as 16-byte vectors: each row must start 16-byte aligned, i.e. K a
@@ -50,7 +50,7 @@ function unpackChunk(dtype: WeightDtype, q: string): string {
 /** Chunks whose weight loads are issued together before any is used (more memory requests in flight). */
 const GEMV_LOADS_IN_FLIGHT = 4;
 
-/** The GEMV variant: weight dtype, token block, vector loads, subgroups, residual epilogue, weights sharing x. */
+/** The GEMV variant: weight dtype, token block, vector loads, subgroups, epilogue, weights sharing x, rows per lane group. */
 interface GemvVariant {
   dtype: WeightDtype;
   tokens: number;
@@ -59,78 +59,117 @@ interface GemvVariant {
   residual: boolean;
   /** Weights multiplied by the same x in one dispatch (q/k/v, gate/up); each has its own output. */
   groups: number;
+  /** Weight rows each 32-lane group computes from one pass over x (vectorised only; 1 for the scalar variant). */
+  rows: number;
+  /** gate/up paired (groups = 2): each lane group computes the same rows of both and writes silu(gate)·up. */
+  swiglu: boolean;
+  /**
+   * RMSNorm of x fused in (dtype of its weight; vectorised bf16/f16 matrices only): products use x·g, each token's
+   * Σx² is reduced beside them and the sums are scaled by 1/sqrt(mean(x²) + eps) in the epilogue. One dispatch
+   * and one [T, K] round trip fewer; not the separate kernel's rounding order (x·inv·g), so not bit-equal to it.
+   */
+  norm: WeightDtype | null;
 }
 
+/** Most partial sums per row from one subgroup reduction: LANES / the smallest subgroup size WebGPU allows (4). */
+const MAX_PARTIALS_PER_ROW = GEMV_LANES / 4;
+
 /**
- * GEMV for a block of up to TOKENS tokens. A 256-thread workgroup computes ROWS = 8 outputs (weight rows
- * n0..n0+7) for the block: LANES = 32 threads per row stride along K, so consecutive threads read
- * consecutive 16-byte chunks of the row (coalesced), each weight element is read once and multiplied into
- * every token's f32 accumulator. Vectorised variant (K a multiple of 8, or 4 for f32): W is bound as
- * `array<vec4<u32>>` (`vec4<f32>`) and x as `array<vec4<f32>>`; otherwise a scalar variant walks K one
- * element at a time through `wAt`. Rows past N compute nothing but still take part in the barriers.
+ * GEMV for a block of up to TOKENS tokens. A 256-thread workgroup is 8 lane groups of LANES = 32 threads; lane
+ * group g computes R weight rows (R = `rows`) for every token of the block: its lanes stride along K so
+ * consecutive threads read consecutive 16-byte chunks of a row (coalesced), and each x chunk a lane loads
+ * serves all R rows (R = 1 re-reads x per row: twice the weight traffic again in L1/L2 at 8 tokens). Each weight
+ * element is read once and multiplied into every token's f32 accumulator. Vectorised variant (K a multiple of 8,
+ * or 4 for f32): W is bound as `array<vec4<u32>>` (`vec4<f32>`) and x as `array<vec4<f32>>`; otherwise a scalar
+ * variant (R = 1) walks K one element at a time through `wAt`.
  *
- * Reduction of the 32 partial sums of a row: with subgroups, `subgroupAdd` per subgroup, then one value
- * per subgroup through workgroup memory (subgroup_size-independent: a subgroup of ≤ 32 threads lies inside
- * one row's lanes, as 1-D workgroups are split into subgroups in invocation order; larger subgroups fall
- * back to the tree); without, a workgroup-memory tree over the row's 32 lanes.
+ * Every output is the same arithmetic whatever R, TOKENS, the grouping or the batch: lane l sums the products of
+ * chunks l, l + 32, … in that order (loads are issued several chunks ahead, products still in chunk order), then
+ * the 32 lane sums are reduced by the same tree — `subgroupAdd` per subgroup and the subgroups' sums in order,
+ * or without subgroups (or subgroups wider than 32) a workgroup-memory tree. So a request's logits are
+ * bit-identical alone or batched (batch-invariant, deterministic serving, as vLLM's and SGLang's deterministic
+ * modes), and the grouped and SwiGLU variants equal separate dispatches bit for bit.
  *
- * Grouped variant (vectorised only): G weights with the same K share one dispatch; the workgroups are laid
- * out weight after weight, and each computes its rows exactly as the single-weight kernel would (the same
- * lanes, order and reduction), so grouping changes no bit of any output. It turns the small k/v projections
- * (128 workgroups each, too few to fill the GPU) into part of one large dispatch.
+ * Grouped variant: G weights with the same K share one dispatch, workgroups laid out weight after weight. It
+ * turns the small k/v projections (too few workgroups alone to fill the GPU) into part of one large dispatch.
+ * SwiGLU variant: gate and up rows n..n+R-1 in one lane group, epilogue silu(gate)·up (the elementwise kernel's
+ * expression): one dispatch and two [T, intermediate] round trips through memory fewer per layer.
  */
 function gemvSource(v: GemvVariant): string {
-  const { dtype, tokens, vectorised, subgroups, residual, groups } = v;
+  const { dtype, tokens, vectorised, subgroups, residual, groups, swiglu, norm } = v;
+  const rowsPerGroup = vectorised ? v.rows : 1;
   const chunk = dtype === "f32" ? 4 : 8; // elements per 16-byte chunk
   const wName = (g: number) => (groups === 1 ? "w" : `w${g}`);
-  const yName = (g: number) => (groups === 1 ? "y" : `y${g}`);
+  const yName = (g: number) => (groups === 1 || swiglu ? "y" : `y${g}`);
   const nName = (g: number) => (g === 0 ? "params.n" : `params.n${g}`);
   const vecType = dtype === "f32" ? "vec4<f32>" : "vec4<u32>";
+  const outputs = swiglu ? 1 : groups;
   const wDecls = !vectorised
     ? weightAccess("w", 2, dtype)
     : Array.from({ length: groups }, (_, g) => `@group(0) @binding(${2 + g}) var<storage, read> ${wName(g)}: array<${vecType}>;`).join(
         "\n",
       );
   const yDecls = Array.from(
-    { length: groups },
+    { length: outputs },
     (_, g) => `@group(0) @binding(${groups === 1 ? 3 : 2 + groups + g}) var<storage, read_write> ${yName(g)}: array<f32>;`,
   ).join("\n");
   const xDecl = `@group(0) @binding(1) var<storage, read> x: array<${vectorised ? "vec4<f32>" : "f32"}>;`;
-  // With a residual (single weight only), y = x·Wᵀ + r in the epilogue: one dispatch fewer, the same f32 add.
-  const plus = (index: string) => (residual ? ` + r[${index}]` : "");
+  // Slots: the weight rows one lane group accumulates — R rows of one weight, or R gate rows then R up rows.
+  const slotCount = swiglu ? 2 * rowsPerGroup : rowsPerGroup;
+  // Accumulators per token: the slots, then Σx² with a fused norm (reduced by the same code as the slots).
+  const accSlots = slotCount + (norm ? 1 : 0);
+  const loadsInFlight = slotCount > 1 ? 1 : GEMV_LOADS_IN_FLIGHT;
+  const accIndex = (s: number, j: number) => s * tokens + j;
 
-  // One chunk's products into every token's accumulator.
-  const chunkProducts = (q: string, cExpr: string) => `    {
-      ${unpackChunk(dtype, q)}
-${unrolled(tokens, (j) => `      { let xi = rowOf[${j}] * xStride + (${cExpr}) * ${chunk / 4}u; acc[${j}] += ${dtype === "f32" ? "dot(x[xi], w0)" : "dot(x[xi], w0) + dot(x[xi + 1u], w1)"}; }`)}
-    }`;
   const core = (g: number) => {
-    const w = wName(g);
-    const y = yName(g);
     const N = nName(g);
+    const slots = Array.from({ length: slotCount }, (_, s) => ({
+      w: swiglu ? wName(s < rowsPerGroup ? 0 : 1) : wName(g),
+      r: s % rowsPerGroup,
+    }));
+    // One load of chunk `c + u·LANES` for every slot, then its products: x loaded once per token for all slots.
+    const loads = (u: number) => slots.map((slot, s) => `    let q${u}_${s} = ${slot.w}[wRow${slot.r} + c + ${u}u * LANES];`).join("\n");
+    const products = (u: number) => `    {
+${norm ? indent(normChunk(norm, `c + ${u}u * LANES`), 6) : ""}
+${slots.map((_, s) => indent(unpackChunk(dtype, `q${u}_${s}`).replace(/\bw([01])\b/g, `w$1_${s}`), 6)).join("\n")}
+${unrolled(
+  tokens,
+  (j) => `      {
+        let xi = rowOf[${j}] * xStride + (c + ${u}u * LANES) * ${chunk / 4}u;
+        ${norm ? "let xa0 = x[xi];\n        let xb0 = x[xi + 1u];" : `let xa = x[xi];${dtype === "f32" ? "" : "\n        let xb = x[xi + 1u];"}`}
+${norm ? `        acc[${accIndex(slotCount, j)}] += dot(xa0, xa0) + dot(xb0, xb0);\n        let xa = xa0 * g0;\n        let xb = xb0 * g1;` : ""}
+${slots
+  .map((_, s) => `        acc[${accIndex(s, j)}] += ${dtype === "f32" ? `dot(xa, w0_${s})` : `dot(xa, w0_${s}) + dot(xb, w1_${s})`};`)
+  .join("\n")}
+      }`,
+)}
+    }`;
     const body = vectorised
-      ? `  let chunks = select(0u, params.k / ${chunk}u, n < ${N}); // 16-byte chunks in a row
-  let wRow = n * (params.k / ${chunk}u);
+      ? `  let chunks = select(0u, params.k / ${chunk}u, nBase < ${N}); // 16-byte chunks in a row
+${unrolled(rowsPerGroup, (r) => `  let wRow${r} = min(nBase + ${r}u, ${N} - 1u) * (params.k / ${chunk}u); // rows past N: read row N-1, never written`)}
   let xStride = params.k / 4u; // vec4s per token row of x
-  // ${GEMV_LOADS_IN_FLIGHT} chunks' loads first, then their products in chunk order: the same sums, in the same order,
-  // as one chunk at a time (so results stay bit-identical across token-block sizes), with more loads in flight.
+  // ${loadsInFlight} chunks' loads first, then their products in chunk order: the same sums, in the same order,
+  // as one chunk at a time, with more memory requests in flight.
   var c = lane;
-  for (; c + ${GEMV_LOADS_IN_FLIGHT - 1}u * LANES < chunks; c += ${GEMV_LOADS_IN_FLIGHT}u * LANES) {
-${unrolled(GEMV_LOADS_IN_FLIGHT, (u) => `    let q${u} = ${w}[wRow + c + ${u}u * LANES];`)}
-${unrolled(GEMV_LOADS_IN_FLIGHT, (u) => chunkProducts(`q${u}`, `c + ${u}u * LANES`))}
+  for (; c + ${loadsInFlight - 1}u * LANES < chunks; c += ${loadsInFlight}u * LANES) {
+${unrolled(loadsInFlight, loads)}
+${unrolled(loadsInFlight, products)}
   }
   for (; c < chunks; c += LANES) {
-    let qLast = ${w}[wRow + c];
-${chunkProducts("qLast", "c")}
+${loads(0)}
+${products(0)}
   }`
-      : `  let kEnd = select(0u, params.k, n < ${N});
-  let wRow = n * params.k;
+      : `  let kEnd = select(0u, params.k, nBase < ${N});
+  let wRow = nBase * params.k;
   for (var k = lane; k < kEnd; k += LANES) {
     let wk = wAt(wRow + k);
 ${unrolled(tokens, (j) => `    acc[${j}] += x[rowOf[${j}] * params.k + k] * wk;`)}
   }`;
-    const out = `(t0 + lane) * ${N} + n`;
-    const reduceTree = `    for (var j = 0u; j < TOKENS; j++) { partial[j * WG + lid] = acc[j]; }
+    // Reduction: each (slot, token) total into `totals`, then one epilogue writes the outputs.
+    const total = (s: number) => `totals[(rowGroup * ACC_SLOTS + ${s}u) * TOKENS + lane]${norm ? " * inv" : ""}`;
+    const reduceTree = unrolled(
+      accSlots,
+      (s) => `    for (var j = 0u; j < TOKENS; j++) { partial[j * WG + lid] = acc[${s}u * TOKENS + j]; }
     workgroupBarrier();
     for (var stride = LANES / 2u; stride > 0u; stride >>= 1u) {
       if (lane < stride) {
@@ -138,61 +177,102 @@ ${unrolled(tokens, (j) => `    acc[${j}] += x[rowOf[${j}] * params.k + k] * wk;`
       }
       workgroupBarrier();
     }
-    if (lane < count && n < ${N}) { ${y}[${out}] = partial[lane * WG + row * LANES]${plus(out)}; }`;
+    if (lane < TOKENS) { totals[(rowGroup * ACC_SLOTS + ${s}u) * TOKENS + lane] = partial[lane * WG + rowGroup * LANES]; }
+    workgroupBarrier();`,
+    );
     const reduce = !subgroups
       ? reduceTree
       : `  if (sgSize <= LANES) {
-    // Subgroups of sgSize threads tile each row's LANES lanes: LANES / sgSize partial sums per row.
+    // Subgroups of sgSize threads tile each lane group: LANES / sgSize partial sums per row, added in order.
     let perRow = LANES / sgSize;
-    for (var j = 0u; j < TOKENS; j++) {
-      let sum = subgroupAdd(acc[j]);
-      if (sgId == 0u) { partial[j * WG + lid / sgSize] = sum; }
+    for (var a = 0u; a < ACC_SLOTS * TOKENS; a++) {
+      let sum = subgroupAdd(acc[a]);
+      if (sgId == 0u) { partial[(rowGroup * ACC_SLOTS * TOKENS + a) * MAX_PARTIALS + lane / sgSize] = sum; }
     }
     workgroupBarrier();
-    if (lane < count && n < ${N}) {
-      var total = 0.0;
-      for (var s = 0u; s < perRow; s++) { total += partial[lane * WG + row * perRow + s]; }
-      ${y}[${out}] = total${plus(out)};
+    if (lane < TOKENS) {
+      for (var s = 0u; s < ACC_SLOTS; s++) {
+        var sum = 0.0;
+        for (var p = 0u; p < perRow; p++) { sum += partial[(rowGroup * ACC_SLOTS * TOKENS + s * TOKENS + lane) * MAX_PARTIALS + p]; }
+        totals[(rowGroup * ACC_SLOTS + s) * TOKENS + lane] = sum;
+      }
     }
+    workgroupBarrier();
   } else {
 ${reduceTree}
   }`;
-    return `  var acc: array<f32, ${tokens}>;
+    const out = (r: number) => `(t0 + lane) * ${N} + nBase + ${r}u`;
+    const epilogue = swiglu
+      ? unrolled(
+          rowsPerGroup,
+          (r) => `    if (nBase + ${r}u < ${N}) {
+      let gate = ${total(r)};
+      let up = ${total(rowsPerGroup + r)};
+      y[${out(r)}] = gate / (1.0 + exp(-gate)) * up;
+    }`,
+        )
+      : unrolled(
+          rowsPerGroup,
+          (r) => `    if (nBase + ${r}u < ${N}) { ${yName(g)}[${out(r)}] = ${total(r)}${residual ? ` + r[${out(r)}]` : ""}; }`,
+        );
+    return `  var acc: array<f32, ${accSlots * tokens}>;
 ${body}
-${reduce}`;
+${reduce}
+  if (lane < count) {
+${norm ? `    let inv = 1.0 / sqrt(totals[(rowGroup * ACC_SLOTS + ${slotCount}u) * TOKENS + lane] / f32(params.k) + params.eps);` : ""}
+${epilogue}
+  }`;
   };
 
-  const rowBlockCounts = Array.from({ length: groups }, (_, g) => `  let rb${g} = (${nName(g)} + ROWS - 1u) / ROWS;`).join("\n");
-  const rowBlocks = Array.from({ length: groups }, (_, g) => `rb${g}`).join(" + ");
+  const rowsPerWorkgroup = GEMV_ROW_GROUPS * rowsPerGroup;
+  const blockGroups = swiglu ? 1 : groups;
+  const rowBlockCounts = Array.from({ length: blockGroups }, (_, g) => `  let rb${g} = (${nName(g)} + ROWS - 1u) / ROWS;`).join("\n");
+  const rowBlocks = Array.from({ length: blockGroups }, (_, g) => `rb${g}`).join(" + ");
   // Weight after weight: rowBlock in [start_g, start_g + rb_g) belongs to weight g (a workgroup-uniform branch).
   let branches = "";
   let start = "0u";
-  for (let g = 0; g < groups; g++) {
+  for (let g = 0; g < blockGroups; g++) {
     const end = g === 0 ? "rb0" : `${start} + rb${g}`;
     const open =
-      groups === 1 ? "  {" : g === 0 ? `  if (rowBlock < ${end}) {` : g === groups - 1 ? "  } else {" : `  } else if (rowBlock < ${end}) {`;
+      blockGroups === 1
+        ? "  {"
+        : g === 0
+          ? `  if (rowBlock < ${end}) {`
+          : g === blockGroups - 1
+            ? "  } else {"
+            : `  } else if (rowBlock < ${end}) {`;
     branches += `${open}
-  let n = (rowBlock - (${start})) * ROWS + row;
+  let nBase = (rowBlock - (${start})) * ROWS + rowGroup * ${rowsPerGroup}u;
 ${core(g)}
 `;
     start = end;
   }
   branches += "  }";
-  const extraNs = Array.from({ length: groups - 1 }, (_, g) => `, n${g + 1}: u32`).join("");
+  const extraNs = swiglu ? "" : Array.from({ length: groups - 1 }, (_, g) => `, n${g + 1}: u32`).join("");
+  const partialSize = Math.max(GEMV_WORKGROUP * tokens, GEMV_ROW_GROUPS * accSlots * tokens * MAX_PARTIALS_PER_ROW);
+  // The norm weight binds after the outputs (and the residual): single 3 (+1), grouped 2 + 2G, SwiGLU 5.
+  const normBinding = groups === 1 ? (residual ? 5 : 4) : 2 + groups + outputs;
+  const normDecl = norm
+    ? `@group(0) @binding(${normBinding}) var<storage, read> g: array<${norm === "f32" ? "vec4<f32>" : "vec4<u32>"}>; // norm weight`
+    : "";
   return `${subgroups ? "enable subgroups;\n" : ""}
-struct Params { numTokens: u32, k: u32, n: u32${extraNs} }
+struct Params { numTokens: u32, k: u32, n: u32${extraNs}${norm ? ", eps: f32" : ""} }
 @group(0) @binding(0) var<uniform> params: Params;
 ${xDecl}
 ${wDecls}
 ${yDecls}
 ${residual ? "@group(0) @binding(4) var<storage, read> r: array<f32>;" : ""}
+${normDecl}
 ${LINEAR_WORKGROUP}
 
 const WG: u32 = ${GEMV_WORKGROUP}u;
-const ROWS: u32 = ${GEMV_ROWS}u;
+const ROWS: u32 = ${rowsPerWorkgroup}u; // weight rows per workgroup
 const LANES: u32 = ${GEMV_LANES}u;
 const TOKENS: u32 = ${tokens}u;
-var<workgroup> partial: array<f32, ${GEMV_WORKGROUP * tokens}>;
+const ACC_SLOTS: u32 = ${accSlots}u; // accumulators per token in a lane group: weight rows (+ Σx² with a norm)
+const MAX_PARTIALS: u32 = ${MAX_PARTIALS_PER_ROW}u;
+var<workgroup> partial: array<f32, ${partialSize}>;
+var<workgroup> totals: array<f32, ${GEMV_ROW_GROUPS * accSlots * tokens}>;
 
 @compute @workgroup_size(${GEMV_WORKGROUP})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32${
@@ -203,7 +283,7 @@ ${rowBlockCounts}
   let rowBlocks = ${rowBlocks};
   let tokenBlocks = (params.numTokens + TOKENS - 1u) / TOKENS;
   if (group >= rowBlocks * tokenBlocks) { return; }
-  let row = lid / LANES;
+  let rowGroup = lid / LANES;
   let lane = lid % LANES;
   let rowBlock = group % rowBlocks;
   let t0 = (group / rowBlocks) * TOKENS;
@@ -215,6 +295,21 @@ ${unrolled(tokens, (j) => `  rowOf[${j}] = min(t0 + ${j}u, params.numTokens - 1u
 ${branches}
 }
 `;
+}
+
+/** WGSL loading the norm weight's 8 values of chunk `c` as g0 (0–3) and g1 (4–7), vec4<f32>. */
+function normChunk(dtype: WeightDtype, c: string): string {
+  if (dtype === "f32") return `let g0 = g[2u * (${c})];\nlet g1 = g[2u * (${c}) + 1u];`;
+  return `let gq = g[${c}];\n${unpackChunk(dtype, "gq").replace(/\bw([01])\b/g, "g$1")}`;
+}
+
+/** `text` with every line indented by `spaces` more. */
+function indent(text: string, spaces: number): string {
+  const pad = " ".repeat(spaces);
+  return text
+    .split("\n")
+    .map((line) => pad + line.trimStart())
+    .join("\n");
 }
 
 const TILE_M = 32; // tokens per tile
@@ -295,7 +390,65 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 function gemvKey(v: GemvVariant): string {
   const groups = v.groups > 1 ? `/g${v.groups}` : "";
-  return `matmul.gemv/${v.dtype}/t${v.tokens}/${v.vectorised ? "vec4" : "scalar"}/${v.subgroups ? "subgroups" : "wg"}${v.residual ? "/res" : ""}${groups}`;
+  const shape = `${v.vectorised ? "vec4" : "scalar"}/r${v.vectorised ? v.rows : 1}`;
+  const epilogue = `${v.residual ? "/res" : ""}${v.swiglu ? "/swiglu" : ""}${v.norm ? `/norm-${v.norm}` : ""}`;
+  return `matmul.gemv/${v.dtype}/t${v.tokens}/${shape}/${v.subgroups ? "subgroups" : "wg"}${epilogue}${groups}`;
+}
+
+/**
+ * Token block and rows per lane group for a batch of `numTokens`: one token reads x once per row and needs
+ * many workgroups (R = 1); token blocks share each x chunk among R rows. Overridable for the kernel lab:
+ * SWALLOW_GEMV_ROWS="R1,R2,R4,R8" (rows, each 1, 2 or 4, for blocks of 1, 2, 4, 8 tokens). The choice changes no output bit.
+ */
+function gemvShape(numTokens: number): { tokens: number; rows: number } {
+  const tokens = numTokens <= 1 ? 1 : numTokens <= 2 ? 2 : numTokens <= 4 ? 4 : 8;
+  const rows = gemvRowsSetting()[Math.log2(tokens)];
+  return { tokens, rows };
+}
+
+let rowsSetting: readonly number[] | null = null;
+/** Sets the rows per lane group for token blocks of 1, 2, 4, 8 (tests and the kernel lab); null: the default. */
+export function setGemvRows(rows: readonly number[] | null): void {
+  if (rows && (rows.length !== 4 || !rows.every((r) => [1, 2, 4].includes(r)))) throw new Error(`GEMV rows must be 4 of 1, 2, 4`);
+  rowsSetting = rows;
+}
+function gemvRowsSetting(): readonly number[] {
+  if (rowsSetting) return rowsSetting;
+  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.SWALLOW_GEMV_ROWS;
+  const parsed = env?.split(",").map(Number);
+  const valid = parsed?.length === 4 && parsed.every((r) => [1, 2, 4].includes(r));
+  rowsSetting = valid ? parsed! : DEFAULT_GEMV_ROWS;
+  return rowsSetting;
+}
+const DEFAULT_GEMV_ROWS = [1, 2, 2, 2];
+
+/** Workgroups of one GEMV dispatch for weights of `rows` output rows each. */
+function gemvWorkgroups(weightRows: number[], numTokens: number, shape: { tokens: number; rows: number }): number {
+  const rowBlocks = weightRows.reduce((sum, n) => sum + Math.ceil(n / (GEMV_ROW_GROUPS * shape.rows)), 0);
+  return rowBlocks * Math.ceil(numTokens / shape.tokens);
+}
+
+/** An RMSNorm applied to x on its way into a GEMV: its weight `[K]` and epsilon. */
+export interface FusedNorm {
+  weight: GpuWeight;
+  eps: number;
+}
+
+/**
+ * Whether weights can share one vectorised GEMV dispatch with x: same K (= x's columns) and dtype; with a norm,
+ * 16-bit weights (8 values per chunk, the norm weight's chunk lines up) and a norm weight of K values.
+ */
+function groupable(x: GpuActivation, weights: GpuWeight[], norm: FusedNorm | null): boolean {
+  const [first] = weights;
+  const k = first.shape[1];
+  if (weights.some((w) => w.shape.length !== 2 || w.shape[1] !== k || w.dtype !== first.dtype) || k !== x.cols) return false;
+  if (norm && (first.dtype === "f32" || norm.weight.shape.length !== 1 || norm.weight.shape[0] !== k)) return false;
+  return gemvVectorised(first.dtype, k);
+}
+
+/** The uniform words and extra binding a fused norm adds. */
+function normParams(norm: FusedNorm | null): { words: number[]; resources: Resource[] } {
+  return norm ? { words: [f32Bits(norm.eps)], resources: [norm.weight.resource] } : { words: [], resources: [] };
 }
 
 /**
@@ -303,45 +456,91 @@ function gemvKey(v: GemvVariant): string {
  * bit-identical to one `matmul` per weight. Null when the weights cannot be grouped (the caller then runs
  * them one by one).
  */
-export function matmulGrouped(ctx: KernelContext, x: GpuActivation, weights: GpuWeight[]): GpuActivation[] | null {
-  const [first] = weights;
-  const k = first.shape[1];
-  if (weights.length < 2 || weights.length > 3) return null;
-  if (weights.some((w) => w.shape.length !== 2 || w.shape[1] !== k || w.dtype !== first.dtype) || k !== x.cols) return null;
-  if (!gemvVectorised(first.dtype, k)) return null;
+export function matmulGrouped(
+  ctx: KernelContext,
+  x: GpuActivation,
+  weights: GpuWeight[],
+  norm: FusedNorm | null = null,
+): GpuActivation[] | null {
+  if (weights.length < 2 || weights.length > 3 || !groupable(x, weights, norm)) return null;
   const outs = weights.map((w) => ctx.recorder.output(x.rows, w.shape[0]));
   if (outs.some((o) => o.isEmpty)) return null;
-  const tokens = gemvTokens(x.rows);
+  const shape = gemvShape(x.rows);
   const variant: GemvVariant = {
-    dtype: first.dtype,
-    tokens,
+    dtype: weights[0].dtype,
+    ...shape,
     vectorised: true,
     subgroups: ctx.pipelines.useSubgroups,
     residual: false,
     groups: weights.length,
+    swiglu: false,
+    norm: norm?.weight.dtype ?? null,
   };
   const pipeline = ctx.pipelines.get(gemvKey(variant), () => gemvSource(variant));
-  const rowBlocks = weights.reduce((sum, w) => sum + Math.ceil(w.shape[0] / GEMV_ROWS), 0);
+  const fused = normParams(norm);
   ctx.recorder.dispatch(
     pipeline,
     [
-      uniform(x.rows, k, ...weights.map((w) => w.shape[0])),
+      uniform(x.rows, x.cols, ...weights.map((w) => w.shape[0]), ...fused.words),
       activationResource(x),
       ...weights.map((w) => w.resource),
       ...outs.map(activationResource),
+      ...fused.resources,
     ],
-    rowBlocks * Math.ceil(x.rows / tokens),
+    gemvWorkgroups(
+      weights.map((w) => w.shape[0]),
+      x.rows,
+      shape,
+    ),
   );
   return outs;
+}
+
+/**
+ * silu(x · Gateᵀ) ⊙ (x · Upᵀ) in one GEMV dispatch: bit-identical to the two matmuls and the elementwise
+ * siluMul. Null when gate and up cannot be paired (different shapes, dtypes, or a K the GEMV cannot vectorise).
+ */
+export function matmulSwiGlu(
+  ctx: KernelContext,
+  x: GpuActivation,
+  gate: GpuWeight,
+  up: GpuWeight,
+  norm: FusedNorm | null = null,
+): GpuActivation | null {
+  if (!groupable(x, [gate, up], norm) || gate.shape[0] !== up.shape[0]) return null;
+  const out = ctx.recorder.output(x.rows, gate.shape[0]);
+  if (out.isEmpty) return out;
+  const shape = gemvShape(x.rows);
+  const variant: GemvVariant = {
+    dtype: gate.dtype,
+    ...shape,
+    vectorised: true,
+    subgroups: ctx.pipelines.useSubgroups,
+    residual: false,
+    groups: 2,
+    swiglu: true,
+    norm: norm?.weight.dtype ?? null,
+  };
+  const pipeline = ctx.pipelines.get(gemvKey(variant), () => gemvSource(variant));
+  const fused = normParams(norm);
+  ctx.recorder.dispatch(
+    pipeline,
+    [
+      uniform(x.rows, x.cols, gate.shape[0], ...fused.words),
+      activationResource(x),
+      gate.resource,
+      up.resource,
+      activationResource(out),
+      ...fused.resources,
+    ],
+    gemvWorkgroups([gate.shape[0]], x.rows, shape),
+  );
+  return out;
 }
 
 /** `count` copies of a WGSL statement, one per token index. */
 function unrolled(count: number, statement: (j: number) => string): string {
   return Array.from({ length: count }, (_, j) => statement(j)).join("\n");
-}
-
-function gemvTokens(numTokens: number): number {
-  return numTokens <= 1 ? 1 : numTokens <= 2 ? 2 : numTokens <= 4 ? 4 : 8;
 }
 
 /**
@@ -374,13 +573,22 @@ export function matmul(
   if (out.isEmpty) return out;
   const resources = [uniform(x.rows, k, n), activationResource(x), weight.resource, activationResource(out)];
   if (path !== "tiled") {
-    const tokens = gemvTokens(x.rows);
     const vectorised = gemvVectorised(weight.dtype, k);
+    const shape = vectorised ? gemvShape(x.rows) : { tokens: gemvShape(x.rows).tokens, rows: 1 };
     const subgroups = ctx.pipelines.useSubgroups;
-    const variant: GemvVariant = { dtype: weight.dtype, tokens, vectorised, subgroups, residual: residual !== null, groups: 1 };
+    const variant: GemvVariant = {
+      dtype: weight.dtype,
+      ...shape,
+      vectorised,
+      subgroups,
+      residual: residual !== null,
+      groups: 1,
+      swiglu: false,
+      norm: null,
+    };
     const pipeline = ctx.pipelines.get(gemvKey(variant), () => gemvSource(variant));
     if (residual) resources.push(activationResource(residual));
-    ctx.recorder.dispatch(pipeline, resources, Math.ceil(n / GEMV_ROWS) * Math.ceil(x.rows / tokens));
+    ctx.recorder.dispatch(pipeline, resources, gemvWorkgroups([n], x.rows, shape));
   } else {
     const pipeline = ctx.pipelines.get(`matmul.tiled/${weight.dtype}`, () => tiledSource(weight.dtype));
     ctx.recorder.dispatch(pipeline, resources, Math.ceil(n / TILE_N) * Math.ceil(x.rows / TILE_M));

@@ -1,0 +1,311 @@
+/**
+ * Kernel lab for paged attention (src/gpu/webgpu/kernels/attention.ts) on Llama-3.1-8B shapes: 32 query
+ * heads, 8 KV heads, head size 128, f16 KV cache in blocks of 16 tokens with scrambled block ids.
+ *
+ *   node dist/bench/attention-lab.js [--no-robustness] [--quick] [--reps N] [--tiles ROWSxKEYS]
+ *
+ * First checks the kernel against the reference `pagedAttention` (src/gpu/reference/ops.ts) on a small case
+ * (a prefill chunk beside decode tokens, several key tiles) and exits 1 on a mismatch, so a wrong kernel
+ * prints an error, not a number. Then times each case with R dispatches in one compute pass between two
+ * timestamp queries (Dawn quantizes timestamps to 65.5 µs: R spreads that), and prints ms per call and
+ * effective TFLOP/s counting 4·headDim flops per (query head, key) pair the causal mask keeps. Decode cases
+ * also run with the per-head split of single-token items forced on and off (SPLIT_BELOW_ITEMS tuning).
+ * --quick: contexts divided by 8 (to try the script on lavapipe). --tiles: other tile sizes than the device's
+ * default (attentionTiles), e.g. 16x64 (fewer key tiles for decode, less K/V reuse for prefill); they must fit
+ * the workgroup-memory limit. One JSON line per case, then a table.
+ */
+import { openWebGpu, type WebGpuDevice } from "../src/gpu/webgpu/device.js";
+import { BufferPool, BufferUsage, storageBytes } from "../src/gpu/webgpu/buffers.js";
+import type { GpuKvLayer, KernelContext } from "../src/gpu/webgpu/context.js";
+import { attention, attentionTiles, attentionWorkgroupBytes, type AttentionTiles } from "../src/gpu/webgpu/kernels/attention.js";
+import { PipelineCache } from "../src/gpu/webgpu/pipelines.js";
+import { StepRecorder, type GpuActivation } from "../src/gpu/webgpu/recorder.js";
+import * as ops from "../src/gpu/reference/ops.js";
+
+const SHAPE = { numHeads: 32, numKvHeads: 8, headDim: 128, blockSize: 16 };
+
+function parseArgs(argv: string[]) {
+  const opts = { noRobustness: false, quick: false, reps: 0, tiles: null as AttentionTiles | null };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === "--no-robustness") opts.noRobustness = true;
+    else if (a === "--quick") opts.quick = true;
+    else if (a === "--reps") opts.reps = Number(argv[++i]);
+    else if (a === "--tiles") {
+      const [rows, keys] = (argv[++i] ?? "").split("x").map(Number);
+      opts.tiles = { rows, keys };
+    } else throw new Error(`unknown argument ${a}`);
+  }
+  return opts;
+}
+
+/** xorshift32 stream of floats in [-1, 1). */
+function rng(seed: number) {
+  let s = seed >>> 0 || 1;
+  return () => {
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    return (s / 4294967296) * 2 - 1;
+  };
+}
+
+/** f16 bits of v (|v| < 2, round to nearest; exact enough for random test data) and back. */
+function f16Bits(v: number): number {
+  const sign = v < 0 ? 0x8000 : 0;
+  const m = Math.abs(v);
+  if (m < 2 ** -14) return sign | Math.round(m / 2 ** -24);
+  const e = Math.floor(Math.log2(m));
+  const q = Math.round((m / 2 ** e - 1) * 1024);
+  return q === 1024 ? sign | ((e + 16) << 10) : sign | ((e + 15) << 10) | q;
+}
+function f16Value(bits: number): number {
+  const e = (bits >> 10) & 31;
+  const m = bits & 1023;
+  const s = bits & 0x8000 ? -1 : 1;
+  return e === 0 ? s * m * 2 ** -24 : s * (1 + m / 1024) * 2 ** (e - 15);
+}
+
+/** One batch: tokens (sequence, position) over sequences with the given context lengths already cached. */
+interface Case {
+  name: string;
+  tokens: { seq: number; position: number }[];
+  seqLengths: number[];
+  split?: boolean;
+}
+
+interface Lab {
+  gpu: WebGpuDevice;
+  ctx: KernelContext;
+  recorder: StepRecorder;
+  tiles: AttentionTiles;
+}
+
+/** A paged f16 cache holding `seqLengths` tokens per sequence, block ids shuffled, random K/V in [-1, 1). */
+function makeCache(lab: Lab, seqLengths: number[], kvCols: number, seed: number, keepHost: boolean) {
+  const { blockSize } = SHAPE;
+  const maxBlocksPerSeq = Math.max(...seqLengths.map((n) => Math.ceil(n / blockSize)));
+  const numBlocks = seqLengths.reduce((n, length) => n + Math.ceil(length / blockSize), 0);
+  const order = Array.from({ length: numBlocks }, (_, i) => i);
+  const next = rng(seed);
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = Math.floor(((next() + 1) / 2) * (i + 1)) % (i + 1);
+    [order[i], order[j]] = [order[j], order[i]];
+  }
+  const blockTables = new Int32Array(seqLengths.length * maxBlocksPerSeq).fill(-1);
+  let taken = 0;
+  seqLengths.forEach((length, s) => {
+    for (let b = 0; b < Math.ceil(length / blockSize); b++) blockTables[s * maxBlocksPerSeq + b] = order[taken++];
+  });
+  const elements = numBlocks * blockSize * kvCols;
+  const size = storageBytes(elements * 2);
+  const host: { keys: Float32Array; values: Float32Array } | null = keepHost
+    ? { keys: new Float32Array(elements), values: new Float32Array(elements) }
+    : null;
+  const buffer = (which: "keys" | "values") => {
+    const b = lab.gpu.device.createBuffer({ size, usage: BufferUsage.STORAGE | BufferUsage.COPY_DST, mappedAtCreation: true });
+    const bits = new Uint16Array(b.getMappedRange(), 0, elements);
+    const values = rng(seed * 31 + (which === "keys" ? 1 : 2));
+    for (let i = 0; i < elements; i++) {
+      bits[i] = f16Bits(values());
+      if (host) host[which][i] = f16Value(bits[i]);
+    }
+    b.unmap();
+    return b;
+  };
+  const layer: GpuKvLayer = { keys: buffer("keys"), values: buffer("values"), size };
+  return { layer, blockTables, maxBlocksPerSeq, host };
+}
+
+/** Records `reps` attention calls of the case in one step; returns the last output. */
+function record(lab: Lab, c: Case, cache: ReturnType<typeof makeCache>, q: GpuActivation, reps: number): GpuActivation {
+  const positions = Int32Array.from(c.tokens, (t) => t.position);
+  const seqIndex = Int32Array.from(c.tokens, (t) => t.seq);
+  const owner = {};
+  const inputs = {
+    hostPositions: positions,
+    hostSeqIndex: seqIndex,
+    positions: lab.recorder.input(positions, "positions", () => positions),
+    blockTables: lab.recorder.input(cache.blockTables, "blockTables", () => cache.blockTables),
+    maxBlocksPerSeq: cache.maxBlocksPerSeq,
+    owner,
+    tiles: lab.tiles,
+    splitSingles: c.split,
+  };
+  const { numHeads, numKvHeads, headDim, blockSize } = SHAPE;
+  let out = q;
+  for (let r = 0; r < reps; r++) {
+    out = attention(lab.ctx, q, cache.layer, "f16", { numKvHeads, headDim, blockSize }, inputs, numHeads, 1 / Math.sqrt(headDim));
+  }
+  return out;
+}
+
+/** Submits the recorded step; the target's values and the pass's GPU time. */
+async function submit(lab: Lab, target: GpuActivation): Promise<{ values: Float32Array; ns: number }> {
+  const { device } = lab.gpu;
+  device.pushErrorScope("validation");
+  const encoder = device.createCommandEncoder();
+  lab.recorder.encode(encoder, target);
+  const staging = device.createBuffer({ size: target.bytes, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST });
+  encoder.copyBufferToBuffer(target.buffer!, 0, staging, 0, target.bytes);
+  device.queue.submit([encoder.finish()]);
+  lab.recorder.finishStep();
+  const error = await device.popErrorScope();
+  const errors = await lab.ctx.pipelines.takeErrors();
+  if (error || errors.length > 0) throw new Error(`WebGPU error: ${[error?.message, ...errors].filter(Boolean).join("; ")}`);
+  await staging.mapAsync(1 /* GPUMapMode.READ */);
+  const values = new Float32Array(staging.getMappedRange().slice(0));
+  staging.destroy();
+  const profile = await lab.recorder.takeProfile();
+  return { values, ns: profile ? Number(profile.ns[1] - profile.ns[0]) : NaN };
+}
+
+function randomQ(tokens: number, seed: number): Float32Array {
+  const next = rng(seed);
+  return Float32Array.from({ length: tokens * SHAPE.numHeads * SHAPE.headDim }, () => next() * 2);
+}
+
+/** Kernel vs reference on a prefill chunk at positions 40..139 of one sequence beside 3 decode tokens. */
+async function check(lab: Lab): Promise<boolean> {
+  const { numHeads, numKvHeads, headDim } = SHAPE;
+  const kvCols = numKvHeads * headDim;
+  const seqLengths = [140, 77, 5, 300];
+  const tokens = [
+    ...Array.from({ length: 100 }, (_, i) => ({ seq: 0, position: 40 + i })),
+    { seq: 1, position: 76 },
+    { seq: 2, position: 4 },
+    { seq: 3, position: 299 },
+  ];
+  const cache = makeCache(lab, seqLengths, kvCols, 7, true);
+  const q = randomQ(tokens.length, 11);
+  const { values } = await submit(
+    lab,
+    record(lab, { name: "check", tokens, seqLengths }, cache, lab.recorder.upload(tokens.length, numHeads * headDim, q), 1),
+  );
+  const reference: ops.PagedKv = { keys: cache.host!.keys, values: cache.host!.values, blockSize: SHAPE.blockSize, kvCols };
+  const expected = ops.pagedAttention(
+    q,
+    reference,
+    Int32Array.from(tokens, (t) => t.position),
+    Int32Array.from(tokens, (t) => t.seq),
+    cache.blockTables,
+    cache.maxBlocksPerSeq,
+    numHeads,
+    headDim,
+    1 / Math.sqrt(headDim),
+  );
+  let diff = 0;
+  let norm = 0;
+  for (let i = 0; i < expected.length; i++) {
+    const d = Number.isFinite(values[i]) ? values[i] - expected[i] : Infinity;
+    diff += d * d;
+    norm += expected[i] * expected[i];
+  }
+  const relative = Math.sqrt(diff / norm);
+  const ok = relative <= 1e-5; // f32 math on the same f16 cache values: only summation order differs
+  console.log(
+    `check vs reference (${tokens.length} tokens, contexts up to 300): relative error ${relative.toExponential(2)} ${ok ? "ok" : "FAIL"}`,
+  );
+  for (const c of [cache.layer.keys, cache.layer.values]) c.destroy();
+  return ok;
+}
+
+function cases(quick: boolean): Case[] {
+  const k = quick ? 8 : 1;
+  const prefill = (n: number): Case => ({
+    name: `prefill ${n}`,
+    tokens: Array.from({ length: n }, (_, position) => ({ seq: 0, position })),
+    seqLengths: [n],
+  });
+  const decode = (batch: number, context: number, split?: boolean): Case => ({
+    name: `decode batch ${batch} ctx ${context}${split === undefined ? "" : split ? " split" : " no-split"}`,
+    tokens: Array.from({ length: batch }, (_, seq) => ({ seq, position: context - 1 })),
+    seqLengths: new Array(batch).fill(context),
+    split,
+  });
+  const chunk = 512 / k;
+  const serving: Case = {
+    name: `serving: prefill chunk ${2048 / k - chunk}..${2048 / k - 1} + 32 decode at ~${Math.round(1000 / k)}`,
+    tokens: [
+      ...Array.from({ length: chunk }, (_, i) => ({ seq: 0, position: 2048 / k - chunk + i })),
+      ...Array.from({ length: 32 }, (_, i) => ({ seq: 1 + i, position: Math.round(1000 / k) - 16 + i })),
+    ],
+    seqLengths: [2048 / k, ...Array.from({ length: 32 }, (_, i) => Math.round(1000 / k) - 15 + i)],
+  };
+  return [
+    prefill(512 / k),
+    prefill(2048 / k),
+    serving,
+    ...[384, 4096].flatMap((ctx) => [undefined, true, false].map((split) => decode(1, ctx / k, split))),
+    ...[undefined, true, false].map((split) => decode(32, 1024 / k, split)),
+  ];
+}
+
+/** Flops the causal mask keeps: 4·headDim per (query head, attended key). */
+function flops(c: Case): number {
+  return c.tokens.reduce((sum, t) => sum + (t.position + 1), 0) * SHAPE.numHeads * 4 * SHAPE.headDim;
+}
+
+async function main() {
+  const opts = parseArgs(process.argv.slice(2));
+  const gpu = await openWebGpu(opts.noRobustness ? { disableRobustness: true } : {});
+  if (!gpu.features.shaderF16) throw new Error("this device lacks shader-f16: the lab times an f16 KV cache");
+  if (!gpu.features.timestampQuery) throw new Error("this device lacks timestamp-query");
+  const pool = new BufferPool(gpu.device, gpu.limits, BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST, "lab");
+  const recorder = new StepRecorder(gpu.device, gpu.limits, pool);
+  const limit = gpu.limits.maxComputeWorkgroupStorageSize;
+  const tiles = opts.tiles ?? attentionTiles(SHAPE.headDim, limit);
+  if (attentionWorkgroupBytes(SHAPE.headDim, tiles) > limit)
+    throw new Error(`tiles ${tiles.rows}x${tiles.keys} need more than ${limit} bytes`);
+  const lab: Lab = { gpu, ctx: { pipelines: new PipelineCache(gpu.device), recorder }, recorder, tiles };
+  console.log(
+    `device: ${gpu.adapter.name} [${gpu.adapter.description}], robustness ${opts.noRobustness ? "off" : "on"}, ` +
+      `tiles ${tiles.rows} rows × ${tiles.keys} keys (workgroup memory limit ${gpu.limits.maxComputeWorkgroupStorageSize} B)`,
+  );
+  if (!(await check(lab))) {
+    console.error("attention-lab: the kernel disagrees with the reference; no timings");
+    process.exitCode = 1;
+    return;
+  }
+  const rows: string[] = [];
+  const { numHeads, numKvHeads, headDim } = SHAPE;
+  for (const [ci, c] of cases(opts.quick).entries()) {
+    const cache = makeCache(lab, c.seqLengths, numKvHeads * headDim, 100 + ci, false);
+    const q = randomQ(c.tokens.length, 200 + ci);
+    // Warm-up call (pipeline compilation), then a timed pass of R calls; R keeps the pass ≥ ~20 ms of work
+    // and the R outputs (all kept alive in one step) under 2 GB.
+    recorder.profileMode = "pass";
+    const probe = await submit(lab, record(lab, c, cache, recorder.upload(c.tokens.length, numHeads * headDim, q), 3));
+    const outBytes = c.tokens.length * numHeads * headDim * 4;
+    const reps = opts.reps || Math.max(5, Math.min(200, Math.ceil(20e6 / (probe.ns / 3)), Math.floor(2e9 / outBytes)));
+    const { ns } = await submit(lab, record(lab, c, cache, recorder.upload(c.tokens.length, numHeads * headDim, q), reps));
+    recorder.profileMode = "off";
+    const ms = ns / reps / 1e6;
+    const tflops = flops(c) / (ms * 1e-3) / 1e12;
+    console.log(
+      JSON.stringify({
+        bench: "attention-lab",
+        device: gpu.adapter.name,
+        tiles: `${tiles.rows}x${tiles.keys}`,
+        case: c.name,
+        tokens: c.tokens.length,
+        reps,
+        ms,
+        tflops,
+      }),
+    );
+    rows.push(`| ${c.name} | ${c.tokens.length} | ${reps} | ${ms.toFixed(4)} | ${tflops.toFixed(2)} |`);
+    for (const b of [cache.layer.keys, cache.layer.values]) b.destroy();
+  }
+  console.log(`\n| case (8B: 32 q heads, 8 KV heads, head 128, f16 KV) | tokens | reps | ms per call | TFLOP/s |`);
+  console.log("| --- | ---: | ---: | ---: | ---: |");
+  for (const row of rows) console.log(row);
+  gpu.device.destroy();
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
