@@ -114,32 +114,56 @@ async function checkAttention(
   await runStep(run(2, split, lengths[2]));
 }
 
-test("writeKv + paged attention (causal GQA, several steps) with an f32 KV cache", { skip }, async (t) => {
-  await checkAttention(t, "f32", 16, F32_MATH);
-  await checkAttention(t, "f32", 80, F32_MATH);
-  await checkAttention(t, "f32", 6, F32_MATH);
+/** Runs `body` once with each attention kernel forced (the backend picks one per step; both must match the reference). */
+async function withEachKernel(body: (kernel: string) => Promise<void>): Promise<void> {
+  try {
+    for (const kernel of ["tiled", "per-row"] as const) {
+      gpu.attentionPath = kernel;
+      await body(kernel);
+    }
+  } finally {
+    gpu.attentionPath = "auto";
+  }
+}
+
+test("writeKv + paged attention (causal GQA, several steps) with an f32 KV cache, both kernels", { skip }, async (t) => {
+  await withEachKernel(async () => {
+    await checkAttention(t, "f32", 16, F32_MATH);
+    await checkAttention(t, "f32", 80, F32_MATH);
+    await checkAttention(t, "f32", 6, F32_MATH);
+  });
   // Contexts over many key tiles (online-softmax rescaling between tiles), with and without subgroups
-  // (the kernel uses none today; the toggle keeps the check if it ever does).
+  // (the per-row kernel reduces its tile max with subgroupMax when it can; the tiled kernel uses none).
   const pipelines = (gpu as unknown as { pipelines: { useSubgroups: boolean } }).pipelines;
   const subgroups = pipelines.useSubgroups;
   try {
-    for (const useSubgroups of subgroups ? [true, false] : [false]) {
-      pipelines.useSubgroups = useSubgroups;
-      await checkAttention(t, "f32", 16, F32_MATH, [600, 9, 23]);
-      await checkAttention(t, "f32", 128, F32_MATH, [300, 9, 23]);
-    }
+    await withEachKernel(async () => {
+      for (const useSubgroups of subgroups ? [true, false] : [false]) {
+        pipelines.useSubgroups = useSubgroups;
+        await checkAttention(t, "f32", 16, F32_MATH, [600, 9, 23]);
+        await checkAttention(t, "f32", 128, F32_MATH, [300, 9, 23]);
+      }
+    });
   } finally {
     pipelines.useSubgroups = subgroups;
+    gpu.attentionPath = "auto";
   }
 });
 
 test(
-  "writeKv + paged attention with an f16 KV cache",
+  "writeKv + paged attention with an f16 KV cache, both kernels",
   { skip: skip || (gpu.gpu.features.shaderF16 ? false : "no shader-f16") },
   async (t) => {
-    await checkAttention(t, "f16", 16, F16_OPERANDS);
-    await checkAttention(t, "f16", 80, F16_OPERANDS);
-    await checkAttention(t, "f16", 128, F16_OPERANDS, [520, 9, 23]);
+    await withEachKernel(async () => {
+      await checkAttention(t, "f16", 16, F16_OPERANDS);
+      await checkAttention(t, "f16", 80, F16_OPERANDS);
+    });
+    gpu.attentionPath = "tiled";
+    try {
+      await checkAttention(t, "f16", 128, F16_OPERANDS, [520, 9, 23]);
+    } finally {
+      gpu.attentionPath = "auto";
+    }
   },
 );
 
@@ -235,6 +259,10 @@ test("attention is batch-invariant: a row's bits do not depend on chunking or on
   const invFreq = Float32Array.from({ length: headDim / 2 }, (_, i) => 500000 ** (-(2 * i) / headDim));
   const frequencies = await gpu.uploadWeight("inv_freq", { dtype: "f32", shape: [headDim / 2], bytes: new Uint8Array(invFreq.buffer) });
   const dtypes: ("f16" | "f32")[] = gpu.gpu.features.shaderF16 ? ["f32", "f16"] : ["f32"];
+  gpu.attentionPath = "tiled"; // the per-row kernel's rows share nothing: invariant by construction
+  t.after(() => {
+    gpu.attentionPath = "auto";
+  });
   for (const kvDtype of dtypes) {
     for (const rope of [null, frequencies]) {
       let first: Float32Array | null = null;

@@ -7,6 +7,7 @@ import { GpuWeight, type GpuKvLayer, type KernelContext } from "./context.js";
 import { describeDevice, openWebGpu, requestWebGpuDevice, type WebGpuAdapter, type WebGpuDevice, type WebGpuOptions } from "./device.js";
 import { elementwise } from "./kernels/elementwise.js";
 import { attention, attentionTiles } from "./kernels/attention.js";
+import { attentionPerRow } from "./kernels/attention-per-row.js";
 import { embed } from "./kernels/embed.js";
 import { gatherRows } from "./kernels/gather-rows.js";
 import { concatColumns } from "./kernels/concat-columns.js";
@@ -79,6 +80,13 @@ export class WebGpuBackend implements Backend {
   readonly maxWeightBytes: number;
   /** Which matmul kernel runs (see WebGpuBackendOptions.matmulPath); tests force one. */
   matmulPath: MatmulKernel;
+  /**
+   * Which attention kernel runs: "per-row" (kernels/attention-per-row.ts: fast for decode, slow for long prefill
+   * runs), "tiled" (kernels/attention.ts: K/V tiles shared by a run's rows, 50× faster prefill), or "auto": per-row
+   * for every row when batch-invariant (the two kernels round differently, so one must serve all rows), else tiled
+   * for steps that hold a multi-token run and per-row for decode-only steps. Tests force one.
+   */
+  attentionPath: "auto" | "per-row" | "tiled" = "auto";
   /** See WebGpuBackendOptions.batchInvariant. */
   batchInvariant: boolean;
   /** The tensor-core kernel's layout on this device, or null when the device has no usable subgroup matrices. */
@@ -333,6 +341,16 @@ export class WebGpuBackend implements Backend {
     // RoPE is fused into the q load where the head splits into vec4 lanes; otherwise it runs as its own pass.
     const fused = ropeInvFreq !== undefined && headDim % 4 === 0;
     const q = ropeInvFreq && !fused ? this.rope(query, batch, ropeInvFreq, headDim) : query;
+    const cosSin = fused ? this.ropeCosSin(batch, ropeInvFreq!, headDim) : null;
+    if (this.attentionKernel(batch) === "per-row") {
+      const inputs = {
+        positions: this.i32Input(batch.positions, batch.numTokens),
+        seqIndex: this.i32Input(batch.seqIndex, batch.numTokens),
+        blockTables: this.i32Input(batch.blockTables),
+        maxBlocksPerSeq: batch.maxBlocksPerSeq,
+      };
+      return attentionPerRow(this.ctx, activation(q), kv.layers[layer], kv.dtype, kv.layout, inputs, numHeads, scale, cosSin);
+    }
     return attention(
       this.ctx,
       activation(q),
@@ -350,8 +368,18 @@ export class WebGpuBackend implements Backend {
       },
       numHeads,
       scale,
-      fused ? this.ropeCosSin(batch, ropeInvFreq!, headDim) : null,
+      cosSin,
     );
+  }
+
+  /** "auto" resolved for one step (see `attentionPath`). */
+  private attentionKernel(batch: ForwardBatch): "per-row" | "tiled" {
+    if (this.attentionPath !== "auto") return this.attentionPath;
+    if (this.batchInvariant) return "per-row";
+    for (let t = 1; t < batch.numTokens; t++) {
+      if (batch.seqIndex[t] === batch.seqIndex[t - 1] && batch.positions[t] === batch.positions[t - 1] + 1) return "tiled";
+    }
+    return "per-row";
   }
 
   add(a: Activation, b: Activation): Activation {

@@ -1,0 +1,215 @@
+import { activationResource, uniform, type GpuKvLayer, type KernelContext, type KvDtype } from "../context.js";
+import type { GpuActivation, Resource } from "../recorder.js";
+import { f32Bits, kvEnable, LINEAR_WORKGROUP } from "../wgsl.js";
+
+const WORKGROUP = 256;
+
+/**
+ * The per-row attention kernel: what the backend runs for decode (and, when batch-invariant, for every row; the
+ * tiled kernel of attention.ts serves prefill runs). Its arithmetic per row is fixed, so a row's bits never depend
+ * on the batch; it differs from the tiled kernel's, which is why a backend picks one of the two for all rows unless
+ * it is not batch-invariant. Measured on an H100 (bench/NOTES.md): ~28 µs per layer at decode context 200, where the
+ * tiled kernel takes ~54 µs (one row per workgroup, 4 barriers per 32-key tile); ~310 ms at a 2048-token prefill,
+ * where the tiled kernel takes 5.5 ms.
+ *
+ * Causal GQA over the paged cache. One 256-thread workgroup per (token, query head); positions
+ * 0..positions[t] are taken in tiles of 256 with an online softmax between tiles:
+ *  - phase 1: thread i computes the full q·k score of position tile + i (K read as vec4 when headDim % 4 == 0),
+ *    the tile max is reduced with `subgroupMax` (or a workgroup-memory tree), weights exp(s - max) go to
+ *    workgroup memory;
+ *  - phase 2: the threads form G groups of headDim / VEC threads; thread (g, d) owns output dims d (a vec4)
+ *    and accumulates Σ p·v and Σ p over the tile positions g, g + G, …, rescaled when the running max grows.
+ * At the end the G partial accumulators and sums are combined through workgroup memory.
+ */
+function source(kvDtype: KvDtype, headDim: number, subgroups: boolean, rope: boolean): string {
+  const vec = headDim % 4 === 0 ? 4 : 1;
+  const lanes = headDim / vec; // threads per output group
+  if (lanes > WORKGROUP) throw new Error(`attention: head size ${headDim} is too large`);
+  const groups = Math.floor(WORKGROUP / lanes);
+  const kvType = vec === 4 ? `vec4<${kvDtype}>` : kvDtype;
+  const acc = vec === 4 ? "vec4<f32>" : "f32";
+  const reduceMax = subgroups
+    ? `    let sgMax = subgroupMax(score);
+    if (sgId == 0u) { scratch[lid / sgSize] = sgMax; }
+    workgroupBarrier();
+    var tileMax = LOWEST;
+    for (var s = 0u; s < WG / sgSize; s++) { tileMax = max(tileMax, scratch[s]); }`
+    : `    scratch[lid] = score;
+    workgroupBarrier();
+    for (var stride = WG / 2u; stride > 0u; stride >>= 1u) {
+      if (lid < stride) { scratch[lid] = max(scratch[lid], scratch[lid + stride]); }
+      workgroupBarrier();
+    }
+    let tileMax = scratch[0];`;
+  return `${kvEnable(kvDtype)}${subgroups ? "enable subgroups;\n" : ""}
+struct Params { numTokens: u32, numHeads: u32, groupSize: u32, kvCols: u32, blockSize: u32, maxBlocksPerSeq: u32, scale: f32 }
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> q: array<${acc}>;
+@group(0) @binding(2) var<storage, read> keys: array<${kvType}>;
+@group(0) @binding(3) var<storage, read> values: array<${kvType}>;
+@group(0) @binding(4) var<storage, read> positions: array<i32>;
+@group(0) @binding(5) var<storage, read> seqIndex: array<i32>;
+@group(0) @binding(6) var<storage, read> blockTables: array<i32>;
+@group(0) @binding(7) var<storage, read_write> out: array<${acc}>;
+${rope ? "@group(0) @binding(8) var<storage, read> cosSin: array<vec2<f32>>; // [numTokens, headDim / 2]" : ""}
+${LINEAR_WORKGROUP}
+
+const WG: u32 = ${WORKGROUP}u;
+const LANES: u32 = ${lanes}u; // ${acc} elements of a head
+const GROUPS: u32 = ${groups}u;
+const VEC: u32 = ${vec}u;
+const LOWEST: f32 = -3.0e38; // below any score, and exp(LOWEST - finite) is 0 without inf - inf
+
+fn dotAcc(a: ${acc}, b: ${acc}) -> f32 { return ${vec === 4 ? "dot(a, b)" : "a * b"}; }
+
+var<workgroup> qShared: array<${acc}, ${lanes}>;
+var<workgroup> weights: array<f32, ${WORKGROUP}>;
+var<workgroup> tileSlots: array<u32, ${WORKGROUP}>;
+var<workgroup> scratch: array<f32, ${WORKGROUP}>;
+var<workgroup> accShared: array<${acc}, ${groups * lanes}>;
+var<workgroup> sumShared: array<f32, ${groups}>;
+var<workgroup> lengthShared: u32;
+
+@compute @workgroup_size(${WORKGROUP})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32${
+    subgroups ? ",\n        @builtin(subgroup_size) sgSize: u32, @builtin(subgroup_invocation_id) sgId: u32" : ""
+  }) {
+  let group = linearWorkgroup(wid, nwg);
+  if (group >= params.numTokens * params.numHeads) { return; }
+  let t = group / params.numHeads;
+  let h = group % params.numHeads;
+  let qBase = (t * params.numHeads + h) * LANES;
+  let kvOffset = (h / params.groupSize) * LANES;
+  let kvStride = params.kvCols / VEC;
+${rope ? ROPE_Q_LOAD : "  for (var d = lid; d < LANES; d += WG) { qShared[d] = q[qBase + d]; }"}
+  if (lid == 0u) { lengthShared = u32(positions[t]) + 1u; }
+  workgroupBarrier();
+  let length = workgroupUniformLoad(&lengthShared);
+  let tableBase = u32(seqIndex[t]) * params.maxBlocksPerSeq;
+  let g = lid / LANES;
+  let lane = lid % LANES;
+
+  var runningMax = LOWEST;
+  var runningSum = 0.0;
+  var accum = ${acc}(0.0);
+  for (var start = 0u; start < length; start += WG) {
+    let p = start + lid;
+    var score = LOWEST;
+    if (p < length) {
+      let block = u32(blockTables[tableBase + p / params.blockSize]);
+      let slot = block * params.blockSize + p % params.blockSize;
+      tileSlots[lid] = slot;
+      let kBase = slot * kvStride + kvOffset;
+      var dot = 0.0;
+      for (var d = 0u; d < LANES; d++) { dot += dotAcc(qShared[d], ${acc}(keys[kBase + d])); }
+      score = dot * params.scale;
+    }
+${reduceMax}
+    let newMax = max(runningMax, tileMax);
+    var weight = 0.0;
+    if (p < length) { weight = exp(score - newMax); }
+    weights[lid] = weight;
+    workgroupBarrier();
+    let correction = exp(runningMax - newMax);
+    runningMax = newMax;
+    var a = accum * correction;
+    var s = runningSum * correction;
+    if (g < GROUPS) {
+      let count = min(WG, length - start);
+      for (var j = g; j < count; j += GROUPS) {
+        let w = weights[j];
+        a += w * ${acc}(values[tileSlots[j] * kvStride + kvOffset + lane]);
+        s += w;
+      }
+    }
+    accum = a;
+    runningSum = s;
+    workgroupBarrier();
+  }
+  if (g < GROUPS) {
+    accShared[lid] = accum;
+    if (lane == 0u) { sumShared[g] = runningSum; }
+  }
+  workgroupBarrier();
+  if (lid < LANES) {
+    var total = ${acc}(0.0);
+    var sum = 0.0;
+    for (var i = 0u; i < GROUPS; i++) {
+      total += accShared[i * LANES + lid];
+      sum += sumShared[i];
+    }
+    out[qBase + lid] = total / sum;
+  }
+}
+`;
+}
+
+/**
+ * q loaded with rotate-half RoPE applied (vec4 lanes; LANES / 2 vec4s per half head): element e of the first half
+ * becomes q[e]·cos − q[e + half]·sin, of the second half q[e]·cos + q[e − half]·sin — the rope kernel's expressions,
+ * so the values equal a separate rope pass.
+ */
+const ROPE_Q_LOAD = `  for (var d = lid; d < LANES; d += WG) {
+    let halfLanes = LANES / 2u;
+    let first = d < halfLanes;
+    let own = q[qBase + d];
+    let partner = q[qBase + select(d - halfLanes, d + halfLanes, first)];
+    let j = t * (LANES * 2u) + (d % halfLanes) * 4u; // cosSin row of token t: headDim / 2 = LANES * 2 pairs
+    let c0 = cosSin[j];
+    let c1 = cosSin[j + 1u];
+    let c2 = cosSin[j + 2u];
+    let c3 = cosSin[j + 3u];
+    let cosv = vec4<f32>(c0.x, c1.x, c2.x, c3.x);
+    let sinv = vec4<f32>(c0.y, c1.y, c2.y, c3.y);
+    qShared[d] = select(own * cosv + partner * sinv, own * cosv - partner * sinv, first);
+  }`;
+
+export interface PerRowAttentionInputs {
+  positions: Resource;
+  seqIndex: Resource;
+  blockTables: Resource;
+  maxBlocksPerSeq: number;
+}
+
+/** softmax(q·k * scale) · v per query head over the cache; q and the result are `[T, numHeads * headDim]`. */
+export function attentionPerRow(
+  ctx: KernelContext,
+  q: GpuActivation,
+  layer: GpuKvLayer,
+  kvDtype: KvDtype,
+  layout: { numKvHeads: number; headDim: number; blockSize: number },
+  inputs: PerRowAttentionInputs,
+  numHeads: number,
+  scale: number,
+  /** (cos, sin) table of the batch's positions: q is rotated as it is loaded (needs headDim % 4 == 0). */
+  ropeCosSin: Resource | null = null,
+): GpuActivation {
+  const { numKvHeads, headDim, blockSize } = layout;
+  if (ropeCosSin && headDim % 4 !== 0) throw new Error(`attention: fused RoPE needs a head size that is a multiple of 4, not ${headDim}`);
+  if (q.cols !== numHeads * headDim) throw new Error(`attention: q has ${q.cols} columns, expected ${numHeads} heads of ${headDim}`);
+  if (numHeads % numKvHeads !== 0) throw new Error(`attention: ${numHeads} query heads are not a multiple of ${numKvHeads} KV heads`);
+  const out = ctx.recorder.output(q.rows, q.cols);
+  if (out.isEmpty) return out;
+  const subgroups = ctx.pipelines.useSubgroups;
+  const rope = ropeCosSin !== null;
+  const pipeline = ctx.pipelines.get(`attention.per-row/${kvDtype}/d${headDim}${subgroups ? "/sg" : ""}${rope ? "/rope" : ""}`, () =>
+    source(kvDtype, headDim, subgroups, rope),
+  );
+  const cache = (buffer: GPUBuffer): Resource => ({ kind: "buffer", buffer, size: layer.size });
+  ctx.recorder.dispatch(
+    pipeline,
+    [
+      uniform(q.rows, numHeads, numHeads / numKvHeads, numKvHeads * headDim, blockSize, inputs.maxBlocksPerSeq, f32Bits(scale)),
+      activationResource(q),
+      cache(layer.keys),
+      cache(layer.values),
+      inputs.positions,
+      inputs.seqIndex,
+      inputs.blockTables,
+      activationResource(out),
+      ...(ropeCosSin ? [ropeCosSin] : []),
+    ],
+    q.rows * numHeads,
+  );
+  return out;
+}
