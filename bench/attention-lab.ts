@@ -21,6 +21,7 @@ import { attention, attentionTiles, attentionWorkgroupBytes, type AttentionTiles
 import { PipelineCache } from "../src/gpu/webgpu/pipelines.js";
 import { StepRecorder, type GpuActivation } from "../src/gpu/webgpu/recorder.js";
 import * as ops from "../src/gpu/reference/ops.js";
+import { xorshift } from "./xorshift.js";
 
 const SHAPE = { numHeads: 32, numKvHeads: 8, headDim: 128, blockSize: 16 };
 
@@ -37,19 +38,6 @@ function parseArgs(argv: string[]) {
     } else throw new Error(`unknown argument ${a}`);
   }
   return opts;
-}
-
-/** xorshift32 stream of floats in [-1, 1). */
-function rng(seed: number) {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return (s / 4294967296) * 2 - 1;
-  };
 }
 
 /** f16 bits of v (|v| < 2, round to nearest; exact enough for random test data) and back. */
@@ -89,7 +77,7 @@ function makeCache(lab: Lab, seqLengths: number[], kvCols: number, seed: number,
   const maxBlocksPerSeq = Math.max(...seqLengths.map((n) => Math.ceil(n / blockSize)));
   const numBlocks = seqLengths.reduce((n, length) => n + Math.ceil(length / blockSize), 0);
   const order = Array.from({ length: numBlocks }, (_, i) => i);
-  const next = rng(seed);
+  const next = xorshift(seed);
   for (let i = order.length - 1; i > 0; i--) {
     const j = Math.floor(((next() + 1) / 2) * (i + 1)) % (i + 1);
     [order[i], order[j]] = [order[j], order[i]];
@@ -107,7 +95,7 @@ function makeCache(lab: Lab, seqLengths: number[], kvCols: number, seed: number,
   const buffer = (which: "keys" | "values") => {
     const b = lab.gpu.device.createBuffer({ size, usage: BufferUsage.STORAGE | BufferUsage.COPY_DST, mappedAtCreation: true });
     const bits = new Uint16Array(b.getMappedRange(), 0, elements);
-    const values = rng(seed * 31 + (which === "keys" ? 1 : 2));
+    const values = xorshift(seed * 31 + (which === "keys" ? 1 : 2));
     for (let i = 0; i < elements; i++) {
       bits[i] = f16Bits(values());
       if (host) host[which][i] = f16Value(bits[i]);
@@ -163,7 +151,7 @@ async function submit(lab: Lab, target: GpuActivation): Promise<{ values: Float3
 }
 
 function randomQ(tokens: number, seed: number): Float32Array {
-  const next = rng(seed);
+  const next = xorshift(seed);
   return Float32Array.from({ length: tokens * SHAPE.numHeads * SHAPE.headDim }, () => next() * 2);
 }
 

@@ -22,6 +22,7 @@ import { tensorCoreSetup } from "../src/gpu/webgpu/kernels/tensor/setup.js";
 import { PipelineCache } from "../src/gpu/webgpu/pipelines.js";
 import { StepRecorder, type GpuActivation } from "../src/gpu/webgpu/recorder.js";
 import type { WeightDtype } from "../src/model/dtype.js";
+import { xorshift } from "./xorshift.js";
 
 const REAL_SHAPES: [number, number][] = [
   [4096, 4096],
@@ -58,22 +59,9 @@ function parseArgs(argv: string[]) {
   return opts;
 }
 
-/** xorshift32 stream of floats in [-1, 1), never exactly 0. */
-function rng(seed: number) {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return (s / 4294967296) * 2 - 1 || 1e-3;
-  };
-}
-
 const TABLE = (() => {
   const length = (1 << 24) + 43; // not a divisor of any K·N here, so rows do not repeat
-  const next = rng(0x2545f491);
+  const next = xorshift(0x2545f491);
   const bits = new Uint16Array(length);
   const f = new Float32Array(1);
   const u = new Uint32Array(f.buffer);
@@ -222,7 +210,7 @@ function compare(x: Float32Array, w: LabWeight, rows: number[], values: Float32A
 
 function sampleRows(tokens: number): number[] {
   const rows = new Set([0, tokens - 1]);
-  const next = rng(tokens * 7919);
+  const next = xorshift(tokens * 7919);
   while (rows.size < Math.min(tokens, 8)) rows.add(Math.floor(((next() + 1) / 2) * tokens) % tokens);
   return [...rows].sort((a, b) => a - b);
 }
@@ -230,13 +218,13 @@ function sampleRows(tokens: number): number[] {
 function sampleCols(n: number, all: boolean): number[] {
   if (all) return Array.from({ length: n }, (_, i) => i);
   const cols = new Set([0, n - 1]);
-  const next = rng(n * 104729);
+  const next = xorshift(n * 104729);
   while (cols.size < Math.min(n, 66)) cols.add(Math.floor(((next() + 1) / 2) * n) % n);
   return [...cols].sort((a, b) => a - b);
 }
 
 function randomX(tokens: number, k: number, seed: number): Float32Array {
-  const next = rng(seed);
+  const next = xorshift(seed);
   const x = new Float32Array(tokens * k);
   for (let i = 0; i < x.length; i++) x[i] = next();
   return x;

@@ -5,7 +5,7 @@ import * as ops from "../src/gpu/reference/ops.js";
 import { WebGpuBackend } from "../src/gpu/webgpu/backend.js";
 import { attentionTiles, attentionWorkgroupBytes, attentionWorkList, SPLIT_BELOW_ITEMS } from "../src/gpu/webgpu/kernels/attention.js";
 import { openTestBackend } from "./support/webgpu.js";
-import { random, relativeError } from "./support/random-tensors.js";
+import { assertClose, F16_OPERANDS, F32_MATH, random } from "./support/random-tensors.js";
 
 /**
  * The WebGPU attention kernel (src/gpu/webgpu/kernels/attention.ts) against the reference `pagedAttention`,
@@ -17,17 +17,6 @@ import { random, relativeError } from "./support/random-tensors.js";
 const { backend: maybeBackend, skip } = await openTestBackend();
 const gpu = maybeBackend as WebGpuBackend;
 after(() => maybeBackend?.dispose());
-
-/** f32 math on exact inputs: only summation order differs from the f64 reference. */
-const F32_MATH = 1e-5;
-/** K/V rounded to f16 in the cache. */
-const F16_OPERANDS = 2e-3;
-
-function assertClose(t: { diagnostic(message: string): void }, label: string, out: Float32Array, ref: Float32Array, bound: number): void {
-  const error = relativeError(out, ref);
-  t.diagnostic(`${label}: relative error ${error.toExponential(2)}`);
-  assert.ok(error <= bound, `${label}: relative error ${error} above ${bound}`);
-}
 
 function upload(rows: number, cols: number, data: Float32Array): Activation {
   return gpu.uploadActivation(rows, cols, data);

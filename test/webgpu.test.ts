@@ -8,7 +8,7 @@ import { checkBindable, sizeClass } from "../src/gpu/webgpu/buffers.js";
 import { SwallowError } from "../src/errors.js";
 import { openTestBackend } from "./support/webgpu.js";
 import { setGemvRows } from "../src/gpu/webgpu/kernels/matmul.js";
-import { matrix, random, randomTensor, relativeError } from "./support/random-tensors.js";
+import { assertClose, F16_OPERANDS, F32_MATH, matrix, random, randomTensor } from "./support/random-tensors.js";
 
 /**
  * Every WebGPU kernel against the reference ops (src/gpu/reference/ops.ts) on fresh random inputs, with
@@ -21,21 +21,11 @@ const { backend: maybeBackend, skip } = await openTestBackend();
 const gpu = maybeBackend as WebGpuBackend;
 after(() => maybeBackend?.dispose());
 
-function assertClose(t: { diagnostic(message: string): void }, label: string, out: Float32Array, ref: Float32Array, bound: number): void {
-  const error = relativeError(out, ref);
-  t.diagnostic(`${label}: relative error ${error.toExponential(2)}`);
-  assert.ok(error <= bound, `${label}: relative error ${error} above ${bound}`);
-}
-
 function upload(rows: number, cols: number, data: Float32Array): Activation {
   return gpu.uploadActivation(rows, cols, data);
 }
 
 const DTYPES: WeightDtype[] = ["bf16", "f16", "f32"];
-/** f32 math on exact inputs (weights in any stored precision are exact): only summation order differs. */
-const F32_MATH = 1e-5;
-/** K/V rounded to f16 in the cache. */
-const F16_OPERANDS = 2e-3;
 
 test("embed gathers rows of bf16/f16/f32 tables exactly", { skip }, async (t) => {
   for (const [i, dtype] of DTYPES.entries()) {

@@ -72,3 +72,21 @@ export function relativeError(out: Float32Array, ref: Float32Array): number {
   assert.ok(norm > 0, "the reference is all zeros: the test inputs are degenerate");
   return Math.sqrt(diff / norm);
 }
+
+/** f32 math on exact inputs (weights in any stored precision are exact): only summation order differs. */
+export const F32_MATH = 1e-5;
+/** Operands rounded to f16 (e.g. K/V in an f16 cache). */
+export const F16_OPERANDS = 2e-3;
+
+/** Asserts ‖out − ref‖ / ‖ref‖ ≤ bound and reports the error as a test diagnostic. */
+export function assertClose(
+  t: { diagnostic(message: string): void },
+  label: string,
+  out: Float32Array,
+  ref: Float32Array,
+  bound: number,
+): void {
+  const error = relativeError(out, ref);
+  t.diagnostic(`${label}: relative error ${error.toExponential(2)}`);
+  assert.ok(error <= bound, `${label}: relative error ${error} above ${bound}`);
+}

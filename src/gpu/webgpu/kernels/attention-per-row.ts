@@ -1,6 +1,7 @@
 import { activationResource, uniform, type GpuKvLayer, type KernelContext, type KvDtype } from "../context.js";
 import type { GpuActivation, Resource } from "../recorder.js";
 import { f32Bits, kvEnable, LINEAR_WORKGROUP } from "../wgsl.js";
+import { checkAttentionShapes } from "./attention.js";
 
 const WORKGROUP = 256;
 
@@ -185,9 +186,7 @@ export function attentionPerRow(
   ropeCosSin: Resource | null = null,
 ): GpuActivation {
   const { numKvHeads, headDim, blockSize } = layout;
-  if (ropeCosSin && headDim % 4 !== 0) throw new Error(`attention: fused RoPE needs a head size that is a multiple of 4, not ${headDim}`);
-  if (q.cols !== numHeads * headDim) throw new Error(`attention: q has ${q.cols} columns, expected ${numHeads} heads of ${headDim}`);
-  if (numHeads % numKvHeads !== 0) throw new Error(`attention: ${numHeads} query heads are not a multiple of ${numKvHeads} KV heads`);
+  checkAttentionShapes(q, layout, numHeads, ropeCosSin);
   const out = ctx.recorder.output(q.rows, q.cols);
   if (out.isEmpty) return out;
   const subgroups = ctx.pipelines.useSubgroups;

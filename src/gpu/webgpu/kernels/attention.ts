@@ -344,6 +344,19 @@ export interface AttentionInputs {
   splitSingles?: boolean;
 }
 
+/** The argument checks both attention kernels make (q's columns, GQA grouping, fused RoPE's head size). */
+export function checkAttentionShapes(
+  q: GpuActivation,
+  layout: { numKvHeads: number; headDim: number },
+  numHeads: number,
+  ropeCosSin: Resource | null,
+): void {
+  const { numKvHeads, headDim } = layout;
+  if (ropeCosSin && headDim % 4 !== 0) throw new Error(`attention: fused RoPE needs a head size that is a multiple of 4, not ${headDim}`);
+  if (q.cols !== numHeads * headDim) throw new Error(`attention: q has ${q.cols} columns, expected ${numHeads} heads of ${headDim}`);
+  if (numHeads % numKvHeads !== 0) throw new Error(`attention: ${numHeads} query heads are not a multiple of ${numKvHeads} KV heads`);
+}
+
 /** softmax(q·k * scale) · v per query head over the cache; q and the result are `[T, numHeads * headDim]`. */
 export function attention(
   ctx: KernelContext,
@@ -358,9 +371,7 @@ export function attention(
   ropeCosSin: Resource | null = null,
 ): GpuActivation {
   const { numKvHeads, headDim, blockSize } = layout;
-  if (ropeCosSin && headDim % 4 !== 0) throw new Error(`attention: fused RoPE needs a head size that is a multiple of 4, not ${headDim}`);
-  if (q.cols !== numHeads * headDim) throw new Error(`attention: q has ${q.cols} columns, expected ${numHeads} heads of ${headDim}`);
-  if (numHeads % numKvHeads !== 0) throw new Error(`attention: ${numHeads} query heads are not a multiple of ${numKvHeads} KV heads`);
+  checkAttentionShapes(q, layout, numHeads, ropeCosSin);
   const out = ctx.recorder.output(q.rows, q.cols);
   if (out.isEmpty) return out;
   const rope = ropeCosSin !== null;
