@@ -286,7 +286,7 @@ export class WebGpuBackend implements Backend {
   /** "auto" resolved for one call: GEMV when batch-invariant, else tensor cores for long enough batches. */
   private matmulKernel(rows: number, weight: GpuWeight): MatmulKernel {
     if (this.matmulPath !== "auto") return this.matmulPath;
-    if (this.batchInvariant || !this.tensorLayout || rows < TENSOR_MIN_TOKENS) return "gemv";
+    if (this.batchInvariant || !this.tensorLayout || rows < tensorMinTokens()) return "gemv";
     const why = tensorIneligibility(weight.dtype, weight.shape[1]) ?? tensorOutputIneligibility(this.tensorLayout, rows, weight.shape[0]);
     return why === null ? "tensor" : "gemv";
   }
@@ -604,4 +604,11 @@ export class WebGpuBackend implements Backend {
       );
     });
   }
+}
+
+/** TENSOR_MIN_TOKENS, or SWALLOW_TENSOR_MIN_TOKENS for the kernel lab (bench/NOTES.md: where tensor tiles start to pay). */
+function tensorMinTokens(): number {
+  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.SWALLOW_TENSOR_MIN_TOKENS;
+  const value = Number(env);
+  return env !== undefined && Number.isInteger(value) && value >= 1 ? value : TENSOR_MIN_TOKENS;
 }
