@@ -8,7 +8,7 @@ out=${OUT:-/tmp}
 nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 250 > "$out/bench-memory.csv" &
 poll=$!
 node dist/src/cli/main.js bench --shape llama-3.1-8b --backend webgpu --prefill 512,2048 --prompt 128 --new 256 \
-  --concurrency 1,8,32 --json "$@" > "$out/bench-ours.json"
+  --concurrency 1,8,32,128 --json "$@" > "$out/bench-ours.json"
 kill $poll
 python3 scripts/bench_torch_peers.py --prompt 128 --new 256 --prefill 512,2048 > "$out/bench-torch.json"
 node dist/bench/compare.js "$out/bench-ours.json" "$out/bench-torch.json" "$out/bench-memory.csv"
