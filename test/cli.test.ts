@@ -77,7 +77,7 @@ function generateJson(result: CliResult): GenerateOutput {
 
 /** The informational lines every model-loading command may print on stderr. */
 function isInfoLine(line: string): boolean {
-  return line.startsWith("backend: ") || line.startsWith("loaded ");
+  return line.startsWith("backend: ") || line.startsWith("loaded ") || line.startsWith("memory: ");
 }
 
 /** Exit 2, exactly one non-informational non-empty stderr line matching every pattern, no stack trace. */

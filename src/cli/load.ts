@@ -1,4 +1,5 @@
 import { LanguageModel, type LoadOptions } from "../engine/language-model.js";
+import { describeMemoryAccount } from "../engine/memory-account.js";
 import { createBackend, parseBackendName } from "../gpu/select.js";
 import { info } from "./io.js";
 import { modelDirectory } from "./model-dir.js";
@@ -19,6 +20,7 @@ export async function loadFromFlags(
     backend,
     maxModelLen,
     ...serving,
+    onMemoryAccount: (account) => info(describeMemoryAccount(account)),
   });
   info(
     `loaded ${files.location} (${model.spec.numLayers} layers, hidden ${model.spec.hiddenSize}) on ${backend.name} in ${((Date.now() - started) / 1000).toFixed(1)} s`,

@@ -11,6 +11,7 @@ import { Engine } from "./engine.js";
 import type { GenerateOptions, GenerationEvent } from "./generate.js";
 import type { InferenceEngine } from "./request.js";
 import { resolveSamplingParams, type SamplingParams } from "./sampler.js";
+import { accountMemory, kvCacheBlocks, type MemoryAccount } from "./memory-account.js";
 
 export interface LoadOptions {
   backend: Backend;
@@ -25,7 +26,12 @@ export interface LoadOptions {
   maxBatchTokens?: number;
   /** Share KV blocks of identical prompt prefixes between requests. Default true. */
   prefixCaching?: boolean;
+  /** Receives the GPU memory the model will hold, before any weight is uploaded. */
+  onMemoryAccount?: (account: MemoryAccount) => void;
 }
+
+/** Tokens per KV cache block (vLLM's default). */
+const KV_BLOCK_SIZE = 16;
 
 /** Default KV cache ceiling when many sequences are allowed: 2^17 tokens (16 GiB of f16 KV for Llama-3.1-8B). */
 const DEFAULT_KV_CACHE_TOKENS_CAP = 131_072;
@@ -62,11 +68,21 @@ export class LanguageModel {
   }
 
   private static async buildEngine(spec: ModelSpec, weights: TensorSource, tokenizer: Tokenizer, options: LoadOptions) {
-    const model = await LlamaModel.load(spec, weights, options.backend, options.onProgress);
     const maxModelLen = Math.min(options.maxModelLen ?? 8192, spec.maxPositionEmbeddings);
     const maxNumSeqs = options.maxNumSeqs ?? 1;
     const kvCacheTokens = options.kvCacheTokens ?? Math.max(maxModelLen, Math.min(maxModelLen * maxNumSeqs, DEFAULT_KV_CACHE_TOKENS_CAP));
-    const runner = new ModelRunner(model, { maxModelLen, kvCacheTokens, maxBatchTokens: options.maxBatchTokens ?? 512 });
+    const maxBatchTokens = options.maxBatchTokens ?? 512;
+    const blockSize = KV_BLOCK_SIZE;
+    options.onMemoryAccount?.(
+      accountMemory(spec, (name, shape) => weights.tensorByteLength?.(name) ?? shape.reduce((a, b) => a * b, 1) * 2, {
+        numBlocks: kvCacheBlocks(maxModelLen, kvCacheTokens, blockSize),
+        blockSize,
+        kvBytesPerValue: options.backend.kvBytesPerValue,
+        maxBatchTokens,
+      }),
+    );
+    const model = await LlamaModel.load(spec, weights, options.backend, options.onProgress);
+    const runner = new ModelRunner(model, { maxModelLen, kvCacheTokens, maxBatchTokens, blockSize });
     const engine = new Engine(runner, tokenizer, { maxNumSeqs, prefixCaching: options.prefixCaching });
     return { runner, engine };
   }

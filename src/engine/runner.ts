@@ -3,6 +3,7 @@ import type { Activation, Backend, KvCache } from "../gpu/backend.js";
 import type { LlamaModel } from "../model/llama.js";
 import { buildForwardBatch, type SequenceChunk } from "./batch.js";
 import { BlockAllocator, SequenceSlots } from "./kv-blocks.js";
+import { kvCacheBlocks } from "./memory-account.js";
 
 /** A forward pass recorded by `ModelRunner.prepare`, not yet run (or not yet read). */
 export interface PreparedStep {
@@ -60,11 +61,7 @@ export class ModelRunner {
     const blockSize = options.blockSize ?? 16;
     this.maxModelLen = Math.min(options.maxModelLen, model.spec.maxPositionEmbeddings);
     this.maxBatchTokens = options.maxBatchTokens ?? 256;
-    const perSequence = Math.ceil(this.maxModelLen / blockSize);
-    const numBlocks = Math.max(
-      perSequence,
-      options.kvCacheTokens !== undefined ? Math.ceil(options.kvCacheTokens / blockSize) : perSequence * (options.maxNumSeqs ?? 1),
-    );
+    const numBlocks = kvCacheBlocks(this.maxModelLen, options.kvCacheTokens, blockSize, options.maxNumSeqs);
     this.allocator = new BlockAllocator(numBlocks, blockSize);
     this.cache = model.backend.createKvCache(model.kvCacheLayout(numBlocks, blockSize));
   }

@@ -87,6 +87,8 @@ export interface Backend {
   readonly name: string;
   /** Largest weight one buffer may hold (bytes); bigger 2-D weights are uploaded as row bands (model/llama.ts). */
   readonly maxWeightBytes: number;
+  /** Bytes per K/V value in the caches `createKvCache` makes (2 for f16, 4 for f32): for the memory account. */
+  readonly kvBytesPerValue: number;
   uploadWeight(name: string, tensor: HostTensor): Promise<Weight>;
   createKvCache(layout: KvCacheLayout): KvCache;
 

@@ -114,6 +114,8 @@ export interface Checkpoint {
   /** Every tensor in the checkpoint (with an index: every tensor the index lists), sorted. */
   tensorNames(): string[];
   tensorInfo(name: string): CheckpointTensorInfo | undefined;
+  /** tensorInfo(name).byteLength (what the memory account reads before loading). */
+  tensorByteLength(name: string): number | undefined;
   /** One byte-range read of the tensor's data. */
   readTensor(name: string): Promise<CheckpointTensor>;
   /** Closes every open file. */
@@ -314,6 +316,10 @@ class SafetensorsCheckpoint implements Checkpoint {
 
   tensorNames(): string[] {
     return [...this.tensors.keys()].sort();
+  }
+
+  tensorByteLength(name: string): number | undefined {
+    return this.tensors.get(name)?.entry.byteLength;
   }
 
   tensorInfo(name: string): CheckpointTensorInfo | undefined {

@@ -6,6 +6,8 @@ import type { ModelSpec } from "./spec.js";
 /** Where weights come from: a checkpoint (safetensors today, GGUF later). */
 export interface TensorSource {
   readTensor(name: string): Promise<HostTensor>;
+  /** A tensor's stored size without reading it (a checkpoint's header); sources without it count as bf16. */
+  tensorByteLength?(name: string): number | undefined;
 }
 
 interface LayerWeights {

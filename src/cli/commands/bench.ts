@@ -7,6 +7,7 @@ import { expectedLlamaTensors } from "../../model/checkpoint.js";
 import { numberFlag, parseCommandArgs } from "../args.js";
 import { info, writeLine } from "../io.js";
 import { loadFromFlags, modelFlags } from "../load.js";
+import { describeMemoryAccount } from "../../engine/memory-account.js";
 
 const HELP = `usage: swallow bench [--model DIR|ORG/NAME | --shape ${Object.keys(MODEL_SHAPES).join("|")} [--layers N]]
                      [--backend cpu|webgpu|auto] [--prefill 512,2048] [--prompt 128] [--new 256]
@@ -69,6 +70,7 @@ export async function runBench(argv: string[]): Promise<void> {
       backend,
       maxModelLen,
       ...serving,
+      onMemoryAccount: (account) => info(describeMemoryAccount(account)),
     });
     title = `${values.shape} (${spec.numLayers} layers, random bf16 weights) on ${backend.name}`;
   } else {

@@ -61,6 +61,8 @@ export class ReferenceBackend implements Backend {
   readonly name = "cpu";
   /** No buffer limit on the CPU; tests lower it to exercise row-banded weights. */
   maxWeightBytes = Number.POSITIVE_INFINITY;
+  /** The reference cache holds f32 K/V. */
+  readonly kvBytesPerValue = 4;
 
   async uploadWeight(_name: string, tensor: HostTensor): Promise<Weight> {
     return new CpuWeight(tensor.dtype, tensor.shape, tensor.bytes);

@@ -78,6 +78,10 @@ export class WebGpuBackend implements Backend {
   readonly kvDtype: KvDtype;
   /** The device's storage-binding limit (2 GiB − 4 on NVIDIA, 128 MiB on lavapipe), or less when tests ask. */
   readonly maxWeightBytes: number;
+
+  get kvBytesPerValue(): number {
+    return this.kvDtype === "f16" ? 2 : 4;
+  }
   /** Which matmul kernel runs (see WebGpuBackendOptions.matmulPath); tests force one. */
   matmulPath: MatmulKernel;
   /**

@@ -1,0 +1,54 @@
+import test from "node:test";
+import assert from "node:assert/strict";
+import { accountMemory, describeMemoryAccount, kvCacheBlocks } from "./memory-account.js";
+import { MODEL_SHAPES } from "../bench/synthetic.js";
+import { readdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { openCheckpoint } from "../model/checkpoint.js";
+import { NodeFileTree } from "../node/file-tree.js";
+import { fixturesDir } from "../../test/support/paths.js";
+
+const bf16: (name: string, shape: readonly number[]) => number = (_, shape) => shape.reduce((a, b) => a * b, 1) * 2;
+
+test("Llama-3.1-8B: weights equal the published checkpoint's total_size, KV cache 128 KiB per token in f16", () => {
+  const account = accountMemory(MODEL_SHAPES["llama-3.1-8b"], bf16, {
+    numBlocks: 8192,
+    blockSize: 16,
+    kvBytesPerValue: 2,
+    maxBatchTokens: 512,
+  });
+  // model.safetensors.index.json of meta-llama/Llama-3.1-8B(-Instruct): "total_size": 16060522496 (8.03B bf16
+  // parameters); the engine adds its 64-value f32 RoPE frequency table.
+  assert.equal(account.weightBytes, 16_060_522_496 + 64 * 4);
+  // 32 layers × (K + V) × 8 KV heads × 128 dims × 2 bytes = 131,072 bytes per token.
+  assert.equal(account.kvCacheTokens, 131_072);
+  assert.equal(account.kvCacheBytes, 131_072 * 131_072);
+  assert.ok(account.activationBytes > 0 && account.activationBytes < 1e9, `${account.activationBytes}`);
+  assert.match(describeMemoryAccount(account), /weights 16\.06 GB \+ KV cache 17\.18 GB \(131,072 tokens\)/);
+});
+
+test("the KV block count covers one full-length sequence at least, else the requested tokens", () => {
+  assert.equal(kvCacheBlocks(8192, undefined, 16), 512);
+  assert.equal(kvCacheBlocks(8192, undefined, 16, 4), 2048);
+  assert.equal(kvCacheBlocks(8192, 1000, 16), 512);
+  assert.equal(kvCacheBlocks(100, 1000, 16), 63);
+});
+
+test("a real checkpoint: the weights account equals the safetensors data bytes (file size − 8 − header length)", async () => {
+  for (const name of ["gqa-llama3", "mha-default-tied", "mqa-llama3-sharded-v4"]) {
+    const dir = join(fixturesDir, "tiny", name);
+    let dataBytes = 0;
+    for (const file of (await readdir(dir)).filter((f) => f.endsWith(".safetensors"))) {
+      const bytes = await readFile(join(dir, file));
+      dataBytes += bytes.length - 8 - Number(bytes.readBigUInt64LE(0));
+    }
+    const checkpoint = await openCheckpoint(new NodeFileTree(dir));
+    try {
+      const bytesOf = (tensor: string) => checkpoint.tensorByteLength(tensor) ?? assert.fail(`${name}: no ${tensor}`);
+      const account = accountMemory(checkpoint.spec, bytesOf, { numBlocks: 1, blockSize: 16, kvBytesPerValue: 2, maxBatchTokens: 1 });
+      assert.equal(account.weightBytes, dataBytes + (checkpoint.spec.headDim / 2) * 4, name);
+    } finally {
+      await checkpoint.close();
+    }
+  }
+});

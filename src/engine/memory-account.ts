@@ -1,0 +1,55 @@
+import { expectedLlamaTensors } from "../model/checkpoint.js";
+import type { ModelSpec } from "../model/spec.js";
+
+/**
+ * The GPU memory a model will hold, computed before anything is uploaded (from the checkpoint's headers and the
+ * serving settings), so a user learns whether 70B fits before waiting for 141 GB to stream in.
+ */
+export interface MemoryAccount {
+  /** Every tensor the forward pass uploads, in its stored precision (bf16 stays bf16), plus the RoPE table. */
+  weightBytes: number;
+  /** K and V of every layer for every cache slot: blocks × block size × KV heads × head size × bytes per value. */
+  kvCacheBytes: number;
+  kvCacheTokens: number;
+  /**
+   * Upper bound of one step's activations (f32): the widest rows alive at once for maxBatchTokens tokens (residual,
+   * q/k/v, attention output, the MLP's intermediate) plus one row of logits per token. The engine recycles these.
+   */
+  activationBytes: number;
+}
+
+/** Tensor bytes as stored, by name and shape (a checkpoint's header, or 2 bytes per value for synthetic bf16). */
+export type TensorBytes = (name: string, shape: readonly number[]) => number;
+
+/** The KV cache's block count for these settings (the runner allocates exactly this many). */
+export function kvCacheBlocks(maxModelLen: number, kvCacheTokens: number | undefined, blockSize: number, maxNumSeqs = 1): number {
+  const perSequence = Math.ceil(maxModelLen / blockSize);
+  return Math.max(perSequence, kvCacheTokens !== undefined ? Math.ceil(kvCacheTokens / blockSize) : perSequence * maxNumSeqs);
+}
+
+export function accountMemory(
+  spec: ModelSpec,
+  tensorBytes: TensorBytes,
+  options: { numBlocks: number; blockSize: number; kvBytesPerValue: number; maxBatchTokens: number },
+): MemoryAccount {
+  const ropeTableBytes = (spec.headDim / 2) * 4;
+  const weightBytes = expectedLlamaTensors(spec).reduce((sum, t) => sum + tensorBytes(t.name, t.shape), ropeTableBytes);
+  const kvCacheTokens = options.numBlocks * options.blockSize;
+  const kvCacheBytes = spec.numLayers * 2 * kvCacheTokens * spec.numKvHeads * spec.headDim * options.kvBytesPerValue;
+  const qCols = spec.numHeads * spec.headDim;
+  const kvCols = spec.numKvHeads * spec.headDim;
+  const rowFloats = 2 * spec.hiddenSize + 2 * qCols + 2 * kvCols + 2 * spec.intermediateSize + spec.vocabSize;
+  return { weightBytes, kvCacheBytes, kvCacheTokens, activationBytes: options.maxBatchTokens * rowFloats * 4 };
+}
+
+const gb = (bytes: number) => (bytes >= 1e9 ? `${(bytes / 1e9).toFixed(2)} GB` : `${(bytes / 1e6).toFixed(1)} MB`);
+
+/** One line for the log: "memory: weights 16.06 GB + KV cache 17.18 GB (131,072 tokens) + activations ≤ … = …". */
+export function describeMemoryAccount(account: MemoryAccount): string {
+  const total = account.weightBytes + account.kvCacheBytes + account.activationBytes;
+  return (
+    `memory: weights ${gb(account.weightBytes)} + KV cache ${gb(account.kvCacheBytes)} ` +
+    `(${account.kvCacheTokens.toLocaleString("en-US")} tokens) + activations ≤ ${gb(account.activationBytes)} = ${gb(total)} ` +
+    `(plus the runtime's own; lower --max-model-len or --max-num-seqs to shrink the KV cache)`
+  );
+}
