@@ -612,7 +612,12 @@ export class WebGpuBackend implements Backend {
 
 /** TENSOR_MIN_TOKENS, or SWALLOW_TENSOR_MIN_TOKENS for the kernel lab (bench/NOTES.md: where tensor tiles start to pay). */
 function tensorMinTokens(): number {
-  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.SWALLOW_TENSOR_MIN_TOKENS;
-  const value = Number(env);
-  return env !== undefined && Number.isInteger(value) && value >= 1 ? value : TENSOR_MIN_TOKENS;
+  if (minTokensSetting === null) {
+    const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.SWALLOW_TENSOR_MIN_TOKENS;
+    const value = Number(env);
+    minTokensSetting = env !== undefined && Number.isInteger(value) && value >= 1 ? value : TENSOR_MIN_TOKENS;
+  }
+  return minTokensSetting;
 }
+/** Read once: the environment lookup would otherwise run for every matmul of every step. */
+let minTokensSetting: number | null = null;
