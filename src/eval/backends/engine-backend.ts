@@ -5,7 +5,7 @@
 import { cleanUpTokenizationSpaces } from "../../tokenizer/clean-up.js";
 import { SwallowError } from "../../errors.js";
 import { EngineBusyError, type InferenceEngine, type PromptTokenLogprob } from "../../engine/request.js";
-import type { SamplingParams } from "../../engine/sampler.js";
+import { VLLM_SAMPLING_DEFAULTS, type SamplingParams } from "../../engine/sampler.js";
 import type { ChatRequest, EvalBackend, GenerateRequest, LoglikelihoodRequest, LoglikelihoodResult } from "../types.js";
 import { sleep } from "./limiter.js";
 import { cutAtStops, encodeGenerationPrompt, encodePair, type PairTokenizer } from "./tokenize-pair.js";
@@ -86,18 +86,7 @@ export class EngineBackend implements EvalBackend {
   /** Evaluation settings are explicit: the checkpoint's generation_config defaults (e.g. top-p 0.9) must not leak in. */
   private params(user: Partial<SamplingParams>): SamplingParams {
     const defined = Object.fromEntries(Object.entries(user).filter(([, v]) => v !== undefined));
-    return this.model.resolveSampling({
-      topP: 1,
-      topK: 0,
-      minP: 0,
-      repetitionPenalty: 1,
-      presencePenalty: 0,
-      frequencyPenalty: 0,
-      minTokens: 0,
-      logprobs: 0,
-      stop: [],
-      ...defined,
-    });
+    return this.model.resolveSampling({ ...VLLM_SAMPLING_DEFAULTS, stop: [], ...defined });
   }
 
   /** Runs one request to its end, waiting and retrying while the engine's queue is full. */

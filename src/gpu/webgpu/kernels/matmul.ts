@@ -33,17 +33,20 @@ function gemvVectorised(dtype: WeightDtype, k: number): boolean {
   return k % (dtype === "f32" ? 4 : 8) === 0;
 }
 
-/** WGSL turning the 16-byte weight chunk `q` into `w0`, `w1` (8 halves) or `w0` (4 f32) as vec4<f32>. */
-function unpackChunk(dtype: WeightDtype, q: string): string {
+/**
+ * WGSL turning the 16-byte weight chunk `q` into `${a}`, `${b}` (8 halves) or `${a}` (4 f32) as vec4<f32>;
+ * names default to w0, w1.
+ */
+function unpackChunk(dtype: WeightDtype, q: string, [a, b] = ["w0", "w1"]): string {
   switch (dtype) {
     case "f32":
-      return `let w0 = ${q};`;
+      return `let ${a} = ${q};`;
     case "bf16":
-      return `let w0 = vec4<f32>(bitcast<f32>(${q}.x << 16u), bitcast<f32>(${q}.x & 0xffff0000u), bitcast<f32>(${q}.y << 16u), bitcast<f32>(${q}.y & 0xffff0000u));
-      let w1 = vec4<f32>(bitcast<f32>(${q}.z << 16u), bitcast<f32>(${q}.z & 0xffff0000u), bitcast<f32>(${q}.w << 16u), bitcast<f32>(${q}.w & 0xffff0000u));`;
+      return `let ${a} = vec4<f32>(bitcast<f32>(${q}.x << 16u), bitcast<f32>(${q}.x & 0xffff0000u), bitcast<f32>(${q}.y << 16u), bitcast<f32>(${q}.y & 0xffff0000u));
+      let ${b} = vec4<f32>(bitcast<f32>(${q}.z << 16u), bitcast<f32>(${q}.z & 0xffff0000u), bitcast<f32>(${q}.w << 16u), bitcast<f32>(${q}.w & 0xffff0000u));`;
     case "f16":
-      return `let w0 = vec4<f32>(unpack2x16float(${q}.x), unpack2x16float(${q}.y));
-      let w1 = vec4<f32>(unpack2x16float(${q}.z), unpack2x16float(${q}.w));`;
+      return `let ${a} = vec4<f32>(unpack2x16float(${q}.x), unpack2x16float(${q}.y));
+      let ${b} = vec4<f32>(unpack2x16float(${q}.z), unpack2x16float(${q}.w));`;
   }
 }
 
@@ -130,8 +133,8 @@ function gemvSource(v: GemvVariant): string {
     // One load of chunk `c + u·LANES` for every slot, then its products: x loaded once per token for all slots.
     const loads = (u: number) => slots.map((slot, s) => `    let q${u}_${s} = ${slot.w}[wRow${slot.r} + c + ${u}u * LANES];`).join("\n");
     const products = (u: number) => `    {
-${norm ? indent(normChunk(norm, `c + ${u}u * LANES`), 6) : ""}
-${slots.map((_, s) => indent(unpackChunk(dtype, `q${u}_${s}`).replace(/\bw([01])\b/g, `w$1_${s}`), 6)).join("\n")}
+${norm ? normChunk(norm, `c + ${u}u * LANES`) : ""}
+${slots.map((_, s) => unpackChunk(dtype, `q${u}_${s}`, [`w0_${s}`, `w1_${s}`])).join("\n")}
 ${unrolled(
   tokens,
   (j) => `      {
@@ -300,16 +303,7 @@ ${branches}
 /** WGSL loading the norm weight's 8 values of chunk `c` as g0 (0–3) and g1 (4–7), vec4<f32>. */
 function normChunk(dtype: WeightDtype, c: string): string {
   if (dtype === "f32") return `let g0 = g[2u * (${c})];\nlet g1 = g[2u * (${c}) + 1u];`;
-  return `let gq = g[${c}];\n${unpackChunk(dtype, "gq").replace(/\bw([01])\b/g, "g$1")}`;
-}
-
-/** `text` with every line indented by `spaces` more. */
-function indent(text: string, spaces: number): string {
-  const pad = " ".repeat(spaces);
-  return text
-    .split("\n")
-    .map((line) => pad + line.trimStart())
-    .join("\n");
+  return `let gq = g[${c}];\n${unpackChunk(dtype, "gq", ["g0", "g1"])}`;
 }
 
 const TILE_M = 32; // tokens per tile
