@@ -17,7 +17,7 @@ import { openWebGpu, type WebGpuDevice } from "../src/gpu/webgpu/device.js";
 import { BufferPool, BufferUsage, MAP_MODE_READ, storageBytes } from "../src/gpu/webgpu/buffers.js";
 import { GpuWeight, type KernelContext } from "../src/gpu/webgpu/context.js";
 import { matmul, type MatmulKernel } from "../src/gpu/webgpu/kernels/matmul.js";
-import { layoutVariant, TENSOR_VARIANTS, type TensorLayout } from "../src/gpu/webgpu/kernels/tensor/plan.js";
+import { layoutVariant, tensorIneligibility, TENSOR_VARIANTS, type TensorLayout } from "../src/gpu/webgpu/kernels/tensor/plan.js";
 import { tensorCoreSetup } from "../src/gpu/webgpu/kernels/tensor/setup.js";
 import { PipelineCache } from "../src/gpu/webgpu/pipelines.js";
 import { StepRecorder, type GpuActivation } from "../src/gpu/webgpu/recorder.js";
@@ -40,6 +40,7 @@ function parseArgs(argv: string[]) {
     baselines: false,
     noRobustness: false,
     shapes: REAL_SHAPES,
+    dtypes: ["bf16"] as WeightDtype[],
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -50,6 +51,7 @@ function parseArgs(argv: string[]) {
     else if (a === "--sweep") opts.sweep = next().split(",").map(Number);
     else if (a === "--baselines") opts.baselines = true;
     else if (a === "--no-robustness") opts.noRobustness = true;
+    else if (a === "--dtypes") opts.dtypes = next().split(",") as WeightDtype[];
     else if (a === "--shapes")
       opts.shapes = next()
         .split(",")
@@ -107,25 +109,33 @@ function makeWeight(
     label: `w ${n}x${k}`,
   });
   const out = new Uint16Array(buffer.getMappedRange(), 0, count);
+  // f16 weights hold the same values (the table's bf16 values all fit f16 exactly).
+  const table = dtype === "f16" ? tableF16() : TABLE;
   for (let i = 0; i < count;) {
-    const start = (i + offset) % TABLE.length;
-    const run = Math.min(count - i, TABLE.length - start);
-    out.set(TABLE.subarray(start, start + run), i);
+    const start = (i + offset) % table.length;
+    const run = Math.min(count - i, table.length - start);
+    out.set(table.subarray(start, start + run), i);
     i += run;
   }
-  if (dtype === "f16") for (let i = 0; i < count; i++) out[i] = f32ToF16Bits(bf16ToF32(out[i]));
   patch?.(out);
   // Small matrices keep a host copy of the patched bits; large ones are read from the table.
   const host = count <= 1 << 22 ? out.slice() : null;
   buffer.unmap();
   const decode = dtype === "f16" ? f16ToF32 : bf16ToF32;
+  const hostTable = dtype === "f16" ? tableF16() : TABLE;
   return {
     gpu: new GpuWeight(`w ${n}x${k}`, dtype, [n, k], buffer, size, null),
     n,
     k,
     dtype,
-    at: (row, col) => decode(host ? host[row * k + col] : TABLE[(row * k + col + offset) % TABLE.length]),
+    at: (row, col) => decode(host ? host[row * k + col] : hostTable[(row * k + col + offset) % hostTable.length]),
   };
+}
+
+let TABLE_F16: Uint16Array | null = null;
+function tableF16(): Uint16Array {
+  TABLE_F16 ??= TABLE.map((bits) => f32ToF16Bits(bf16ToF32(bits)));
+  return TABLE_F16;
 }
 
 function f32ToF16Bits(value: number): number {
@@ -263,6 +273,10 @@ async function check(lab: Lab, layouts: TensorLayout[]): Promise<boolean> {
     { tokens: 130, k: 520, n: 128, dtype: "bf16", bound: 2e-3 },
     { tokens: 256, k: 4096, n: 256, dtype: "bf16", bound: 2e-3 },
     { tokens: 100, k: 264, n: 300, dtype: "f16", bound: 2e-3 },
+    { tokens: 130, k: 512, n: 304, dtype: "f16", bound: 2e-3 },
+    { tokens: 17, k: 128, n: 64, dtype: "f16", bound: 2e-3 },
+    { tokens: 256, k: 4096, n: 256, dtype: "f16", bound: 2e-3 },
+    { tokens: 70, k: 256, n: 160, dtype: "f16", big: "x", bound: 1e-5 },
     // Values f16 cannot hold: the tiles that see them take the exact f32 path.
     { tokens: 70, k: 256, n: 150, dtype: "bf16", big: "x", bound: 1e-5 },
     { tokens: 70, k: 256, n: 150, dtype: "bf16", big: "w", bound: 1e-5 },
@@ -276,6 +290,7 @@ async function check(lab: Lab, layouts: TensorLayout[]): Promise<boolean> {
     const w = makeWeight(lab.gpu.device, c.n, c.k, c.dtype, 77 * ci, patch);
     const rows = Array.from({ length: c.tokens }, (_, i) => i);
     for (const layout of layouts) {
+      if (tensorIneligibility(c.dtype, c.k, layout, c.n)) continue;
       let e: Sampled;
       try {
         const out = matmul(lab.ctx, lab.recorder.upload(c.tokens, c.k, x), w.gpu, "tensor", layout);
@@ -338,26 +353,34 @@ async function main() {
   };
   console.log("\n| shape (x·Wᵀ) | kernel | ms | TFLOP/s | rel. error | max err/max ref |");
   console.log("| --- | --- | ---: | ---: | ---: | ---: |");
+  // Every weight is allocated before anything is timed and kept to the end: on the H100, buffers created
+  // after others were destroyed read measurably slower (shared/specs/webgpu.md), which skewed earlier sweeps.
+  const weights = opts.shapes.map(([n, k], si) => opts.dtypes.map((dtype) => makeWeight(gpu.device, n, k, dtype, 1_000_003 * (si + 1))));
   for (const [si, [n, k]] of opts.shapes.entries()) {
-    const w = makeWeight(gpu.device, n, k, "bf16", 1_000_003 * (si + 1));
     const x = randomX(opts.tokens, k, 42 + si);
     const outBytes = opts.tokens * n * 4;
     const reps = Math.max(2, Math.min(20, Math.floor(3e9 / outBytes)));
-    for (const layout of layouts) {
-      try {
-        const { ms, error } = await measure(lab, "tensor", layout, x, opts.tokens, w, reps);
-        row(`${n}x${k}`, `tensor ${layout.variant.name}`, opts.tokens, n, k, ms, error);
-      } catch (error) {
-        console.log(`| ${opts.tokens}x${k}·${n}x${k} | tensor ${layout.variant.name} | error: ${firstLine(error)} | | | |`);
+    for (const [di, dtype] of opts.dtypes.entries()) {
+      const w = weights[si][di];
+      const eligible = layouts.filter((layout) => !tensorIneligibility(dtype, k, layout, n));
+      // The first eligible variant runs again last: the difference between its two timings is the drift.
+      for (const [li, layout] of [...eligible, ...eligible.slice(0, 1)].entries()) {
+        const label = `tensor ${layout.variant.name} ${dtype}${li === eligible.length ? " (again)" : ""}`;
+        try {
+          const { ms, error } = await measure(lab, "tensor", layout, x, opts.tokens, w, reps);
+          row(`${n}x${k}`, label, opts.tokens, n, k, ms, error);
+        } catch (error) {
+          console.log(`| ${opts.tokens}x${k}·${n}x${k} | ${label} | error: ${firstLine(error)} | | | |`);
+        }
       }
     }
+    const w = weights[si][0];
     if (opts.baselines && n * k <= 14336 * 4096) {
       for (const kernel of ["gemv", "tiled"] as const) {
         const { ms, error } = await measure(lab, kernel, null, x, opts.tokens, w, 2);
         row(`${n}x${k}`, kernel, opts.tokens, n, k, ms, error);
       }
     }
-    w.gpu.buffer.destroy();
   }
   if (opts.sweep.length > 0 && layouts.length > 0) {
     console.log("\nthreshold sweep (first variant vs GEMV):");

@@ -291,7 +291,7 @@ export class WebGpuBackend implements Backend {
   private matmulKernel(rows: number, weight: GpuWeight): MatmulKernel {
     if (this.matmulPath !== "auto") return this.matmulPath;
     if (this.batchInvariant || !this.tensorLayout || rows < tensorMinTokens()) return "gemv";
-    const why = tensorIneligibility(weight.dtype, weight.shape[1]) ?? tensorOutputIneligibility(this.tensorLayout, rows, weight.shape[0]);
+    const why = tensorIneligibility(weight.dtype, weight.shape[1], this.tensorLayout, weight.shape[0]) ?? tensorOutputIneligibility(this.tensorLayout, rows, weight.shape[0]);
     return why === null ? "tensor" : "gemv";
   }
 

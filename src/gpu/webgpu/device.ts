@@ -96,7 +96,11 @@ function isNode(): boolean {
 function dawnToggles(options: WebGpuOptions): string[] {
   const features = ["allow_unsafe_apis", "vulkan_enable_f16_on_nvidia"];
   if (options.disableRobustness) features.push("disable_robustness");
-  return [`enable-dawn-features=${features.join(",")}`];
+  const toggles = [`enable-dawn-features=${features.join(",")}`];
+  // Kernel-lab hook: Dawn toggles to turn off (comma-separated), e.g. to compare shader code paths.
+  const off = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.SWALLOW_DAWN_DISABLE;
+  if (off) toggles.push(`disable-dawn-features=${off}`);
+  return toggles;
 }
 
 async function gpuEntryPoint(options: WebGpuOptions): Promise<GPU> {

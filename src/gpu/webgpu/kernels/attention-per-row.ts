@@ -117,7 +117,28 @@ ${reduceMax}
     var s = runningSum * correction;
     if (g < GROUPS) {
       let count = min(WG, length - start);
-      for (var j = g; j < count; j += GROUPS) {
+      // Four positions per iteration with their V loads issued before the sums: the loads overlap instead of
+      // each waiting on the previous sum. The sums run in the same order as one position at a time.
+      var j = g;
+      for (; j + 3u * GROUPS < count; j += 4u * GROUPS) {
+        let v0 = ${acc}(values[tileSlots[j] * kvStride + kvOffset + lane]);
+        let v1 = ${acc}(values[tileSlots[j + GROUPS] * kvStride + kvOffset + lane]);
+        let v2 = ${acc}(values[tileSlots[j + 2u * GROUPS] * kvStride + kvOffset + lane]);
+        let v3 = ${acc}(values[tileSlots[j + 3u * GROUPS] * kvStride + kvOffset + lane]);
+        let w0 = weights[j];
+        let w1 = weights[j + GROUPS];
+        let w2 = weights[j + 2u * GROUPS];
+        let w3 = weights[j + 3u * GROUPS];
+        a += w0 * v0;
+        s += w0;
+        a += w1 * v1;
+        s += w1;
+        a += w2 * v2;
+        s += w2;
+        a += w3 * v3;
+        s += w3;
+      }
+      for (; j < count; j += GROUPS) {
         let w = weights[j];
         a += w * ${acc}(values[tileSlots[j] * kvStride + kvOffset + lane]);
         s += w;

@@ -557,7 +557,7 @@ export function matmul(
   }
   if (path === "tensor") {
     const why = tensor
-      ? (tensorIneligibility(weight.dtype, k) ?? tensorOutputIneligibility(tensor, x.rows, n))
+      ? (tensorIneligibility(weight.dtype, k, tensor, n) ?? tensorOutputIneligibility(tensor, x.rows, n))
       : "the device has no f16→f32 subgroup-matrix configuration";
     if (why) throw new Error(`matmul: the tensor-core path cannot run ${weight.name}: ${why}`);
     const product = matmulTensor(ctx, x, weight, tensor!);

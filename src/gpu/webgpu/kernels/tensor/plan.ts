@@ -54,6 +54,26 @@ export interface TensorVariant {
    * workgroup memory, leaving room for bk = 64 with two buffers.
    */
   xDirect?: boolean;
+  /**
+   * With one workgroup buffer: the next K slice is fetched into registers before the current one is
+   * multiplied, then staged between two barriers. Half the workgroup memory of two buffers, so larger tiles
+   * or bk = 64 fit.
+   */
+  prefetch?: boolean;
+  /**
+   * The barrier after each staged slice is a workgroupUniformLoad of a word that stays 0, added to the
+   * matrix-load offsets: the loads then depend on a value read after the barrier and cannot be hoisted above
+   * it. Without it, variants whose load offsets do not change between slices read stale or unstaged data
+   * on the H100 (bench/NOTES.md).
+   */
+  fence?: boolean;
+  /**
+   * No workgroup memory at all: each subgroup loads its left matrices from the padded f16 copy of x and its
+   * right matrices straight from the weights (which must be f16: W[N, K] row-major is the right matrix
+   * column-major), the next 16-wide K step loaded while the current one is multiplied. Needs xF16, f16
+   * weights, K % 32 == 0 and N % 16 == 0.
+   */
+  direct?: boolean;
   /** Why the variant must not run in the model (kept for the kernel lab to track); unset when it is sound. */
   broken?: string;
 }
@@ -78,6 +98,19 @@ export const TENSOR_VARIANTS: readonly TensorVariant[] = [
   { name: "128x128-sg2x2-db-xd", sgRows: 2, sgCols: 2, tileM: 4, tileN: 4, bk: 32, pad: 8, buffers: 2, xF16: true, xDirect: true },
   { name: "128x128-sg2x2-k64-db-xd", sgRows: 2, sgCols: 2, tileM: 4, tileN: 4, bk: 64, pad: 8, buffers: 2, xF16: true, xDirect: true },
   { name: "128x128-sg2x4-k64-db-xd", sgRows: 2, sgCols: 4, tileM: 4, tileN: 2, bk: 64, pad: 8, buffers: 2, xF16: true, xDirect: true },
+  { name: "128x128-sg2x2-k64-rb-x16", sgRows: 2, sgCols: 2, tileM: 4, tileN: 4, bk: 64, pad: 8, buffers: 1, prefetch: true, xF16: true },
+  { name: "256x128-sg4x2-rb-x16", sgRows: 4, sgCols: 2, tileM: 4, tileN: 4, bk: 32, pad: 8, buffers: 1, prefetch: true, xF16: true },
+  { name: "128x256-sg2x4-rb-x16", sgRows: 2, sgCols: 4, tileM: 4, tileN: 4, bk: 32, pad: 8, buffers: 1, prefetch: true, xF16: true },
+  { name: "128x128-sg4x2-rb-x16", sgRows: 4, sgCols: 2, tileM: 2, tileN: 4, bk: 32, pad: 8, buffers: 1, prefetch: true, xF16: true },
+  { name: "128x128-sg2x2-db-x16-f", sgRows: 2, sgCols: 2, tileM: 4, tileN: 4, bk: 32, pad: 8, buffers: 2, xF16: true, fence: true },
+  { name: "128x128-sg2x2-k64-rb-x16-f", sgRows: 2, sgCols: 2, tileM: 4, tileN: 4, bk: 64, pad: 8, buffers: 1, prefetch: true, xF16: true, fence: true },
+  { name: "256x128-sg4x2-rb-x16-f", sgRows: 4, sgCols: 2, tileM: 4, tileN: 4, bk: 32, pad: 8, buffers: 1, prefetch: true, xF16: true, fence: true },
+  { name: "128x256-sg2x4-rb-x16-f", sgRows: 2, sgCols: 4, tileM: 4, tileN: 4, bk: 32, pad: 8, buffers: 1, prefetch: true, xF16: true, fence: true },
+  { name: "128x128-sg4x2-rb-x16-f", sgRows: 4, sgCols: 2, tileM: 2, tileN: 4, bk: 32, pad: 8, buffers: 1, prefetch: true, xF16: true, fence: true },
+  { name: "128x128-sg2x2-direct", sgRows: 2, sgCols: 2, tileM: 4, tileN: 4, bk: 32, pad: 0, buffers: 1, xF16: true, direct: true },
+  { name: "128x256-sg2x4-direct", sgRows: 2, sgCols: 4, tileM: 4, tileN: 4, bk: 32, pad: 0, buffers: 1, xF16: true, direct: true },
+  { name: "256x128-sg4x2-direct", sgRows: 4, sgCols: 2, tileM: 4, tileN: 4, bk: 32, pad: 0, buffers: 1, xF16: true, direct: true },
+  { name: "64x128-sg2x4-direct", sgRows: 2, sgCols: 4, tileM: 2, tileN: 2, bk: 32, pad: 0, buffers: 1, xF16: true, direct: true },
   { name: "128x128-sg4x2-sb", sgRows: 4, sgCols: 2, tileM: 2, tileN: 4, bk: 32, pad: 8, buffers: 1, broken: SINGLE_BUFFER_BROKEN },
   { name: "128x128-sg2x2-k64-sb", sgRows: 2, sgCols: 2, tileM: 4, tileN: 4, bk: 64, pad: 8, buffers: 1, broken: SINGLE_BUFFER_BROKEN },
   { name: "256x128-sg4x2-sb", sgRows: 4, sgCols: 2, tileM: 4, tileN: 4, bk: 32, pad: 8, buffers: 1, broken: SINGLE_BUFFER_BROKEN },
@@ -161,13 +194,14 @@ export function layoutVariant(variant: TensorVariant, setup: TensorCoreSetup): T
     return `${variant.name}: bk ${variant.bk} is not a multiple of 8 and of K ${config.K}`;
   if (threads > setup.maxInvocations) return `${variant.name}: ${threads} threads exceed the device's ${setup.maxInvocations}`;
   if (variant.xDirect && !variant.xF16) return `${variant.name}: xDirect needs xF16`;
-  const xChunks = variant.xDirect ? 0 : (bm * variant.bk) / (variant.xF16 ? 8 : 4);
-  const wChunks = (bn * variant.bk) / 8;
+  if (variant.direct && (!variant.xF16 || variant.bk !== 2 * config.K)) return `${variant.name}: direct needs xF16 and bk = 2K`;
+  const xChunks = variant.xDirect || variant.direct ? 0 : (bm * variant.bk) / (variant.xF16 ? 8 : 4);
+  const wChunks = variant.direct ? 0 : (bn * variant.bk) / 8;
   if (xChunks % threads !== 0 || wChunks % threads !== 0) {
     return `${variant.name}: the ${xChunks} x and ${wChunks} weight chunks of a K slice do not split evenly over ${threads} threads`;
   }
   // f16 staging for x and W per buffer, one f32 result matrix per subgroup for ragged edges, two u32 flags.
-  const stagedRows = (variant.xDirect ? 0 : bm) + bn;
+  const stagedRows = variant.direct ? 0 : (variant.xDirect ? 0 : bm) + bn;
   const workgroupBytes = variant.buffers * stagedRows * stride * 2 + subgroups * config.M * config.N * 4 + 8;
   if (workgroupBytes > setup.maxWorkgroupBytes) {
     return `${variant.name}: ${workgroupBytes} bytes of workgroup memory exceed the device's ${setup.maxWorkgroupBytes}`;
@@ -201,9 +235,14 @@ export function defaultLayout(setup: TensorCoreSetup): TensorLayout | null {
  * 8-half vectors) and K a multiple of 8 (x read as vec4<f32>, W as vec4<u32>; a K tail inside the last
  * slice is zero-filled).
  */
-export function tensorIneligibility(dtype: WeightDtype, k: number): string | null {
+export function tensorIneligibility(dtype: WeightDtype, k: number, layout?: TensorLayout, n?: number): string | null {
   if (dtype !== "bf16" && dtype !== "f16") return `weights are ${dtype} (the tensor path takes bf16 or f16)`;
   if (k % 8 !== 0) return `K = ${k} is not a multiple of 8`;
+  if (layout?.variant.direct) {
+    if (dtype !== "f16") return `weights are ${dtype} (the ${layout.variant.name} kernel reads f16 weights directly)`;
+    if (k % layout.variant.bk !== 0) return `K = ${k} is not a multiple of ${layout.variant.bk}`;
+    if (n !== undefined && n % layout.config.N !== 0) return `N = ${n} is not a multiple of ${layout.config.N}`;
+  }
   return null;
 }
 
