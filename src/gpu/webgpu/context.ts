@@ -36,8 +36,8 @@ export interface GpuKvLayer {
   size: number;
 }
 
-export function activationResource(activation: GpuActivation): Resource {
-  return { kind: "activation", activation };
+export function activationResource(activation: GpuActivation, whole = false): Resource {
+  return whole ? { kind: "activation", activation, whole } : { kind: "activation", activation };
 }
 
 /** Uniform parameters as u32 words (f32 fields packed with f32Bits). */

@@ -18,12 +18,21 @@ export class GpuActivation implements Activation {
     /** The step (number of submitted steps before it) during which this activation was created. */
     readonly step: number,
     state: "pending" | "live",
+    /**
+     * Rows the buffer holds (≥ rows): a kernel that writes whole tiles (the tensor-core matmul) gets room for
+     * the rows past the last one; it binds them with `activationResource(a, true)`, every other use sees `rows`.
+     */
+    readonly capacityRows: number = rows,
   ) {
     this.state = state;
   }
 
   get bytes(): number {
     return this.rows * this.cols * 4;
+  }
+
+  get capacityBytes(): number {
+    return this.capacityRows * this.cols * 4;
   }
 
   get isEmpty(): boolean {
@@ -33,7 +42,8 @@ export class GpuActivation implements Activation {
 
 /** What one binding of a dispatch refers to, in binding order. */
 export type Resource =
-  | { kind: "activation"; activation: GpuActivation }
+  /** `whole`: bind the activation's capacity (capacityRows), not just its rows. */
+  | { kind: "activation"; activation: GpuActivation; whole?: boolean }
   /** A buffer that outlives the step (weights, KV cache) or one of the step's inputs. */
   | { kind: "buffer"; buffer: GPUBuffer; size: number }
   /** Kernel parameters, packed into the step's uniform arena when the step is encoded. */
@@ -111,9 +121,9 @@ export class StepRecorder {
   }
 
   /** An activation a dispatch of this step will produce. Empty ones are live at once and never bound. */
-  output(rows: number, cols: number): GpuActivation {
-    const activation = new GpuActivation(rows, cols, this.stepNumber, rows * cols === 0 ? "live" : "pending");
-    checkBindable(this.limits, activation.bytes, `an activation [${rows}, ${cols}]`);
+  output(rows: number, cols: number, capacityRows = rows): GpuActivation {
+    const activation = new GpuActivation(rows, cols, this.stepNumber, rows * cols === 0 ? "live" : "pending", Math.max(rows, capacityRows));
+    checkBindable(this.limits, activation.capacityBytes, `an activation [${rows}, ${cols}]`);
     return activation;
   }
 
@@ -256,10 +266,11 @@ export class StepRecorder {
           case "activation": {
             const activation = resource.activation;
             if (activation.state === "pending") {
-              activation.buffer = this.pool.acquire(activation.bytes, `an activation [${activation.rows}, ${activation.cols}]`);
+              activation.buffer = this.pool.acquire(activation.capacityBytes, `an activation [${activation.rows}, ${activation.cols}]`);
               activation.state = "live";
             }
-            return { binding, resource: { buffer: activation.buffer!, offset: 0, size: activation.bytes } };
+            const size = resource.whole ? activation.capacityBytes : activation.bytes;
+            return { binding, resource: { buffer: activation.buffer!, offset: 0, size } };
           }
           case "buffer":
             return { binding, resource: { buffer: resource.buffer, offset: 0, size: resource.size } };

@@ -20,8 +20,8 @@ import { BF16_F16_LIMIT_BITS, F16_MAX, tensorWorkgroups, type TensorLayout } fro
  * something does. Otherwise the only rounding is x to f16 (relative 2^-11) and bf16 weights below 2^-14
  * becoming f16 subnormals (absolute ≤ 2^-25); accumulation is f32. Measured error: bench/NOTES.md.
  *
- * Output tiles that cross the last token row or column are stored one result matrix at a time through
- * workgroup memory and copied out with bounds checks; full tiles are stored straight to y.
+ * Result matrices are stored straight to y: its buffer holds whole row tiles, and N must be a multiple of the
+ * matrix width (tensorIneligibility), so no store needs a bounds check beyond skipping matrices past N.
  */
 
 /** WGSL for the bf16/f16 → f16 conversion of one staged 8-half weight chunk `q` into `ws` at `base`. */
@@ -61,10 +61,12 @@ export function tensorMatmulSource(layout: TensorLayout, dtype: WeightDtype): st
   const xF16 = variant.xF16 === true;
   const xDirect = variant.xDirect === true;
   const prefetch = variant.prefetch === true;
-  const fence = variant.fence === true;
-  // The barrier after a slice is staged. With `fence`, a workgroupUniformLoad whose value (always 0) joins
-  // the matrix-load offsets, so those loads cannot be moved above it.
-  const staged = fence ? "fence = workgroupUniformLoad(&fenceWord);" : "workgroupBarrier();";
+  // The barrier after a slice is staged is a workgroupUniformLoad of a word that stays 0 and joins the
+  // matrix-load offsets. Dawn's SPIR-V does not order subgroupMatrixLoad from workgroup memory with
+  // workgroupBarrier (the loads are not marked as visible to other invocations), and on the H100 the driver
+  // moved loop-invariant loads above it: single-buffer variants read unstaged data (bench/NOTES.md). A load
+  // whose offset depends on a value read after the barrier cannot move above it.
+  const staged = "fence = workgroupUniformLoad(&fenceWord);";
   const subgroups = variant.sgRows * variant.sgCols;
   const range = (n: number) => Array.from({ length: n }, (_, i) => i);
   const acc = (i: number, j: number) => `acc${i}_${j}`;
@@ -91,26 +93,16 @@ export function tensorMatmulSource(layout: TensorLayout, dtype: WeightDtype): st
     )
     .map((step) => `{\n        ${step}\n      }`)
     .join("\n      ");
-  // Full tiles: every result matrix straight to y. Ragged tiles (workgroup-uniform condition): one matrix
-  // at a time through workgroup memory, barriers between the store and the bounds-checked copy.
+  // Every result matrix straight to y: the output buffer has room for whole row tiles (capacityRows), and N is a
+  // multiple of the matrix width, so only matrices wholly past N (a last tile wider than N) are skipped. (Going
+  // through workgroup memory instead needs a barrier that Dawn does not order subgroupMatrixStore with.)
   const cells = range(tileM).flatMap((i) => range(tileN).map((j) => [i, j] as const));
-  const directStores = cells
-    .map(([i, j]) => `subgroupMatrixStore(&y, (sgRow0 + ${i * M}u) * params.n + sgCol0 + ${j * N}u, ${acc(i, j)}, false, params.n);`)
-    .join("\n      ");
-  const raggedStores = cells
+  const stores = cells
     .map(
-      ([i, j]) => `if (isActive) { subgroupMatrixStore(&scratch, sg * ${M * N}u, ${acc(i, j)}, false, ${N}u); }
-    workgroupBarrier();
-    if (isActive) {
-      for (var e = lane; e < ${M * N}u; e += sgSize) {
-        let row = sgRow0 + ${i * M}u + e / ${N}u;
-        let col = sgCol0 + ${j * N}u + e % ${N}u;
-        if (row < params.numTokens && col < params.n) { y[row * params.n + col] = scratch[sg * ${M * N}u + e]; }
-      }
-    }
-    workgroupBarrier();`,
+      ([i, j]) =>
+        `if (sgCol0 + ${j * N}u < params.n) { subgroupMatrixStore(&y, (sgRow0 + ${i * M}u) * params.n + sgCol0 + ${j * N}u, ${acc(i, j)}, false, params.n); }`,
     )
-    .join("\n    ");
+    .join("\n      ");
   return `enable f16;
 enable subgroups;
 enable chromium_experimental_subgroup_matrix;
@@ -144,10 +136,9 @@ const BF16_LIMIT: u32 = ${BF16_F16_LIMIT_BITS}u;
 
 ${xDirect ? "" : `var<workgroup> xs: array<f16, ${buffers * bm * stride}>;`}
 var<workgroup> ws: array<f16, ${buffers * bn * stride}>;
-var<workgroup> scratch: array<f32, ${subgroups * M * N}>;
 var<workgroup> overflow: atomic<u32>;
 var<workgroup> overflowSeen: u32;
-${fence ? "var<workgroup> fenceWord: u32; // never written: 0" : ""}
+var<workgroup> fenceWord: u32; // never written: 0
 
 ${xDirect ? "" : `var<private> xr: array<${xF16 ? "vec4<u32>" : "vec4<f32>"}, XC>;`}
 var<private> wr: array<vec4<u32>, WC>;
@@ -232,7 +223,7 @@ fn exactTile(m0: u32, n0: u32, lid: u32) {
 @compute @workgroup_size(${threads})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32,
-        @builtin(subgroup_size) sgSize: u32, @builtin(subgroup_invocation_id) lane: u32) {
+        @builtin(subgroup_size) sgSize: u32) {
   let group = linearWorkgroup(wid, nwg);
   let tilesM = (params.numTokens + BM - 1u) / BM;
   let tilesN = (params.n + BN - 1u) / BN;
@@ -249,7 +240,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let wLocal = (sg % SG_COLS) * ${tileN * N}u * STRIDE;
   ${declareAcc}
   let slices = (params.k + BK - 1u) / BK;
-  ${fence ? "var fence = 0u;" : ""}
+  var fence = 0u;
   let kPadded = slices * BK; // row stride of the padded f16 x (xDirect)
   ${
     xF16
@@ -266,8 +257,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let buf = ${buffers === 2 ? "s & 1u" : "0u"};
     ${buffers === 2 || prefetch ? "if (s + 1u < slices) { fetch(m0, n0, (s + 1u) * BK, lid); }" : ""}
     if (isActive) {
-      let xBase = ${xDirect ? "sgRow0 * kPadded + s * BK" : "buf * BM * STRIDE + xLocal"}${fence ? " + fence" : ""};
-      let wBase = buf * BN * STRIDE + wLocal${fence ? " + fence" : ""};
+      let xBase = ${xDirect ? "sgRow0 * kPadded + s * BK" : "buf * BM * STRIDE + xLocal"} + fence;
+      let wBase = buf * BN * STRIDE + wLocal + fence;
       ${multiply}
     }
     ${
@@ -283,14 +274,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     exactTile(m0, n0, lid);
     return;
   }
-  let ragged = m0 + BM > params.numTokens || n0 + BN > params.n;
-  if (!ragged) {
-    if (isActive) {
-      ${directStores}
-    }
-    return;
+  if (isActive) {
+    ${stores}
   }
-  ${raggedStores}
 }
 `;
 }
@@ -321,23 +307,12 @@ export function tensorMatmulDirectSource(layout: TensorLayout): string {
     ].join("\n      ");
   const mma = (a: string, b: string) =>
     cells.map(([i, j]) => `${acc(i, j)} = subgroupMatrixMultiplyAccumulate(${a}${i}, ${b}${j}, ${acc(i, j)});`).join("\n      ");
-  const directStores = cells
-    .map(([i, j]) => `subgroupMatrixStore(&y, (sgRow0 + ${i * M}u) * params.n + sgCol0 + ${j * N}u, ${acc(i, j)}, false, params.n);`)
-    .join("\n      ");
-  const raggedStores = cells
+  const stores = cells
     .map(
-      ([i, j]) => `if (isActive) { subgroupMatrixStore(&scratch, sg * ${M * N}u, ${acc(i, j)}, false, ${N}u); }
-  workgroupBarrier();
-  if (isActive) {
-    for (var e = lane; e < ${M * N}u; e += sgSize) {
-      let row = sgRow0 + ${i * M}u + e / ${N}u;
-      let col = sgCol0 + ${j * N}u + e % ${N}u;
-      if (row < params.numTokens && col < params.n) { y[row * params.n + col] = scratch[sg * ${M * N}u + e]; }
-    }
-  }
-  workgroupBarrier();`,
+      ([i, j]) =>
+        `if (sgCol0 + ${j * N}u < params.n) { subgroupMatrixStore(&y, (sgRow0 + ${i * M}u) * params.n + sgCol0 + ${j * N}u, ${acc(i, j)}, false, params.n); }`,
     )
-    .join("\n  ");
+    .join("\n    ");
   return `enable f16;
 enable subgroups;
 enable chromium_experimental_subgroup_matrix;
@@ -358,7 +333,6 @@ const THREADS: u32 = ${threads}u;
 const SUBGROUPS: u32 = ${subgroups}u;
 const SG_COLS: u32 = ${variant.sgCols}u;
 
-var<workgroup> scratch: array<f32, ${subgroups * M * N}>;
 var<workgroup> overflow: atomic<u32>;
 var<workgroup> overflowSeen: u32;
 
@@ -382,7 +356,7 @@ fn exactTile(m0: u32, n0: u32, lid: u32) {
 @compute @workgroup_size(${threads})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32,
-        @builtin(subgroup_size) sgSize: u32, @builtin(subgroup_invocation_id) lane: u32) {
+        @builtin(subgroup_size) sgSize: u32) {
   let group = linearWorkgroup(wid, nwg);
   let tilesM = (params.numTokens + BM - 1u) / BM;
   let tilesN = (params.n + BN - 1u) / BN;
@@ -423,14 +397,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       ${mma("c", "d")}
     }
   }
-  let ragged = m0 + BM > params.numTokens || n0 + BN > params.n;
-  if (!ragged) {
-    if (isActive) {
-      ${directStores}
-    }
-    return;
+  if (isActive) {
+    ${stores}
   }
-  ${raggedStores}
 }
 `;
 }
@@ -480,14 +449,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 /** Dispatches the tensor-core matmul for `layout` (the caller checked eligibility with tensorIneligibility). */
 export function matmulTensor(ctx: KernelContext, x: GpuActivation, weight: GpuWeight, layout: TensorLayout): GpuActivation {
   const [n, k] = weight.shape;
-  const out = ctx.recorder.output(x.rows, n);
+  // Whole row tiles are stored (rows past x.rows land in the spare capacity and are never read).
+  const out = ctx.recorder.output(x.rows, n, Math.ceil(x.rows / layout.bm) * layout.bm);
   if (out.isEmpty) return out;
   const { config } = layout;
   const key = `matmul.tensor/${weight.dtype}/${layout.variant.name}/${config.M}x${config.N}x${config.K}/sg${layout.subgroupSize}`;
   const pipeline = ctx.pipelines.get(key, () =>
     layout.variant.direct ? tensorMatmulDirectSource(layout) : tensorMatmulSource(layout, weight.dtype),
   );
-  const resources = [uniform(x.rows, k, n), activationResource(x), weight.resource, activationResource(out)];
+  const resources = [uniform(x.rows, k, n), activationResource(x), weight.resource, activationResource(out, true)];
   if (layout.variant.xF16) {
     // xDirect loads whole 16-row, K-slice matrices from the copy: pad it to whole tiles.
     const direct = layout.variant.xDirect === true || layout.variant.direct === true;

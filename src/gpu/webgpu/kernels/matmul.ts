@@ -478,7 +478,7 @@ export function matmulGrouped(
       uniform(x.rows, x.cols, ...weights.map((w) => w.shape[0]), ...fused.words),
       activationResource(x),
       ...weights.map((w) => w.resource),
-      ...outs.map(activationResource),
+      ...outs.map((a) => activationResource(a)),
       ...fused.resources,
     ],
     gemvWorkgroups(

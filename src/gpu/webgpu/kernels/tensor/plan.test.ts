@@ -78,12 +78,12 @@ test("pickF16Config takes f16 → f32 (never f16 accumulation), preferring 16×1
 test("layoutVariant sizes tiles, threads and workgroup memory, and refuses what the device cannot hold", () => {
   const layout = layoutVariant(variant("128x128-sg2x2-db"), H100);
   assert.ok(typeof layout !== "string");
-  // 2×2 subgroups of 4×4 16×16 matrices: a 128×128 tile, 128 threads; two buffers of (128 + 128) rows × 40 halves,
-  // four 16×16 f32 scratch matrices and two flags.
+  // 2×2 subgroups of 4×4 16×16 matrices: a 128×128 tile, 128 threads; two buffers of (128 + 128) rows × 40 halves
+  // and three words (overflow flag, its copy, the fence word).
   assert.equal(layout.bm, 128);
   assert.equal(layout.bn, 128);
   assert.equal(layout.threads, 128);
-  assert.equal(layout.workgroupBytes, 2 * 256 * 40 * 2 + 4 * 256 * 4 + 8);
+  assert.equal(layout.workgroupBytes, 2 * 256 * 40 * 2 + 12);
   assert.equal(layout.xChunksPerThread, (128 * 32) / 4 / 128);
   assert.equal(layout.wChunksPerThread, (128 * 32) / 8 / 128);
   // x pre-converted to f16: 8 halves per staged x chunk; xDirect stages no x at all (W only).
@@ -91,14 +91,20 @@ test("layoutVariant sizes tiles, threads and workgroup memory, and refuses what 
   assert.ok(typeof x16 !== "string" && x16.xChunksPerThread === (128 * 32) / 8 / 128);
   const direct = layoutVariant(variant("128x128-sg2x2-k64-db-xd"), H100);
   assert.ok(typeof direct !== "string" && direct.xChunksPerThread === 0);
-  assert.equal(direct.workgroupBytes, 2 * 128 * 72 * 2 + 4 * 256 * 4 + 8);
+  assert.equal(direct.workgroupBytes, 2 * 128 * 72 * 2 + 12);
+  // One buffer with register prefetch: half the staging of two; the direct variant stages nothing.
+  const prefetched = layoutVariant(variant("128x256-sg2x4-rb-x16"), H100);
+  assert.ok(typeof prefetched !== "string" && prefetched.threads === 256 && prefetched.bn === 256);
+  assert.equal(prefetched.workgroupBytes, (128 + 256) * 40 * 2 + 12);
+  const noStaging = layoutVariant(variant("128x256-sg2x4-direct"), H100);
+  assert.ok(typeof noStaging !== "string" && noStaging.workgroupBytes === 12 && noStaging.wChunksPerThread === 0);
   const small = { ...H100, maxWorkgroupBytes: 32768 };
-  assert.match(String(layoutVariant(TENSOR_VARIANTS[0], small)), /exceed the device's 32768/);
+  assert.match(String(layoutVariant(TENSOR_VARIANTS[0], { ...H100, maxWorkgroupBytes: 16384 })), /exceed the device's 16384/);
   assert.match(String(layoutVariant({ ...TENSOR_VARIANTS[0], bk: 12 }, H100)), /not a multiple of 8/);
   assert.match(String(layoutVariant(TENSOR_VARIANTS[0], { ...H100, maxInvocations: 64 })), /threads exceed/);
   // A 16×8×16 configuration halves the tile's width.
   const narrow = layoutVariant(TENSOR_VARIANTS[0], { ...H100, config: H100_CONFIGS[4] });
-  assert.ok(typeof narrow !== "string" && narrow.bn === 64 && narrow.bm === 128);
+  assert.ok(typeof narrow !== "string" && narrow.bn === 128 && narrow.bm === 128);
   // With 32 KiB of workgroup memory (lavapipe's limit) some variant still fits.
   assert.ok(defaultLayout(small) !== null);
   for (const variant of TENSOR_VARIANTS) {
@@ -107,28 +113,35 @@ test("layoutVariant sizes tiles, threads and workgroup memory, and refuses what 
   }
 });
 
-test("the default layout is never a variant marked broken", () => {
-  assert.ok(
-    TENSOR_VARIANTS.some((v) => v.broken),
-    "the lab keeps the broken variants to track them",
-  );
-  const chosen = defaultLayout(H100);
-  assert.ok(chosen && !chosen.variant.broken);
-  assert.equal(chosen.variant.name, "128x128-sg2x2-db-x16");
-  for (const limit of [49152, 32768, 16384]) {
+test("the default layout is the lab's fastest correct variant where it fits, and smaller devices fall back", () => {
+  assert.equal(defaultLayout(H100)?.variant.name, "128x256-sg2x4-rb-x16");
+  for (const limit of [32768, 16384, 8192]) {
     const fallback = defaultLayout({ ...H100, maxWorkgroupBytes: limit });
-    assert.ok(fallback === null || !fallback.variant.broken, `limit ${limit}`);
+    assert.ok(fallback === null || fallback.workgroupBytes <= limit, `limit ${limit}`);
   }
+  assert.equal(defaultLayout({ ...H100, maxWorkgroupBytes: 16384 })?.variant.direct, true);
 });
 
 test("tensorWorkgroups covers ragged outputs with whole tiles; eligibility needs bf16/f16 and K % 8 == 0", () => {
   const layout = layoutVariant(TENSOR_VARIANTS[0], H100);
   assert.ok(typeof layout !== "string");
-  assert.equal(tensorWorkgroups(layout, 2048, 4096), 16 * 32);
-  assert.equal(tensorWorkgroups(layout, 2049, 4097), 17 * 33);
+  assert.equal(tensorWorkgroups(layout, 2048, 4096), 16 * 16);
+  assert.equal(tensorWorkgroups(layout, 2049, 4097), 17 * 17);
   assert.equal(tensorWorkgroups(layout, 1, 1), 1);
   assert.equal(tensorIneligibility("bf16", 4096), null);
   assert.equal(tensorIneligibility("f16", 8), null);
   assert.match(String(tensorIneligibility("f32", 4096)), /f32/);
   assert.match(String(tensorIneligibility("bf16", 4100)), /multiple of 8/);
+  // Result matrices are stored whole, so N must be a multiple of the matrix width.
+  assert.equal(tensorIneligibility("bf16", 4096, layout, 4096), null);
+  assert.match(String(tensorIneligibility("bf16", 4096, layout, 4100)), /N = 4100 is not a multiple of 16/);
+  // The direct variant reads f16 weights straight from storage, two K steps at a time.
+  const direct = layoutVariant(
+    TENSOR_VARIANTS.find((v) => v.direct)!,
+    H100,
+  );
+  assert.ok(typeof direct !== "string");
+  assert.match(String(tensorIneligibility("bf16", 4096, direct, 4096)), /reads f16 weights/);
+  assert.match(String(tensorIneligibility("f16", 4104, direct, 4096)), /not a multiple of 32/);
+  assert.equal(tensorIneligibility("f16", 4096, direct, 4096), null);
 });

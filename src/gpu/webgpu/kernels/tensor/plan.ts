@@ -61,71 +61,31 @@ export interface TensorVariant {
    */
   prefetch?: boolean;
   /**
-   * The barrier after each staged slice is a workgroupUniformLoad of a word that stays 0, added to the
-   * matrix-load offsets: the loads then depend on a value read after the barrier and cannot be hoisted above
-   * it. Without it, variants whose load offsets do not change between slices read stale or unstaged data
-   * on the H100 (bench/NOTES.md).
-   */
-  fence?: boolean;
-  /**
    * No workgroup memory at all: each subgroup loads its left matrices from the padded f16 copy of x and its
    * right matrices straight from the weights (which must be f16: W[N, K] row-major is the right matrix
    * column-major), the next 16-wide K step loaded while the current one is multiplied. Needs xF16, f16
    * weights, K % 32 == 0 and N % 16 == 0.
    */
   direct?: boolean;
-  /** Why the variant must not run in the model (kept for the kernel lab to track); unset when it is sound. */
-  broken?: string;
 }
-
-const SINGLE_BUFFER_BROKEN =
-  "wrong results on the H100 (relative error ~1.4, even with one K slice), 2026-11-27; suspected: subgroupMatrixLoad from " +
-  "workgroup memory not ordered by workgroupBarrier (bench/NOTES.md)";
 
 /**
  * The variants the kernel lab sweeps; the first sound one that fits the device is the default. Measured on
  * the H100 (bench/NOTES.md, 2026-11-27, robustness on): 128x128-sg2x2-db-x16 was the fastest correct one.
  */
 export const TENSOR_VARIANTS: readonly TensorVariant[] = [
-  { name: "128x128-sg2x2-db-x16", sgRows: 2, sgCols: 2, tileM: 4, tileN: 4, bk: 32, pad: 8, buffers: 2, xF16: true },
-  { name: "128x128-sg2x2-db", sgRows: 2, sgCols: 2, tileM: 4, tileN: 4, bk: 32, pad: 8, buffers: 2 },
-  { name: "128x128-sg2x4-db", sgRows: 2, sgCols: 4, tileM: 4, tileN: 2, bk: 32, pad: 4, buffers: 2 },
-  { name: "64x128-sg2x2-db", sgRows: 2, sgCols: 2, tileM: 2, tileN: 4, bk: 32, pad: 8, buffers: 2 },
-  { name: "128x64-sg2x2-db", sgRows: 2, sgCols: 2, tileM: 4, tileN: 2, bk: 32, pad: 8, buffers: 2 },
-  { name: "64x64-sg2x2-db", sgRows: 2, sgCols: 2, tileM: 2, tileN: 2, bk: 32, pad: 8, buffers: 2 },
-  { name: "128x128-sg2x4-db-x16", sgRows: 2, sgCols: 4, tileM: 4, tileN: 2, bk: 32, pad: 4, buffers: 2, xF16: true },
-  { name: "64x128-sg2x2-db-x16", sgRows: 2, sgCols: 2, tileM: 2, tileN: 4, bk: 32, pad: 8, buffers: 2, xF16: true },
-  { name: "128x128-sg2x2-db-xd", sgRows: 2, sgCols: 2, tileM: 4, tileN: 4, bk: 32, pad: 8, buffers: 2, xF16: true, xDirect: true },
-  { name: "128x128-sg2x2-k64-db-xd", sgRows: 2, sgCols: 2, tileM: 4, tileN: 4, bk: 64, pad: 8, buffers: 2, xF16: true, xDirect: true },
-  { name: "128x128-sg2x4-k64-db-xd", sgRows: 2, sgCols: 4, tileM: 4, tileN: 2, bk: 64, pad: 8, buffers: 2, xF16: true, xDirect: true },
-  { name: "128x128-sg2x2-k64-rb-x16", sgRows: 2, sgCols: 2, tileM: 4, tileN: 4, bk: 64, pad: 8, buffers: 1, prefetch: true, xF16: true },
-  { name: "256x128-sg4x2-rb-x16", sgRows: 4, sgCols: 2, tileM: 4, tileN: 4, bk: 32, pad: 8, buffers: 1, prefetch: true, xF16: true },
   { name: "128x256-sg2x4-rb-x16", sgRows: 2, sgCols: 4, tileM: 4, tileN: 4, bk: 32, pad: 8, buffers: 1, prefetch: true, xF16: true },
+  { name: "256x128-sg4x2-rb-x16", sgRows: 4, sgCols: 2, tileM: 4, tileN: 4, bk: 32, pad: 8, buffers: 1, prefetch: true, xF16: true },
+  { name: "128x128-sg2x2-db-x16", sgRows: 2, sgCols: 2, tileM: 4, tileN: 4, bk: 32, pad: 8, buffers: 2, xF16: true },
+  { name: "128x128-sg2x2-k64-rb-x16", sgRows: 2, sgCols: 2, tileM: 4, tileN: 4, bk: 64, pad: 8, buffers: 1, prefetch: true, xF16: true },
   { name: "128x128-sg4x2-rb-x16", sgRows: 4, sgCols: 2, tileM: 2, tileN: 4, bk: 32, pad: 8, buffers: 1, prefetch: true, xF16: true },
-  { name: "128x128-sg2x2-db-x16-f", sgRows: 2, sgCols: 2, tileM: 4, tileN: 4, bk: 32, pad: 8, buffers: 2, xF16: true, fence: true },
-  { name: "128x128-sg2x2-k64-rb-x16-f", sgRows: 2, sgCols: 2, tileM: 4, tileN: 4, bk: 64, pad: 8, buffers: 1, prefetch: true, xF16: true, fence: true },
-  { name: "256x128-sg4x2-rb-x16-f", sgRows: 4, sgCols: 2, tileM: 4, tileN: 4, bk: 32, pad: 8, buffers: 1, prefetch: true, xF16: true, fence: true },
-  { name: "128x256-sg2x4-rb-x16-f", sgRows: 2, sgCols: 4, tileM: 4, tileN: 4, bk: 32, pad: 8, buffers: 1, prefetch: true, xF16: true, fence: true },
-  { name: "128x128-sg4x2-rb-x16-f", sgRows: 4, sgCols: 2, tileM: 2, tileN: 4, bk: 32, pad: 8, buffers: 1, prefetch: true, xF16: true, fence: true },
-  { name: "128x128-sg2x2-direct", sgRows: 2, sgCols: 2, tileM: 4, tileN: 4, bk: 32, pad: 0, buffers: 1, xF16: true, direct: true },
+  { name: "128x128-sg2x2-sb-x16", sgRows: 2, sgCols: 2, tileM: 4, tileN: 4, bk: 32, pad: 8, buffers: 1, xF16: true },
+  { name: "128x128-sg2x2-db", sgRows: 2, sgCols: 2, tileM: 4, tileN: 4, bk: 32, pad: 8, buffers: 2 },
+  { name: "64x128-sg2x2-db-x16", sgRows: 2, sgCols: 2, tileM: 2, tileN: 4, bk: 32, pad: 8, buffers: 2, xF16: true },
+  { name: "64x64-sg2x2-db-x16", sgRows: 2, sgCols: 2, tileM: 2, tileN: 2, bk: 32, pad: 8, buffers: 2, xF16: true },
+  { name: "128x128-sg2x2-k64-db-xd", sgRows: 2, sgCols: 2, tileM: 4, tileN: 4, bk: 64, pad: 8, buffers: 2, xF16: true, xDirect: true },
   { name: "128x256-sg2x4-direct", sgRows: 2, sgCols: 4, tileM: 4, tileN: 4, bk: 32, pad: 0, buffers: 1, xF16: true, direct: true },
-  { name: "256x128-sg4x2-direct", sgRows: 4, sgCols: 2, tileM: 4, tileN: 4, bk: 32, pad: 0, buffers: 1, xF16: true, direct: true },
   { name: "64x128-sg2x4-direct", sgRows: 2, sgCols: 4, tileM: 2, tileN: 2, bk: 32, pad: 0, buffers: 1, xF16: true, direct: true },
-  { name: "128x128-sg4x2-sb", sgRows: 4, sgCols: 2, tileM: 2, tileN: 4, bk: 32, pad: 8, buffers: 1, broken: SINGLE_BUFFER_BROKEN },
-  { name: "128x128-sg2x2-k64-sb", sgRows: 2, sgCols: 2, tileM: 4, tileN: 4, bk: 64, pad: 8, buffers: 1, broken: SINGLE_BUFFER_BROKEN },
-  { name: "256x128-sg4x2-sb", sgRows: 4, sgCols: 2, tileM: 4, tileN: 4, bk: 32, pad: 8, buffers: 1, broken: SINGLE_BUFFER_BROKEN },
-  {
-    name: "256x128-sg4x2-sb-x16",
-    sgRows: 4,
-    sgCols: 2,
-    tileM: 4,
-    tileN: 4,
-    bk: 32,
-    pad: 8,
-    buffers: 1,
-    xF16: true,
-    broken: SINGLE_BUFFER_BROKEN,
-  },
 ];
 
 /**
@@ -200,9 +160,9 @@ export function layoutVariant(variant: TensorVariant, setup: TensorCoreSetup): T
   if (xChunks % threads !== 0 || wChunks % threads !== 0) {
     return `${variant.name}: the ${xChunks} x and ${wChunks} weight chunks of a K slice do not split evenly over ${threads} threads`;
   }
-  // f16 staging for x and W per buffer, one f32 result matrix per subgroup for ragged edges, two u32 flags.
+  // f16 staging for x and W per buffer, three u32 words (overflow flag, its uniform copy, the fence word).
   const stagedRows = variant.direct ? 0 : (variant.xDirect ? 0 : bm) + bn;
-  const workgroupBytes = variant.buffers * stagedRows * stride * 2 + subgroups * config.M * config.N * 4 + 8;
+  const workgroupBytes = variant.buffers * stagedRows * stride * 2 + 12;
   if (workgroupBytes > setup.maxWorkgroupBytes) {
     return `${variant.name}: ${workgroupBytes} bytes of workgroup memory exceed the device's ${setup.maxWorkgroupBytes}`;
   }
@@ -220,10 +180,9 @@ export function layoutVariant(variant: TensorVariant, setup: TensorCoreSetup): T
   };
 }
 
-/** The default variant: the first sound (not `broken`) one of TENSOR_VARIANTS that fits the device. */
+/** The default variant: the first of TENSOR_VARIANTS that fits the device. */
 export function defaultLayout(setup: TensorCoreSetup): TensorLayout | null {
   for (const variant of TENSOR_VARIANTS) {
-    if (variant.broken) continue;
     const layout = layoutVariant(variant, setup);
     if (typeof layout !== "string") return layout;
   }
@@ -238,10 +197,10 @@ export function defaultLayout(setup: TensorCoreSetup): TensorLayout | null {
 export function tensorIneligibility(dtype: WeightDtype, k: number, layout?: TensorLayout, n?: number): string | null {
   if (dtype !== "bf16" && dtype !== "f16") return `weights are ${dtype} (the tensor path takes bf16 or f16)`;
   if (k % 8 !== 0) return `K = ${k} is not a multiple of 8`;
+  if (layout && n !== undefined && n % layout.config.N !== 0) return `N = ${n} is not a multiple of ${layout.config.N}`;
   if (layout?.variant.direct) {
     if (dtype !== "f16") return `weights are ${dtype} (the ${layout.variant.name} kernel reads f16 weights directly)`;
     if (k % layout.variant.bk !== 0) return `K = ${k} is not a multiple of ${layout.variant.bk}`;
-    if (n !== undefined && n % layout.config.N !== 0) return `N = ${n} is not a multiple of ${layout.config.N}`;
   }
   return null;
 }

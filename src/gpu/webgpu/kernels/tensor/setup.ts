@@ -21,14 +21,14 @@ export function tensorCoreSetup(gpu: WebGpuDevice): TensorCoreSetup | null {
 
 /**
  * The layout the backend uses: the named variant (SWALLOW_TENSOR_VARIANT, for the kernel lab's end-to-end
- * runs) when it is sound and fits, else the default one; null without tensor cores.
+ * runs) when it fits, else the default one; null without tensor cores.
  */
 export function tensorCoreLayout(gpu: WebGpuDevice, variantName?: string): TensorLayout | null {
   const setup = tensorCoreSetup(gpu);
   if (!setup) return null;
   const name =
     variantName ?? (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.SWALLOW_TENSOR_VARIANT;
-  const named = name ? TENSOR_VARIANTS.find((v) => v.name === name && !v.broken) : undefined;
+  const named = name ? TENSOR_VARIANTS.find((v) => v.name === name) : undefined;
   if (named) {
     const layout = layoutVariant(named, setup);
     if (typeof layout !== "string") return layout;
