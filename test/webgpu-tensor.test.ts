@@ -105,3 +105,28 @@ test("an output width that is not a multiple of the result matrix keeps the GEMV
   };
   assert.deepEqual(await run("auto", false), await run("gemv", true));
 });
+
+test("split-K (few output tiles, long K) sums its partials in the reduce pass, which also adds the residual", { skip }, async (t) => {
+  const [tokens, k, n] = [70, 2048, 64]; // 2 tiles of 64×128 → 4 splits of 16 slices (tensorSplits)
+  const x = random(9200).values(tokens * k);
+  const residual = random(9201).values(tokens * n);
+  const w = randomTensor("bf16", [n, k], 9202, 0.1);
+  const weight = await gpu.uploadWeight("w", w);
+  const expected = ops.matmulTransposed(x, tokens, matrix(w)).map((v, i) => v + residual[i]);
+  gpu.matmulPath = "tensor";
+  try {
+    const out = await gpu.read(gpu.matmul(gpu.uploadActivation(tokens, k, x), weight, gpu.uploadActivation(tokens, n, residual)));
+    const error = relativeError(out, expected);
+    t.diagnostic(`split-K with residual: relative error ${error.toExponential(2)}`);
+    assert.ok(error <= 2e-3 && error > 1e-7, `relative error ${error}`);
+    // A value beyond f16 sends its tile to the exact path: split 0 holds the whole sum, the others zeros.
+    const big = Float32Array.from(x);
+    big[3 * k + 5] = 1.5e5;
+    const exact = ops.matmulTransposed(big, tokens, matrix(w));
+    const exactError = relativeError(await gpu.read(gpu.matmul(gpu.uploadActivation(tokens, k, big), weight)), exact);
+    t.diagnostic(`split-K, x beyond f16: relative error ${exactError.toExponential(2)}`);
+    assert.ok(exactError <= 1e-5, `relative error ${exactError}`);
+  } finally {
+    gpu.matmulPath = "auto";
+  }
+});

@@ -131,6 +131,22 @@ export interface Backend {
     /** q not yet rotated: `rope` is applied as q is loaded (the same values as a separate `rope`). */
     ropeInvFreq?: Weight,
   ): Activation;
+  /**
+   * `writeKv(cache, layer, k, v, batch, ropeInvFreq)` then `attention(q, cache, layer, batch, numHeads, scale,
+   * ropeInvFreq)`: one call so a backend can fuse the two (webgpu does for steps with one row per sequence). The
+   * same output and cache contents, bit for bit, as the two calls.
+   */
+  writeKvAttention(
+    q: Activation,
+    k: Activation,
+    v: Activation,
+    cache: KvCache,
+    layer: number,
+    batch: ForwardBatch,
+    numHeads: number,
+    scale: number,
+    ropeInvFreq?: Weight,
+  ): Activation;
   add(a: Activation, b: Activation): Activation;
   /** silu(gate) * up, elementwise. */
   siluMul(gate: Activation, up: Activation): Activation;

@@ -121,9 +121,9 @@ export class LlamaModel {
     this.layers.forEach((w, layer) => {
       // rmsNorm(h) · Wᵀ for q/k/v: [T, numHeads * headDim], [T, numKvHeads * headDim] ×2 (the norm fused where the backend can)
       const [q, k, v] = b.matmulMany(h, [w.q, w.k, w.v], { weight: w.inputNorm, eps: spec.rmsNormEps });
-      // RoPE on q and k happens inside writeKv and attention (rotate-half, the same values as b.rope).
-      b.writeKv(cache, layer, k, v, batch, this.invFreq);
-      const attention = b.attention(q, cache, layer, batch, spec.numHeads, scale, this.invFreq);
+      // Store K/V, then attend (one dispatch where the backend fuses them); RoPE on q and k happens inside
+      // (rotate-half, the same values as b.rope).
+      const attention = b.writeKvAttention(q, k, v, cache, layer, batch, spec.numHeads, scale, this.invFreq);
       h = b.matmul(attention, w.o, h); // h + attention · Woᵀ (the residual add fused where the backend can)
       // silu(y·Gateᵀ) ⊙ y·Upᵀ with y = rmsNorm(h): [T, intermediate]
       h = b.matmul(b.swiGlu(h, w.gate, w.up, { weight: w.postNorm, eps: spec.rmsNormEps }), w.down, h);

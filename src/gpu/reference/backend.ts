@@ -168,6 +168,21 @@ export class ReferenceBackend implements Backend {
     return new CpuActivation(q.rows, q.cols, out);
   }
 
+  writeKvAttention(
+    q: Activation,
+    k: Activation,
+    v: Activation,
+    cache: KvCache,
+    layer: number,
+    batch: ForwardBatch,
+    numHeads: number,
+    scale: number,
+    ropeInvFreq?: Weight,
+  ): Activation {
+    this.writeKv(cache, layer, k, v, batch, ropeInvFreq);
+    return this.attention(q, cache, layer, batch, numHeads, scale, ropeInvFreq);
+  }
+
   add(a: Activation, b: Activation): Activation {
     return new CpuActivation(a.rows, a.cols, ops.add(act(a).data, act(b).data));
   }

@@ -7,14 +7,20 @@ import { GpuWeight, type GpuKvLayer, type KernelContext } from "./context.js";
 import { describeDevice, openWebGpu, requestWebGpuDevice, type WebGpuAdapter, type WebGpuDevice, type WebGpuOptions } from "./device.js";
 import { elementwise } from "./kernels/elementwise.js";
 import { attention, attentionTiles } from "./kernels/attention.js";
-import { attentionPerRow } from "./kernels/attention-per-row.js";
+import { attentionPerRow, attentionPerRowWriteKv, type PerRowAttentionInputs } from "./kernels/attention-per-row.js";
 import { embed } from "./kernels/embed.js";
 import { gatherRows } from "./kernels/gather-rows.js";
 import { concatColumns } from "./kernels/concat-columns.js";
 import { sampleGreedy } from "./kernels/sample-greedy.js";
 import { matmul, matmulGrouped, matmulSwiGlu, type FusedNorm, type MatmulKernel } from "./kernels/matmul.js";
-import { tensorCoreLayout } from "./kernels/tensor/setup.js";
-import { tensorIneligibility, tensorOutputIneligibility, TENSOR_MIN_TOKENS, type TensorLayout } from "./kernels/tensor/plan.js";
+import { tensorCoreLayouts } from "./kernels/tensor/setup.js";
+import {
+  layoutForShape,
+  tensorIneligibility,
+  tensorOutputIneligibility,
+  TENSOR_MIN_TOKENS,
+  type TensorLayout,
+} from "./kernels/tensor/plan.js";
 import { rmsNorm } from "./kernels/rms-norm.js";
 import { rope, ropeTable } from "./kernels/rope.js";
 import { writeKv } from "./kernels/write-kv.js";
@@ -95,6 +101,8 @@ export class WebGpuBackend implements Backend {
   batchInvariant: boolean;
   /** The tensor-core kernel's layout on this device, or null when the device has no usable subgroup matrices. */
   readonly tensorLayout: TensorLayout | null;
+  /** The tile classes a tensor-core matmul picks from by its shape (layoutForShape), largest first. */
+  readonly tensorLayouts: readonly TensorLayout[];
   private readonly device: GPUDevice;
   private readonly pool: BufferPool;
   private readonly readbackPool: BufferPool;
@@ -104,6 +112,8 @@ export class WebGpuBackend implements Backend {
   private readonly ownedBuffers = new Set<GPUBuffer>();
   private readonly weightIds = new WeakMap<GpuWeight, number>();
   private readonly validatedBatches = new WeakMap<ForwardBatch, number>();
+  /** fusesKvWrite's per-step check, made once per batch (every layer asks). */
+  private readonly rowPerSequenceBatches = new WeakMap<ForwardBatch, { blockSize: number; fusable: boolean }>();
   private readonly errors: string[] = [];
   private readonly waiters = new Set<(error: Error) => void>();
   private lostError: SwallowError | null = null;
@@ -123,7 +133,8 @@ export class WebGpuBackend implements Backend {
     this.batchInvariant = options.batchInvariant ?? true;
     // With Dawn's disable_robustness the tensor kernel gave wrong results on the H100 (bench/NOTES.md,
     // 2026-11-27; cause not established): the tensor path is only offered with robustness on.
-    this.tensorLayout = options.disableRobustness ? null : tensorCoreLayout(gpu);
+    this.tensorLayouts = options.disableRobustness ? [] : tensorCoreLayouts(gpu);
+    this.tensorLayout = this.tensorLayouts[0] ?? null;
     this.maxWeightBytes = Math.min(options.maxWeightBytes ?? Number.POSITIVE_INFINITY, gpu.limits.maxStorageBufferBindingSize);
     this.pool = new BufferPool(this.device, gpu.limits, BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST, "activations");
     this.readbackPool = new BufferPool(this.device, gpu.limits, BufferUsage.MAP_READ | BufferUsage.COPY_DST, "readback");
@@ -254,7 +265,12 @@ export class WebGpuBackend implements Backend {
     if (residual && (residual.rows !== x.rows || residual.cols !== w.shape[0])) {
       throw new Error(`matmul: residual [${residual.rows}, ${residual.cols}] does not match the product [${x.rows}, ${w.shape[0]}]`);
     }
-    return matmul(this.ctx, activation(x), w, this.matmulKernel(x.rows, w), this.tensorLayout, residual ? activation(residual) : null);
+    const kernel = this.matmulKernel(x.rows, w);
+    const layout =
+      kernel === "tensor" && this.tensorLayouts.length > 0
+        ? layoutForShape(this.tensorLayouts, x.rows, w.shape[0], w.shape[1])
+        : this.tensorLayout;
+    return matmul(this.ctx, activation(x), w, kernel, layout, residual ? activation(residual) : null);
   }
 
   matmulMany(x: Activation, weights: Weight[], norm?: NormSpec): Activation[] {
@@ -291,7 +307,9 @@ export class WebGpuBackend implements Backend {
   private matmulKernel(rows: number, weight: GpuWeight): MatmulKernel {
     if (this.matmulPath !== "auto") return this.matmulPath;
     if (this.batchInvariant || !this.tensorLayout || rows < tensorMinTokens()) return "gemv";
-    const why = tensorIneligibility(weight.dtype, weight.shape[1], this.tensorLayout, weight.shape[0]) ?? tensorOutputIneligibility(this.tensorLayout, rows, weight.shape[0]);
+    const why =
+      tensorIneligibility(weight.dtype, weight.shape[1], this.tensorLayout, weight.shape[0]) ??
+      tensorOutputIneligibility(this.tensorLayout, rows, weight.shape[0]);
     return why === null ? "tensor" : "gemv";
   }
 
@@ -314,6 +332,14 @@ export class WebGpuBackend implements Backend {
   writeKv(cache: KvCache, layer: number, k: Activation, v: Activation, batch: ForwardBatch, ropeInvFreq?: Weight): void {
     this.throwIfLost();
     const kv = cache as GpuKvCache;
+    this.checkKvRows(kv, k, v, batch);
+    const headDim = kv.layout.headDim;
+    const kRope = ropeInvFreq ? { cosSin: this.ropeCosSin(batch, ropeInvFreq, headDim), headDim } : null;
+    writeKv(this.ctx, kv.layers[layer], kv.dtype, activation(k), activation(v), this.i32Input(batch.slots, batch.numTokens), kRope);
+  }
+
+  /** K/V rows `[T, kvCols]` of the batch's T tokens, each going to a slot inside the cache. */
+  private checkKvRows(kv: GpuKvCache, k: Activation, v: Activation, batch: ForwardBatch): void {
     const kvCols = kv.layout.numKvHeads * kv.layout.headDim;
     if (k.cols !== kvCols || v.cols !== kvCols || k.rows !== v.rows || k.rows !== batch.numTokens) {
       throw new Error(
@@ -324,9 +350,6 @@ export class WebGpuBackend implements Backend {
       const slot = batch.slots[t];
       if (slot < 0 || slot >= kv.numSlots) throw new RangeError(`KV slot ${slot} is outside the cache (0..${kv.numSlots - 1})`);
     }
-    const headDim = kv.layout.headDim;
-    const kRope = ropeInvFreq ? { cosSin: this.ropeCosSin(batch, ropeInvFreq, headDim), headDim } : null;
-    writeKv(this.ctx, kv.layers[layer], kv.dtype, activation(k), activation(v), this.i32Input(batch.slots, batch.numTokens), kRope);
   }
 
   attention(
@@ -347,12 +370,7 @@ export class WebGpuBackend implements Backend {
     const q = ropeInvFreq && !fused ? this.rope(query, batch, ropeInvFreq, headDim) : query;
     const cosSin = fused ? this.ropeCosSin(batch, ropeInvFreq!, headDim) : null;
     if (this.attentionKernel(batch) === "per-row") {
-      const inputs = {
-        positions: this.i32Input(batch.positions, batch.numTokens),
-        seqIndex: this.i32Input(batch.seqIndex, batch.numTokens),
-        blockTables: this.i32Input(batch.blockTables),
-        maxBlocksPerSeq: batch.maxBlocksPerSeq,
-      };
+      const inputs = this.perRowInputs(batch);
       return attentionPerRow(this.ctx, activation(q), kv.layers[layer], kv.dtype, kv.layout, inputs, numHeads, scale, cosSin);
     }
     return attention(
@@ -374,6 +392,59 @@ export class WebGpuBackend implements Backend {
       scale,
       cosSin,
     );
+  }
+
+  private perRowInputs(batch: ForwardBatch): PerRowAttentionInputs {
+    return {
+      positions: this.i32Input(batch.positions, batch.numTokens),
+      seqIndex: this.i32Input(batch.seqIndex, batch.numTokens),
+      blockTables: this.i32Input(batch.blockTables),
+      maxBlocksPerSeq: batch.maxBlocksPerSeq,
+    };
+  }
+
+  /**
+   * writeKv + attention; one dispatch (kernels/attention-per-row.ts, attentionPerRowWriteKv) when the step takes the
+   * per-row kernel and has one row per sequence, so that no row reads a slot another writes. Otherwise (prefill
+   * runs, the tiled kernel, RoPE with a head size that is not a multiple of 4) the two dispatches. Either way a row
+   * gets the same bits.
+   */
+  writeKvAttention(
+    q: Activation,
+    k: Activation,
+    v: Activation,
+    cache: KvCache,
+    layer: number,
+    batch: ForwardBatch,
+    numHeads: number,
+    scale: number,
+    ropeInvFreq?: Weight,
+  ): Activation {
+    this.throwIfLost();
+    const kv = cache as GpuKvCache;
+    if (!this.fusesKvWrite(batch, kv, ropeInvFreq)) {
+      this.writeKv(cache, layer, k, v, batch, ropeInvFreq);
+      return this.attention(q, cache, layer, batch, numHeads, scale, ropeInvFreq);
+    }
+    this.checkKvRows(kv, k, v, batch);
+    const cosSin = ropeInvFreq ? this.ropeCosSin(batch, ropeInvFreq, kv.layout.headDim) : null;
+    const rows = { k: activation(k), v: activation(v), slots: this.i32Input(batch.slots, batch.numTokens) };
+    const inputs = this.perRowInputs(batch);
+    return attentionPerRowWriteKv(this.ctx, activation(q), rows, kv.layers[layer], kv.dtype, kv.layout, inputs, numHeads, scale, cosSin);
+  }
+
+  /** Whether writeKvAttention can fuse the KV write into the per-row kernel for this step. */
+  private fusesKvWrite(batch: ForwardBatch, kv: GpuKvCache, ropeInvFreq: Weight | undefined): boolean {
+    // The fused kernel ropes q in its vec4 load, as attention does when it can; otherwise q needs a rope pass first.
+    if (ropeInvFreq && kv.layout.headDim % 4 !== 0) return false;
+    if (this.attentionKernel(batch) !== "per-row") return false;
+    this.validateBlockTables(batch, kv);
+    const { blockSize } = kv.layout;
+    const known = this.rowPerSequenceBatches.get(batch);
+    if (known?.blockSize === blockSize) return known.fusable;
+    const fusable = oneRowPerSequence(batch, blockSize);
+    this.rowPerSequenceBatches.set(batch, { blockSize, fusable });
+    return fusable;
   }
 
   /** "auto" resolved for one step (see `attentionPath`). */
@@ -608,6 +679,23 @@ export class WebGpuBackend implements Backend {
       );
     });
   }
+}
+
+/**
+ * Whether each row of the step is the only one of its sequence and goes to the slot its block table gives
+ * positions[t] (the slot the fused kernel stores is the one the unfused kernel would read back). Block tables must
+ * have been validated.
+ */
+function oneRowPerSequence(batch: ForwardBatch, blockSize: number): boolean {
+  const seen = new Set<number>();
+  for (let t = 0; t < batch.numTokens; t++) {
+    const [seq, position] = [batch.seqIndex[t], batch.positions[t]];
+    if (seen.has(seq)) return false;
+    seen.add(seq);
+    const block = batch.blockTables[seq * batch.maxBlocksPerSeq + Math.floor(position / blockSize)];
+    if (batch.slots[t] !== block * blockSize + (position % blockSize)) return false;
+  }
+  return true;
 }
 
 /** TENSOR_MIN_TOKENS, or SWALLOW_TENSOR_MIN_TOKENS for the kernel lab (bench/NOTES.md: where tensor tiles start to pay). */

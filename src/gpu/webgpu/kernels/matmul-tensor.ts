@@ -2,7 +2,7 @@ import type { WeightDtype } from "../../../model/dtype.js";
 import { activationResource, uniform, type GpuWeight, type KernelContext } from "../context.js";
 import type { GpuActivation } from "../recorder.js";
 import { LINEAR_WORKGROUP } from "../wgsl.js";
-import { BF16_F16_LIMIT_BITS, F16_MAX, tensorWorkgroups, type TensorLayout } from "./tensor/plan.js";
+import { BF16_F16_LIMIT_BITS, F16_MAX, tensorSplits, tensorWorkgroups, type TensorLayout } from "./tensor/plan.js";
 
 /**
  * y[T, N] = x[T, K] · W[N, K]ᵀ on tensor cores through Dawn's subgroup matrices (f16 × f16 → f32).
@@ -100,7 +100,7 @@ export function tensorMatmulSource(layout: TensorLayout, dtype: WeightDtype): st
   const stores = cells
     .map(
       ([i, j]) =>
-        `if (sgCol0 + ${j * N}u < params.n) { subgroupMatrixStore(&y, (sgRow0 + ${i * M}u) * params.n + sgCol0 + ${j * N}u, ${acc(i, j)}, false, params.n); }`,
+        `if (sgCol0 + ${j * N}u < params.n) { subgroupMatrixStore(&y, yBase + (sgRow0 + ${i * M}u) * params.n + sgCol0 + ${j * N}u, ${acc(i, j)}, false, params.n); }`,
     )
     .join("\n      ");
   return `enable f16;
@@ -108,7 +108,9 @@ enable subgroups;
 enable chromium_experimental_subgroup_matrix;
 diagnostic(off, chromium.subgroup_matrix_uniformity);
 
-struct Params { numTokens: u32, k: u32, n: u32 }
+// splits > 1: split-K, workgroup (tile, split) sums slices [split·slicesPerSplit, …) into partial sum number
+// split at y + split·splitStride (the reduce pass adds them up).
+struct Params { numTokens: u32, k: u32, n: u32, splits: u32, slicesPerSplit: u32, splitStride: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> w: array<vec4<u32>>;
@@ -202,20 +204,21 @@ ${
 }
 
 /** The exact path for a tile whose inputs f16 cannot hold: f32 FMAs from storage. */
-fn exactTile(m0: u32, n0: u32, lid: u32) {
+fn exactTile(m0: u32, n0: u32, lid: u32, yBase: u32, split: u32) {
   let kVec = params.k / 4u;
   let kChunks = params.k / 8u;
   for (var e = lid; e < BM * BN; e += THREADS) {
     let row = m0 + e / BN;
     let col = n0 + e % BN;
     if (row < params.numTokens && col < params.n) {
+      // With split-K, partial sum 0 takes the whole exact sum and the others hold zeros.
       var sum = 0.0;
-      for (var c = 0u; c < kChunks; c++) {
+      for (var c = 0u; c < select(kChunks, 0u, split > 0u); c++) {
         let q = w[col * kChunks + c];
         ${unpackExact(dtype)}
         sum += dot(x[row * kVec + 2u * c], w0) + dot(x[row * kVec + 2u * c + 1u], w1);
       }
-      y[row * params.n + col] = sum;
+      y[yBase + row * params.n + col] = sum;
     }
   }
 }
@@ -227,10 +230,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let group = linearWorkgroup(wid, nwg);
   let tilesM = (params.numTokens + BM - 1u) / BM;
   let tilesN = (params.n + BN - 1u) / BN;
-  if (group >= tilesM * tilesN) { return; }
+  let tiles = tilesM * tilesN;
+  if (group >= tiles * params.splits) { return; }
   // Consecutive workgroups share a weight tile (m fastest): W is read from memory about once.
-  let m0 = (group % tilesM) * BM;
-  let n0 = (group / tilesM) * BN;
+  let tile = group % tiles;
+  let split = group / tiles;
+  let m0 = (tile % tilesM) * BM;
+  let n0 = (tile / tilesM) * BN;
+  let yBase = split * params.splitStride;
   // Subgroups beyond SUBGROUPS (a device whose subgroups are smaller than its maximum) only stage data.
   let sg = lid / sgSize;
   let isActive = sg < SUBGROUPS;
@@ -240,6 +247,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let wLocal = (sg % SG_COLS) * ${tileN * N}u * STRIDE;
   ${declareAcc}
   let slices = (params.k + BK - 1u) / BK;
+  let sliceBegin = split * params.slicesPerSplit;
+  let sliceEnd = min(slices, sliceBegin + params.slicesPerSplit);
   var fence = 0u;
   let kPadded = slices * BK; // row stride of the padded f16 x (xDirect)
   ${
@@ -250,12 +259,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   }`
       : ""
   }
-  fetch(m0, n0, 0u, lid);
+  fetch(m0, n0, sliceBegin * BK, lid);
   stage(0u, lid);
   ${staged}
-  for (var s = 0u; s < slices; s++) {
-    let buf = ${buffers === 2 ? "s & 1u" : "0u"};
-    ${buffers === 2 || prefetch ? "if (s + 1u < slices) { fetch(m0, n0, (s + 1u) * BK, lid); }" : ""}
+  for (var s = sliceBegin; s < sliceEnd; s++) {
+    let buf = ${buffers === 2 ? "(s - sliceBegin) & 1u" : "0u"};
+    ${buffers === 2 || prefetch ? "if (s + 1u < sliceEnd) { fetch(m0, n0, (s + 1u) * BK, lid); }" : ""}
     if (isActive) {
       let xBase = ${xDirect ? "sgRow0 * kPadded + s * BK" : "buf * BM * STRIDE + xLocal"} + fence;
       let wBase = buf * BN * STRIDE + wLocal + fence;
@@ -263,15 +272,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
     ${
       buffers === 2
-        ? `if (s + 1u < slices) { stage(buf ^ 1u, lid); }\n    ${staged}`
+        ? `if (s + 1u < sliceEnd) { stage(buf ^ 1u, lid); }\n    ${staged}`
         : prefetch
-          ? `workgroupBarrier();\n    if (s + 1u < slices) { stage(0u, lid); }\n    ${staged}`
-          : `workgroupBarrier();\n    if (s + 1u < slices) { fetch(m0, n0, (s + 1u) * BK, lid); stage(0u, lid); }\n    ${staged}`
+          ? `workgroupBarrier();\n    if (s + 1u < sliceEnd) { stage(0u, lid); }\n    ${staged}`
+          : `workgroupBarrier();\n    if (s + 1u < sliceEnd) { fetch(m0, n0, (s + 1u) * BK, lid); stage(0u, lid); }\n    ${staged}`
     }
   }
   if (lid == 0u) { overflowSeen = atomicLoad(&overflow); }
   if (workgroupUniformLoad(&overflowSeen) != 0u) {
-    exactTile(m0, n0, lid);
+    exactTile(m0, n0, lid, yBase, split);
     return;
   }
   if (isActive) {
@@ -446,18 +455,57 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 `;
 }
 
-/** Dispatches the tensor-core matmul for `layout` (the caller checked eligibility with tensorIneligibility). */
-export function matmulTensor(ctx: KernelContext, x: GpuActivation, weight: GpuWeight, layout: TensorLayout): GpuActivation {
+/**
+ * The split-K reduce pass: y[r, c] = (residual[r, c] +) Σ_s partial[s][r, c] over the `splits` partial sums
+ * (each `stride` floats apart), in split order, for the rows < numTokens; vec4 over columns (N % 16 == 0).
+ */
+function splitReduceSource(splits: number, residual: boolean): string {
+  const sum = Array.from({ length: splits }, (_, s) => `partial[${s}u * stride + i]`).join(" + ");
+  return `
+struct Params { count: u32, stride: u32 }
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> partial: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> y: array<vec4<f32>>;
+${residual ? "@group(0) @binding(3) var<storage, read> residual: array<vec4<f32>>;" : ""}
+${LINEAR_WORKGROUP}
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let i = linearWorkgroup(wid, nwg) * 256u + lid;
+  if (i >= params.count) { return; }
+  let stride = params.stride;
+  y[i] = ${residual ? "residual[i] + " : ""}(${sum});
+}
+`;
+}
+
+/**
+ * Dispatches the tensor-core matmul for `layout` (the caller checked eligibility with tensorIneligibility).
+ * With too few output tiles to fill the GPU it splits K (tensorSplits) and adds the partial sums in a reduce
+ * pass, which also adds `residual` when given; otherwise the caller adds the residual.
+ */
+export function matmulTensor(
+  ctx: KernelContext,
+  x: GpuActivation,
+  weight: GpuWeight,
+  layout: TensorLayout,
+  residual: GpuActivation | null = null,
+): { out: GpuActivation; residualAdded: boolean } {
   const [n, k] = weight.shape;
+  const splits = tensorSplits(layout, x.rows, n, k);
   // Whole row tiles are stored (rows past x.rows land in the spare capacity and are never read).
-  const out = ctx.recorder.output(x.rows, n, Math.ceil(x.rows / layout.bm) * layout.bm);
-  if (out.isEmpty) return out;
+  const capacityRows = Math.ceil(x.rows / layout.bm) * layout.bm;
+  const out = splits > 1 ? ctx.recorder.output(capacityRows * splits, n) : ctx.recorder.output(x.rows, n, capacityRows);
+  if (out.isEmpty) return { out, residualAdded: false };
   const { config } = layout;
   const key = `matmul.tensor/${weight.dtype}/${layout.variant.name}/${config.M}x${config.N}x${config.K}/sg${layout.subgroupSize}`;
   const pipeline = ctx.pipelines.get(key, () =>
     layout.variant.direct ? tensorMatmulDirectSource(layout) : tensorMatmulSource(layout, weight.dtype),
   );
-  const resources = [uniform(x.rows, k, n), activationResource(x), weight.resource, activationResource(out, true)];
+  const slices = Math.ceil(k / layout.variant.bk);
+  const slicesPerSplit = Math.ceil(slices / splits);
+  const params = uniform(x.rows, k, n, splits, slicesPerSplit, capacityRows * n);
+  const resources = [params, activationResource(x), weight.resource, activationResource(out, true)];
   if (layout.variant.xF16) {
     // xDirect loads whole 16-row, K-slice matrices from the copy: pad it to whole tiles.
     const direct = layout.variant.xDirect === true || layout.variant.direct === true;
@@ -470,6 +518,15 @@ export function matmulTensor(ctx: KernelContext, x: GpuActivation, weight: GpuWe
     ctx.recorder.dispatch(convert, convertResources, rows);
     resources.push(activationResource(x16), activationResource(rowFlags));
   }
-  ctx.recorder.dispatch(pipeline, resources, tensorWorkgroups(layout, x.rows, n));
-  return out;
+  ctx.recorder.dispatch(pipeline, resources, tensorWorkgroups(layout, x.rows, n) * splits);
+  if (splits === 1) return { out, residualAdded: false };
+  const y = ctx.recorder.output(x.rows, n);
+  const count = (x.rows * n) / 4;
+  const reduce = ctx.pipelines.get(`matmul.tensor.reduce/${splits}${residual ? "/res" : ""}`, () =>
+    splitReduceSource(splits, residual !== null),
+  );
+  const reduceResources = [uniform(count, (capacityRows * n) / 4), activationResource(out), activationResource(y)];
+  if (residual) reduceResources.push(activationResource(residual));
+  ctx.recorder.dispatch(reduce, reduceResources, Math.ceil(count / 256));
+  return { out: y, residualAdded: residual !== null };
 }

@@ -560,8 +560,8 @@ export function matmul(
       ? (tensorIneligibility(weight.dtype, k, tensor, n) ?? tensorOutputIneligibility(tensor, x.rows, n))
       : "the device has no f16→f32 subgroup-matrix configuration";
     if (why) throw new Error(`matmul: the tensor-core path cannot run ${weight.name}: ${why}`);
-    const product = matmulTensor(ctx, x, weight, tensor!);
-    return residual ? elementwise(ctx, "add", residual, product) : product;
+    const { out, residualAdded } = matmulTensor(ctx, x, weight, tensor!, residual);
+    return residual && !residualAdded ? elementwise(ctx, "add", residual, out) : out;
   }
   const out = ctx.recorder.output(x.rows, n);
   if (out.isEmpty) return out;

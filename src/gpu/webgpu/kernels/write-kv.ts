@@ -4,10 +4,7 @@ import { kvEnable, LINEAR_WORKGROUP } from "../wgsl.js";
 
 const WORKGROUP = 64;
 
-/**
- * `rope`: K arrives unrotated and gets rotate-half RoPE on the way into the cache, with the rope kernel's
- * expressions (first half x[e]·cos − x[e + half]·sin, second half x[e]·cos + x[e − half]·sin).
- */
+/** `rope`: K arrives unrotated and gets rotate-half RoPE (`ROPED_K`) on the way into the cache. */
 function source(kvDtype: KvDtype, rope: boolean): string {
   const key = rope ? `rotated(i, t)` : "k[i]";
   return `${kvEnable(kvDtype)}
@@ -34,13 +31,23 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 `;
 }
 
+/**
+ * WGSL `fn ropedK(head, e, t, half) -> f32`: element e of the K head starting at `k[head]` with rotate-half RoPE,
+ * (cos, sin) from row t of `cosSin` (both bindings declared by the kernel). The rope kernel's expressions (first half
+ * x[e]·cos − x[e + half]·sin, second half x[e]·cos + x[e − half]·sin). Shared by writeKv and the per-row attention
+ * kernel's fused KV write, so both store the same bits.
+ */
+export const ROPED_K = `fn ropedK(head: u32, e: u32, t: u32, half: u32) -> f32 {
+  let cs = cosSin[t * half + e % half];
+  if (e < half) { return k[head + e] * cs.x - k[head + e + half] * cs.y; }
+  return k[head + e] * cs.x + k[head + e - half] * cs.y;
+}`;
+
 const ROPE_K = `@group(0) @binding(6) var<storage, read> cosSin: array<vec2<f32>>; // [numTokens, headDim / 2]
+${ROPED_K}
 fn rotated(i: u32, t: u32) -> f32 {
-  let half = params.headDim / 2u;
   let within = (i % params.kvCols) % params.headDim;
-  let cs = cosSin[t * half + within % half];
-  if (within < half) { return k[i] * cs.x - k[i + half] * cs.y; }
-  return k[i] * cs.x + k[i - half] * cs.y;
+  return ropedK(i - within, within, t, params.headDim / 2u);
 }`;
 
 /** Stores K and V rows `[T, kvCols]` at the given cache slots (checked against the cache size by the caller). */

@@ -8,14 +8,20 @@ import {
   bf16FitsF16,
   defaultLayout,
   f32FitsF16,
+  layoutForShape,
   layoutVariant,
+  MIN_TENSOR_WORKGROUPS,
+  TARGET_TENSOR_WORKGROUPS,
+  tensorSplits,
   pickF16Config,
   roundToF16,
   tensorIneligibility,
   tensorWorkgroups,
+  TENSOR_TILE_CLASSES,
   TENSOR_VARIANTS,
   type SubgroupMatrixConfig,
   type TensorCoreSetup,
+  type TensorLayout,
 } from "./plan.js";
 
 // dist-*/src/gpu/webgpu/kernels/tensor/ (or src/…) -> repository root.
@@ -144,4 +150,48 @@ test("tensorWorkgroups covers ragged outputs with whole tiles; eligibility needs
   assert.match(String(tensorIneligibility("bf16", 4096, direct, 4096)), /reads f16 weights/);
   assert.match(String(tensorIneligibility("f16", 4104, direct, 4096)), /not a multiple of 32/);
   assert.equal(tensorIneligibility("f16", 4096, direct, 4096), null);
+});
+
+test("layoutForShape takes the largest tile class that makes enough workgroups with split-K", () => {
+  const layouts = TENSOR_TILE_CLASSES.map((name) => layoutVariant(variant(name), H100)).filter(
+    (l): l is TensorLayout => typeof l !== "string",
+  );
+  assert.deepEqual(
+    layouts.map((l) => [l.bm, l.bn]),
+    [
+      [128, 256],
+      [128, 128],
+      [64, 128],
+    ],
+  );
+  const pick = (tokens: number, n: number, k: number) => layoutForShape(layouts, tokens, n, k).variant.name;
+  assert.equal(MIN_TENSOR_WORKGROUPS, 128);
+  // 2048 tokens: 16 × 16 tiles of 128×256 for N = 4096.
+  assert.equal(pick(2048, 4096, 4096), "128x256-sg2x4-rb-x16");
+  // 128 tokens, N = 4096: 16 tiles × 8 splits (128 K slices) = 128 workgroups.
+  assert.equal(pick(128, 4096, 4096), "128x256-sg2x4-rb-x16");
+  assert.equal(pick(128, 4096, 14336), "128x256-sg2x4-rb-x16");
+  // N = 1024: 4 × 8 and 8 × 8 are too few; 64×128 makes 16 × 8.
+  assert.equal(pick(128, 1024, 4096), "64x128-sg2x2-db-x16");
+  // K too short to split (8 slices): 128 tokens × N = 4096 need tiles alone → 64×128 (64), the smallest.
+  assert.equal(pick(128, 4096, 256), "64x128-sg2x2-db-x16");
+  // 256 tokens, N = 4096, K = 256: 2 × 16 = 32 big tiles, 2 × 32 = 64, 4 × 32 = 128 → 64×128.
+  assert.equal(pick(256, 4096, 256), "64x128-sg2x2-db-x16");
+  assert.equal(pick(512, 4096, 256), "128x128-sg2x2-db-x16");
+  assert.throws(() => layoutForShape([], 1, 16, 16), /no tensor-core layout/);
+});
+
+test("tensorSplits splits K only when the output has too few tiles, keeping 16+ slices per split", () => {
+  const big = layoutVariant(variant("128x256-sg2x4-rb-x16"), H100);
+  const small = layoutVariant(variant("64x128-sg2x2-db-x16"), H100);
+  const direct = layoutVariant(variant("128x256-sg2x4-direct"), H100);
+  assert.ok(typeof big !== "string" && typeof small !== "string" && typeof direct !== "string");
+  assert.equal(TARGET_TENSOR_WORKGROUPS, 256);
+  assert.equal(tensorSplits(big, 2048, 4096, 4096), 1); // 256 tiles already
+  assert.equal(tensorSplits(small, 128, 4096, 4096), 4); // 64 tiles → 4 splits of 32 slices
+  assert.equal(tensorSplits(small, 128, 4096, 14336), 4);
+  assert.equal(tensorSplits(small, 64, 1024, 14336), 8); // 8 tiles: capped at 8 splits
+  assert.equal(tensorSplits(small, 64, 1024, 1024), 2); // 32 slices: two splits of 16
+  assert.equal(tensorSplits(small, 64, 1024, 256), 1); // 8 slices: no split
+  assert.equal(tensorSplits(direct, 64, 1024, 14336), 1);
 });

@@ -180,6 +180,55 @@ export function layoutVariant(variant: TensorVariant, setup: TensorCoreSetup): T
   };
 }
 
+/**
+ * The tile classes the backend picks from per matmul, largest first. Measured on the H100 (bench/NOTES.md,
+ * 2026-11-27): the 128×256 tile is fastest once there are enough tiles (≈95–100 TFLOP/s at 2048 tokens), the
+ * 128×128 one at 256 tokens for K = 14336, the 64×128 one at ≤ 256 tokens for 4096 × 4096.
+ */
+export const TENSOR_TILE_CLASSES: readonly string[] = ["128x256-sg2x4-rb-x16", "128x128-sg2x2-db-x16", "64x128-sg2x2-db-x16"];
+
+/**
+ * A tile class is taken when its tiles, times the splits split-K may add, make at least this many workgroups
+ * (about one per SM of an H100). Measured at 128 tokens (bench/NOTES.md): the 128×256 tile with split-K beats
+ * the smaller tiles with or without it (4096 × 4096: 0.069 ms against 0.082 / 0.105), except where even 8
+ * splits leave it too few workgroups (N = 1024: 0.062 ms against 0.033 for 64×128).
+ */
+export const MIN_TENSOR_WORKGROUPS = 128;
+
+/** The largest tile class (layouts largest first) that makes MIN_TENSOR_WORKGROUPS workgroups with split-K. */
+export function layoutForShape(layouts: readonly TensorLayout[], tokens: number, n: number, k: number): TensorLayout {
+  if (layouts.length === 0) throw new Error("layoutForShape: no tensor-core layout");
+  const reach = (layout: TensorLayout) => tensorWorkgroups(layout, tokens, n) * maxSplits(layout, k);
+  return layouts.find((layout) => reach(layout) >= MIN_TENSOR_WORKGROUPS) ?? layouts[layouts.length - 1];
+}
+
+/** Split-K aims for this many workgroups (about two per SM of an H100) when the output has fewer tiles. */
+export const TARGET_TENSOR_WORKGROUPS = 256;
+
+/** Split-K never leaves a split fewer K slices than this (the partial sums cost a write and a read each). */
+const MIN_SLICES_PER_SPLIT = 16;
+
+/** Read once: SWALLOW_TENSOR_SPLIT=off turns split-K off (kernel-lab comparisons). */
+const splitOff = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.SWALLOW_TENSOR_SPLIT === "off";
+
+/**
+ * How many ways the tensor-core matmul splits K for a [tokens, n] · [n, k]ᵀ product: enough to bring the
+ * workgroups near TARGET_TENSOR_WORKGROUPS when the output has few tiles (decode batches of 64–256 rows,
+ * K = 14336 for the down projection), at most 8, never below MIN_SLICES_PER_SPLIT slices each. The direct
+ * variant does not split.
+ */
+export function tensorSplits(layout: TensorLayout, tokens: number, n: number, k: number): number {
+  const tiles = tensorWorkgroups(layout, tokens, n);
+  if (tiles >= TARGET_TENSOR_WORKGROUPS) return 1;
+  return Math.min(maxSplits(layout, k), Math.ceil(TARGET_TENSOR_WORKGROUPS / tiles));
+}
+
+/** The most ways K may be split: 8, fewer when a split would get under MIN_SLICES_PER_SPLIT slices; 1 when off. */
+function maxSplits(layout: TensorLayout, k: number): number {
+  if (splitOff || layout.variant.direct) return 1;
+  return Math.max(1, Math.min(8, Math.floor(Math.ceil(k / layout.variant.bk) / MIN_SLICES_PER_SPLIT)));
+}
+
 /** The default variant: the first of TENSOR_VARIANTS that fits the device. */
 export function defaultLayout(setup: TensorCoreSetup): TensorLayout | null {
   for (const variant of TENSOR_VARIANTS) {

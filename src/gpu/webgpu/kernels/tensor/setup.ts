@@ -1,5 +1,13 @@
 import type { WebGpuDevice } from "../../device.js";
-import { defaultLayout, layoutVariant, pickF16Config, TENSOR_VARIANTS, type TensorCoreSetup, type TensorLayout } from "./plan.js";
+import {
+  defaultLayout,
+  layoutVariant,
+  pickF16Config,
+  TENSOR_TILE_CLASSES,
+  TENSOR_VARIANTS,
+  type TensorCoreSetup,
+  type TensorLayout,
+} from "./plan.js";
 
 /**
  * What the tensor-core matmul needs from a device: shader-f16, subgroups, and an f16→f32 subgroup-matrix
@@ -34,4 +42,25 @@ export function tensorCoreLayout(gpu: WebGpuDevice, variantName?: string): Tenso
     if (typeof layout !== "string") return layout;
   }
   return defaultLayout(setup);
+}
+
+/**
+ * The layouts the backend picks from per matmul (layoutForShape), largest tile first: the named variant alone
+ * when SWALLOW_TENSOR_VARIANT is set, else the TENSOR_TILE_CLASSES that fit this device (the default layout
+ * when none does); empty without tensor cores.
+ */
+export function tensorCoreLayouts(gpu: WebGpuDevice): TensorLayout[] {
+  const setup = tensorCoreSetup(gpu);
+  if (!setup) return [];
+  const name = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.SWALLOW_TENSOR_VARIANT;
+  if (name) {
+    const only = tensorCoreLayout(gpu, name);
+    return only ? [only] : [];
+  }
+  const layouts = TENSOR_TILE_CLASSES.map((className) => TENSOR_VARIANTS.find((v) => v.name === className))
+    .map((variant) => (variant ? layoutVariant(variant, setup) : "unknown"))
+    .filter((layout): layout is TensorLayout => typeof layout !== "string");
+  if (layouts.length > 0) return layouts;
+  const fallback = defaultLayout(setup);
+  return fallback ? [fallback] : [];
 }
