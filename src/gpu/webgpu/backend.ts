@@ -131,8 +131,8 @@ export class WebGpuBackend implements Backend {
     this.kvDtype = options.kvDtype ?? (gpu.features.shaderF16 ? "f16" : "f32");
     this.matmulPath = options.matmulPath ?? "auto";
     this.batchInvariant = options.batchInvariant ?? true;
-    // With Dawn's disable_robustness the tensor kernel gave wrong results on the H100 (bench/NOTES.md,
-    // 2026-11-27; cause not established): the tensor path is only offered with robustness on.
+    // With Dawn's disable_robustness every tensor-kernel variant gave wrong results on the H100, even with the
+    // fence that fixed them with robustness on (bench/NOTES.md, session 4): the tensor path needs robustness.
     this.tensorLayouts = options.disableRobustness ? [] : tensorCoreLayouts(gpu);
     this.tensorLayout = this.tensorLayouts[0] ?? null;
     this.maxWeightBytes = Math.min(options.maxWeightBytes ?? Number.POSITIVE_INFINITY, gpu.limits.maxStorageBufferBindingSize);
