@@ -31,6 +31,24 @@ async function tensorMatmul(x: Float32Array, tokens: number, w: HostTensor): Pro
   }
 }
 
+/** x · weightᵀ with the given matmul path and batch invariance, both restored to their defaults afterwards. */
+async function matmulWith(
+  path: "auto" | "gemv" | "tensor",
+  batchInvariant: boolean,
+  x: Float32Array,
+  tokens: number,
+  weight: Awaited<ReturnType<WebGpuBackend["uploadWeight"]>>,
+): Promise<Float32Array> {
+  gpu.matmulPath = path;
+  gpu.batchInvariant = batchInvariant;
+  try {
+    return await gpu.read(gpu.matmul(gpu.uploadActivation(tokens, weight.shape[1], x), weight));
+  } finally {
+    gpu.matmulPath = "auto";
+    gpu.batchInvariant = true;
+  }
+}
+
 test("tensor-core matmul matches the reference within f16-operand error (ragged shapes, bf16 and f16)", { skip }, async (t) => {
   let seed = 7000;
   for (const dtype of ["bf16", "f16"] as const) {
@@ -74,16 +92,7 @@ test("batchInvariant (default) keeps GEMV for long batches; off, long batches ta
   const [tokens, k, n] = [TENSOR_MIN_TOKENS + 32, 256, 64];
   const x = random(9000).values(tokens * k);
   const weight = await gpu.uploadWeight("w", randomTensor("bf16", [n, k], 9001, 0.1));
-  const run = async (path: "auto" | "gemv" | "tensor", batchInvariant: boolean) => {
-    gpu.matmulPath = path;
-    gpu.batchInvariant = batchInvariant;
-    try {
-      return await gpu.read(gpu.matmul(gpu.uploadActivation(tokens, k, x), weight));
-    } finally {
-      gpu.matmulPath = "auto";
-      gpu.batchInvariant = true;
-    }
-  };
+  const run = (path: "auto" | "gemv" | "tensor", batchInvariant: boolean) => matmulWith(path, batchInvariant, x, tokens, weight);
   assert.equal(gpu.batchInvariant, true, "the default must stay batch-invariant");
   assert.deepEqual(await run("auto", true), await run("gemv", true));
   assert.deepEqual(await run("auto", false), await run("tensor", true));
@@ -93,16 +102,7 @@ test("an output width that is not a multiple of the result matrix keeps the GEMV
   const [tokens, k, n] = [TENSOR_MIN_TOKENS + 8, 128, 40];
   const x = random(9100).values(tokens * k);
   const weight = await gpu.uploadWeight("w", randomTensor("bf16", [n, k], 9101, 0.1));
-  const run = async (path: "auto" | "gemv", batchInvariant: boolean) => {
-    gpu.matmulPath = path;
-    gpu.batchInvariant = batchInvariant;
-    try {
-      return await gpu.read(gpu.matmul(gpu.uploadActivation(tokens, k, x), weight));
-    } finally {
-      gpu.matmulPath = "auto";
-      gpu.batchInvariant = true;
-    }
-  };
+  const run = (path: "auto" | "gemv", batchInvariant: boolean) => matmulWith(path, batchInvariant, x, tokens, weight);
   assert.deepEqual(await run("auto", false), await run("gemv", true));
 });
 
