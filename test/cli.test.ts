@@ -496,6 +496,12 @@ describe("bad input: exit 2, one line on stderr naming the problem, no stack tra
     for (const result of [temperature, topP, maxTokens]) assert.equal(result.stdout, "");
   });
 
+  test("swallow bench: --max-num-batched-tokens 0 is a one-line error before any weight is made", async () => {
+    const result = await runCli(["bench", "--shape", "llama-3.1-8b", "--backend", "cpu", "--max-num-batched-tokens", "0"]);
+    assertUsageError(result, /--max-num-batched-tokens must be at least 1, got 0/);
+    assert.equal(result.stdout, "");
+  });
+
   test("a negative flag value is read as the value: --temperature -1 is a one-line range error, --seed -1 a valid seed", async () => {
     const base = ["generate", "--model", tiny, "--prompt", "hi", "--max-tokens", "4", "--json"];
     const [temperature, seedA, seedB] = await Promise.all([

@@ -56,7 +56,11 @@ test("swallow serve: bad flags are one-line errors", async () => {
   const result = await runCli(["serve", "--port", "99999"]);
   assert.equal(result.code, 2);
   assert.match(result.stderr, /--port must be in 0\.\.65535/);
+  const budget = await runCli(["serve", "--max-num-batched-tokens", "0"]);
+  assert.equal(budget.code, 2);
+  assert.match(budget.stderr, /--max-num-batched-tokens must be at least 1, got 0/);
   const help = await runCli(["serve", "--help"]);
   assert.equal(help.code, 0);
   assert.match(help.stdout, /usage: swallow serve/);
+  assert.match(help.stdout, /--max-num-batched-tokens caps the tokens of one forward pass/);
 });

@@ -7,7 +7,8 @@ import { loadFromFlags, modelFlags } from "../load.js";
 
 const HELP = `usage: swallow serve [--model DIR|ORG/NAME] [--host 127.0.0.1] [--port 8000] [--api-key KEY]
                      [--served-model-name NAME] [--backend cpu|webgpu|auto] [--max-num-seqs N]
-                     [--max-model-len N] [--max-body-bytes N] [--cors] [--tensor-cores]
+                     [--max-num-batched-tokens N] [--max-model-len N] [--max-body-bytes N] [--cors]
+                     [--tensor-cores]
 
 An OpenAI-compatible server (vLLM's API): POST /v1/chat/completions and /v1/completions (streaming with
 "stream": true), GET /v1/models, /health, /metrics (Prometheus) and a chat page at /.
@@ -15,6 +16,8 @@ An OpenAI-compatible server (vLLM's API): POST /v1/chat/completions and /v1/comp
 --api-key (or SWALLOW_API_KEY) makes every /v1 route require "Authorization: Bearer KEY".
 --served-model-name is the name clients pass as "model" (default: the --model argument).
 --max-num-seqs caps requests decoded together (default 64); more wait in a queue (429 when it is full).
+--max-num-batched-tokens caps the tokens of one forward pass, decode tokens plus prefill chunks (default 512):
+larger prefills faster between decode steps, smaller keeps the time per output token even.
 --cors adds Access-Control-Allow-Origin: * so pages on other origins can call the API.
 --tensor-cores (WebGPU) uses subgroup-matrix matmuls for 64+ token batches where the GPU has them: much faster
 prefill and batched decoding; without it kernels are batch-invariant (a request's output never depends on
@@ -29,6 +32,7 @@ export async function runServe(argv: string[]): Promise<void> {
     "api-key": { type: "string" },
     "served-model-name": { type: "string" },
     "max-num-seqs": { type: "string" },
+    "max-num-batched-tokens": { type: "string" },
     "max-body-bytes": { type: "string" },
     cors: { type: "boolean" },
   });
@@ -37,6 +41,10 @@ export async function runServe(argv: string[]): Promise<void> {
   if (port < 0 || port > 65535) throw new SwallowError(`--port must be in 0..65535, got ${port}`);
   const maxNumSeqs = numberFlag("max-num-seqs", values["max-num-seqs"], true) ?? 64;
   if (maxNumSeqs < 1) throw new SwallowError(`--max-num-seqs must be at least 1, got ${maxNumSeqs}`);
+  const maxBatchTokens = numberFlag("max-num-batched-tokens", values["max-num-batched-tokens"], true);
+  if (maxBatchTokens !== undefined && maxBatchTokens < 1) {
+    throw new SwallowError(`--max-num-batched-tokens must be at least 1, got ${maxBatchTokens}`);
+  }
   const maxBodyBytes = numberFlag("max-body-bytes", values["max-body-bytes"], true) ?? DEFAULT_MAX_BODY_BYTES;
   if (maxBodyBytes < 1024) throw new SwallowError(`--max-body-bytes must be at least 1024, got ${maxBodyBytes}`);
   const apiKey = values["api-key"] ?? process.env.SWALLOW_API_KEY;
@@ -59,7 +67,7 @@ export async function runServe(argv: string[]): Promise<void> {
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
   try {
-    const model = await Promise.race([loadFromFlags(values, { maxNumSeqs }), stopped.then(() => null)]);
+    const model = await Promise.race([loadFromFlags(values, { maxNumSeqs, maxBatchTokens }), stopped.then(() => null)]);
     if (model) {
       app.setModel(model);
       info(`swallow serve: ready at ${server.url} (chat page at ${server.url}/)`);
