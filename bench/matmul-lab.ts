@@ -3,7 +3,8 @@
  * (subgroup-matrix) kernel beside the GEMV and tiled kernels, on Llama-3.1-8B shapes with bf16 weights.
  *
  *   node dist/bench/matmul-lab.js [--check] [--variants all|NAME,...] [--tokens 2048] [--sweep 16,32,...]
- *                                 [--baselines] [--no-robustness] [--shapes NxK,...]
+ *                                 [--baselines] [--no-robustness] [--shapes NxK,...] [--dtypes bf16,f16]
+ *                                 [--majorness probe|template|argument]
  *
  * Timing: R dispatches in one compute pass with timestamp queries (recorder "pass" profile), so Dawn's
  * 65.5 µs timestamp quantum is spread over R. Every timed kernel is first checked: a sample of outputs
@@ -17,8 +18,15 @@ import { openWebGpu, type WebGpuDevice } from "../src/gpu/webgpu/device.js";
 import { BufferPool, BufferUsage, MAP_MODE_READ, storageBytes } from "../src/gpu/webgpu/buffers.js";
 import { GpuWeight, type KernelContext } from "../src/gpu/webgpu/context.js";
 import { matmul, type MatmulKernel } from "../src/gpu/webgpu/kernels/matmul.js";
-import { layoutVariant, tensorIneligibility, TENSOR_VARIANTS, type TensorLayout } from "../src/gpu/webgpu/kernels/tensor/plan.js";
+import {
+  layoutVariant,
+  tensorIneligibility,
+  TENSOR_VARIANTS,
+  type MajornessSyntax,
+  type TensorLayout,
+} from "../src/gpu/webgpu/kernels/tensor/plan.js";
 import { tensorCoreSetup } from "../src/gpu/webgpu/kernels/tensor/setup.js";
+import { probeMajornessSyntax } from "../src/gpu/webgpu/kernels/tensor/majorness-probe.js";
 import { PipelineCache } from "../src/gpu/webgpu/pipelines.js";
 import { StepRecorder, type GpuActivation } from "../src/gpu/webgpu/recorder.js";
 import type { WeightDtype } from "../src/model/dtype.js";
@@ -41,6 +49,7 @@ function parseArgs(argv: string[]) {
     noRobustness: false,
     shapes: REAL_SHAPES,
     dtypes: ["bf16"] as WeightDtype[],
+    majorness: "probe" as MajornessSyntax | "probe",
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -52,6 +61,7 @@ function parseArgs(argv: string[]) {
     else if (a === "--baselines") opts.baselines = true;
     else if (a === "--no-robustness") opts.noRobustness = true;
     else if (a === "--dtypes") opts.dtypes = next().split(",") as WeightDtype[];
+    else if (a === "--majorness") opts.majorness = next() as MajornessSyntax | "probe";
     else if (a === "--shapes")
       opts.shapes = next()
         .split(",")
@@ -328,7 +338,15 @@ function firstLine(error: unknown): string {
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
   const gpu = await openWebGpu(opts.noRobustness ? { disableRobustness: true } : {});
-  const setup = tensorCoreSetup(gpu);
+  const probed = tensorCoreSetup(gpu);
+  const majorness =
+    opts.majorness !== "probe"
+      ? opts.majorness
+      : probed
+        ? await probeMajornessSyntax(gpu.device, probed.config, probed.subgroupSize)
+        : "argument";
+  console.log(`matrix load/store syntax: ${majorness}${opts.majorness === "probe" ? " (probed)" : ""}`);
+  const setup = tensorCoreSetup(gpu, majorness);
   console.log(`device: ${gpu.adapter.name} [${gpu.adapter.description}], robustness ${opts.noRobustness ? "off" : "on"}`);
   console.log(`subgroup-matrix configs: ${JSON.stringify(gpu.features.subgroupMatrixConfigs)}`);
   if (!setup) throw new Error("this device has no f16→f32 subgroup-matrix configuration: nothing to measure");

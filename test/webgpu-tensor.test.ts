@@ -2,7 +2,7 @@ import test, { after } from "node:test";
 import assert from "node:assert/strict";
 import type { HostTensor } from "../src/gpu/backend.js";
 import * as ops from "../src/gpu/reference/ops.js";
-import type { WebGpuBackend } from "../src/gpu/webgpu/backend.js";
+import { WebGpuBackend } from "../src/gpu/webgpu/backend.js";
 import { TENSOR_MIN_TOKENS } from "../src/gpu/webgpu/kernels/tensor/plan.js";
 import { openTestBackend } from "./support/webgpu.js";
 import { matrix, random, randomTensor, relativeError } from "./support/random-tensors.js";
@@ -130,3 +130,31 @@ test("split-K (few output tiles, long K) sums its partials in the reduce pass, w
     gpu.matmulPath = "auto";
   }
 });
+
+test(
+  "a backend created for tensor cores probes Dawn's matrix syntax, and its kernels stay within f16-operand error",
+  { skip },
+  async (t) => {
+    const fast = await WebGpuBackend.create({ batchInvariant: false });
+    try {
+      t.diagnostic(`matrix load/store syntax on ${fast.gpu.adapter.name}: ${fast.tensorLayout?.majorness}`);
+      assert.ok(fast.tensorLayouts.every((layout) => layout.majorness === fast.tensorLayout?.majorness));
+      let seed = 9300;
+      for (const [tokens, k, n] of [
+        [130, 520, 304],
+        [70, 2048, 64], // split-K
+      ]) {
+        const x = random(seed++).values(tokens * k);
+        const w = randomTensor("bf16", [n, k], seed++, 0.1);
+        const weight = await fast.uploadWeight("w", w);
+        fast.matmulPath = "tensor";
+        const out = await fast.read(fast.matmul(fast.uploadActivation(tokens, k, x), weight));
+        const error = relativeError(out, ops.matmulTransposed(x, tokens, matrix(w)));
+        t.diagnostic(`[${tokens}, ${k}]·[${n}, ${k}]ᵀ: relative error ${error.toExponential(2)}`);
+        assert.ok(error <= 2e-3 && error > 1e-6, `relative error ${error}`);
+      }
+    } finally {
+      fast.dispose();
+    }
+  },
+);

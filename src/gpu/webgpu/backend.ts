@@ -13,12 +13,14 @@ import { gatherRows } from "./kernels/gather-rows.js";
 import { concatColumns } from "./kernels/concat-columns.js";
 import { sampleGreedy } from "./kernels/sample-greedy.js";
 import { matmul, matmulGrouped, matmulSwiGlu, type FusedNorm, type MatmulKernel } from "./kernels/matmul.js";
-import { tensorCoreLayouts } from "./kernels/tensor/setup.js";
+import { tensorCoreLayouts, tensorCoreSetup } from "./kernels/tensor/setup.js";
+import { probeMajornessSyntax } from "./kernels/tensor/majorness-probe.js";
 import {
   layoutForShape,
   tensorIneligibility,
   tensorOutputIneligibility,
   TENSOR_MIN_TOKENS,
+  type MajornessSyntax,
   type TensorLayout,
 } from "./kernels/tensor/plan.js";
 import { rmsNorm } from "./kernels/rms-norm.js";
@@ -123,6 +125,7 @@ export class WebGpuBackend implements Backend {
   private constructor(
     readonly gpu: WebGpuDevice,
     options: WebGpuBackendOptions,
+    majorness: MajornessSyntax,
   ) {
     this.device = gpu.device;
     if (options.kvDtype === "f16" && !gpu.features.shaderF16) {
@@ -133,7 +136,7 @@ export class WebGpuBackend implements Backend {
     this.batchInvariant = options.batchInvariant ?? true;
     // With Dawn's disable_robustness every tensor-kernel variant gave wrong results on the H100, even with the
     // fence that fixed them with robustness on (bench/NOTES.md, session 4): the tensor path needs robustness.
-    this.tensorLayouts = options.disableRobustness ? [] : tensorCoreLayouts(gpu);
+    this.tensorLayouts = options.disableRobustness ? [] : tensorCoreLayouts(gpu, majorness);
     this.tensorLayout = this.tensorLayouts[0] ?? null;
     this.maxWeightBytes = Math.min(options.maxWeightBytes ?? Number.POSITIVE_INFINITY, gpu.limits.maxStorageBufferBindingSize);
     this.pool = new BufferPool(this.device, gpu.limits, BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST, "activations");
@@ -160,7 +163,11 @@ export class WebGpuBackend implements Backend {
   /** Opens the default adapter (or `options.adapter`) and a device on it; SwallowError when there is none. */
   static async create(options: WebGpuBackendOptions = {}): Promise<WebGpuBackend> {
     const gpu = options.adapter ? await requestWebGpuDevice(options.adapter) : await openWebGpu(options);
-    return new WebGpuBackend(gpu, options);
+    // Tensor cores requested (not batch-invariant): probe once for Dawn's current matrix load/store syntax, whose
+    // older form makes Dawn print deprecation warnings on stdout. Default runs keep the older, first-validated form.
+    const setup = options.batchInvariant === false && !options.disableRobustness ? tensorCoreSetup(gpu) : null;
+    const majorness = setup ? await probeMajornessSyntax(gpu.device, setup.config, setup.subgroupSize) : "argument";
+    return new WebGpuBackend(gpu, options, majorness);
   }
 
   /** "llvmpipe … (software, shader-f16, subgroups), KV cache f16". */

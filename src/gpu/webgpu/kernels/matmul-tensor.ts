@@ -2,7 +2,15 @@ import type { WeightDtype } from "../../../model/dtype.js";
 import { activationResource, uniform, type GpuWeight, type KernelContext } from "../context.js";
 import type { GpuActivation } from "../recorder.js";
 import { LINEAR_WORKGROUP } from "../wgsl.js";
-import { BF16_F16_LIMIT_BITS, F16_MAX, tensorSplits, tensorWorkgroups, type TensorLayout } from "./tensor/plan.js";
+import {
+  BF16_F16_LIMIT_BITS,
+  F16_MAX,
+  matrixLoad,
+  matrixStoreRowMajor,
+  tensorSplits,
+  tensorWorkgroups,
+  type TensorLayout,
+} from "./tensor/plan.js";
 
 /**
  * y[T, N] = x[T, K] · W[N, K]ᵀ on tensor cores through Dawn's subgroup matrices (f16 × f16 → f32).
@@ -55,7 +63,7 @@ function unpackExact(dtype: WeightDtype): string {
 
 /** The kernel's WGSL for one layout and weight dtype (exported for the kernel lab). */
 export function tensorMatmulSource(layout: TensorLayout, dtype: WeightDtype): string {
-  const { variant, config, bm, bn, threads, stride } = layout;
+  const { variant, config, bm, bn, threads, stride, majorness: syntax } = layout;
   const { M, N, K } = config;
   const { tileM, tileN, bk, buffers } = variant;
   const xF16 = variant.xF16 === true;
@@ -82,10 +90,12 @@ export function tensorMatmulSource(layout: TensorLayout, dtype: WeightDtype): st
       [
         ...range(tileM).map((i) =>
           xDirect
-            ? `let a${i} = subgroupMatrixLoad<${left}>(&x16, xBase + ${i * M}u * kPadded + ${s * K}u, false, kPadded);`
-            : `let a${i} = subgroupMatrixLoad<${left}>(&xs, xBase + ${i * M}u * STRIDE + ${s * K}u, false, STRIDE);`,
+            ? `let a${i} = ${matrixLoad(syntax, left, "&x16", `xBase + ${i * M}u * kPadded + ${s * K}u`, false, "kPadded")};`
+            : `let a${i} = ${matrixLoad(syntax, left, "&xs", `xBase + ${i * M}u * STRIDE + ${s * K}u`, false, "STRIDE")};`,
         ),
-        ...range(tileN).map((j) => `let b${j} = subgroupMatrixLoad<${right}>(&ws, wBase + ${j * N}u * STRIDE + ${s * K}u, true, STRIDE);`),
+        ...range(tileN).map(
+          (j) => `let b${j} = ${matrixLoad(syntax, right, "&ws", `wBase + ${j * N}u * STRIDE + ${s * K}u`, true, "STRIDE")};`,
+        ),
         ...range(tileM).flatMap((i) =>
           range(tileN).map((j) => `${acc(i, j)} = subgroupMatrixMultiplyAccumulate(a${i}, b${j}, ${acc(i, j)});`),
         ),
@@ -100,7 +110,7 @@ export function tensorMatmulSource(layout: TensorLayout, dtype: WeightDtype): st
   const stores = cells
     .map(
       ([i, j]) =>
-        `if (sgCol0 + ${j * N}u < params.n) { subgroupMatrixStore(&y, yBase + (sgRow0 + ${i * M}u) * params.n + sgCol0 + ${j * N}u, ${acc(i, j)}, false, params.n); }`,
+        `if (sgCol0 + ${j * N}u < params.n) { ${matrixStoreRowMajor(syntax, "&y", `yBase + (sgRow0 + ${i * M}u) * params.n + sgCol0 + ${j * N}u`, acc(i, j), "params.n")}; }`,
     )
     .join("\n      ");
   return `enable f16;
@@ -298,7 +308,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
  * the L1 cache instead. Rows the pre-pass flagged (x beyond f16) send the tile to the exact f32 path.
  */
 export function tensorMatmulDirectSource(layout: TensorLayout): string {
-  const { variant, config, bm, bn, threads } = layout;
+  const { variant, config, bm, bn, threads, majorness: syntax } = layout;
   const { M, N, K } = config;
   const { tileM, tileN } = variant;
   const subgroups = variant.sgRows * variant.sgCols;
@@ -311,15 +321,15 @@ export function tensorMatmulDirectSource(layout: TensorLayout): string {
   // Loads of one K step into left matrices a0.. and right matrices b0.. (`declare`: "var ", "let " or "").
   const load = (a: string, b: string, k: string, declare: string) =>
     [
-      ...range(tileM).map((i) => `${declare}${a}${i} = subgroupMatrixLoad<${left}>(&x16, xRow${i} + ${k}, false, params.k);`),
-      ...range(tileN).map((j) => `${declare}${b}${j} = subgroupMatrixLoad<${right}>(&w, wCol${j} + ${k}, true, params.k);`),
+      ...range(tileM).map((i) => `${declare}${a}${i} = ${matrixLoad(syntax, left, "&x16", `xRow${i} + ${k}`, false, "params.k")};`),
+      ...range(tileN).map((j) => `${declare}${b}${j} = ${matrixLoad(syntax, right, "&w", `wCol${j} + ${k}`, true, "params.k")};`),
     ].join("\n      ");
   const mma = (a: string, b: string) =>
     cells.map(([i, j]) => `${acc(i, j)} = subgroupMatrixMultiplyAccumulate(${a}${i}, ${b}${j}, ${acc(i, j)});`).join("\n      ");
   const stores = cells
     .map(
       ([i, j]) =>
-        `if (sgCol0 + ${j * N}u < params.n) { subgroupMatrixStore(&y, (sgRow0 + ${i * M}u) * params.n + sgCol0 + ${j * N}u, ${acc(i, j)}, false, params.n); }`,
+        `if (sgCol0 + ${j * N}u < params.n) { ${matrixStoreRowMajor(syntax, "&y", `(sgRow0 + ${i * M}u) * params.n + sgCol0 + ${j * N}u`, acc(i, j), "params.n")}; }`,
     )
     .join("\n    ");
   return `enable f16;
@@ -498,7 +508,7 @@ export function matmulTensor(
   const out = splits > 1 ? ctx.recorder.output(capacityRows * splits, n) : ctx.recorder.output(x.rows, n, capacityRows);
   if (out.isEmpty) return { out, residualAdded: false };
   const { config } = layout;
-  const key = `matmul.tensor/${weight.dtype}/${layout.variant.name}/${config.M}x${config.N}x${config.K}/sg${layout.subgroupSize}`;
+  const key = `matmul.tensor/${weight.dtype}/${layout.variant.name}/${config.M}x${config.N}x${config.K}/sg${layout.subgroupSize}/${layout.majorness}`;
   const pipeline = ctx.pipelines.get(key, () =>
     layout.variant.direct ? tensorMatmulDirectSource(layout) : tensorMatmulSource(layout, weight.dtype),
   );

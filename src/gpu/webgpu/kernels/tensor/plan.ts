@@ -20,8 +20,18 @@ export interface SubgroupMatrixConfig {
 }
 
 /** What the tensor path needs from the device; null in the backend when it is unavailable. */
+/**
+ * How the WGSL names a matrix load/store's layout: "template" is Dawn's current form
+ * (`subgroupMatrixLoad<T, row_major>(p, offset, stride)`, `subgroupMatrixStore<row_major>(p, offset, m, stride)`),
+ * "argument" the older one with a `col_major: bool` argument, which newer Dawn still compiles but warns about on
+ * stdout for every shader. The backend probes the device for the template form (tensor/majorness-probe.ts).
+ */
+export type MajornessSyntax = "template" | "argument";
+
 export interface TensorCoreSetup {
   config: SubgroupMatrixConfig;
+  /** Default "argument". */
+  majorness?: MajornessSyntax;
   /** The adapter's largest subgroup size: Dawn requires the workgroup's x size to be a multiple of it. */
   subgroupSize: number;
   maxWorkgroupBytes: number;
@@ -130,6 +140,7 @@ export function pickF16Config(configs: readonly SubgroupMatrixConfig[]): Subgrou
 export interface TensorLayout {
   variant: TensorVariant;
   config: SubgroupMatrixConfig;
+  majorness: MajornessSyntax;
   subgroupSize: number;
   /** Output rows (tokens) and columns per workgroup. */
   bm: number;
@@ -170,6 +181,7 @@ export function layoutVariant(variant: TensorVariant, setup: TensorCoreSetup): T
   return {
     variant,
     config,
+    majorness: setup.majorness ?? "argument",
     subgroupSize,
     bm,
     bn,
@@ -283,4 +295,25 @@ export function roundToF16(value: number): number {
   let rounded = Math.round(scaled);
   if (Math.abs(scaled - Math.trunc(scaled) - 0.5) === 0 && rounded % 2 === 1) rounded -= 1; // ties to even
   return Math.sign(value) * rounded * ulp;
+}
+
+/** WGSL that loads a subgroup matrix of `type` from `pointer` at `offset` with row `stride`, in `syntax`. */
+export function matrixLoad(
+  syntax: MajornessSyntax,
+  type: string,
+  pointer: string,
+  offset: string,
+  colMajor: boolean,
+  stride: string,
+): string {
+  return syntax === "template"
+    ? `subgroupMatrixLoad<${type}, ${colMajor ? "col_major" : "row_major"}>(${pointer}, ${offset}, ${stride})`
+    : `subgroupMatrixLoad<${type}>(${pointer}, ${offset}, ${colMajor}, ${stride})`;
+}
+
+/** WGSL that stores subgroup matrix `value` row-major to `pointer` at `offset` with row `stride`, in `syntax`. */
+export function matrixStoreRowMajor(syntax: MajornessSyntax, pointer: string, offset: string, value: string, stride: string): string {
+  return syntax === "template"
+    ? `subgroupMatrixStore<row_major>(${pointer}, ${offset}, ${value}, ${stride})`
+    : `subgroupMatrixStore(${pointer}, ${offset}, ${value}, false, ${stride})`;
 }

@@ -5,6 +5,7 @@ import {
   pickF16Config,
   TENSOR_TILE_CLASSES,
   TENSOR_VARIANTS,
+  type MajornessSyntax,
   type TensorCoreSetup,
   type TensorLayout,
 } from "./plan.js";
@@ -14,13 +15,14 @@ import {
  * configuration (Dawn's `chromium-experimental-subgroup-matrix`). Null when any is missing (lavapipe,
  * browsers without the experimental feature).
  */
-export function tensorCoreSetup(gpu: WebGpuDevice): TensorCoreSetup | null {
+export function tensorCoreSetup(gpu: WebGpuDevice, majorness: MajornessSyntax = "argument"): TensorCoreSetup | null {
   if (!gpu.features.shaderF16 || !gpu.features.subgroups) return null;
   const config = pickF16Config(gpu.features.subgroupMatrixConfigs);
   const subgroupSize = gpu.adapter.subgroupMaxSize;
   if (!config || !subgroupSize) return null;
   return {
     config,
+    majorness,
     subgroupSize,
     maxWorkgroupBytes: gpu.limits.maxComputeWorkgroupStorageSize,
     maxInvocations: gpu.limits.maxComputeInvocationsPerWorkgroup,
@@ -31,8 +33,8 @@ export function tensorCoreSetup(gpu: WebGpuDevice): TensorCoreSetup | null {
  * The layout the backend uses: the named variant (SWALLOW_TENSOR_VARIANT, for the kernel lab's end-to-end
  * runs) when it fits, else the default one; null without tensor cores.
  */
-export function tensorCoreLayout(gpu: WebGpuDevice, variantName?: string): TensorLayout | null {
-  const setup = tensorCoreSetup(gpu);
+export function tensorCoreLayout(gpu: WebGpuDevice, variantName?: string, majorness?: MajornessSyntax): TensorLayout | null {
+  const setup = tensorCoreSetup(gpu, majorness);
   if (!setup) return null;
   const name =
     variantName ?? (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.SWALLOW_TENSOR_VARIANT;
@@ -49,12 +51,12 @@ export function tensorCoreLayout(gpu: WebGpuDevice, variantName?: string): Tenso
  * when SWALLOW_TENSOR_VARIANT is set, else the TENSOR_TILE_CLASSES that fit this device (the default layout
  * when none does); empty without tensor cores.
  */
-export function tensorCoreLayouts(gpu: WebGpuDevice): TensorLayout[] {
-  const setup = tensorCoreSetup(gpu);
+export function tensorCoreLayouts(gpu: WebGpuDevice, majorness?: MajornessSyntax): TensorLayout[] {
+  const setup = tensorCoreSetup(gpu, majorness);
   if (!setup) return [];
   const name = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.SWALLOW_TENSOR_VARIANT;
   if (name) {
-    const only = tensorCoreLayout(gpu, name);
+    const only = tensorCoreLayout(gpu, name, majorness);
     return only ? [only] : [];
   }
   const layouts = TENSOR_TILE_CLASSES.map((className) => TENSOR_VARIANTS.find((v) => v.name === className))
