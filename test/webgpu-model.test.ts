@@ -84,3 +84,14 @@ test("--backend webgpu opens the adapter; auto keeps software adapters off", { s
   }
   await auto.dispose();
 });
+
+// Last in this file: every kernel the tests above compiled, checked for compiler messages. Dawn prints a shader's
+// warnings on stdout, where they would corrupt the CLI's machine-readable output (generate --json, score).
+test("no kernel compiled by these tests gave a compiler warning", { skip }, async () => {
+  const results = [await gpu.compileWarnings(), ...(gpuF32 && gpuF32 !== gpu ? [await gpuF32.compileWarnings()] : [])];
+  assert.ok(results[0].kernels >= 10, `only ${results[0].kernels} kernels were compiled: run the whole file`);
+  assert.deepEqual(
+    results.flatMap((r) => r.warnings),
+    [],
+  );
+});

@@ -153,6 +153,10 @@ test(
         t.diagnostic(`[${tokens}, ${k}]·[${n}, ${k}]ᵀ: relative error ${error.toExponential(2)}`);
         assert.ok(error <= 2e-3 && error > 1e-6, `relative error ${error}`);
       }
+      // With Dawn's current syntax the tensor kernels compile without the deprecation warnings it prints on stdout.
+      const { kernels, warnings } = await fast.compileWarnings();
+      t.diagnostic(`${kernels} kernels compiled, ${warnings.length} warnings`);
+      if (fast.tensorLayout?.majorness === "template") assert.deepEqual(warnings, []);
     } finally {
       fast.dispose();
     }

@@ -170,6 +170,11 @@ export class WebGpuBackend implements Backend {
     return new WebGpuBackend(gpu, options, majorness);
   }
 
+  /** Kernels compiled since the last call and their compiler warnings (which Dawn also prints on stdout). */
+  compileWarnings(): Promise<{ kernels: number; warnings: string[] }> {
+    return this.pipelines.takeWarnings();
+  }
+
   /** "llvmpipe … (software, shader-f16, subgroups), KV cache f16". */
   describe(): string {
     return `${describeDevice(this.gpu)}, KV cache ${this.kvDtype}`;

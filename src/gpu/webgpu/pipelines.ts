@@ -14,6 +14,7 @@ export interface CachedPipeline {
 export class PipelineCache {
   private readonly pipelines = new Map<string, CachedPipeline>();
   private pendingChecks: Promise<string | null>[] = [];
+  private pendingWarnings: Promise<string[]>[] = [];
 
   /**
    * Whether kernels may use subgroup operations (`enable subgroups;`): the device's `subgroups` feature.
@@ -32,6 +33,15 @@ export class PipelineCache {
     const module = this.device.createShaderModule({ code: source(), label: key });
     const pipeline = this.device.createComputePipeline({ layout: "auto", compute: { module, entryPoint: "main" }, label: key });
     this.pendingChecks.push(this.device.popErrorScope().then((error) => (error ? `compiling kernel ${key}: ${error.message}` : null)));
+    // Dawn prints a shader's warnings on stdout, where they would corrupt machine-readable output: kept here
+    // so tests can insist there are none.
+    this.pendingWarnings.push(
+      module
+        .getCompilationInfo()
+        .then((info) =>
+          info.messages.filter((m) => m.type !== "error").map((m) => `kernel ${key}: ${m.type}: ${m.message} (line ${m.lineNum})`),
+        ),
+    );
     const entry: CachedPipeline = { key, pipeline, layout: pipeline.getBindGroupLayout(0) };
     this.pipelines.set(key, entry);
     return entry;
@@ -39,6 +49,13 @@ export class PipelineCache {
 
   get size(): number {
     return this.pipelines.size;
+  }
+
+  /** How many kernels were compiled since the last call, and their compiler warnings and notes. */
+  async takeWarnings(): Promise<{ kernels: number; warnings: string[] }> {
+    const pending = this.pendingWarnings;
+    this.pendingWarnings = [];
+    return { kernels: pending.length, warnings: (await Promise.all(pending)).flat() };
   }
 
   /** Messages of compilation errors since the last call. */
