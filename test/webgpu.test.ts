@@ -8,6 +8,9 @@ import { checkBindable, sizeClass } from "../src/gpu/webgpu/buffers.js";
 import { SwallowError } from "../src/errors.js";
 import { openTestBackend } from "./support/webgpu.js";
 import { setGemvRows } from "../src/gpu/webgpu/kernels/matmul.js";
+import { reduceSplits } from "../src/gpu/webgpu/kernels/matmul-tensor.js";
+import type { KernelContext } from "../src/gpu/webgpu/context.js";
+import type { GpuActivation } from "../src/gpu/webgpu/recorder.js";
 import { assertClose, F16_OPERANDS, F32_MATH, matrix, random, randomTensor } from "./support/random-tensors.js";
 
 /**
@@ -414,4 +417,34 @@ test("disable_robustness is an option (kernels stay in bounds without clamping)"
   } finally {
     await fast.dispose();
   }
+});
+
+test("the tensor path's split-K reduce adds the partial sums in block order (and the residual) for the live rows", { skip }, async () => {
+  const ctx = (gpu as unknown as { ctx: KernelContext }).ctx;
+  const [splits, capacityRows, rows, n] = [3, 8, 5, 12];
+  const partials = random(9400).values(splits * capacityRows * n);
+  const residual = random(9401).values(rows * n);
+  // The same f32 sums on the host: ((residual + p0) + p1) + p2 as the kernel writes them.
+  const expected = (withResidual: boolean) =>
+    Float32Array.from({ length: rows * n }, (_, i) => {
+      let sum = Math.fround(partials[i] + partials[capacityRows * n + i]);
+      sum = Math.fround(sum + partials[2 * capacityRows * n + i]);
+      return withResidual ? Math.fround(residual[i] + sum) : sum;
+    });
+  const upload = (rowCount: number, data: Float32Array) => gpu.uploadActivation(rowCount, n, data) as GpuActivation;
+  const plain = reduceSplits(ctx, upload(splits * capacityRows, partials), splits, rows, capacityRows);
+  assert.deepEqual(await gpu.read(plain), expected(false));
+  const withResidual = reduceSplits(ctx, upload(splits * capacityRows, partials), splits, rows, capacityRows, upload(rows, residual));
+  assert.deepEqual(await gpu.read(withResidual), expected(true));
+  assert.throws(
+    () =>
+      reduceSplits(
+        ctx,
+        upload(splits * capacityRows - 1, partials.subarray(0, (splits * capacityRows - 1) * n)),
+        splits,
+        rows,
+        capacityRows,
+      ),
+    /not 3 blocks of 8/,
+  );
 });

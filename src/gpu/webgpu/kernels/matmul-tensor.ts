@@ -530,13 +530,33 @@ export function matmulTensor(
   }
   ctx.recorder.dispatch(pipeline, resources, tensorWorkgroups(layout, x.rows, n) * splits);
   if (splits === 1) return { out, residualAdded: false };
-  const y = ctx.recorder.output(x.rows, n);
-  const count = (x.rows * n) / 4;
+  return { out: reduceSplits(ctx, out, splits, x.rows, capacityRows, residual), residualAdded: residual !== null };
+}
+
+/**
+ * The split-K reduce pass as its own step: `partials` holds `splits` blocks of `capacityRows` rows (N columns,
+ * N % 4 == 0); returns [rows, N] = (residual +) the sum of the blocks' first `rows` rows, in block order.
+ */
+export function reduceSplits(
+  ctx: KernelContext,
+  partials: GpuActivation,
+  splits: number,
+  rows: number,
+  capacityRows: number,
+  residual: GpuActivation | null = null,
+): GpuActivation {
+  const n = partials.cols;
+  if (n % 4 !== 0 || partials.rows !== splits * capacityRows || rows > capacityRows) {
+    throw new Error(`reduceSplits: [${partials.rows}, ${n}] is not ${splits} blocks of ${capacityRows} ≥ ${rows} rows with N % 4 == 0`);
+  }
+  const y = ctx.recorder.output(rows, n);
+  if (y.isEmpty) return y;
+  const count = (rows * n) / 4;
   const reduce = ctx.pipelines.get(`matmul.tensor.reduce/${splits}${residual ? "/res" : ""}`, () =>
     splitReduceSource(splits, residual !== null),
   );
-  const reduceResources = [uniform(count, (capacityRows * n) / 4), activationResource(out), activationResource(y)];
-  if (residual) reduceResources.push(activationResource(residual));
-  ctx.recorder.dispatch(reduce, reduceResources, Math.ceil(count / 256));
-  return { out: y, residualAdded: residual !== null };
+  const resources = [uniform(count, (capacityRows * n) / 4), activationResource(partials), activationResource(y)];
+  if (residual) resources.push(activationResource(residual));
+  ctx.recorder.dispatch(reduce, resources, Math.ceil(count / 256));
+  return y;
 }
