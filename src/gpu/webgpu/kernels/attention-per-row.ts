@@ -3,6 +3,7 @@ import type { GpuActivation, Resource } from "../recorder.js";
 import { f32Bits, kvEnable, LINEAR_WORKGROUP } from "../wgsl.js";
 import { checkAttentionShapes } from "./attention.js";
 import { ROPED_K } from "./write-kv.js";
+import { ropedQLoad } from "./rope.js";
 
 const WORKGROUP = 256;
 
@@ -95,7 +96,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let qBase = (t * params.numHeads + h) * LANES;
   let kvOffset = (h / params.groupSize) * LANES;
   let kvStride = params.kvCols / VEC;
-${rope ? ROPE_Q_LOAD : "  for (var d = lid; d < LANES; d += WG) { qShared[d] = q[qBase + d]; }"}
+${
+  rope
+    ? `  for (var d = lid; d < LANES; d += WG) {\n${ropedQLoad("qShared[d]", "    ")}\n  }`
+    : "  for (var d = lid; d < LANES; d += WG) { qShared[d] = q[qBase + d]; }"
+}
 ${fused ? FUSED_OWN_LOAD(kvDtype, rope) : ""}
   if (lid == 0u) { lengthShared = u32(positions[t]) + 1u; }
   workgroupBarrier();
@@ -198,26 +203,6 @@ ${
 }
 `;
 }
-
-/**
- * q loaded with rotate-half RoPE applied (vec4 lanes; LANES / 2 vec4s per half head): element e of the first half
- * becomes q[e]·cos − q[e + half]·sin, of the second half q[e]·cos + q[e − half]·sin — the rope kernel's expressions,
- * so the values equal a separate rope pass.
- */
-const ROPE_Q_LOAD = `  for (var d = lid; d < LANES; d += WG) {
-    let halfLanes = LANES / 2u;
-    let first = d < halfLanes;
-    let own = q[qBase + d];
-    let partner = q[qBase + select(d - halfLanes, d + halfLanes, first)];
-    let j = t * (LANES * 2u) + (d % halfLanes) * 4u; // cosSin row of token t: headDim / 2 = LANES * 2 pairs
-    let c0 = cosSin[j];
-    let c1 = cosSin[j + 1u];
-    let c2 = cosSin[j + 2u];
-    let c3 = cosSin[j + 3u];
-    let cosv = vec4<f32>(c0.x, c1.x, c2.x, c3.x);
-    let sinv = vec4<f32>(c0.y, c1.y, c2.y, c3.y);
-    qShared[d] = select(own * cosv + partner * sinv, own * cosv - partner * sinv, first);
-  }`;
 
 /** The fused kernel's extra bindings (after cosSin when roping), its own-position K/V and their accessors. */
 function fusedDeclarations(kvDtype: KvDtype, headDim: number, vec: number, rope: boolean): string {

@@ -1,6 +1,7 @@
 import { activationResource, uniform, type GpuKvLayer, type KernelContext, type KvDtype } from "../context.js";
 import type { GpuActivation, Resource } from "../recorder.js";
 import { f32Bits, kvEnable, LINEAR_WORKGROUP } from "../wgsl.js";
+import { ropedQLoad } from "./rope.js";
 
 const WORKGROUP = 256;
 
@@ -171,7 +172,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let t = t0 + r / nHeads;
     let qBase = (t * params.numHeads + h0 + r % nHeads) * LANES;
     let d = u % LANES;
-${rope ? ROPE_Q_LOAD : "    qTile[u] = q[qBase + d];"}
+${rope ? ropedQLoad("qTile[u]", "    ") : "    qTile[u] = q[qBase + d];"}
   }
   let length = workgroupUniformLoad(&lengthShared);
 
@@ -310,24 +311,6 @@ ${sharedLane ? "        let v = kv[j * STRIDE + lid % LANES];\n" : ""}        fo
       if (u < ROWS * LANES && r < nRows && start <= rowPos[r]) { accum[i] = accum[i] * corrShared[r] + parts[i]; }
     }`;
 }
-
-/**
- * q loaded with rotate-half RoPE applied (vec4 lanes; LANES / 2 vec4s per half head): element e of the first half
- * becomes q[e]·cos − q[e + half]·sin, of the second half q[e]·cos + q[e − half]·sin — the rope kernel's expressions,
- * so the values equal a separate rope pass.
- */
-const ROPE_Q_LOAD = `    let halfLanes = LANES / 2u;
-    let first = d < halfLanes;
-    let own = q[qBase + d];
-    let partner = q[qBase + select(d - halfLanes, d + halfLanes, first)];
-    let c = t * (LANES * 2u) + (d % halfLanes) * 4u; // cosSin row of token t: headDim / 2 = LANES * 2 pairs
-    let c0 = cosSin[c];
-    let c1 = cosSin[c + 1u];
-    let c2 = cosSin[c + 2u];
-    let c3 = cosSin[c + 3u];
-    let cosv = vec4<f32>(c0.x, c1.x, c2.x, c3.x);
-    let sinv = vec4<f32>(c0.y, c1.y, c2.y, c3.y);
-    qTile[u] = select(own * cosv + partner * sinv, own * cosv - partner * sinv, first);`;
 
 export interface AttentionInputs {
   /** Host copies of the batch's positions and sequence rows ([numTokens] each): the work list is built from them. */

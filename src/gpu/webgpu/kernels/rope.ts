@@ -61,3 +61,29 @@ export function ropeTable(positions: Int32Array, invFreq: Float32Array): Float32
   }
   return table;
 }
+
+/**
+ * WGSL statements that load vec4 lane `d` of query row `qBase` (in `q: array<vec4<f32>>`, LANES vec4s per head)
+ * with rotate-half RoPE for token `t` from `cosSin` ([numTokens, headDim / 2] (cos, sin) pairs) and assign it to
+ * `target`: element e of the first half becomes q[e]·cos − q[e + half]·sin, of the second half
+ * q[e]·cos + q[e − half]·sin — the rope kernel's expressions, so the values equal a separate rope pass. Shared
+ * by both attention kernels, which rotate q as they load it.
+ */
+export function ropedQLoad(target: string, indent: string): string {
+  return [
+    "let halfLanes = LANES / 2u;",
+    "let first = d < halfLanes;",
+    "let own = q[qBase + d];",
+    "let partner = q[qBase + select(d - halfLanes, d + halfLanes, first)];",
+    "let c = t * (LANES * 2u) + (d % halfLanes) * 4u; // cosSin row of token t: headDim / 2 = LANES * 2 pairs",
+    "let c0 = cosSin[c];",
+    "let c1 = cosSin[c + 1u];",
+    "let c2 = cosSin[c + 2u];",
+    "let c3 = cosSin[c + 3u];",
+    "let cosv = vec4<f32>(c0.x, c1.x, c2.x, c3.x);",
+    "let sinv = vec4<f32>(c0.y, c1.y, c2.y, c3.y);",
+    `${target} = select(own * cosv + partner * sinv, own * cosv - partner * sinv, first);`,
+  ]
+    .map((line) => indent + line)
+    .join("\n");
+}
