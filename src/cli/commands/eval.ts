@@ -159,6 +159,8 @@ async function openBackend(
     apiKey: values["api-key"],
     model: values["served-model"],
     tokenizer,
+    // Log-likelihood prompts are cut to the served model's length, as lm-eval cuts them to max_length.
+    maxModelLen: "server",
     concurrency,
     timeoutMs: timeoutS * 1000,
   });

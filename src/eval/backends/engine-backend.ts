@@ -8,7 +8,7 @@ import { EngineBusyError, type InferenceEngine, type PromptTokenLogprob } from "
 import { VLLM_SAMPLING_DEFAULTS, type SamplingParams } from "../../engine/sampler.js";
 import type { ChatRequest, EvalBackend, GenerateRequest, LoglikelihoodRequest, LoglikelihoodResult } from "../types.js";
 import { sleep } from "./limiter.js";
-import { cutAtStops, encodeGenerationPrompt, encodePair, type PairTokenizer } from "./tokenize-pair.js";
+import { cutAtStops, encodeGenerationPrompt, encodePair, fitPairToLength, type PairTokenizer } from "./tokenize-pair.js";
 
 /** What the backend needs of the model; src/engine/language-model.ts's LanguageModel has all of it. */
 export interface EngineModel {
@@ -42,13 +42,8 @@ export class EngineBackend implements EvalBackend {
 
   async loglikelihood(request: LoglikelihoodRequest): Promise<LoglikelihoodResult> {
     const pair = encodePair(this.model.tokenizer, request.context, request.continuation, request.addBos);
-    const { continuationIds } = pair;
     // Like lm-eval, keep the window's right end: drop context tokens from the left until the prompt fits the model.
-    const maxLen = this.model.engine.maxModelLen;
-    if (continuationIds.length + 1 > maxLen) {
-      throw new SwallowError(`a continuation of ${continuationIds.length} tokens does not fit the model length ${maxLen}`);
-    }
-    const contextIds = pair.contextIds.slice(Math.max(0, pair.contextIds.length + continuationIds.length - maxLen));
+    const { contextIds, continuationIds } = fitPairToLength(pair, this.model.engine.maxModelLen);
     const promptIds = [...contextIds, ...continuationIds];
     const params = this.params({ maxTokens: 0, temperature: 0 });
     let logprobs: PromptTokenLogprob[] | undefined;

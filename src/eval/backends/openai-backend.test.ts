@@ -211,3 +211,70 @@ test("URL and Retry-After parsing", () => {
   assert.equal(retryAfterMs(null), null);
   assert.equal(retryAfterMs(new Date(10_000).toUTCString(), 4_000), 6000);
 });
+
+test('maxModelLen "server": the length comes from /v1/models and long prompts lose context tokens from the left', async () => {
+  const contextIds = pair.context_ids;
+  const continuationIds = pair.continuation_ids;
+  const maxLen = contextIds.length + continuationIds.length - 2; // two context tokens too many
+  await withServer(
+    (body, req, res) =>
+      req.url === "/v1/models"
+        ? json(res, 200, {
+            data: [
+              { id: "other", max_model_len: 4 },
+              { id: "m", max_model_len: maxLen },
+            ],
+          })
+        : json(
+            res,
+            200,
+            echoAnswer(body.prompt as number[], (i) => -0.25 * i),
+          ),
+    async (url, calls) => {
+      const backend = new OpenAIBackend({ baseUrl: url, model: "m", tokenizer, maxModelLen: "server", ...fast });
+      const request = { kind: "loglikelihood" as const, context: pair.context, continuation: pair.continuation, addBos: false };
+      const result = await backend.loglikelihood(request);
+      await backend.loglikelihood(request);
+      // One lookup, then the prompts: the window's right end, as lm-eval's (context + continuation)[-max_length:].
+      assert.deepEqual(
+        calls.map((c) => c._path),
+        ["/v1/models", "/v1/completions", "/v1/completions"],
+      );
+      const sent = [...contextIds.slice(2), ...continuationIds];
+      assert.deepEqual(calls[1].prompt, sent);
+      let expected = 0;
+      for (let i = contextIds.length - 2; i < sent.length; i++) expected += -0.25 * i;
+      assert.ok(Math.abs(result.logprob - expected) < 1e-9, `${result.logprob} vs ${expected}`);
+    },
+  );
+  // A server without GET /v1/models: no length, prompts go whole.
+  await withServer(
+    (body, req, res) =>
+      req.url === "/v1/models"
+        ? json(res, 404, { error: { message: "not found" } })
+        : json(
+            res,
+            200,
+            echoAnswer(body.prompt as number[], () => -1),
+          ),
+    async (url, calls) => {
+      const backend = new OpenAIBackend({ baseUrl: url, model: "m", tokenizer, maxModelLen: "server", ...fast });
+      await backend.loglikelihood({ kind: "loglikelihood", context: pair.context, continuation: pair.continuation, addBos: false });
+      assert.deepEqual(calls.at(-1)?.prompt, [...contextIds, ...continuationIds]);
+    },
+  );
+});
+
+test("maxModelLen as a number: a continuation that cannot fit is one clear error, nothing is sent", async () => {
+  await withServer(
+    (_body, _req, res) => json(res, 500, {}),
+    async (url, calls) => {
+      const backend = new OpenAIBackend({ baseUrl: url, model: "m", tokenizer, maxModelLen: pair.continuation_ids.length, ...fast });
+      await assert.rejects(
+        backend.loglikelihood({ kind: "loglikelihood", context: pair.context, continuation: pair.continuation, addBos: false }),
+        /a continuation of \d+ tokens does not fit the model length/,
+      );
+      assert.equal(calls.length, 0);
+    },
+  );
+});

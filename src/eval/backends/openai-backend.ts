@@ -7,7 +7,7 @@ import { cleanUpTokenizationSpaces } from "../../tokenizer/clean-up.js";
 import { SwallowError } from "../../errors.js";
 import type { ChatRequest, EvalBackend, GenerateRequest, LoglikelihoodRequest, LoglikelihoodResult } from "../types.js";
 import { HttpClient, HttpStatusError, type HttpClientOptions } from "./http-client.js";
-import { cutAtStops, encodeGenerationPrompt, encodePair, type PairTokenizer } from "./tokenize-pair.js";
+import { cutAtStops, encodeGenerationPrompt, encodePair, fitPairToLength, type PairTokenizer } from "./tokenize-pair.js";
 
 export interface OpenAIBackendOptions extends HttpClientOptions {
   /** The served model's name; absent = the first model `GET /v1/models` lists. */
@@ -18,6 +18,12 @@ export interface OpenAIBackendOptions extends HttpClientOptions {
   id?: string;
   /** Apply transformers 4.x's decode clean-up to generated text (the tokenizer config's clean_up_tokenization_spaces). */
   cleanUpTokenizationSpaces?: boolean;
+  /**
+   * The served model's length, to which log-likelihood prompts are cut from the left as lm-eval cuts them:
+   * a number, or "server" for the `max_model_len` that `GET /v1/models` gives for the model (vLLM and
+   * `swallow serve` do; none given = no cut). Absent: prompts are sent whole.
+   */
+  maxModelLen?: number | "server";
 }
 
 /** The legacy completions `logprobs` object (OpenAI and vLLM). */
@@ -30,6 +36,8 @@ interface CompletionLogprobs {
 export class OpenAIBackend implements EvalBackend {
   private readonly client: HttpClient;
   private modelName: string | undefined;
+  /** The served model's length once known (null: the server does not say); undefined until looked up. */
+  private modelLength: number | null | undefined;
   /** Set when the endpoint refused `max_tokens: 0`; then 1 token is generated and its log-prob ignored. */
   private scoringMaxTokens = 0;
 
@@ -42,18 +50,49 @@ export class OpenAIBackend implements EvalBackend {
     return this.options.id ?? this.modelName ?? this.client.baseUrl;
   }
 
-  /** Resolves the model name now (the id names it in reports and store keys, so call this before a run). */
+  /**
+   * Resolves the model name now (the id names it in reports and store keys, so call this before a run) and,
+   * with `maxModelLen: "server"`, the model's length, both from one `GET /v1/models`.
+   */
   async resolveModel(): Promise<string> {
-    if (this.modelName !== undefined) return this.modelName;
-    const list = (await this.client.get("/models")) as { data?: { id?: string }[] };
-    const first = list.data?.[0]?.id;
-    if (typeof first !== "string") throw new SwallowError(`${this.client.baseUrl}/models lists no model; pass the model name explicitly`);
-    this.modelName = first;
-    return first;
+    const wantsLength = this.options.maxModelLen === "server" && this.modelLength === undefined;
+    if (this.modelName !== undefined && !wantsLength) return this.modelName;
+    type ModelList = { data?: { id?: string; max_model_len?: unknown }[] };
+    let list: ModelList;
+    try {
+      list = (await this.client.get("/models")) as ModelList;
+    } catch (error) {
+      // Only the length was wanted: a server without GET /v1/models just gives no length (prompts go whole).
+      if (this.modelName === undefined || !(error instanceof HttpStatusError)) throw error;
+      this.modelLength = null;
+      return this.modelName;
+    }
+    const entries = list.data ?? [];
+    const name = this.modelName ?? entries[0]?.id;
+    if (typeof name !== "string") throw new SwallowError(`${this.client.baseUrl}/models lists no model; pass the model name explicitly`);
+    this.modelName = name;
+    if (wantsLength) {
+      const length = entries.find((entry) => entry.id === name)?.max_model_len;
+      this.modelLength = typeof length === "number" && Number.isInteger(length) && length > 1 ? length : null;
+    }
+    return name;
+  }
+
+  /** The length log-likelihood prompts must fit, or null for no cut. */
+  private async maxLength(): Promise<number | null> {
+    const option = this.options.maxModelLen;
+    if (typeof option === "number") return option;
+    if (option === "server") {
+      if (this.modelLength === undefined) await this.resolveModel();
+      return this.modelLength ?? null;
+    }
+    return null;
   }
 
   async loglikelihood(request: LoglikelihoodRequest): Promise<LoglikelihoodResult> {
-    const { contextIds, continuationIds } = encodePair(this.options.tokenizer, request.context, request.continuation, request.addBos);
+    const pair = encodePair(this.options.tokenizer, request.context, request.continuation, request.addBos);
+    const maxLen = await this.maxLength();
+    const { contextIds, continuationIds } = maxLen === null ? pair : fitPairToLength(pair, maxLen);
     const prompt = [...contextIds, ...continuationIds];
     const answer = await this.scorePrompt(prompt);
     const logprobs = (answer as { choices?: { logprobs?: CompletionLogprobs }[] }).choices?.[0]?.logprobs;

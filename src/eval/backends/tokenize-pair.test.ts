@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fixturesDir } from "../../../test/support/paths.js";
 import { Tokenizer } from "../../tokenizer/tokenizer.js";
-import { cutAtStops, encodeGenerationPrompt, encodePair, leftTruncate } from "./tokenize-pair.js";
+import { cutAtStops, encodeGenerationPrompt, encodePair, fitPairToLength, leftTruncate } from "./tokenize-pair.js";
 
 // Vectors printed by scripts/eval/make_pair_vectors.py (HF tokenizers + lm-eval v0.4.2's _encode_pair).
 const vectors = JSON.parse(readFileSync(path.join(fixturesDir, "eval/backends/pair-vectors.json"), "utf8")) as {
@@ -55,4 +55,12 @@ test("cutAtStops cuts before the first stop string, in lm-eval's order", () => {
   assert.equal(cutAtStops("no stop here", ["\n"]), "no stop here");
   assert.equal(cutAtStops("a</s>b\nc", ["\n", "</s>"]), "a");
   assert.equal(cutAtStops("abc", [""]), "abc");
+});
+
+test("fitPairToLength keeps the window's right end like lm-eval's (context + continuation)[-max_length:]", () => {
+  const pair = { contextIds: [1, 2, 3, 4, 5], continuationIds: [6, 7] };
+  assert.equal(fitPairToLength(pair, 7), pair);
+  assert.deepEqual(fitPairToLength(pair, 6), { contextIds: [2, 3, 4, 5], continuationIds: [6, 7] });
+  assert.deepEqual(fitPairToLength(pair, 3), { contextIds: [5], continuationIds: [6, 7] });
+  assert.throws(() => fitPairToLength(pair, 2), /a continuation of 2 tokens does not fit the model length 2/);
 });

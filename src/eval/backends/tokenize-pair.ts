@@ -50,6 +50,20 @@ export function encodePair(tokenizer: PairTokenizer, context: string, continuati
 }
 
 /**
+ * A pair cut to fit a model of `maxLen` tokens as lm-eval cuts it for a model with max_length = `maxLen`: the
+ * window keeps its right end, so context tokens are dropped from the left (the BOS first, like any other). A
+ * continuation that cannot fit with at least one context token is an error, not a silent cut.
+ */
+export function fitPairToLength(pair: EncodedPair, maxLen: number): EncodedPair {
+  const { contextIds, continuationIds } = pair;
+  if (continuationIds.length + 1 > maxLen) {
+    throw new SwallowError(`a continuation of ${continuationIds.length} tokens does not fit the model length ${maxLen}`);
+  }
+  const drop = Math.max(0, contextIds.length + continuationIds.length - maxLen);
+  return drop === 0 ? pair : { contextIds: contextIds.slice(drop), continuationIds };
+}
+
+/**
  * Prompt ids of a generation request: BOS when asked, then the context, left-truncated to `maxContextTokens`
  * (lm-eval and the JP harness keep the last max_length − max_gen_toks tokens; the BOS is cut like any other token,
  * as `context_enc[-n:]` does).
