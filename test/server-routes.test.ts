@@ -427,3 +427,45 @@ test("metrics: Prometheus text with request counts, token counters, gauges and l
   assert.equal(value("swallow:time_per_output_token_seconds_count"), 1);
   assert.match(text, /# TYPE swallow:time_to_first_token_seconds histogram/);
 });
+
+test("POST /tokenize (vLLM's): a prompt with BOS unless add_special_tokens is false, or messages through the chat template", async () => {
+  const { app, engine, model } = setup();
+  const text = "日本の首都は東京です。";
+  const withBos = await jsonOf(await app.handle(post("/tokenize", { model: NAME, prompt: text })));
+  assert.deepEqual(withBos, {
+    count: withBos.tokens.length,
+    max_model_len: engine.maxModelLen,
+    tokens: tokenizer.encode(text, { addBos: true }),
+  });
+  const bare = await jsonOf(await app.handle(post("/tokenize", { prompt: text, add_special_tokens: false })));
+  assert.deepEqual(bare.tokens, tokenizer.encode(text, { addBos: false }));
+  assert.equal(bare.count, withBos.count - 1);
+
+  const messages = chatBody.messages;
+  const chat = await jsonOf(await app.handle(post("/tokenize", { messages })));
+  assert.deepEqual(chat.tokens, model.encodeChat(messages, { addGenerationPrompt: true }));
+  const noPrompt = await jsonOf(await app.handle(post("/tokenize", { messages, add_generation_prompt: false })));
+  assert.deepEqual(noPrompt.tokens, model.encodeChat(messages, { addGenerationPrompt: false }));
+  assert.ok(noPrompt.count < chat.count);
+});
+
+test("POST /detokenize (vLLM's) gives the text of token ids; bad ids, bodies and model names get OpenAI-style errors", async () => {
+  const { app } = setup();
+  const text = "Swallow は日本語が得意です";
+  const ids = tokenizer.encode(text, { addBos: false });
+  assert.deepEqual(await jsonOf(await app.handle(post("/detokenize", { model: NAME, tokens: ids }))), { prompt: text });
+  const outside = await app.handle(post("/detokenize", { tokens: [1, tokenizer.vocabSize] }));
+  assert.equal(outside.status, 400);
+  assert.match((await jsonOf(outside)).error.message, new RegExp(`token id ${tokenizer.vocabSize} is outside the vocabulary`));
+  assert.equal((await app.handle(post("/detokenize", { tokens: "1 2" }))).status, 422);
+  assert.equal((await app.handle(post("/tokenize", { prompt: 3 }))).status, 422);
+  assert.equal((await app.handle(post("/tokenize", { model: "other", prompt: "x" }))).status, 404);
+  assert.equal((await app.handle({ method: "GET", path: "/tokenize", headers: {} })).status, 405);
+});
+
+test("--api-key guards /tokenize and /detokenize like /v1/*", async () => {
+  const { app } = setup({ apiKey: "secret" });
+  assert.equal((await app.handle(post("/tokenize", { prompt: "x" }))).status, 401);
+  assert.equal((await app.handle(post("/detokenize", { tokens: [1] }))).status, 401);
+  assert.equal((await app.handle(post("/tokenize", { prompt: "x" }, { authorization: "Bearer secret" }))).status, 200);
+});

@@ -5,6 +5,7 @@ import { handleCompletion } from "./completion-route.js";
 import { errorBody, HttpError } from "./http-error.js";
 import { ServerMetrics } from "./metrics.js";
 import { CHAT_PAGE_HTML } from "./page/chat-page.js";
+import { handleDetokenize, handleTokenize } from "./tokenize-route.js";
 import type { ServedModel } from "./served-model.js";
 
 /** A request as the app sees it: no socket, so routes are tested by calling {@link App.handle} (Hono's `app.request()`). */
@@ -86,7 +87,7 @@ export class App {
 
   private async route(request: AppRequest, path: string): Promise<AppResponse> {
     if (request.method === "OPTIONS" && this.options.cors) return { status: 204, headers: {}, body: "" };
-    if (path.startsWith("/v1/") && this.options.apiKey !== undefined && !isAuthorized(request.headers.authorization, this.options.apiKey)) {
+    if (isProtected(path) && this.options.apiKey !== undefined && !isAuthorized(request.headers.authorization, this.options.apiKey)) {
       throw new HttpError(401, "missing or wrong API key: send the header `Authorization: Bearer KEY` with the server's --api-key", {
         headers: { "WWW-Authenticate": "Bearer" },
       });
@@ -109,6 +110,17 @@ export class App {
         };
       case "/v1/models":
         return json(200, { object: "list", data: [this.modelCard()] });
+      case "/tokenize":
+      case "/detokenize": {
+        const { model, body } = this.servedModelFor(request);
+        const context: RouteContext = {
+          model,
+          modelName: this.options.servedModelName,
+          metrics: this.metrics,
+          controller: new AbortController(),
+        };
+        return path === "/tokenize" ? handleTokenize(body, context) : handleDetokenize(body, context);
+      }
       default:
         return this.generate(request, path);
     }
@@ -126,7 +138,8 @@ export class App {
     };
   }
 
-  private async generate(request: AppRequest, path: string): Promise<AppResponse> {
+  /** The loaded model and the request's parsed body: 503 while loading or draining, 404 for another model's name. */
+  private servedModelFor(request: AppRequest): { model: ServedModel; body: unknown } {
     const model = this.model;
     if (!model || this.draining)
       throw new HttpError(
@@ -144,6 +157,11 @@ export class App {
         },
       );
     }
+    return { model, body };
+  }
+
+  private async generate(request: AppRequest, path: string): Promise<AppResponse> {
+    const { model, body } = this.servedModelFor(request);
     const controller = new AbortController();
     const onAbort = () => controller.abort();
     request.signal?.addEventListener("abort", onAbort, { once: true });
@@ -175,7 +193,14 @@ const ROUTE_METHODS: Record<string, string> = {
   "/v1/models": "GET",
   "/v1/chat/completions": "POST",
   "/v1/completions": "POST",
+  "/tokenize": "POST",
+  "/detokenize": "POST",
 };
+
+/** Routes that --api-key guards: the API, and vLLM's tokenizer routes beside it. */
+function isProtected(path: string): boolean {
+  return path.startsWith("/v1/") || path === "/tokenize" || path === "/detokenize";
+}
 const KNOWN_ROUTES = new Set(Object.keys(ROUTE_METHODS));
 
 const CORS_HEADERS = {

@@ -66,6 +66,17 @@ export interface ChatCompletionRequest extends CommonRequest {
   add_generation_prompt?: boolean;
 }
 
+/** POST /tokenize (vLLM's): a prompt, or chat messages rendered with the chat template. */
+export type TokenizeRequest =
+  | { model?: string; prompt: string; add_special_tokens?: boolean }
+  | { model?: string; messages: ChatRequestMessage[]; add_generation_prompt?: boolean };
+
+/** POST /detokenize (vLLM's). */
+export interface DetokenizeRequest {
+  model?: string;
+  tokens: number[];
+}
+
 export interface CompletionRequest extends CommonRequest {
   prompt: string | number[] | (string | number[])[];
   echo?: boolean | null;
@@ -206,9 +217,46 @@ const completionSchema = {
   },
 };
 
+const tokenizeSchema = {
+  anyOf: [
+    {
+      type: "object",
+      required: ["prompt"],
+      properties: { model: { type: "string" }, prompt: { type: "string" }, add_special_tokens: { type: "boolean" } },
+    },
+    {
+      type: "object",
+      required: ["messages"],
+      properties: {
+        model: { type: "string" },
+        messages: chatSchema.properties.messages,
+        add_generation_prompt: { type: "boolean" },
+      },
+    },
+  ],
+};
+
+const detokenizeSchema = {
+  type: "object",
+  required: ["tokens"],
+  properties: { model: { type: "string" }, tokens: { type: "array", items: integer(0) } },
+};
+
 const ajv = new Ajv({ allErrors: false, strict: false });
 const validateChat = ajv.compile(chatSchema);
 const validateCompletion = ajv.compile(completionSchema);
+const validateTokenize = ajv.compile(tokenizeSchema);
+const validateDetokenize = ajv.compile(detokenizeSchema);
+
+/** Checks a parsed /tokenize body (a prompt or messages); 422 naming the first wrong field otherwise. */
+export function parseTokenizeRequest(body: unknown): TokenizeRequest {
+  return check<TokenizeRequest>(validateTokenize, body);
+}
+
+/** Checks a parsed /detokenize body; 422 naming the first wrong field otherwise. */
+export function parseDetokenizeRequest(body: unknown): DetokenizeRequest {
+  return check<DetokenizeRequest>(validateDetokenize, body);
+}
 
 /** Checks a parsed body against the chat request schema; 422 naming the first wrong field otherwise. */
 export function parseChatRequest(body: unknown): ChatCompletionRequest {

@@ -11,9 +11,10 @@ const HELP = `usage: swallow serve [--model DIR|ORG/NAME] [--host 127.0.0.1] [--
                      [--tensor-cores]
 
 An OpenAI-compatible server (vLLM's API): POST /v1/chat/completions and /v1/completions (streaming with
-"stream": true), GET /v1/models, /health, /metrics (Prometheus) and a chat page at /.
+"stream": true), GET /v1/models, /health, /metrics (Prometheus), POST /tokenize and /detokenize (vLLM's), and a
+chat page at /.
 --host defaults to 127.0.0.1 (this machine only); use 0.0.0.0 to serve other machines, with --api-key.
---api-key (or SWALLOW_API_KEY) makes every /v1 route require "Authorization: Bearer KEY".
+--api-key (or SWALLOW_API_KEY) makes every /v1 route, /tokenize and /detokenize require "Authorization: Bearer KEY".
 --served-model-name is the name clients pass as "model" (default: the --model argument).
 --max-num-seqs caps requests decoded together (default 64); more wait in a queue (429 when it is full).
 --max-num-batched-tokens caps the tokens of one forward pass, decode tokens plus prefill chunks (default 512):
