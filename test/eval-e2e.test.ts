@@ -97,19 +97,20 @@ test("real tasks on fixture data through the runner, store and report with a fak
   }
 });
 
-test("swallow eval --endpoint against a fake OpenAI-compatible server writes the report and resumes", async () => {
-  const dir = mkdtempSync(path.join(tmpdir(), "swallow-eval-cli-"));
+/** A fake OpenAI-compatible server for the eval CLI: echo log-probs of -1, "1\n\n" for generations. */
+async function fakeEvalServer(
+  maxModelLen: number | null = null,
+): Promise<{ url: string; completions: () => number; close: () => Promise<void> }> {
   let completions = 0;
   const server = createServer((req, res) => {
     let body = "";
     req.on("data", (c) => (body += c));
     req.on("end", () => {
       res.setHeader("content-type", "application/json");
-      if (req.url === "/v1/models") return res.end(JSON.stringify({ data: [{ id: "served" }] }));
+      if (req.url === "/v1/models") return res.end(JSON.stringify({ data: [{ id: "served", max_model_len: maxModelLen }] }));
       completions++;
       const request = JSON.parse(body) as { prompt: number[]; echo?: boolean };
       if (!request.echo) return res.end(JSON.stringify({ choices: [{ text: "1\n\n" }] }));
-      const n = request.prompt.length;
       res.end(
         JSON.stringify({
           choices: [
@@ -122,29 +123,42 @@ test("swallow eval --endpoint against a fake OpenAI-compatible server writes the
               },
             },
           ],
-          n,
         }),
       );
     });
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`,
+    completions: () => completions,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+const evalArgs = (endpoint: string, dir: string) => [
+  "eval",
+  "--endpoint",
+  endpoint,
+  "--tokenizer",
+  path.join(fixturesDir, "tiny-tokenizer"),
+  "--tasks",
+  "jcommonsenseqa,openbookqa",
+  "--limit",
+  "2",
+  "--data-dir",
+  path.join(fixturesDir, "eval", "data"),
+  "--output",
+  dir,
+];
+
+test("swallow eval --endpoint against a fake OpenAI-compatible server writes the report and resumes", async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), "swallow-eval-cli-"));
+  const server = await fakeEvalServer();
   try {
-    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
-    const args = [
-      "eval",
-      "--endpoint",
-      url,
-      "--tokenizer",
-      path.join(fixturesDir, "tiny-tokenizer"),
-      "--tasks",
-      "jcommonsenseqa,openbookqa",
-      "--limit",
-      "2",
-      "--data-dir",
-      path.join(fixturesDir, "eval", "data"),
-      "--output",
-      dir,
-    ];
+    const args = evalArgs(server.url, dir);
     const first = await runCli(args);
     assert.equal(first.code, 0, first.stderr);
     assert.match(first.stdout, /\| served \| [01]\.\d{4} \| – \|/);
@@ -152,16 +166,38 @@ test("swallow eval --endpoint against a fake OpenAI-compatible server writes the
     const json = JSON.parse(readFileSync(path.join(dir, "report.json"), "utf8"));
     assert.equal(json.tables[0].rows[0].runId, "served");
     assert.match(readFileSync(path.join(dir, "chart.svg"), "utf8"), /^<svg/);
-    const sent = completions;
+    const sent = server.completions();
     assert.ok(sent > 0);
     const second = await runCli(args);
     assert.equal(second.code, 0, second.stderr);
-    assert.equal(completions, sent, "a rerun must not send any request again");
+    assert.equal(server.completions(), sent, "a rerun must not send any request again");
     assert.match(second.stderr, /jcommonsenseqa: [01]\.\d{4} \(2 items, 2 resumed/);
   } finally {
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
+    await server.close();
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("swallow eval --endpoint URL1,URL2 spreads requests over both replicas with the same scores as one endpoint", async () => {
+  const dirs = [mkdtempSync(path.join(tmpdir(), "swallow-eval-one-")), mkdtempSync(path.join(tmpdir(), "swallow-eval-two-"))];
+  const servers = await Promise.all([fakeEvalServer(4096), fakeEvalServer(4096), fakeEvalServer(4096), fakeEvalServer(2048)]);
+  try {
+    const one = await runCli(evalArgs(servers[0].url, dirs[0]));
+    assert.equal(one.code, 0, one.stderr);
+    const sentToOne = servers[0].completions();
+    const two = await runCli(evalArgs(`${servers[1].url},${servers[2].url}`, dirs[1]));
+    assert.equal(two.code, 0, two.stderr);
+    assert.ok(servers[1].completions() > 0 && servers[2].completions() > 0, "both replicas must get requests");
+    assert.equal(servers[1].completions() + servers[2].completions(), sentToOne);
+    const scores = (stderr: string) => stderr.match(/(jcommonsenseqa|openbookqa): [01]\.\d{4}/g);
+    assert.deepEqual(scores(two.stderr), scores(one.stderr));
+    // Replicas must serve the model with one length, or the same prompt could be cut differently.
+    const mixed = await runCli(evalArgs(`${servers[1].url},${servers[3].url}`, dirs[1]));
+    assert.equal(mixed.code, 2, mixed.stderr);
+    assert.match(mixed.stderr, /the endpoints serve different model lengths .*4096.*2048.*same --max-model-len/);
+  } finally {
+    await Promise.all(servers.map((s) => s.close()));
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   }
 });
 

@@ -2,6 +2,7 @@ import path from "node:path";
 import { SwallowError } from "../../errors.js";
 import { EngineBackend } from "../../eval/backends/engine-backend.js";
 import { OpenAIBackend } from "../../eval/backends/openai-backend.js";
+import { FanOutBackend } from "../../eval/backends/fan-out-backend.js";
 import type { PairTokenizer } from "../../eval/backends/tokenize-pair.js";
 import { downloadDatasets } from "../../eval/datasets/download.js";
 import { datasetsForTasks, defaultDataDir, LocalDatasets, selectDatasets } from "../../eval/datasets/registry.js";
@@ -28,7 +29,8 @@ const HELP = `usage: swallow eval (--model DIR|ORG/NAME | --endpoint URL [--api-
 Runs the model card's benchmarks and writes report.md, report.json and chart.svg (the card's three tables on
 the 0–1 scale; every run in --output's result store is a row) into --output (default ./eval-results).
 Every request and outcome is stored in DIR/results.sqlite: rerunning the same command resumes an interrupted run.
---endpoint is any OpenAI-compatible server (swallow serve, vLLM); --tokenizer must be the served model's tokenizer,
+--endpoint is any OpenAI-compatible server (swallow serve, vLLM), or several replicas of one model, comma-separated:
+each request goes to the least busy one, --concurrency at a time each. --tokenizer must be the served model's tokenizer,
 so prompts are sent as the same token ids the original harnesses used. MT-Bench needs --judge-endpoint and --judge-model
 (the card used gpt-4o-2024-08-06); its answers use FastChat's llama-3 prompt string by default (as the card, double
 BOS included) or, with --mtbench-answers chat-template, the model's chat template. Datasets are read from --data-dir (default $SWALLOW_DATA_DIR or
@@ -107,7 +109,8 @@ export async function runEval(argv: string[]): Promise<void> {
       store,
       data,
       limit,
-      concurrency,
+      // Each endpoint takes --concurrency requests at a time.
+      concurrency: concurrency * endpointCount(values.endpoint),
       meta: {
         tasks: values.tasks,
         ...(values.endpoint ? { endpoint: values.endpoint } : { model: values.model }),
@@ -125,7 +128,12 @@ export async function runEval(argv: string[]): Promise<void> {
   }
 }
 
-/** The backend under test and its tokenizer (the engine's own, or --tokenizer for an endpoint). */
+/** How many endpoints `--endpoint` lists (comma-separated), 1 without it. */
+function endpointCount(endpoint: string | undefined): number {
+  return endpoint === undefined ? 1 : Math.max(1, endpoint.split(",").filter((url) => url.trim().length > 0).length);
+}
+
+/** The backend under test and its tokenizer (the engine's own, or --tokenizer for endpoints: one, or replicas fanned out). */
 async function openBackend(
   values: {
     model?: string;
@@ -153,19 +161,34 @@ async function openBackend(
   const config = (await files.exists("tokenizer_config.json"))
     ? parseTokenizerConfig(await files.readText("tokenizer_config.json"), `${files.location}/tokenizer_config.json`)
     : null;
-  const backend = new OpenAIBackend({
-    cleanUpTokenizationSpaces: config?.cleanUpTokenizationSpaces ?? false,
-    baseUrl: values.endpoint,
-    apiKey: values["api-key"],
-    model: values["served-model"],
-    tokenizer,
-    // Log-likelihood prompts are cut to the served model's length, as lm-eval cuts them to max_length.
-    maxModelLen: "server",
-    concurrency,
-    timeoutMs: timeoutS * 1000,
-  });
-  await backend.resolveModel();
-  return { backend, tokenizer };
+  const endpoints = values.endpoint
+    .split(",")
+    .map((url) => url.trim())
+    .filter((url) => url.length > 0);
+  if (endpoints.length === 0) throw new SwallowError("--endpoint needs a URL (several, comma-separated, for replicas of one model)");
+  const backends = endpoints.map(
+    (baseUrl) =>
+      new OpenAIBackend({
+        cleanUpTokenizationSpaces: config?.cleanUpTokenizationSpaces ?? false,
+        baseUrl,
+        apiKey: values["api-key"],
+        model: values["served-model"],
+        tokenizer,
+        // Log-likelihood prompts are cut to the served model's length, as lm-eval cuts them to max_length.
+        maxModelLen: "server",
+        concurrency,
+        timeoutMs: timeoutS * 1000,
+      }),
+  );
+  for (const backend of backends) await backend.resolveModel();
+  if (backends.length === 1) return { backend: backends[0], tokenizer };
+  const lengths = new Set(backends.map((b) => b.servedModelLength));
+  if (lengths.size > 1) {
+    throw new SwallowError(
+      `the endpoints serve different model lengths (${endpoints.map((url, i) => `${url}: ${backends[i].servedModelLength}`).join(", ")}); start them with the same --max-model-len`,
+    );
+  }
+  return { backend: new FanOutBackend(backends), tokenizer };
 }
 
 /** Tasks that score over the evaluated model's tokens (XL-Sum's ROUGE-2) get its tokenizer, as the JP harness does. */

@@ -78,6 +78,11 @@ export class OpenAIBackend implements EvalBackend {
     return name;
   }
 
+  /** The served model's length as resolveModel found it (null: not given or not asked for). */
+  get servedModelLength(): number | null {
+    return typeof this.options.maxModelLen === "number" ? this.options.maxModelLen : (this.modelLength ?? null);
+  }
+
   /** The length log-likelihood prompts must fit, or null for no cut. */
   private async maxLength(): Promise<number | null> {
     const option = this.options.maxModelLen;
