@@ -1,8 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
+import { createServer, request as httpRequest } from "node:http";
+import { connect, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { FakeBackend } from "../src/eval/backends/fake-backend.js";
@@ -198,6 +198,52 @@ test("swallow eval --endpoint URL1,URL2 spreads requests over both replicas with
   } finally {
     await Promise.all(servers.map((s) => s.close()));
     for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("HTTP_PROXY: the CLI's requests go through the proxy (Node's fetch alone would ignore it)", async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), "swallow-eval-proxy-"));
+  const target = await fakeEvalServer();
+  const targetPort = Number(new URL(target.url).port);
+  // A forward proxy that sends every request, whatever host it names, to the fake server; it logs the hosts.
+  const seen: string[] = [];
+  const proxy = createServer((req, res) => {
+    seen.push(`${req.method} ${req.url}`);
+    const url = new URL(req.url ?? "/", "http://unused");
+    const upstream = httpRequest(
+      { host: "127.0.0.1", port: targetPort, path: url.pathname + url.search, method: req.method, headers: req.headers },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      },
+    );
+    req.pipe(upstream);
+  });
+  proxy.on("connect", (req, client, head) => {
+    seen.push(`CONNECT ${req.url}`);
+    const upstream = connect(targetPort, "127.0.0.1", () => {
+      client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
+      upstream.write(head);
+      upstream.pipe(client);
+      client.pipe(upstream);
+    });
+    upstream.on("error", () => client.destroy());
+    client.on("error", () => upstream.destroy());
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
+  try {
+    // .invalid never resolves (RFC 2606): only the proxy can reach this endpoint.
+    const endpoint = `http://swallow-eval.invalid:${targetPort}/v1`;
+    const proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+    const result = await runCli(evalArgs(endpoint, dir), "", { HTTP_PROXY: proxyUrl, http_proxy: "", NO_PROXY: "", no_proxy: "" });
+    assert.equal(result.code, 0, result.stderr);
+    assert.ok(target.completions() > 0);
+    assert.ok(seen.length > 0 && seen.every((line) => line.includes(`swallow-eval.invalid:${targetPort}`)), seen.join("\n"));
+  } finally {
+    proxy.closeAllConnections();
+    await new Promise((resolve) => proxy.close(resolve));
+    await target.close();
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { isSwallowError } from "../errors.js";
 import { info } from "./io.js";
+import { useProxyFromEnvironment } from "./proxy.js";
 import { runTokenize } from "./commands/tokenize.js";
 import { runScore } from "./commands/score.js";
 import { runGenerate } from "./commands/generate.js";
@@ -52,6 +53,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const verbose = rest.includes("--verbose");
   try {
+    useProxyFromEnvironment();
     await command(rest);
     return 0;
   } catch (error) {
