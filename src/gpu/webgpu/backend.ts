@@ -7,7 +7,7 @@ import { GpuWeight, type GpuKvLayer, type KernelContext } from "./context.js";
 import { describeDevice, openWebGpu, requestWebGpuDevice, type WebGpuAdapter, type WebGpuDevice, type WebGpuOptions } from "./device.js";
 import { elementwise } from "./kernels/elementwise.js";
 import { attention, attentionTiles } from "./kernels/attention.js";
-import { attentionPerRow, attentionPerRowWriteKv, type PerRowAttentionInputs } from "./kernels/attention-per-row.js";
+import { attentionPerRow, type PerRowAttentionInputs } from "./kernels/attention-per-row.js";
 import { embed } from "./kernels/embed.js";
 import { gatherRows } from "./kernels/gather-rows.js";
 import { concatColumns } from "./kernels/concat-columns.js";
@@ -416,7 +416,7 @@ export class WebGpuBackend implements Backend {
   }
 
   /**
-   * writeKv + attention; one dispatch (kernels/attention-per-row.ts, attentionPerRowWriteKv) when the step takes the
+   * writeKv + attention; one dispatch (kernels/attention-per-row.ts, with `writeKv`) when the step takes the
    * per-row kernel and has one row per sequence, so that no row reads a slot another writes. Otherwise (prefill
    * runs, the tiled kernel, RoPE with a head size that is not a multiple of 4) the two dispatches. Either way a row
    * gets the same bits.
@@ -442,7 +442,7 @@ export class WebGpuBackend implements Backend {
     const cosSin = ropeInvFreq ? this.ropeCosSin(batch, ropeInvFreq, kv.layout.headDim) : null;
     const rows = { k: activation(k), v: activation(v), slots: this.i32Input(batch.slots, batch.numTokens) };
     const inputs = this.perRowInputs(batch);
-    return attentionPerRowWriteKv(this.ctx, activation(q), rows, kv.layers[layer], kv.dtype, kv.layout, inputs, numHeads, scale, cosSin);
+    return attentionPerRow(this.ctx, activation(q), kv.layers[layer], kv.dtype, kv.layout, inputs, numHeads, scale, cosSin, rows);
   }
 
   /** Whether writeKvAttention can fuse the KV write into the per-row kernel for this step. */

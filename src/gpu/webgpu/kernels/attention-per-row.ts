@@ -11,10 +11,10 @@ const WORKGROUP = 256;
  * The per-row attention kernel: what the backend runs for decode (and, when batch-invariant, for every row; the
  * tiled kernel of attention.ts serves prefill runs). Its arithmetic per row is fixed, so a row's bits never depend
  * on the batch; it differs from the tiled kernel's, which is why a backend picks one of the two for all rows unless
- * it is not batch-invariant. Measured on an H100 (bench/NOTES.md): ~28 µs per layer at decode context 200, where the
- * tiled kernel takes ~54 µs (one row per workgroup, 4 barriers per 32-key tile); ~310 ms at a 2048-token prefill,
+ * it is not batch-invariant. Measured on an H100 (bench/NOTES.md): ~19 µs per layer at decode context ~140 (28 before
+ * phase 2's V loads were issued four at a time), where the tiled kernel takes ~54 µs (one row per workgroup, 4 barriers per 32-key tile); ~310 ms at a 2048-token prefill,
  * where the tiled kernel takes 5.5 ms. In decode-only steps (no two rows of one sequence) the KV write is fused in
- * (attentionPerRowWriteKv): one dispatch per layer instead of writeKv + attention, saving writeKv's ~10 µs.
+ * (attentionPerRow's `writeKv`): one dispatch per layer instead of writeKv + attention, saving writeKv's ~10 µs.
  *
  * Causal GQA over the paged cache. One 256-thread workgroup per (token, query head); positions
  * 0..positions[t] are taken in tiles of 256 with an online softmax between tiles:
@@ -25,7 +25,7 @@ const WORKGROUP = 256;
  *    and accumulates Σ p·v and Σ p over the tile positions g, g + G, …, rescaled when the running max grows.
  * At the end the G partial accumulators and sums are combined through workgroup memory.
  *
- * With `fused` (decode-only steps, see attentionPerRowWriteKv) the kernel also does writeKv's work: the row's own
+ * With `fused` (decode-only steps, attentionPerRow with `writeKv`) the kernel also does writeKv's work: the row's own
  * position p = positions[t] takes its K (roped) and V from the k / v activations, converted to the cache dtype exactly
  * as writeKv stores them, instead of reading them back from the cache; the workgroups of the first query head of each
  * KV head store those values at slots[t]. The own position is the last of the context, so its score is the one of
@@ -257,7 +257,14 @@ export interface KvRows {
   slots: Resource;
 }
 
-/** softmax(q·k * scale) · v per query head over the cache; q and the result are `[T, numHeads * headDim]`. */
+/**
+ * softmax(q·k * scale) · v per query head over the cache; q and the result are `[T, numHeads * headDim]`.
+ *
+ * With `writeKv` this is also writeKv, in the same dispatch: for steps in which no two rows belong to the same
+ * sequence (the caller checks, and that slots[t] is the block-table slot of positions[t]), each row's own K/V come
+ * from `writeKv` and are stored at its slot, all earlier positions from the cache — the same output and cache bits
+ * as writeKv then attention. With `ropeCosSin`, q and K are both rotated with it (as writeKv's `rope`).
+ */
 export function attentionPerRow(
   ctx: KernelContext,
   q: GpuActivation,
@@ -269,58 +276,24 @@ export function attentionPerRow(
   scale: number,
   /** (cos, sin) table of the batch's positions: q is rotated as it is loaded (needs headDim % 4 == 0). */
   ropeCosSin: Resource | null = null,
-): GpuActivation {
-  return dispatchPerRow(ctx, q, null, layer, kvDtype, layout, inputs, numHeads, scale, ropeCosSin);
-}
-
-/**
- * writeKv + attentionPerRow in one dispatch, for steps in which no two rows belong to the same sequence (the
- * caller checks, and that slots[t] is the block-table slot of positions[t]): each row's own K/V come from `kv`
- * and are stored at its slot, all earlier positions from the cache. The same output and cache bits as the two
- * dispatches. With `ropeCosSin`, q and K are both rotated with it (as writeKv's and attentionPerRow's `rope`).
- */
-export function attentionPerRowWriteKv(
-  ctx: KernelContext,
-  q: GpuActivation,
-  kv: KvRows,
-  layer: GpuKvLayer,
-  kvDtype: KvDtype,
-  layout: { numKvHeads: number; headDim: number; blockSize: number },
-  inputs: PerRowAttentionInputs,
-  numHeads: number,
-  scale: number,
-  ropeCosSin: Resource | null = null,
-): GpuActivation {
-  const kvCols = layout.numKvHeads * layout.headDim;
-  for (const [name, x] of [
-    ["k", kv.k],
-    ["v", kv.v],
-  ] as const) {
-    if (x.rows !== q.rows || x.cols !== kvCols)
-      throw new Error(`attention: ${name} is [${x.rows}, ${x.cols}], expected [${q.rows}, ${kvCols}] beside q`);
-  }
-  return dispatchPerRow(ctx, q, kv, layer, kvDtype, layout, inputs, numHeads, scale, ropeCosSin);
-}
-
-function dispatchPerRow(
-  ctx: KernelContext,
-  q: GpuActivation,
-  kv: KvRows | null,
-  layer: GpuKvLayer,
-  kvDtype: KvDtype,
-  layout: { numKvHeads: number; headDim: number; blockSize: number },
-  inputs: PerRowAttentionInputs,
-  numHeads: number,
-  scale: number,
-  ropeCosSin: Resource | null,
+  writeKv: KvRows | null = null,
 ): GpuActivation {
   const { numKvHeads, headDim, blockSize } = layout;
   checkAttentionShapes(q, layout, numHeads, ropeCosSin);
+  for (const [name, x] of writeKv
+    ? ([
+        ["k", writeKv.k],
+        ["v", writeKv.v],
+      ] as const)
+    : []) {
+    if (x.rows !== q.rows || x.cols !== numKvHeads * headDim)
+      throw new Error(`attention: ${name} is [${x.rows}, ${x.cols}], expected [${q.rows}, ${numKvHeads * headDim}] beside q`);
+  }
   const out = ctx.recorder.output(q.rows, q.cols);
   if (out.isEmpty) return out;
   const subgroups = ctx.pipelines.useSubgroups;
   const rope = ropeCosSin !== null;
-  const fused = kv !== null;
+  const fused = writeKv !== null;
   const key = `attention.per-row${fused ? "+writeKv" : ""}/${kvDtype}/d${headDim}${subgroups ? "/sg" : ""}${rope ? "/rope" : ""}`;
   const pipeline = ctx.pipelines.get(key, () => source(kvDtype, headDim, subgroups, rope, fused));
   const cache = (buffer: GPUBuffer): Resource => ({ kind: "buffer", buffer, size: layer.size });
@@ -336,7 +309,7 @@ function dispatchPerRow(
       inputs.blockTables,
       activationResource(out),
       ...(ropeCosSin ? [ropeCosSin] : []),
-      ...(kv ? [activationResource(kv.k), activationResource(kv.v), kv.slots] : []),
+      ...(writeKv ? [activationResource(writeKv.k), activationResource(writeKv.v), writeKv.slots] : []),
     ],
     q.rows * numHeads,
   );
