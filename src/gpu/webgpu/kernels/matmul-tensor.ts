@@ -301,129 +301,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 }
 
 /**
- * The direct variant (`variant.direct`): no workgroup memory for operands. Each subgroup loads its left
- * matrices from the padded f16 copy of x (row-major, stride K) and its right matrices straight from the f16
- * weights (W[N, K] row-major = the K × N right matrix column-major, stride K), loading K step s + 1 while
- * step s is multiplied. No barrier in the loop; the tile's x and W rows are shared between subgroups through
- * the L1 cache instead. Rows the pre-pass flagged (x beyond f16) send the tile to the exact f32 path.
- */
-export function tensorMatmulDirectSource(layout: TensorLayout): string {
-  const { variant, config, bm, bn, threads, majorness: syntax } = layout;
-  const { M, N, K } = config;
-  const { tileM, tileN } = variant;
-  const subgroups = variant.sgRows * variant.sgCols;
-  const range = (n: number) => Array.from({ length: n }, (_, i) => i);
-  const left = `subgroup_matrix_left<f16, ${K}, ${M}>`;
-  const right = `subgroup_matrix_right<f16, ${N}, ${K}>`;
-  const result = `subgroup_matrix_result<f32, ${N}, ${M}>`;
-  const acc = (i: number, j: number) => `acc${i}_${j}`;
-  const cells = range(tileM).flatMap((i) => range(tileN).map((j) => [i, j] as const));
-  // Loads of one K step into left matrices a0.. and right matrices b0.. (`declare`: "var ", "let " or "").
-  const load = (a: string, b: string, k: string, declare: string) =>
-    [
-      ...range(tileM).map((i) => `${declare}${a}${i} = ${matrixLoad(syntax, left, "&x16", `xRow${i} + ${k}`, false, "params.k")};`),
-      ...range(tileN).map((j) => `${declare}${b}${j} = ${matrixLoad(syntax, right, "&w", `wCol${j} + ${k}`, true, "params.k")};`),
-    ].join("\n      ");
-  const mma = (a: string, b: string) =>
-    cells.map(([i, j]) => `${acc(i, j)} = subgroupMatrixMultiplyAccumulate(${a}${i}, ${b}${j}, ${acc(i, j)});`).join("\n      ");
-  const stores = cells
-    .map(
-      ([i, j]) =>
-        `if (sgCol0 + ${j * N}u < params.n) { ${matrixStoreRowMajor(syntax, "&y", `(sgRow0 + ${i * M}u) * params.n + sgCol0 + ${j * N}u`, acc(i, j), "params.n")}; }`,
-    )
-    .join("\n    ");
-  return `enable f16;
-enable subgroups;
-enable chromium_experimental_subgroup_matrix;
-diagnostic(off, chromium.subgroup_matrix_uniformity);
-
-struct Params { numTokens: u32, k: u32, n: u32 }
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> w: array<f16>;
-@group(0) @binding(3) var<storage, read_write> y: array<f32>;
-@group(0) @binding(4) var<storage, read> x16: array<f16>; // x as f16, rows padded to whole tiles (pre-pass)
-@group(0) @binding(5) var<storage, read> rowFlags: array<u32>; // 1 where a row of x does not fit f16
-${LINEAR_WORKGROUP}
-
-const BM: u32 = ${bm}u;
-const BN: u32 = ${bn}u;
-const THREADS: u32 = ${threads}u;
-const SUBGROUPS: u32 = ${subgroups}u;
-const SG_COLS: u32 = ${variant.sgCols}u;
-
-var<workgroup> overflow: atomic<u32>;
-var<workgroup> overflowSeen: u32;
-
-/** The exact path for a tile whose x rows f16 cannot hold: f32 FMAs from storage. */
-fn exactTile(m0: u32, n0: u32, lid: u32) {
-  let kVec = params.k / 4u;
-  for (var e = lid; e < BM * BN; e += THREADS) {
-    let row = m0 + e / BN;
-    let col = n0 + e % BN;
-    if (row < params.numTokens && col < params.n) {
-      var sum = 0.0;
-      for (var c = 0u; c < kVec; c++) {
-        let wi = col * params.k + 4u * c;
-        sum += dot(x[row * kVec + c], vec4<f32>(f32(w[wi]), f32(w[wi + 1u]), f32(w[wi + 2u]), f32(w[wi + 3u])));
-      }
-      y[row * params.n + col] = sum;
-    }
-  }
-}
-
-@compute @workgroup_size(${threads})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32,
-        @builtin(subgroup_size) sgSize: u32) {
-  let group = linearWorkgroup(wid, nwg);
-  let tilesM = (params.numTokens + BM - 1u) / BM;
-  let tilesN = (params.n + BN - 1u) / BN;
-  if (group >= tilesM * tilesN) { return; }
-  let m0 = (group % tilesM) * BM;
-  let n0 = (group / tilesM) * BN;
-  let sg = lid / sgSize;
-  let isActive = sg < SUBGROUPS;
-  let sgRow0 = m0 + (sg / SG_COLS) * ${tileM * M}u;
-  let sgCol0 = n0 + (sg % SG_COLS) * ${tileN * N}u;
-  for (var r = lid; r < BM; r += THREADS) {
-    if (m0 + r < params.numTokens && rowFlags[m0 + r] != 0u) { atomicOr(&overflow, 1u); }
-  }
-  workgroupBarrier();
-  if (lid == 0u) { overflowSeen = atomicLoad(&overflow); }
-  if (workgroupUniformLoad(&overflowSeen) != 0u) {
-    exactTile(m0, n0, lid);
-    return;
-  }
-  ${cells.map(([i, j]) => `var ${acc(i, j)} = ${result}();`).join("\n  ")}
-  if (isActive) {
-      ${range(tileM)
-        .map((i) => `let xRow${i} = (sgRow0 + ${i * M}u) * params.k;`)
-        .join("\n      ")}
-      // Columns past N (a last tile wider than N) read the last whole matrix of W; their results are dropped.
-      ${range(tileN)
-        .map((j) => `let wCol${j} = min(sgCol0 + ${j * N}u, params.n - ${N}u) * params.k;`)
-        .join("\n      ")}
-      ${load("a", "b", "0u", "var ")}
-    let steps = params.k / ${K}u;
-    for (var s = 0u; s < steps; s += 2u) {
-      let k1 = (s + 1u) * ${K}u;
-      ${load("c", "d", "k1", "let ")}
-      ${mma("a", "b")}
-      if (s + 2u < steps) {
-        ${load("a", "b", `k1 + ${K}u`, "")}
-      }
-      ${mma("c", "d")}
-    }
-  }
-  if (isActive) {
-    ${stores}
-  }
-}
-`;
-}
-
-/**
  * The xF16 pre-pass: one 256-thread workgroup per row of the f16 copy converts x to f16 (8 values per
  * vec4<u32>, rows of kPadded values; rows ≥ numTokens and k ≥ K are zeros, for xDirect's whole-tile loads)
  * and writes rowFlags[row] = 1 when the row holds a value beyond ±65504 (clamped in the copy; the main
@@ -509,16 +386,14 @@ export function matmulTensor(
   if (out.isEmpty) return { out, residualAdded: false };
   const { config } = layout;
   const key = `matmul.tensor/${weight.dtype}/${layout.variant.name}/${config.M}x${config.N}x${config.K}/sg${layout.subgroupSize}/${layout.majorness}`;
-  const pipeline = ctx.pipelines.get(key, () =>
-    layout.variant.direct ? tensorMatmulDirectSource(layout) : tensorMatmulSource(layout, weight.dtype),
-  );
+  const pipeline = ctx.pipelines.get(key, () => tensorMatmulSource(layout, weight.dtype));
   const slices = Math.ceil(k / layout.variant.bk);
   const slicesPerSplit = Math.ceil(slices / splits);
   const params = uniform(x.rows, k, n, splits, slicesPerSplit, capacityRows * n);
   const resources = [params, activationResource(x), weight.resource, activationResource(out, true)];
   if (layout.variant.xF16) {
     // xDirect loads whole 16-row, K-slice matrices from the copy: pad it to whole tiles.
-    const direct = layout.variant.xDirect === true || layout.variant.direct === true;
+    const direct = layout.variant.xDirect === true;
     const rows = direct ? Math.ceil(x.rows / layout.bm) * layout.bm : x.rows;
     const kPadded = direct ? Math.ceil(k / layout.variant.bk) * layout.variant.bk : k;
     const x16 = ctx.recorder.output(rows, kPadded / 2); // kPadded f16 values per row in kPadded/2 words

@@ -98,12 +98,10 @@ test("layoutVariant sizes tiles, threads and workgroup memory, and refuses what 
   const direct = layoutVariant(variant("128x128-sg2x2-k64-db-xd"), H100);
   assert.ok(typeof direct !== "string" && direct.xChunksPerThread === 0);
   assert.equal(direct.workgroupBytes, 2 * 128 * 72 * 2 + 12);
-  // One buffer with register prefetch: half the staging of two; the direct variant stages nothing.
+  // One buffer with register prefetch: half the staging of two.
   const prefetched = layoutVariant(variant("128x256-sg2x4-rb-x16"), H100);
   assert.ok(typeof prefetched !== "string" && prefetched.threads === 256 && prefetched.bn === 256);
   assert.equal(prefetched.workgroupBytes, (128 + 256) * 40 * 2 + 12);
-  const noStaging = layoutVariant(variant("128x256-sg2x4-direct"), H100);
-  assert.ok(typeof noStaging !== "string" && noStaging.workgroupBytes === 12 && noStaging.wChunksPerThread === 0);
   const small = { ...H100, maxWorkgroupBytes: 32768 };
   assert.match(String(layoutVariant(TENSOR_VARIANTS[0], { ...H100, maxWorkgroupBytes: 16384 })), /exceed the device's 16384/);
   assert.match(String(layoutVariant({ ...TENSOR_VARIANTS[0], bk: 12 }, H100)), /not a multiple of 8/);
@@ -125,7 +123,7 @@ test("the default layout is the lab's fastest correct variant where it fits, and
     const fallback = defaultLayout({ ...H100, maxWorkgroupBytes: limit });
     assert.ok(fallback === null || fallback.workgroupBytes <= limit, `limit ${limit}`);
   }
-  assert.equal(defaultLayout({ ...H100, maxWorkgroupBytes: 16384 })?.variant.direct, true);
+  assert.equal(defaultLayout({ ...H100, maxWorkgroupBytes: 16384 }), null);
 });
 
 test("tensorWorkgroups covers ragged outputs with whole tiles; eligibility needs bf16/f16 and K % 8 == 0", () => {
@@ -141,15 +139,6 @@ test("tensorWorkgroups covers ragged outputs with whole tiles; eligibility needs
   // Result matrices are stored whole, so N must be a multiple of the matrix width.
   assert.equal(tensorIneligibility("bf16", 4096, layout, 4096), null);
   assert.match(String(tensorIneligibility("bf16", 4096, layout, 4100)), /N = 4100 is not a multiple of 16/);
-  // The direct variant reads f16 weights straight from storage, two K steps at a time.
-  const direct = layoutVariant(
-    TENSOR_VARIANTS.find((v) => v.direct)!,
-    H100,
-  );
-  assert.ok(typeof direct !== "string");
-  assert.match(String(tensorIneligibility("bf16", 4096, direct, 4096)), /reads f16 weights/);
-  assert.match(String(tensorIneligibility("f16", 4104, direct, 4096)), /not a multiple of 32/);
-  assert.equal(tensorIneligibility("f16", 4096, direct, 4096), null);
 });
 
 test("layoutForShape takes the largest tile class that makes enough workgroups with split-K", () => {
@@ -184,8 +173,7 @@ test("layoutForShape takes the largest tile class that makes enough workgroups w
 test("tensorSplits splits K only when the output has too few tiles, keeping 16+ slices per split", () => {
   const big = layoutVariant(variant("128x256-sg2x4-rb-x16"), H100);
   const small = layoutVariant(variant("64x128-sg2x2-db-x16"), H100);
-  const direct = layoutVariant(variant("128x256-sg2x4-direct"), H100);
-  assert.ok(typeof big !== "string" && typeof small !== "string" && typeof direct !== "string");
+  assert.ok(typeof big !== "string" && typeof small !== "string");
   assert.equal(TARGET_TENSOR_WORKGROUPS, 256);
   assert.equal(tensorSplits(big, 2048, 4096, 4096), 1); // 256 tiles already
   assert.equal(tensorSplits(small, 128, 4096, 4096), 4); // 64 tiles → 4 splits of 32 slices
@@ -193,5 +181,4 @@ test("tensorSplits splits K only when the output has too few tiles, keeping 16+ 
   assert.equal(tensorSplits(small, 64, 1024, 14336), 8); // 8 tiles: capped at 8 splits
   assert.equal(tensorSplits(small, 64, 1024, 1024), 2); // 32 slices: two splits of 16
   assert.equal(tensorSplits(small, 64, 1024, 256), 1); // 8 slices: no split
-  assert.equal(tensorSplits(direct, 64, 1024, 14336), 1);
 });

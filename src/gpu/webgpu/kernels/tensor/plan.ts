@@ -70,13 +70,6 @@ export interface TensorVariant {
    * or bk = 64 fit.
    */
   prefetch?: boolean;
-  /**
-   * No workgroup memory at all: each subgroup loads its left matrices from the padded f16 copy of x and its
-   * right matrices straight from the weights (which must be f16: W[N, K] row-major is the right matrix
-   * column-major), the next 16-wide K step loaded while the current one is multiplied. Needs xF16, f16
-   * weights, K % 32 == 0 and N % 16 == 0.
-   */
-  direct?: boolean;
 }
 
 /**
@@ -95,8 +88,6 @@ export const TENSOR_VARIANTS: readonly TensorVariant[] = [
   { name: "64x128-sg2x2-db-x16", sgRows: 2, sgCols: 2, tileM: 2, tileN: 4, bk: 32, pad: 8, buffers: 2, xF16: true },
   { name: "64x64-sg2x2-db-x16", sgRows: 2, sgCols: 2, tileM: 2, tileN: 2, bk: 32, pad: 8, buffers: 2, xF16: true },
   { name: "128x128-sg2x2-k64-db-xd", sgRows: 2, sgCols: 2, tileM: 4, tileN: 4, bk: 64, pad: 8, buffers: 2, xF16: true, xDirect: true },
-  { name: "128x256-sg2x4-direct", sgRows: 2, sgCols: 4, tileM: 4, tileN: 4, bk: 32, pad: 0, buffers: 1, xF16: true, direct: true },
-  { name: "64x128-sg2x4-direct", sgRows: 2, sgCols: 4, tileM: 2, tileN: 2, bk: 32, pad: 0, buffers: 1, xF16: true, direct: true },
 ];
 
 /**
@@ -166,14 +157,13 @@ export function layoutVariant(variant: TensorVariant, setup: TensorCoreSetup): T
     return `${variant.name}: bk ${variant.bk} is not a multiple of 8 and of K ${config.K}`;
   if (threads > setup.maxInvocations) return `${variant.name}: ${threads} threads exceed the device's ${setup.maxInvocations}`;
   if (variant.xDirect && !variant.xF16) return `${variant.name}: xDirect needs xF16`;
-  if (variant.direct && (!variant.xF16 || variant.bk !== 2 * config.K)) return `${variant.name}: direct needs xF16 and bk = 2K`;
-  const xChunks = variant.xDirect || variant.direct ? 0 : (bm * variant.bk) / (variant.xF16 ? 8 : 4);
-  const wChunks = variant.direct ? 0 : (bn * variant.bk) / 8;
+  const xChunks = variant.xDirect ? 0 : (bm * variant.bk) / (variant.xF16 ? 8 : 4);
+  const wChunks = (bn * variant.bk) / 8;
   if (xChunks % threads !== 0 || wChunks % threads !== 0) {
     return `${variant.name}: the ${xChunks} x and ${wChunks} weight chunks of a K slice do not split evenly over ${threads} threads`;
   }
   // f16 staging for x and W per buffer, three u32 words (overflow flag, its uniform copy, the fence word).
-  const stagedRows = variant.direct ? 0 : (variant.xDirect ? 0 : bm) + bn;
+  const stagedRows = (variant.xDirect ? 0 : bm) + bn;
   const workgroupBytes = variant.buffers * stagedRows * stride * 2 + 12;
   if (workgroupBytes > setup.maxWorkgroupBytes) {
     return `${variant.name}: ${workgroupBytes} bytes of workgroup memory exceed the device's ${setup.maxWorkgroupBytes}`;
@@ -227,8 +217,7 @@ const splitOff = (globalThis as { process?: { env?: Record<string, string | unde
 /**
  * How many ways the tensor-core matmul splits K for a [tokens, n] · [n, k]ᵀ product: enough to bring the
  * workgroups near TARGET_TENSOR_WORKGROUPS when the output has few tiles (decode batches of 64–256 rows,
- * K = 14336 for the down projection), at most 8, never below MIN_SLICES_PER_SPLIT slices each. The direct
- * variant does not split.
+ * K = 14336 for the down projection), at most 8, never below MIN_SLICES_PER_SPLIT slices each.
  */
 export function tensorSplits(layout: TensorLayout, tokens: number, n: number, k: number): number {
   const tiles = tensorWorkgroups(layout, tokens, n);
@@ -238,7 +227,7 @@ export function tensorSplits(layout: TensorLayout, tokens: number, n: number, k:
 
 /** The most ways K may be split: 8, fewer when a split would get under MIN_SLICES_PER_SPLIT slices; 1 when off. */
 function maxSplits(layout: TensorLayout, k: number): number {
-  if (splitOff || layout.variant.direct) return 1;
+  if (splitOff) return 1;
   return Math.max(1, Math.min(8, Math.floor(Math.ceil(k / layout.variant.bk) / MIN_SLICES_PER_SPLIT)));
 }
 
@@ -253,17 +242,13 @@ export function defaultLayout(setup: TensorCoreSetup): TensorLayout | null {
 
 /**
  * Why a matmul cannot take the tensor path (null when it can): weights must be bf16 or f16 (read as
- * 8-half vectors) and K a multiple of 8 (x read as vec4<f32>, W as vec4<u32>; a K tail inside the last
- * slice is zero-filled).
+ * 8-half vectors), K a multiple of 8 (x read as vec4<f32>, W as vec4<u32>; a K tail inside the last slice is
+ * zero-filled) and, given the layout, N a multiple of its result matrices' width (they are stored whole).
  */
 export function tensorIneligibility(dtype: WeightDtype, k: number, layout?: TensorLayout, n?: number): string | null {
   if (dtype !== "bf16" && dtype !== "f16") return `weights are ${dtype} (the tensor path takes bf16 or f16)`;
   if (k % 8 !== 0) return `K = ${k} is not a multiple of 8`;
   if (layout && n !== undefined && n % layout.config.N !== 0) return `N = ${n} is not a multiple of ${layout.config.N}`;
-  if (layout?.variant.direct) {
-    if (dtype !== "f16") return `weights are ${dtype} (the ${layout.variant.name} kernel reads f16 weights directly)`;
-    if (k % layout.variant.bk !== 0) return `K = ${k} is not a multiple of ${layout.variant.bk}`;
-  }
   return null;
 }
 
