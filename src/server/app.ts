@@ -113,13 +113,7 @@ export class App {
       case "/tokenize":
       case "/detokenize": {
         const { model, body } = this.servedModelFor(request);
-        const context: RouteContext = {
-          model,
-          modelName: this.options.servedModelName,
-          metrics: this.metrics,
-          controller: new AbortController(),
-        };
-        return path === "/tokenize" ? handleTokenize(body, context) : handleDetokenize(body, context);
+        return path === "/tokenize" ? handleTokenize(body, model) : handleDetokenize(body, model);
       }
       default:
         return this.generate(request, path);

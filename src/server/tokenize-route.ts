@@ -1,4 +1,5 @@
-import type { AppResponse, RouteContext } from "./app.js";
+import type { AppResponse } from "./app.js";
+import type { ServedModel } from "./served-model.js";
 import { json } from "./app.js";
 import { HttpError } from "./http-error.js";
 import { parseDetokenizeRequest, parseTokenizeRequest } from "./request-schema.js";
@@ -11,9 +12,8 @@ import { isSwallowError } from "../errors.js";
  * chat template (`add_generation_prompt` default true, as the chat route renders them). Clients use it to count
  * tokens exactly as the server will.
  */
-export function handleTokenize(body: unknown, context: RouteContext): AppResponse {
+export function handleTokenize(body: unknown, model: ServedModel): AppResponse {
   const request = parseTokenizeRequest(body);
-  const { model } = context;
   let tokens: number[];
   if ("prompt" in request) {
     tokens = model.tokenizer.encode(request.prompt, { addBos: request.add_special_tokens ?? true });
@@ -35,9 +35,9 @@ export function handleTokenize(body: unknown, context: RouteContext): AppRespons
 }
 
 /** POST /detokenize, as vLLM's: `{prompt}`, the text of `tokens` (special tokens included, as HF's decode). */
-export function handleDetokenize(body: unknown, context: RouteContext): AppResponse {
+export function handleDetokenize(body: unknown, model: ServedModel): AppResponse {
   const request = parseDetokenizeRequest(body);
-  const { tokenizer } = context.model;
+  const { tokenizer } = model;
   const bad = request.tokens.find((id) => id >= tokenizer.vocabSize);
   if (bad !== undefined) {
     throw new HttpError(400, `token id ${bad} is outside the vocabulary (0..${tokenizer.vocabSize - 1})`, { param: "tokens" });

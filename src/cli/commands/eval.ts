@@ -83,7 +83,7 @@ export async function runEval(argv: string[]): Promise<void> {
   const data = new LocalDatasets(path.resolve(values["data-dir"] ?? defaultDataDir()));
   for (const spec of datasetsForTasks(tasks)) data.dir(spec.name); // fail before loading a 70B model, not after
 
-  const { backend, tokenizer } = await openBackend(values, concurrency, timeoutS);
+  const { backend, tokenizer, replicas } = await openBackend(values, concurrency, timeoutS);
   for (const task of tasks) giveTokenizer(task, tokenizer);
   const judge =
     values["judge-endpoint"] === undefined
@@ -110,7 +110,7 @@ export async function runEval(argv: string[]): Promise<void> {
       data,
       limit,
       // Each endpoint takes --concurrency requests at a time.
-      concurrency: concurrency * endpointCount(values.endpoint),
+      concurrency: concurrency * replicas,
       meta: {
         tasks: values.tasks,
         ...(values.endpoint ? { endpoint: values.endpoint } : { model: values.model }),
@@ -128,12 +128,7 @@ export async function runEval(argv: string[]): Promise<void> {
   }
 }
 
-/** How many endpoints `--endpoint` lists (comma-separated), 1 without it. */
-function endpointCount(endpoint: string | undefined): number {
-  return endpoint === undefined ? 1 : Math.max(1, endpoint.split(",").filter((url) => url.trim().length > 0).length);
-}
-
-/** The backend under test and its tokenizer (the engine's own, or --tokenizer for endpoints: one, or replicas fanned out). */
+/** The backend under test, its tokenizer (the engine's own, or --tokenizer for endpoints) and how many replicas serve it. */
 async function openBackend(
   values: {
     model?: string;
@@ -146,10 +141,11 @@ async function openBackend(
   },
   concurrency: number,
   timeoutS: number,
-): Promise<{ backend: EvalBackend; tokenizer: PairTokenizer }> {
+): Promise<{ backend: EvalBackend; tokenizer: PairTokenizer; replicas: number }> {
   if (values.endpoint === undefined) {
     const model = await loadFromFlags(values);
-    return { backend: new EngineBackend(model, { id: path.basename(path.resolve(values.model ?? "model")) }), tokenizer: model.tokenizer };
+    const backend = new EngineBackend(model, { id: path.basename(path.resolve(values.model ?? "model")) });
+    return { backend, tokenizer: model.tokenizer, replicas: 1 };
   }
   if (values.tokenizer === undefined) {
     throw new SwallowError(
@@ -181,14 +177,14 @@ async function openBackend(
       }),
   );
   for (const backend of backends) await backend.resolveModel();
-  if (backends.length === 1) return { backend: backends[0], tokenizer };
+  if (backends.length === 1) return { backend: backends[0], tokenizer, replicas: 1 };
   const lengths = new Set(backends.map((b) => b.servedModelLength));
   if (lengths.size > 1) {
     throw new SwallowError(
       `the endpoints serve different model lengths (${endpoints.map((url, i) => `${url}: ${backends[i].servedModelLength}`).join(", ")}); start them with the same --max-model-len`,
     );
   }
-  return { backend: new FanOutBackend(backends), tokenizer };
+  return { backend: new FanOutBackend(backends), tokenizer, replicas: backends.length };
 }
 
 /** Tasks that score over the evaluated model's tokens (XL-Sum's ROUGE-2) get its tokenizer, as the JP harness does. */
