@@ -85,13 +85,8 @@ export class OpenAIBackend implements EvalBackend {
 
   /** The length log-likelihood prompts must fit, or null for no cut. */
   private async maxLength(): Promise<number | null> {
-    const option = this.options.maxModelLen;
-    if (typeof option === "number") return option;
-    if (option === "server") {
-      if (this.modelLength === undefined) await this.resolveModel();
-      return this.modelLength ?? null;
-    }
-    return null;
+    if (this.options.maxModelLen === "server" && this.modelLength === undefined) await this.resolveModel();
+    return this.servedModelLength;
   }
 
   async loglikelihood(request: LoglikelihoodRequest): Promise<LoglikelihoodResult> {
