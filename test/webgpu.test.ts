@@ -344,6 +344,28 @@ test("sampleGreedy: argmax (lowest id on ties), its log-prob, stop ids masked pe
   assert.deepEqual(embedded, ops.embedRows(matrix(hostTable), Int32Array.from([5, 42, 17])));
 });
 
+test("sampleGreedy: a row longer than one slice (2,048 ids) combines its slices' maxima, sums and ties", { skip }, async () => {
+  const vocab = 2 * 2048 + 905; // three slices, the last one partial
+  const rows = 3;
+  const logits = random(952)
+    .values(rows * vocab)
+    .map((v) => v * 8);
+  logits[0 * vocab + 4500] = 30; // row 0: the winner in the last slice…
+  logits[0 * vocab + 3000] = 30; // …tied with the middle slice's id 3000, which wins
+  logits[1 * vocab + 4200] = 60; // row 1: the best is a stop id, masked here: the best of the rest wins
+  logits[1 * vocab + 100] = 20;
+  logits[2 * vocab + 2047] = -40; // row 2: nothing special beyond a slice edge value
+  const maskStops = Int32Array.from([0, 1, 0]);
+  const stopIds = Int32Array.from([4200]);
+  const out = await gpu.read(gpu.sampleGreedy(upload(rows, vocab, logits), maskStops, stopIds));
+  for (let r = 0; r < rows; r++) {
+    const [id, logprob] = ops.greedyRow(logits.subarray(r * vocab, (r + 1) * vocab), maskStops[r] ? new Set(stopIds) : null);
+    assert.equal(out[2 * r], id, `row ${r} id`);
+    assert.ok(Math.abs(out[2 * r + 1] - logprob) < 1e-4, `row ${r} logprob ${out[2 * r + 1]} vs ${logprob}`);
+  }
+  assert.deepEqual([out[0], out[2]], [3000, 100]);
+});
+
 test("activations: recycled after being consumed, readable twice, empty ones read as empty", { skip }, async () => {
   const x = upload(2, 3, Float32Array.from([1, 2, 3, 4, 5, 6]));
   const y = gpu.add(x, x);

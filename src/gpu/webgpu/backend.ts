@@ -29,6 +29,7 @@ import { writeKv } from "./kernels/write-kv.js";
 import { PipelineCache } from "./pipelines.js";
 import { GpuActivation, StepRecorder, type ProfileMode, type Resource, type StepProfile } from "./recorder.js";
 import type { KvDtype } from "./wgsl.js";
+import { envVar } from "./env.js";
 
 export interface WebGpuBackendOptions extends WebGpuOptions {
   /** An adapter already chosen (e.g. by backend selection); default: the runtime's default adapter. */
@@ -713,7 +714,7 @@ function oneRowPerSequence(batch: ForwardBatch, blockSize: number): boolean {
 /** TENSOR_MIN_TOKENS, or SWALLOW_TENSOR_MIN_TOKENS for the kernel lab (bench/NOTES.md: where tensor tiles start to pay). */
 function tensorMinTokens(): number {
   if (minTokensSetting === null) {
-    const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.SWALLOW_TENSOR_MIN_TOKENS;
+    const env = envVar("SWALLOW_TENSOR_MIN_TOKENS");
     const value = Number(env);
     minTokensSetting = env !== undefined && Number.isInteger(value) && value >= 1 ? value : TENSOR_MIN_TOKENS;
   }

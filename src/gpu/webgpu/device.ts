@@ -1,5 +1,6 @@
 /// <reference types="@webgpu/types" />
 import { SwallowError } from "../../errors.js";
+import { envVar } from "./env.js";
 import type { SubgroupMatrixConfig } from "./kernels/tensor/plan.js";
 
 /**
@@ -98,7 +99,7 @@ function dawnToggles(options: WebGpuOptions): string[] {
   if (options.disableRobustness) features.push("disable_robustness");
   const toggles = [`enable-dawn-features=${features.join(",")}`];
   // Kernel-lab hook: Dawn toggles to turn off (comma-separated), e.g. to compare shader code paths.
-  const off = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.SWALLOW_DAWN_DISABLE;
+  const off = envVar("SWALLOW_DAWN_DISABLE");
   if (off) toggles.push(`disable-dawn-features=${off}`);
   return toggles;
 }

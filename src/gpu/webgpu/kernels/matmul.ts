@@ -5,6 +5,7 @@ import type { GpuActivation, Resource } from "../recorder.js";
 import { f32Bits, LINEAR_WORKGROUP, weightAccess } from "../wgsl.js";
 import { matmulTensor } from "./matmul-tensor.js";
 import { tensorIneligibility, tensorOutputIneligibility, type TensorLayout } from "./tensor/plan.js";
+import { envVar } from "../env.js";
 
 /**
  * y = x · Wᵀ with x `[T, K]` f32 and W `[N, K]` in stored precision (torch Linear layout): `[T, N]`.
@@ -408,7 +409,7 @@ export function setGemvRows(rows: readonly number[] | null): void {
 }
 function gemvRowsSetting(): readonly number[] {
   if (rowsSetting) return rowsSetting;
-  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.SWALLOW_GEMV_ROWS;
+  const env = envVar("SWALLOW_GEMV_ROWS");
   const parsed = env?.split(",").map(Number);
   const valid = parsed?.length === 4 && parsed.every((r) => [1, 2, 4].includes(r));
   rowsSetting = valid ? parsed! : DEFAULT_GEMV_ROWS;

@@ -3,46 +3,67 @@ import type { GpuActivation, Resource } from "../recorder.js";
 import { LINEAR_WORKGROUP } from "../wgsl.js";
 
 const WORKGROUP = 256;
+/** Logits each thread of the slice pass holds in registers. */
+const PER_THREAD = 8;
+/** Ids per slice: one slice workgroup reads each logit once. */
+const SLICE = WORKGROUP * PER_THREAD;
+/** Most slices per row (the combine pass gives each slice one thread): vocabularies up to 524,288 ids. */
+const MAX_SLICES = WORKGROUP;
 
 /**
- * Greedy sampling on the device, one workgroup per logits row: the argmax (lowest id among equal maxima, as
- * the host sampler) and its log-probability, logit − max − log Σ exp(logit − max), written as two f32 per row
- * (the id is exact in f32: vocabularies are far below 2^24). Rows flagged in `maskStops` ignore the listed
- * stop ids (min_tokens not reached yet), as the host sampler's first step does. The log-probability is of
- * the raw distribution, stop ids included, as vLLM reports it.
+ * Greedy sampling on the device: per logits row the argmax (lowest id among equal maxima, as the host
+ * sampler) and its log-probability, logit − max − log Σ exp(logit − max), written as two f32 per row (the id
+ * is exact in f32: vocabularies are far below 2^24). Rows flagged in `maskStops` ignore the listed stop ids
+ * (min_tokens not reached yet), as the host sampler's first step does. The log-probability is of the raw
+ * distribution, stop ids included, as vLLM reports it.
+ *
+ * Two passes, because one workgroup walking a 128k-id row (the first version) took a few hundred µs of a
+ * decode step on an H100, with the rest of the GPU idle: (1) a workgroup per (row, slice of 2,048 ids)
+ * takes its slice's best (value, lowest id), its raw maximum m and Σ exp(logit − m); (2) a workgroup per
+ * row combines the slices in order: the maximum M over the slices, Σ sᵢ·exp(mᵢ − M), and the best of the
+ * bests with the lowest id winning ties. The result is each row's alone: no batch dependence.
  */
-const SOURCE = `
-struct Params { vocab: u32, numStops: u32 }
+const SLICE_SOURCE = `
+struct Params { vocab: u32, numStops: u32, slices: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> logits: array<f32>;
 @group(0) @binding(2) var<storage, read> maskStops: array<i32>;
 @group(0) @binding(3) var<storage, read> stopIds: array<i32>;
-@group(0) @binding(4) var<storage, read_write> out: array<f32>;
+@group(0) @binding(4) var<storage, read_write> partials: array<vec4<f32>>; // [rows × slices]: best value, its id, max, Σexp
 ${LINEAR_WORKGROUP}
 
 const WG: u32 = ${WORKGROUP}u;
+const NO_ID: u32 = 16777216u; // above every id, exact in f32
+const PER_THREAD: u32 = ${PER_THREAD}u;
 var<workgroup> bestValue: array<f32, ${WORKGROUP}>;
 var<workgroup> bestId: array<u32, ${WORKGROUP}>;
 var<workgroup> sums: array<f32, ${WORKGROUP}>;
 
-fn isMaskedStop(row: u32, id: u32) -> bool {
-  if (maskStops[row] == 0) { return false; }
-  for (var s = 0u; s < params.numStops; s++) { if (u32(stopIds[s]) == id) { return true; } }
-  return false;
-}
-
 @compute @workgroup_size(${WORKGROUP})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let row = linearWorkgroup(wid, nwg);
+  let group = linearWorkgroup(wid, nwg);
+  let row = group / params.slices;
+  let start = (group % params.slices) * WG * PER_THREAD;
   let base = row * params.vocab;
-  // Pass 1: each thread's best (value, lowest id) and its raw maximum, over ids lid, lid + WG, …
+  let masked = maskStops[row] != 0;
+  // Thread lid holds ids start + lid, start + lid + WG, …: coalesced loads, all issued before any use.
+  var v: array<f32, ${PER_THREAD}>;
+  for (var e = 0u; e < PER_THREAD; e++) {
+    let i = start + lid + e * WG;
+    v[e] = select(-3.0e38, logits[base + min(i, params.vocab - 1u)], i < params.vocab);
+  }
   var best = -3.0e38;
-  var bestAt = 0xffffffffu;
+  var bestAt = NO_ID;
   var rawMax = -3.0e38;
-  for (var i = lid; i < params.vocab; i += WG) {
-    let v = logits[base + i];
-    rawMax = max(rawMax, v);
-    if (v > best && !isMaskedStop(row, i)) { best = v; bestAt = i; }
+  for (var e = 0u; e < PER_THREAD; e++) {
+    let i = start + lid + e * WG;
+    if (i >= params.vocab) { break; }
+    rawMax = max(rawMax, v[e]);
+    if (v[e] > best) {
+      var stop = false;
+      if (masked) { for (var s = 0u; s < params.numStops; s++) { stop = stop || u32(stopIds[s]) == i; } }
+      if (!stop) { best = v[e]; bestAt = i; }
+    }
   }
   bestValue[lid] = best;
   bestId[lid] = bestAt;
@@ -59,10 +80,55 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   }
   let m = sums[0];
   workgroupBarrier();
-  // Pass 2: Σ exp(logit − max) over the whole row.
   var s = 0.0;
-  for (var i = lid; i < params.vocab; i += WG) { s += exp(logits[base + i] - m); }
+  for (var e = 0u; e < PER_THREAD; e++) {
+    if (start + lid + e * WG < params.vocab) { s += exp(v[e] - m); }
+  }
   sums[lid] = s;
+  workgroupBarrier();
+  for (var stride = WG / 2u; stride > 0u; stride >>= 1u) {
+    if (lid < stride) { sums[lid] += sums[lid + stride]; }
+    workgroupBarrier();
+  }
+  // Ids below 2^24 are exact in f32 (no bit patterns through float storage: some GPUs flush denormals).
+  if (lid == 0u) { partials[group] = vec4<f32>(bestValue[0], f32(bestId[0]), m, sums[0]); }
+}
+`;
+
+const COMBINE_SOURCE = `
+struct Params { slices: u32 }
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> partials: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+${LINEAR_WORKGROUP}
+
+const WG: u32 = ${WORKGROUP}u;
+const NO_ID: u32 = 16777216u; // above every id, exact in f32
+var<workgroup> bestValue: array<f32, ${WORKGROUP}>;
+var<workgroup> bestId: array<u32, ${WORKGROUP}>;
+var<workgroup> maxes: array<f32, ${WORKGROUP}>;
+var<workgroup> sums: array<f32, ${WORKGROUP}>;
+
+@compute @workgroup_size(${WORKGROUP})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let row = linearWorkgroup(wid, nwg);
+  var p = vec4<f32>(-3.0e38, f32(NO_ID), -3.0e38, 0.0);
+  if (lid < params.slices) { p = partials[row * params.slices + lid]; }
+  bestValue[lid] = p.x;
+  bestId[lid] = u32(p.y);
+  maxes[lid] = p.z;
+  workgroupBarrier();
+  for (var stride = WG / 2u; stride > 0u; stride >>= 1u) {
+    if (lid < stride) {
+      let a = bestValue[lid];
+      let b = bestValue[lid + stride];
+      if (b > a || (b == a && bestId[lid + stride] < bestId[lid])) { bestValue[lid] = b; bestId[lid] = bestId[lid + stride]; }
+      maxes[lid] = max(maxes[lid], maxes[lid + stride]);
+    }
+    workgroupBarrier();
+  }
+  let m = maxes[0];
+  sums[lid] = select(0.0, p.w * exp(p.z - m), lid < params.slices);
   workgroupBarrier();
   for (var stride = WG / 2u; stride > 0u; stride >>= 1u) {
     if (lid < stride) { sums[lid] += sums[lid + stride]; }
@@ -85,10 +151,18 @@ export function sampleGreedy(
 ): GpuActivation {
   const out = ctx.recorder.output(logits.rows, 2);
   if (out.isEmpty) return out;
-  const pipeline = ctx.pipelines.get("sampleGreedy", () => SOURCE);
+  const vocab = logits.cols;
+  const slices = Math.ceil(vocab / SLICE);
+  if (slices > MAX_SLICES) throw new RangeError(`sampleGreedy: a vocabulary of ${vocab} exceeds ${MAX_SLICES * SLICE} ids`);
+  const partials = ctx.recorder.output(logits.rows * slices, 4);
   ctx.recorder.dispatch(
-    pipeline,
-    [uniform(logits.cols, numStops), activationResource(logits), maskStops, stopIds, activationResource(out)],
+    ctx.pipelines.get("sampleGreedy.slices", () => SLICE_SOURCE),
+    [uniform(vocab, numStops, slices), activationResource(logits), maskStops, stopIds, activationResource(partials)],
+    logits.rows * slices,
+  );
+  ctx.recorder.dispatch(
+    ctx.pipelines.get("sampleGreedy.combine", () => COMBINE_SOURCE),
+    [uniform(slices), activationResource(partials), activationResource(out)],
     logits.rows,
   );
   return out;

@@ -1,4 +1,5 @@
 import type { WeightDtype } from "../../../../model/dtype.js";
+import { envVar } from "../../env.js";
 
 /**
  * Host-side planning of the subgroup-matrix (tensor-core) matmul: which device configuration it uses, how
@@ -212,7 +213,7 @@ export const TARGET_TENSOR_WORKGROUPS = 256;
 const MIN_SLICES_PER_SPLIT = 16;
 
 /** Read once: SWALLOW_TENSOR_SPLIT=off turns split-K off (kernel-lab comparisons). */
-const splitOff = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.SWALLOW_TENSOR_SPLIT === "off";
+const splitOff = envVar("SWALLOW_TENSOR_SPLIT") === "off";
 
 /**
  * How many ways the tensor-core matmul splits K for a [tokens, n] · [n, k]ᵀ product: enough to bring the

@@ -1,4 +1,5 @@
 import type { WebGpuDevice } from "../../device.js";
+import { envVar } from "../../env.js";
 import {
   defaultLayout,
   layoutVariant,
@@ -36,8 +37,7 @@ export function tensorCoreSetup(gpu: WebGpuDevice, majorness: MajornessSyntax = 
 export function tensorCoreLayout(gpu: WebGpuDevice, variantName?: string, majorness?: MajornessSyntax): TensorLayout | null {
   const setup = tensorCoreSetup(gpu, majorness);
   if (!setup) return null;
-  const name =
-    variantName ?? (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.SWALLOW_TENSOR_VARIANT;
+  const name = variantName ?? envVar("SWALLOW_TENSOR_VARIANT");
   const named = name ? TENSOR_VARIANTS.find((v) => v.name === name) : undefined;
   if (named) {
     const layout = layoutVariant(named, setup);
@@ -54,7 +54,7 @@ export function tensorCoreLayout(gpu: WebGpuDevice, variantName?: string, majorn
 export function tensorCoreLayouts(gpu: WebGpuDevice, majorness?: MajornessSyntax): TensorLayout[] {
   const setup = tensorCoreSetup(gpu, majorness);
   if (!setup) return [];
-  const name = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.SWALLOW_TENSOR_VARIANT;
+  const name = envVar("SWALLOW_TENSOR_VARIANT");
   if (name) {
     const only = tensorCoreLayout(gpu, name, majorness);
     return only ? [only] : [];
