@@ -499,6 +499,8 @@ describe("bad input: exit 2, one line on stderr naming the problem, no stack tra
   test("swallow bench: --max-num-batched-tokens 0 is a one-line error before any weight is made", async () => {
     const result = await runCli(["bench", "--shape", "llama-3.1-8b", "--backend", "cpu", "--max-num-batched-tokens", "0"]);
     assertUsageError(result, /--max-num-batched-tokens must be at least 1, got 0/);
+    const kv = await runCli(["bench", "--shape", "llama-3.1-8b", "--backend", "cpu", "--kv-cache-memory-bytes", "lots"]);
+    assertUsageError(kv, /--kv-cache-memory-bytes must be a size in bytes/);
     assert.equal(result.stdout, "");
   });
 

@@ -28,6 +28,18 @@ test("engine: greedy sampling on the device gives the host sampler's tokens and 
 test("engine: seeded sampling gives each request the same tokens alone and among others", () =>
   seededSamplingVersusAlone(new ReferenceBackend()));
 
+test("engine: kvCacheBytes sizes the KV cache in whole blocks of the model's KV rows; too small for one sequence is an error", async () => {
+  const accounts: number[] = [];
+  const model = await load({ maxNumSeqs: 4, kvCacheBytes: 1_000_000, onMemoryAccount: (a) => accounts.push(a.kvCacheTokens) });
+  const { numLayers, numKvHeads, headDim } = model.spec;
+  const perToken = numLayers * 2 * numKvHeads * headDim * new ReferenceBackend().kvBytesPerValue;
+  const tokens = Math.floor(1_000_000 / perToken / 16) * 16;
+  assert.ok(tokens >= 96, `the fixture's budget holds ${tokens} tokens`);
+  assert.deepEqual(accounts, [tokens]);
+  assert.equal(model.runner.allocator.numBlocks, tokens / 16);
+  await assert.rejects(load({ kvCacheBytes: perToken * 80 }), /holds 80 tokens .* fewer than one sequence of --max-model-len 96/);
+});
+
 test("engine: a prefix-cache hit gives the same tokens as a full prefill, and counts the reused tokens", async () => {
   const model = await load({ maxNumSeqs: 4 });
   const [prompt] = makePrompts(1, model.spec.vocabSize); // 43 tokens: 2 full blocks of 16 can be reused

@@ -59,8 +59,12 @@ test("swallow serve: bad flags are one-line errors", async () => {
   const budget = await runCli(["serve", "--max-num-batched-tokens", "0"]);
   assert.equal(budget.code, 2);
   assert.match(budget.stderr, /--max-num-batched-tokens must be at least 1, got 0/);
+  const kv = await runCli(["serve", "--kv-cache-memory-bytes", "12 parsecs"]);
+  assert.equal(kv.code, 2);
+  assert.match(kv.stderr, /--kv-cache-memory-bytes must be a size in bytes such as 40000000000, 40GB or 37\.25GiB, got "12 parsecs"/);
   const help = await runCli(["serve", "--help"]);
   assert.equal(help.code, 0);
   assert.match(help.stdout, /usage: swallow serve/);
   assert.match(help.stdout, /--max-num-batched-tokens caps the tokens of one forward pass/);
+  assert.match(help.stdout, /--kv-cache-memory-bytes sets the KV cache's size/);
 });

@@ -33,6 +33,38 @@ export function parseCommandArgs<T extends OptionSpec>(command: string, argv: st
   }
 }
 
+const BYTE_UNITS: Record<string, number> = {
+  "": 1,
+  b: 1,
+  k: 1e3,
+  kb: 1e3,
+  m: 1e6,
+  mb: 1e6,
+  g: 1e9,
+  gb: 1e9,
+  t: 1e12,
+  tb: 1e12,
+  kib: 2 ** 10,
+  mib: 2 ** 20,
+  gib: 2 ** 30,
+  tib: 2 ** 40,
+};
+
+/**
+ * Reads a size in bytes: a whole number, or a number with a unit — K/M/G/T and KB/MB/GB/TB are powers of 1000,
+ * KiB/MiB/GiB/TiB powers of 1024 (any case): "40GB", "37.25GiB", "4e10".
+ */
+export function byteSizeFlag(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const match = /^\s*([0-9]*\.?[0-9]+(?:e[0-9]+)?)\s*([a-z]*)\s*$/i.exec(value);
+  const unit = match ? BYTE_UNITS[match[2].toLowerCase()] : undefined;
+  const bytes = match && unit !== undefined ? Math.floor(Number(match[1]) * unit) : NaN;
+  if (!Number.isFinite(bytes) || bytes < 1) {
+    throw new SwallowError(`--${name} must be a size in bytes such as 40000000000, 40GB or 37.25GiB, got "${value}"`);
+  }
+  return bytes;
+}
+
 /** Reads a numeric flag, checking it is a finite number (and an integer when asked). */
 export function numberFlag(name: string, value: string | undefined, integer = false): number | undefined {
   if (value === undefined) return undefined;

@@ -9,7 +9,7 @@ import { SwallowError } from "../errors.js";
 /** Loads `--model` on `--backend`, reporting progress on stderr. */
 export async function loadFromFlags(
   values: { model?: string; backend?: string; "max-model-len"?: string; "tensor-cores"?: boolean },
-  serving: Pick<LoadOptions, "maxNumSeqs" | "kvCacheTokens" | "maxBatchTokens" | "prefixCaching"> = {},
+  serving: Pick<LoadOptions, "maxNumSeqs" | "kvCacheTokens" | "kvCacheBytes" | "maxBatchTokens" | "prefixCaching"> = {},
 ): Promise<LanguageModel> {
   const maxModelLen = numberFlag("max-model-len", values["max-model-len"], true);
   if (maxModelLen !== undefined && maxModelLen < 2) throw new SwallowError(`--max-model-len must be at least 2, got ${maxModelLen}`);

@@ -11,7 +11,7 @@ import { Engine } from "./engine.js";
 import type { GenerateOptions, GenerationEvent } from "./generate.js";
 import type { InferenceEngine } from "./request.js";
 import { resolveSamplingParams, type SamplingParams } from "./sampler.js";
-import { accountMemory, kvCacheBlocks, type MemoryAccount } from "./memory-account.js";
+import { accountMemory, kvCacheBlocks, kvTokensForBytes, type MemoryAccount } from "./memory-account.js";
 
 export interface LoadOptions {
   backend: Backend;
@@ -22,6 +22,12 @@ export interface LoadOptions {
   maxNumSeqs?: number;
   /** KV cache size in tokens, all requests together. Default maxModelLen × maxNumSeqs, capped at 131,072 above one sequence. */
   kvCacheTokens?: number;
+  /**
+   * KV cache size in bytes instead (vLLM's --kv-cache-memory-bytes), turned into whole blocks of this model's KV
+   * rows in the backend's cache precision; at least one --max-model-len sequence. kvCacheTokens wins when both are given.
+   * WebGPU cannot report a GPU's memory, so the default stays the token cap above; this lets a server use its GPU.
+   */
+  kvCacheBytes?: number;
   /** Most tokens per forward pass (prefill chunk plus decode tokens). Default 512. */
   maxBatchTokens?: number;
   /** Share KV blocks of identical prompt prefixes between requests. Default true. */
@@ -70,9 +76,13 @@ export class LanguageModel {
   private static async buildEngine(spec: ModelSpec, weights: TensorSource, tokenizer: Tokenizer, options: LoadOptions) {
     const maxModelLen = Math.min(options.maxModelLen ?? 8192, spec.maxPositionEmbeddings);
     const maxNumSeqs = options.maxNumSeqs ?? 1;
-    const kvCacheTokens = options.kvCacheTokens ?? Math.max(maxModelLen, Math.min(maxModelLen * maxNumSeqs, DEFAULT_KV_CACHE_TOKENS_CAP));
-    const maxBatchTokens = options.maxBatchTokens ?? 512;
     const blockSize = KV_BLOCK_SIZE;
+    const kvCacheTokens =
+      options.kvCacheTokens ??
+      (options.kvCacheBytes !== undefined
+        ? kvTokensForBytes(spec, options.kvCacheBytes, options.backend.kvBytesPerValue, blockSize, maxModelLen)
+        : Math.max(maxModelLen, Math.min(maxModelLen * maxNumSeqs, DEFAULT_KV_CACHE_TOKENS_CAP)));
+    const maxBatchTokens = options.maxBatchTokens ?? 512;
     options.onMemoryAccount?.(
       accountMemory(spec, (name, shape) => weights.tensorByteLength?.(name) ?? shape.reduce((a, b) => a * b, 1) * 2, {
         numBlocks: kvCacheBlocks(maxModelLen, kvCacheTokens, blockSize),

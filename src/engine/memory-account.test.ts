@@ -1,6 +1,6 @@
 import test from "node:test";
 import assert from "node:assert/strict";
-import { accountMemory, describeMemoryAccount, kvCacheBlocks } from "./memory-account.js";
+import { accountMemory, describeMemoryAccount, kvBytesPerToken, kvCacheBlocks, kvTokensForBytes } from "./memory-account.js";
 import { MODEL_SHAPES } from "../bench/synthetic.js";
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -32,6 +32,19 @@ test("the KV block count covers one full-length sequence at least, else the requ
   assert.equal(kvCacheBlocks(8192, undefined, 16, 4), 2048);
   assert.equal(kvCacheBlocks(8192, 1000, 16), 512);
   assert.equal(kvCacheBlocks(100, 1000, 16), 63);
+});
+
+test("a KV budget in bytes (--kv-cache-memory-bytes) is whole blocks of 128 KiB tokens for 8B in f16, at least one sequence", () => {
+  const spec = MODEL_SHAPES["llama-3.1-8b"];
+  // 32 layers × (K + V) × 8 KV heads × 128 dims × 2 bytes, and twice that for an f32 cache.
+  assert.equal(kvBytesPerToken(spec, 2), 131_072);
+  assert.equal(kvBytesPerToken(spec, 4), 262_144);
+  assert.equal(kvTokensForBytes(spec, 16 * 2 ** 30, 2, 16, 8192), 131_072); // 16 GiB
+  assert.equal(kvTokensForBytes(spec, 40e9, 2, 16, 8192), 305_168); // floor(40e9 / 131072 / 16) × 16
+  assert.throws(
+    () => kvTokensForBytes(spec, 2 ** 30, 2, 16, 16384),
+    /holds 8192 tokens .* fewer than one sequence of --max-model-len 16384; give at least 2147483648 bytes/,
+  );
 });
 
 test("a real checkpoint: the weights account equals the safetensors data bytes (file size − 8 − header length)", async () => {

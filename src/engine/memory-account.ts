@@ -1,5 +1,6 @@
 import { expectedLlamaTensors } from "../model/checkpoint.js";
 import type { ModelSpec } from "../model/spec.js";
+import { SwallowError } from "../errors.js";
 
 /**
  * The GPU memory a model will hold, computed before anything is uploaded (from the checkpoint's headers and the
@@ -21,6 +22,27 @@ export interface MemoryAccount {
 /** Tensor bytes as stored, by name and shape (a checkpoint's header, or 2 bytes per value for synthetic bf16). */
 export type TensorBytes = (name: string, shape: readonly number[]) => number;
 
+/** Bytes one token takes in the KV cache: K and V of every layer's KV heads. */
+export function kvBytesPerToken(spec: ModelSpec, kvBytesPerValue: number): number {
+  return spec.numLayers * 2 * spec.numKvHeads * spec.headDim * kvBytesPerValue;
+}
+
+/**
+ * The KV cache tokens a budget of `bytes` holds (vLLM's --kv-cache-memory-bytes), in whole blocks. Throws a
+ * one-line error when that is less than one sequence of `maxModelLen` tokens.
+ */
+export function kvTokensForBytes(spec: ModelSpec, bytes: number, kvBytesPerValue: number, blockSize: number, maxModelLen: number): number {
+  const perToken = kvBytesPerToken(spec, kvBytesPerValue);
+  const tokens = Math.floor(bytes / perToken / blockSize) * blockSize;
+  if (tokens < maxModelLen) {
+    const needed = Math.ceil(maxModelLen / blockSize) * blockSize * perToken;
+    throw new SwallowError(
+      `a KV cache of ${bytes} bytes holds ${tokens} tokens (${perToken} bytes each), fewer than one sequence of --max-model-len ${maxModelLen}; give at least ${needed} bytes or lower --max-model-len`,
+    );
+  }
+  return tokens;
+}
+
 /** The KV cache's block count for these settings (the runner allocates exactly this many). */
 export function kvCacheBlocks(maxModelLen: number, kvCacheTokens: number | undefined, blockSize: number, maxNumSeqs = 1): number {
   const perSequence = Math.ceil(maxModelLen / blockSize);
@@ -35,7 +57,7 @@ export function accountMemory(
   const ropeTableBytes = (spec.headDim / 2) * 4;
   const weightBytes = expectedLlamaTensors(spec).reduce((sum, t) => sum + tensorBytes(t.name, t.shape), ropeTableBytes);
   const kvCacheTokens = options.numBlocks * options.blockSize;
-  const kvCacheBytes = spec.numLayers * 2 * kvCacheTokens * spec.numKvHeads * spec.headDim * options.kvBytesPerValue;
+  const kvCacheBytes = kvCacheTokens * kvBytesPerToken(spec, options.kvBytesPerValue);
   const qCols = spec.numHeads * spec.headDim;
   const kvCols = spec.numKvHeads * spec.headDim;
   const rowFloats = 2 * spec.hiddenSize + 2 * qCols + 2 * kvCols + 2 * spec.intermediateSize + spec.vocabSize;

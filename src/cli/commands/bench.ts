@@ -4,7 +4,7 @@ import { MODEL_SHAPES, SyntheticWeights, syntheticTokenizer } from "../../bench/
 import { LanguageModel } from "../../engine/language-model.js";
 import { createBackend, parseBackendName } from "../../gpu/select.js";
 import { expectedLlamaTensors } from "../../model/checkpoint.js";
-import { numberFlag, parseCommandArgs } from "../args.js";
+import { byteSizeFlag, numberFlag, parseCommandArgs } from "../args.js";
 import { info, writeLine } from "../io.js";
 import { loadFromFlags, modelFlags } from "../load.js";
 import { describeMemoryAccount } from "../../engine/memory-account.js";
@@ -12,13 +12,13 @@ import { describeMemoryAccount } from "../../engine/memory-account.js";
 const HELP = `usage: swallow bench [--model DIR|ORG/NAME | --shape ${Object.keys(MODEL_SHAPES).join("|")} [--layers N]]
                      [--backend cpu|webgpu|auto] [--prefill 512,2048] [--prompt 128] [--new 256]
                      [--decode-batch 8,32] [--concurrency 1,8,32] [--max-num-batched-tokens 512]
-                     [--max-model-len N] [--tensor-cores] [--json]
+                     [--kv-cache-memory-bytes SIZE] [--max-model-len N] [--tensor-cores] [--json]
 
 Measures this machine's speed through the engine (like llama-bench): prefill tokens/s (time to first token)
 for each --prefill length, decode tokens/s at batch 1 (--prompt tokens, then --new tokens) and, with
 --decode-batch, at larger batches of equal requests decoding together, and, with
 --concurrency, output tokens/s and TTFT/TPOT percentiles at each level over a ShareGPT-like length mix
-(--max-num-batched-tokens: tokens per forward pass, as \`swallow serve\`).
+(--max-num-batched-tokens: tokens per forward pass, --kv-cache-memory-bytes: the KV cache's size, as \`swallow serve\`).
 --shape runs random bf16 weights of a real model's shapes (no download; --layers keeps the first N layers).
 Prompts are random token ids; every request runs to its full length. --tensor-cores (WebGPU) uses subgroup-matrix
 matmuls for 64+ token batches where the GPU has them: faster prefill, but outputs depend slightly on batching.`;
@@ -44,6 +44,7 @@ export async function runBench(argv: string[]): Promise<void> {
     concurrency: { type: "string" },
     "decode-batch": { type: "string" },
     "max-num-batched-tokens": { type: "string" },
+    "kv-cache-memory-bytes": { type: "string" },
     json: { type: "boolean" },
   });
   if (values.help) return void process.stdout.write(`${HELP}\n`);
@@ -60,7 +61,8 @@ export async function runBench(argv: string[]): Promise<void> {
 
   const maxBatchTokens = numberFlag("max-num-batched-tokens", values["max-num-batched-tokens"], true) ?? 512;
   if (maxBatchTokens < 1) throw new SwallowError(`--max-num-batched-tokens must be at least 1, got ${maxBatchTokens}`);
-  const serving = { maxNumSeqs, maxBatchTokens };
+  const kvCacheBytes = byteSizeFlag("kv-cache-memory-bytes", values["kv-cache-memory-bytes"]);
+  const serving = { maxNumSeqs, maxBatchTokens, kvCacheBytes };
   let model: LanguageModel;
   let title: string;
   if (values.shape !== undefined) {

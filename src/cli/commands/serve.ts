@@ -1,14 +1,14 @@
 import { SwallowError } from "../../errors.js";
 import { App } from "../../server/app.js";
 import { DEFAULT_MAX_BODY_BYTES, startServer } from "../../server/node-server.js";
-import { numberFlag, parseCommandArgs } from "../args.js";
+import { byteSizeFlag, numberFlag, parseCommandArgs } from "../args.js";
 import { info } from "../io.js";
 import { loadFromFlags, modelFlags } from "../load.js";
 
 const HELP = `usage: swallow serve [--model DIR|ORG/NAME] [--host 127.0.0.1] [--port 8000] [--api-key KEY]
                      [--served-model-name NAME] [--backend cpu|webgpu|auto] [--max-num-seqs N]
-                     [--max-num-batched-tokens N] [--max-model-len N] [--max-body-bytes N] [--cors]
-                     [--tensor-cores]
+                     [--max-num-batched-tokens N] [--max-model-len N] [--kv-cache-memory-bytes SIZE]
+                     [--max-body-bytes N] [--cors] [--tensor-cores]
 
 An OpenAI-compatible server (vLLM's API): POST /v1/chat/completions and /v1/completions (streaming with
 "stream": true), GET /v1/models, /health, /metrics (Prometheus), POST /tokenize and /detokenize (vLLM's), and a
@@ -19,6 +19,9 @@ chat page at /.
 --max-num-seqs caps requests decoded together (default 64); more wait in a queue (429 when it is full).
 --max-num-batched-tokens caps the tokens of one forward pass, decode tokens plus prefill chunks (default 512):
 larger prefills faster between decode steps, smaller keeps the time per output token even.
+--kv-cache-memory-bytes sets the KV cache's size (vLLM's flag; e.g. 40GB or 37.25GiB). WebGPU cannot tell how much
+memory the GPU has, so by default the cache holds --max-model-len × --max-num-seqs tokens, at most 131,072; a
+larger one keeps more requests running at once.
 --cors adds Access-Control-Allow-Origin: * so pages on other origins can call the API.
 --tensor-cores (WebGPU) uses subgroup-matrix matmuls for 64+ token batches where the GPU has them: much faster
 prefill and batched decoding; without it kernels are batch-invariant (a request's output never depends on
@@ -34,6 +37,7 @@ export async function runServe(argv: string[]): Promise<void> {
     "served-model-name": { type: "string" },
     "max-num-seqs": { type: "string" },
     "max-num-batched-tokens": { type: "string" },
+    "kv-cache-memory-bytes": { type: "string" },
     "max-body-bytes": { type: "string" },
     cors: { type: "boolean" },
   });
@@ -46,6 +50,7 @@ export async function runServe(argv: string[]): Promise<void> {
   if (maxBatchTokens !== undefined && maxBatchTokens < 1) {
     throw new SwallowError(`--max-num-batched-tokens must be at least 1, got ${maxBatchTokens}`);
   }
+  const kvCacheBytes = byteSizeFlag("kv-cache-memory-bytes", values["kv-cache-memory-bytes"]);
   const maxBodyBytes = numberFlag("max-body-bytes", values["max-body-bytes"], true) ?? DEFAULT_MAX_BODY_BYTES;
   if (maxBodyBytes < 1024) throw new SwallowError(`--max-body-bytes must be at least 1024, got ${maxBodyBytes}`);
   const apiKey = values["api-key"] ?? process.env.SWALLOW_API_KEY;
@@ -68,7 +73,7 @@ export async function runServe(argv: string[]): Promise<void> {
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
   try {
-    const model = await Promise.race([loadFromFlags(values, { maxNumSeqs, maxBatchTokens }), stopped.then(() => null)]);
+    const model = await Promise.race([loadFromFlags(values, { maxNumSeqs, maxBatchTokens, kvCacheBytes }), stopped.then(() => null)]);
     if (model) {
       app.setModel(model);
       info(`swallow serve: ready at ${server.url} (chat page at ${server.url}/)`);

@@ -1,0 +1,25 @@
+import test from "node:test";
+import assert from "node:assert/strict";
+import { byteSizeFlag } from "./args.js";
+
+test("byteSizeFlag: whole bytes, decimal units (K/M/G/T, KB/…) and binary ones (KiB/…), any case", () => {
+  assert.equal(byteSizeFlag("x", undefined), undefined);
+  assert.equal(byteSizeFlag("x", "40000000000"), 40_000_000_000);
+  assert.equal(byteSizeFlag("x", "4e10"), 40_000_000_000);
+  assert.equal(byteSizeFlag("x", "40G"), 40_000_000_000);
+  assert.equal(byteSizeFlag("x", "40gb"), 40_000_000_000);
+  assert.equal(byteSizeFlag("x", "512MB"), 512_000_000);
+  assert.equal(byteSizeFlag("x", "37.25GiB"), 37.25 * 2 ** 30);
+  assert.equal(byteSizeFlag("x", "1 TiB"), 2 ** 40);
+  assert.equal(byteSizeFlag("x", "3kib"), 3072);
+});
+
+test("byteSizeFlag: anything else is a one-line error naming the flag", () => {
+  for (const bad of ["", "GB", "-5G", "12 parsecs", "1e", "0", "0.1"]) {
+    assert.throws(
+      () => byteSizeFlag("kv-cache-memory-bytes", bad),
+      /--kv-cache-memory-bytes must be a size in bytes such as 40000000000, 40GB or 37\.25GiB/,
+      bad,
+    );
+  }
+});
