@@ -116,6 +116,12 @@ function source(kvDtype: KvDtype, headDim: number, rope: boolean, tiles: Attenti
   const perThread = (units: number) => Math.ceil(units / WORKGROUP);
   if (WORKGROUP % keys !== 0 || rows > WORKGROUP)
     throw new Error(`attention: tiles of ${rows} rows × ${keys} keys do not fit ${WORKGROUP} threads`);
+  // Phases B and D give each thread one row and several keys (elements): the row's q (p) value is then one
+  // broadcast load for all of them, and a warp's K (V) loads touch few distinct rows of the tile.
+  const scoreThreads = keys / perThread(scoreUnits);
+  const outThreads = Math.ceil(lanes / perThread(outUnits));
+  if (!Number.isInteger(scoreThreads) || rows * scoreThreads > WORKGROUP || rows * outThreads > WORKGROUP)
+    throw new Error(`attention: tiles of ${rows} rows × ${keys} keys (head size ${headDim}) do not map onto ${WORKGROUP} threads`);
   return `${kvEnable(kvDtype)}
 struct Params { numItems: u32, numHeads: u32, groupSize: u32, kvStride: u32, blockSize: u32, maxBlocksPerSeq: u32, scale: f32 }
 @group(0) @binding(0) var<uniform> params: Params;
@@ -134,6 +140,8 @@ const LANES: u32 = ${lanes}u;
 const STRIDE: u32 = ${stride}u;
 const ROWS: u32 = ${rows}u;
 const KT: u32 = ${keys}u;
+const SCORE_THREADS: u32 = ${scoreThreads}u; // threads per row in phase B, each with ${perThread(scoreUnits)} keys spaced SCORE_THREADS apart
+const OUT_THREADS: u32 = ${outThreads}u; // threads per row in phase D, each with ${perThread(outUnits)} elements spaced OUT_THREADS apart
 const LOWEST: f32 = -3.0e38; // below any score, and exp(LOWEST - finite) is 0 without inf - inf
 
 var<workgroup> qTile: array<${acc}, ${rows * lanes}>;
@@ -242,18 +250,18 @@ ${scores(perThread(scoreUnits))}
     workgroupBarrier();
 
     // D: acc = acc·corr + Σ_j p·v over this tile's keys.
-${weightedValues(perThread(outUnits), acc, WORKGROUP % lanes === 0)}
+${weightedValues(perThread(outUnits), acc)}
     workgroupBarrier();
   }
 
   if (lid < nRows) { corrShared[lid] = runningSum; }
   workgroupBarrier();
+  let outRow = lid / OUT_THREADS;
   for (var i = 0u; i < ${perThread(outUnits)}u; i++) {
-    let u = lid + i * WG;
-    let r = u / LANES;
-    if (r < nRows) {
-      let t = t0 + r / nHeads;
-      out[(t * params.numHeads + h0 + r % nHeads) * LANES + u % LANES] = accum[i] / corrShared[r];
+    let lane = lid % OUT_THREADS + i * OUT_THREADS;
+    if (outRow < nRows && lane < LANES) {
+      let t = t0 + outRow / nHeads;
+      out[(t * params.numHeads + h0 + outRow % nHeads) * LANES + lane] = accum[i] / corrShared[outRow];
     }
   }
 }
@@ -261,54 +269,45 @@ ${weightedValues(perThread(outUnits), acc, WORKGROUP % lanes === 0)}
 }
 
 /**
- * Phase B: the score of unit u = lid + i·WG is (row u / KT, key lid % KT) (KT divides WG): one K load serves
- * all of a thread's rows. Each score is Σ_dv q·k in element order by this one thread; rows the item lacks are
- * not stored (a decode item of one row keeps one warp busy, not eight).
+ * Phase B: thread lid owns row lid / SCORE_THREADS and keys lid % SCORE_THREADS + m·SCORE_THREADS (m < units): one
+ * q load serves all of its keys. Each score is Σ_dv q·k in element order by this one thread; rows the item lacks
+ * are not computed or stored.
  */
 function scores(units: number): string {
   // Zeroed explicitly: a WGSL var without initializer inside the tile loop kept its last value on lavapipe.
   return `    var totals: array<f32, ${units}>;
     for (var i = 0u; i < ${units}u; i++) { totals[i] = 0.0; }
-    let j = lid % KT;
-    // Unit i's row is lid / KT + i·WG / KT: threads (whole warps) without a row of the item skip the loop; the
-    // others compute all their units, clamped (a guard per unit made lavapipe compile the kernel 4× longer).
-    if (lid / KT < nRows) {
+    let r = lid / SCORE_THREADS;
+    let j0 = lid % SCORE_THREADS;
+    if (r < nRows) {
       for (var dv = 0u; dv < LANES; dv++) {
-        let k = kv[j * STRIDE + dv];
-        for (var i = 0u; i < ${units}u; i++) {
-          let r = (lid + i * WG) / KT;
-          totals[i] += dotAcc(qTile[min(r, ROWS - 1u) * LANES + dv], k);
-        }
+        let qv = qTile[r * LANES + dv];
+        for (var i = 0u; i < ${units}u; i++) { totals[i] += dotAcc(qv, kv[(j0 + i * SCORE_THREADS) * STRIDE + dv]); }
       }
-    }
-    for (var i = 0u; i < ${units}u; i++) {
-      let u = lid + i * WG;
-      let r = u / KT;
-      if (u < ROWS * KT && r < nRows) { p[u] = select(LOWEST, totals[i] * params.scale, start + j <= rowPos[r]); }
+      for (var i = 0u; i < ${units}u; i++) {
+        let j = j0 + i * SCORE_THREADS;
+        p[r * KT + j] = select(LOWEST, totals[i] * params.scale, start + j <= rowPos[r]);
+      }
     }`;
 }
 
 /**
- * Phase D: unit u = lid + i·WG is output element (row u / LANES, element u % LANES); its tile sum Σ_j p·v runs
- * in key order in this one thread, then acc = acc·corr + sum. When LANES divides WG a thread's units share
- * one element, so one V load serves all of its rows.
+ * Phase D: thread lid owns row lid / OUT_THREADS and output elements lid % OUT_THREADS + m·OUT_THREADS (m < units):
+ * one p load serves all of its elements. Each element's tile sum Σ_j p·v runs in key order in this one thread,
+ * then acc = acc·corr + sum.
  */
-function weightedValues(units: number, acc: string, sharedLane: boolean): string {
-  const lane = (i: string) => (sharedLane ? "lid % LANES" : `(lid + ${i} * WG) % LANES`);
-  return `    var parts: array<${acc}, ${units}>;
-    for (var i = 0u; i < ${units}u; i++) { parts[i] = ${acc}(0.0); }
-    if (lid / LANES < nRows) {
+function weightedValues(units: number, acc: string): string {
+  return `    let outRow = lid / OUT_THREADS;
+    if (outRow < nRows) {
+      var parts: array<${acc}, ${units}>;
+      for (var i = 0u; i < ${units}u; i++) { parts[i] = ${acc}(0.0); }
       for (var j = 0u; j < count; j++) {
-${sharedLane ? "        let v = kv[j * STRIDE + lid % LANES];\n" : ""}        for (var i = 0u; i < ${units}u; i++) {
-          let r = (lid + i * WG) / LANES;
-          if (r < nRows) { parts[i] += p[r * KT + j] * ${sharedLane ? "v" : `kv[j * STRIDE + ${lane("i")}]`}; }
-        }
+        let w = p[outRow * KT + j];
+        for (var i = 0u; i < ${units}u; i++) { parts[i] += w * kv[j * STRIDE + min(lid % OUT_THREADS + i * OUT_THREADS, LANES - 1u)]; }
       }
-    }
-    for (var i = 0u; i < ${units}u; i++) {
-      let u = lid + i * WG;
-      let r = u / LANES;
-      if (u < ROWS * LANES && r < nRows && start <= rowPos[r]) { accum[i] = accum[i] * corrShared[r] + parts[i]; }
+      if (start <= rowPos[outRow]) {
+        for (var i = 0u; i < ${units}u; i++) { accum[i] = accum[i] * corrShared[outRow] + parts[i]; }
+      }
     }`;
 }
 
