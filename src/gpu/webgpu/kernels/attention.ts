@@ -21,10 +21,10 @@ const TILE_CHOICES: AttentionTiles[] = [
   { rows: 1, keys: 8 },
 ];
 
-/** Workgroup bytes of the kernel for these tiles: q tile, padded K/V tile, scores, per-row values, f32 each. */
+/** Workgroup bytes of the kernel for these tiles: padded q tile, padded K/V tile, padded scores, per-row values, f32 each. */
 export function attentionWorkgroupBytes(headDim: number, tiles: AttentionTiles): number {
   const vec = headDim % 4 === 0 ? 4 : 1;
-  return 4 * (tiles.rows * headDim + tiles.keys * (headDim + vec) + tiles.rows * tiles.keys + 2 * tiles.rows + 1);
+  return 4 * (tiles.rows * (headDim + vec) + tiles.keys * (headDim + vec) + tiles.rows * (tiles.keys + 1) + 2 * tiles.rows + 1);
 }
 
 /**
@@ -144,9 +144,9 @@ const SCORE_THREADS: u32 = ${scoreThreads}u; // threads per row in phase B, each
 const OUT_THREADS: u32 = ${outThreads}u; // threads per row in phase D, each with ${perThread(outUnits)} elements spaced OUT_THREADS apart
 const LOWEST: f32 = -3.0e38; // below any score, and exp(LOWEST - finite) is 0 without inf - inf
 
-var<workgroup> qTile: array<${acc}, ${rows * lanes}>;
+var<workgroup> qTile: array<${acc}, ${rows * (lanes + 1)}>; // rows of LANES + 1: a warp's rows hit different banks
 var<workgroup> kv: array<${acc}, ${keys * stride}>;
-var<workgroup> p: array<f32, ${rows * keys}>;
+var<workgroup> p: array<f32, ${rows * (keys + 1)}>; // rows of KT + 1, as qTile
 var<workgroup> corrShared: array<f32, ${rows}>;
 var<workgroup> rowPos: array<u32, ${rows}>;
 var<workgroup> lengthShared: u32;
@@ -180,7 +180,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let t = t0 + r / nHeads;
     let qBase = (t * params.numHeads + h0 + r % nHeads) * LANES;
     let d = u % LANES;
-${rope ? ropedQLoad("qTile[u]", "    ") : "    qTile[u] = q[qBase + d];"}
+${rope ? ropedQLoad("qTile[r * (LANES + 1u) + d]", "    ") : "    qTile[r * (LANES + 1u) + d] = q[qBase + d];"}
   }
   let length = workgroupUniformLoad(&lengthShared);
 
@@ -227,7 +227,7 @@ ${scores(perThread(scoreUnits))}
 
     // C: per-row online-softmax update (thread r owns row r); V tile into workgroup memory.
     if (lid < nRows && start <= rowPos[lid]) {
-      let base = lid * KT;
+      let base = lid * (KT + 1u);
       var tileMax = LOWEST;
       for (var j = 0u; j < count; j++) { tileMax = max(tileMax, p[base + j]); }
       let newMax = max(runningMax, tileMax);
@@ -281,12 +281,12 @@ function scores(units: number): string {
     let j0 = lid % SCORE_THREADS;
     if (r < nRows) {
       for (var dv = 0u; dv < LANES; dv++) {
-        let qv = qTile[r * LANES + dv];
+        let qv = qTile[r * (LANES + 1u) + dv];
         for (var i = 0u; i < ${units}u; i++) { totals[i] += dotAcc(qv, kv[(j0 + i * SCORE_THREADS) * STRIDE + dv]); }
       }
       for (var i = 0u; i < ${units}u; i++) {
         let j = j0 + i * SCORE_THREADS;
-        p[r * KT + j] = select(LOWEST, totals[i] * params.scale, start + j <= rowPos[r]);
+        p[r * (KT + 1u) + j] = select(LOWEST, totals[i] * params.scale, start + j <= rowPos[r]);
       }
     }`;
 }
@@ -302,7 +302,7 @@ function weightedValues(units: number, acc: string): string {
       var parts: array<${acc}, ${units}>;
       for (var i = 0u; i < ${units}u; i++) { parts[i] = ${acc}(0.0); }
       for (var j = 0u; j < count; j++) {
-        let w = p[outRow * KT + j];
+        let w = p[outRow * (KT + 1u) + j];
         for (var i = 0u; i < ${units}u; i++) { parts[i] += w * kv[j * STRIDE + min(lid % OUT_THREADS + i * OUT_THREADS, LANES - 1u)]; }
       }
       if (start <= rowPos[outRow]) {
