@@ -11,6 +11,30 @@ const SLICE = WORKGROUP * PER_THREAD;
 const MAX_SLICES = WORKGROUP;
 
 /**
+ * WGSL: after a barrier, reduces the workgroup's (bestValue, bestId) pairs to the best value with the lowest id
+ * among equals, and `maxes` to its maximum, both into element 0.
+ */
+function bestAndMaxTree(maxes: string): string {
+  return `  workgroupBarrier();
+  for (var stride = WG / 2u; stride > 0u; stride >>= 1u) {
+    if (lid < stride) {
+      let a = bestValue[lid];
+      let b = bestValue[lid + stride];
+      if (b > a || (b == a && bestId[lid + stride] < bestId[lid])) { bestValue[lid] = b; bestId[lid] = bestId[lid + stride]; }
+      ${maxes}[lid] = max(${maxes}[lid], ${maxes}[lid + stride]);
+    }
+    workgroupBarrier();
+  }`;
+}
+
+/** WGSL: after a barrier, sums the workgroup's `sums` into element 0 (a fixed tree). */
+const SUM_TREE = `  workgroupBarrier();
+  for (var stride = WG / 2u; stride > 0u; stride >>= 1u) {
+    if (lid < stride) { sums[lid] += sums[lid + stride]; }
+    workgroupBarrier();
+  }`;
+
+/**
  * Greedy sampling on the device: per logits row the argmax (lowest id among equal maxima, as the host
  * sampler) and its log-probability, logit − max − log Σ exp(logit − max), written as two f32 per row (the id
  * is exact in f32: vocabularies are far below 2^24). Rows flagged in `maskStops` ignore the listed stop ids
@@ -68,16 +92,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   bestValue[lid] = best;
   bestId[lid] = bestAt;
   sums[lid] = rawMax;
-  workgroupBarrier();
-  for (var stride = WG / 2u; stride > 0u; stride >>= 1u) {
-    if (lid < stride) {
-      let a = bestValue[lid];
-      let b = bestValue[lid + stride];
-      if (b > a || (b == a && bestId[lid + stride] < bestId[lid])) { bestValue[lid] = b; bestId[lid] = bestId[lid + stride]; }
-      sums[lid] = max(sums[lid], sums[lid + stride]);
-    }
-    workgroupBarrier();
-  }
+${bestAndMaxTree("sums")}
   let m = sums[0];
   workgroupBarrier();
   var s = 0.0;
@@ -85,11 +100,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     if (start + lid + e * WG < params.vocab) { s += exp(v[e] - m); }
   }
   sums[lid] = s;
-  workgroupBarrier();
-  for (var stride = WG / 2u; stride > 0u; stride >>= 1u) {
-    if (lid < stride) { sums[lid] += sums[lid + stride]; }
-    workgroupBarrier();
-  }
+${SUM_TREE}
   // Ids below 2^24 are exact in f32 (no bit patterns through float storage: some GPUs flush denormals).
   if (lid == 0u) { partials[group] = vec4<f32>(bestValue[0], f32(bestId[0]), m, sums[0]); }
 }
@@ -117,23 +128,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   bestValue[lid] = p.x;
   bestId[lid] = u32(p.y);
   maxes[lid] = p.z;
-  workgroupBarrier();
-  for (var stride = WG / 2u; stride > 0u; stride >>= 1u) {
-    if (lid < stride) {
-      let a = bestValue[lid];
-      let b = bestValue[lid + stride];
-      if (b > a || (b == a && bestId[lid + stride] < bestId[lid])) { bestValue[lid] = b; bestId[lid] = bestId[lid + stride]; }
-      maxes[lid] = max(maxes[lid], maxes[lid + stride]);
-    }
-    workgroupBarrier();
-  }
+${bestAndMaxTree("maxes")}
   let m = maxes[0];
   sums[lid] = select(0.0, p.w * exp(p.z - m), lid < params.slices);
-  workgroupBarrier();
-  for (var stride = WG / 2u; stride > 0u; stride >>= 1u) {
-    if (lid < stride) { sums[lid] += sums[lid + stride]; }
-    workgroupBarrier();
-  }
+${SUM_TREE}
   if (lid == 0u) {
     out[row * 2u] = f32(bestId[0]);
     out[row * 2u + 1u] = bestValue[0] - m - log(sums[0]);
