@@ -135,8 +135,9 @@ export class WebGpuBackend implements Backend {
     this.kvDtype = options.kvDtype ?? (gpu.features.shaderF16 ? "f16" : "f32");
     this.matmulPath = options.matmulPath ?? "auto";
     this.batchInvariant = options.batchInvariant ?? true;
-    // With Dawn's disable_robustness every tensor-kernel variant gave wrong results on the H100, even with the
-    // fence that fixed them with robustness on (bench/NOTES.md, session 4): the tensor path needs robustness.
+    // With Dawn's disable_robustness the H100 loads matrices from 80-byte-strided rows (the variants' 8-half padding)
+    // wrongly, and the correctly padded variants were no faster there (bench/NOTES.md, session 5): the tensor path
+    // runs with robustness only.
     this.tensorLayouts = options.disableRobustness ? [] : tensorCoreLayouts(gpu, majorness);
     this.tensorLayout = this.tensorLayouts[0] ?? null;
     this.maxWeightBytes = Math.min(options.maxWeightBytes ?? Number.POSITIVE_INFINITY, gpu.limits.maxStorageBufferBindingSize);

@@ -44,6 +44,8 @@ export interface TensorCoreSetup {
  * matrices (so a workgroup owns a (sgRows·tileM·M) × (sgCols·tileN·N) output tile), K consumed `bk` at a
  * time through workgroup memory (`buffers` = 2: the next K slice is fetched into registers while the
  * current one is multiplied). `pad` extra f16 per staged row spread the rows over memory banks.
+ * (Robustness on, every pad measured correct; without it, pads 0 and 8 — row strides of 32 and 40 halves —
+ * read wrong values on the H100 and pads 4 and 12 do not: bench/NOTES.md, session 5.)
  */
 export interface TensorVariant {
   name: string;
