@@ -364,6 +364,18 @@ test("sampleGreedy: a row longer than one slice (2,048 ids) combines its slices'
     assert.ok(Math.abs(out[2 * r + 1] - logprob) < 1e-4, `row ${r} logprob ${out[2 * r + 1]} vs ${logprob}`);
   }
   assert.deepEqual([out[0], out[2]], [3000, 100]);
+
+  // Llama 3's vocabulary (63 slices, the last partial) with the winner in the last slice.
+  const llamaVocab = 128_256;
+  const row = random(953)
+    .values(llamaVocab)
+    .map((v) => v * 8);
+  row[128_255] = 25;
+  const llama = await gpu.read(gpu.sampleGreedy(upload(1, llamaVocab, row), Int32Array.of(0), Int32Array.of()));
+  const [id, logprob] = ops.greedyRow(row, null);
+  assert.equal(id, 128_255);
+  assert.equal(llama[0], id);
+  assert.ok(Math.abs(llama[1] - logprob) < 1e-4, `vocab ${llamaVocab} logprob ${llama[1]} vs ${logprob}`);
 });
 
 test("activations: recycled after being consumed, readable twice, empty ones read as empty", { skip }, async () => {
