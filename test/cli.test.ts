@@ -501,6 +501,8 @@ describe("bad input: exit 2, one line on stderr naming the problem, no stack tra
     assertUsageError(result, /--max-num-batched-tokens must be at least 1, got 0/);
     const kv = await runCli(["bench", "--shape", "llama-3.1-8b", "--backend", "cpu", "--kv-cache-memory-bytes", "lots"]);
     assertUsageError(kv, /--kv-cache-memory-bytes must be a size in bytes/);
+    const profile = await runCli(["bench", "--shape", "llama-3.1-8b", "--backend", "cpu", "--profile"]);
+    assertUsageError(profile, /--profile needs --backend webgpu/);
     assert.equal(result.stdout, "");
   });
 

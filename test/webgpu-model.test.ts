@@ -2,9 +2,12 @@ import test, { after } from "node:test";
 import assert from "node:assert/strict";
 import { WebGpuBackend } from "../src/gpu/webgpu/backend.js";
 import { createBackend } from "../src/gpu/select.js";
-import { NEAR_TIE, TINY_VARIANTS } from "./support/tiny-fixtures.js";
+import { NEAR_TIE, TINY_VARIANTS, tinyDir } from "./support/tiny-fixtures.js";
 import { bandedVersusWhole, batchedVersusAlone, checkAgainstTransformers } from "./support/model-checks.js";
 import { openTestBackend } from "./support/webgpu.js";
+import { LanguageModel } from "../src/engine/language-model.js";
+import { NodeFileTree } from "../src/node/file-tree.js";
+import { runBench, stepTimes } from "../src/bench/engine-bench.js";
 import { concurrentVersusAlone, deviceVersusHostSampling, seededSamplingVersusAlone } from "./support/engine-checks.js";
 
 /**
@@ -52,6 +55,25 @@ test("engine: 32 concurrent greedy requests give exactly what each gives alone",
 test("engine: greedy sampling on the GPU (ids fed to the next step) gives the host sampler's tokens", { skip }, () =>
   deviceVersusHostSampling(gpu),
 );
+
+test("swallow bench's measurement with a profiler: every decode step is timed on the device, in order", { skip }, async () => {
+  const model = await LanguageModel.load(new NodeFileTree(tinyDir("gqa-llama3")), { backend: gpu, maxModelLen: 96 });
+  let profiles: { ns: BigUint64Array }[] = [];
+  const profiler = {
+    setProfile: (mode: "pass" | "off") => gpu.setProfile(mode),
+    takeProfiles: () => (profiles = gpu.takeProfiles()),
+  };
+  const report = await runBench(model, { prefillLengths: [16], decodePrompt: 8, decodeTokens: 12, concurrency: [], profiler });
+  await model.engine.close();
+  // The decode request's steps: its prompt, then one per generated token but the last (12 steps in all).
+  assert.equal(profiles.length, 12);
+  for (const [i, p] of profiles.entries()) {
+    assert.ok(p.ns[1] >= p.ns[0], `step ${i}: pass ends before it begins`);
+    if (i > 0) assert.ok(p.ns[0] >= profiles[i - 1].ns[1], `step ${i} began before step ${i - 1} ended`);
+  }
+  assert.deepEqual(report.decode.gpu, stepTimes(profiles));
+  assert.ok(report.decode.gpu!.idleMsBetweenSteps >= 0);
+});
 
 test("row-banded embedding and LM head (weights over the buffer limit) give exactly the whole tables' logits", { skip }, async () => {
   const banded = await WebGpuBackend.create({ maxWeightBytes: 40_000 });

@@ -378,6 +378,35 @@ test("sampleGreedy: a row longer than one slice (2,048 ids) combines its slices'
   assert.ok(Math.abs(llama[1] - logprob) < 1e-4, `vocab ${llamaVocab} logprob ${llama[1]} vs ${logprob}`);
 });
 
+test("profiling: two steps in flight at once (pipelined) each read their own pass timestamps, in order", { skip }, async () => {
+  const x = random(954).values(6 * 8);
+  gpu.setProfile("pass");
+  try {
+    gpu.takeProfiles();
+    // Step B is encoded and submitted before step A is read back, as the engine's pipelined decode does.
+    const a = gpu.prepareRead(gpu.add(upload(6, 8, x), upload(6, 8, x)), []).submit();
+    const b = gpu.prepareRead(gpu.add(gpu.add(upload(6, 8, x), upload(6, 8, x)), upload(6, 8, x)), []).submit();
+    const [outA, outB] = await Promise.all([a, b]);
+    assert.deepEqual(
+      outA,
+      x.map((v) => Math.fround(v + v)),
+    );
+    assert.deepEqual(
+      outB,
+      x.map((v) => Math.fround(Math.fround(v + v) + v)),
+    );
+    const profiles = gpu.takeProfiles();
+    assert.deepEqual(
+      profiles.map((p) => p.labels),
+      [["step (1 dispatches)"], ["step (2 dispatches)"]],
+    );
+    for (const p of profiles) assert.ok(p.ns.length === 2 && p.ns[1] >= p.ns[0], `pass timestamps ${p.ns}`);
+    assert.ok(profiles[1].ns[0] >= profiles[0].ns[1], `step B began (${profiles[1].ns[0]}) before step A ended (${profiles[0].ns[1]})`);
+  } finally {
+    gpu.setProfile("off");
+  }
+});
+
 test("activations: recycled after being consumed, readable twice, empty ones read as empty", { skip }, async () => {
   const x = upload(2, 3, Float32Array.from([1, 2, 3, 4, 5, 6]));
   const y = gpu.add(x, x);

@@ -14,6 +14,12 @@ export interface BenchOptions {
   concurrency: number[];
   /** Requests per concurrency level (default 2 × the level, at least 8). */
   requestsPerLevel?: number;
+  /**
+   * Time the batch-1 decode steps on the device (timestamp queries around each step's compute pass): GPU time per
+   * step and the device's idle time between steps, which pipelining should keep near zero. Needs a backend that
+   * can (`profiler`); the step's timing stays the same otherwise.
+   */
+  profiler?: StepProfiler;
   onProgress?: (line: string) => void;
 }
 
@@ -31,6 +37,14 @@ export interface DecodeResult {
   msPerToken: number;
   tokensPerSecond: number;
   ttftMs: number;
+  /** With a profiler: medians over the request's steps of the GPU time of a step's pass and of the gap before the next. */
+  gpu?: { msPerStep: number; idleMsBetweenSteps: number };
+}
+
+/** A backend's step timing (WebGpuBackend's setProfile / takeProfiles, "pass" mode: begin and end of each step's pass). */
+export interface StepProfiler {
+  setProfile(mode: "pass" | "off"): void;
+  takeProfiles(): { ns: BigUint64Array }[];
 }
 
 export interface BatchedDecodeResult {
@@ -108,7 +122,14 @@ export async function runBench(model: LanguageModel, options: BenchOptions): Pro
     log(`prefill ${tokens}: ${ttftMs.toFixed(1)} ms`);
   }
 
-  const single = await timeRequest(model, randomPrompt(options.decodePrompt), fixedLength(options.decodeTokens));
+  options.profiler?.setProfile("pass");
+  options.profiler?.takeProfiles();
+  let single: Awaited<ReturnType<typeof timeRequest>>;
+  try {
+    single = await timeRequest(model, randomPrompt(options.decodePrompt), fixedLength(options.decodeTokens));
+  } finally {
+    options.profiler?.setProfile("off");
+  }
   const msPerToken = quantile(single.gapsMs, 0.5);
   const decode: DecodeResult = {
     promptTokens: options.decodePrompt,
@@ -116,6 +137,7 @@ export async function runBench(model: LanguageModel, options: BenchOptions): Pro
     msPerToken,
     tokensPerSecond: 1000 / msPerToken,
     ttftMs: single.ttftMs,
+    ...(options.profiler ? { gpu: stepTimes(options.profiler.takeProfiles()) } : {}),
   };
   log(`decode: ${msPerToken.toFixed(2)} ms/token`);
 
@@ -167,6 +189,14 @@ export async function runBench(model: LanguageModel, options: BenchOptions): Pro
   return { prefill, decode, batchedDecode, serving };
 }
 
+/** Medians of the steps' pass durations and of the gaps between one pass's end and the next one's beginning (ms). */
+export function stepTimes(profiles: { ns: BigUint64Array }[]): { msPerStep: number; idleMsBetweenSteps: number } {
+  const ms = (ns: bigint) => Number(ns) / 1e6;
+  const passes = profiles.map((p) => ms(p.ns[1] - p.ns[0]));
+  const gaps = profiles.slice(1).map((p, i) => ms(p.ns[0] > profiles[i].ns[1] ? p.ns[0] - profiles[i].ns[1] : 0n));
+  return { msPerStep: quantile(passes, 0.5), idleMsBetweenSteps: quantile(gaps, 0.5) };
+}
+
 async function drain(stream: AsyncGenerator<GenerationEvent>): Promise<number> {
   let tokens = 0;
   for await (const event of stream) if (event.tokenId !== null) tokens++;
@@ -204,6 +234,11 @@ export function formatBench(report: BenchReport, title: string): string {
   lines.push(
     `| decode, batch 1 (prompt ${d.promptTokens}, ${d.newTokens} new) | ${d.tokensPerSecond.toFixed(1)} tok/s (${d.msPerToken.toFixed(2)} ms/token, TTFT ${d.ttftMs.toFixed(1)} ms) |`,
   );
+  if (d.gpu) {
+    lines.push(
+      `| decode, batch 1: GPU time per step / device idle between steps (medians) | ${d.gpu.msPerStep.toFixed(2)} / ${d.gpu.idleMsBetweenSteps.toFixed(3)} ms |`,
+    );
+  }
   for (const b of report.batchedDecode) {
     lines.push(`| decode, batch ${b.batch} | ${b.tokensPerSecond.toFixed(1)} tok/s (${b.msPerStep.toFixed(2)} ms/step) |`);
   }

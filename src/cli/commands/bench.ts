@@ -1,5 +1,5 @@
 import { SwallowError } from "../../errors.js";
-import { formatBench, runBench as measure } from "../../bench/engine-bench.js";
+import { formatBench, runBench as measure, type StepProfiler } from "../../bench/engine-bench.js";
 import { MODEL_SHAPES, SyntheticWeights, syntheticTokenizer } from "../../bench/synthetic.js";
 import { LanguageModel } from "../../engine/language-model.js";
 import { createBackend, parseBackendName } from "../../gpu/select.js";
@@ -12,7 +12,7 @@ import { describeMemoryAccount } from "../../engine/memory-account.js";
 const HELP = `usage: swallow bench [--model DIR|ORG/NAME | --shape ${Object.keys(MODEL_SHAPES).join("|")} [--layers N]]
                      [--backend cpu|webgpu|auto] [--prefill 512,2048] [--prompt 128] [--new 256]
                      [--decode-batch 8,32] [--concurrency 1,8,32] [--max-num-batched-tokens 512]
-                     [--kv-cache-memory-bytes SIZE] [--max-model-len N] [--tensor-cores] [--json]
+                     [--kv-cache-memory-bytes SIZE] [--max-model-len N] [--tensor-cores] [--profile] [--json]
 
 Measures this machine's speed through the engine (like llama-bench): prefill tokens/s (time to first token)
 for each --prefill length, decode tokens/s at batch 1 (--prompt tokens, then --new tokens) and, with
@@ -21,7 +21,8 @@ for each --prefill length, decode tokens/s at batch 1 (--prompt tokens, then --n
 (--max-num-batched-tokens: tokens per forward pass, --kv-cache-memory-bytes: the KV cache's size, as \`swallow serve\`).
 --shape runs random bf16 weights of a real model's shapes (no download; --layers keeps the first N layers).
 Prompts are random token ids; every request runs to its full length. --tensor-cores (WebGPU) uses subgroup-matrix
-matmuls for 64+ token batches where the GPU has them: faster prefill, but outputs depend slightly on batching.`;
+matmuls for 64+ token batches where the GPU has them: faster prefill, but outputs depend slightly on batching.
+--profile (WebGPU) also times the batch-1 decode steps on the GPU: time per step and the GPU's idle time between steps.`;
 
 const list = (flag: string, value: string | undefined, fallback: number[]) => {
   if (value === undefined) return fallback;
@@ -45,6 +46,7 @@ export async function runBench(argv: string[]): Promise<void> {
     "decode-batch": { type: "string" },
     "max-num-batched-tokens": { type: "string" },
     "kv-cache-memory-bytes": { type: "string" },
+    profile: { type: "boolean" },
     json: { type: "boolean" },
   });
   if (values.help) return void process.stdout.write(`${HELP}\n`);
@@ -71,6 +73,7 @@ export async function runBench(argv: string[]): Promise<void> {
     const layers = numberFlag("layers", values.layers, true);
     const spec = { ...base, numLayers: layers ?? base.numLayers };
     const backend = await createBackend(parseBackendName(values.backend), info, { tensorCores: values["tensor-cores"] });
+    if (values.profile) stepProfiler(backend); // before the weights are made
     const shapes = new Map(expectedLlamaTensors(spec).map((t) => [t.name, t.shape] as [string, readonly number[]]));
     info(`bench: random weights of ${values.shape} (${spec.numLayers} layers)`);
     model = await LanguageModel.fromWeights(spec, new SyntheticWeights(shapes), syntheticTokenizer(spec), {
@@ -84,9 +87,27 @@ export async function runBench(argv: string[]): Promise<void> {
     model = await loadFromFlags({ ...values, "max-model-len": String(maxModelLen) }, serving);
     title = `${values.model ?? "demo model"} on ${values.backend ?? "auto"}`;
   }
-  const report = await measure(model, { prefillLengths, decodePrompt, decodeTokens, decodeBatches, concurrency, onProgress: info });
+  const profiler = values.profile ? stepProfiler(model.runner.backend) : undefined;
+  const report = await measure(model, {
+    prefillLengths,
+    decodePrompt,
+    decodeTokens,
+    decodeBatches,
+    concurrency,
+    profiler,
+    onProgress: info,
+  });
   if (values.json) await writeLine(JSON.stringify({ title, ...report }));
   else await writeLine(formatBench(report, title));
   await model.engine.close();
   await model.runner.backend.dispose();
+}
+
+/** The backend's step timing for --profile, or a one-line error where it has none. */
+function stepProfiler(backend: object): StepProfiler {
+  const candidate = backend as Partial<StepProfiler>;
+  if (!candidate.setProfile || !candidate.takeProfiles) throw new SwallowError("--profile needs --backend webgpu");
+  candidate.setProfile("pass"); // throws on a GPU without timestamp queries, before anything is measured
+  candidate.setProfile("off");
+  return candidate as StepProfiler;
 }

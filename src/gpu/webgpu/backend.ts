@@ -27,7 +27,7 @@ import { rmsNorm } from "./kernels/rms-norm.js";
 import { rope, ropeTable } from "./kernels/rope.js";
 import { writeKv } from "./kernels/write-kv.js";
 import { PipelineCache } from "./pipelines.js";
-import { GpuActivation, StepRecorder, type ProfileMode, type Resource, type StepProfile } from "./recorder.js";
+import { GpuActivation, StepRecorder, type ProfileMode, type ProfileTicket, type Resource, type StepProfile } from "./recorder.js";
 import type { KvDtype } from "./wgsl.js";
 import { envVar } from "./env.js";
 
@@ -497,7 +497,7 @@ export class WebGpuBackend implements Backend {
   }
 
   /** Profiled steps' GPU timestamps since the last `takeProfiles` (only while profiling). */
-  private profiles: StepProfile[] = [];
+  private profiles: { profile: StepProfile | null; settled: boolean }[] = [];
 
   /**
    * Opt-in GPU timing (timestamp-query): "pass" times each step's compute pass, "dispatch" splits each step
@@ -511,7 +511,10 @@ export class WebGpuBackend implements Backend {
   }
 
   takeProfiles(): StepProfile[] {
-    return this.profiles.splice(0);
+    // In submission order: a pipelined step's read can finish before its predecessor's.
+    let ready = 0;
+    while (ready < this.profiles.length && this.profiles[ready].settled) ready++;
+    return this.profiles.splice(0, ready).flatMap(({ profile }) => (profile ? [profile] : []));
   }
 
   /** Host time of the last `read`'s command encoding (bind groups, pass) and of `queue.submit` (benchmarks). */
@@ -539,7 +542,7 @@ export class WebGpuBackend implements Backend {
       throw error;
     }
     const encodeMs = performance.now() - encodeStart;
-    const { commands, staging } = encodeErrors.value;
+    const { commands, staging, profile } = encodeErrors.value;
     let submitted = false;
     return {
       submit: () => {
@@ -555,10 +558,13 @@ export class WebGpuBackend implements Backend {
           }
         });
         this.lastReadTiming = { encodeMs, submitMs: performance.now() - submitStart };
+        const slot = profile ? { profile: null, settled: false } : null;
+        if (slot) this.profiles.push(slot);
         return this.completeRead(
           target,
           staging,
           Promise.all([encodeErrors.errors, submitErrors.errors]).then((e) => e.flat()),
+          profile && slot ? { ticket: profile, slot } : null,
         );
       },
     };
@@ -567,13 +573,13 @@ export class WebGpuBackend implements Backend {
   private encodeStep(target: GpuActivation) {
     return this.withErrorScopes(() => {
       const encoder = this.device.createCommandEncoder({ label: "step" });
-      if (this.recorder.hasPending) this.recorder.encode(encoder, target);
+      const profile = this.recorder.hasPending ? this.recorder.encode(encoder, target) : null;
       let staging: GPUBuffer | null = null;
       if (!target.isEmpty) {
         staging = this.readbackPool.acquire(target.bytes, "a readback buffer");
         encoder.copyBufferToBuffer(target.buffer!, 0, staging, 0, target.bytes);
       }
-      return { commands: encoder.finish(), staging };
+      return { commands: encoder.finish(), staging, profile };
     });
   }
 
@@ -596,6 +602,7 @@ export class WebGpuBackend implements Backend {
     target: GpuActivation,
     staging: GPUBuffer | null,
     scopeErrors: Promise<(GPUError | null)[]>,
+    profile: { ticket: ProfileTicket; slot: { profile: StepProfile | null; settled: boolean } } | null,
   ): Promise<Float32Array> {
     try {
       const done = staging ? staging.mapAsync(MAP_MODE_READ, 0, target.bytes) : this.device.queue.onSubmittedWorkDone();
@@ -614,15 +621,14 @@ export class WebGpuBackend implements Backend {
         throw new Error(`WebGPU errors during a step: ${messages.join("; ")}`);
       }
       if (completion.status === "rejected") throw completion.reason;
-      if (this.recorder.profileMode !== "off") {
-        const profile = await this.recorder.takeProfile();
-        if (profile) this.profiles.push(profile);
-      }
+      // Its own step's timestamps: with pipelined steps, the next one may already be encoded.
+      if (profile) profile.slot.profile = await this.recorder.readProfile(profile.ticket);
       if (!staging) return new Float32Array(0);
       const out = new Float32Array(target.rows * target.cols);
       out.set(new Float32Array(staging.getMappedRange(0, target.bytes)));
       return out;
     } finally {
+      if (profile) profile.slot.settled = true; // a failed step leaves no profile and holds back no later one
       if (staging) {
         if (staging.mapState === "mapped") staging.unmap();
         if (staging.mapState === "unmapped") this.readbackPool.release(staging);

@@ -72,6 +72,9 @@ export interface StepProfile {
   ns: BigUint64Array;
 }
 
+/** A profiled step's timestamps in flight (`encode` returns it; `readProfile` reads it). */
+export type ProfileTicket = PendingProfile;
+
 interface PendingProfile {
   mode: "pass" | "dispatch";
   labels: string[];
@@ -105,8 +108,10 @@ export class StepRecorder {
   private querySet: GPUQuerySet | null = null;
   private queryCapacity = 0;
   private resolveBuffer: GPUBuffer | null = null;
-  private readBuffer: GPUBuffer | null = null;
-  private pendingProfile: PendingProfile | null = null;
+  /** Mappable copies of resolved timestamps, one per profiled step in flight (pipelined steps overlap), and spares. */
+  private readonly readBuffers: GPUBuffer[] = [];
+  /** Profiled steps submitted and not yet read, oldest first (reads complete in submission order). */
+  private readonly pendingProfiles: PendingProfile[] = [];
 
   constructor(
     private readonly device: GPUDevice,
@@ -203,16 +208,16 @@ export class StepRecorder {
    * liveness and keeping `target` alive. Writes the step's uniforms to the queue (they land before the
    * submit that follows). Call `finishStep` after submitting.
    */
-  encode(encoder: GPUCommandEncoder, target: GpuActivation): void {
+  encode(encoder: GPUCommandEncoder, target: GpuActivation): ProfileTicket | null {
     try {
-      this.encodeStep(encoder, target);
+      return this.encodeStep(encoder, target);
     } finally {
       this.dispatches = [];
       this.stepNumber++;
     }
   }
 
-  private encodeStep(encoder: GPUCommandEncoder, target: GpuActivation): void {
+  private encodeStep(encoder: GPUCommandEncoder, target: GpuActivation): ProfileTicket | null {
     const step = this.stepNumber;
     const lastUse = new Map<GpuActivation, number>();
     const references = new Map<GpuActivation, number>();
@@ -291,11 +296,22 @@ export class StepRecorder {
       }
     });
     if (!perDispatch) pass.end();
+    let ticket: ProfileTicket | null = null;
     if (profile !== "off" && labels.length > 0) {
       const count = labels.length * 2;
       encoder.resolveQuerySet(this.querySet!, 0, count, this.resolveBuffer!, 0);
-      encoder.copyBufferToBuffer(this.resolveBuffer!, 0, this.readBuffer!, 0, count * 8);
-      this.pendingProfile = { mode: profile, labels, bufferBytes, read: this.readBuffer!, count };
+      // The query set and resolve buffer are reused by the next step: the queue runs this step's resolve and copy
+      // before the next step's pass. The mappable copy is this step's own until its profile is taken.
+      const read =
+        this.readBuffers.pop() ??
+        this.device.createBuffer({
+          size: this.queryCapacity * 8,
+          usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST,
+          label: "profile read",
+        });
+      encoder.copyBufferToBuffer(this.resolveBuffer!, 0, read, 0, count * 8);
+      ticket = { mode: profile, labels, bufferBytes, read, count };
+      this.pendingProfiles.push(ticket);
     }
     for (const activation of this.live) {
       if (activation.step < step && activation !== target) this.free(activation);
@@ -303,6 +319,7 @@ export class StepRecorder {
     for (const activation of lastUse.keys()) {
       if (activation.state === "live") this.live.add(activation);
     }
+    return ticket;
   }
 
   /**
@@ -331,7 +348,7 @@ export class StepRecorder {
     if (count > 4096) throw new Error(`profiling a step of ${count / 2} dispatches needs more than 4096 timestamp queries`);
     this.querySet?.destroy();
     this.resolveBuffer?.destroy();
-    this.readBuffer?.destroy();
+    for (const buffer of this.readBuffers.splice(0)) buffer.destroy(); // too small now; pending ones are destroyed when taken
     const capacity = Math.min(4096, Math.max(count, 2 * this.queryCapacity, 256));
     this.querySet = this.device.createQuerySet({ type: "timestamp", count: capacity, label: "profile" });
     this.resolveBuffer = this.device.createBuffer({
@@ -339,22 +356,28 @@ export class StepRecorder {
       usage: 0x0200 /* QUERY_RESOLVE */ | BufferUsage.COPY_SRC,
       label: "profile resolve",
     });
-    this.readBuffer = this.device.createBuffer({
-      size: capacity * 8,
-      usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST,
-      label: "profile read",
-    });
     this.queryCapacity = capacity;
   }
 
-  /** After the submit of a profiled step: its timestamps (null when the step was not profiled). */
+  /**
+   * After the submit of a profiled step: the timestamps of the oldest profiled step not yet taken (null when none
+   * is pending). Steps complete in submission order, so with pipelined steps each read takes its own step's.
+   */
   async takeProfile(): Promise<StepProfile | null> {
-    const pending = this.pendingProfile;
-    this.pendingProfile = null;
-    if (!pending) return null;
+    const oldest = this.pendingProfiles[0];
+    return oldest ? this.readProfile(oldest) : null;
+  }
+
+  /** The timestamps of the step `encode` returned `ticket` for, once that step is submitted (and then done). */
+  async readProfile(ticket: ProfileTicket): Promise<StepProfile> {
+    const index = this.pendingProfiles.indexOf(ticket);
+    if (index < 0) throw new Error("this step's profile was already read");
+    const [pending] = this.pendingProfiles.splice(index, 1);
     await pending.read.mapAsync(1 /* GPUMapMode.READ */, 0, pending.count * 8);
     const ns = new BigUint64Array(pending.read.getMappedRange(0, pending.count * 8).slice(0));
     pending.read.unmap();
+    if (pending.read.size === this.queryCapacity * 8) this.readBuffers.push(pending.read);
+    else pending.read.destroy();
     return { mode: pending.mode, labels: pending.labels, bufferBytes: pending.bufferBytes, ns };
   }
 
@@ -428,7 +451,8 @@ export class StepRecorder {
     this.uniformChunks.length = 0;
     this.querySet?.destroy();
     this.resolveBuffer?.destroy();
-    this.readBuffer?.destroy();
+    for (const buffer of this.readBuffers.splice(0)) buffer.destroy();
+    for (const pending of this.pendingProfiles.splice(0)) pending.read.destroy();
   }
 }
 

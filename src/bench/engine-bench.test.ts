@@ -1,0 +1,12 @@
+import test from "node:test";
+import assert from "node:assert/strict";
+import { stepTimes } from "./engine-bench.js";
+
+test("stepTimes: medians of the passes' durations and of the gaps between one pass's end and the next's start", () => {
+  const at = (begin: number, end: number) => ({ ns: BigUint64Array.of(BigInt(begin), BigInt(end)) });
+  // Passes of 3, 5 and 4 ms; gaps of 1 ms and 0.
+  assert.deepEqual(stepTimes([at(0, 3e6), at(4e6, 9e6), at(9e6, 13e6)]), { msPerStep: 4, idleMsBetweenSteps: 1 });
+  // A fourth pass of 2 ms stamped 1 ms before the third's end (timestamps of overlapping passes) counts as no gap.
+  assert.deepEqual(stepTimes([at(0, 3e6), at(4e6, 9e6), at(9e6, 13e6), at(12e6, 14e6)]), { msPerStep: 4, idleMsBetweenSteps: 0 });
+  assert.deepEqual(stepTimes([at(10, 2_000_010)]), { msPerStep: 2, idleMsBetweenSteps: NaN });
+});
