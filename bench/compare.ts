@@ -49,6 +49,16 @@ const rows: string[][] = [
     share(torch.hf_generate.decode_tok_s),
     compiled ? share(compiled) : "—",
   ],
+  ...(ours.decode.gpu
+    ? [
+        [
+          "decode step on the GPU / GPU idle between steps (ms, medians; --profile)",
+          `${ours.decode.gpu.msPerStep.toFixed(2)} / ${ours.decode.gpu.idleMsBetweenSteps.toFixed(3)}`,
+          "—",
+          "—",
+        ],
+      ]
+    : []),
   ["time to first token, 128-token prompt (ms)", ours.decode.ttftMs.toFixed(1), torch.hf_generate.ttft_ms.toFixed(1), "—"],
   ...ours.prefill.map((p) => [
     `prefill ${p.tokens} tokens (tok/s)`,

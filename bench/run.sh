@@ -2,6 +2,7 @@
 # `npm run bench` on the GPU machine: our engine and the PyTorch peers on the same card in one call, then one
 # table (bench/compare.ts). Needs a build (dist/) and Python with torch + transformers. Writes raw results to
 # ${OUT:-/tmp}/bench-*.json|csv. Options pass through to `swallow bench` (e.g. --layers 8 for a quick run).
+# --profile adds the decode step's GPU time and the GPU's idle time between steps to the table (one more readback per step).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${OUT:-/tmp}
