@@ -66,6 +66,7 @@ var<workgroup> sums: array<f32, ${WORKGROUP}>;
 @compute @workgroup_size(${WORKGROUP})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let group = linearWorkgroup(wid, nwg);
+  if (group >= arrayLength(&partials)) { return; } // the grid's last row may run past rows × slices
   let row = group / params.slices;
   let start = (group % params.slices) * WG * PER_THREAD;
   let base = row * params.vocab;
@@ -123,6 +124,7 @@ var<workgroup> sums: array<f32, ${WORKGROUP}>;
 @compute @workgroup_size(${WORKGROUP})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let row = linearWorkgroup(wid, nwg);
+  if (row >= arrayLength(&out) / 2u) { return; }
   var p = vec4<f32>(-3.0e38, f32(NO_ID), -3.0e38, 0.0);
   if (lid < params.slices) { p = partials[row * params.slices + lid]; }
   bestValue[lid] = p.x;
