@@ -280,13 +280,8 @@ export function attentionPerRow(
 ): GpuActivation {
   const { numKvHeads, headDim, blockSize } = layout;
   checkAttentionShapes(q, layout, numHeads, ropeCosSin);
-  for (const [name, x] of writeKv
-    ? ([
-        ["k", writeKv.k],
-        ["v", writeKv.v],
-      ] as const)
-    : []) {
-    if (x.rows !== q.rows || x.cols !== numKvHeads * headDim)
+  for (const [name, x] of Object.entries({ k: writeKv?.k, v: writeKv?.v })) {
+    if (x && (x.rows !== q.rows || x.cols !== numKvHeads * headDim))
       throw new Error(`attention: ${name} is [${x.rows}, ${x.cols}], expected [${q.rows}, ${numKvHeads * headDim}] beside q`);
   }
   const out = ctx.recorder.output(q.rows, q.cols);
