@@ -67,13 +67,14 @@ export async function runBench(argv: string[]): Promise<void> {
   const serving = { maxNumSeqs, maxBatchTokens, kvCacheBytes };
   let model: LanguageModel;
   let title: string;
+  let profiler: StepProfiler | undefined;
   if (values.shape !== undefined) {
     const base = MODEL_SHAPES[values.shape];
     if (!base) throw new SwallowError(`unknown --shape ${values.shape}; known: ${Object.keys(MODEL_SHAPES).join(", ")}`);
     const layers = numberFlag("layers", values.layers, true);
     const spec = { ...base, numLayers: layers ?? base.numLayers };
     const backend = await createBackend(parseBackendName(values.backend), info, { tensorCores: values["tensor-cores"] });
-    if (values.profile) stepProfiler(backend); // before the weights are made
+    if (values.profile) profiler = stepProfiler(backend); // before the weights are made
     const shapes = new Map(expectedLlamaTensors(spec).map((t) => [t.name, t.shape] as [string, readonly number[]]));
     info(`bench: random weights of ${values.shape} (${spec.numLayers} layers)`);
     model = await LanguageModel.fromWeights(spec, new SyntheticWeights(shapes), syntheticTokenizer(spec), {
@@ -87,7 +88,7 @@ export async function runBench(argv: string[]): Promise<void> {
     model = await loadFromFlags({ ...values, "max-model-len": String(maxModelLen) }, serving);
     title = `${values.model ?? "demo model"} on ${values.backend ?? "auto"}`;
   }
-  const profiler = values.profile ? stepProfiler(model.runner.backend) : undefined;
+  if (values.profile) profiler ??= stepProfiler(model.runner.backend);
   const report = await measure(model, {
     prefillLengths,
     decodePrompt,

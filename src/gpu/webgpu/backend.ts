@@ -55,6 +55,13 @@ export interface WebGpuBackendOptions extends WebGpuOptions {
   maxWeightBytes?: number;
 }
 
+/** A profiled step's read: its timestamps once read, and whether its read has finished (with or without them). */
+interface ProfiledRead {
+  ticket: ProfileTicket;
+  profile: StepProfile | null;
+  settled: boolean;
+}
+
 class GpuKvCache implements KvCache {
   constructor(
     readonly layout: KvCacheLayout,
@@ -497,7 +504,7 @@ export class WebGpuBackend implements Backend {
   }
 
   /** Profiled steps' GPU timestamps since the last `takeProfiles` (only while profiling). */
-  private profiles: { profile: StepProfile | null; settled: boolean }[] = [];
+  private profiles: ProfiledRead[] = [];
 
   /**
    * Opt-in GPU timing (timestamp-query): "pass" times each step's compute pass, "dispatch" splits each step
@@ -558,13 +565,13 @@ export class WebGpuBackend implements Backend {
           }
         });
         this.lastReadTiming = { encodeMs, submitMs: performance.now() - submitStart };
-        const slot = profile ? { profile: null, settled: false } : null;
-        if (slot) this.profiles.push(slot);
+        const profiled: ProfiledRead | null = profile ? { ticket: profile, profile: null, settled: false } : null;
+        if (profiled) this.profiles.push(profiled);
         return this.completeRead(
           target,
           staging,
           Promise.all([encodeErrors.errors, submitErrors.errors]).then((e) => e.flat()),
-          profile && slot ? { ticket: profile, slot } : null,
+          profiled,
         );
       },
     };
@@ -602,7 +609,7 @@ export class WebGpuBackend implements Backend {
     target: GpuActivation,
     staging: GPUBuffer | null,
     scopeErrors: Promise<(GPUError | null)[]>,
-    profile: { ticket: ProfileTicket; slot: { profile: StepProfile | null; settled: boolean } } | null,
+    profiled: ProfiledRead | null,
   ): Promise<Float32Array> {
     try {
       const done = staging ? staging.mapAsync(MAP_MODE_READ, 0, target.bytes) : this.device.queue.onSubmittedWorkDone();
@@ -622,13 +629,13 @@ export class WebGpuBackend implements Backend {
       }
       if (completion.status === "rejected") throw completion.reason;
       // Its own step's timestamps: with pipelined steps, the next one may already be encoded.
-      if (profile) profile.slot.profile = await this.recorder.readProfile(profile.ticket);
+      if (profiled) profiled.profile = await this.recorder.readProfile(profiled.ticket);
       if (!staging) return new Float32Array(0);
       const out = new Float32Array(target.rows * target.cols);
       out.set(new Float32Array(staging.getMappedRange(0, target.bytes)));
       return out;
     } finally {
-      if (profile) profile.slot.settled = true; // a failed step leaves no profile and holds back no later one
+      if (profiled) profiled.settled = true; // a failed step leaves no profile and holds back no later one
       if (staging) {
         if (staging.mapState === "mapped") staging.unmap();
         if (staging.mapState === "unmapped") this.readbackPool.release(staging);
