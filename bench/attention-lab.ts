@@ -17,7 +17,14 @@
 import { openWebGpu, type WebGpuDevice } from "../src/gpu/webgpu/device.js";
 import { BufferPool, BufferUsage, storageBytes } from "../src/gpu/webgpu/buffers.js";
 import type { GpuKvLayer, KernelContext } from "../src/gpu/webgpu/context.js";
-import { attention, attentionTiles, attentionWorkgroupBytes, type AttentionTiles } from "../src/gpu/webgpu/kernels/attention.js";
+import {
+  attention,
+  attentionTiles,
+  attentionWorkgroupBytes,
+  singleTokenRows,
+  type AttentionTiles,
+} from "../src/gpu/webgpu/kernels/attention.js";
+import { attentionPerRow } from "../src/gpu/webgpu/kernels/attention-per-row.js";
 import { PipelineCache } from "../src/gpu/webgpu/pipelines.js";
 import { StepRecorder, type GpuActivation } from "../src/gpu/webgpu/recorder.js";
 import * as ops from "../src/gpu/reference/ops.js";
@@ -62,6 +69,10 @@ interface Case {
   tokens: { seq: number; position: number }[];
   seqLengths: number[];
   split?: boolean;
+  /** "tiled" (default): the tiled kernel for every row; "per-row"; "split": tiled for runs, per-row for single rows. */
+  kernel?: "tiled" | "per-row" | "split";
+  /** The per-row kernel's query heads per workgroup (default: its own choice, perRowHeads). */
+  heads?: number;
 }
 
 interface Lab {
@@ -123,9 +134,29 @@ function record(lab: Lab, c: Case, cache: ReturnType<typeof makeCache>, q: GpuAc
     splitSingles: c.split,
   };
   const { numHeads, numKvHeads, headDim, blockSize } = SHAPE;
+  const layout = { numKvHeads, headDim, blockSize };
+  const scale = 1 / Math.sqrt(headDim);
+  const kernel = c.kernel ?? "tiled";
+  const perRow = {
+    positions: inputs.positions,
+    seqIndex: lab.recorder.input(seqIndex, "seqIndex", () => seqIndex),
+    blockTables: inputs.blockTables,
+    maxBlocksPerSeq: cache.maxBlocksPerSeq,
+    ...(c.heads ? { headsPerWorkgroup: c.heads } : {}),
+  };
+  const singles = singleTokenRows(positions, seqIndex, positions.length);
+  const rows = lab.recorder.input(singles, "singles", () => singles);
   let out = q;
   for (let r = 0; r < reps; r++) {
-    out = attention(lab.ctx, q, cache.layer, "f16", { numKvHeads, headDim, blockSize }, inputs, numHeads, 1 / Math.sqrt(headDim));
+    if (kernel === "per-row") {
+      out = attentionPerRow(lab.ctx, q, cache.layer, "f16", layout, perRow, numHeads, scale);
+      continue;
+    }
+    out = attention(lab.ctx, q, cache.layer, "f16", layout, { ...inputs, skipSingles: kernel === "split" }, numHeads, scale);
+    if (kernel === "split") {
+      const subset = { rows, count: singles.length, into: out };
+      attentionPerRow(lab.ctx, q, cache.layer, "f16", layout, { ...perRow, subset }, numHeads, scale);
+    }
   }
   return out;
 }
@@ -156,7 +187,7 @@ function randomQ(tokens: number, seed: number): Float32Array {
 }
 
 /** Kernel vs reference on a prefill chunk at positions 40..139 of one sequence beside 3 decode tokens. */
-async function check(lab: Lab): Promise<boolean> {
+async function check(lab: Lab, kernel: Case["kernel"]): Promise<boolean> {
   const { numHeads, numKvHeads, headDim } = SHAPE;
   const kvCols = numKvHeads * headDim;
   const seqLengths = [140, 77, 5, 300];
@@ -170,7 +201,7 @@ async function check(lab: Lab): Promise<boolean> {
   const q = randomQ(tokens.length, 11);
   const { values } = await submit(
     lab,
-    record(lab, { name: "check", tokens, seqLengths }, cache, lab.recorder.upload(tokens.length, numHeads * headDim, q), 1),
+    record(lab, { name: "check", tokens, seqLengths, kernel }, cache, lab.recorder.upload(tokens.length, numHeads * headDim, q), 1),
   );
   const reference: ops.PagedKv = { keys: cache.host!.keys, values: cache.host!.values, blockSize: SHAPE.blockSize, kvCols };
   const expected = ops.pagedAttention(
@@ -194,7 +225,7 @@ async function check(lab: Lab): Promise<boolean> {
   const relative = Math.sqrt(diff / norm);
   const ok = relative <= 1e-5; // f32 math on the same f16 cache values: only summation order differs
   console.log(
-    `check vs reference (${tokens.length} tokens, contexts up to 300): relative error ${relative.toExponential(2)} ${ok ? "ok" : "FAIL"}`,
+    `check ${kernel} vs reference (${tokens.length} tokens, contexts up to 300): relative error ${relative.toExponential(2)} ${ok ? "ok" : "FAIL"}`,
   );
   for (const c of [cache.layer.keys, cache.layer.values]) c.destroy();
   return ok;
@@ -222,10 +253,33 @@ function cases(quick: boolean): Case[] {
     ],
     seqLengths: [2048 / k, ...Array.from({ length: 32 }, (_, i) => Math.round(1000 / k) - 15 + i)],
   };
+  // A serving step at concurrency 256 with a 2048-token budget: one prompt's first 1,792 tokens beside 256 decode
+  // tokens at contexts 100..1,120.
+  const decodeRows = 256;
+  const busy = (kernel: Case["kernel"]): Case => ({
+    name: `serving: prefill chunk 0..${1792 / k - 1} + ${decodeRows} decode at ${Math.round(100 / k)}..${Math.round(1120 / k)} (${kernel})`,
+    tokens: [
+      ...Array.from({ length: 1792 / k }, (_, position) => ({ seq: 0, position })),
+      ...Array.from({ length: decodeRows }, (_, i) => ({ seq: 1 + i, position: Math.round((100 + 4 * i) / k) })),
+    ],
+    seqLengths: [1792 / k, ...Array.from({ length: decodeRows }, (_, i) => Math.round((100 + 4 * i) / k) + 1)],
+    kernel,
+  });
+  // The per-row kernel with one query head per workgroup and with the 4 of a KV head.
+  const perRow = (batch: number, context: number, heads: number): Case => ({
+    ...decode(batch, context),
+    name: `decode batch ${batch} ctx ${context} (per-row, ${heads} heads per workgroup)`,
+    kernel: "per-row",
+    heads,
+  });
   return [
     prefill(512 / k),
     prefill(2048 / k),
     serving,
+    { ...serving, name: `${serving.name} (split)`, kernel: "split" },
+    busy("tiled"),
+    busy("split"),
+    ...[1, 4].flatMap((heads) => [1, 8, 32, 256].map((batch) => perRow(batch, (batch === 256 ? 336 : batch * 32 + 352) / k, heads))),
     ...[384, 4096].flatMap((ctx) => [undefined, true, false].map((split) => decode(1, ctx / k, split))),
     ...[undefined, true, false].map((split) => decode(32, 1024 / k, split)),
   ];
@@ -252,7 +306,9 @@ async function main() {
     `device: ${gpu.adapter.name} [${gpu.adapter.description}], robustness ${opts.noRobustness ? "off" : "on"}, ` +
       `tiles ${tiles.rows} rows × ${tiles.keys} keys (workgroup memory limit ${gpu.limits.maxComputeWorkgroupStorageSize} B)`,
   );
-  if (!(await check(lab))) {
+  const checks = [];
+  for (const kernel of ["tiled", "per-row", "split"] as const) checks.push(await check(lab, kernel));
+  if (!checks.every(Boolean)) {
     console.error("attention-lab: the kernel disagrees with the reference; no timings");
     process.exitCode = 1;
     return;

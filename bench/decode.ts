@@ -1,8 +1,12 @@
 /**
  * Decode/prefill benchmark of the WebGPU backend on real Llama-3.x shapes with synthetic bf16 weights.
  *
- *   node dist/bench/decode.js --shape llama-3.1-8b [--layers N] [--prompt 128[,512]] [--new 32]
+ *   node dist/bench/decode.js --shape llama-3.1-8b [--layers N] [--prompt 128[,512]] [--new 32] [--batch 1]
  *                             [--warmup 2] [--no-robustness] [--profile] [--matmul auto|gemv|tiled|tensor|fast]
+ *
+ * --batch N: the decode steps run N sequences together (each prefilled with its own prompts[0] random tokens, plus
+ * i·--spread tokens for sequence i, so contexts differ as in serving); with --profile the per-kernel table is a
+ * serving-size decode step's.
  *
  * --profile: after the timed decode steps, runs --new more steps timing the step's compute pass with
  * timestamp queries (GPU time vs wall clock), then --new more with one timed compute pass per dispatch, and
@@ -28,6 +32,8 @@ function parseArgs(argv: string[]) {
     layers: -1,
     prompts: [128],
     newTokens: 32,
+    batch: 1,
+    spread: 0,
     warmup: 2,
     noRobustness: false,
     profile: false,
@@ -44,6 +50,8 @@ function parseArgs(argv: string[]) {
     else if (a === "--layers") opts.layers = Number(next());
     else if (a === "--prompt") opts.prompts = next().split(",").map(Number);
     else if (a === "--new") opts.newTokens = Number(next());
+    else if (a === "--batch") opts.batch = Number(next());
+    else if (a === "--spread") opts.spread = Number(next());
     else if (a === "--warmup") opts.warmup = Number(next());
     else if (a === "--no-robustness") opts.noRobustness = true;
     else if (a === "--profile") opts.profile = true;
@@ -111,8 +119,9 @@ async function main() {
   console.error(`uploaded ${(totalWeightBytes / 1e9).toFixed(2)} GB in ${(uploadMs / 1000).toFixed(1)} s`);
 
   const maxPrompt = Math.max(...opts.prompts);
-  const maxModelLen = maxPrompt + opts.warmup + opts.newTokens * (opts.profile ? 3 : 1) + 16;
-  const runner = new ModelRunner(model, { maxModelLen, maxNumSeqs: 2, maxBatchTokens: Math.max(512, maxPrompt) });
+  const longest = Math.max(maxPrompt, opts.prompts[0] + (opts.batch - 1) * opts.spread);
+  const maxModelLen = longest + opts.warmup + opts.newTokens * (opts.profile ? 3 : 1) + 16;
+  const runner = new ModelRunner(model, { maxModelLen, maxNumSeqs: opts.batch + 1, maxBatchTokens: Math.max(512, longest) });
   let seed = 12345;
   const randomIds = (n: number) =>
     Array.from({ length: n }, () => {
@@ -142,11 +151,16 @@ async function main() {
     console.error(`prefill ${n}: first ${firstMs.toFixed(1)} ms, then ${times.map((t) => t.toFixed(1)).join(", ")} ms`);
   }
 
-  // Decode at batch 1 after a prompt of prompts[0] tokens: warm-up steps, then timed steps.
-  const seq: SequenceSlots = runner.newSequence();
-  const promptIds = randomIds(opts.prompts[0]);
-  let logits = await runner.prefill(seq, promptIds, "last");
-  let token = argmax(logits);
+  // Decode at batch --batch after prompts of prompts[0] (+ i·spread) tokens: warm-up steps, then timed steps.
+  const seqs: SequenceSlots[] = [];
+  const tokens: number[] = [];
+  let logits: Float32Array = new Float32Array(0);
+  for (let i = 0; i < opts.batch; i++) {
+    const seq = runner.newSequence();
+    seqs.push(seq);
+    logits = await runner.prefill(seq, randomIds(opts.prompts[0] + i * opts.spread), "last");
+    tokens.push(argmax(logits));
+  }
   let stepMs: number[] = [];
   let recordMs: number[] = [];
   let waitMs: number[] = [];
@@ -161,16 +175,17 @@ async function main() {
       const s = now();
       // Same work as runner.step (buildForwardBatch, forward, read, commit), split into host recording
       // (JS building the step's dispatches) and submit + GPU + logits readback.
-      const { batch, commit } = buildForwardBatch([{ slots: seq, tokenIds: [token], logits: "last" }]);
+      const { batch, commit } = buildForwardBatch(seqs.map((slots, b) => ({ slots, tokenIds: [tokens[b]], logits: "last" as const })));
       const out = model.forward(batch, (runner as unknown as { cache: Parameters<LlamaModel["forward"]>[1] }).cache);
       const r = now();
       logits = await backend.read(out);
       encodeMs.push(backend.lastReadTiming.encodeMs);
       submitMs.push(backend.lastReadTiming.submitMs);
       commit();
-      token = argmax(logits);
+      const vocab = logits.length / seqs.length;
+      for (let b = 0; b < seqs.length; b++) tokens[b] = argmax(logits.subarray(b * vocab, (b + 1) * vocab));
       const e = now();
-      generated.push(token);
+      generated.push(tokens[0]);
       if (i >= warmup) {
         stepMs.push(e - s);
         recordMs.push(r - s);
@@ -183,7 +198,7 @@ async function main() {
   if (opts.profile) await profileDecode(backend, runSteps, opts.newTokens, () => ({ stepMs, recordMs, waitMs }));
   ({ stepMs, recordMs, waitMs } = baseline);
   const finite = logits.every(Number.isFinite);
-  seq.release();
+  for (const seq of seqs) seq.release();
 
   const med = median(stepMs);
   const tokPerS = 1000 / med;
@@ -202,6 +217,7 @@ async function main() {
     prefill: prefill.map((p) => ({ tokens: p.tokens, firstMs: p.firstMs, medianMs: median(p.ms), tokPerS: p.tokPerS })),
     decode: {
       prompt: opts.prompts[0],
+      batch: opts.batch,
       steps: stepMs.length,
       medianStepMs: med,
       meanStepMs: stepMs.reduce((a, b) => a + b, 0) / stepMs.length,
@@ -226,7 +242,7 @@ async function main() {
       `| prefill ${String(p.tokens).padStart(4)}    | ${p.medianMs.toFixed(1)} ms (${p.tokPerS.toFixed(0)} tok/s; first ${p.firstMs.toFixed(0)} ms) |`,
     );
   console.log(
-    `| decode b=1      | ${med.toFixed(2)} ms/token median = ${tokPerS.toFixed(2)} tok/s (record ${result.decode.medianRecordMs.toFixed(2)} ms + submit/GPU/read ${result.decode.medianSubmitWaitReadMs.toFixed(2)} ms, of which encode ${result.decode.medianEncodeMs.toFixed(2)} ms, queue.submit ${result.decode.medianSubmitMs.toFixed(2)} ms) |`,
+    `| decode b=${opts.batch}      | ${med.toFixed(2)} ms/step median = ${(tokPerS * opts.batch).toFixed(2)} tok/s (record ${result.decode.medianRecordMs.toFixed(2)} ms + submit/GPU/read ${result.decode.medianSubmitWaitReadMs.toFixed(2)} ms, of which encode ${result.decode.medianEncodeMs.toFixed(2)} ms, queue.submit ${result.decode.medianSubmitMs.toFixed(2)} ms) |`,
   );
   console.log(
     `| weights/token   | ${(weightBytesPerToken / 1e9).toFixed(3)} GB → ${result.decode.effectiveGBps.toFixed(0)} GB/s effective |`,

@@ -3,7 +3,14 @@ import assert from "node:assert/strict";
 import type { Activation, ForwardBatch, Weight } from "../src/gpu/backend.js";
 import * as ops from "../src/gpu/reference/ops.js";
 import { WebGpuBackend } from "../src/gpu/webgpu/backend.js";
-import { attentionTiles, attentionWorkgroupBytes, attentionWorkList, SPLIT_BELOW_ITEMS } from "../src/gpu/webgpu/kernels/attention.js";
+import {
+  attentionTiles,
+  attentionWorkgroupBytes,
+  attentionWorkList,
+  singleTokenRows,
+  SPLIT_BELOW_ITEMS,
+} from "../src/gpu/webgpu/kernels/attention.js";
+import { GROUPED_HEADS_MIN_WORKGROUPS, perRowHeads, perRowWorkgroupBytes } from "../src/gpu/webgpu/kernels/attention-per-row.js";
 import { openTestBackend } from "./support/webgpu.js";
 import { assertClose, F16_OPERANDS, F32_MATH, random } from "./support/random-tensors.js";
 
@@ -98,15 +105,15 @@ async function checkAttention(
     assertClose(t, `attention KV ${kvDtype} headDim ${headDim}, ${numTokens} tokens`, out, expected, bound);
   };
   const split = 11;
-  await runStep([...run(0, 0, lengths[0]), ...run(2, 0, split), ...run(1, 0, lengths[1])]);
-  // Decode-like tokens of two sequences beside a prefill chunk (single-token items split per head).
-  await runStep(run(2, split, lengths[2]));
+  await runStep([...run(0, 0, lengths[0]), ...run(2, 0, split), ...run(1, 0, lengths[1] - 1)]);
+  // A prefill chunk beside a decode token of another sequence (a step the "split" path serves with both kernels).
+  await runStep([...run(2, split, lengths[2]), ...run(1, lengths[1] - 1, lengths[1])]);
 }
 
-/** Runs `body` once with each attention kernel forced (the backend picks one per step; both must match the reference). */
+/** Runs `body` once with each attention path forced (the backend picks one per step; all must match the reference). */
 async function withEachKernel(body: (kernel: string) => Promise<void>): Promise<void> {
   try {
-    for (const kernel of ["tiled", "per-row"] as const) {
+    for (const kernel of ["tiled", "per-row", "split"] as const) {
       gpu.attentionPath = kernel;
       await body(kernel);
     }
@@ -264,6 +271,50 @@ test("attention is batch-invariant: a row's bits do not depend on chunking or on
   }
 });
 
+test("the split path: a step's single-token rows get the per-row kernel's bits, its runs the tiled kernel's", { skip }, async () => {
+  const [numHeads, numKvHeads, headDim, blockSize] = [8, 2, 16, 4];
+  const lengths = [120, 90, 7, 70]; // contexts over several key tiles: the kernels' online softmaxes then round differently
+  const rng = random(1900);
+  const maxBlocksPerSeq = Math.ceil(Math.max(...lengths) / blockSize);
+  const numBlocks = lengths.reduce((n, length) => n + Math.ceil(length / blockSize), 0);
+  const free = shuffledBlocks(numBlocks, rng);
+  const blockTables = new Int32Array(lengths.length * maxBlocksPerSeq).fill(-1);
+  lengths.forEach((length, s) => {
+    for (let b = 0; b < Math.ceil(length / blockSize); b++) blockTables[s * maxBlocksPerSeq + b] = free.pop()!;
+  });
+  const cache = gpu.createKvCache({ numLayers: 1, numKvHeads, headDim, numBlocks, blockSize }, "f32");
+  const [kvCols, qCols] = [numKvHeads * headDim, numHeads * headDim];
+  // Earlier positions already cached, then one step: a prefill chunk of sequence 0, decode tokens of 1 and 3
+  // around it, and sequence 2's last two positions as a run of two (not single rows).
+  const cached = [...run(0, 0, 100), ...run(1, 0, 89), ...run(2, 0, 5), ...run(3, 0, 69)];
+  const step = [{ seq: 1, position: 89 }, ...run(0, 100, 120), { seq: 3, position: 69 }, ...run(2, 5, 7)];
+  for (const tokens of [cached, step]) {
+    const batch = stepBatch(tokens, blockTables, maxBlocksPerSeq, blockSize);
+    const k = upload(tokens.length, kvCols, rng.values(tokens.length * kvCols, 2));
+    gpu.writeKv(cache, 0, k, upload(tokens.length, kvCols, rng.values(tokens.length * kvCols)), batch);
+  }
+  const batch = stepBatch(step, blockTables, maxBlocksPerSeq, blockSize);
+  const singles = singleTokenRows(batch.positions, batch.seqIndex, batch.numTokens);
+  assert.deepEqual([...singles], [0, 21]);
+  const q = rng.values(step.length * qCols, 2);
+  const outputs = new Map<string, Uint32Array>();
+  try {
+    for (const kernel of ["tiled", "per-row", "split"] as const) {
+      gpu.attentionPath = kernel;
+      const out = await gpu.read(gpu.attention(upload(step.length, qCols, q), cache, 0, batch, numHeads, 1 / Math.sqrt(headDim)));
+      outputs.set(kernel, bits(out));
+    }
+  } finally {
+    gpu.attentionPath = "auto";
+  }
+  const row = (kernel: string, t: number) => outputs.get(kernel)!.subarray(t * qCols, (t + 1) * qCols);
+  assert.notDeepEqual(outputs.get("tiled"), outputs.get("per-row"), "the two kernels round differently (else this test shows nothing)");
+  for (let t = 0; t < step.length; t++) {
+    const expected = singles.includes(t) ? "per-row" : "tiled";
+    assert.deepEqual(row("split", t), row(expected, t), `row ${t} (${step[t].seq}:${step[t].position}) should have the ${expected} bits`);
+  }
+});
+
 test("attention's work list covers every (token, head) once, in runs of one sequence's consecutive positions", () => {
   const positions = Int32Array.from([0, 1, 2, 3, 4, 5, 6, 9, 10, 7, 0, 3, 4]);
   const seqIndex = Int32Array.from([0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 2, 0, 0]);
@@ -293,7 +344,23 @@ test("attention's work list covers every (token, head) once, in runs of one sequ
       }
     }
     assert.deepEqual([...new Set(seen)], [1], `heads ${numHeads}, group ${groupSize}, rows ${rows}`);
+    // Without the single-token rows: every other row once, those never.
+    const singles = new Set(singleTokenRows(positions, seqIndex, positions.length));
+    const kept = attentionWorkList(positions, seqIndex, positions.length, numHeads, groupSize, rows, split, true);
+    const covered = new Int32Array(positions.length * numHeads);
+    for (let i = 0; i < kept.length; i += 4) {
+      const [t0, packed, h0] = kept.subarray(i, i + 4);
+      for (let n = 0; n < (packed & 0xffff); n++) for (let h = h0; h < h0 + (packed >>> 16); h++) covered[(t0 + n) * numHeads + h]++;
+    }
+    for (let t = 0; t < positions.length; t++) {
+      const counts = new Set(covered.subarray(t * numHeads, (t + 1) * numHeads));
+      assert.deepEqual([...counts], [singles.has(t) ? 0 : 1], `row ${t} with single rows skipped (rows ${rows})`);
+    }
   }
+  // Rows 7, 8 (sequence 1 at 9, 10) and 11, 12 (sequence 0 at 3, 4) are runs of two; row 9 (sequence 0 at 7) is alone
+  // although sequence 0's position 6 is in the batch: only neighbouring rows make a run. Row 10 is alone too.
+  assert.deepEqual([...singleTokenRows(positions, seqIndex, positions.length)], [9, 10]);
+  assert.deepEqual([...singleTokenRows(Int32Array.from([5, 9, 6]), Int32Array.from([0, 0, 0]), 3)], [0, 1, 2]);
 });
 
 test("attention tiles fit the workgroup-memory limit: 32 rows × 32 keys on an H100, smaller on lavapipe", () => {
@@ -305,4 +372,16 @@ test("attention tiles fit the workgroup-memory limit: 32 rows × 32 keys on an H
       assert.ok(attentionWorkgroupBytes(headDim, attentionTiles(headDim, limit)) <= limit);
   }
   assert.throws(() => attentionTiles(4096, 16 * 1024), /does not fit/);
+});
+
+test("the per-row kernel takes the GQA group per workgroup from GROUPED_HEADS_MIN_WORKGROUPS on, where its memory fits", () => {
+  const rowsAtThreshold = GROUPED_HEADS_MIN_WORKGROUPS / 8; // Llama-3.1-8B: 8 KV heads of 4 query heads
+  assert.equal(perRowHeads(1, 8, 4, 128, 48 * 1024), 1);
+  assert.equal(perRowHeads(rowsAtThreshold - 1, 8, 4, 128, 48 * 1024), 1);
+  assert.equal(perRowHeads(rowsAtThreshold, 8, 4, 128, 48 * 1024), 4);
+  assert.equal(perRowHeads(4096, 8, 1, 128, 48 * 1024), 1, "no GQA: one head per KV head already");
+  const grouped = perRowWorkgroupBytes(128, 4);
+  assert.ok(grouped > perRowWorkgroupBytes(128, 1));
+  assert.equal(perRowHeads(4096, 8, 4, 128, grouped - 1), 1, "a device whose workgroup memory is too small keeps one head");
+  assert.equal(perRowHeads(4096, 8, 4, 128, grouped), 4);
 });

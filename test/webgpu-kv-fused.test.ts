@@ -171,8 +171,10 @@ async function fusedAgainstUnfused(
   kvDtype: "f16" | "f32",
   scene: Scene,
   rope: Weight | undefined,
+  /** Query heads per workgroup of the per-row kernel, unfused and fused (1 or the GQA group: the same bits). */
+  heads: { unfused: number; fused: number },
 ) {
-  const label = `${kvDtype} headDim ${scene.headDim}${rope ? " RoPE" : ""}`;
+  const label = `${kvDtype} headDim ${scene.headDim}${rope ? " RoPE" : ""}, heads per workgroup ${heads.unfused} / ${heads.fused}`;
   const [fusedCache, unfusedCache] = [gpu.createKvCache(scene.layout, kvDtype), gpu.createKvCache(scene.layout, kvDtype)];
   const history = scene.historyTokens();
   const historyBatch = scene.batch(history);
@@ -186,8 +188,10 @@ async function fusedAgainstUnfused(
     // Unfused first: its read also sends the history writes, so the fused step records only its own dispatch.
     gpu.writeKv(unfusedCache, LAYER, scene.upload(1, tokens), scene.upload(2, tokens), batch, rope);
     gpu.attentionPath = "per-row";
+    gpu.perRowHeads = heads.unfused;
     const unfused = await gpu.read(gpu.attention(scene.upload(0, tokens), unfusedCache, LAYER, batch, NUM_HEADS, scale, rope));
     gpu.attentionPath = "auto";
+    gpu.perRowHeads = heads.fused;
     const out = gpu.writeKvAttention(
       scene.upload(0, tokens),
       scene.upload(1, tokens),
@@ -212,7 +216,7 @@ async function fusedAgainstUnfused(
 }
 
 test(
-  "fused writeKvAttention matches the reference, and writeKv + per-row attention bit for bit (output and cache)",
+  "fused writeKvAttention matches the reference, and writeKv + per-row attention bit for bit (output and cache), one query head or the GQA group per workgroup",
   { skip },
   async (t) => {
     const f16 = gpu.gpu.features.shaderF16;
@@ -233,10 +237,13 @@ test(
         // last position for head size 16) and 299 (second tile); fewer for 128, whose unrolled loop covers most.
         const history = headDim === 128 ? [0, 6, 41] : [0, 6, 255, 298];
         const scene = new Scene(headDim, history, rope?.host ?? null, 4000 + headDim + (rope ? 1 : 0));
-        await fusedAgainstUnfused(t, kvDtype, scene, rope?.weight);
+        const group = NUM_HEADS / NUM_KV_HEADS;
+        await fusedAgainstUnfused(t, kvDtype, scene, rope?.weight, { unfused: 1, fused: group });
+        await fusedAgainstUnfused(t, kvDtype, scene, rope?.weight, { unfused: group, fused: 1 });
       }
     } finally {
       gpu.attentionPath = "auto";
+      gpu.perRowHeads = "auto";
     }
   },
 );

@@ -6,7 +6,7 @@ import { BufferPool, BufferUsage, checkBindable, MAP_MODE_READ, storageBytes } f
 import { GpuWeight, type GpuKvLayer, type KernelContext } from "./context.js";
 import { describeDevice, openWebGpu, requestWebGpuDevice, type WebGpuAdapter, type WebGpuDevice, type WebGpuOptions } from "./device.js";
 import { elementwise } from "./kernels/elementwise.js";
-import { attention, attentionTiles } from "./kernels/attention.js";
+import { attention, attentionTiles, singleTokenRows } from "./kernels/attention.js";
 import { attentionPerRow, type PerRowAttentionInputs } from "./kernels/attention-per-row.js";
 import { embed } from "./kernels/embed.js";
 import { gatherRows } from "./kernels/gather-rows.js";
@@ -30,6 +30,9 @@ import { PipelineCache } from "./pipelines.js";
 import { GpuActivation, StepRecorder, type ProfileMode, type ProfileTicket, type Resource, type StepProfile } from "./recorder.js";
 import type { KvDtype } from "./wgsl.js";
 import { envVar } from "./env.js";
+
+/** The attention kernels a step can take (WebGpuBackend.attentionPath). */
+export type AttentionKernelChoice = "per-row" | "tiled" | "split";
 
 export interface WebGpuBackendOptions extends WebGpuOptions {
   /** An adapter already chosen (e.g. by backend selection); default: the runtime's default adapter. */
@@ -102,11 +105,14 @@ export class WebGpuBackend implements Backend {
   matmulPath: MatmulKernel;
   /**
    * Which attention kernel runs: "per-row" (kernels/attention-per-row.ts: fast for decode, slow for long prefill
-   * runs), "tiled" (kernels/attention.ts: K/V tiles shared by a run's rows, 50× faster prefill), or "auto": per-row
-   * for every row when batch-invariant (the two kernels round differently, so one must serve all rows), else tiled
-   * for steps that hold a multi-token run and per-row for decode-only steps. Tests force one.
+   * runs), "tiled" (kernels/attention.ts: K/V tiles shared by a run's rows, 50× faster prefill), "split" (tiled
+   * for the step's multi-token runs, per-row for its single-token rows, into one output), or "auto": per-row for
+   * every row when batch-invariant (the two kernels round differently, so one must serve all rows), else the
+   * split — tiled alone for steps of runs only, per-row alone for decode-only steps. Tests force one.
    */
-  attentionPath: "auto" | "per-row" | "tiled" = "auto";
+  attentionPath: "auto" | AttentionKernelChoice = "auto";
+  /** Query heads per workgroup of the per-row kernel (kernels/attention-per-row.ts perRowHeads); tests force one. */
+  perRowHeads: "auto" | number = "auto";
   /** See WebGpuBackendOptions.batchInvariant. */
   batchInvariant: boolean;
   /** The tensor-core kernel's layout on this device, or null when the device has no usable subgroup matrices. */
@@ -124,6 +130,8 @@ export class WebGpuBackend implements Backend {
   private readonly validatedBatches = new WeakMap<ForwardBatch, number>();
   /** fusesKvWrite's per-step check, made once per batch (every layer asks). */
   private readonly rowPerSequenceBatches = new WeakMap<ForwardBatch, { blockSize: number; fusable: boolean }>();
+  /** Each step's single-token rows (attention.ts singleTokenRows), found once for all its layers. */
+  private readonly singleRows = new WeakMap<ForwardBatch, Int32Array>();
   private readonly errors: string[] = [];
   private readonly waiters = new Set<(error: Error) => void>();
   private lostError: SwallowError | null = null;
@@ -390,11 +398,12 @@ export class WebGpuBackend implements Backend {
     const fused = ropeInvFreq !== undefined && headDim % 4 === 0;
     const q = ropeInvFreq && !fused ? this.rope(query, batch, ropeInvFreq, headDim) : query;
     const cosSin = fused ? this.ropeCosSin(batch, ropeInvFreq!, headDim) : null;
-    if (this.attentionKernel(batch) === "per-row") {
+    const kernel = this.attentionKernel(batch);
+    if (kernel === "per-row") {
       const inputs = this.perRowInputs(batch);
       return attentionPerRow(this.ctx, activation(q), kv.layers[layer], kv.dtype, kv.layout, inputs, numHeads, scale, cosSin);
     }
-    return attention(
+    const out = attention(
       this.ctx,
       activation(q),
       kv.layers[layer],
@@ -408,11 +417,23 @@ export class WebGpuBackend implements Backend {
         maxBlocksPerSeq: batch.maxBlocksPerSeq,
         owner: batch,
         tiles: attentionTiles(headDim, this.gpu.limits.maxComputeWorkgroupStorageSize),
+        skipSingles: kernel === "split",
       },
       numHeads,
       scale,
       cosSin,
     );
+    if (kernel !== "split") return out;
+    const singles = this.singleTokenRows(batch);
+    const subset = { rows: this.i32Input(singles), count: singles.length, into: out };
+    const inputs = { ...this.perRowInputs(batch), subset };
+    return attentionPerRow(this.ctx, activation(q), kv.layers[layer], kv.dtype, kv.layout, inputs, numHeads, scale, cosSin);
+  }
+
+  private singleTokenRows(batch: ForwardBatch): Int32Array {
+    let rows = this.singleRows.get(batch);
+    if (!rows) this.singleRows.set(batch, (rows = singleTokenRows(batch.positions, batch.seqIndex, batch.numTokens)));
+    return rows;
   }
 
   private perRowInputs(batch: ForwardBatch): PerRowAttentionInputs {
@@ -421,6 +442,7 @@ export class WebGpuBackend implements Backend {
       seqIndex: this.i32Input(batch.seqIndex, batch.numTokens),
       blockTables: this.i32Input(batch.blockTables),
       maxBlocksPerSeq: batch.maxBlocksPerSeq,
+      ...(this.perRowHeads === "auto" ? {} : { headsPerWorkgroup: this.perRowHeads }),
     };
   }
 
@@ -468,14 +490,12 @@ export class WebGpuBackend implements Backend {
     return fusable;
   }
 
-  /** "auto" resolved for one step (see `attentionPath`). */
-  private attentionKernel(batch: ForwardBatch): "per-row" | "tiled" {
-    if (this.attentionPath !== "auto") return this.attentionPath;
-    if (this.batchInvariant) return "per-row";
-    for (let t = 1; t < batch.numTokens; t++) {
-      if (batch.seqIndex[t] === batch.seqIndex[t - 1] && batch.positions[t] === batch.positions[t - 1] + 1) return "tiled";
-    }
-    return "per-row";
+  /** "auto" resolved for one step (see `attentionPath`); "split" becomes one kernel when the step holds one kind of row. */
+  private attentionKernel(batch: ForwardBatch): AttentionKernelChoice {
+    const path = this.attentionPath === "auto" ? (this.batchInvariant ? "per-row" : "split") : this.attentionPath;
+    if (path !== "split") return path;
+    const singles = this.singleTokenRows(batch).length;
+    return singles === batch.numTokens ? "per-row" : singles === 0 ? "tiled" : "split";
   }
 
   add(a: Activation, b: Activation): Activation {

@@ -22,8 +22,12 @@ export class PipelineCache {
    */
   useSubgroups: boolean;
 
+  /** The device's maxComputeWorkgroupStorageSize (kernels with a choice of layouts pick one that fits). */
+  readonly maxWorkgroupBytes: number;
+
   constructor(private readonly device: GPUDevice) {
     this.useSubgroups = device.features.has("subgroups");
+    this.maxWorkgroupBytes = device.limits.maxComputeWorkgroupStorageSize;
   }
 
   get(key: string, source: () => string): CachedPipeline {

@@ -42,8 +42,11 @@ export class GpuActivation implements Activation {
 
 /** What one binding of a dispatch refers to, in binding order. */
 export type Resource =
-  /** `whole`: bind the activation's capacity (capacityRows), not just its rows. */
-  | { kind: "activation"; activation: GpuActivation; whole?: boolean }
+  /**
+   * `whole`: bind the activation's capacity (capacityRows), not just its rows. `rewrites`: the dispatch writes rows
+   * of an activation an earlier dispatch of the step produced (two kernels filling one output): not a consumer.
+   */
+  | { kind: "activation"; activation: GpuActivation; whole?: boolean; rewrites?: boolean }
   /** A buffer that outlives the step (weights, KV cache) or one of the step's inputs. */
   | { kind: "buffer"; buffer: GPUBuffer; size: number }
   /** Kernel parameters, packed into the step's uniform arena when the step is encoded. */
@@ -225,7 +228,7 @@ export class StepRecorder {
       for (const resource of record.resources) {
         if (resource.kind !== "activation") continue;
         lastUse.set(resource.activation, index);
-        references.set(resource.activation, (references.get(resource.activation) ?? 0) + 1);
+        if (!resource.rewrites) references.set(resource.activation, (references.get(resource.activation) ?? 0) + 1);
       }
     });
     // Which activations keep their buffer after this step: the read target, and this step's activations

@@ -59,14 +59,17 @@ export function attentionWorkList(
   groupSize: number,
   rows: number,
   splitSingles?: boolean,
+  /** Leave out the single-token rows (singleTokenRows): another kernel serves them. */
+  skipSingles = false,
 ): Uint32Array {
   const headsPerItem = Math.min(groupSize, rows);
   const tokensPerItem = Math.max(1, Math.floor(rows / headsPerItem));
   const runs: [number, number][] = [];
   for (let t = 0; t < numTokens;) {
     let n = 1;
-    while (n < tokensPerItem && t + n < numTokens && seqIndex[t + n] === seqIndex[t] && positions[t + n] === positions[t] + n) n++;
-    runs.push([t, n]);
+    while (n < tokensPerItem && t + n < numTokens && continues(positions, seqIndex, t + n - 1, numTokens)) n++;
+    const single = n === 1 && !continues(positions, seqIndex, t - 1, numTokens) && !continues(positions, seqIndex, t, numTokens);
+    if (!(skipSingles && single)) runs.push([t, n]);
     t += n;
   }
   const numKvHeads = numHeads / groupSize;
@@ -85,6 +88,24 @@ export function attentionWorkList(
   const list = new Uint32Array(items.length * 4);
   items.forEach((item, i) => list.set(item.slice(0, 4), i * 4));
   return list;
+}
+
+/** Whether row t + 1 is the next position of row t's sequence (false past either end of the batch). */
+function continues(positions: Int32Array, seqIndex: Int32Array, t: number, numTokens: number): boolean {
+  return t >= 0 && t + 1 < numTokens && seqIndex[t + 1] === seqIndex[t] && positions[t + 1] === positions[t] + 1;
+}
+
+/**
+ * The rows that are alone in their run: no neighbour in the batch is the previous or next position of the same
+ * sequence (decode tokens). A step that holds both these and longer runs can serve them with the per-row kernel,
+ * which takes a single row far faster than a tiled work item does (its 4 barriers per 32-key tile serve one row).
+ */
+export function singleTokenRows(positions: Int32Array, seqIndex: Int32Array, numTokens: number): Int32Array {
+  const rows: number[] = [];
+  for (let t = 0; t < numTokens; t++) {
+    if (!continues(positions, seqIndex, t - 1, numTokens) && !continues(positions, seqIndex, t, numTokens)) rows.push(t);
+  }
+  return Int32Array.from(rows);
 }
 
 /**
@@ -324,6 +345,8 @@ export interface AttentionInputs {
   tiles: AttentionTiles;
   /** Split decode items into one per head: default when the list is short (SPLIT_BELOW_ITEMS); the lab forces it. */
   splitSingles?: boolean;
+  /** Leave the single-token rows (singleTokenRows) out: the per-row kernel writes them into the same output. */
+  skipSingles?: boolean;
 }
 
 /** The argument checks both attention kernels make (q's columns, GQA grouping, fused RoPE's head size). */
@@ -362,10 +385,12 @@ export function attention(
     source(kvDtype, headDim, rope, tiles),
   );
   const groupSize = numHeads / numKvHeads;
-  const tag = `attention-items/${q.rows}/${numHeads}/${groupSize}/${tiles.rows}/${inputs.splitSingles ?? "auto"}`;
+  const skip = inputs.skipSingles ?? false;
+  const tag = `attention-items/${q.rows}/${numHeads}/${groupSize}/${tiles.rows}/${inputs.splitSingles ?? "auto"}/${skip}`;
   let made: Uint32Array | null = null;
   const items = ctx.recorder.input(inputs.owner, tag, () => {
-    made = attentionWorkList(inputs.hostPositions, inputs.hostSeqIndex, q.rows, numHeads, groupSize, tiles.rows, inputs.splitSingles);
+    const { hostPositions, hostSeqIndex, splitSingles } = inputs;
+    made = attentionWorkList(hostPositions, hostSeqIndex, q.rows, numHeads, groupSize, tiles.rows, splitSingles, skip);
     return made;
   });
   if (items.kind !== "buffer") throw new Error("attention: the work list is a buffer input");
