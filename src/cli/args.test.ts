@@ -1,6 +1,7 @@
 import test from "node:test";
 import assert from "node:assert/strict";
-import { byteSizeFlag } from "./args.js";
+import { SwallowError } from "../errors.js";
+import { byteSizeFlag, parseCommandArgs, VLLM_FLAG_HINTS } from "./args.js";
 
 test("byteSizeFlag: whole bytes, decimal units (K/M/G/T, KB/…) and binary ones (KiB/…), any case", () => {
   assert.equal(byteSizeFlag("x", undefined), undefined);
@@ -22,4 +23,18 @@ test("byteSizeFlag: anything else is a one-line error naming the flag", () => {
       bad,
     );
   }
+});
+
+test("vLLM flags that swallow does not take get a one-line error that says what to do instead", () => {
+  assert.throws(
+    () => parseCommandArgs("serve", ["--gpu-memory-utilization", "0.9"], {}),
+    (error: Error) =>
+      error instanceof SwallowError && /^--gpu-memory-utilization \(a vLLM flag\): .*--kv-cache-memory-bytes/.test(error.message),
+  );
+  for (const flag of Object.keys(VLLM_FLAG_HINTS)) {
+    assert.throws(() => parseCommandArgs("serve", [`--${flag}`], {}), { message: new RegExp(`^--${flag} \\(a vLLM flag\\): `) });
+  }
+  assert.throws(() => parseCommandArgs("serve", ["--no-such-flag"], {}), {
+    message: "Unknown option '--no-such-flag'; see `swallow serve --help`",
+  });
 });

@@ -29,9 +29,27 @@ export function parseCommandArgs<T extends OptionSpec>(command: string, argv: st
   } catch (error) {
     // node:util explains some errors over several lines; the first sentence says what was wrong.
     const message = (error as Error).message.split("\n")[0].replace(/\. To specify .*$/, "");
+    const unknown = /^Unknown option '--([^']+)'/.exec(message)?.[1];
+    const hint = unknown !== undefined ? VLLM_FLAG_HINTS[unknown] : undefined;
+    if (hint) throw new SwallowError(`--${unknown} (a vLLM flag): ${hint}`);
     throw new SwallowError(`${message}; see \`swallow ${command} --help\``);
   }
 }
+
+/**
+ * vLLM flags that people copy into `swallow serve` commands, with what to do instead: an unknown-option error alone
+ * would leave a vLLM user guessing whether the feature exists.
+ */
+export const VLLM_FLAG_HINTS: Readonly<Record<string, string>> = {
+  "gpu-memory-utilization":
+    "WebGPU cannot report how much memory the GPU has, so no fraction of it can be taken; give the KV cache's size with --kv-cache-memory-bytes (e.g. 40GB)",
+  "tensor-parallel-size": "a server runs the model on one GPU (WebGPU has no multi-GPU collectives); drop the flag",
+  "pipeline-parallel-size": "a server runs the model on one GPU (WebGPU has no multi-GPU collectives); drop the flag",
+  dtype: "weights run in the precision the checkpoint stores (BF16 for Llama-3.1-Swallow); drop the flag",
+  "enable-prefix-caching": "prefix caching is always on; drop the flag",
+  "trust-remote-code": "Llama checkpoints need no remote code; drop the flag",
+  "enforce-eager": "there is no graph capture to turn off; drop the flag",
+};
 
 const BYTE_UNITS: Record<string, number> = {
   "": 1,
