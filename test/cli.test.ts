@@ -506,6 +506,21 @@ describe("bad input: exit 2, one line on stderr naming the problem, no stack tra
     assert.equal(result.stdout, "");
   });
 
+  test("swallow bench --temperature/--top-p: sampled serving requests, reported as such; a bad value fails before any weight", async () => {
+    const args = ["bench", "--shape", "tiny", "--backend", "cpu", "--prefill", "16", "--prompt", "8", "--new", "4", "--concurrency", "2"];
+    const result = await runCli([...args, "--temperature", "0.6", "--top-p", "0.9", "--json"]);
+    assert.equal(result.code, 0, result.stderr);
+    const report = JSON.parse(result.stdout.trim().split("\n").at(-1)!);
+    assert.deepEqual(report.sampling, { temperature: 0.6, topP: 0.9 });
+    // 8 requests of the ShareGPT-like mix, each run to its full length (min_tokens = max_tokens) even when sampled.
+    assert.equal(report.serving[0].requests, 8);
+    assert.equal(report.serving[0].outputTokens, 180 + 320 + 96 + 420 + 40 + 250 + 640 + 200);
+    const table = await runCli([...args, "--temperature", "0.6", "--top-p", "0.9", "--prefill", ""]);
+    assert.equal(table.code, 0, table.stderr);
+    assert.match(table.stdout, /Serving, ShareGPT-like lengths, temperature 0\.6, top-p 0\.9:/);
+    assertUsageError(await runCli([...args, "--top-p", "0"]), /top.p/);
+  });
+
   test("a negative flag value is read as the value: --temperature -1 is a one-line range error, --seed -1 a valid seed", async () => {
     const base = ["generate", "--model", tiny, "--prompt", "hi", "--max-tokens", "4", "--json"];
     const [temperature, seedA, seedB] = await Promise.all([

@@ -15,6 +15,12 @@ export interface BenchOptions {
   /** Requests per concurrency level (default 2 × the level, at least 8). */
   requestsPerLevel?: number;
   /**
+   * Sampling of the batched-decode and serving requests (default greedy, which samples on the device). The model
+   * card's settings (temperature 0.6, top-p 0.9) sample on the host from each row's logits, which costs that much
+   * more per step. Prefill and batch-1 decode stay greedy.
+   */
+  sampling?: { temperature: number; topP: number };
+  /**
    * Time the batch-1 decode steps on the device (timestamp queries around each step's compute pass): GPU time per
    * step and the device's idle time between steps, which pipelining should keep near zero. Needs a backend that
    * can (`profiler`); the step's timing stays the same otherwise.
@@ -70,6 +76,8 @@ export interface BenchReport {
   decode: DecodeResult;
   batchedDecode: BatchedDecodeResult[];
   serving: ServingResult[];
+  /** Sampling of the batched-decode and serving requests (temperature 0: greedy). */
+  sampling: { temperature: number; topP: number };
 }
 
 /** Lengths of a ShareGPT-like mix: (prompt, output) pairs, long-tailed, as serving benchmarks draw them. */
@@ -104,6 +112,10 @@ export async function runBench(model: LanguageModel, options: BenchOptions): Pro
   const randomPrompt = (length: number) => Array.from({ length }, () => 256 + Math.floor(rng.nextFloat() * (vocab - 512)));
   const log = options.onProgress ?? (() => {});
   const fixedLength = (maxTokens: number) => model.resolveSampling({ temperature: 0, maxTokens, minTokens: maxTokens });
+  // Seeded per request, so a run's sampled requests are reproducible.
+  let seed = 0;
+  const { temperature, topP } = options.sampling ?? { temperature: 0, topP: 1 };
+  const batchedLength = (maxTokens: number) => model.resolveSampling({ temperature, topP, maxTokens, minTokens: maxTokens, seed: seed++ });
 
   // Warm-up: compiles every kernel variant and grows the buffer pools.
   await drain(
@@ -144,7 +156,7 @@ export async function runBench(model: LanguageModel, options: BenchOptions): Pro
   const batchedDecode: BatchedDecodeResult[] = [];
   for (const batch of options.decodeBatches ?? []) {
     const runs = await Promise.all(
-      Array.from({ length: batch }, () => timeRequest(model, randomPrompt(options.decodePrompt), fixedLength(options.decodeTokens))),
+      Array.from({ length: batch }, () => timeRequest(model, randomPrompt(options.decodePrompt), batchedLength(options.decodeTokens))),
     );
     // Gaps after every request got its first token: steady decoding of the whole batch.
     const msPerStep = quantile(
@@ -167,7 +179,7 @@ export async function runBench(model: LanguageModel, options: BenchOptions): Pro
     const worker = async () => {
       while (next < jobs.length) {
         const [promptLength, outputLength] = jobs[next++];
-        const result = await timeRequest(model, randomPrompt(promptLength), fixedLength(outputLength));
+        const result = await timeRequest(model, randomPrompt(promptLength), batchedLength(outputLength));
         ttfts.push(result.ttftMs);
         if (result.gapsMs.length > 0) tpots.push(result.gapsMs.reduce((a, b) => a + b, 0) / result.gapsMs.length);
         outputTokens += result.tokens;
@@ -186,7 +198,7 @@ export async function runBench(model: LanguageModel, options: BenchOptions): Pro
     });
     log(`concurrency ${concurrency}: ${(outputTokens / (wallMs / 1000)).toFixed(1)} output tok/s`);
   }
-  return { prefill, decode, batchedDecode, serving };
+  return { prefill, decode, batchedDecode, serving, sampling: { temperature, topP } };
 }
 
 /** Medians of the steps' pass durations and of the gaps between one pass's end and the next one's beginning (ms). */
@@ -239,10 +251,13 @@ export function formatBench(report: BenchReport, title: string): string {
       `| decode, batch 1: GPU time per step / device idle between steps (medians) | ${d.gpu.msPerStep.toFixed(2)} / ${d.gpu.idleMsBetweenSteps.toFixed(3)} ms |`,
     );
   }
+  const { temperature, topP } = report.sampling;
+  const sampled = temperature === 0 ? "greedy" : `temperature ${temperature}, top-p ${topP}`;
   for (const b of report.batchedDecode) {
-    lines.push(`| decode, batch ${b.batch} | ${b.tokensPerSecond.toFixed(1)} tok/s (${b.msPerStep.toFixed(2)} ms/step) |`);
+    lines.push(`| decode, batch ${b.batch} (${sampled}) | ${b.tokensPerSecond.toFixed(1)} tok/s (${b.msPerStep.toFixed(2)} ms/step) |`);
   }
   if (report.serving.length > 0) {
+    lines.push("", `Serving, ShareGPT-like lengths, ${sampled}:`);
     lines.push("", "| concurrency | requests | output tok/s | TTFT p50 / p99 ms | TPOT p50 / p99 ms |", "|---:|---:|---:|---:|---:|");
     for (const s of report.serving) {
       lines.push(

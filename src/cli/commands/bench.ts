@@ -7,12 +7,14 @@ import { expectedLlamaTensors } from "../../model/checkpoint.js";
 import { byteSizeFlag, numberFlag, parseCommandArgs } from "../args.js";
 import { info, writeLine } from "../io.js";
 import { loadFromFlags, modelFlags } from "../load.js";
+import { samplingFromFlags } from "../sampling-flags.js";
 import { describeMemoryAccount } from "../../engine/memory-account.js";
 
 const HELP = `usage: swallow bench [--model DIR|ORG/NAME | --shape ${Object.keys(MODEL_SHAPES).join("|")} [--layers N]]
                      [--backend cpu|webgpu|auto] [--prefill 512,2048] [--prompt 128] [--new 256]
                      [--decode-batch 8,32] [--concurrency 1,8,32] [--max-num-batched-tokens 512]
-                     [--kv-cache-memory-bytes SIZE] [--max-model-len N] [--tensor-cores] [--profile] [--json]
+                     [--kv-cache-memory-bytes SIZE] [--max-model-len N] [--temperature 0] [--top-p 1]
+                     [--tensor-cores] [--profile] [--json]
 
 Measures this machine's speed through the engine (like llama-bench): prefill tokens/s (time to first token)
 for each --prefill length, decode tokens/s at batch 1 (--prompt tokens, then --new tokens) and, with
@@ -20,7 +22,9 @@ for each --prefill length, decode tokens/s at batch 1 (--prompt tokens, then --n
 --concurrency, output tokens/s and TTFT/TPOT percentiles at each level over a ShareGPT-like length mix
 (--max-num-batched-tokens: tokens per forward pass, --kv-cache-memory-bytes: the KV cache's size, as \`swallow serve\`).
 --shape runs random bf16 weights of a real model's shapes (no download; --layers keeps the first N layers).
-Prompts are random token ids; every request runs to its full length. --tensor-cores (WebGPU) uses subgroup-matrix
+Prompts are random token ids; every request runs to its full length. --temperature and --top-p set the sampling
+of the --decode-batch and --concurrency requests (default greedy, sampled on the GPU; e.g. the model card's 0.6 and
+0.9 sample on the host, from each request's logits). --tensor-cores (WebGPU) uses subgroup-matrix
 matmuls for 64+ token batches where the GPU has them: faster prefill, but outputs depend slightly on batching.
 --profile (WebGPU) also times the batch-1 decode steps on the GPU: time per step and the GPU's idle time between steps.`;
 
@@ -46,6 +50,8 @@ export async function runBench(argv: string[]): Promise<void> {
     "decode-batch": { type: "string" },
     "max-num-batched-tokens": { type: "string" },
     "kv-cache-memory-bytes": { type: "string" },
+    temperature: { type: "string" },
+    "top-p": { type: "string" },
     profile: { type: "boolean" },
     json: { type: "boolean" },
   });
@@ -64,6 +70,8 @@ export async function runBench(argv: string[]): Promise<void> {
   const maxBatchTokens = numberFlag("max-num-batched-tokens", values["max-num-batched-tokens"], true) ?? 512;
   if (maxBatchTokens < 1) throw new SwallowError(`--max-num-batched-tokens must be at least 1, got ${maxBatchTokens}`);
   const kvCacheBytes = byteSizeFlag("kv-cache-memory-bytes", values["kv-cache-memory-bytes"]);
+  const user = samplingFromFlags({ temperature: values.temperature, "top-p": values["top-p"] }); // range-checked before loading
+  const sampling = { temperature: user.temperature ?? 0, topP: user.topP ?? 1 };
   const serving = { maxNumSeqs, maxBatchTokens, kvCacheBytes };
   let model: LanguageModel;
   let title: string;
@@ -95,6 +103,7 @@ export async function runBench(argv: string[]): Promise<void> {
     decodeTokens,
     decodeBatches,
     concurrency,
+    sampling,
     profiler,
     onProgress: info,
   });
