@@ -56,17 +56,82 @@ type StoreKind = "f16" | "vec2<f16>" | "u32" | "vec4<f16>" | "vec4<u32>";
 /** Halves per element of the workgroup array each store kind writes. */
 const STORE_ELEMENT_HALVES: Record<StoreKind, number> = { f16: 1, "vec2<f16>": 2, u32: 2, "vec4<f16>": 4, "vec4<u32>": 8 };
 
+/** st-mma: copies of the operands in each storage buffer (a different one per iteration and subgroup; 16 KB of a buffer each at 4x4). */
+const ST_COPIES = 16;
+
+/**
+ * How a workgroup-memory case feeds its multiplies: wg-mma is BASE_LOADS (the GEMM's inner loop); wg-mma-var and
+ * wg-mma-nofence change one or two of these.
+ */
+interface WgLoads {
+  /** Right matrices loaded column-major (the GEMM: W's rows staged as they are) or row-major (W staged transposed). */
+  rights: "col-major" | "row-major";
+  /** The row stride of the loads: a WGSL const, or a uniform (the same value). */
+  stride: "const" | "uniform";
+  /** One workgroup array per operand, or both operands in one array. */
+  arrays: "split" | "shared";
+  /** Operands loaded once before the loop (both K steps) instead of every K step. */
+  once: "none" | "lefts" | "rights";
+  /**
+   * How the loads stay in the loop. "fence": offsets = fence + iteration·zero + constant (the GEMM's trick: fence is
+   * read after the staging barrier, zero is a uniform 0). "fence-x8": (fence + iteration·zero)·8 + constant, so the
+   * compiler can see every offset is a multiple of 8 halves (16 bytes). "constant": offsets are WGSL constants (Tint's
+   * robustness then needs no clamping either) and every iteration first stores into each array at index
+   * iteration·zero (= 0, unknown to the compiler), which may overlap any load, so none can leave the loop.
+   */
+  offsets: "fence" | "fence-x8" | "constant";
+}
+const BASE_LOADS: WgLoads = { rights: "col-major", stride: "const", arrays: "split", once: "none", offsets: "fence" };
+/** wg-mma-var: one axis each, against wg-mma at the same subgroups, accumulators and stride. */
+const VARIANT_LOADS: Partial<WgLoads>[] = [
+  { rights: "row-major" },
+  { stride: "uniform" },
+  { arrays: "shared" },
+  { once: "lefts" },
+  { once: "rights" },
+  { offsets: "fence-x8" },
+];
+/** wg-mma-nofence: constant offsets with a const stride (no runtime offset or stride at all) and with a uniform stride. */
+const NOFENCE_LOADS: Partial<WgLoads>[] = [{ offsets: "constant" }, { offsets: "constant", stride: "uniform" }];
+
+type WgKind = "wg-mma" | "wg-mma-var" | "wg-mma-nofence";
+const WG_KINDS: readonly string[] = ["wg-mma", "wg-mma-var", "wg-mma-nofence"] satisfies WgKind[];
+const CASE_KINDS = ["mma", "wg-mma", "wg-mma-var", "wg-mma-nofence", "st-mma", "stores"];
+
 type Case =
   | { kind: "mma"; subgroups: number; rows: number; cols: number }
-  | { kind: "wg-mma"; subgroups: number; rows: number; cols: number; stride: number }
+  | { kind: WgKind; subgroups: number; rows: number; cols: number; stride: number; loads?: WgLoads }
+  | { kind: "st-mma"; subgroups: number; rows: number; cols: number }
   | { kind: "stores"; subgroups: number; store: StoreKind; stride: number; barrier: boolean };
+type WgCase = Extract<Case, { kind: WgKind }>;
+type MatrixCase = Exclude<Case, { kind: "stores" }>;
 
-function parseArgs(argv: string[]) {
+const isWg = (c: Case): c is WgCase => WG_KINDS.includes(c.kind);
+const loadsOf = (c: WgCase): WgLoads => c.loads ?? BASE_LOADS;
+/**
+ * wg-mma-nofence with one subgroup: its stores add iteration % 2 to the first element of each operand (no other
+ * subgroup reads it meanwhile), so loads that left the loop anyway show up as WRONG.
+ */
+const storesVary = (c: WgCase) => loadsOf(c).offsets === "constant" && c.subgroups === 1;
+
+/** What a wg case changes from wg-mma, in words ("" for wg-mma itself). */
+function describeLoads(loads: WgLoads): string {
+  const words: string[] = [];
+  if (loads.rights === "row-major") words.push("rights row-major");
+  if (loads.stride === "uniform") words.push("stride from a uniform");
+  if (loads.arrays === "shared") words.push("one shared array");
+  if (loads.once !== "none") words.push(`${loads.once} loaded once`);
+  if (loads.offsets === "fence-x8") words.push("offsets x8 (16-byte aligned)");
+  if (loads.offsets === "constant") words.push("constant offsets, kept by stores");
+  return words.join(", ");
+}
+
+export function parseArgs(argv: string[]) {
   const list = (s: string) => s.split(",").filter(Boolean);
   const opts = {
     noRobustness: false,
     majorness: "probe" as MajornessSyntax | "probe",
-    cases: ["mma", "wg-mma", "stores"],
+    cases: [...CASE_KINDS],
     subgroups: [1, 4, 8],
     tiles: [
       [1, 1],
@@ -74,6 +139,7 @@ function parseArgs(argv: string[]) {
       [4, 4],
     ] as [number, number][],
     strides: [40, 32, 36],
+    variantStrides: [40],
     workgroups: 132 * 8,
     passMs: 25,
   };
@@ -86,10 +152,13 @@ function parseArgs(argv: string[]) {
     else if (a === "--subgroups") opts.subgroups = list(next()).map(Number);
     else if (a === "--tiles") opts.tiles = list(next()).map((t) => t.split("x").map(Number) as [number, number]);
     else if (a === "--strides") opts.strides = list(next()).map(Number);
+    else if (a === "--variant-strides") opts.variantStrides = list(next()).map(Number);
     else if (a === "--workgroups") opts.workgroups = Number(next());
     else if (a === "--pass-ms") opts.passMs = Math.max(20, Number(next()));
     else throw new Error(`unknown argument ${a}`);
   }
+  const unknown = opts.cases.filter((c) => !CASE_KINDS.includes(c));
+  if (unknown.length > 0) throw new Error(`unknown --cases ${unknown.join(",")} (known: ${CASE_KINDS.join(",")})`);
   return opts;
 }
 
@@ -101,23 +170,21 @@ enable subgroups;
 enable chromium_experimental_subgroup_matrix;
 diagnostic(off, chromium.subgroup_matrix_uniformity);`;
 
-/** Uniforms of every kernel: the loop count and a word that is always 0 (the host writes it; the compiler cannot know). */
-const PARAMS = `struct Params { iters: u32, zero: u32, unused0: u32, unused1: u32 }
+/**
+ * Uniforms of every kernel: the loop count, a word that is always 0 (the host writes it; the compiler cannot know) and
+ * the case's row stride (read by the "stride from a uniform" cases).
+ */
+const PARAMS = `struct Params { iters: u32, zero: u32, stride: u32, unused: u32 }
 @group(0) @binding(0) var<uniform> params: Params;`;
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
 /**
- * mma and wg-mma. Inputs: `a` holds R·M rows of 2K halves (the left matrices, row-major), `b` C·N rows of 2K halves
- * (the right matrices column-major, as the GEMM stages W). Subgroup g of the dispatch stores its accumulators at
- * y[(g·R·C + i·C + j)·M·N], row-major.
+ * mma, wg-mma (and its variants) and st-mma. Inputs: `a` holds R·M rows of 2K halves (the left matrices, row-major),
+ * `b` C·N rows of 2K halves (the right matrices column-major, as the GEMM stages W); for st-mma ST_COPIES such blocks,
+ * `block` halves apart. Subgroup g of the dispatch stores its accumulators at y[(g·R·C + i·C + j)·M·N], row-major.
  */
-export function mmaSource(
-  c: Extract<Case, { kind: "mma" | "wg-mma" }>,
-  config: SubgroupMatrixConfig,
-  syntax: MajornessSyntax,
-  subgroupSize: number,
-) {
+export function mmaSource(c: MatrixCase, config: SubgroupMatrixConfig, syntax: MajornessSyntax, subgroupSize: number, block = 0) {
   const { M, N, K } = config;
   const { rows: R, cols: C, subgroups } = c;
   const slice = 2 * K; // the GEMM's bk = 32: two K steps per staged row
@@ -127,6 +194,7 @@ export function mmaSource(
   const cells = range(R).flatMap((i) => range(C).map((j) => [i, j] as const));
   const acc = (i: number, j: number) => `acc${i}_${j}`;
   const multiplies = cells.map(([i, j]) => `${acc(i, j)} = subgroupMatrixMultiplyAccumulate(a${i}, b${j}, ${acc(i, j)});`);
+  const scoped = (steps: string[]) => steps.map((step) => `{\n        ${step}\n      }`).join("\n      ");
   let prologue: string;
   let body: string;
   let workgroup = "";
@@ -140,27 +208,82 @@ export function mmaSource(
     body = range(UNROLL)
       .map(() => multiplies.join("\n      "))
       .join("\n      ");
-  } else {
-    const stride = c.stride;
-    workgroup = `const STRIDE: u32 = ${stride}u;
-var<workgroup> xs: array<f16, ${R * M * stride}>; // R·M rows of ${slice} halves (+ padding), as the GEMM stages x
-var<workgroup> ws: array<f16, ${C * N * stride}>; // C·N rows of ${slice} halves (+ padding), as the GEMM stages W
-var<workgroup> fenceWord: u32; // never written: 0`;
-    // Staged once; then the GEMM's fence: the loads' offsets depend on a value read after the barrier.
-    staging = `for (var e = lid; e < ${R * M * slice}u; e += ${subgroups * subgroupSize}u) { xs[(e / ${slice}u) * STRIDE + e % ${slice}u] = a[e]; }
-  for (var e = lid; e < ${C * N * slice}u; e += ${subgroups * subgroupSize}u) { ws[(e / ${slice}u) * STRIDE + e % ${slice}u] = b[e]; }
-  let fence = workgroupUniformLoad(&fenceWord);`;
-    prologue = "";
-    // Two K steps per iteration, each R + C loads and R·C multiplies: the GEMM's inner loop over one staged slice.
+  } else if (c.kind === "st-mma") {
+    // Every K step loads straight from storage, rows 2K halves apart, from the copy that the iteration and subgroup pick.
+    workgroup = `const BLOCK: u32 = ${block}u; // halves per copy of the operands
+const COPIES: u32 = ${ST_COPIES}u;`;
+    prologue = "let g = wid.x * SUBGROUPS + sg;";
     const steps = range(slice / K).map((s) =>
       [
-        ...range(R).map((i) => `let a${i} = ${matrixLoad(syntax, left, "&xs", `base + ${i * M}u * STRIDE + ${s * K}u`, false, "STRIDE")};`),
-        ...range(C).map((j) => `let b${j} = ${matrixLoad(syntax, right, "&ws", `base + ${j * N}u * STRIDE + ${s * K}u`, true, "STRIDE")};`),
+        ...range(R).map((i) => `let a${i} = ${matrixLoad(syntax, left, "&a", `baseA + ${i * M * slice + s * K}u`, false, `${slice}u`)};`),
+        ...range(C).map((j) => `let b${j} = ${matrixLoad(syntax, right, "&b", `baseB + ${j * N * slice + s * K}u`, true, `${slice}u`)};`),
         ...multiplies,
       ].join("\n        "),
     );
-    body = `let base = fence + iteration * params.zero; // = fence, but not loop-invariant to the compiler
-      ${steps.map((step) => `{\n        ${step}\n      }`).join("\n      ")}`;
+    body = `let baseA = ((iteration + g) % COPIES) * BLOCK; // a copy per iteration and subgroup: the loads stay in the loop
+      let baseB = ((iteration * 5u + g) % COPIES) * BLOCK;
+      ${scoped(steps)}`;
+  } else {
+    const stride = c.stride;
+    const loads = loadsOf(c);
+    const shared = loads.arrays === "shared";
+    const xs = shared ? "sm" : "xs";
+    const ws = shared ? "sm" : "ws";
+    const ws0 = shared ? "WS0 + " : ""; // where W's rows start in the array
+    const strideName = loads.stride === "uniform" ? "stride" : "STRIDE";
+    workgroup = shared
+      ? `const STRIDE: u32 = ${stride}u;
+const WS0: u32 = ${R * M * stride}u;
+var<workgroup> sm: array<f16, ${(R * M + C * N) * stride}>; // R·M rows of x, then C·N rows of W, ${slice} halves each (+ padding)
+var<workgroup> fenceWord: u32; // never written: 0`
+      : `const STRIDE: u32 = ${stride}u;
+var<workgroup> xs: array<f16, ${R * M * stride}>; // R·M rows of ${slice} halves (+ padding), as the GEMM stages x
+var<workgroup> ws: array<f16, ${C * N * stride}>; // C·N rows of ${slice} halves (+ padding), as the GEMM stages W
+var<workgroup> fenceWord: u32; // never written: 0`;
+    // Row-major rights: each K×N block staged transposed (N = K), so the matrices cover the same rows and columns.
+    const stageW =
+      loads.rights === "row-major"
+        ? `let r = e / ${slice}u; let k = e % ${slice}u; ${ws}[${ws0}(r - r % ${N}u + k % ${K}u) * STRIDE + k - k % ${K}u + r % ${N}u] = b[e];`
+        : `${ws}[${ws0}(e / ${slice}u) * STRIDE + e % ${slice}u] = b[e];`;
+    // Staged once; then the GEMM's fence: the loads' offsets depend on a value read after the barrier.
+    staging = `for (var e = lid; e < ${R * M * slice}u; e += ${subgroups * subgroupSize}u) { ${xs}[(e / ${slice}u) * STRIDE + e % ${slice}u] = a[e]; }
+  for (var e = lid; e < ${C * N * slice}u; e += ${subgroups * subgroupSize}u) { ${stageW} }
+  let fence = workgroupUniformLoad(&fenceWord);`;
+    const base = { fence: "base + ", "fence-x8": "base + ", constant: "" }[loads.offsets];
+    const onceBase = { fence: "fence + ", "fence-x8": "fence * 8u + ", constant: "" }[loads.offsets];
+    const loadLeft = (i: number, s: number, b: string) =>
+      matrixLoad(syntax, left, `&${xs}`, `${b}${i * M}u * ${strideName} + ${s * K}u`, false, strideName);
+    const loadRight = (j: number, s: number, b: string) =>
+      matrixLoad(syntax, right, `&${ws}`, `${ws0}${b}${j * N}u * ${strideName} + ${s * K}u`, loads.rights === "col-major", strideName);
+    const prologueLines: string[] = [];
+    if (loads.stride === "uniform") prologueLines.push("let stride = params.stride; // = STRIDE");
+    // Operands loaded once: both K steps' matrices, before the loop.
+    for (const s of range(slice / K)) {
+      if (loads.once === "lefts") prologueLines.push(...range(R).map((i) => `let l${s}_${i} = ${loadLeft(i, s, onceBase)};`));
+      if (loads.once === "rights") prologueLines.push(...range(C).map((j) => `let r${s}_${j} = ${loadRight(j, s, onceBase)};`));
+    }
+    if (loads.offsets === "constant") prologueLines.push("let keepX = a[0]; // = x's and W's first staged halves", "let keepW = b[0];");
+    prologue = prologueLines.join("\n    ");
+    // Two K steps per iteration, each R + C loads and R·C multiplies: the GEMM's inner loop over one staged slice.
+    const steps = range(slice / K).map((s) =>
+      [
+        ...range(R).map((i) => `let a${i} = ${loads.once === "lefts" ? `l${s}_${i}` : loadLeft(i, s, base)};`),
+        ...range(C).map((j) => `let b${j} = ${loads.once === "rights" ? `r${s}_${j}` : loadRight(j, s, base)};`),
+        ...multiplies,
+      ].join("\n        "),
+    );
+    const keep = {
+      fence: "let base = fence + iteration * params.zero; // = fence, but not loop-invariant to the compiler",
+      "fence-x8": "let base = (fence + iteration * params.zero) * 8u; // = 0: a multiple of 8 halves to the compiler, not loop-invariant",
+      constant: (() => {
+        const add = storesVary(c) ? " + f16(iteration & 1u)" : "";
+        return `let z = iteration * params.zero; // = 0, unknown to the compiler: the stores may overlap any load below
+      ${xs}[z] = keepX${add};
+      ${ws}[${ws0}z] = keepW${add};`;
+      })(),
+    }[loads.offsets];
+    body = `${keep}
+      ${scoped(steps)}`;
   }
   const stores = cells
     .map(([i, j]) => `${matrixStoreRowMajor(syntax, "&y", `o + ${(i * C + j) * M * N}u`, acc(i, j), `${N}u`)};`)
@@ -276,6 +399,8 @@ interface Bench {
   /** Host copies of a and b (numbers). */
   hostA: number[];
   hostB: number[];
+  /** st-mma's operands (ST_COPIES blocks of stBlock halves each) and their host copies; null without st-mma cases. */
+  st: { a: GPUBuffer; b: GPUBuffer; hostA: number[]; hostB: number[]; block: number } | null;
   timestamps: { querySet: GPUQuerySet; resolve: GPUBuffer; read: GPUBuffer } | null;
   workgroups: number;
 }
@@ -284,6 +409,8 @@ interface Kernel {
   pipeline: GPUComputePipeline;
   bindGroup: GPUBindGroup;
   compilerMessages: number;
+  /** Written to params.stride (the cases that read their stride from a uniform). */
+  stride: number;
 }
 
 async function compile(bench: Bench, c: Case, code: string): Promise<Kernel> {
@@ -298,12 +425,17 @@ async function compile(bench: Bench, c: Case, code: string): Promise<Kernel> {
     const first = errors[0];
     throw new Error(`compiling ${label(c)}: ${first ? `line ${first.lineNum}: ${first.message}` : error?.message}`);
   }
-  const buffers = c.kind === "stores" ? [bench.params, bench.y] : [bench.params, bench.a, bench.b, bench.y];
+  const buffers =
+    c.kind === "stores"
+      ? [bench.params, bench.y]
+      : c.kind === "st-mma"
+        ? [bench.params, bench.st!.a, bench.st!.b, bench.y]
+        : [bench.params, bench.a, bench.b, bench.y];
   const bindGroup = device.createBindGroup({
     layout: pipeline.getBindGroupLayout(0),
     entries: buffers.map((buffer, binding) => ({ binding, resource: { buffer } })),
   });
-  return { pipeline, bindGroup, compilerMessages: info.messages.length };
+  return { pipeline, bindGroup, compilerMessages: info.messages.length, stride: "stride" in c ? c.stride : 0 };
 }
 
 /**
@@ -312,7 +444,7 @@ async function compile(bench: Bench, c: Case, code: string): Promise<Kernel> {
  */
 async function runPass(bench: Bench, kernel: Kernel, iters: number, dispatches: number, readBytes = 0) {
   const { device } = bench.gpu;
-  device.queue.writeBuffer(bench.params, 0, Uint32Array.of(iters, 0, 0, 0));
+  device.queue.writeBuffer(bench.params, 0, Uint32Array.of(iters, 0, kernel.stride, 0));
   device.pushErrorScope("validation");
   const encoder = device.createCommandEncoder();
   const t = bench.timestamps;
@@ -363,21 +495,43 @@ function expected(bench: Bench, c: Case, config: SubgroupMatrixConfig, subgroupS
   }
   const { M, N, K } = config;
   const slice = 2 * K;
-  // mma multiplies the first K columns UNROLL times per iteration; wg-mma both K steps of the slice once.
-  const [depth, times] = c.kind === "mma" ? [K, iters * UNROLL] : [slice, iters];
   const out = new Float32Array(c.subgroups * c.rows * c.cols * M * N);
-  for (let sg = 0; sg < c.subgroups; sg++) {
+  // Adds `times` × the product of the R·M rows of hostA from aBase and the C·N rows of hostB from bBase (depth columns of
+  // rows `slice` apart) to subgroup sg's accumulators.
+  const add = (sg: number, hostA: number[], aBase: number, hostB: number[], bBase: number, depth: number, times: number) => {
     for (let i = 0; i < c.rows; i++) {
       for (let j = 0; j < c.cols; j++) {
         const o = ((sg * c.rows + i) * c.cols + j) * M * N;
         for (let m = 0; m < M; m++) {
           for (let n = 0; n < N; n++) {
             let sum = 0;
-            for (let k = 0; k < depth; k++) sum += bench.hostA[(i * M + m) * slice + k] * bench.hostB[(j * N + n) * slice + k];
-            out[o + m * N + n] = sum * times;
+            for (let k = 0; k < depth; k++) sum += hostA[aBase + (i * M + m) * slice + k] * hostB[bBase + (j * N + n) * slice + k];
+            out[o + m * N + n] += sum * times;
           }
         }
       }
+    }
+  };
+  for (let sg = 0; sg < c.subgroups; sg++) {
+    if (c.kind === "st-mma") {
+      // Workgroup 0: subgroup g = sg reads copies (iteration + g) % ST_COPIES and (5·iteration + g) % ST_COPIES.
+      const st = bench.st!;
+      for (let it = 0; it < iters; it++) {
+        add(sg, st.hostA, ((it + sg) % ST_COPIES) * st.block, st.hostB, ((5 * it + sg) % ST_COPIES) * st.block, slice, 1);
+      }
+    } else if (isWg(c) && storesVary(c)) {
+      // The first element of x and of W is 1 larger in odd iterations.
+      for (let it = 0; it < iters; it++) {
+        const hostA = [...bench.hostA];
+        const hostB = [...bench.hostB];
+        hostA[0] += it & 1;
+        hostB[0] += it & 1;
+        add(sg, hostA, 0, hostB, 0, slice, 1);
+      }
+    } else {
+      // mma multiplies the first K columns UNROLL times per iteration; wg-mma both K steps of the slice once.
+      const [depth, times] = c.kind === "mma" ? [K, iters * UNROLL] : [slice, iters];
+      add(sg, bench.hostA, 0, bench.hostB, 0, depth, times);
     }
   }
   return out;
@@ -394,7 +548,14 @@ function outputWords(c: Case, config: SubgroupMatrixConfig, subgroupSize: number
 
 function label(c: Case): string {
   if (c.kind === "stores") return `stores ${c.store}${c.barrier ? "+barrier" : ""} stride ${c.stride} sg${c.subgroups}`;
-  return `${c.kind} ${c.rows}x${c.cols} sg${c.subgroups}${c.kind === "wg-mma" ? ` stride ${c.stride}` : ""}`;
+  const what = isWg(c) ? describeLoads(loadsOf(c)) : "";
+  return `${c.kind} ${c.rows}x${c.cols} sg${c.subgroups}${isWg(c) ? ` stride ${c.stride}` : ""}${what ? ` (${what})` : ""}`;
+}
+
+/** The table's first column: the kind, and for wg-mma's variants what they change. */
+function tableCase(c: Case): string {
+  const what = isWg(c) ? describeLoads(loadsOf(c)) : "";
+  return what ? `${c.kind}: ${what}` : c.kind;
 }
 
 interface Result {
@@ -416,7 +577,7 @@ async function measure(
   subgroupSize: number,
   passMs: number,
 ): Promise<Result> {
-  const code = c.kind === "stores" ? storesSource(c, subgroupSize) : mmaSource(c, config, syntax, subgroupSize);
+  const code = c.kind === "stores" ? storesSource(c, subgroupSize) : mmaSource(c, config, syntax, subgroupSize, bench.st?.block ?? 0);
   const kernel = await compile(bench, c, code);
 
   // Correctness of the first workgroup's output (also the pipeline's first run).
@@ -453,7 +614,10 @@ async function measure(
   } else {
     const steps = c.kind === "mma" ? UNROLL : 2; // multiplies per accumulator per iteration
     tflops = (2 * M * N * K * subgroupsPerDispatch * iters * steps * c.rows * c.cols) / seconds / 1e12;
-    if (c.kind === "wg-mma") wgBytes = subgroupsPerDispatch * iters * steps * (c.rows * M * K + c.cols * K * N) * 2;
+    // Bytes of the matrix loads in the loop (st-mma: from storage, mostly L1/L2 hits).
+    const once = isWg(c) ? loadsOf(c).once : "none";
+    const loaded = (once === "lefts" ? 0 : c.rows * M * K) + (once === "rights" ? 0 : c.cols * K * N);
+    if (c.kind !== "mma") wgBytes = subgroupsPerDispatch * iters * steps * loaded * 2;
   }
   return {
     case: c,
@@ -467,7 +631,8 @@ async function measure(
   };
 }
 
-function cases(opts: ReturnType<typeof parseArgs>, slice: number): Case[] {
+export function cases(opts: ReturnType<typeof parseArgs>, config: SubgroupMatrixConfig): Case[] {
+  const slice = 2 * config.K;
   const list: Case[] = [];
   const strides = opts.strides.filter((s) => s >= slice);
   if (opts.cases.includes("mma")) {
@@ -477,6 +642,24 @@ function cases(opts: ReturnType<typeof parseArgs>, slice: number): Case[] {
     for (const stride of strides)
       for (const subgroups of opts.subgroups)
         for (const [rows, cols] of opts.tiles) list.push({ kind: "wg-mma", subgroups, rows, cols, stride });
+  }
+  // The variants run at the pairs (subgroups[i], tiles[i]): 1 / 1x1, 4 / 2x2, 8 / 4x4 by default.
+  const pairs = opts.subgroups.slice(0, opts.tiles.length).map((subgroups, i) => [subgroups, ...opts.tiles[i]] as const);
+  const variants: [WgKind, Partial<WgLoads>[]][] = [
+    ["wg-mma-var", VARIANT_LOADS],
+    ["wg-mma-nofence", NOFENCE_LOADS],
+  ];
+  for (const [kind, changes] of variants) {
+    if (!opts.cases.includes(kind)) continue;
+    for (const stride of opts.variantStrides.filter((s) => s >= slice))
+      for (const change of changes)
+        for (const [subgroups, rows, cols] of pairs) {
+          if (change.rights === "row-major" && config.N !== config.K) continue; // W's blocks are transposed in place
+          list.push({ kind, subgroups, rows, cols, stride, loads: { ...BASE_LOADS, ...change } });
+        }
+  }
+  if (opts.cases.includes("st-mma")) {
+    for (const subgroups of opts.subgroups) for (const [rows, cols] of opts.tiles) list.push({ kind: "st-mma", subgroups, rows, cols });
   }
   if (opts.cases.includes("stores")) {
     // The GEMM's staging workgroup shape: the largest subgroup count asked for.
@@ -524,7 +707,7 @@ async function main() {
       `timer ${gpu.features.timestampQuery ? "timestamp queries" : "wall clock (no timestamp-query)"}`,
   );
   const slice = 2 * config.K;
-  const list = cases(opts, slice);
+  const list = cases(opts, config);
   if (opts.workgroups > gpu.limits.maxComputeWorkgroupsPerDimension)
     throw new Error(`--workgroups above ${gpu.limits.maxComputeWorkgroupsPerDimension}`);
 
@@ -541,6 +724,10 @@ async function main() {
     buffer.unmap();
     return buffer;
   };
+  // st-mma: ST_COPIES blocks of the largest operands (16 KB a buffer at 4x4 with 16x16x16).
+  const stBlock = maxRows * Math.max(config.M, config.N) * slice;
+  const stHostA = list.some((c) => c.kind === "st-mma") ? ints(ST_COPIES * stBlock) : null;
+  const stHostB = stHostA ? ints(ST_COPIES * stBlock) : null;
   const yBytes = Math.max(16, ...list.map((c) => outputWords(c, config, subgroupSize, opts.workgroups) * 4));
   const readBytes = Math.max(16, ...list.map((c) => checkWords(c, config, subgroupSize) * 4));
   if (yBytes > gpu.limits.maxStorageBufferBindingSize) throw new Error(`the output needs ${yBytes} bytes: use fewer --workgroups`);
@@ -553,6 +740,7 @@ async function main() {
     readback: device.createBuffer({ size: readBytes, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST }),
     hostA,
     hostB,
+    st: stHostA && stHostB ? { a: upload(stHostA), b: upload(stHostB), hostA: stHostA, hostB: stHostB, block: stBlock } : null,
     timestamps: gpu.features.timestampQuery
       ? {
           querySet: device.createQuerySet({ type: "timestamp", count: 2 }),
@@ -567,7 +755,7 @@ async function main() {
   const fixed = (v: number | null, digits: number) => (v === null || !Number.isFinite(v) ? "" : v.toFixed(digits));
   for (const c of list) {
     const tile = c.kind === "stores" ? "" : `${c.rows}x${c.cols}`;
-    const stride = c.kind === "mma" ? "" : String(c.stride);
+    const stride = c.kind === "mma" ? "" : c.kind === "st-mma" ? `${slice} (storage)` : String(c.stride);
     const store = c.kind === "stores" ? `${c.store}${c.barrier ? " + barrier" : ""}` : "";
     const common = { bench: "mma-peak", case: label(c), device: gpu.adapter.name, robustness, majorness };
     try {
@@ -588,14 +776,14 @@ async function main() {
         }),
       );
       rows.push(
-        `| ${c.kind} | ${c.subgroups} | ${tile} | ${stride} | ${store} | ${fixed(r.msPerDispatch, 3)} | ${fixed(r.tflops, 1)} | ${fixed(r.wgTBs, 2)} | ${r.check} |`,
+        `| ${tableCase(c)} | ${c.subgroups} | ${tile} | ${stride} | ${store} | ${fixed(r.msPerDispatch, 3)} | ${fixed(r.tflops, 1)} | ${fixed(r.wgTBs, 2)} | ${r.check} |`,
       );
     } catch (error) {
       const message = String((error as Error)?.message ?? error)
         .split("\n")[0]
         .slice(0, 300);
       console.log(JSON.stringify({ ...common, ...c, error: message }));
-      rows.push(`| ${c.kind} | ${c.subgroups} | ${tile} | ${stride} | ${store} | | | | error: ${message} |`);
+      rows.push(`| ${tableCase(c)} | ${c.subgroups} | ${tile} | ${stride} | ${store} | | | | error: ${message} |`);
     }
   }
   console.log(`\n${gpu.adapter.name}, robustness ${robustness}, ${majorness} syntax, ${opts.workgroups} workgroups`);

@@ -158,6 +158,12 @@ export interface Backend {
    * Ties go to the lowest id, as the host sampler.
    */
   sampleGreedy(logits: Activation, maskStops: Int32Array, stopIds: Int32Array): Activation;
+  /**
+   * Temperature sampling with min-p, top-k and top-p on the device for the listed rows (webgpu/kernels/
+   * sample-rows.ts): overwrites their pairs in `pairs`, sampleGreedy's output for the same logits (whose
+   * `stopIds` it shares). Absent on backends that gain nothing from it (the reference reads no logits back).
+   */
+  sampleRows?(logits: Activation, pairs: Activation, sampled: DeviceSampledRows, stopIds: Int32Array): Activation;
   /** Waits for the work behind `x` and copies it out, row-major. */
   read(x: Activation): Promise<Float32Array>;
   /**
@@ -168,4 +174,19 @@ export interface Backend {
    */
   prepareRead?(x: Activation, lateInputs: readonly Int32Array[]): PreparedRead;
   dispose(): Promise<void>;
+}
+
+/** Sampling settings of the rows a step samples on the device (`Backend.sampleRows`). */
+export interface DeviceSampledRows {
+  /** The logits row each sampled row reads (and whose output pair it writes). */
+  rows: Int32Array;
+  /** Per row: temperature (> 0), top-p (1: off), top-k (0: off), min-p (0: off). */
+  temperature: Float32Array;
+  topP: Float32Array;
+  topK: Int32Array;
+  minP: Float32Array;
+  /** Per row: the request generator's uniform draw in [0, 1). */
+  u: Float32Array;
+  /** Per row: 1 while min_tokens keeps the stop ids out. */
+  maskStops: Int32Array;
 }

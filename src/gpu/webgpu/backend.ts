@@ -1,7 +1,18 @@
 /// <reference types="@webgpu/types" />
 import { SwallowError } from "../../errors.js";
 import { BYTES_PER_ELEMENT, toF32 } from "../../model/dtype.js";
-import type { Activation, Backend, ForwardBatch, HostTensor, KvCache, KvCacheLayout, NormSpec, PreparedRead, Weight } from "../backend.js";
+import type {
+  Activation,
+  Backend,
+  DeviceSampledRows,
+  ForwardBatch,
+  HostTensor,
+  KvCache,
+  KvCacheLayout,
+  NormSpec,
+  PreparedRead,
+  Weight,
+} from "../backend.js";
 import { BufferPool, BufferUsage, checkBindable, MAP_MODE_READ, storageBytes } from "./buffers.js";
 import { GpuWeight, type GpuKvLayer, type KernelContext } from "./context.js";
 import { describeDevice, openWebGpu, requestWebGpuDevice, type WebGpuAdapter, type WebGpuDevice, type WebGpuOptions } from "./device.js";
@@ -12,6 +23,7 @@ import { embed } from "./kernels/embed.js";
 import { gatherRows } from "./kernels/gather-rows.js";
 import { concatColumns } from "./kernels/concat-columns.js";
 import { sampleGreedy } from "./kernels/sample-greedy.js";
+import { packSampledRows, sampleRows } from "./kernels/sample-rows.js";
 import { matmul, matmulGrouped, matmulSwiGlu, type FusedNorm, type MatmulKernel } from "./kernels/matmul.js";
 import { tensorCoreLayouts, tensorCoreSetup } from "./kernels/tensor/setup.js";
 import { probeMajornessSyntax } from "./kernels/tensor/majorness-probe.js";
@@ -513,6 +525,17 @@ export class WebGpuBackend implements Backend {
     if (maskStops.length !== logits.rows) throw new RangeError(`sampleGreedy: ${maskStops.length} mask flags for ${logits.rows} rows`);
     const stops = stopIds.length > 0 ? stopIds : Int32Array.of(-1);
     return sampleGreedy(this.ctx, activation(logits), this.i32Input(maskStops), this.i32Input(stops), stopIds.length);
+  }
+  sampleRows(logits: Activation, pairs: Activation, sampled: DeviceSampledRows, stopIds: Int32Array): Activation {
+    this.throwIfLost();
+    const count = sampled.rows.length;
+    for (const row of sampled.rows) {
+      if (row < 0 || row >= logits.rows) throw new RangeError(`sampleRows: row ${row} is outside 0..${logits.rows - 1}`);
+    }
+    if (new Set(sampled.rows).size !== count) throw new RangeError("sampleRows: a logits row is listed twice");
+    const stops = stopIds.length > 0 ? stopIds : Int32Array.of(-1);
+    const rows: Resource = this.recorder.input(sampled, "sampled-rows", () => packSampledRows(sampled));
+    return sampleRows(this.ctx, activation(logits), activation(pairs), rows, count, this.i32Input(stops), stopIds.length);
   }
 
   gatherRows(x: Activation, rows: Int32Array): Activation {
