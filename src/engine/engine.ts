@@ -1,5 +1,5 @@
 import { SwallowError } from "../errors.js";
-import type { Activation } from "../gpu/backend.js";
+import type { Activation, DeviceSampledRows } from "../gpu/backend.js";
 import type { Tokenizer } from "../tokenizer/tokenizer.js";
 import { EventChannel } from "./event-channel.js";
 import type { GenerationEvent } from "./generate.js";
@@ -8,7 +8,7 @@ import { OutputProcessor } from "./output-processor.js";
 import { EngineBusyError, type EngineRequest, type EngineStats, type InferenceEngine, type PromptTokenLogprob } from "./request.js";
 import { randomSeed, Rng } from "./rng.js";
 import type { ModelRunner, PreparedStep } from "./runner.js";
-import { Sampler, type SampleResult } from "./sampler.js";
+import { Sampler, type SampleResult, type SamplingParams } from "./sampler.js";
 import { Scheduler, type SchedulableSequence } from "./scheduler.js";
 
 export interface EngineOptions {
@@ -272,7 +272,7 @@ export class Engine implements InferenceEngine {
       if (seq.producer.step === previous && previous.deviceSampled) feed.push({ chunk: i, sourceRow: seq.producer.row });
       else waitsFor = seq.producer.step;
     });
-    const greedy = this.deviceGreedy(entries);
+    const greedy = this.deviceSampling(entries);
     try {
       const prepared = this.runner.prepare(
         plan.chunks.map((c) => c.chunk),
@@ -286,27 +286,46 @@ export class Engine implements InferenceEngine {
   }
 
   /**
-   * Device-side greedy sampling for the step when every sequence that samples in it would get exactly the
-   * host sampler's choice that way: temperature 0, no penalties, no constraint, no top log-probs, no prompt
-   * log-probs, and one shared stop-id list for the rows that still mask stops (min_tokens).
+   * Device-side sampling for the step when every sequence that samples in it can take it: no penalties, no
+   * constraint, no top log-probs, no prompt log-probs, and one shared stop-id list for the rows that still mask
+   * stops (min_tokens). Temperature 0 rows are greedy (exactly the host sampler's argmax); others, where the
+   * backend can (Backend.sampleRows), draw on the device with one u from the request's generator, as the host
+   * sampler would (both draw in id order, so a seed gives the same tokens on either path but for rounding).
    */
-  private deviceGreedy(entries: StepEntry[]): { maskStops: Int32Array; stopIds: Int32Array } | null {
+  private deviceSampling(entries: StepEntry[]): { maskStops: Int32Array; stopIds: Int32Array; sampled?: DeviceSampledRows } | null {
     const sampling = entries.filter((e) => e.samples);
     // Prompt log-probs need the logits themselves (and give chunks several rows).
     if (sampling.length === 0 || entries.some((e) => e.seq.wantsPromptLogits)) return null;
     const maskStops = new Int32Array(entries.filter((e) => e.sampleRow >= 0).length);
     let stopIds: number[] | null = null;
+    const drawn: { row: number; params: SamplingParams }[] = [];
     for (const { seq, sampleRow } of sampling) {
       const p = seq.request.params;
-      const plain =
-        p.temperature === 0 && p.logprobs === 0 && p.repetitionPenalty === 1 && p.presencePenalty === 0 && p.frequencyPenalty === 0;
+      const plain = p.logprobs === 0 && p.repetitionPenalty === 1 && p.presencePenalty === 0 && p.frequencyPenalty === 0;
       if (!plain || p.maxTokens === 0 || seq.request.constraint || seq.wantsPromptLogits) return null;
+      if (p.temperature !== 0) {
+        if (!this.runner.samplesOnDevice) return null;
+        drawn.push({ row: sampleRow, params: p });
+      }
       if (seq.output.outputIds.length + seq.pending >= p.minTokens) continue;
       if (stopIds !== null && (stopIds.length !== p.stopTokenIds.length || stopIds.some((id, i) => id !== p.stopTokenIds[i]))) return null;
       stopIds = p.stopTokenIds;
       maskStops[sampleRow] = 1;
     }
-    return { maskStops, stopIds: Int32Array.from(stopIds ?? []) };
+    const plan = { maskStops, stopIds: Int32Array.from(stopIds ?? []) };
+    if (drawn.length === 0) return plan;
+    // Every check passed: only now take each sampled row's draw from its request's generator.
+    const rngOf = new Map(sampling.map((e) => [e.sampleRow, e.seq.rng]));
+    const sampled: DeviceSampledRows = {
+      rows: Int32Array.from(drawn, (d) => d.row),
+      temperature: Float32Array.from(drawn, (d) => d.params.temperature),
+      topP: Float32Array.from(drawn, (d) => d.params.topP),
+      topK: Int32Array.from(drawn, (d) => (d.params.topK > 0 ? d.params.topK : 0)),
+      minP: Float32Array.from(drawn, (d) => d.params.minP),
+      u: Float32Array.from(drawn, (d) => rngOf.get(d.row)!.nextFloat()),
+      maskStops: Int32Array.from(drawn, (d) => maskStops[d.row]),
+    };
+    return { ...plan, sampled };
   }
 
   /** Fills host-known token ids, marks the positions cached, sends the step; sampling sequences get a placeholder. */

@@ -1,5 +1,5 @@
 import { SwallowError } from "../errors.js";
-import type { Activation, Backend, KvCache } from "../gpu/backend.js";
+import type { Activation, Backend, DeviceSampledRows, KvCache } from "../gpu/backend.js";
 import type { LlamaModel } from "../model/llama.js";
 import { buildForwardBatch, type SequenceChunk } from "./batch.js";
 import { BlockAllocator, SequenceSlots } from "./kv-blocks.js";
@@ -22,8 +22,11 @@ export interface PreparedStep {
 }
 
 export interface PrepareOptions {
-  /** Sample greedily on the device (rows in logits order): no logits readback, and the next step may be fed. */
-  greedy?: { maskStops: Int32Array; stopIds: Int32Array };
+  /**
+   * Sample on the device (rows in logits order): greedily, and with `sampled` the listed rows by temperature,
+   * min-p, top-k and top-p (Backend.sampleRows): no logits readback, and the next step may be fed.
+   */
+  greedy?: { maskStops: Int32Array; stopIds: Int32Array; sampled?: DeviceSampledRows };
   /** Chunks whose last token is the previous step's device-sampled token `sourceRow`. */
   feed?: { source: Activation; chunks: { chunk: number; sourceRow: number }[] };
 }
@@ -98,6 +101,11 @@ export class ModelRunner {
     return prepared.submit();
   }
 
+  /** Whether the backend samples by temperature / top-p on the device (PrepareOptions.greedy.sampled). */
+  get samplesOnDevice(): boolean {
+    return this.backend.sampleRows !== undefined;
+  }
+
   /** Whether `prepare` returns before the device computes, so the next step can be planned meanwhile. */
   get canPipeline(): boolean {
     return this.backend.prepareRead !== undefined;
@@ -123,7 +131,11 @@ export class ModelRunner {
     }
     const logits = this.model.forward(batch, this.cache);
     const greedy = options.greedy;
-    const target = greedy ? this.backend.sampleGreedy(logits, greedy.maskStops, greedy.stopIds) : logits;
+    let target = greedy ? this.backend.sampleGreedy(logits, greedy.maskStops, greedy.stopIds) : logits;
+    if (greedy?.sampled) {
+      if (!this.backend.sampleRows) throw new Error(`the ${this.backend.name} backend cannot sample rows on the device`);
+      target = this.backend.sampleRows(logits, target, greedy.sampled, greedy.stopIds);
+    }
     const read = this.backend.prepareRead?.(target, [batch.tokenIds]) ?? { submit: () => this.backend.read(target) };
     const width = greedy ? 2 : this.vocabSize;
     return {

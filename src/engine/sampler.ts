@@ -191,8 +191,9 @@ const NUCLEUS_FIRST_THRESHOLD = 1e-4;
  *   6. top-k (keep logits ≥ the k-th largest; ties kept, as vLLM's and transformers' masks);
  *   7. top-p on the renormalised survivors of 5–6: sorted most likely first, a token is kept while the
  *      mass strictly before it is < top_p, so the token that crosses top_p is kept (vLLM, transformers);
- *   8. one draw u = rng.nextFloat() from the renormalised survivors (inverse CDF). Exactly one float is
- *      consumed per sampled token, so a seeded request is reproducible whatever else runs beside it.
+ *   8. one draw u = rng.nextFloat() from the renormalised survivors (inverse CDF over them in id order, as the
+ *      device sampler draws). Exactly one float is consumed per sampled token, so a seeded request is
+ *      reproducible whatever else runs beside it.
  *
  * Cost on a 128256 vocab: a copy, two exp passes (raw log-normaliser, tempered weights) and a few linear
  * scans; top-k uses a size-k heap; top-p sorts only the tokens above a relative-weight threshold (lowered
@@ -384,15 +385,18 @@ export class Sampler {
     }
   }
 
-  /** Step 8: inverse-CDF draw of u ∈ [0, 1) from the survivors. */
+  /**
+   * Step 8: inverse-CDF draw of u ∈ [0, 1) from the survivors, in id order whatever filtered them (the device
+   * sampler's order, webgpu/kernels/sample-rows.ts: a seed picks the same token on both paths but for rounding).
+   */
   private draw(kept: { sorted: boolean; count: number; total: number }, u: number): number {
     const w = this.weights;
     const target = u * kept.total;
     let acc = 0;
     let last = -1;
     if (kept.sorted) {
-      for (let j = 0; j < kept.count; j++) {
-        const id = this.order[j];
+      const ids = this.order.subarray(0, kept.count).sort(); // the nucleus (few ids), now by id
+      for (const id of ids) {
         acc += w[id];
         if (target < acc) return id;
         last = id;

@@ -4,6 +4,7 @@ import type { EngineRequest } from "../../src/engine/request.js";
 import type { GenerationEvent } from "../../src/engine/generate.js";
 import { Rng } from "../../src/engine/rng.js";
 import type { Backend } from "../../src/gpu/backend.js";
+import type { SamplingParams } from "../../src/engine/sampler.js";
 import { NodeFileTree } from "../../src/node/file-tree.js";
 import { tinyDir } from "./tiny-fixtures.js";
 
@@ -53,53 +54,77 @@ export async function concurrentVersusAlone(backend: Backend): Promise<void> {
 }
 
 /**
- * Greedy decoding sampled on the device (ids fed from step to step without a readback) gives the tokens and
- * log-probs of the host sampler: the same requests with `logprobs: 1` take the host path.
+ * Sampling on the device gives the host sampler's tokens: greedy (ids fed to the next step), and, where the backend
+ * samples rows on the device (Backend.sampleRows), seeded temperature / top-k / top-p / min-p sampling, which draws
+ * the same u from the request's generator and walks the same id order. The host path is forced by asking for a
+ * top log-prob. Log-probs agree within 1e-4.
  */
 export async function deviceVersusHostSampling(backend: Backend): Promise<void> {
   const model = await LanguageModel.load(new NodeFileTree(tinyDir("gqa-llama3")), { backend, maxModelLen: 96, maxNumSeqs: 4 });
   const prompts = makePrompts(4, model.spec.vocabSize);
-  const run = (logprobs: number) =>
-    Promise.all(
-      prompts.map((promptIds) =>
-        collect(
-          model.engine.submit({ promptIds, params: model.resolveSampling({ temperature: 0, maxTokens: 10, minTokens: 10, logprobs }) }),
+  const settings: Partial<SamplingParams>[] = [
+    { temperature: 0 },
+    { temperature: 0.8, topP: 0.9 },
+    { temperature: 1.2, topK: 20, minP: 0.01, minTokens: 6 },
+  ];
+  for (const setting of settings) {
+    const run = (logprobs: number) =>
+      Promise.all(
+        prompts.map((promptIds, i) =>
+          collect(
+            model.engine.submit({
+              promptIds,
+              params: model.resolveSampling({ minTokens: 10, ...setting, maxTokens: 10, logprobs, seed: 40 + i }),
+            }),
+          ),
         ),
-      ),
-    );
-  const device = await run(0);
-  const host = await run(1);
-  device.forEach((d, i) => {
-    assert.deepEqual(d.tokens, host[i].tokens, `request ${i}`);
-    d.events.forEach((event, j) => {
-      if (event.logprob === null) return;
-      assert.ok(Math.abs(event.logprob - host[i].events[j].logprob!) < 1e-4, `request ${i} token ${j}: ${event.logprob}`);
+      );
+    const original = backend.sampleRows;
+    let deviceDraws = 0;
+    if (original) {
+      backend.sampleRows = (...args) => {
+        deviceDraws += args[2].rows.length;
+        return original.apply(backend, args);
+      };
+    }
+    let device: Awaited<ReturnType<typeof run>>;
+    try {
+      device = await run(0);
+    } finally {
+      if (original) backend.sampleRows = original;
+    }
+    const host = await run(1);
+    const tokens = device.reduce((n, d) => n + d.tokens.length, 0);
+    // Every sampled token was drawn on the device (a row of a request that finished meanwhile may add a draw).
+    if (original && setting.temperature !== 0)
+      assert.ok(deviceDraws >= tokens, `${JSON.stringify(setting)}: ${deviceDraws} device draws, ${tokens} tokens`);
+    device.forEach((d, i) => {
+      assert.deepEqual(d.tokens, host[i].tokens, `${JSON.stringify(setting)}, request ${i}`);
+      d.events.forEach((event, j) => {
+        if (event.logprob === null) return;
+        assert.ok(Math.abs(event.logprob - host[i].events[j].logprob!) < 1e-4, `request ${i} token ${j}: ${event.logprob}`);
+      });
     });
-  });
+    if (setting.temperature !== 0) assert.ok(new Set(device.map((d) => d.tokens.join(","))).size > 1, "seeds should sample differently");
+  }
 }
 
 /**
- * Seeded sampling (temperature, top-p, penalties, stop strings: the host sampler, one step ahead on a pipelining
- * backend) gives each request the same tokens alone and among others.
+ * Seeded sampling gives each request the same tokens alone and among others: with penalties and stop strings (the
+ * host sampler, one step ahead on a pipelining backend), and without (on the device where the backend can).
  */
 export async function seededSamplingVersusAlone(backend: Backend): Promise<void> {
   const model = await LanguageModel.load(new NodeFileTree(tinyDir("gqa-llama3")), { backend, maxModelLen: 96, maxNumSeqs: 6 });
   const prompts = makePrompts(6, model.spec.vocabSize);
-  const request = (promptIds: number[], i: number): EngineRequest => ({
-    promptIds,
-    params: model.resolveSampling({
-      temperature: 0.8,
-      topP: 0.9,
-      topK: 50,
-      presencePenalty: 0.3,
-      seed: 100 + i,
-      maxTokens: 12,
-      stop: ["zz"],
-    }),
-  });
-  const alone: number[][] = [];
-  for (const [i, p] of prompts.entries()) alone.push((await collect(model.engine.submit(request(p, i)))).tokens);
-  const together = await Promise.all(prompts.map((p, i) => collect(model.engine.submit(request(p, i)))));
-  together.forEach((r, i) => assert.deepEqual(r.tokens, alone[i], `request ${i}`));
-  assert.ok(new Set(alone.map((t) => t.join(","))).size > 1, "different seeds should sample differently");
+  for (const penalties of [{ presencePenalty: 0.3 }, {}]) {
+    const request = (promptIds: number[], i: number): EngineRequest => ({
+      promptIds,
+      params: model.resolveSampling({ temperature: 0.8, topP: 0.9, topK: 50, ...penalties, seed: 100 + i, maxTokens: 12, stop: ["zz"] }),
+    });
+    const alone: number[][] = [];
+    for (const [i, p] of prompts.entries()) alone.push((await collect(model.engine.submit(request(p, i)))).tokens);
+    const together = await Promise.all(prompts.map((p, i) => collect(model.engine.submit(request(p, i)))));
+    together.forEach((r, i) => assert.deepEqual(r.tokens, alone[i], `request ${i}${penalties.presencePenalty ? " (penalties)" : ""}`));
+    assert.ok(new Set(alone.map((t) => t.join(","))).size > 1, "different seeds should sample differently");
+  }
 }
