@@ -15,9 +15,8 @@ export interface BenchOptions {
   /** Requests per concurrency level (default 2 × the level, at least 8). */
   requestsPerLevel?: number;
   /**
-   * Sampling of the batched-decode and serving requests (default greedy, which samples on the device). The model
-   * card's settings (temperature 0.6, top-p 0.9) sample on the host from each row's logits, which costs that much
-   * more per step. Prefill and batch-1 decode stay greedy.
+   * Sampling of the batched-decode and serving requests (default greedy), e.g. the model card's temperature 0.6 and
+   * top-p 0.9. Prefill and batch-1 decode stay greedy.
    */
   sampling?: { temperature: number; topP: number };
   /**

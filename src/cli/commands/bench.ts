@@ -23,8 +23,7 @@ for each --prefill length, decode tokens/s at batch 1 (--prompt tokens, then --n
 (--max-num-batched-tokens: tokens per forward pass, --kv-cache-memory-bytes: the KV cache's size, as \`swallow serve\`).
 --shape runs random bf16 weights of a real model's shapes (no download; --layers keeps the first N layers).
 Prompts are random token ids; every request runs to its full length. --temperature and --top-p set the sampling
-of the --decode-batch and --concurrency requests (default greedy, sampled on the GPU; e.g. the model card's 0.6 and
-0.9 sample on the host, from each request's logits). --tensor-cores (WebGPU) uses subgroup-matrix
+of the --decode-batch and --concurrency requests (default greedy; e.g. the model card's 0.6 and 0.9). --tensor-cores (WebGPU) uses subgroup-matrix
 matmuls for 64+ token batches where the GPU has them: faster prefill, but outputs depend slightly on batching.
 --profile (WebGPU) also times the batch-1 decode steps on the GPU: time per step and the GPU's idle time between steps.`;
 
