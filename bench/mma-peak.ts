@@ -11,7 +11,28 @@
  *   wg-mma   As mma, but every K step reloads the R lefts and C rights with subgroupMatrixLoad from workgroup memory
  *            laid out as the GEMM stages it (rows of a 2K-wide slice, row stride 40 halves, also 32 and 36), i.e. the
  *            GEMM's inner loop without the staging. The offsets include a uniform that is always 0 times the loop
- *            counter, so the driver cannot hoist the loads out of the loop.
+ *            counter, so the driver cannot hoist the loads out of the loop. All subgroups of a workgroup load the same
+ *            matrices. Lefts are row-major, rights column-major (W's rows staged as they are, like the GEMM).
+ *   wg-mma-var  wg-mma changed along one axis, at the pairs (--subgroups[i], --tiles[i]) (1 / 1x1, 4 / 2x2, 8 / 4x4)
+ *            and each --variant-strides (40): "rights row-major" (each 16×16 W block staged transposed, the same rows
+ *            and columns of memory read, only the majorness differs); "stride from a uniform" (the stride argument is
+ *            params.stride instead of a WGSL const: a driver may only take a fast path for compile-time strides);
+ *            "one shared array" (x and W in one workgroup array instead of one each); "lefts loaded once" / "rights
+ *            loaded once" (those are loaded before the loop, only the others every K step: which operand the time
+ *            goes to); "offsets x8" ((fence + iteration·zero)·8 + constant: offsets the compiler can see are
+ *            multiples of 16 bytes).
+ *   wg-mma-nofence  wg-mma without the fence/zero trick in the offsets: they are WGSL constants (so Tint's robustness
+ *            needs no clamping either, and the stride stays a constant), and the loads stay in the loop because every
+ *            iteration first stores into each array at index iteration·zero (= 0, unknown to the compiler, so it may
+ *            overlap any load), once with the const stride and once with the stride from a uniform, at the same
+ *            pairs and strides as wg-mma-var. With one subgroup the stored value is the staged one + iteration % 2
+ *            (checked), so loads hoisted out of the loop anyway would show as WRONG; with more subgroups it is the
+ *            staged value itself (subgroups are not in step), so there only a speed near mma's would betray hoisting.
+ *   st-mma   As wg-mma (1/4/8 subgroups, 1x1/2x2/4x4), but the matrices are loaded straight from storage buffers
+ *            (rows 2K halves apart, rights column-major) with no workgroup memory: each buffer holds ST_COPIES (16)
+ *            different copies of the operands (64 KB at the default tiles, 128 KB in all: L1/L2-resident), and
+ *            subgroup g reads copies (iteration + g) % 16 (x) and (5·iteration + g) % 16 (W), so the loads stay in
+ *            the loop and neighbouring subgroups read different addresses.
  *   stores   Workgroup-memory store throughput of staging 8-half chunks (4 per thread per iteration, rows of 32 halves
  *            at the same strides, workgroups of the largest --subgroups count: 256 threads by default): scalar f16 stores into array<f16> (what the GEMM does, and the only layout
  *            subgroupMatrixLoad can read an f16 matrix from: WGSL cannot reinterpret workgroup memory) against word
@@ -19,18 +40,21 @@
  *            vec4<u32> also with a workgroupBarrier per iteration (the staging loop's shape, and a guard against the
  *            compiler dropping stores that the next iteration overwrites).
  *
- *   node dist/bench/mma-peak.js [--no-robustness] [--majorness probe|template|argument] [--cases mma,wg-mma,stores]
- *                               [--subgroups 1,4,8] [--tiles 1x1,2x2,4x4] [--strides 40,32,36] [--workgroups 1056]
- *                               [--pass-ms 25]
+ *   node dist/bench/mma-peak.js [--no-robustness] [--majorness probe|template|argument]
+ *                               [--cases mma,wg-mma,wg-mma-var,wg-mma-nofence,st-mma,stores] (default: all)
+ *                               [--subgroups 1,4,8] [--tiles 1x1,2x2,4x4] [--strides 40,32,36] [--variant-strides 40]
+ *                               [--workgroups 1056] [--pass-ms 25]
  *
  * Workgroups default to 1056 (132 SMs × 8). Each case is first checked (3 iterations, the first workgroup's results
  * against the host: small integers, exact in f16 and f32; "WRONG" is reported, not fatal, since loads at row strides
  * 32/40 without robustness are known to read wrong values, bench/NOTES.md session 5), then calibrated: the iteration
  * count grows until one dispatch takes ≥ 1 ms (which also warms it up), then one compute pass of D dispatches between
  * two timestamp queries (timestampWrites) lasting ≥ --pass-ms (at least 20 ms: Dawn quantises timestamps to 65.5 µs)
- * is timed. TFLOP/s = 2·M·N·K per multiply × multiplies / time; "wg TB/s" is the bytes the matrix loads (wg-mma) or
- * the stores (stores) move per second. One JSON line per case, then a markdown table. A device without an f16→f32
- * subgroup-matrix configuration (lavapipe) gets a one-line message and exit code 0 (`--cases stores` still runs there).
+ * is timed. TFLOP/s = 2·M·N·K per multiply × multiplies / time; "wg TB/s" is the bytes the matrix loads in the loop
+ * move per second (wg-mma and its variants: from workgroup memory; st-mma: from storage, mostly L1/L2 hits) or the
+ * stores (stores) write. One JSON line per case, then a markdown table whose first column names the kind and, for
+ * wg-mma's variants, what they change. A device without an f16→f32 subgroup-matrix configuration (lavapipe) gets a
+ * one-line message and exit code 0 (`--cases stores` still runs there).
  */
 import { describeDevice, openWebGpu, type WebGpuDevice } from "../src/gpu/webgpu/device.js";
 import { BufferUsage, MAP_MODE_READ } from "../src/gpu/webgpu/buffers.js";
@@ -56,7 +80,7 @@ type StoreKind = "f16" | "vec2<f16>" | "u32" | "vec4<f16>" | "vec4<u32>";
 /** Halves per element of the workgroup array each store kind writes. */
 const STORE_ELEMENT_HALVES: Record<StoreKind, number> = { f16: 1, "vec2<f16>": 2, u32: 2, "vec4<f16>": 4, "vec4<u32>": 8 };
 
-/** st-mma: copies of the operands in each storage buffer (a different one per iteration and subgroup; 16 KB of a buffer each at 4x4). */
+/** st-mma: copies of the operands in each storage buffer (a different one per iteration and subgroup; 4 KB a copy at 4x4). */
 const ST_COPIES = 16;
 
 /**
