@@ -4,8 +4,25 @@ import type { GpuActivation, Resource } from "../recorder.js";
 import { LINEAR_WORKGROUP } from "../wgsl.js";
 
 const WORKGROUP = 256;
-/** u32 words per sampled row in the `rows` input (see SampledRowsInput). */
+/** u32 words per sampled row in the kernel's `rows` input (packSampledRows). */
 export const SAMPLED_ROW_WORDS = 8;
+
+/**
+ * WGSL: `name(lid, x)` combines the workgroup's x with `op` in a fixed tree through `array` and returns the result
+ * to every thread (call it from uniform control flow: it has barriers).
+ */
+function reduction(name: string, array: string, type: string, op: (a: string, b: string) => string): string {
+  return `fn ${name}(lid: u32, x: ${type}) -> ${type} {
+  workgroupBarrier();
+  ${array}[lid] = x;
+  workgroupBarrier();
+  for (var stride = WG / 2u; stride > 0u; stride >>= 1u) {
+    if (lid < stride) { ${array}[lid] = ${op(`${array}[lid]`, `${array}[lid + stride]`)}; }
+    workgroupBarrier();
+  }
+  return workgroupUniformLoad(&${array}[0]);
+}`;
+}
 
 /**
  * Temperature sampling with min-p, top-k and top-p on the device, one workgroup per sampled row, so that a
@@ -23,70 +40,31 @@ export const SAMPLED_ROW_WORDS = 8;
  *     token by inverse CDF over the kept weights in id order.
  * The token's log-probability is of the raw row (stop ids included), as the host sampler and vLLM report it.
  * Sums run per thread over its contiguous chunk of ids, then over the threads in a fixed tree, so a row's result
- * does not depend on the batch. The host sampler draws over the nucleus most likely first and sums in float64:
- * both sample the same distribution, but a seed picks other tokens on the two paths.
+ * does not depend on the batch. The host sampler walks the same id order in float64, so a seed picks the same
+ * token on both paths but where rounding moves a boundary.
  */
 const SOURCE = `
 struct Params { vocab: u32, numStops: u32, numRows: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> logits: array<f32>;
-// Per sampled row, 8 words: logits row, mask stops (0/1), top-k (0: off), unused, then the bits of 1/T, top-p, min-p, u.
+// Per sampled row, ROW_WORDS words: logits row, mask stops (0/1), top-k (0: off), unused, then the bits of 1/T, top-p, min-p, u.
 @group(0) @binding(2) var<storage, read> rows: array<u32>;
 @group(0) @binding(3) var<storage, read> stopIds: array<i32>;
 @group(0) @binding(4) var<storage, read_write> out: array<f32>; // [logits rows, 2]: token id, log-probability
 ${LINEAR_WORKGROUP}
 
 const WG: u32 = ${WORKGROUP}u;
+const ROW_WORDS: u32 = ${SAMPLED_ROW_WORDS}u;
 
 var<workgroup> sums: array<f32, ${WORKGROUP}>;
 var<workgroup> counts: array<u32, ${WORKGROUP}>;
 var<workgroup> prefix: array<f32, ${WORKGROUP + 1}>;
 var<workgroup> picked: atomic<u32>;
 
-// The workgroup's values summed in a fixed tree (every thread calls it: uniform control flow).
-fn sumAll(lid: u32, x: f32) -> f32 {
-  workgroupBarrier();
-  sums[lid] = x;
-  workgroupBarrier();
-  for (var stride = WG / 2u; stride > 0u; stride >>= 1u) {
-    if (lid < stride) { sums[lid] += sums[lid + stride]; }
-    workgroupBarrier();
-  }
-  return workgroupUniformLoad(&sums[0]);
-}
-
-fn maxAll(lid: u32, x: f32) -> f32 {
-  workgroupBarrier();
-  sums[lid] = x;
-  workgroupBarrier();
-  for (var stride = WG / 2u; stride > 0u; stride >>= 1u) {
-    if (lid < stride) { sums[lid] = max(sums[lid], sums[lid + stride]); }
-    workgroupBarrier();
-  }
-  return workgroupUniformLoad(&sums[0]);
-}
-
-fn maxCountAll(lid: u32, x: u32) -> u32 {
-  workgroupBarrier();
-  counts[lid] = x;
-  workgroupBarrier();
-  for (var stride = WG / 2u; stride > 0u; stride >>= 1u) {
-    if (lid < stride) { counts[lid] = max(counts[lid], counts[lid + stride]); }
-    workgroupBarrier();
-  }
-  return workgroupUniformLoad(&counts[0]);
-}
-
-fn countAll(lid: u32, x: u32) -> u32 {
-  workgroupBarrier();
-  counts[lid] = x;
-  workgroupBarrier();
-  for (var stride = WG / 2u; stride > 0u; stride >>= 1u) {
-    if (lid < stride) { counts[lid] += counts[lid + stride]; }
-    workgroupBarrier();
-  }
-  return workgroupUniformLoad(&counts[0]);
-}
+${reduction("sumAll", "sums", "f32", (a, b) => `${a} + ${b}`)}
+${reduction("maxAll", "sums", "f32", (a, b) => `max(${a}, ${b})`)}
+${reduction("countAll", "counts", "u32", (a, b) => `${a} + ${b}`)}
+${reduction("maxCountAll", "counts", "u32", (a, b) => `max(${a}, ${b})`)}
 
 // An order-preserving key of an f32: a < b exactly when key(a) < key(b) (NaN aside).
 fn orderKey(x: f32) -> u32 {
@@ -105,13 +83,13 @@ fn isStop(id: u32) -> bool {
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let r = linearWorkgroup(wid, nwg);
   if (r >= params.numRows) { return; } // the whole workgroup: uniform
-  let row = rows[r * 8u];
-  let mask = rows[r * 8u + 1u] != 0u;
-  let topK = rows[r * 8u + 2u];
-  let invT = bitcast<f32>(rows[r * 8u + 4u]);
-  let topP = bitcast<f32>(rows[r * 8u + 5u]);
-  let minP = bitcast<f32>(rows[r * 8u + 6u]);
-  let u = bitcast<f32>(rows[r * 8u + 7u]);
+  let row = rows[r * ROW_WORDS];
+  let mask = rows[r * ROW_WORDS + 1u] != 0u;
+  let topK = rows[r * ROW_WORDS + 2u];
+  let invT = bitcast<f32>(rows[r * ROW_WORDS + 4u]);
+  let topP = bitcast<f32>(rows[r * ROW_WORDS + 5u]);
+  let minP = bitcast<f32>(rows[r * ROW_WORDS + 6u]);
+  let u = bitcast<f32>(rows[r * ROW_WORDS + 7u]);
   let V = params.vocab;
   let base = row * V;
   let chunk = (V + WG - 1u) / WG;
