@@ -7,7 +7,7 @@ import type { SequenceSlots } from "./kv-blocks.js";
 import { OutputProcessor } from "./output-processor.js";
 import { EngineBusyError, type EngineRequest, type EngineStats, type InferenceEngine, type PromptTokenLogprob } from "./request.js";
 import { randomSeed, Rng } from "./rng.js";
-import type { ModelRunner, PreparedStep } from "./runner.js";
+import type { DeviceSampling, ModelRunner, PreparedStep } from "./runner.js";
 import { Sampler, type SampleResult, type SamplingParams } from "./sampler.js";
 import { Scheduler, type SchedulableSequence } from "./scheduler.js";
 
@@ -272,13 +272,13 @@ export class Engine implements InferenceEngine {
       if (seq.producer.step === previous && previous.deviceSampled) feed.push({ chunk: i, sourceRow: seq.producer.row });
       else waitsFor = seq.producer.step;
     });
-    const greedy = this.deviceSampling(entries);
+    const device = this.deviceSampling(entries);
     try {
       const prepared = this.runner.prepare(
         plan.chunks.map((c) => c.chunk),
-        { greedy: greedy ?? undefined, feed: feed.length > 0 ? { source: previous!.sampled!, chunks: feed } : undefined },
+        { deviceSampling: device ?? undefined, feed: feed.length > 0 ? { source: previous!.sampled!, chunks: feed } : undefined },
       );
-      return { entries, prepared, deviceSampled: greedy !== null, waitsFor };
+      return { entries, prepared, deviceSampled: device !== null, waitsFor };
     } catch (error) {
       for (const { seq } of entries) this.fail(seq, error);
       return null;
@@ -292,20 +292,20 @@ export class Engine implements InferenceEngine {
    * backend can (Backend.sampleRows), draw on the device with one u from the request's generator, as the host
    * sampler would (both draw in id order, so a seed gives the same tokens on either path but for rounding).
    */
-  private deviceSampling(entries: StepEntry[]): { maskStops: Int32Array; stopIds: Int32Array; sampled?: DeviceSampledRows } | null {
+  private deviceSampling(entries: StepEntry[]): DeviceSampling | null {
     const sampling = entries.filter((e) => e.samples);
     // Prompt log-probs need the logits themselves (and give chunks several rows).
     if (sampling.length === 0 || entries.some((e) => e.seq.wantsPromptLogits)) return null;
     const maskStops = new Int32Array(entries.filter((e) => e.sampleRow >= 0).length);
     let stopIds: number[] | null = null;
-    const drawn: { row: number; params: SamplingParams }[] = [];
+    const drawn: { row: number; params: SamplingParams; rng: Rng }[] = [];
     for (const { seq, sampleRow } of sampling) {
       const p = seq.request.params;
       const plain = p.logprobs === 0 && p.repetitionPenalty === 1 && p.presencePenalty === 0 && p.frequencyPenalty === 0;
       if (!plain || p.maxTokens === 0 || seq.request.constraint || seq.wantsPromptLogits) return null;
       if (p.temperature !== 0) {
         if (!this.runner.samplesOnDevice) return null;
-        drawn.push({ row: sampleRow, params: p });
+        drawn.push({ row: sampleRow, params: p, rng: seq.rng });
       }
       if (seq.output.outputIds.length + seq.pending >= p.minTokens) continue;
       if (stopIds !== null && (stopIds.length !== p.stopTokenIds.length || stopIds.some((id, i) => id !== p.stopTokenIds[i]))) return null;
@@ -315,14 +315,13 @@ export class Engine implements InferenceEngine {
     const plan = { maskStops, stopIds: Int32Array.from(stopIds ?? []) };
     if (drawn.length === 0) return plan;
     // Every check passed: only now take each sampled row's draw from its request's generator.
-    const rngOf = new Map(sampling.map((e) => [e.sampleRow, e.seq.rng]));
     const sampled: DeviceSampledRows = {
       rows: Int32Array.from(drawn, (d) => d.row),
       temperature: Float32Array.from(drawn, (d) => d.params.temperature),
       topP: Float32Array.from(drawn, (d) => d.params.topP),
       topK: Int32Array.from(drawn, (d) => (d.params.topK > 0 ? d.params.topK : 0)),
       minP: Float32Array.from(drawn, (d) => d.params.minP),
-      u: Float32Array.from(drawn, (d) => rngOf.get(d.row)!.nextFloat()),
+      u: Float32Array.from(drawn, (d) => d.rng.nextFloat()),
       maskStops: Int32Array.from(drawn, (d) => maskStops[d.row]),
     };
     return { ...plan, sampled };

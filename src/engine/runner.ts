@@ -13,12 +13,23 @@ export interface PreparedStep {
   rowStarts: number[];
   commit(): void;
   /**
-   * Runs (or sends) the pass and resolves each chunk's logits rows, as `ModelRunner.step`; with `greedy`,
+   * Runs (or sends) the pass and resolves each chunk's logits rows, as `ModelRunner.step`; with `deviceSampling`,
    * each chunk with logits gets its (token id, log-prob) pair instead.
    */
   submit(): Promise<Float32Array[]>;
-  /** With `greedy`: the device-side sampled ids, which the next step may take as its tokens (`feed`). */
+  /** With `deviceSampling`: the device-side sampled ids, which the next step may take as its tokens (`feed`). */
   sampled: Activation | null;
+}
+
+/**
+ * A step's sampling on the device (rows in logits order): greedy for every row, stop ids masked where `maskStops`
+ * says (min_tokens), and with `sampled` the listed rows drawn by temperature, min-p, top-k and top-p instead
+ * (Backend.sampleRows).
+ */
+export interface DeviceSampling {
+  maskStops: Int32Array;
+  stopIds: Int32Array;
+  sampled?: DeviceSampledRows;
 }
 
 export interface PrepareOptions {
@@ -26,7 +37,7 @@ export interface PrepareOptions {
    * Sample on the device (rows in logits order): greedily, and with `sampled` the listed rows by temperature,
    * min-p, top-k and top-p (Backend.sampleRows): no logits readback, and the next step may be fed.
    */
-  greedy?: { maskStops: Int32Array; stopIds: Int32Array; sampled?: DeviceSampledRows };
+  deviceSampling?: DeviceSampling;
   /** Chunks whose last token is the previous step's device-sampled token `sourceRow`. */
   feed?: { source: Activation; chunks: { chunk: number; sourceRow: number }[] };
 }
@@ -101,7 +112,7 @@ export class ModelRunner {
     return prepared.submit();
   }
 
-  /** Whether the backend samples by temperature / top-p on the device (PrepareOptions.greedy.sampled). */
+  /** Whether the backend samples by temperature / top-p on the device (DeviceSampling.sampled). */
   get samplesOnDevice(): boolean {
     return this.backend.sampleRows !== undefined;
   }
@@ -130,19 +141,19 @@ export class ModelRunner {
       batch.deviceTokens = { source: options.feed.source, rows };
     }
     const logits = this.model.forward(batch, this.cache);
-    const greedy = options.greedy;
-    let target = greedy ? this.backend.sampleGreedy(logits, greedy.maskStops, greedy.stopIds) : logits;
-    if (greedy?.sampled) {
+    const device = options.deviceSampling;
+    let target = device ? this.backend.sampleGreedy(logits, device.maskStops, device.stopIds) : logits;
+    if (device?.sampled) {
       if (!this.backend.sampleRows) throw new Error(`the ${this.backend.name} backend cannot sample rows on the device`);
-      target = this.backend.sampleRows(logits, target, greedy.sampled, greedy.stopIds);
+      target = this.backend.sampleRows(logits, target, device.sampled, device.stopIds);
     }
     const read = this.backend.prepareRead?.(target, [batch.tokenIds]) ?? { submit: () => this.backend.read(target) };
-    const width = greedy ? 2 : this.vocabSize;
+    const width = device ? 2 : this.vocabSize;
     return {
       tokenIds: batch.tokenIds,
       rowStarts,
       commit,
-      sampled: greedy ? target : null,
+      sampled: device ? target : null,
       submit: async () => {
         const all = await read.submit();
         const out: Float32Array[] = [];

@@ -523,9 +523,14 @@ export class WebGpuBackend implements Backend {
   sampleGreedy(logits: Activation, maskStops: Int32Array, stopIds: Int32Array): Activation {
     this.throwIfLost();
     if (maskStops.length !== logits.rows) throw new RangeError(`sampleGreedy: ${maskStops.length} mask flags for ${logits.rows} rows`);
-    const stops = stopIds.length > 0 ? stopIds : Int32Array.of(-1);
-    return sampleGreedy(this.ctx, activation(logits), this.i32Input(maskStops), this.i32Input(stops), stopIds.length);
+    return sampleGreedy(this.ctx, activation(logits), this.i32Input(maskStops), this.stopIdsInput(stopIds), stopIds.length);
   }
+
+  /** The stop ids as a step input (a placeholder -1, which no id matches, when there are none: a binding cannot be empty). */
+  private stopIdsInput(stopIds: Int32Array): Resource {
+    return this.i32Input(stopIds.length > 0 ? stopIds : Int32Array.of(-1));
+  }
+
   sampleRows(logits: Activation, pairs: Activation, sampled: DeviceSampledRows, stopIds: Int32Array): Activation {
     this.throwIfLost();
     const count = sampled.rows.length;
@@ -533,9 +538,8 @@ export class WebGpuBackend implements Backend {
       if (row < 0 || row >= logits.rows) throw new RangeError(`sampleRows: row ${row} is outside 0..${logits.rows - 1}`);
     }
     if (new Set(sampled.rows).size !== count) throw new RangeError("sampleRows: a logits row is listed twice");
-    const stops = stopIds.length > 0 ? stopIds : Int32Array.of(-1);
     const rows: Resource = this.recorder.input(sampled, "sampled-rows", () => packSampledRows(sampled));
-    return sampleRows(this.ctx, activation(logits), activation(pairs), rows, count, this.i32Input(stops), stopIds.length);
+    return sampleRows(this.ctx, activation(logits), activation(pairs), rows, count, this.stopIdsInput(stopIds), stopIds.length);
   }
 
   gatherRows(x: Activation, rows: Int32Array): Activation {
