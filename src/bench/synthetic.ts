@@ -106,9 +106,11 @@ export function syntheticTokenizer(spec: ModelSpec): Tokenizer {
   const addedTokens: object[] = [];
   for (let id = 256; id < spec.vocabSize; id++) {
     const content = special.has(id) ? `<|special_${id}|>` : `<t${id}>`;
+    // In the model vocabulary too: HF gives an added token the id its content has there, else the next free
+    // id after the vocabulary (the "id" field is not read), which would renumber the special ids.
+    vocab[content] = id;
     if (special.has(id))
       addedTokens.push({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
-    else vocab[content] = id;
   }
   return Tokenizer.fromJson(
     {
