@@ -4,7 +4,7 @@
  *
  *   node dist/bench/matmul-lab.js [--check] [--variants all|NAME,...] [--tokens 2048] [--sweep 16,32,...]
  *                                 [--baselines] [--no-robustness] [--shapes NxK,...] [--dtypes bf16,f16]
- *                                 [--majorness probe|template|argument]
+ *                                 [--majorness probe|template|argument] [--pads 4,12]
  *
  * Timing: R dispatches in one compute pass with timestamp queries (recorder "pass" profile), so Dawn's
  * 65.5 µs timestamp quantum is spread over R. Every timed kernel is first checked: a sample of outputs
@@ -50,6 +50,7 @@ function parseArgs(argv: string[]) {
     shapes: REAL_SHAPES,
     dtypes: ["bf16"] as WeightDtype[],
     majorness: "probe" as MajornessSyntax | "probe",
+    pads: [] as number[],
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -62,6 +63,7 @@ function parseArgs(argv: string[]) {
     else if (a === "--no-robustness") opts.noRobustness = true;
     else if (a === "--dtypes") opts.dtypes = next().split(",") as WeightDtype[];
     else if (a === "--majorness") opts.majorness = next() as MajornessSyntax | "probe";
+    else if (a === "--pads") opts.pads = next().split(",").map(Number);
     else if (a === "--shapes")
       opts.shapes = next()
         .split(",")
@@ -351,11 +353,15 @@ async function main() {
   console.log(`subgroup-matrix configs: ${JSON.stringify(gpu.features.subgroupMatrixConfigs)}`);
   if (!setup) throw new Error("this device has no f16→f32 subgroup-matrix configuration: nothing to measure");
   const layouts: TensorLayout[] = [];
-  for (const variant of TENSOR_VARIANTS) {
-    if (opts.variants !== "all" && !opts.variants.split(",").includes(variant.name)) continue;
-    const layout = layoutVariant(variant, setup);
-    if (typeof layout === "string") console.log(`skip ${layout}`);
-    else layouts.push(layout);
+  for (const base of TENSOR_VARIANTS) {
+    if (opts.variants !== "all" && !opts.variants.split(",").includes(base.name)) continue;
+    // --pads: each variant at these row paddings instead of its own (named -pN).
+    const padded = opts.pads.length === 0 ? [base] : opts.pads.map((pad) => ({ ...base, pad, name: `${base.name}-p${pad}` }));
+    for (const variant of padded) {
+      const layout = layoutVariant(variant, setup);
+      if (typeof layout === "string") console.log(`skip ${layout}`);
+      else layouts.push(layout);
+    }
   }
   const lab = openLab(gpu);
   if (opts.check) {

@@ -22,9 +22,9 @@ const VOCAB = 300;
 const DRAWS = 1000;
 
 /** A row with a few likely tokens over a long tail, like a language model's (ids of the likely ones scattered). */
-function logitsRow(seed: number): Float32Array {
+function logitsRow(seed: number, vocab: number): Float32Array {
   const rng = random(seed);
-  const row = Float32Array.from(rng.values(VOCAB, 2));
+  const row = Float32Array.from(rng.values(vocab, 2));
   for (const [id, boost] of [
     [211, 3],
     [5, 2.6],
@@ -37,10 +37,11 @@ function logitsRow(seed: number): Float32Array {
 }
 
 async function sweep(row: Float32Array, params: SamplingParams, maskStops: boolean): Promise<Float32Array> {
+  const vocab = row.length;
   const logits = gpu.uploadActivation(
     DRAWS,
-    VOCAB,
-    Float32Array.from({ length: DRAWS * VOCAB }, (_, i) => row[i % VOCAB]),
+    vocab,
+    Float32Array.from({ length: DRAWS * vocab }, (_, i) => row[i % vocab]),
   );
   const stopIds = Int32Array.from(params.stopTokenIds);
   const mask = new Int32Array(DRAWS).fill(maskStops ? 1 : 0);
@@ -57,18 +58,21 @@ async function sweep(row: Float32Array, params: SamplingParams, maskStops: boole
   return gpu.read(gpu.sampleRows(logits, pairs, sampled, stopIds));
 }
 
-const CASES: [string, Partial<SamplingParams>, boolean][] = [
+// Rows wider than four workgroups' worth of ids (1,024) also take the kernel's unrolled loop; 2,503 is prime.
+const CASES: [string, Partial<SamplingParams>, boolean, number?][] = [
   ["temperature 0.6, top-p 0.9 (the model card's)", { temperature: 0.6, topP: 0.9 }, false],
   ["temperature 1, min-p 0.05", { temperature: 1, minP: 0.05 }, false],
   ["temperature 0.8, top-k 20, top-p 0.95", { temperature: 0.8, topK: 20, topP: 0.95 }, false],
   ["temperature 1.3, top-k 3 (ties of the third logit kept)", { temperature: 1.3, topK: 3 }, false],
   ["temperature 1, no filter", { temperature: 1 }, false],
   ["temperature 0.6, top-p 0.9, stop ids 5 and 17 masked (min_tokens)", { temperature: 0.6, topP: 0.9, minTokens: 4 }, true],
+  ["temperature 0.7, top-k 50, top-p 0.8, 2,503 ids", { temperature: 0.7, topK: 50, topP: 0.8 }, false, 2503],
+  ["temperature 1.5, top-p 0.99, 2,503 ids", { temperature: 1.5, topP: 0.99 }, false, 2503],
 ];
 
-for (const [label, user, maskStops] of CASES) {
+for (const [label, user, maskStops, vocab = VOCAB] of CASES) {
   test(`device sampling draws the host sampler's distribution: ${label}`, { skip }, async (t) => {
-    const row = logitsRow(label.length);
+    const row = logitsRow(label.length, vocab);
     if (label.includes("ties")) row[40] = [...row].sort((a, b) => b - a)[2]; // the third-largest logit, twice
     const params = resolveSamplingParams({ ...user, stopTokenIds: [5, 17], maxTokens: 8 }, null);
     const host = new Sampler().distribution(row, params, { promptTokenIds: [], outputTokenIds: maskStops ? [] : [1, 2, 3, 4] });

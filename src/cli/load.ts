@@ -1,6 +1,6 @@
 import { LanguageModel, type LoadOptions } from "../engine/language-model.js";
 import { describeMemoryAccount } from "../engine/memory-account.js";
-import { createBackend, parseBackendName } from "../gpu/select.js";
+import { createBackend, parseBackendName, type BackendChoice } from "../gpu/select.js";
 import { info } from "./io.js";
 import { modelDirectory } from "./model-dir.js";
 import { numberFlag } from "./args.js";
@@ -8,13 +8,13 @@ import { SwallowError } from "../errors.js";
 
 /** Loads `--model` on `--backend`, reporting progress on stderr. */
 export async function loadFromFlags(
-  values: { model?: string; backend?: string; "max-model-len"?: string; "tensor-cores"?: boolean },
+  values: { model?: string; backend?: string; "max-model-len"?: string } & BackendFlags,
   serving: Pick<LoadOptions, "maxNumSeqs" | "kvCacheTokens" | "kvCacheBytes" | "maxBatchTokens" | "prefixCaching"> = {},
 ): Promise<LanguageModel> {
   const maxModelLen = numberFlag("max-model-len", values["max-model-len"], true);
   if (maxModelLen !== undefined && maxModelLen < 2) throw new SwallowError(`--max-model-len must be at least 2, got ${maxModelLen}`);
   const files = await modelDirectory(values.model);
-  const backend = await createBackend(parseBackendName(values.backend), info, { tensorCores: values["tensor-cores"] });
+  const backend = await createBackend(parseBackendName(values.backend), info, backendChoice(values));
   const started = Date.now();
   const model = await LanguageModel.load(files, {
     backend,
@@ -35,4 +35,17 @@ export const modelFlags = {
   "max-model-len": { type: "string" },
   /** WebGPU: tensor-core matmuls for long prompts and large batches (see BackendChoice.tensorCores). */
   "tensor-cores": { type: "boolean" },
+  /** WebGPU in Node: no bounds clamping on buffer access (see BackendChoice.robustness). */
+  "no-robustness": { type: "boolean" },
 } as const;
+
+/** The backend flags of modelFlags. */
+export interface BackendFlags {
+  "tensor-cores"?: boolean;
+  "no-robustness"?: boolean;
+}
+
+/** createBackend's choice from the backend flags. */
+export function backendChoice(values: BackendFlags): BackendChoice {
+  return { tensorCores: values["tensor-cores"], robustness: values["no-robustness"] !== true };
+}

@@ -17,9 +17,9 @@ export function parseBackendName(value: string | undefined): BackendName {
 }
 
 /** The default adapter, or the error saying why there is none (the `webgpu` package failing to load counts). */
-async function findAdapter(): Promise<{ adapter: WebGpuAdapter } | { adapter: null; error: SwallowError }> {
+async function findAdapter(disableRobustness: boolean | undefined): Promise<{ adapter: WebGpuAdapter } | { adapter: null; error: SwallowError }> {
   try {
-    const adapter = await requestWebGpuAdapter();
+    const adapter = await requestWebGpuAdapter({ disableRobustness });
     return adapter ? { adapter } : { adapter: null, error: new SwallowError(NO_ADAPTER_MESSAGE) };
   } catch (error) {
     if (error instanceof SwallowError) return { adapter: null, error };
@@ -40,6 +40,12 @@ export interface BackendChoice {
    * Default false: batch-invariant kernels.
    */
   tensorCores?: boolean;
+  /**
+   * WebGPU in Node (Dawn): false turns off the bounds clamping of every buffer access (Dawn's
+   * `disable_robustness`), as native engines run; kernels are then trusted to stay in bounds, which the tests
+   * check with robustness on. Default true.
+   */
+  robustness?: boolean;
 }
 
 export async function createBackend(
@@ -52,11 +58,12 @@ export async function createBackend(
     log("backend: cpu (no GPU device found)");
     return new ReferenceBackend();
   }
-  const found = await findAdapter();
+  const disableRobustness = choice.robustness === false || undefined; // undefined: the environment's default
+  const found = await findAdapter(disableRobustness);
   const adapter = found.adapter;
   if (name === "webgpu" && !found.adapter) throw found.error;
   if (adapter && (name === "webgpu" || !adapter.report.isSoftware)) {
-    const backend = await WebGpuBackend.create({ adapter, batchInvariant: !choice.tensorCores });
+    const backend = await WebGpuBackend.create({ adapter, batchInvariant: !choice.tensorCores, disableRobustness });
     log(`backend: webgpu on ${backend.describe()}`);
     return backend;
   }

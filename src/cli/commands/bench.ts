@@ -6,7 +6,7 @@ import { createBackend, parseBackendName } from "../../gpu/select.js";
 import { expectedLlamaTensors } from "../../model/checkpoint.js";
 import { byteSizeFlag, numberFlag, parseCommandArgs } from "../args.js";
 import { info, writeLine } from "../io.js";
-import { loadFromFlags, modelFlags } from "../load.js";
+import { backendChoice, loadFromFlags, modelFlags } from "../load.js";
 import { samplingFromFlags } from "../sampling-flags.js";
 import { describeMemoryAccount } from "../../engine/memory-account.js";
 
@@ -14,7 +14,7 @@ const HELP = `usage: swallow bench [--model DIR|ORG/NAME | --shape ${Object.keys
                      [--backend cpu|webgpu|auto] [--prefill 512,2048] [--prompt 128] [--new 256]
                      [--decode-batch 8,32] [--concurrency 1,8,32] [--max-num-batched-tokens 512]
                      [--kv-cache-memory-bytes SIZE] [--max-model-len N] [--temperature 0] [--top-p 1]
-                     [--tensor-cores] [--profile] [--json]
+                     [--tensor-cores] [--no-robustness] [--profile] [--json]
 
 Measures this machine's speed through the engine (like llama-bench): prefill tokens/s (time to first token)
 for each --prefill length, decode tokens/s at batch 1 (--prompt tokens, then --new tokens) and, with
@@ -25,6 +25,7 @@ for each --prefill length, decode tokens/s at batch 1 (--prompt tokens, then --n
 Prompts are random token ids; every request runs to its full length. --temperature and --top-p set the sampling
 of the --decode-batch and --concurrency requests (default greedy; e.g. the model card's 0.6 and 0.9). --tensor-cores (WebGPU) uses subgroup-matrix
 matmuls for 64+ token batches where the GPU has them: faster prefill, but outputs depend slightly on batching.
+--no-robustness (WebGPU in Node) drops Dawn's bounds clamping on buffer access (as \`swallow serve\`).
 --profile (WebGPU) also times the batch-1 decode steps on the GPU: time per step and the GPU's idle time between steps.`;
 
 const list = (flag: string, value: string | undefined, fallback: number[]) => {
@@ -80,7 +81,7 @@ export async function runBench(argv: string[]): Promise<void> {
     if (!base) throw new SwallowError(`unknown --shape ${values.shape}; known: ${Object.keys(MODEL_SHAPES).join(", ")}`);
     const layers = numberFlag("layers", values.layers, true);
     const spec = { ...base, numLayers: layers ?? base.numLayers };
-    const backend = await createBackend(parseBackendName(values.backend), info, { tensorCores: values["tensor-cores"] });
+    const backend = await createBackend(parseBackendName(values.backend), info, backendChoice(values));
     if (values.profile) profiler = stepProfiler(backend); // before the weights are made
     const shapes = new Map(expectedLlamaTensors(spec).map((t) => [t.name, t.shape] as [string, readonly number[]]));
     info(`bench: random weights of ${values.shape} (${spec.numLayers} layers)`);

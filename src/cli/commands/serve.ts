@@ -8,7 +8,7 @@ import { loadFromFlags, modelFlags } from "../load.js";
 const HELP = `usage: swallow serve [--model DIR|ORG/NAME] [--host 127.0.0.1] [--port 8000] [--api-key KEY]
                      [--served-model-name NAME] [--backend cpu|webgpu|auto] [--max-num-seqs N]
                      [--max-num-batched-tokens N] [--max-model-len N] [--kv-cache-memory-bytes SIZE]
-                     [--max-body-bytes N] [--cors] [--tensor-cores]
+                     [--max-body-bytes N] [--cors] [--tensor-cores] [--no-robustness]
 
 An OpenAI-compatible server (vLLM's API): POST /v1/chat/completions and /v1/completions (streaming with
 "stream": true), GET /v1/models, /health, /metrics (Prometheus), POST /tokenize and /detokenize (vLLM's), and a
@@ -26,6 +26,8 @@ larger one keeps more requests running at once.
 --tensor-cores (WebGPU) uses subgroup-matrix matmuls for 64+ token batches where the GPU has them: much faster
 prefill and batched decoding; without it kernels are batch-invariant (a request's output never depends on
 what else is being served).
+--no-robustness (WebGPU in Node) drops the bounds clamping Dawn adds to every buffer access, as native engines run:
+faster kernels (the tensor-core matmuls most), trusting ours to stay in bounds (tested with it on).
 Ctrl-C (SIGINT) or SIGTERM stops taking requests, lets running ones finish for 10 s, then cancels them.`;
 
 export async function runServe(argv: string[]): Promise<void> {

@@ -15,7 +15,7 @@ import type {
 } from "../backend.js";
 import { BufferPool, BufferUsage, checkBindable, MAP_MODE_READ, storageBytes } from "./buffers.js";
 import { GpuWeight, type GpuKvLayer, type KernelContext } from "./context.js";
-import { describeDevice, openWebGpu, requestWebGpuDevice, type WebGpuAdapter, type WebGpuDevice, type WebGpuOptions } from "./device.js";
+import { describeDevice, openWebGpu, requestWebGpuDevice, robustnessDisabled, type WebGpuAdapter, type WebGpuDevice, type WebGpuOptions } from "./device.js";
 import { elementwise } from "./kernels/elementwise.js";
 import { attention, attentionTiles, singleTokenRows } from "./kernels/attention.js";
 import { attentionPerRow, type PerRowAttentionInputs } from "./kernels/attention-per-row.js";
@@ -60,8 +60,7 @@ export interface WebGpuBackendOptions extends WebGpuOptions {
    * Default true: "auto" runs the GEMV kernel for every batch size, so a row's result never depends on what
    * else is in the batch (kernels/matmul.ts). false: "auto" takes the tensor-core kernel for
    * T ≥ TENSOR_MIN_TOKENS rows when the device has an f16→f32 subgroup-matrix configuration and the weight
-   * is bf16/f16 with K a multiple of 8 (prefill speed; results then depend on the batch's size). Not with
-   * `disableRobustness` (the tensor path is then off: see bench/NOTES.md).
+   * is bf16/f16 with K a multiple of 8 (prefill speed; results then depend on the batch's size).
    */
   batchInvariant?: boolean;
   /** GPU timing of steps with timestamp queries (see `setProfile`); default off. */
@@ -162,10 +161,8 @@ export class WebGpuBackend implements Backend {
     this.kvDtype = options.kvDtype ?? (gpu.features.shaderF16 ? "f16" : "f32");
     this.matmulPath = options.matmulPath ?? "auto";
     this.batchInvariant = options.batchInvariant ?? true;
-    // With Dawn's disable_robustness the H100 loads matrices from 80-byte-strided rows (the variants' 8-half padding)
-    // wrongly, and the correctly padded variants were no faster there (bench/NOTES.md, session 5): the tensor path
-    // runs with robustness only.
-    this.tensorLayouts = options.disableRobustness ? [] : tensorCoreLayouts(gpu, majorness);
+    // Without robustness the variants take a row padding the H100 loads correctly there (tensor/plan.ts).
+    this.tensorLayouts = tensorCoreLayouts(gpu, majorness, !robustnessDisabled(options));
     this.tensorLayout = this.tensorLayouts[0] ?? null;
     this.maxWeightBytes = Math.min(options.maxWeightBytes ?? Number.POSITIVE_INFINITY, gpu.limits.maxStorageBufferBindingSize);
     this.pool = new BufferPool(this.device, gpu.limits, BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST, "activations");
@@ -194,7 +191,7 @@ export class WebGpuBackend implements Backend {
     const gpu = options.adapter ? await requestWebGpuDevice(options.adapter) : await openWebGpu(options);
     // Tensor cores requested (not batch-invariant): probe once for Dawn's current matrix load/store syntax, whose
     // older form makes Dawn print deprecation warnings on stdout. Default runs keep the older, first-validated form.
-    const setup = options.batchInvariant === false && !options.disableRobustness ? tensorCoreSetup(gpu) : null;
+    const setup = options.batchInvariant === false ? tensorCoreSetup(gpu) : null;
     const majorness = setup ? await probeMajornessSyntax(gpu.device, setup.config, setup.subgroupSize) : "argument";
     return new WebGpuBackend(gpu, options, majorness);
   }

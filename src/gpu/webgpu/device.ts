@@ -12,10 +12,16 @@ import type { SubgroupMatrixConfig } from "./kernels/tensor/plan.js";
 export interface WebGpuOptions {
   /**
    * Dawn's `disable_robustness` toggle: no bounds clamping on buffer access (faster). Kernels must then
-   * never index out of range, so tests run with robustness on. Node (Dawn) only.
+   * never index out of range, so tests run with robustness on. Node (Dawn) only. Default: off, unless the
+   * environment sets SWALLOW_ROBUSTNESS=off (to run the test suite on a GPU without it).
    */
   disableRobustness?: boolean;
   powerPreference?: GPUPowerPreference;
+}
+
+/** Whether `options` turn robustness off (the option, else SWALLOW_ROBUSTNESS=off). */
+export function robustnessDisabled(options: WebGpuOptions): boolean {
+  return options.disableRobustness ?? envVar("SWALLOW_ROBUSTNESS") === "off";
 }
 
 /** What the adapter is, for logs and for `--backend auto` (which avoids software adapters). */
@@ -96,7 +102,7 @@ function isNode(): boolean {
 
 function dawnToggles(options: WebGpuOptions): string[] {
   const features = ["allow_unsafe_apis", "vulkan_enable_f16_on_nvidia"];
-  if (options.disableRobustness) features.push("disable_robustness");
+  if (robustnessDisabled(options)) features.push("disable_robustness");
   const toggles = [`enable-dawn-features=${features.join(",")}`];
   // Kernel-lab hook: Dawn toggles to turn off (comma-separated), e.g. to compare shader code paths.
   const off = envVar("SWALLOW_DAWN_DISABLE");

@@ -24,10 +24,13 @@ export class PipelineCache {
 
   /** The device's maxComputeWorkgroupStorageSize (kernels with a choice of layouts pick one that fits). */
   readonly maxWorkgroupBytes: number;
+  /** The device's maxComputeInvocationsPerWorkgroup. */
+  readonly maxInvocations: number;
 
   constructor(private readonly device: GPUDevice) {
     this.useSubgroups = device.features.has("subgroups");
     this.maxWorkgroupBytes = device.limits.maxComputeWorkgroupStorageSize;
+    this.maxInvocations = device.limits.maxComputeInvocationsPerWorkgroup;
   }
 
   get(key: string, source: () => string): CachedPipeline {

@@ -3,7 +3,10 @@ import type { DeviceSampledRows } from "../../backend.js";
 import type { GpuActivation, Resource } from "../recorder.js";
 import { LINEAR_WORKGROUP } from "../wgsl.js";
 
-const WORKGROUP = 256;
+/** Threads per row: the most (≤ 1,024) the device allows with the kernel's workgroup memory (WORKGROUP_BYTES). */
+const MAX_WORKGROUP = 1024;
+/** Workgroup memory per thread: sums, counts, prefix (4 bytes each) and the two vec4 partial sums (32). */
+const WORKGROUP_BYTES = 44;
 /** u32 words per sampled row in the kernel's `rows` input (packSampledRows). */
 export const SAMPLED_ROW_WORDS = 8;
 
@@ -25,51 +28,160 @@ function reduction(name: string, array: string, type: string, op: (a: string, b:
 }
 
 /**
+ * WGSL: the statements `body` (which see `id` and `x`, the logit) for every id of the row. Scalar rows: thread
+ * `lid` takes ids lid, lid + WG, lid + 2·WG, …, four loads in flight. vec4 rows (the vocabulary a multiple of 4):
+ * thread `lid` takes the 4 ids of vec4 number lid, lid + WG, …, two 16-byte loads in flight. Either way each
+ * subgroup reads consecutive memory and each thread visits its ids in increasing order, so its partial sums have
+ * a fixed order. (One workgroup reads a whole row: at batch 1 it alone must keep enough bytes in flight.)
+ */
+function overRow(vec4: boolean, body: string): string {
+  if (vec4) {
+    const lanes = (v: string, at: string) =>
+      ["x", "y", "z", "w"].map((c, q) => `{ let id = 4u * (${at}) + ${q}u; let x = ${v}.${c}; ${body} }`).join("\n      ");
+    return `{
+    let V4 = V / 4u;
+    let base4 = base / 4u;
+    var j = lid;
+    for (; j + WG < V4; j += 2u * WG) {
+      let a = logits[base4 + j];
+      let b = logits[base4 + j + WG];
+      ${lanes("a", "j")}
+      ${lanes("b", "j + WG")}
+    }
+    for (; j < V4; j += WG) {
+      let a = logits[base4 + j];
+      ${lanes("a", "j")}
+    }
+  }`;
+  }
+  const step = (offset: string, value: string) => `{ let id = i${offset}; let x = ${value}; ${body} }`;
+  return `{
+    var i = lid;
+    for (; i + 3u * WG < V; i += 4u * WG) {
+      let x0 = logits[base + i];
+      let x1 = logits[base + i + WG];
+      let x2 = logits[base + i + 2u * WG];
+      let x3 = logits[base + i + 3u * WG];
+      ${step("", "x0")}
+      ${step(" + WG", "x1")}
+      ${step(" + 2u * WG", "x2")}
+      ${step(" + 3u * WG", "x3")}
+    }
+    for (; i < V; i += WG) { ${step("", "logits[base + i]")} }
+  }`;
+}
+
+/**
+ * WGSL for one search over a monotone row statistic: the largest u32 `m` in [lo, hi] with f(m) ≥ `target`, where
+ * f(m) sums `value` over the row's ids with `key` ≥ m (both WGSL expressions of the survivor's `w` and `x`, only
+ * for ids where `w` > 0), so f does not increase with m. Each pass over the row evaluates f at POINTS points
+ * spread over the interval (two vec4 accumulators) and keeps the sub-interval where f crosses the target: the
+ * interval shrinks ~9× per pass (a 32-bit range in 11 passes, where bisection needs 32). Leaves the answer in
+ * `lo`.
+ */
+function searchLargest(vec4: boolean, keyOf: string, valueOf: string, target: string, weightOf: string): string {
+  return `loop {
+      if (lo >= hi) { break; }
+      let span = hi - lo;
+      let step = span / 9u + select(0u, 1u, span % 9u != 0u); // ≥ 1, and 8·step < 2^32
+      let pA = vec4<u32>(lo) + min(vec4<u32>(1u, 2u, 3u, 4u) * step, vec4<u32>(span));
+      let pB = vec4<u32>(lo) + min(vec4<u32>(5u, 6u, 7u, 8u) * step, vec4<u32>(span));
+      var accA = vec4<f32>(0.0);
+      var accB = vec4<f32>(0.0);
+      ${overRow(vec4, `let w = ${weightOf};
+        if (w > 0.0) {
+          let key = vec4<u32>(${keyOf});
+          let value = vec4<f32>(${valueOf});
+          accA += select(vec4<f32>(0.0), value, key >= pA);
+          accB += select(vec4<f32>(0.0), value, key >= pB);
+        }`)}
+      let f = sum8(lid, accA, accB);
+      // f at points 1..8 does not increase: the points that reach the target are a prefix 1..J.
+      let reachA = f.a >= vec4<f32>(${target});
+      let reachB = f.b >= vec4<f32>(${target});
+      let J = dot(select(vec4<u32>(0u), vec4<u32>(1u), reachA), vec4<u32>(1u)) + dot(select(vec4<u32>(0u), vec4<u32>(1u), reachB), vec4<u32>(1u));
+      let points = array<u32, 10>(lo, pA.x, pA.y, pA.z, pA.w, pB.x, pB.y, pB.z, pB.w, hi + 1u);
+      if (J == 0u) {
+        hi = pA.x - 1u;
+      } else {
+        let next = points[J + 1u];
+        lo = points[J];
+        if (J < 8u) { hi = next - 1u; }
+      }
+    }`;
+}
+
+/**
  * Temperature sampling with min-p, top-k and top-p on the device, one workgroup per sampled row, so that a
  * sampled decode step reads back two floats per row instead of the row's logits (128,256 floats for Llama 3)
  * and needs no host pass over them. The filters are the host sampler's (engine/sampler.ts, steps 1 and 4–8),
  * computed with thresholds instead of sorting:
  *  1. rows flagged `mask` ignore the stop ids (min_tokens);
  *  2. weights w = exp((logit − max) / T); min-p drops w < min_p (w is p / p_max);
- *  3. top-k keeps the logits ≥ the k-th largest surviving logit (ties kept): found by bisection over the logits'
- *     order-preserving u32 keys, 32 counting passes;
+ *  3. top-k keeps the logits ≥ the k-th largest surviving logit (ties kept): the largest logit order key (a
+ *     u32 that orders like the f32) with at least k survivors at or above it, found by a 9-way search (11 passes);
  *  4. top-p keeps the survivors with w ≥ τ for the largest τ whose kept mass reaches top_p × the survivors' mass
- *     (the most-likely-first prefix that crosses top_p, plus exact ties of its last weight): bisection over the
- *     bits of τ ∈ [0, 1], 31 mass passes;
+ *     (the most-likely-first prefix that crosses top_p, plus exact ties of its last weight): the same search over
+ *     the bits of τ ∈ [0, 1] (10 passes);
  *  5. the host's uniform u (one draw of the request's generator per sampled token, as the host sampler) picks the
  *     token by inverse CDF over the kept weights in id order.
  * The token's log-probability is of the raw row (stop ids included), as the host sampler and vLLM report it.
- * Sums run per thread over its contiguous chunk of ids, then over the threads in a fixed tree, so a row's result
- * does not depend on the batch. The host sampler walks the same id order in float64, so a seed picks the same
- * token on both paths but where rounding moves a boundary.
+ * Sums run per thread over a fixed set of ids in increasing order, then over the threads in a fixed tree, so a
+ * row's result does not depend on the batch. Counts are summed as f32, exact below 2^24. The host sampler walks
+ * the same id order in float64, so a seed picks the same token on both paths but where rounding moves a boundary.
+ * (The first version bisected, 32 + 31 passes, with each thread reading a contiguous chunk of the row: 9 ms per
+ * sampled token at batch 1 on an H100, bench/NOTES.md session 7.)
  */
-const SOURCE = `
+function sampleRowsSource(workgroup: number, vec4: boolean): string {
+  return `
 struct Params { vocab: u32, numStops: u32, numRows: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> logits: array<f32>;
+@group(0) @binding(1) var<storage, read> logits: array<${vec4 ? "vec4<f32>" : "f32"}>; // [rows, V]
 // Per sampled row, ROW_WORDS words: logits row, mask stops (0/1), top-k (0: off), unused, then the bits of 1/T, top-p, min-p, u.
 @group(0) @binding(2) var<storage, read> rows: array<u32>;
 @group(0) @binding(3) var<storage, read> stopIds: array<i32>;
 @group(0) @binding(4) var<storage, read_write> out: array<f32>; // [logits rows, 2]: token id, log-probability
 ${LINEAR_WORKGROUP}
 
-const WG: u32 = ${WORKGROUP}u;
+const WG: u32 = ${workgroup}u;
 const ROW_WORDS: u32 = ${SAMPLED_ROW_WORDS}u;
 
-var<workgroup> sums: array<f32, ${WORKGROUP}>;
-var<workgroup> counts: array<u32, ${WORKGROUP}>;
-var<workgroup> prefix: array<f32, ${WORKGROUP + 1}>;
+var<workgroup> sums: array<f32, ${workgroup}>;
+var<workgroup> counts: array<u32, ${workgroup}>;
+var<workgroup> pairs: array<vec4<f32>, ${2 * workgroup}>;
+var<workgroup> prefix: array<f32, ${workgroup + 1}>;
 var<workgroup> picked: atomic<u32>;
 
 ${reduction("sumAll", "sums", "f32", (a, b) => `${a} + ${b}`)}
 ${reduction("maxAll", "sums", "f32", (a, b) => `max(${a}, ${b})`)}
-${reduction("countAll", "counts", "u32", (a, b) => `${a} + ${b}`)}
 ${reduction("maxCountAll", "counts", "u32", (a, b) => `max(${a}, ${b})`)}
+
+struct Pair { a: vec4<f32>, b: vec4<f32> }
+
+/** The workgroup's sums of (a, b) in a fixed tree, returned to every thread (uniform control flow only). */
+fn sum8(lid: u32, a: vec4<f32>, b: vec4<f32>) -> Pair {
+  workgroupBarrier();
+  pairs[2u * lid] = a;
+  pairs[2u * lid + 1u] = b;
+  workgroupBarrier();
+  for (var stride = WG / 2u; stride > 0u; stride >>= 1u) {
+    if (lid < stride) {
+      pairs[2u * lid] += pairs[2u * (lid + stride)];
+      pairs[2u * lid + 1u] += pairs[2u * (lid + stride) + 1u];
+    }
+    workgroupBarrier();
+  }
+  return Pair(workgroupUniformLoad(&pairs[0]), workgroupUniformLoad(&pairs[1]));
+}
 
 // An order-preserving key of an f32: a < b exactly when key(a) < key(b) (NaN aside).
 fn orderKey(x: f32) -> u32 {
   let bits = bitcast<u32>(x);
   return select(bits | 0x80000000u, ~bits, (bits & 0x80000000u) != 0u);
+}
+
+fn logit(i: u32) -> f32 {
+  return ${vec4 ? "logits[i >> 2u][i & 3u]" : "logits[i]"};
 }
 
 fn isStop(id: u32) -> bool {
@@ -79,7 +191,15 @@ fn isStop(id: u32) -> bool {
   return false;
 }
 
-@compute @workgroup_size(${WORKGROUP})
+// w of a survivor of the min_tokens mask and min-p, else 0.
+fn survivorWeight(id: u32, x: f32, mask: bool, maskedMax: f32, invT: f32, minP: f32) -> f32 {
+  if (mask && isStop(id)) { return 0.0; }
+  let w = exp((x - maskedMax) * invT);
+  if (!(w > 0.0) || w < minP) { return 0.0; }
+  return w;
+}
+
+@compute @workgroup_size(${workgroup})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let r = linearWorkgroup(wid, nwg);
   if (r >= params.numRows) { return; } // the whole workgroup: uniform
@@ -92,75 +212,55 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let u = bitcast<f32>(rows[r * ROW_WORDS + 7u]);
   let V = params.vocab;
   let base = row * V;
-  let chunk = (V + WG - 1u) / WG;
-  let first = min(lid * chunk, V);
-  let end = min(first + chunk, V);
 
-  // Raw maximum and log-normaliser (stop ids included), and the maximum the weights are taken against.
+  // Raw maximum (stop ids included) and the maximum the weights are taken against.
   var rawMax = -3.0e38;
   var maskedMax = -3.0e38;
-  for (var i = first; i < end; i++) {
-    let x = logits[base + i];
-    rawMax = max(rawMax, x);
-    if (!(mask && isStop(i))) { maskedMax = max(maskedMax, x); }
-  }
+  ${overRow(vec4, `rawMax = max(rawMax, x);
+    if (!(mask && isStop(id))) { maskedMax = max(maskedMax, x); }`)}
   rawMax = maxAll(lid, rawMax);
   maskedMax = maxAll(lid, maskedMax);
-  var rawSum = 0.0;
-  for (var i = first; i < end; i++) { rawSum += exp(logits[base + i] - rawMax); }
-  rawSum = sumAll(lid, rawSum);
 
-  // Survivors of min-p (w ≥ min_p, w > 0); their count decides whether top-k filters at all.
-  var alive = 0u;
-  for (var i = first; i < end; i++) {
-    let x = logits[base + i];
-    let w = exp((x - maskedMax) * invT);
-    if (!(mask && isStop(i)) && w > 0.0 && w >= minP) { alive++; }
-  }
-  alive = countAll(lid, alive);
+  // The raw log-normaliser, and the survivors of min-p: their count (top-k filters only below it) and mass.
+  var rawSum = 0.0;
+  var alive = 0.0;
+  var aliveMass = 0.0;
+  ${overRow(vec4, `rawSum += exp(x - rawMax);
+    let w = survivorWeight(id, x, mask, maskedMax, invT, minP);
+    if (w > 0.0) { alive += 1.0; aliveMass += w; }`)}
+  let raw = sum8(lid, vec4<f32>(rawSum, alive, aliveMass, 0.0), vec4<f32>(0.0));
+  rawSum = raw.a.x;
 
   // Top-k: the largest key K with at least k survivors whose logit key is ≥ K (that is the k-th largest logit).
   var keyFloor = 0u;
-  if (topK > 0u && topK < alive) {
+  var total = raw.a.z;
+  if (topK > 0u && f32(topK) < raw.a.y) {
     var lo = 0u;
     var hi = 0xffffffffu;
-    for (var step = 0u; step < 32u; step++) {
-      let mid = lo + (hi - lo) / 2u + (hi - lo) % 2u; // upper middle: lo < mid ≤ hi while lo < hi
-      var n = 0u;
-      for (var i = first; i < end; i++) {
-        let x = logits[base + i];
-        let w = exp((x - maskedMax) * invT);
-        if (!(mask && isStop(i)) && w > 0.0 && w >= minP && orderKey(x) >= mid) { n++; }
-      }
-      n = countAll(lid, n);
-      if (lo < hi) {
-        if (n >= topK) { lo = mid; } else { hi = mid - 1u; }
-      }
-    }
+    ${searchLargest(vec4, "orderKey(x)", "1.0", "f32(topK)", "survivorWeight(id, x, mask, maskedMax, invT, minP)")}
     keyFloor = lo;
+    var kept = 0.0;
+    ${overRow(vec4, `let w = survivorWeight(id, x, mask, maskedMax, invT, minP);
+      if (w > 0.0 && orderKey(x) >= keyFloor) { kept += w; }`)}
+    total = sumAll(lid, kept);
   }
 
   // Top-p: the largest weight threshold τ (as f32 bits) whose kept mass reaches top_p × the survivors' mass.
   var tauBits = 0u;
-  let total = keptMass(lid, base, first, end, mask, maskedMax, invT, minP, keyFloor, 0.0);
   if (topP < 1.0) {
-    let massTarget = topP * total;
     var lo = 0u;
     var hi = 0x3f800000u; // 1.0: the most likely token's weight
-    for (var step = 0u; step < 31u; step++) {
-      let mid = lo + (hi - lo) / 2u + (hi - lo) % 2u;
-      let mass = keptMass(lid, base, first, end, mask, maskedMax, invT, minP, keyFloor, bitcast<f32>(mid));
-      if (lo < hi) {
-        if (mass >= massTarget) { lo = mid; } else { hi = mid - 1u; }
-      }
-    }
+    ${searchLargest(vec4, "bitcast<u32>(w)", "w", "topP * total", "select(0.0, survivorWeight(id, x, mask, maskedMax, invT, minP), orderKey(x) >= keyFloor)")}
     tauBits = lo;
   }
   let tau = bitcast<f32>(tauBits);
 
-  // Inverse CDF in id order: each thread's kept mass, their prefix sums (thread 0, in thread order) cut [0, total)
-  // into one range per thread, and the thread whose range holds u × total walks its ids. Past the last range
-  // (u × total rounded up to total) the last kept id wins, as in the host sampler.
+  // Inverse CDF in id order: each thread's kept mass over its contiguous chunk of ids, their prefix sums (thread
+  // 0, in thread order) cut [0, total) into one range per thread, and the thread whose range holds u × total walks
+  // its ids. Past the last range (u × total rounded up to total) the last kept id wins, as in the host sampler.
+  let chunk = (V + WG - 1u) / WG;
+  let first = min(lid * chunk, V);
+  let end = min(first + chunk, V);
   var mine = 0.0;
   var lastPlusOne = 0u;
   for (var i = first; i < end; i++) {
@@ -201,25 +301,26 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   if (lid == 0u) {
     let id = atomicLoad(&picked);
     out[row * 2u] = f32(id);
-    out[row * 2u + 1u] = logits[base + id] - rawMax - log(rawSum);
+    out[row * 2u + 1u] = logit(base + id) - rawMax - log(rawSum);
   }
 }
 
 // w of id i if it survives every filter (min_tokens mask, min-p, top-k key floor, weight threshold τ), else 0.
 fn keptWeight(i: u32, base: u32, mask: bool, maskedMax: f32, invT: f32, minP: f32, keyFloor: u32, tau: f32) -> f32 {
-  if (mask && isStop(i)) { return 0.0; }
-  let x = logits[base + i];
-  let w = exp((x - maskedMax) * invT);
-  if (!(w > 0.0) || w < minP || orderKey(x) < keyFloor || w < tau) { return 0.0; }
+  let x = logit(base + i);
+  let w = survivorWeight(i, x, mask, maskedMax, invT, minP);
+  if (orderKey(x) < keyFloor || w < tau) { return 0.0; }
   return w;
 }
-
-fn keptMass(lid: u32, base: u32, first: u32, end: u32, mask: bool, maskedMax: f32, invT: f32, minP: f32, keyFloor: u32, tau: f32) -> f32 {
-  var m = 0.0;
-  for (var i = first; i < end; i++) { m += keptWeight(i, base, mask, maskedMax, invT, minP, keyFloor, tau); }
-  return sumAll(lid, m);
-}
 `;
+}
+
+/** The largest power-of-two workgroup (≤ MAX_WORKGROUP, ≥ 64) the device's limits allow. */
+function sampleWorkgroup(maxInvocations: number, maxWorkgroupBytes: number): number {
+  let size = MAX_WORKGROUP;
+  while (size > 64 && (size > maxInvocations || size * WORKGROUP_BYTES + 16 > maxWorkgroupBytes)) size /= 2;
+  return size;
+}
 
 /** The rows' settings as the kernel reads them: SAMPLED_ROW_WORDS u32 per row. */
 export function packSampledRows(sampled: DeviceSampledRows): Uint32Array {
@@ -255,8 +356,10 @@ export function sampleRows(
   if (pairs.rows !== logits.rows || pairs.cols !== 2)
     throw new Error(`sampleRows: pairs are [${pairs.rows}, ${pairs.cols}], expected [${logits.rows}, 2]`);
   if (count === 0) return pairs;
+  const workgroup = sampleWorkgroup(ctx.pipelines.maxInvocations, ctx.pipelines.maxWorkgroupBytes);
+  const vec4 = logits.cols % 4 === 0;
   ctx.recorder.dispatch(
-    ctx.pipelines.get("sampleRows", () => SOURCE),
+    ctx.pipelines.get(`sampleRows/${workgroup}/${vec4 ? "vec4" : "f32"}`, () => sampleRowsSource(workgroup, vec4)),
     [
       uniform(logits.cols, numStops, count),
       activationResource(logits),

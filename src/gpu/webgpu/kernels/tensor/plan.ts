@@ -94,6 +94,19 @@ export const TENSOR_VARIANTS: readonly TensorVariant[] = [
 ];
 
 /**
+ * The row padding every variant takes without robustness (Dawn's disable_robustness): there the H100 loads
+ * matrices from rows of 32 + 0 or 8 (also 16, 24, 40) halves wrongly, and from 32 + 4, 12 or 20 correctly
+ * (bench/mma-peak.ts, bench/NOTES.md sessions 5 and 7). 12 (an 88-byte row) measured fastest of those in the
+ * kernel lab (20 stores faster but multiplied slower: the down projection at 77 against 134 TFLOP/s).
+ */
+export const UNCLAMPED_PAD = 12;
+
+/** `variant` as run without robustness: its rows padded by UNCLAMPED_PAD (named "-p12"). */
+export function unclampedVariant(variant: TensorVariant): TensorVariant {
+  return { ...variant, pad: UNCLAMPED_PAD, name: `${variant.name}-p${UNCLAMPED_PAD}` };
+}
+
+/**
  * Prompts shorter than this keep the GEMV kernel: it reads each weight once per 8 tokens at ~2 TB/s, which
  * wins while the tensor kernel's tiles are mostly empty. Chosen from bench/matmul-lab.ts on the H100
  * (bench/NOTES.md).

@@ -6,6 +6,7 @@ import {
   pickF16Config,
   TENSOR_TILE_CLASSES,
   TENSOR_VARIANTS,
+  unclampedVariant,
   type MajornessSyntax,
   type TensorCoreSetup,
   type TensorLayout,
@@ -49,9 +50,19 @@ export function tensorCoreLayout(gpu: WebGpuDevice, variantName?: string, majorn
 /**
  * The layouts the backend picks from per matmul (layoutForShape), largest tile first: the named variant alone
  * when SWALLOW_TENSOR_VARIANT is set, else the TENSOR_TILE_CLASSES that fit this device (the default layout
- * when none does); empty without tensor cores.
+ * when none does); empty without tensor cores. `robust` false (a device without robustness): every variant with
+ * the row padding that loads correctly there (unclampedVariant).
  */
-export function tensorCoreLayouts(gpu: WebGpuDevice, majorness?: MajornessSyntax): TensorLayout[] {
+export function tensorCoreLayouts(gpu: WebGpuDevice, majorness?: MajornessSyntax, robust = true): TensorLayout[] {
+  const layouts = robustLayouts(gpu, majorness);
+  if (robust) return layouts;
+  const setup = tensorCoreSetup(gpu, majorness)!;
+  return layouts
+    .map((layout) => layoutVariant(unclampedVariant(layout.variant), setup))
+    .filter((layout): layout is TensorLayout => typeof layout !== "string");
+}
+
+function robustLayouts(gpu: WebGpuDevice, majorness?: MajornessSyntax): TensorLayout[] {
   const setup = tensorCoreSetup(gpu, majorness);
   if (!setup) return [];
   const name = envVar("SWALLOW_TENSOR_VARIANT");
