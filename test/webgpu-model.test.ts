@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { WebGpuBackend } from "../src/gpu/webgpu/backend.js";
 import { createBackend } from "../src/gpu/select.js";
 import { NEAR_TIE, TINY_VARIANTS, tinyDir } from "./support/tiny-fixtures.js";
-import { bandedVersusWhole, batchedVersusAlone, checkAgainstTransformers } from "./support/model-checks.js";
+import { identicalLogits, batchedVersusAlone, checkAgainstTransformers } from "./support/model-checks.js";
 import { openTestBackend } from "./support/webgpu.js";
 import { LanguageModel } from "../src/engine/language-model.js";
 import { NodeFileTree } from "../src/node/file-tree.js";
@@ -78,11 +78,24 @@ test("swallow bench's measurement with a profiler: every decode step is timed on
 test("row-banded embedding and LM head (weights over the buffer limit) give exactly the whole tables' logits", { skip }, async () => {
   const banded = await WebGpuBackend.create({ maxWeightBytes: 40_000 });
   try {
-    await bandedVersusWhole(gpu, banded);
+    await identicalLogits(gpu, banded);
   } finally {
     await banded.dispose();
   }
 });
+
+test(
+  "without robustness (Dawn's disable_robustness, --no-robustness) the logits are the same bits: no kernel relies on clamping",
+  { skip },
+  async () => {
+    const unclamped = await WebGpuBackend.create({ disableRobustness: true });
+    try {
+      await identicalLogits(gpu, unclamped);
+    } finally {
+      await unclamped.dispose();
+    }
+  },
+);
 
 test("engine: seeded sampling (host sampler, one step ahead) gives the same tokens alone and among others", { skip }, () =>
   seededSamplingVersusAlone(gpu),

@@ -4,6 +4,7 @@ import type { DeviceSampledRows } from "../src/gpu/backend.js";
 import { WebGpuBackend } from "../src/gpu/webgpu/backend.js";
 import { resolveSamplingParams, Sampler, type SamplingParams } from "../src/engine/sampler.js";
 import { openTestBackend } from "./support/webgpu.js";
+import { sampleWorkgroup } from "../src/gpu/webgpu/kernels/sample-rows.js";
 import { random } from "./support/random-tensors.js";
 
 /**
@@ -118,4 +119,11 @@ test("device sampling: a row listed twice or outside the logits is a RangeError"
   };
   assert.throws(() => gpu.sampleRows(logits, pairs, rows([0, 0]), new Int32Array(0)), /listed twice/);
   assert.throws(() => gpu.sampleRows(logits, pairs, rows([2]), new Int32Array(0)), /outside 0\.\.1/);
+});
+
+test("device sampling's workgroup: 1,024 threads where the device allows them and their workgroup memory, else fewer", () => {
+  assert.equal(sampleWorkgroup(1024, 49152), 1024); // the H100 through Dawn
+  assert.equal(sampleWorkgroup(1024, 32768), 512);
+  assert.equal(sampleWorkgroup(256, 16384), 256); // WebGPU's default limits
+  assert.equal(sampleWorkgroup(64, 16384), 64);
 });

@@ -17,7 +17,9 @@ export function parseBackendName(value: string | undefined): BackendName {
 }
 
 /** The default adapter, or the error saying why there is none (the `webgpu` package failing to load counts). */
-async function findAdapter(disableRobustness: boolean | undefined): Promise<{ adapter: WebGpuAdapter } | { adapter: null; error: SwallowError }> {
+async function findAdapter(
+  disableRobustness: boolean | undefined,
+): Promise<{ adapter: WebGpuAdapter } | { adapter: null; error: SwallowError }> {
   try {
     const adapter = await requestWebGpuAdapter({ disableRobustness });
     return adapter ? { adapter } : { adapter: null, error: new SwallowError(NO_ADAPTER_MESSAGE) };

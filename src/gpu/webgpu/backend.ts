@@ -15,7 +15,15 @@ import type {
 } from "../backend.js";
 import { BufferPool, BufferUsage, checkBindable, MAP_MODE_READ, storageBytes } from "./buffers.js";
 import { GpuWeight, type GpuKvLayer, type KernelContext } from "./context.js";
-import { describeDevice, openWebGpu, requestWebGpuDevice, robustnessDisabled, type WebGpuAdapter, type WebGpuDevice, type WebGpuOptions } from "./device.js";
+import {
+  describeDevice,
+  openWebGpu,
+  requestWebGpuDevice,
+  robustnessDisabled,
+  type WebGpuAdapter,
+  type WebGpuDevice,
+  type WebGpuOptions,
+} from "./device.js";
 import { elementwise } from "./kernels/elementwise.js";
 import { attention, attentionTiles, singleTokenRows } from "./kernels/attention.js";
 import { attentionPerRow, type PerRowAttentionInputs } from "./kernels/attention-per-row.js";

@@ -88,13 +88,16 @@ function searchLargest(vec4: boolean, keyOf: string, valueOf: string, target: st
       let pB = vec4<u32>(lo) + min(vec4<u32>(5u, 6u, 7u, 8u) * step, vec4<u32>(span));
       var accA = vec4<f32>(0.0);
       var accB = vec4<f32>(0.0);
-      ${overRow(vec4, `let w = ${weightOf};
+      ${overRow(
+        vec4,
+        `let w = ${weightOf};
         if (w > 0.0) {
           let key = vec4<u32>(${keyOf});
           let value = vec4<f32>(${valueOf});
           accA += select(vec4<f32>(0.0), value, key >= pA);
           accB += select(vec4<f32>(0.0), value, key >= pB);
-        }`)}
+        }`,
+      )}
       let f = sum8(lid, accA, accB);
       // f at points 1..8 does not increase: the points that reach the target are a prefix 1..J.
       let reachA = f.a >= vec4<f32>(${target});
@@ -216,8 +219,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   // Raw maximum (stop ids included) and the maximum the weights are taken against.
   var rawMax = -3.0e38;
   var maskedMax = -3.0e38;
-  ${overRow(vec4, `rawMax = max(rawMax, x);
-    if (!(mask && isStop(id))) { maskedMax = max(maskedMax, x); }`)}
+  ${overRow(
+    vec4,
+    `rawMax = max(rawMax, x);
+    if (!(mask && isStop(id))) { maskedMax = max(maskedMax, x); }`,
+  )}
   rawMax = maxAll(lid, rawMax);
   maskedMax = maxAll(lid, maskedMax);
 
@@ -225,9 +231,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   var rawSum = 0.0;
   var alive = 0.0;
   var aliveMass = 0.0;
-  ${overRow(vec4, `rawSum += exp(x - rawMax);
+  ${overRow(
+    vec4,
+    `rawSum += exp(x - rawMax);
     let w = survivorWeight(id, x, mask, maskedMax, invT, minP);
-    if (w > 0.0) { alive += 1.0; aliveMass += w; }`)}
+    if (w > 0.0) { alive += 1.0; aliveMass += w; }`,
+  )}
   let raw = sum8(lid, vec4<f32>(rawSum, alive, aliveMass, 0.0), vec4<f32>(0.0));
   rawSum = raw.a.x;
 
@@ -240,8 +249,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     ${searchLargest(vec4, "orderKey(x)", "1.0", "f32(topK)", "survivorWeight(id, x, mask, maskedMax, invT, minP)")}
     keyFloor = lo;
     var kept = 0.0;
-    ${overRow(vec4, `let w = survivorWeight(id, x, mask, maskedMax, invT, minP);
-      if (w > 0.0 && orderKey(x) >= keyFloor) { kept += w; }`)}
+    ${overRow(
+      vec4,
+      `let w = survivorWeight(id, x, mask, maskedMax, invT, minP);
+      if (w > 0.0 && orderKey(x) >= keyFloor) { kept += w; }`,
+    )}
     total = sumAll(lid, kept);
   }
 
@@ -316,7 +328,7 @@ fn keptWeight(i: u32, base: u32, mask: bool, maskedMax: f32, invT: f32, minP: f3
 }
 
 /** The largest power-of-two workgroup (≤ MAX_WORKGROUP, ≥ 64) the device's limits allow. */
-function sampleWorkgroup(maxInvocations: number, maxWorkgroupBytes: number): number {
+export function sampleWorkgroup(maxInvocations: number, maxWorkgroupBytes: number): number {
   let size = MAX_WORKGROUP;
   while (size > 64 && (size > maxInvocations || size * WORKGROUP_BYTES + 16 > maxWorkgroupBytes)) size /= 2;
   return size;

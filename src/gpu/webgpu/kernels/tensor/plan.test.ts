@@ -19,6 +19,7 @@ import {
   tensorWorkgroups,
   TENSOR_TILE_CLASSES,
   TENSOR_VARIANTS,
+  unclampedVariant,
   type SubgroupMatrixConfig,
   type TensorCoreSetup,
   type TensorLayout,
@@ -181,4 +182,14 @@ test("tensorSplits splits K only when the output has too few tiles, keeping 16+ 
   assert.equal(tensorSplits(small, 64, 1024, 14336), 8); // 8 tiles: capped at 8 splits
   assert.equal(tensorSplits(small, 64, 1024, 1024), 2); // 32 slices: two splits of 16
   assert.equal(tensorSplits(small, 64, 1024, 256), 1); // 8 slices: no split
+});
+
+test("without robustness every tile class stages 44-half rows, a stride the H100 loads correctly there (32 and 40 it does not)", () => {
+  for (const name of TENSOR_TILE_CLASSES) {
+    const variant = TENSOR_VARIANTS.find((v) => v.name === name)!;
+    const layout = layoutVariant(unclampedVariant(variant), H100);
+    assert.ok(typeof layout !== "string", `${name}: ${layout}`);
+    assert.equal(layout.stride, 44, name);
+    assert.equal(layout.variant.name, `${name}-p12`);
+  }
 });
