@@ -2,12 +2,14 @@
  * One table from one `npm run bench` call: our engine (`swallow bench --json`), the PyTorch peers
  * (scripts/bench_torch_peers.py) and the GPU memory samples taken while ours ran (nvidia-smi, MiB).
  *
- *   node dist/bench/compare.js OURS.json TORCH.json MEMORY.csv
+ *   node dist/bench/compare.js OURS.json TORCH.json MEMORY.csv [FAST.json]
+ *
+ * FAST.json: the same engine with `--tensor-cores --no-robustness` (prefill and batch-1 decode), its own column.
  */
 import { readFileSync } from "node:fs";
 import type { BenchReport } from "../src/bench/engine-bench.js";
 
-const [oursPath, torchPath, memoryPath] = process.argv.slice(2);
+const [oursPath, torchPath, memoryPath, fastPath] = process.argv.slice(2);
 /** The last JSON line of a file (Dawn prints shader-compiler warnings on stdout too). */
 const lastJson = (file: string) =>
   JSON.parse(
@@ -17,6 +19,7 @@ const lastJson = (file: string) =>
       .at(-1) ?? "null",
   );
 const ours = lastJson(oursPath) as BenchReport & { title: string };
+const fast = fastPath ? (lastJson(fastPath) as BenchReport | null) : null;
 const torch = lastJson(torchPath) as {
   device: string;
   torch: string;
@@ -36,16 +39,20 @@ const peakMiB = Math.max(
 
 const share = (tokPerS: number) => `${((100 * tokPerS) / torch.ceiling_tok_s).toFixed(0)}%`;
 const compiled = torch.compiled_static.decode_tok_s;
+const fastPrefill = (tokens: number) => fast?.prefill.find((p) => p.tokens === tokens)?.tokensPerSecond.toFixed(0) ?? "—";
+/** Rows of [measurement, ours, fast, transformers, compiled]. */
 const rows: string[][] = [
   [
     "decode tok/s, batch 1 (prompt 128, 256 new)",
     ours.decode.tokensPerSecond.toFixed(1),
+    fast?.decode.tokensPerSecond.toFixed(1) ?? "—",
     torch.hf_generate.decode_tok_s.toFixed(1),
     compiled?.toFixed(1) ?? `failed: ${torch.compiled_static.error}`,
   ],
   [
     "share of the copy-bandwidth ceiling",
     share(ours.decode.tokensPerSecond),
+    fast ? share(fast.decode.tokensPerSecond) : "—",
     share(torch.hf_generate.decode_tok_s),
     compiled ? share(compiled) : "—",
   ],
@@ -54,25 +61,36 @@ const rows: string[][] = [
         [
           "decode step on the GPU / GPU idle between steps (ms, medians; --profile)",
           `${ours.decode.gpu.msPerStep.toFixed(2)} / ${ours.decode.gpu.idleMsBetweenSteps.toFixed(3)}`,
+          fast?.decode.gpu ? `${fast.decode.gpu.msPerStep.toFixed(2)} / ${fast.decode.gpu.idleMsBetweenSteps.toFixed(3)}` : "—",
           "—",
           "—",
         ],
       ]
     : []),
-  ["time to first token, 128-token prompt (ms)", ours.decode.ttftMs.toFixed(1), torch.hf_generate.ttft_ms.toFixed(1), "—"],
+  [
+    "time to first token, 128-token prompt (ms)",
+    ours.decode.ttftMs.toFixed(1),
+    fast?.decode.ttftMs.toFixed(1) ?? "—",
+    torch.hf_generate.ttft_ms.toFixed(1),
+    "—",
+  ],
   ...ours.prefill.map((p) => [
     `prefill ${p.tokens} tokens (tok/s)`,
     p.tokensPerSecond.toFixed(0),
+    fastPrefill(p.tokens),
     torch.prefill_eager[String(p.tokens)]?.tok_s.toFixed(0) ?? "—",
     "—",
   ]),
-  ["peak GPU memory (GB)", (peakMiB * 1.048576e-3).toFixed(1) + " (nvidia-smi, whole process)", `${torch.peak_memory_gb} (allocated)`, ""],
+  ["peak GPU memory (GB)", (peakMiB * 1.048576e-3).toFixed(1) + " (nvidia-smi, whole process)", "", `${torch.peak_memory_gb} (allocated)`, ""],
 ];
+const columns = fast ? rows : rows.map((row) => row.filter((_, i) => i !== 2));
 console.log(`${torch.device}, ${new Date().toISOString().slice(0, 10)}; torch ${torch.torch}; ${ours.title}`);
 console.log(`copy bandwidth ${torch.copy_gb_s} GB/s → decode ceiling ${torch.ceiling_tok_s} tok/s (weight bytes per token ÷ bandwidth)\n`);
-console.log("| measurement | swallow (WebGPU) | transformers generate | torch.compile static-cache loop |");
-console.log("|---|---:|---:|---:|");
-for (const row of rows) console.log(`| ${row.join(" | ")} |`);
+console.log(
+  `| measurement | swallow (WebGPU, default)${fast ? " | swallow --tensor-cores --no-robustness" : ""} | transformers generate | torch.compile static-cache loop |`,
+);
+console.log(`|---|---:|${fast ? "---:|" : ""}---:|---:|`);
+for (const row of columns) console.log(`| ${row.join(" | ")} |`);
 if (ours.serving.length > 0) {
   console.log("\n| concurrency | output tok/s | TTFT p50 / p99 ms | TPOT p50 / p99 ms |\n|---:|---:|---:|---:|");
   for (const s of ours.serving) {
