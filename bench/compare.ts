@@ -81,7 +81,13 @@ const rows: string[][] = [
     torch.prefill_eager[String(p.tokens)]?.tok_s.toFixed(0) ?? "—",
     "—",
   ]),
-  ["peak GPU memory (GB)", (peakMiB * 1.048576e-3).toFixed(1) + " (nvidia-smi, whole process)", "", `${torch.peak_memory_gb} (allocated)`, ""],
+  [
+    "peak GPU memory (GB)",
+    (peakMiB * 1.048576e-3).toFixed(1) + " (nvidia-smi, whole process)",
+    "",
+    `${torch.peak_memory_gb} (allocated)`,
+    "",
+  ],
 ];
 const columns = fast ? rows : rows.map((row) => row.filter((_, i) => i !== 2));
 console.log(`${torch.device}, ${new Date().toISOString().slice(0, 10)}; torch ${torch.torch}; ${ours.title}`);
