@@ -348,6 +348,8 @@ export class Engine implements InferenceEngine {
       if (seq.done) continue;
       if (seq.usePrefixCache) seq.slots.registerFullBlocks(seq.tokenIds, seq.tokenIds.length - seq.pending);
       if (!entry.samples || seq.request.params.maxTokens === 0) continue;
+      // The request's last token (by length): no placeholder, so no later step plans a row for it.
+      if (seq.output.endsByLength(seq.pending)) continue;
       entry.position = seq.tokenIds.length;
       seq.tokenIds.push(PLACEHOLDER_TOKEN);
       seq.pending++;
@@ -406,7 +408,7 @@ export class Engine implements InferenceEngine {
     if (params.maxTokens === 0) {
       return this.finish(seq, { ...seq.output.finish("length"), promptLogprobs });
     }
-    seq.pending--;
+    if (position >= 0) seq.pending--; // else the last token, which took no placeholder (launch)
     if (deviceSampled) return this.accept(seq, { tokenId: rows[0], logprob: rows[1], topLogprobs: [] }, position, promptLogprobs);
     let logits = rows.length === vocab ? rows : rows.subarray(rows.length - vocab);
     const { constraint } = seq.request;

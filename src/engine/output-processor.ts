@@ -41,6 +41,15 @@ export class OutputProcessor {
     return event;
   }
 
+  /**
+   * Whether the token sampled after `ahead` more that are already being sampled ends generation by length,
+   * whatever it is (max_tokens, or the context's end).
+   */
+  endsByLength(ahead: number): boolean {
+    const count = this.outputIds.length + ahead + 1;
+    return count >= this.params.maxTokens || this.promptLength + count >= this.maxModelLen;
+  }
+
   /** A final event with no token (abort, or max_tokens 0): flushes text still held back. */
   finish(finishReason: "length" | "abort"): GenerationEvent {
     return { tokenId: null, text: finishReason === "abort" ? "" : this.remaining(), logprob: null, topLogprobs: [], finishReason };
