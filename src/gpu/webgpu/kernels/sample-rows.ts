@@ -5,7 +5,7 @@ import { LINEAR_WORKGROUP } from "../wgsl.js";
 
 /** Threads per row: the most (≤ 1,024) the device allows with the kernel's workgroup memory (WORKGROUP_BYTES). */
 const MAX_WORKGROUP = 1024;
-/** Workgroup memory per thread: sums, counts, prefix (4 bytes each) and the two vec4 partial sums (32). */
+/** Workgroup memory per thread: sums, counts, prefix (4 bytes each), half of sum8's vec4 pairs (16) and two candidates (16). */
 const WORKGROUP_BYTES = 44;
 /** u32 words per sampled row in the kernel's `rows` input (packSampledRows). */
 export const SAMPLED_ROW_WORDS = 8;
@@ -71,15 +71,20 @@ function overRow(vec4: boolean, body: string): string {
   }`;
 }
 
+/** WGSL: the statements `body` (which see `cw`: (id bits, w)) for every top-p candidate in workgroup memory. */
+function overCandidates(body: string): string {
+  return `for (var c = lid; c < numCandidates; c += WG) { let cw = candidates[c]; ${body} }`;
+}
+
 /**
- * WGSL for one search over a monotone row statistic: the largest u32 `m` in [lo, hi] with f(m) ≥ `target`, where
- * f(m) sums `value` over the row's ids with `key` ≥ m (both WGSL expressions of the survivor's `w` and `x`, only
- * for ids where `w` > 0), so f does not increase with m. Each pass over the row evaluates f at POINTS points
- * spread over the interval (two vec4 accumulators) and keeps the sub-interval where f crosses the target: the
- * interval shrinks ~9× per pass (a 32-bit range in 11 passes, where bisection needs 32). Leaves the answer in
- * `lo`.
+ * WGSL for one search over a monotone statistic: the largest u32 `m` in [lo, hi] with f(m) ≥ `target`, where
+ * f(m) sums `value` over the elements `over` visits with `key` ≥ m (WGSL expressions of `w`, the element's
+ * `weightOf`, and of what `over` defines; only where `w` > 0), so f does not increase with m. Each pass evaluates
+ * f at 8 points spread over the interval (two vec4 accumulators) and keeps the sub-interval where f crosses the
+ * target: the interval shrinks ~9× per pass (a 32-bit range in 11 passes, where bisection needs 32). Leaves the
+ * answer in `lo`.
  */
-function searchLargest(vec4: boolean, keyOf: string, valueOf: string, target: string, weightOf: string): string {
+function searchLargest(over: (body: string) => string, keyOf: string, valueOf: string, target: string, weightOf: string): string {
   return `loop {
       if (lo >= hi) { break; }
       let span = hi - lo;
@@ -88,8 +93,7 @@ function searchLargest(vec4: boolean, keyOf: string, valueOf: string, target: st
       let pB = vec4<u32>(lo) + min(vec4<u32>(5u, 6u, 7u, 8u) * step, vec4<u32>(span));
       var accA = vec4<f32>(0.0);
       var accB = vec4<f32>(0.0);
-      ${overRow(
-        vec4,
+      ${over(
         `let w = ${weightOf};
         if (w > 0.0) {
           let key = vec4<u32>(${keyOf});
@@ -125,7 +129,8 @@ function searchLargest(vec4: boolean, keyOf: string, valueOf: string, target: st
  *     u32 that orders like the f32) with at least k survivors at or above it, found by a 9-way search (11 passes);
  *  4. top-p keeps the survivors with w ≥ τ for the largest τ whose kept mass reaches top_p × the survivors' mass
  *     (the most-likely-first prefix that crosses top_p, plus exact ties of its last weight): the same search over
- *     the bits of τ ∈ [0, 1] (10 passes);
+ *     the bits of τ ∈ [0, 1], run over the few survivors that can be kept, copied to workgroup memory (2 passes
+ *     over the row), or over the row (10 passes) when too many can;
  *  5. the host's uniform u (one draw of the request's generator per sampled token, as the host sampler) picks the
  *     token by inverse CDF over the kept weights in id order.
  * The token's log-probability is of the raw row (stop ids included), as the host sampler and vLLM report it.
@@ -133,7 +138,8 @@ function searchLargest(vec4: boolean, keyOf: string, valueOf: string, target: st
  * row's result does not depend on the batch. Counts are summed as f32, exact below 2^24. The host sampler walks
  * the same id order in float64, so a seed picks the same token on both paths but where rounding moves a boundary.
  * (The first version bisected, 32 + 31 passes, with each thread reading a contiguous chunk of the row: 9 ms per
- * sampled token at batch 1 on an H100, bench/NOTES.md session 7.)
+ * sampled token at batch 1 on an H100; the 9-way search over the row with vec4 loads, 1.0 ms: bench/NOTES.md
+ * session 7. The candidate copy came after the device time was spent: not yet timed.)
  */
 function sampleRowsSource(workgroup: number, vec4: boolean): string {
   return `
@@ -147,11 +153,15 @@ struct Params { vocab: u32, numStops: u32, numRows: u32 }
 ${LINEAR_WORKGROUP}
 
 const WG: u32 = ${workgroup}u;
+const CANDIDATES: u32 = ${2 * workgroup}u;
 const ROW_WORDS: u32 = ${SAMPLED_ROW_WORDS}u;
 
 var<workgroup> sums: array<f32, ${workgroup}>;
 var<workgroup> counts: array<u32, ${workgroup}>;
-var<workgroup> pairs: array<vec4<f32>, ${2 * workgroup}>;
+var<workgroup> pairs: array<vec4<f32>, ${workgroup}>;
+// Top-p candidates (id bits, w), CANDIDATES = 2 per thread, and how many the row has.
+var<workgroup> candidates: array<vec2<f32>, ${2 * workgroup}>;
+var<workgroup> numCandidates: u32;
 var<workgroup> prefix: array<f32, ${workgroup + 1}>;
 var<workgroup> picked: atomic<u32>;
 
@@ -163,11 +173,20 @@ struct Pair { a: vec4<f32>, b: vec4<f32> }
 
 /** The workgroup's sums of (a, b) in a fixed tree, returned to every thread (uniform control flow only). */
 fn sum8(lid: u32, a: vec4<f32>, b: vec4<f32>) -> Pair {
+  // The upper half's values are added to the lower half's as they arrive, so the array holds WG / 2 pairs.
+  let half = WG / 2u;
   workgroupBarrier();
-  pairs[2u * lid] = a;
-  pairs[2u * lid + 1u] = b;
+  if (lid >= half) {
+    pairs[2u * (lid - half)] = a;
+    pairs[2u * (lid - half) + 1u] = b;
+  }
   workgroupBarrier();
-  for (var stride = WG / 2u; stride > 0u; stride >>= 1u) {
+  if (lid < half) {
+    pairs[2u * lid] = a + pairs[2u * lid];
+    pairs[2u * lid + 1u] = b + pairs[2u * lid + 1u];
+  }
+  workgroupBarrier();
+  for (var stride = half / 2u; stride > 0u; stride >>= 1u) {
     if (lid < stride) {
       pairs[2u * lid] += pairs[2u * (lid + stride)];
       pairs[2u * lid + 1u] += pairs[2u * (lid + stride) + 1u];
@@ -246,7 +265,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   if (topK > 0u && f32(topK) < raw.a.y) {
     var lo = 0u;
     var hi = 0xffffffffu;
-    ${searchLargest(vec4, "orderKey(x)", "1.0", "f32(topK)", "survivorWeight(id, x, mask, maskedMax, invT, minP)")}
+    ${searchLargest((body) => overRow(vec4, body), "orderKey(x)", "1.0", "f32(topK)", "survivorWeight(id, x, mask, maskedMax, invT, minP)")}
     keyFloor = lo;
     var kept = 0.0;
     ${overRow(
@@ -260,9 +279,67 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   // Top-p: the largest weight threshold τ (as f32 bits) whose kept mass reaches top_p × the survivors' mass.
   var tauBits = 0u;
   if (topP < 1.0) {
+    let massTarget = topP * total;
+    // Candidates: one pass finds, of θ = 4^-1 … 4^-8, the largest whose survivors (w ≥ θ) hold the target mass. Then
+    // τ ≥ θ, every survivor the search can keep is among them, and when at most CANDIDATES of them are, they are
+    // copied to workgroup memory (in a fixed order: thread by thread) and searched there: one more pass over the row
+    // instead of ten. (A language model's nucleus is usually a few tokens; a flat row searches the row itself.)
+    let thetaA = vec4<f32>(0.25, 0.0625, 0.015625, 0.00390625);
+    let thetaB = vec4<f32>(0.0009765625, 0.000244140625, 0.00006103515625, 0.0000152587890625);
+    var massA = vec4<f32>(0.0);
+    var massB = vec4<f32>(0.0);
+    var countA = vec4<f32>(0.0);
+    var countB = vec4<f32>(0.0);
+    ${overRow(
+      vec4,
+      `let w = select(0.0, survivorWeight(id, x, mask, maskedMax, invT, minP), orderKey(x) >= keyFloor);
+      if (w > 0.0) {
+        let inA = vec4<f32>(w) >= thetaA;
+        let inB = vec4<f32>(w) >= thetaB;
+        massA += select(vec4<f32>(0.0), vec4<f32>(w), inA);
+        massB += select(vec4<f32>(0.0), vec4<f32>(w), inB);
+        countA += select(vec4<f32>(0.0), vec4<f32>(1.0), inA);
+        countB += select(vec4<f32>(0.0), vec4<f32>(1.0), inB);
+      }`,
+    )}
+    let mass = sum8(lid, massA, massB);
+    let count = sum8(lid, countA, countB);
+    // The smallest j whose θ_j holds the target (the mass grows as θ falls), if its survivors fit.
+    let reach = dot(select(vec4<u32>(0u), vec4<u32>(1u), mass.a < vec4<f32>(massTarget)), vec4<u32>(1u)) +
+      dot(select(vec4<u32>(0u), vec4<u32>(1u), mass.b < vec4<f32>(massTarget)), vec4<u32>(1u));
+    let thetas = array<f32, 8>(thetaA.x, thetaA.y, thetaA.z, thetaA.w, thetaB.x, thetaB.y, thetaB.z, thetaB.w);
+    let counts8 = array<f32, 8>(count.a.x, count.a.y, count.a.z, count.a.w, count.b.x, count.b.y, count.b.z, count.b.w);
+    let mine8 = array<f32, 8>(countA.x, countA.y, countA.z, countA.w, countB.x, countB.y, countB.z, countB.w);
     var lo = 0u;
     var hi = 0x3f800000u; // 1.0: the most likely token's weight
-    ${searchLargest(vec4, "bitcast<u32>(w)", "w", "topP * total", "select(0.0, survivorWeight(id, x, mask, maskedMax, invT, minP), orderKey(x) >= keyFloor)")}
+    if (reach < 8u && counts8[min(reach, 7u)] <= f32(CANDIDATES)) {
+      let theta = thetas[reach];
+      if (lid == 0u) { numCandidates = u32(counts8[reach]); }
+      // This thread's first slot: the candidates of the threads before it (an inclusive scan of the counts).
+      let own = u32(mine8[reach]);
+      counts[lid] = own;
+      for (var offset = 1u; offset < WG; offset <<= 1u) {
+        workgroupBarrier();
+        let before = select(0u, counts[select(0u, lid - offset, lid >= offset)], lid >= offset);
+        workgroupBarrier();
+        counts[lid] += before;
+      }
+      workgroupBarrier();
+      var slot = counts[lid] - own;
+      ${overRow(
+        vec4,
+        `let w = select(0.0, survivorWeight(id, x, mask, maskedMax, invT, minP), orderKey(x) >= keyFloor);
+        if (w > 0.0 && w >= theta) {
+          candidates[slot] = vec2<f32>(bitcast<f32>(id), w);
+          slot++;
+        }`,
+      )}
+      workgroupBarrier();
+      lo = bitcast<u32>(theta);
+      ${searchLargest(overCandidates, "bitcast<u32>(w)", "w", "massTarget", "cw.y")}
+    } else {
+      ${searchLargest((body) => overRow(vec4, body), "bitcast<u32>(w)", "w", "massTarget", "select(0.0, survivorWeight(id, x, mask, maskedMax, invT, minP), orderKey(x) >= keyFloor)")}
+    }
     tauBits = lo;
   }
   let tau = bitcast<f32>(tauBits);
