@@ -138,6 +138,8 @@ export class WebGpuBackend implements Backend {
   readonly tensorLayout: TensorLayout | null;
   /** The tile classes a tensor-core matmul picks from by its shape (layoutForShape), largest first. */
   readonly tensorLayouts: readonly TensorLayout[];
+  /** Dawn clamps buffer indices (false with `disableRobustness` or SWALLOW_ROBUSTNESS=off). */
+  readonly robust: boolean;
   private readonly device: GPUDevice;
   private readonly pool: BufferPool;
   private readonly readbackPool: BufferPool;
@@ -170,7 +172,8 @@ export class WebGpuBackend implements Backend {
     this.matmulPath = options.matmulPath ?? "auto";
     this.batchInvariant = options.batchInvariant ?? true;
     // Without robustness the variants take a row padding the H100 loads correctly there (tensor/plan.ts).
-    this.tensorLayouts = tensorCoreLayouts(gpu, majorness, !robustnessDisabled(options));
+    this.robust = !robustnessDisabled(options);
+    this.tensorLayouts = tensorCoreLayouts(gpu, majorness, this.robust);
     this.tensorLayout = this.tensorLayouts[0] ?? null;
     this.maxWeightBytes = Math.min(options.maxWeightBytes ?? Number.POSITIVE_INFINITY, gpu.limits.maxStorageBufferBindingSize);
     this.pool = new BufferPool(this.device, gpu.limits, BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST, "activations");
@@ -211,7 +214,7 @@ export class WebGpuBackend implements Backend {
 
   /** "llvmpipe … (software, shader-f16, subgroups), KV cache f16". */
   describe(): string {
-    return `${describeDevice(this.gpu)}, KV cache ${this.kvDtype}`;
+    return `${describeDevice(this.gpu)}, KV cache ${this.kvDtype}${this.robust ? "" : ", robustness off"}`;
   }
 
   async uploadWeight(name: string, tensor: HostTensor): Promise<Weight> {
