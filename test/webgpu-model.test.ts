@@ -90,6 +90,8 @@ test(
   async () => {
     const unclamped = await WebGpuBackend.create({ disableRobustness: true });
     try {
+      assert.equal(unclamped.robust, false);
+      assert.match(unclamped.describe(), /robustness off$/);
       await identicalLogits(gpu, unclamped);
     } finally {
       await unclamped.dispose();
