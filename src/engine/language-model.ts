@@ -11,7 +11,7 @@ import { Engine } from "./engine.js";
 import type { GenerateOptions, GenerationEvent } from "./generate.js";
 import type { InferenceEngine } from "./request.js";
 import { resolveSamplingParams, type SamplingParams } from "./sampler.js";
-import { accountMemory, kvCacheBlocks, kvTokensForBytes, type MemoryAccount } from "./memory-account.js";
+import { accountMemory, kvCacheBlocks, kvTokensForBytes, matmulWeightShapes, type MemoryAccount } from "./memory-account.js";
 
 export interface LoadOptions {
   backend: Backend;
@@ -89,6 +89,7 @@ export class LanguageModel {
         blockSize,
         kvBytesPerValue: options.backend.kvBytesPerValue,
         maxBatchTokens,
+        matmulScratchBytes: options.backend.matmulScratchBytes?.(matmulWeightShapes(spec), maxBatchTokens),
       }),
     );
     const model = await LlamaModel.load(spec, weights, options.backend, options.onProgress);

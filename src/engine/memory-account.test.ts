@@ -1,6 +1,13 @@
 import test from "node:test";
 import assert from "node:assert/strict";
-import { accountMemory, describeMemoryAccount, kvBytesPerToken, kvCacheBlocks, kvTokensForBytes } from "./memory-account.js";
+import {
+  accountMemory,
+  describeMemoryAccount,
+  kvBytesPerToken,
+  kvCacheBlocks,
+  kvTokensForBytes,
+  matmulWeightShapes,
+} from "./memory-account.js";
 import { MODEL_SHAPES } from "../bench/synthetic.js";
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -64,4 +71,14 @@ test("a real checkpoint: the weights account equals the safetensors data bytes (
       await checkpoint.close();
     }
   }
+});
+
+test("the activation bound adds the matmuls' scratch; Llama-3.1-8B multiplies by five distinct matrix shapes", () => {
+  const spec = MODEL_SHAPES["llama-3.1-8b"];
+  const options = { numBlocks: 512, blockSize: 16, kvBytesPerValue: 2, maxBatchTokens: 2048 };
+  const without = accountMemory(spec, bf16, options);
+  const withScratch = accountMemory(spec, bf16, { ...options, matmulScratchBytes: 123_456 });
+  assert.equal(withScratch.activationBytes - without.activationBytes, 123_456);
+  const shapes = matmulWeightShapes(spec).map(([n, k]) => `${n}x${k}`);
+  assert.deepEqual(shapes.sort(), ["1024x4096", "128256x4096", "14336x4096", "4096x14336", "4096x4096"]);
 });

@@ -14,7 +14,9 @@ export interface MemoryAccount {
   kvCacheTokens: number;
   /**
    * Upper bound of one step's activations (f32): the widest rows alive at once for maxBatchTokens tokens (residual,
-   * q/k/v, attention output, the MLP's intermediate) plus one row of logits per token. The engine recycles these.
+   * q/k/v, attention output, the MLP's intermediate) plus one row of logits per token, plus the largest scratch
+   * one matmul takes beyond its output (the tensor-core path's f16 copy of x, tile padding, split-K partial sums).
+   * The engine recycles these.
    */
   activationBytes: number;
 }
@@ -52,7 +54,7 @@ export function kvCacheBlocks(maxModelLen: number, kvCacheTokens: number | undef
 export function accountMemory(
   spec: ModelSpec,
   tensorBytes: TensorBytes,
-  options: { numBlocks: number; blockSize: number; kvBytesPerValue: number; maxBatchTokens: number },
+  options: { numBlocks: number; blockSize: number; kvBytesPerValue: number; maxBatchTokens: number; matmulScratchBytes?: number },
 ): MemoryAccount {
   const ropeTableBytes = (spec.headDim / 2) * 4;
   const weightBytes = expectedLlamaTensors(spec).reduce((sum, t) => sum + tensorBytes(t.name, t.shape), ropeTableBytes);
@@ -61,7 +63,19 @@ export function accountMemory(
   const qCols = spec.numHeads * spec.headDim;
   const kvCols = spec.numKvHeads * spec.headDim;
   const rowFloats = 2 * spec.hiddenSize + 2 * qCols + 2 * kvCols + 2 * spec.intermediateSize + spec.vocabSize;
-  return { weightBytes, kvCacheBytes, kvCacheTokens, activationBytes: options.maxBatchTokens * rowFloats * 4 };
+  const activationBytes = options.maxBatchTokens * rowFloats * 4 + (options.matmulScratchBytes ?? 0);
+  return { weightBytes, kvCacheBytes, kvCacheTokens, activationBytes };
+}
+
+/**
+ * The distinct [n, k] shapes of the model's matrices, what its matmuls multiply by (the embedding too: a tied
+ * checkpoint's LM head is the embedding).
+ */
+export function matmulWeightShapes(spec: ModelSpec): [number, number][] {
+  const shapes = expectedLlamaTensors(spec)
+    .filter((t) => t.shape.length === 2)
+    .map((t) => `${t.shape[0]}x${t.shape[1]}`);
+  return [...new Set(shapes)].map((s) => s.split("x").map(Number) as [number, number]);
 }
 
 const gb = (bytes: number) => (bytes >= 1e9 ? `${(bytes / 1e9).toFixed(2)} GB` : `${(bytes / 1e6).toFixed(1)} MB`);

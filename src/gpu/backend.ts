@@ -164,6 +164,11 @@ export interface Backend {
    * `stopIds` it shares). Absent on backends that gain nothing from it (the reference reads no logits back).
    */
   sampleRows?(logits: Activation, pairs: Activation, sampled: DeviceSampledRows, stopIds: Int32Array): Activation;
+  /**
+   * The most bytes one matmul of up to `maxTokens` rows with any of these [n, k] weights allocates beyond its
+   * [tokens, n] output (the memory account's activation bound covers the outputs). Absent: none.
+   */
+  matmulScratchBytes?(weightShapes: readonly (readonly [number, number])[], maxTokens: number): number;
   /** Waits for the work behind `x` and copies it out, row-major. */
   read(x: Activation): Promise<Float32Array>;
   /**

@@ -38,6 +38,7 @@ import { probeMajornessSyntax } from "./kernels/tensor/majorness-probe.js";
 import {
   layoutForShape,
   tensorIneligibility,
+  tensorScratchBytes,
   tensorOutputIneligibility,
   TENSOR_MIN_TOKENS,
   type MajornessSyntax,
@@ -353,6 +354,21 @@ export class WebGpuBackend implements Backend {
   }
 
   /** "auto" resolved for one call: GEMV when batch-invariant, else tensor cores for long enough batches. */
+  /** The tensor-core matmul's scratch (tensorScratchBytes) at its worst batch size; 0 where it never runs. */
+  matmulScratchBytes(weightShapes: readonly (readonly [number, number])[], maxTokens: number): number {
+    if (this.batchInvariant || this.matmulPath === "gemv" || this.tensorLayouts.length === 0) return 0;
+    let worst = 0;
+    // Split-K partial sums peak at small batches, whole row tiles at large ones: try every batch size.
+    for (let tokens = tensorMinTokens(); tokens <= maxTokens; tokens++) {
+      for (const [n, k] of weightShapes) {
+        const layout = layoutForShape(this.tensorLayouts, tokens, n, k);
+        if (tensorIneligibility("bf16", k, layout, n) !== null || tensorOutputIneligibility(layout, tokens, n) !== null) continue;
+        worst = Math.max(worst, tensorScratchBytes(layout, tokens, n, k));
+      }
+    }
+    return worst;
+  }
+
   private matmulKernel(rows: number, weight: GpuWeight): MatmulKernel {
     if (this.matmulPath !== "auto") return this.matmulPath;
     if (this.batchInvariant || !this.tensorLayout || rows < tensorMinTokens()) return "gemv";

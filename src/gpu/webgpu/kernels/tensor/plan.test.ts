@@ -16,6 +16,7 @@ import {
   pickF16Config,
   roundToF16,
   tensorIneligibility,
+  tensorScratchBytes,
   tensorWorkgroups,
   TENSOR_TILE_CLASSES,
   TENSOR_VARIANTS,
@@ -192,4 +193,16 @@ test("without robustness every tile class stages 44-half rows, a stride the H100
     assert.equal(layout.stride, 44, name);
     assert.equal(layout.variant.name, `${name}-p12`);
   }
+});
+
+test("tensorScratchBytes: the f16 copy of x and its row flags, plus whole row tiles or split-K partial sums beyond the output", () => {
+  const layout = layoutVariant(variant("128x256-sg2x4-rb-x16"), H100) as TensorLayout;
+  // 2048 × 4096 · 4096²: 16 × 16 = 256 tiles, no split, no padding rows: only x as f16 (2 bytes) and a flag per row.
+  assert.equal(tensorScratchBytes(layout, 2048, 4096, 4096), 2048 * 4096 * 2 + 2048 * 4);
+  // 100 tokens: one 128-row tile × 16 columns of tiles, so K splits 8 ways (128 slices of 32, at least 16 each):
+  // 8 partial sums of 128 rows, and x's copy.
+  assert.equal(tensorScratchBytes(layout, 100, 4096, 4096), 8 * 128 * 4096 * 4 + 100 * 4096 * 2 + 100 * 4);
+  // The direct-load variant pads its copy of x to whole tiles (rows to 128, K to 64).
+  const direct = layoutVariant(variant("128x128-sg2x2-k64-db-xd"), H100) as TensorLayout;
+  assert.equal(tensorScratchBytes(direct, 2000, 4096, 4104), 2048 * 4160 * 2 + 2048 * 4 + 48 * 4096 * 4);
 });

@@ -279,6 +279,24 @@ export function tensorOutputIneligibility(layout: TensorLayout, tokens: number, 
     : null;
 }
 
+/**
+ * Bytes the tensor-core matmul of [tokens, k] · [n, k]ᵀ allocates beyond its [tokens, n] f32 output (matmulTensor):
+ * the xF16 pre-pass's f16 copy of x and its row flags, and the output's whole row tiles, times the split-K partial
+ * sums when K is split (the reduce pass's own [tokens, n] result is the output itself).
+ */
+export function tensorScratchBytes(layout: TensorLayout, tokens: number, n: number, k: number): number {
+  const splits = tensorSplits(layout, tokens, n, k);
+  const capacityRows = Math.ceil(tokens / layout.bm) * layout.bm;
+  const outputBytes = (splits > 1 ? capacityRows * splits + tokens : capacityRows) * n * 4;
+  let xBytes = 0;
+  if (layout.variant.xF16) {
+    const rows = layout.variant.xDirect ? capacityRows : tokens;
+    const kPadded = layout.variant.xDirect ? Math.ceil(k / layout.variant.bk) * layout.variant.bk : k;
+    xBytes = rows * kPadded * 2 + rows * 4;
+  }
+  return xBytes + outputBytes - tokens * n * 4;
+}
+
 /** Workgroups for a [tokens, n] output: one per bm × bn tile. */
 export function tensorWorkgroups(layout: TensorLayout, tokens: number, n: number): number {
   return Math.ceil(tokens / layout.bm) * Math.ceil(n / layout.bn);
