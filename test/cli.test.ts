@@ -519,6 +519,10 @@ describe("bad input: exit 2, one line on stderr naming the problem, no stack tra
     assert.equal(table.code, 0, table.stderr);
     assert.match(table.stdout, /Serving, ShareGPT-like lengths, temperature 0\.6, top-p 0\.9:/);
     assertUsageError(await runCli([...args, "--top-p", "0"]), /top.p/);
+    // The flags that pick kernels are in the report's title (the cpu backend has no robustness to drop: no effect).
+    const flagged = await runCli([...args, "--prefill", "", "--concurrency", "", "--no-robustness", "--json"]);
+    assert.equal(flagged.code, 0, flagged.stderr);
+    assert.match(JSON.parse(flagged.stdout.trim().split("\n").at(-1)!).title, /on cpu \(--no-robustness\)$/);
   });
 
   test("a negative flag value is read as the value: --temperature -1 is a one-line range error, --seed -1 a valid seed", async () => {

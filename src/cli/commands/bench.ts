@@ -96,6 +96,9 @@ export async function runBench(argv: string[]): Promise<void> {
     model = await loadFromFlags({ ...values, "max-model-len": String(maxModelLen) }, serving);
     title = `${values.model ?? "demo model"} on ${values.backend ?? "auto"}`;
   }
+  // The flags that change which kernels run, so a saved report says what it measured.
+  const modes = [values["tensor-cores"] ? "--tensor-cores" : "", values["no-robustness"] ? "--no-robustness" : ""].filter(Boolean);
+  if (modes.length > 0) title += ` (${modes.join(" ")})`;
   if (values.profile) profiler ??= stepProfiler(model.runner.backend);
   const report = await measure(model, {
     prefillLengths,
