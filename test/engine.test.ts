@@ -13,6 +13,7 @@ import {
   deviceVersusHostSampling,
   greedyRequest,
   makePrompts,
+  mixedSamplingVersusAlone,
   seededSamplingVersusAlone,
 } from "./support/engine-checks.js";
 
@@ -27,6 +28,9 @@ test("engine: greedy sampling on the device gives the host sampler's tokens and 
 
 test("engine: seeded sampling gives each request the same tokens alone and among others", () =>
   seededSamplingVersusAlone(new ReferenceBackend()));
+
+test("engine: a step samples on the host only the rows that need logits; each request gets what it gets alone", () =>
+  mixedSamplingVersusAlone(new ReferenceBackend()));
 
 test("engine: kvCacheBytes sizes the KV cache in whole blocks of the model's KV rows; too small for one sequence is an error", async () => {
   const accounts: number[] = [];

@@ -8,7 +8,12 @@ import { openTestBackend } from "./support/webgpu.js";
 import { LanguageModel } from "../src/engine/language-model.js";
 import { NodeFileTree } from "../src/node/file-tree.js";
 import { runBench, stepTimes } from "../src/bench/engine-bench.js";
-import { concurrentVersusAlone, deviceVersusHostSampling, seededSamplingVersusAlone } from "./support/engine-checks.js";
+import {
+  concurrentVersusAlone,
+  deviceVersusHostSampling,
+  mixedSamplingVersusAlone,
+  seededSamplingVersusAlone,
+} from "./support/engine-checks.js";
 
 /**
  * The tiny checkpoints end to end through the WebGPU backend (lavapipe in CI): log-probs against
@@ -97,6 +102,12 @@ test(
       await unclamped.dispose();
     }
   },
+);
+
+test(
+  "engine: a step samples on the host only the rows that need logits (the rest on the GPU); each request gets what it gets alone",
+  { skip },
+  () => mixedSamplingVersusAlone(gpu),
 );
 
 test("engine: seeded sampling (host sampler, one step ahead) gives the same tokens alone and among others", { skip }, () =>

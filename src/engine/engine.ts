@@ -42,6 +42,8 @@ interface PlannedStep {
   entries: StepEntry[];
   prepared: PreparedStep;
   deviceSampled: boolean;
+  /** With deviceSampled: the logits rows sampled on the host all the same (DeviceSampling.hostRows). */
+  hostRows: ReadonlySet<number>;
   /** A host-sampled step whose tokens this one needs: it can only be sent after that one completes. */
   waitsFor: LaunchedStep | null;
 }
@@ -50,6 +52,7 @@ interface LaunchedStep {
   entries: StepEntry[];
   output: Promise<Float32Array[]>;
   deviceSampled: boolean;
+  hostRows: ReadonlySet<number>;
   sampled: Activation | null;
 }
 
@@ -269,7 +272,8 @@ export class Engine implements InferenceEngine {
     const feed: { chunk: number; sourceRow: number }[] = [];
     entries.forEach(({ seq }, i) => {
       if (seq.pending === 0 || seq.producer === null) return;
-      if (seq.producer.step === previous && previous.deviceSampled) feed.push({ chunk: i, sourceRow: seq.producer.row });
+      const onDevice = previous !== null && previous.deviceSampled && !previous.hostRows.has(seq.producer.row);
+      if (seq.producer.step === previous && onDevice) feed.push({ chunk: i, sourceRow: seq.producer.row });
       else waitsFor = seq.producer.step;
     });
     const device = this.deviceSampling(entries);
@@ -278,7 +282,7 @@ export class Engine implements InferenceEngine {
         plan.chunks.map((c) => c.chunk),
         { deviceSampling: device ?? undefined, feed: feed.length > 0 ? { source: previous!.sampled!, chunks: feed } : undefined },
       );
-      return { entries, prepared, deviceSampled: device !== null, waitsFor };
+      return { entries, prepared, deviceSampled: device !== null, hostRows: new Set(device?.hostRows ?? []), waitsFor };
     } catch (error) {
       for (const { seq } of entries) this.fail(seq, error);
       return null;
@@ -286,11 +290,13 @@ export class Engine implements InferenceEngine {
   }
 
   /**
-   * Device-side sampling for the step when every sequence that samples in it can take it: no penalties, no
-   * constraint, no top log-probs, no prompt log-probs, and one shared stop-id list for the rows that still mask
-   * stops (min_tokens). Temperature 0 rows are greedy (exactly the host sampler's argmax); others, where the
-   * backend can (Backend.sampleRows), draw on the device with one u from the request's generator, as the host
-   * sampler would (both draw in id order, so a seed gives the same tokens on either path but for rounding).
+   * Device-side sampling for the step's sequences that can take it: no penalties, no constraint, no top
+   * log-probs, and one shared stop-id list for the rows that still mask stops (min_tokens). Temperature 0 rows
+   * are greedy (exactly the host sampler's argmax); others, where the backend can (Backend.sampleRows), draw on
+   * the device with one u from the request's generator, as the host sampler would (both draw in id order, so a
+   * seed gives the same tokens on either path but for rounding). The other sampling rows are read back and
+   * sampled on the host (`hostRows`), so one request with top log-probs does not send its whole batch's logits
+   * to the host. Null (all on the host) when no row can sample on the device or a chunk wants prompt log-probs.
    */
   private deviceSampling(entries: StepEntry[]): DeviceSampling | null {
     const sampling = entries.filter((e) => e.samples);
@@ -299,20 +305,32 @@ export class Engine implements InferenceEngine {
     const maskStops = new Int32Array(entries.filter((e) => e.sampleRow >= 0).length);
     let stopIds: number[] | null = null;
     const drawn: { row: number; params: SamplingParams; rng: Rng }[] = [];
+    const hostRows: number[] = [];
     for (const { seq, sampleRow } of sampling) {
       const p = seq.request.params;
+      if (p.maxTokens === 0) return null;
       const plain = p.logprobs === 0 && p.repetitionPenalty === 1 && p.presencePenalty === 0 && p.frequencyPenalty === 0;
-      if (!plain || p.maxTokens === 0 || seq.request.constraint || seq.wantsPromptLogits) return null;
-      if (p.temperature !== 0) {
-        if (!this.runner.samplesOnDevice) return null;
-        drawn.push({ row: sampleRow, params: p, rng: seq.rng });
+      if (!plain || seq.request.constraint || (p.temperature !== 0 && !this.runner.samplesOnDevice)) {
+        hostRows.push(sampleRow);
+        continue;
       }
-      if (seq.output.outputIds.length + seq.pending >= p.minTokens) continue;
-      if (stopIds !== null && (stopIds.length !== p.stopTokenIds.length || stopIds.some((id, i) => id !== p.stopTokenIds[i]))) return null;
+      const masks = seq.output.outputIds.length + seq.pending < p.minTokens;
+      // The device masks one stop-id list per step: a row with another list samples on the host.
+      if (masks && stopIds !== null && (stopIds.length !== p.stopTokenIds.length || stopIds.some((id, i) => id !== p.stopTokenIds[i]))) {
+        hostRows.push(sampleRow);
+        continue;
+      }
+      if (p.temperature !== 0) drawn.push({ row: sampleRow, params: p, rng: seq.rng });
+      if (!masks) continue;
       stopIds = p.stopTokenIds;
       maskStops[sampleRow] = 1;
     }
-    const plan = { maskStops, stopIds: Int32Array.from(stopIds ?? []) };
+    if (hostRows.length === sampling.length) return null;
+    const plan = {
+      maskStops,
+      stopIds: Int32Array.from(stopIds ?? []),
+      ...(hostRows.length > 0 ? { hostRows: Int32Array.from(hostRows) } : {}),
+    };
     if (drawn.length === 0) return plan;
     // Every check passed: only now take each sampled row's draw from its request's generator.
     const sampled: DeviceSampledRows = {
@@ -342,7 +360,13 @@ export class Engine implements InferenceEngine {
       output = Promise.reject(error); // failed at once (device lost, backend disposed): complete() fails the step's requests
     }
     output.catch(() => {}); // handled in complete(); never an unhandled rejection meanwhile
-    const launched: LaunchedStep = { entries, output, deviceSampled: step.deviceSampled, sampled: prepared.sampled };
+    const launched: LaunchedStep = {
+      entries,
+      output,
+      deviceSampled: step.deviceSampled,
+      hostRows: step.hostRows,
+      sampled: prepared.sampled,
+    };
     for (const entry of entries) {
       const { seq } = entry;
       if (seq.done) continue;
@@ -375,7 +399,7 @@ export class Engine implements InferenceEngine {
       if (seq.aborted) return this.finish(seq, seq.output.finish("abort"));
       const rows = output[i];
       if (seq.wantsPromptLogits) this.collectPromptLogprobs(seq, entry.start, entry.end, rows);
-      if (entry.samples) this.emit(seq, rows, entry.position, step.deviceSampled);
+      if (entry.samples) this.emit(seq, rows, entry.position, step.deviceSampled && !step.hostRows.has(entry.sampleRow));
       if (seq.producer?.step === step) seq.producer = null;
     });
     await yieldToEventLoop();

@@ -14,7 +14,7 @@ export interface PreparedStep {
   commit(): void;
   /**
    * Runs (or sends) the pass and resolves each chunk's logits rows, as `ModelRunner.step`; with `deviceSampling`,
-   * each chunk with logits gets its (token id, log-prob) pair instead.
+   * each chunk with logits gets its (token id, log-prob) pair instead, but for its `hostRows` (their logits).
    */
   submit(): Promise<Float32Array[]>;
   /** With `deviceSampling`: the device-side sampled ids, which the next step may take as its tokens (`feed`). */
@@ -30,6 +30,11 @@ export interface DeviceSampling {
   maskStops: Int32Array;
   stopIds: Int32Array;
   sampled?: DeviceSampledRows;
+  /**
+   * Logits rows sampled on the host instead (their requests need the logits): read back beside the pairs
+   * (Backend.packSampled), and their chunks get those logits rows instead of a pair.
+   */
+  hostRows?: Int32Array;
 }
 
 export interface PrepareOptions {
@@ -147,20 +152,30 @@ export class ModelRunner {
       if (!this.backend.sampleRows) throw new Error(`the ${this.backend.name} backend cannot sample rows on the device`);
       target = this.backend.sampleRows(logits, target, device.sampled, device.stopIds);
     }
+    const pairs = device ? target : null;
+    const hostRows = device?.hostRows && device.hostRows.length > 0 ? device.hostRows : null;
+    if (pairs && hostRows) target = this.backend.packSampled(pairs, logits, hostRows);
     const read = this.backend.prepareRead?.(target, [batch.tokenIds]) ?? { submit: () => this.backend.read(target) };
     const width = device ? 2 : this.vocabSize;
+    // With host rows: the pairs of every logits row, then the host rows' logits (hostAt: a row's place among them).
+    const hostAt = new Map(Array.from(hostRows ?? [], (row, h) => [row, h] as const));
+    const pairFloats = pairs ? pairs.rows * 2 : 0;
     return {
       tokenIds: batch.tokenIds,
       rowStarts,
       commit,
-      sampled: device ? target : null,
+      // The read target lives into the next step, which may take its tokens from it; packed or not, row r's id
+      // is its float 2r (the pairs come first).
+      sampled: pairs ? target : null,
       submit: async () => {
         const all = await read.submit();
         const out: Float32Array[] = [];
         let row = 0;
         for (const chunk of chunks) {
           const rows = chunk.logits === "all" ? chunk.tokenIds.length : chunk.logits === "last" ? 1 : 0;
-          out.push(all.subarray(row * width, (row + rows) * width));
+          const h = rows === 1 ? hostAt.get(row) : undefined;
+          if (h !== undefined) out.push(all.subarray(pairFloats + h * this.vocabSize, pairFloats + (h + 1) * this.vocabSize));
+          else out.push(all.subarray(row * width, (row + rows) * width));
           row += rows;
         }
         return out;

@@ -165,6 +165,11 @@ export interface Backend {
    */
   sampleRows?(logits: Activation, pairs: Activation, sampled: DeviceSampledRows, stopIds: Int32Array): Activation;
   /**
+   * One readback for a step that samples most rows on the device and some on the host (their requests need the
+   * logits): `[1, 2·pairs.rows + hostRows.length·logits.cols]` = the (token id, log-prob) pairs, then those rows.
+   */
+  packSampled(pairs: Activation, logits: Activation, hostRows: Int32Array): Activation;
+  /**
    * The most bytes one matmul of up to `maxTokens` rows with any of these [n, k] weights allocates beyond its
    * [tokens, n] output (the memory account's activation bound covers the outputs). Absent: none.
    */

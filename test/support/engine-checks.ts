@@ -128,3 +128,45 @@ export async function seededSamplingVersusAlone(backend: Backend): Promise<void>
     assert.ok(new Set(alone.map((t) => t.join(","))).size > 1, "different seeds should sample differently");
   }
 }
+
+/**
+ * A step whose requests sample partly on the device and partly on the host (a top log-prob or a penalty needs the
+ * logits) reads back only the host rows' logits (Backend.packSampled) and gives every request the tokens it gets
+ * alone: greedy, seeded temperature / top-p, and the two host kinds side by side.
+ */
+export async function mixedSamplingVersusAlone(backend: Backend): Promise<void> {
+  const model = await LanguageModel.load(new NodeFileTree(tinyDir("gqa-llama3")), { backend, maxModelLen: 96, maxNumSeqs: 6 });
+  const prompts = makePrompts(6, model.spec.vocabSize);
+  const kinds: Partial<SamplingParams>[] = [
+    { temperature: 0 },
+    { temperature: 0.8, topP: 0.9 },
+    { temperature: 0.8, topP: 0.9, logprobs: 2 },
+    { temperature: 0 },
+    { temperature: 1.1, topK: 30 },
+    { temperature: 0.7, presencePenalty: 0.5 },
+  ];
+  const hostKinds = kinds.filter((k) => (k.logprobs ?? 0) > 0 || (k.presencePenalty ?? 0) !== 0).length;
+  const request = (promptIds: number[], i: number): EngineRequest => ({
+    promptIds,
+    params: model.resolveSampling({ ...kinds[i], seed: 300 + i, maxTokens: 10, minTokens: 10 }),
+  });
+  const alone: number[][] = [];
+  for (const [i, p] of prompts.entries()) alone.push((await collect(model.engine.submit(request(p, i)))).tokens);
+  const original = backend.packSampled;
+  const hostRowCounts: number[] = [];
+  backend.packSampled = (pairs, logits, hostRows) => {
+    hostRowCounts.push(hostRows.length);
+    return original.call(backend, pairs, logits, hostRows);
+  };
+  let together: Awaited<ReturnType<typeof collect>>[];
+  try {
+    together = await Promise.all(prompts.map((p, i) => collect(model.engine.submit(request(p, i)))));
+  } finally {
+    backend.packSampled = original;
+  }
+  together.forEach((r, i) => assert.deepEqual(r.tokens, alone[i], `request ${i} (${JSON.stringify(kinds[i])})`));
+  assert.ok(hostRowCounts.length > 0, "the requests shared steps with rows sampled both ways");
+  // Only the rows that need logits were read back: the host kinds, plus sampled ones where the backend cannot sample them.
+  const limit = backend.sampleRows ? hostKinds : kinds.filter((k) => k.temperature !== 0).length;
+  for (const n of hostRowCounts) assert.ok(n >= 1 && n <= limit, `a step read back ${n} logits rows`);
+}

@@ -198,6 +198,14 @@ export class ReferenceBackend implements Backend {
     return new CpuActivation(rows.length, x.cols, out);
   }
 
+  packSampled(pairs: Activation, logits: Activation, hostRows: Int32Array): Activation {
+    const rows = this.gatherRows(logits, hostRows);
+    const out = new Float32Array(pairs.rows * pairs.cols + rows.rows * rows.cols);
+    out.set(act(pairs).data);
+    out.set(act(rows).data, pairs.rows * pairs.cols);
+    return new CpuActivation(1, out.length, out);
+  }
+
   async read(x: Activation): Promise<Float32Array> {
     return act(x).data;
   }

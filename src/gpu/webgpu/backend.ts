@@ -29,6 +29,7 @@ import { attention, attentionTiles, singleTokenRows } from "./kernels/attention.
 import { attentionPerRow, type PerRowAttentionInputs } from "./kernels/attention-per-row.js";
 import { embed } from "./kernels/embed.js";
 import { gatherRows } from "./kernels/gather-rows.js";
+import { packSampled } from "./kernels/pack-sampled.js";
 import { concatColumns } from "./kernels/concat-columns.js";
 import { sampleGreedy } from "./kernels/sample-greedy.js";
 import { packSampledRows, sampleRows } from "./kernels/sample-rows.js";
@@ -564,6 +565,14 @@ export class WebGpuBackend implements Backend {
     if (new Set(sampled.rows).size !== count) throw new RangeError("sampleRows: a logits row is listed twice");
     const rows: Resource = this.recorder.input(sampled, "sampled-rows", () => packSampledRows(sampled));
     return sampleRows(this.ctx, activation(logits), activation(pairs), rows, count, this.stopIdsInput(stopIds), stopIds.length);
+  }
+
+  packSampled(pairs: Activation, logits: Activation, hostRows: Int32Array): Activation {
+    this.throwIfLost();
+    for (const row of hostRows) {
+      if (row < 0 || row >= logits.rows) throw new RangeError(`packSampled: row ${row} is outside 0..${logits.rows - 1}`);
+    }
+    return packSampled(this.ctx, activation(pairs), activation(logits), this.i32Input(hostRows), hostRows.length);
   }
 
   gatherRows(x: Activation, rows: Int32Array): Activation {
