@@ -56,6 +56,11 @@ interface LaunchedStep {
   sampled: Activation | null;
 }
 
+/** Whether the step sampled its logits row `row` on the device (its output holds a pair, the next step may read it). */
+function sampledOnDevice(step: LaunchedStep, row: number): boolean {
+  return step.deviceSampled && !step.hostRows.has(row);
+}
+
 /** One request inside the engine. */
 class Sequence implements SchedulableSequence {
   readonly tokenIds: number[];
@@ -272,8 +277,8 @@ export class Engine implements InferenceEngine {
     const feed: { chunk: number; sourceRow: number }[] = [];
     entries.forEach(({ seq }, i) => {
       if (seq.pending === 0 || seq.producer === null) return;
-      const onDevice = previous !== null && previous.deviceSampled && !previous.hostRows.has(seq.producer.row);
-      if (seq.producer.step === previous && onDevice) feed.push({ chunk: i, sourceRow: seq.producer.row });
+      if (seq.producer.step === previous && sampledOnDevice(previous, seq.producer.row))
+        feed.push({ chunk: i, sourceRow: seq.producer.row });
       else waitsFor = seq.producer.step;
     });
     const device = this.deviceSampling(entries);
@@ -399,7 +404,7 @@ export class Engine implements InferenceEngine {
       if (seq.aborted) return this.finish(seq, seq.output.finish("abort"));
       const rows = output[i];
       if (seq.wantsPromptLogits) this.collectPromptLogprobs(seq, entry.start, entry.end, rows);
-      if (entry.samples) this.emit(seq, rows, entry.position, step.deviceSampled && !step.hostRows.has(entry.sampleRow));
+      if (entry.samples) this.emit(seq, rows, entry.position, sampledOnDevice(step, entry.sampleRow));
       if (seq.producer?.step === step) seq.producer = null;
     });
     await yieldToEventLoop();

@@ -27,7 +27,7 @@ larger one keeps more requests running at once.
 prefill and batched decoding; without it kernels are batch-invariant (a request's output never depends on
 what else is being served).
 --no-robustness (WebGPU in Node) drops the bounds clamping Dawn adds to every buffer access, as native engines run:
-faster kernels (the tensor-core matmuls most), trusting ours to stay in bounds (tested with it on).
+faster kernels (the tensor-core matmuls most), trusting ours to stay in bounds (the tests run both ways).
 Ctrl-C (SIGINT) or SIGTERM stops taking requests, lets running ones finish for 10 s, then cancels them.`;
 
 export async function runServe(argv: string[]): Promise<void> {

@@ -98,6 +98,13 @@ class GpuKvCache implements KvCache {
   }
 }
 
+/** A RangeError naming `op` unless every row index is in 0..count−1 (kernels index with them unchecked). */
+function checkRows(op: string, rows: Int32Array, count: number): void {
+  for (const row of rows) {
+    if (row < 0 || row >= count) throw new RangeError(`${op}: row ${row} is outside 0..${count - 1}`);
+  }
+}
+
 function activation(x: Activation): GpuActivation {
   if (!(x instanceof GpuActivation)) throw new Error("the webgpu backend was given an activation from another backend");
   return x;
@@ -354,7 +361,6 @@ export class WebGpuBackend implements Backend {
     return { weight, eps: norm.eps };
   }
 
-  /** "auto" resolved for one call: GEMV when batch-invariant, else tensor cores for long enough batches. */
   /** The tensor-core matmul's scratch (tensorScratchBytes) at its worst batch size; 0 where it never runs. */
   matmulScratchBytes(weightShapes: readonly (readonly [number, number])[], maxTokens: number): number {
     if (this.batchInvariant || this.matmulPath === "gemv" || this.tensorLayouts.length === 0) return 0;
@@ -370,6 +376,7 @@ export class WebGpuBackend implements Backend {
     return worst;
   }
 
+  /** "auto" resolved for one call: GEMV when batch-invariant, else tensor cores for long enough batches. */
   private matmulKernel(rows: number, weight: GpuWeight): MatmulKernel {
     if (this.matmulPath !== "auto") return this.matmulPath;
     if (this.batchInvariant || !this.tensorLayout || rows < tensorMinTokens()) return "gemv";
@@ -559,9 +566,7 @@ export class WebGpuBackend implements Backend {
   sampleRows(logits: Activation, pairs: Activation, sampled: DeviceSampledRows, stopIds: Int32Array): Activation {
     this.throwIfLost();
     const count = sampled.rows.length;
-    for (const row of sampled.rows) {
-      if (row < 0 || row >= logits.rows) throw new RangeError(`sampleRows: row ${row} is outside 0..${logits.rows - 1}`);
-    }
+    checkRows("sampleRows", sampled.rows, logits.rows);
     if (new Set(sampled.rows).size !== count) throw new RangeError("sampleRows: a logits row is listed twice");
     const rows: Resource = this.recorder.input(sampled, "sampled-rows", () => packSampledRows(sampled));
     return sampleRows(this.ctx, activation(logits), activation(pairs), rows, count, this.stopIdsInput(stopIds), stopIds.length);
@@ -569,17 +574,13 @@ export class WebGpuBackend implements Backend {
 
   packSampled(pairs: Activation, logits: Activation, hostRows: Int32Array): Activation {
     this.throwIfLost();
-    for (const row of hostRows) {
-      if (row < 0 || row >= logits.rows) throw new RangeError(`packSampled: row ${row} is outside 0..${logits.rows - 1}`);
-    }
+    checkRows("packSampled", hostRows, logits.rows);
     return packSampled(this.ctx, activation(pairs), activation(logits), this.i32Input(hostRows), hostRows.length);
   }
 
   gatherRows(x: Activation, rows: Int32Array): Activation {
     this.throwIfLost();
-    for (const row of rows) {
-      if (row < 0 || row >= x.rows) throw new RangeError(`gatherRows: row ${row} is outside 0..${x.rows - 1}`);
-    }
+    checkRows("gatherRows", rows, x.rows);
     return gatherRows(this.ctx, activation(x), this.i32Input(rows), rows.length);
   }
 

@@ -7,7 +7,7 @@ import {
   F16_MAX,
   matrixLoad,
   matrixStoreRowMajor,
-  tensorSplits,
+  tensorAllocation,
   tensorWorkgroups,
   type TensorLayout,
 } from "./tensor/plan.js";
@@ -379,9 +379,8 @@ export function matmulTensor(
   residual: GpuActivation | null = null,
 ): { out: GpuActivation; residualAdded: boolean } {
   const [n, k] = weight.shape;
-  const splits = tensorSplits(layout, x.rows, n, k);
   // Whole row tiles are stored (rows past x.rows land in the spare capacity and are never read).
-  const capacityRows = Math.ceil(x.rows / layout.bm) * layout.bm;
+  const { splits, capacityRows, x16: x16Shape } = tensorAllocation(layout, x.rows, n, k);
   const out = splits > 1 ? ctx.recorder.output(capacityRows * splits, n) : ctx.recorder.output(x.rows, n, capacityRows);
   if (out.isEmpty) return { out, residualAdded: false };
   const { config } = layout;
@@ -391,11 +390,8 @@ export function matmulTensor(
   const slicesPerSplit = Math.ceil(slices / splits);
   const params = uniform(x.rows, k, n, splits, slicesPerSplit, capacityRows * n);
   const resources = [params, activationResource(x), weight.resource, activationResource(out, true)];
-  if (layout.variant.xF16) {
-    // xDirect loads whole 16-row, K-slice matrices from the copy: pad it to whole tiles.
-    const direct = layout.variant.xDirect === true;
-    const rows = direct ? Math.ceil(x.rows / layout.bm) * layout.bm : x.rows;
-    const kPadded = direct ? Math.ceil(k / layout.variant.bk) * layout.variant.bk : k;
+  if (x16Shape) {
+    const { rows, kPadded } = x16Shape;
     const x16 = ctx.recorder.output(rows, kPadded / 2); // kPadded f16 values per row in kPadded/2 words
     const rowFlags = ctx.recorder.output(rows, 1);
     const convert = ctx.pipelines.get("matmul.tensor.x16", xToF16Source);

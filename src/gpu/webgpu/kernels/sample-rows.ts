@@ -268,11 +268,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     ${searchLargest((body) => overRow(vec4, body), "orderKey(x)", "1.0", "f32(topK)", "survivorWeight(id, x, mask, maskedMax, invT, minP)")}
     keyFloor = lo;
     var kept = 0.0;
-    ${overRow(
-      vec4,
-      `let w = survivorWeight(id, x, mask, maskedMax, invT, minP);
-      if (w > 0.0 && orderKey(x) >= keyFloor) { kept += w; }`,
-    )}
+    ${overRow(vec4, `kept += topKSurvivorWeight(id, x, mask, maskedMax, invT, minP, keyFloor);`)}
     total = sumAll(lid, kept);
   }
 
@@ -292,7 +288,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var countB = vec4<f32>(0.0);
     ${overRow(
       vec4,
-      `let w = select(0.0, survivorWeight(id, x, mask, maskedMax, invT, minP), orderKey(x) >= keyFloor);
+      `let w = topKSurvivorWeight(id, x, mask, maskedMax, invT, minP, keyFloor);
       if (w > 0.0) {
         let inA = vec4<f32>(w) >= thetaA;
         let inB = vec4<f32>(w) >= thetaB;
@@ -328,7 +324,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       var slot = counts[lid] - own;
       ${overRow(
         vec4,
-        `let w = select(0.0, survivorWeight(id, x, mask, maskedMax, invT, minP), orderKey(x) >= keyFloor);
+        `let w = topKSurvivorWeight(id, x, mask, maskedMax, invT, minP, keyFloor);
         if (w > 0.0 && w >= theta) {
           candidates[slot] = vec2<f32>(bitcast<f32>(id), w);
           slot++;
@@ -338,7 +334,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       lo = bitcast<u32>(theta);
       ${searchLargest(overCandidates, "bitcast<u32>(w)", "w", "massTarget", "cw.y")}
     } else {
-      ${searchLargest((body) => overRow(vec4, body), "bitcast<u32>(w)", "w", "massTarget", "select(0.0, survivorWeight(id, x, mask, maskedMax, invT, minP), orderKey(x) >= keyFloor)")}
+      ${searchLargest((body) => overRow(vec4, body), "bitcast<u32>(w)", "w", "massTarget", "topKSurvivorWeight(id, x, mask, maskedMax, invT, minP, keyFloor)")}
     }
     tauBits = lo;
   }
@@ -394,12 +390,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   }
 }
 
+// w of a survivor of the min_tokens mask, min-p and top-k (its logit's key at least keyFloor), else 0.
+fn topKSurvivorWeight(id: u32, x: f32, mask: bool, maskedMax: f32, invT: f32, minP: f32, keyFloor: u32) -> f32 {
+  return select(0.0, survivorWeight(id, x, mask, maskedMax, invT, minP), orderKey(x) >= keyFloor);
+}
+
 // w of id i if it survives every filter (min_tokens mask, min-p, top-k key floor, weight threshold τ), else 0.
 fn keptWeight(i: u32, base: u32, mask: bool, maskedMax: f32, invT: f32, minP: f32, keyFloor: u32, tau: f32) -> f32 {
-  let x = logit(base + i);
-  let w = survivorWeight(i, x, mask, maskedMax, invT, minP);
-  if (orderKey(x) < keyFloor || w < tau) { return 0.0; }
-  return w;
+  let w = topKSurvivorWeight(i, logit(base + i), mask, maskedMax, invT, minP, keyFloor);
+  return select(0.0, w, w >= tau);
 }
 `;
 }

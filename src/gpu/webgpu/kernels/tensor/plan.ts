@@ -279,21 +279,37 @@ export function tensorOutputIneligibility(layout: TensorLayout, tokens: number, 
     : null;
 }
 
-/**
- * Bytes the tensor-core matmul of [tokens, k] · [n, k]ᵀ allocates beyond its [tokens, n] f32 output (matmulTensor):
- * the xF16 pre-pass's f16 copy of x and its row flags, and the output's whole row tiles, times the split-K partial
- * sums when K is split (the reduce pass's own [tokens, n] result is the output itself).
- */
-export function tensorScratchBytes(layout: TensorLayout, tokens: number, n: number, k: number): number {
+/** The buffers the tensor-core matmul of [tokens, k] · [n, k]ᵀ allocates (matmulTensor), by rows. */
+export interface TensorAllocation {
+  /** K split this many ways (1: no split-K). */
+  splits: number;
+  /** Output rows the kernel stores: whole row tiles (`splits` blocks of them with split-K, then reduced to `tokens`). */
+  capacityRows: number;
+  /** The xF16 pre-pass's f16 copy of x: rows × kPadded values (and a flag per row); null without the pre-pass. */
+  x16: { rows: number; kPadded: number } | null;
+}
+
+/** matmulTensor's buffers for one product (shared with the memory account, tensorScratchBytes). */
+export function tensorAllocation(layout: TensorLayout, tokens: number, n: number, k: number): TensorAllocation {
   const splits = tensorSplits(layout, tokens, n, k);
   const capacityRows = Math.ceil(tokens / layout.bm) * layout.bm;
+  // xDirect loads whole 16-row, K-slice matrices from the copy: it is padded to whole tiles.
+  const direct = layout.variant.xDirect === true;
+  const x16 = layout.variant.xF16
+    ? { rows: direct ? capacityRows : tokens, kPadded: direct ? Math.ceil(k / layout.variant.bk) * layout.variant.bk : k }
+    : null;
+  return { splits, capacityRows, x16 };
+}
+
+/**
+ * Bytes the tensor-core matmul of [tokens, k] · [n, k]ᵀ allocates beyond its [tokens, n] f32 output: the f16 copy
+ * of x and its row flags, and the output's whole row tiles, times the split-K partial sums when K is split (the
+ * reduce pass's own [tokens, n] result is the output itself).
+ */
+export function tensorScratchBytes(layout: TensorLayout, tokens: number, n: number, k: number): number {
+  const { splits, capacityRows, x16 } = tensorAllocation(layout, tokens, n, k);
   const outputBytes = (splits > 1 ? capacityRows * splits + tokens : capacityRows) * n * 4;
-  let xBytes = 0;
-  if (layout.variant.xF16) {
-    const rows = layout.variant.xDirect ? capacityRows : tokens;
-    const kPadded = layout.variant.xDirect ? Math.ceil(k / layout.variant.bk) * layout.variant.bk : k;
-    xBytes = rows * kPadded * 2 + rows * 4;
-  }
+  const xBytes = x16 ? x16.rows * x16.kPadded * 2 + x16.rows * 4 : 0;
   return xBytes + outputBytes - tokens * n * 4;
 }
 
