@@ -19,6 +19,7 @@ import {
   tensorScratchBytes,
   tensorWorkgroups,
   TENSOR_TILE_CLASSES,
+  UNCLAMPED_TILE_CLASSES,
   TENSOR_VARIANTS,
   unclampedVariant,
   type SubgroupMatrixConfig,
@@ -186,8 +187,9 @@ test("tensorSplits splits K only when the output has too few tiles, keeping 16+ 
 });
 
 test("without robustness every tile class stages 44-half rows, a stride the H100 loads correctly there (32 and 40 it does not)", () => {
-  for (const name of TENSOR_TILE_CLASSES) {
+  for (const name of [...TENSOR_TILE_CLASSES, ...UNCLAMPED_TILE_CLASSES]) {
     const variant = TENSOR_VARIANTS.find((v) => v.name === name)!;
+    assert.ok(variant, `${name} is a variant`);
     const layout = layoutVariant(unclampedVariant(variant), H100);
     assert.ok(typeof layout !== "string", `${name}: ${layout}`);
     assert.equal(layout.stride, 44, name);

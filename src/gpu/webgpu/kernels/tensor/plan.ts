@@ -207,6 +207,15 @@ export function layoutVariant(variant: TensorVariant, setup: TensorCoreSetup): T
 export const TENSOR_TILE_CLASSES: readonly string[] = ["128x256-sg2x4-rb-x16", "128x128-sg2x2-db-x16", "64x128-sg2x2-db-x16"];
 
 /**
+ * The tile classes without robustness (each at UNCLAMPED_PAD). There the 128×128 single-buffer tile with four
+ * subgroups (two or more workgroups per SM) beat the 128×256 one in the same call, run twice (bench/NOTES.md,
+ * session 8; TFLOP/s q·o / gate·up / down): T = 2048 133.6 / 138.2 / 136.2 (one run 104 on down) against
+ * 124.8 / 129.0 / 134.2; T = 256 97–101 / 103 / 118 against 77 / 95 / 112. Variants with bk = 64 and with
+ * producer subgroups (warp specialization) measured slower (91–114 and 46–114).
+ */
+export const UNCLAMPED_TILE_CLASSES: readonly string[] = ["128x128-sg2x2-sb-x16", "64x128-sg2x2-db-x16"];
+
+/**
  * A tile class is taken when its tiles, times the splits split-K may add, make at least this many workgroups
  * (about one per SM of an H100). Measured at 128 tokens (bench/NOTES.md): the 128×256 tile with split-K beats
  * the smaller tiles with or without it (4096 × 4096: 0.069 ms against 0.082 / 0.105), except where even 8

@@ -6,6 +6,7 @@ import {
   pickF16Config,
   TENSOR_TILE_CLASSES,
   TENSOR_VARIANTS,
+  UNCLAMPED_TILE_CLASSES,
   unclampedVariant,
   type MajornessSyntax,
   type TensorCoreSetup,
@@ -50,11 +51,11 @@ export function tensorCoreLayout(gpu: WebGpuDevice, variantName?: string, majorn
 /**
  * The layouts the backend picks from per matmul (layoutForShape), largest tile first: the named variant alone
  * when SWALLOW_TENSOR_VARIANT is set, else the TENSOR_TILE_CLASSES that fit this device (the default layout
- * when none does); empty without tensor cores. `robust` false (a device without robustness): every variant with
- * the row padding that loads correctly there (unclampedVariant).
+ * when none does); empty without tensor cores. `robust` false (a device without robustness): the
+ * UNCLAMPED_TILE_CLASSES, each with the row padding that loads correctly there (unclampedVariant).
  */
 export function tensorCoreLayouts(gpu: WebGpuDevice, majorness?: MajornessSyntax, robust = true): TensorLayout[] {
-  const layouts = robustLayouts(gpu, majorness);
+  const layouts = namedLayouts(gpu, majorness, robust ? TENSOR_TILE_CLASSES : UNCLAMPED_TILE_CLASSES);
   if (robust) return layouts;
   const setup = tensorCoreSetup(gpu, majorness)!;
   return layouts
@@ -62,7 +63,8 @@ export function tensorCoreLayouts(gpu: WebGpuDevice, majorness?: MajornessSyntax
     .filter((layout): layout is TensorLayout => typeof layout !== "string");
 }
 
-function robustLayouts(gpu: WebGpuDevice, majorness?: MajornessSyntax): TensorLayout[] {
+/** The layouts of `classes` (robustness's row padding) that fit the device, or SWALLOW_TENSOR_VARIANT's alone. */
+function namedLayouts(gpu: WebGpuDevice, majorness: MajornessSyntax | undefined, classes: readonly string[]): TensorLayout[] {
   const setup = tensorCoreSetup(gpu, majorness);
   if (!setup) return [];
   const name = envVar("SWALLOW_TENSOR_VARIANT");
@@ -70,7 +72,8 @@ function robustLayouts(gpu: WebGpuDevice, majorness?: MajornessSyntax): TensorLa
     const only = tensorCoreLayout(gpu, name, majorness);
     return only ? [only] : [];
   }
-  const layouts = TENSOR_TILE_CLASSES.map((className) => TENSOR_VARIANTS.find((v) => v.name === className))
+  const layouts = classes
+    .map((className) => TENSOR_VARIANTS.find((v) => v.name === className))
     .map((variant) => (variant ? layoutVariant(variant, setup) : "unknown"))
     .filter((layout): layout is TensorLayout => typeof layout !== "string");
   if (layouts.length > 0) return layouts;
