@@ -2,17 +2,19 @@
  * Kernel lab for paged attention (src/gpu/webgpu/kernels/attention.ts) on Llama-3.1-8B shapes: 32 query
  * heads, 8 KV heads, head size 128, f16 KV cache in blocks of 16 tokens with scrambled block ids.
  *
- *   node dist/bench/attention-lab.js [--no-robustness] [--quick] [--reps N] [--tiles ROWSxKEYS]
+ *   node dist/bench/attention-lab.js [--no-robustness] [--quick] [--reps N] [--tiles ROWSxKEYS] [--only TEXT]
  *
  * First checks the kernel against the reference `pagedAttention` (src/gpu/reference/ops.ts) on a small case
  * (a prefill chunk beside decode tokens, several key tiles) and exits 1 on a mismatch, so a wrong kernel
  * prints an error, not a number. Then times each case with R dispatches in one compute pass between two
  * timestamp queries (Dawn quantizes timestamps to 65.5 µs: R spreads that), and prints ms per call and
  * effective TFLOP/s counting 4·headDim flops per (query head, key) pair the causal mask keeps. Decode cases
- * also run with the per-head split of single-token items forced on and off (SPLIT_BELOW_ITEMS tuning).
+ * also run with the per-head split of single-token items forced on and off (SPLIT_BELOW_ITEMS tuning). The
+ * per-row decode cases run in each design of the per-row kernel (threads; lanes where the device has subgroups
+ * of at least 8), each checked against the reference first; SWALLOW_ATTENTION_PER_ROW sets the others' design.
  * --quick: contexts divided by 8 (to try the script on lavapipe). --tiles: other tile sizes than the device's
  * default (attentionTiles), e.g. 16x64 (fewer key tiles for decode, less K/V reuse for prefill); they must fit
- * the workgroup-memory limit. One JSON line per case, then a table.
+ * the workgroup-memory limit. --only: the cases whose name contains TEXT. One JSON line per case, then a table.
  */
 import { openWebGpu, type WebGpuDevice } from "../src/gpu/webgpu/device.js";
 import { BufferPool, BufferUsage, storageBytes } from "../src/gpu/webgpu/buffers.js";
@@ -24,7 +26,7 @@ import {
   singleTokenRows,
   type AttentionTiles,
 } from "../src/gpu/webgpu/kernels/attention.js";
-import { attentionPerRow } from "../src/gpu/webgpu/kernels/attention-per-row.js";
+import { attentionPerRow, lanesAvailable, type PerRowDesign } from "../src/gpu/webgpu/kernels/attention-per-row.js";
 import { PipelineCache } from "../src/gpu/webgpu/pipelines.js";
 import { StepRecorder, type GpuActivation } from "../src/gpu/webgpu/recorder.js";
 import * as ops from "../src/gpu/reference/ops.js";
@@ -33,12 +35,13 @@ import { xorshift } from "./xorshift.js";
 const SHAPE = { numHeads: 32, numKvHeads: 8, headDim: 128, blockSize: 16 };
 
 function parseArgs(argv: string[]) {
-  const opts = { noRobustness: false, quick: false, reps: 0, tiles: null as AttentionTiles | null };
+  const opts = { noRobustness: false, quick: false, reps: 0, tiles: null as AttentionTiles | null, only: "" };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === "--no-robustness") opts.noRobustness = true;
     else if (a === "--quick") opts.quick = true;
     else if (a === "--reps") opts.reps = Number(argv[++i]);
+    else if (a === "--only") opts.only = argv[++i] ?? "";
     else if (a === "--tiles") {
       const [rows, keys] = (argv[++i] ?? "").split("x").map(Number);
       opts.tiles = { rows, keys };
@@ -73,6 +76,8 @@ interface Case {
   kernel?: "tiled" | "per-row" | "split";
   /** The per-row kernel's query heads per workgroup (default: its own choice, perRowHeads). */
   heads?: number;
+  /** The per-row kernel's design (default: its own choice, perRowDesign). */
+  design?: PerRowDesign;
 }
 
 interface Lab {
@@ -143,6 +148,7 @@ function record(lab: Lab, c: Case, cache: ReturnType<typeof makeCache>, q: GpuAc
     blockTables: inputs.blockTables,
     maxBlocksPerSeq: cache.maxBlocksPerSeq,
     ...(c.heads ? { headsPerWorkgroup: c.heads } : {}),
+    ...(c.design ? { design: c.design } : {}),
   };
   const singles = singleTokenRows(positions, seqIndex, positions.length);
   const rows = lab.recorder.input(singles, "singles", () => singles);
@@ -187,7 +193,7 @@ function randomQ(tokens: number, seed: number): Float32Array {
 }
 
 /** Kernel vs reference on a prefill chunk at positions 40..139 of one sequence beside 3 decode tokens. */
-async function check(lab: Lab, kernel: Case["kernel"]): Promise<boolean> {
+async function check(lab: Lab, kernel: Case["kernel"], design?: PerRowDesign): Promise<boolean> {
   const { numHeads, numKvHeads, headDim } = SHAPE;
   const kvCols = numKvHeads * headDim;
   const seqLengths = [140, 77, 5, 300];
@@ -201,7 +207,7 @@ async function check(lab: Lab, kernel: Case["kernel"]): Promise<boolean> {
   const q = randomQ(tokens.length, 11);
   const { values } = await submit(
     lab,
-    record(lab, { name: "check", tokens, seqLengths, kernel }, cache, lab.recorder.upload(tokens.length, numHeads * headDim, q), 1),
+    record(lab, { name: "check", tokens, seqLengths, kernel, design }, cache, lab.recorder.upload(tokens.length, numHeads * headDim, q), 1),
   );
   const reference: ops.PagedKv = { keys: cache.host!.keys, values: cache.host!.values, blockSize: SHAPE.blockSize, kvCols };
   const expected = ops.pagedAttention(
@@ -225,13 +231,13 @@ async function check(lab: Lab, kernel: Case["kernel"]): Promise<boolean> {
   const relative = Math.sqrt(diff / norm);
   const ok = relative <= 1e-5; // f32 math on the same f16 cache values: only summation order differs
   console.log(
-    `check ${kernel} vs reference (${tokens.length} tokens, contexts up to 300): relative error ${relative.toExponential(2)} ${ok ? "ok" : "FAIL"}`,
+    `check ${kernel}${design ? ` (${design})` : ""} vs reference (${tokens.length} tokens, contexts up to 300): relative error ${relative.toExponential(2)} ${ok ? "ok" : "FAIL"}`,
   );
   for (const c of [cache.layer.keys, cache.layer.values]) c.destroy();
   return ok;
 }
 
-function cases(quick: boolean): Case[] {
+function cases(quick: boolean, designs: PerRowDesign[]): Case[] {
   const k = quick ? 8 : 1;
   const prefill = (n: number): Case => ({
     name: `prefill ${n}`,
@@ -265,12 +271,13 @@ function cases(quick: boolean): Case[] {
     seqLengths: [1792 / k, ...Array.from({ length: decodeRows }, (_, i) => Math.round((100 + 4 * i) / k) + 1)],
     kernel,
   });
-  // The per-row kernel with one query head per workgroup and with the 4 of a KV head.
-  const perRow = (batch: number, context: number, heads: number): Case => ({
+  // The per-row kernel in each design with one query head per workgroup and with the 4 of a KV head.
+  const perRow = (batch: number, context: number, heads: number, design: PerRowDesign): Case => ({
     ...decode(batch, context),
-    name: `decode batch ${batch} ctx ${context} (per-row, ${heads} heads per workgroup)`,
+    name: `decode batch ${batch} ctx ${context} (per-row ${design}, ${heads} heads per workgroup)`,
     kernel: "per-row",
     heads,
+    design,
   });
   return [
     prefill(512 / k),
@@ -279,7 +286,9 @@ function cases(quick: boolean): Case[] {
     { ...serving, name: `${serving.name} (split)`, kernel: "split" },
     busy("tiled"),
     busy("split"),
-    ...[1, 4].flatMap((heads) => [1, 8, 32, 256].map((batch) => perRow(batch, (batch === 256 ? 336 : batch * 32 + 352) / k, heads))),
+    ...designs.flatMap((design) =>
+      [1, 4].flatMap((heads) => [1, 8, 32, 256].map((batch) => perRow(batch, (batch === 256 ? 336 : batch * 32 + 352) / k, heads, design))),
+    ),
     ...[384, 4096].flatMap((ctx) => [undefined, true, false].map((split) => decode(1, ctx / k, split))),
     ...[undefined, true, false].map((split) => decode(32, 1024 / k, split)),
   ];
@@ -306,8 +315,11 @@ async function main() {
     `device: ${gpu.adapter.name} [${gpu.adapter.description}], robustness ${opts.noRobustness ? "off" : "on"}, ` +
       `tiles ${tiles.rows} rows × ${tiles.keys} keys (workgroup memory limit ${gpu.limits.maxComputeWorkgroupStorageSize} B)`,
   );
+  // The per-row kernel's lanes design where the device has it (subgroups of at least 8), and always its threads design.
+  const designs: PerRowDesign[] = lanesAvailable(lab.ctx.pipelines, SHAPE.headDim) ? ["threads", "lanes"] : ["threads"];
   const checks = [];
   for (const kernel of ["tiled", "per-row", "split"] as const) checks.push(await check(lab, kernel));
+  for (const design of designs) checks.push(await check(lab, "per-row", design));
   if (!checks.every(Boolean)) {
     console.error("attention-lab: the kernel disagrees with the reference; no timings");
     process.exitCode = 1;
@@ -315,7 +327,8 @@ async function main() {
   }
   const rows: string[] = [];
   const { numHeads, numKvHeads, headDim } = SHAPE;
-  for (const [ci, c] of cases(opts.quick).entries()) {
+  for (const [ci, c] of cases(opts.quick, designs).entries()) {
+    if (!c.name.includes(opts.only)) continue;
     const cache = makeCache(lab, c.seqLengths, numKvHeads * headDim, 100 + ci, false);
     const q = randomQ(c.tokens.length, 200 + ci);
     // Warm-up call (pipeline compilation), then a timed pass of R calls; R keeps the pass ≥ ~20 ms of work

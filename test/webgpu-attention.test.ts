@@ -10,7 +10,15 @@ import {
   singleTokenRows,
   SPLIT_BELOW_ITEMS,
 } from "../src/gpu/webgpu/kernels/attention.js";
-import { GROUPED_HEADS_MIN_WORKGROUPS, perRowHeads, perRowWorkgroupBytes } from "../src/gpu/webgpu/kernels/attention-per-row.js";
+import {
+  attentionPerRow,
+  GROUPED_HEADS_MIN_WORKGROUPS,
+  lanesAvailable,
+  perRowHeads,
+  perRowWorkgroupBytes,
+} from "../src/gpu/webgpu/kernels/attention-per-row.js";
+import type { GpuKvLayer, KernelContext } from "../src/gpu/webgpu/context.js";
+import type { GpuActivation } from "../src/gpu/webgpu/recorder.js";
 import { openTestBackend } from "./support/webgpu.js";
 import { assertClose, F16_OPERANDS, F32_MATH, random } from "./support/random-tensors.js";
 
@@ -384,4 +392,80 @@ test("the per-row kernel takes the GQA group per workgroup from GROUPED_HEADS_MI
   assert.ok(grouped > perRowWorkgroupBytes(128, 1));
   assert.equal(perRowHeads(4096, 8, 4, 128, grouped - 1), 1, "a device whose workgroup memory is too small keeps one head");
   assert.equal(perRowHeads(4096, 8, 4, 128, grouped), 4);
+});
+
+test("the per-row kernel's lanes design matches the reference, with the same bits for one query head or the GQA group per workgroup", async (t) => {
+  const ctx = (gpu as unknown as { ctx?: KernelContext }).ctx;
+  if (skip || !ctx) return t.skip(skip || "no backend");
+  if (!lanesAvailable(ctx.pipelines, 64)) return t.skip("the lanes design needs subgroups of at least 8");
+  const [numHeads, numKvHeads, blockSize] = [8, 2, 16];
+  const group = numHeads / numKvHeads;
+  const lengths = [1, 7, 64, 65, 300]; // one chunk of 64 positions and its neighbours, several chunks
+  const dtypes: ("f16" | "f32")[] = gpu.gpu.features.shaderF16 ? ["f32", "f16"] : ["f32"];
+  for (const headDim of [64, 128]) {
+    for (const kvDtype of dtypes) {
+      const rng = random(2300 + headDim + (kvDtype === "f16" ? 1 : 0));
+      const [kvCols, qCols] = [numKvHeads * headDim, numHeads * headDim];
+      const maxBlocksPerSeq = Math.ceil(Math.max(...lengths) / blockSize);
+      const numBlocks = lengths.reduce((n, length) => n + Math.ceil(length / blockSize), 0) + 2;
+      const free = shuffledBlocks(numBlocks, rng);
+      const blockTables = new Int32Array(lengths.length * maxBlocksPerSeq).fill(-1);
+      lengths.forEach((length, s) => {
+        for (let b = 0; b < Math.ceil(length / blockSize); b++) blockTables[s * maxBlocksPerSeq + b] = free.pop()!;
+      });
+      // K/V exact in f16 (multiples of 2^-9 below 2 in magnitude) for an f16 cache: both sides see the same values.
+      const kvValues = (count: number) =>
+        kvDtype === "f32"
+          ? rng.values(count)
+          : Float32Array.from({ length: count }, () => ((rng.int(2) ? 1 : -1) * (1 + rng.int(1023))) / 512);
+      const history = lengths.flatMap((length, seq) => run(seq, 0, length));
+      const historyBatch = stepBatch(history, blockTables, maxBlocksPerSeq, blockSize);
+      const [k, v] = [kvValues(history.length * kvCols), kvValues(history.length * kvCols)];
+      const cache = gpu.createKvCache({ numLayers: 1, numKvHeads, headDim, numBlocks, blockSize }, kvDtype);
+      gpu.writeKv(cache, 0, upload(history.length, kvCols, k), upload(history.length, kvCols, v), historyBatch);
+      const reference: ops.PagedKv = {
+        keys: new Float32Array(numBlocks * blockSize * kvCols),
+        values: new Float32Array(numBlocks * blockSize * kvCols),
+        blockSize,
+        kvCols,
+      };
+      ops.writeKvRows(reference, k, v, historyBatch.slots);
+      // One decode row per sequence at its last cached position, in a shuffled order.
+      const tokens = lengths.map((length, seq) => ({ seq, position: length - 1 })).reverse();
+      const batch = stepBatch(tokens, blockTables, maxBlocksPerSeq, blockSize);
+      const q = rng.values(tokens.length * qCols, 2);
+      const scale = 1 / Math.sqrt(headDim);
+      const expected = ops.pagedAttention(
+        q,
+        reference,
+        batch.positions,
+        batch.seqIndex,
+        blockTables,
+        maxBlocksPerSeq,
+        numHeads,
+        headDim,
+        scale,
+      );
+      const recorder = ctx.recorder;
+      const owner = {};
+      const inputs = {
+        positions: recorder.input(owner, "positions", () => batch.positions),
+        seqIndex: recorder.input(owner, "seqIndex", () => batch.seqIndex),
+        blockTables: recorder.input(owner, "blockTables", () => blockTables),
+        maxBlocksPerSeq,
+        design: "lanes" as const,
+      };
+      const layer = (cache as unknown as { layers: GpuKvLayer[] }).layers[0];
+      const layout = { numKvHeads, headDim, blockSize };
+      const outputs: Float32Array[] = [];
+      for (const headsPerWorkgroup of [1, group]) {
+        const qIn = upload(tokens.length, qCols, q) as GpuActivation;
+        const out = attentionPerRow(ctx, qIn, layer, kvDtype, layout, { ...inputs, headsPerWorkgroup }, numHeads, scale);
+        outputs.push(await gpu.read(out));
+      }
+      const label = `lanes design, ${kvDtype} cache, head size ${headDim}`;
+      assertClose(t, label, outputs[0], expected, F32_MATH);
+      assert.deepEqual(bits(outputs[1]), bits(outputs[0]), `${label}: ${group} heads per workgroup differ from one`);
+    }
+  }
 });

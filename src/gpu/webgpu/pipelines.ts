@@ -26,11 +26,17 @@ export class PipelineCache {
   readonly maxWorkgroupBytes: number;
   /** The device's maxComputeInvocationsPerWorkgroup. */
   readonly maxInvocations: number;
+  /**
+   * The adapter's smallest subgroup size, null where the runtime does not say (`device.adapterInfo` is recent):
+   * kernels that split a subgroup into fixed groups of lanes need a lower bound.
+   */
+  readonly subgroupMinSize: number | null;
 
   constructor(private readonly device: GPUDevice) {
     this.useSubgroups = device.features.has("subgroups");
     this.maxWorkgroupBytes = device.limits.maxComputeWorkgroupStorageSize;
     this.maxInvocations = device.limits.maxComputeInvocationsPerWorkgroup;
+    this.subgroupMinSize = (device as { adapterInfo?: GPUAdapterInfo }).adapterInfo?.subgroupMinSize ?? null;
   }
 
   get(key: string, source: () => string): CachedPipeline {

@@ -4,6 +4,8 @@ import { f32Bits, kvEnable, LINEAR_WORKGROUP } from "../wgsl.js";
 import { checkAttentionShapes } from "./attention.js";
 import { ROPED_K } from "./write-kv.js";
 import { ropedQLoad } from "./rope.js";
+import { envVar } from "../env.js";
+import type { PipelineCache } from "../pipelines.js";
 
 const WORKGROUP = 256;
 
@@ -11,30 +13,43 @@ const WORKGROUP = 256;
  * The per-row attention kernel: what the backend runs for decode (and, when batch-invariant, for every row; the
  * tiled kernel of attention.ts serves prefill runs). Its arithmetic per row is fixed, so a row's bits never depend
  * on the batch; it differs from the tiled kernel's, which is why a backend picks one of the two for all rows unless
- * it is not batch-invariant. Measured on an H100 (bench/NOTES.md): ~19 µs per layer at decode context ~140 (28 before
- * phase 2's V loads were issued four at a time), where the tiled kernel takes ~54 µs (one row per workgroup, 4 barriers per 32-key tile); ~310 ms at a 2048-token prefill,
- * where the tiled kernel takes 5.5 ms. In decode-only steps (no two rows of one sequence) the KV write is fused in
+ * it is not batch-invariant. In decode-only steps (no two rows of one sequence) the KV write is fused in
  * (attentionPerRow's `writeKv`): one dispatch per layer instead of writeKv + attention, saving writeKv's ~10 µs.
  *
- * Causal GQA over the paged cache. One 256-thread workgroup per (token, query head), or per (token, KV head) serving
- * all its query heads (`heads`: perRowHeads picks it for large batches, where each K/V row is then read once
- * instead of once per query head: decode batch 32 at context 1,376 0.81 → 0.57 ms per layer, batch 256 at 336
- * 1.57 → 1.35 ms; at batch 1 the 4× fewer workgroups take twice as long). Each head's arithmetic is the same
- * either way, so the choice changes no bit. Positions 0..positions[t] are taken in tiles of 256 with an online
- * softmax between tiles:
+ * Causal GQA over the paged cache, one workgroup per (token, query head), or per (token, KV head) serving all its
+ * query heads (`heads`: perRowHeads picks it for large batches, where each K/V row is then read once instead of once
+ * per query head; at batch 1 the 4× fewer workgroups are slower). Each head's arithmetic is the same either way, so
+ * the choice changes no bit. Two designs, which round differently: perRowDesign takes one per device and head size,
+ * never per batch (SWALLOW_ATTENTION_PER_ROW=threads|lanes forces one).
+ *
+ * "lanes" (lanesSource), taken where the device has subgroups of at least 8 and headDim % 32 == 0: 128 threads in
+ * 16 groups of 8 lanes, lane l owning head dims [l·D/8, (l+1)·D/8) (vec4 loads; 16 bytes at a time from an f16 cache
+ * where D/8 % 8 == 0), its q slice of each head in registers. The positions go in chunks of 64: group g takes the 4
+ * consecutive positions 64c + 4g + u, issues their K and V loads together, sums each head's dot over its 8 lanes
+ * with subgroupShuffleXor (8 consecutive invocations of a subgroup), and runs an online softmax per group (one
+ * rescale per chunk). The 16 groups' (max, sum, Σ w·v) are combined at the end through workgroup memory, one head at
+ * a time, in group order. A warp reads whole 16-byte pieces of 4 K/V rows instead of the threads design's 32
+ * rows 2 KB apart. H100, 8B shapes, f16 KV (bench/attention-lab.ts, robustness on): decode batch 256 at context 336
+ * 1.34 → 0.72 ms per layer (heads = group), batch 32 at 1,376 0.57 → 0.28 ms, batch 1 at 384 0.060 → 0.036 ms
+ * (one head per workgroup), against the threads design on the same card. Still well below the memory bandwidth
+ * (~0.5 TB/s at batch 256): each chunk waits for its own loads.
+ *
+ * "threads" (threadsSource), the fallback: one 256-thread workgroup; positions 0..positions[t] in tiles of 256 with
+ * an online softmax between tiles:
  *  - phase 1: thread i computes the full q·k score of position tile + i for each head (K read as vec4 when
  *    headDim % 4 == 0, two vec4 per 16-byte load from an f16 cache when headDim % 8 == 0), the tile max is reduced
  *    with `subgroupMax` (or a workgroup-memory tree), weights exp(s - max) go to workgroup memory;
  *  - phase 2: the threads form G groups of headDim / VEC threads; thread (g, d) owns output dims d (a vec4)
  *    and accumulates Σ p·v and Σ p over the tile positions g, g + G, …, rescaled when the running max grows.
- * At the end the G partial accumulators and sums are combined through workgroup memory.
+ * At the end the G partial accumulators and sums are combined through workgroup memory. Each thread reads a whole K
+ * row by itself (a warp's loads are 32 rows apart): decode batch 256 at context 336 ran at ~260 GB/s on an H100.
  *
  * With `fused` (decode-only steps, attentionPerRow with `writeKv`) the kernel also does writeKv's work: the row's own
  * position p = positions[t] takes its K (roped) and V from the k / v activations, converted to the cache dtype exactly
- * as writeKv stores them, instead of reading them back from the cache; the workgroups of the first query head of each
- * KV head store those values at slots[t]. The own position is the last of the context, so its score is the one of
- * tile thread p % 256 and its p·v term is added after the cached positions of its group, in the same order as
- * before: the row's bits are those of writeKv + the unfused kernel.
+ * as writeKv stores them (kOwn / vOwn), instead of reading them back from the cache; the workgroups of the first query
+ * head of each KV head store those values at slots[t]. The own position is the last of the context and takes the
+ * place of its cache read in the same arithmetic (threads: tile thread p % 256, its p·v term last of its group;
+ * lanes: its group's lane registers): the row's bits are those of writeKv + the unfused kernel.
  */
 /** Variant of the per-row kernel's WGSL (see attentionPerRow for when each is taken). */
 interface PerRowVariant {
@@ -55,7 +70,7 @@ function wideKeys(kvDtype: KvDtype, headDim: number): boolean {
   return kvDtype === "f16" && headDim % 8 === 0;
 }
 
-function source({ kvDtype, headDim, subgroups, rope, fused, subset, heads }: PerRowVariant): string {
+function threadsSource({ kvDtype, headDim, subgroups, rope, fused, subset, heads }: PerRowVariant): string {
   const vec = headDim % 4 === 0 ? 4 : 1;
   const lanes = headDim / vec; // threads per output group
   if (lanes > WORKGROUP) throw new Error(`attention: head size ${headDim} is too large`);
@@ -156,7 +171,7 @@ ${fused ? FUSED_OWN_LOAD(kvDtype, rope) : ""}
   if (lid == 0u) { lengthShared = u32(positions[t]) + 1u; }
   workgroupBarrier();
   let length = workgroupUniformLoad(&lengthShared);
-${fused ? FUSED_STORE(wide) : ""}
+${fused ? FUSED_STORE(wide, false) : ""}
   let tableBase = u32(seqIndex[t]) * params.maxBlocksPerSeq;
   let g = lid / LANES;
   let lane = lid % LANES;
@@ -278,6 +293,202 @@ ${
 `;
 }
 
+/** The lanes design: threads per workgroup, lanes per group (one position at a time), positions per group and chunk. */
+const LANES_WORKGROUP = 128;
+const GROUP_LANES = 8;
+const POSITION_GROUPS = LANES_WORKGROUP / GROUP_LANES;
+const UNROLL = 4; // the scores of a group's chunk are one vec4 per head
+
+/** Whether the lanes design can run: each lane a whole number of vec4s, and its workgroup memory within the limit. */
+function lanesFit(headDim: number, maxWorkgroupBytes: number): boolean {
+  return headDim % (4 * GROUP_LANES) === 0 && lanesWorkgroupBytes(headDim) <= maxWorkgroupBytes;
+}
+
+/** Workgroup memory of the lanes design (any number of heads: the combine reuses one head's buffers). */
+export function lanesWorkgroupBytes(headDim: number): number {
+  return 4 * (POSITION_GROUPS * headDim + 2 * POSITION_GROUPS + 1) + 2 * headDim * 4; // kOwn / vOwn in at most f32
+}
+
+function lanesSource({ kvDtype, headDim, rope, fused, subset, heads }: PerRowVariant): string {
+  const vecs = headDim / GROUP_LANES / 4; // vec4<f32> of head dims per lane
+  // An f16 cache is read 16 bytes (8 halves, two vec4s) at a time where a lane's dims allow.
+  const wide = kvDtype === "f16" && vecs % 2 === 0;
+  const loads = wide ? vecs / 2 : vecs; // cache elements per lane and position
+  const raw = wide ? "vec4<u32>" : `vec4<${kvDtype}>`;
+  const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+  const [us, hs, js, ws] = [range(UNROLL), range(heads), range(vecs), range(loads)];
+  const lines = (items: number[], line: (i: number) => string, indent: string) => items.map((i) => indent + line(i)).join("\n");
+  // Everything a thread keeps per head, position or load is a named register, the loops unrolled here: no array
+  // indexed by a loop variable, which a compiler may leave in local memory.
+  const unpacked = (name: string, j: number) =>
+    wide
+      ? `vec4<f32>(unpack2x16float(${name}_${j >> 1}.${j & 1 ? "z" : "x"}), unpack2x16float(${name}_${j >> 1}.${j & 1 ? "w" : "y"}))`
+      : `vec4<f32>(${name}_${j})`;
+  // Cache element w of this lane from the own K / V row (fused), in the layout the cache has.
+  const own = (fn: string, w: number) => `${fn}Element(laneBase + ${w}u)`;
+  const ownElements = ["ownKey", "ownValue"]
+    .map((fn) => `fn ${fn}Element(e: u32) -> ${raw} { return ${wide ? packHalves(`${fn}(2u * e)`, `${fn}(2u * e + 1u)`) : `${fn}(e)`}; }`)
+    .join("\n");
+  // Cache element w of position u's K or V row ("k" / "v"); positions past the cached ones read the last cached one
+  // (no branch per position: the loads issue together) and are replaced below.
+  const cacheLoads = (name: string, array: string) =>
+    us.flatMap((u) => ws.map((w) => `      ${name}${u}_${w} = ${array}[base${u} + ${w}u];`)).join("\n");
+  const zero = (name: string, indent: string) => us.flatMap((u) => ws.map((w) => `${indent}${name}${u}_${w} = ${raw}();`)).join("\n");
+  // Past the cached positions: the own position's K / V (fused), zeros beyond the context.
+  const replace = (u: number) =>
+    fused
+      ? `    if (p${u} >= cached) {
+${lines(ws, (w) => `k${u}_${w} = select(${raw}(), ${own("ownKey", w)}, p${u} < length);`, "      ")}
+${lines(ws, (w) => `v${u}_${w} = select(${raw}(), ${own("ownValue", w)}, p${u} < length);`, "      ")}
+    }`
+      : `${lines(ws, (w) => `k${u}_${w} = select(${raw}(), k${u}_${w}, p${u} < cached);`, "    ")}
+${lines(ws, (w) => `v${u}_${w} = select(${raw}(), v${u}_${w}, p${u} < cached);`, "    ")}`;
+  const block = (position: string) => `u32(blockTables[tableBase + min(${position}, lastCached) / params.blockSize])`;
+  // The lane's partial dot of head h with position u (its dims in order), for the 4 positions at once.
+  const partial = (h: number) =>
+    `vec4<f32>(${us.map((u) => js.map((j) => `dot(q${h}_${j}, ${unpacked(`k${u}`, j)})`).join(" + ")).join(",\n      ")})`;
+  const perHead = (h: number) => `    {
+      let scores = select(vec4<f32>(LOWEST), groupSum(${partial(h)}) * params.scale, valid);
+      let newMax = max(m${h}, max(max(scores.x, scores.y), max(scores.z, scores.w)));
+      let correction = exp(m${h} - newMax);
+      m${h} = newMax;
+      let w = select(vec4<f32>(0.0), exp(scores - newMax), valid);
+      s${h} = s${h} * correction;
+${lines(js, (j) => `a${h}_${j} = a${h}_${j} * correction;`, "      ")}
+${us
+  .map(
+    (u) => `      s${h} = s${h} + w.${"xyzw"[u]};
+${lines(js, (j) => `a${h}_${j} = a${h}_${j} + w.${"xyzw"[u]} * vf${u}_${j};`, "      ")}`,
+  )
+  .join("\n")}
+    }`;
+  const combine = (h: number) => `  if (lane == 0u) {
+    maxShared[g] = m${h};
+    sumShared[g] = s${h};
+  }
+${lines(js, (j) => `accShared[g * LANES + lane * VECS + ${j}u] = a${h}_${j};`, "  ")}
+  workgroupBarrier();
+  for (var i = lid; i < LANES; i += WG) {
+    var top = LOWEST;
+    for (var k = 0u; k < GROUPS; k++) { top = max(top, maxShared[k]); }
+    var total = vec4<f32>(0.0);
+    var sum = 0.0;
+    for (var k = 0u; k < GROUPS; k++) {
+      let factor = exp(maxShared[k] - top);
+      total += accShared[k * LANES + i] * factor;
+      sum += sumShared[k] * factor;
+    }
+    out[(t * params.numHeads + h0 + ${h}u) * LANES + i] = total / sum;
+  }
+  workgroupBarrier();`;
+  const qLoad = (h: number, j: number) => `  {
+    let d = lane * VECS + ${j}u;
+    let qBase = (t * params.numHeads + h0 + ${h}u) * LANES;
+${rope ? ropedQLoad(`q${h}_${j}`, "    ") : `    q${h}_${j} = q[qBase + d];`}
+  }`;
+  return `${kvEnable(kvDtype)}enable subgroups;
+struct Params { numTokens: u32, numHeads: u32, groupSize: u32, kvCols: u32, blockSize: u32, maxBlocksPerSeq: u32, scale: f32 }
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> q: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, ${fused ? "read_write" : "read"}> keys: array<${raw}>;${wide ? " // 8 halves per element" : ""}
+@group(0) @binding(3) var<storage, ${fused ? "read_write" : "read"}> values: array<${raw}>;
+@group(0) @binding(4) var<storage, read> positions: array<i32>;
+@group(0) @binding(5) var<storage, read> seqIndex: array<i32>;
+@group(0) @binding(6) var<storage, read> blockTables: array<i32>;
+@group(0) @binding(7) var<storage, read_write> out: array<vec4<f32>>;
+${rope ? "@group(0) @binding(8) var<storage, read> cosSin: array<vec2<f32>>; // [numTokens, headDim / 2]" : ""}
+${fused ? `${fusedDeclarations(kvDtype, headDim, 4, rope)}\n// Cache element e of the own K / V head (${wide ? "8" : "4"} values).\n${ownElements}` : ""}
+${subset ? `@group(0) @binding(${rope ? 9 : 8}) var<storage, read> rowList: array<i32>; // the rows this dispatch serves` : ""}
+${LINEAR_WORKGROUP}
+
+const WG: u32 = ${LANES_WORKGROUP}u;
+const LANES: u32 = ${headDim / 4}u; // vec4s of a head (the name ropedQLoad expects)
+const VECS: u32 = ${vecs}u; // vec4s of a head per lane
+const RAW: u32 = ${wide ? 8 : 4}u; // cache values per cache element
+const GROUPS: u32 = ${POSITION_GROUPS}u;
+const LOWEST: f32 = -3.0e38; // below any score, and exp(LOWEST - finite) is 0 without inf - inf
+
+var<workgroup> accShared: array<vec4<f32>, ${POSITION_GROUPS * (headDim / 4)}>;
+var<workgroup> maxShared: array<f32, ${POSITION_GROUPS}>;
+var<workgroup> sumShared: array<f32, ${POSITION_GROUPS}>;
+var<workgroup> lengthShared: u32;
+
+// The sum over the 8 lanes of a group (8 consecutive invocations of a subgroup), in every lane. Each step adds
+// the same two values in both partners (a + b and b + a): all lanes end with the same bits.
+fn groupSum(x: vec4<f32>) -> vec4<f32> {
+  let x1 = x + subgroupShuffleXor(x, 1u);
+  let x2 = x1 + subgroupShuffleXor(x1, 2u);
+  return x2 + subgroupShuffleXor(x2, 4u);
+}
+
+@compute @workgroup_size(${LANES_WORKGROUP})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let group = linearWorkgroup(wid, nwg);
+  let headGroups = params.numHeads / ${heads}u;
+  if (group >= params.numTokens * headGroups) { return; }
+  let t = ${subset ? "u32(rowList[group / headGroups])" : "group / headGroups"};
+  let h0 = (group % headGroups) * ${heads}u; // first query head
+  let kvHead = h0 / params.groupSize;
+  let kvStride = params.kvCols / 4u; // vec4 units (the fused store's)
+  let kvOffset = kvHead * LANES;
+  let rawStride = params.kvCols / RAW; // cache elements
+  let rawOffset = kvHead * (LANES * 4u / RAW);
+  let g = lid / ${GROUP_LANES}u;
+  let lane = lid % ${GROUP_LANES}u;
+  let laneBase = lane * ${loads}u; // the lane's first cache element of a head
+  var ${hs.flatMap((h) => js.map((j) => `q${h}_${j}`)).join(": vec4<f32>;\n  var ")}: vec4<f32>;
+${hs.flatMap((h) => js.map((j) => qLoad(h, j))).join("\n")}
+${fused ? FUSED_OWN_LOAD(kvDtype, rope) : ""}
+  if (lid == 0u) { lengthShared = u32(positions[t]) + 1u; }
+  workgroupBarrier();
+  let length = workgroupUniformLoad(&lengthShared);
+${fused ? FUSED_STORE(wide, wide) : ""}
+  let tableBase = u32(seqIndex[t]) * params.maxBlocksPerSeq;
+  let cached = ${fused ? "length - 1u; // the own position comes from kOwn / vOwn" : "length;"}
+${lines(hs, (h) => `var m${h} = LOWEST;\n  var s${h} = 0.0;\n  ${js.map((j) => `var a${h}_${j} = vec4<f32>(0.0);`).join("\n  ")}`, "  ")}
+  // A cached position to clamp to (none when cached is 0: then no chunk loads from the cache).
+  let lastCached = max(cached, 1u) - 1u;
+  // Block ids of the group's positions in the first chunk. Each chunk then asks for the next chunk's block ids
+  // before its K / V loads, so that only the K / V latency is on the chunk's critical path.
+${lines(us, (u) => `var block${u} = ${block(`g * ${UNROLL}u + ${u}u`)};`, "  ")}
+  for (var c0 = 0u; c0 < length; c0 += GROUPS * ${UNROLL}u) {
+    let first = c0 + g * ${UNROLL}u; // the group's consecutive positions first..first + ${UNROLL - 1}
+    let valid = vec4<u32>(first) + vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(length);
+${lines(us, (u) => `let p${u} = first + ${u}u;`, "    ")}
+${lines(us, (u) => `let nextBlock${u} = ${block(`first + ${u}u + GROUPS * ${UNROLL}u`)};`, "    ")}
+    // All K and V loads of the chunk before any arithmetic: they overlap.
+${lines(
+  us,
+  (u) =>
+    `var k${u}_${ws.join(`: ${raw};
+    var k${u}_`)}: ${raw};`,
+  "    ",
+)}
+${lines(
+  us,
+  (u) =>
+    `var v${u}_${ws.join(`: ${raw};
+    var v${u}_`)}: ${raw};`,
+  "    ",
+)}
+    if (first < cached) {
+${lines(us, (u) => `let base${u} = (block${u} * params.blockSize + min(p${u}, lastCached) % params.blockSize) * rawStride + rawOffset + laneBase;`, "      ")}
+${cacheLoads("k", "keys")}
+${cacheLoads("v", "values")}
+    } else {
+${zero("k", "      ")}
+${zero("v", "      ")}
+    }
+${us.map(replace).join("\n")}
+${lines(us, (u) => `block${u} = nextBlock${u};`, "    ")}
+${us.flatMap((u) => js.map((j) => `    let vf${u}_${j} = ${unpacked(`v${u}`, j)};`)).join("\n")}
+${hs.map(perHead).join("\n")}
+  }
+${hs.map(combine).join("\n")}
+}
+`;
+}
+
 /** The fused kernel's extra bindings (after cosSin when roping), its own-position K/V and their accessors. */
 function fusedDeclarations(kvDtype: KvDtype, headDim: number, vec: number, rope: boolean): string {
   const firstBinding = rope ? 9 : 8;
@@ -309,19 +520,24 @@ const FUSED_OWN_LOAD = (kvDtype: KvDtype, rope: boolean) => `  let ownRow = t * 
  * vOwn). No workgroup of this dispatch reads that slot: the row itself uses kOwn / vOwn, and no other row is of
  * the same sequence.
  */
-const FUSED_STORE = (wide: boolean) => `  if (h0 % params.groupSize == 0u) {
+const FUSED_STORE = (wideKeys: boolean, wideValues: boolean) => `  if (h0 % params.groupSize == 0u) {
     let dst = u32(slots[t]) * kvStride + kvOffset;
-    for (var d = lid; d < LANES; d += WG) { values[dst + d] = ownValue(d); }
 ${
-  wide
-    ? `    for (var c = lid; c < LANES / 2u; c += WG) {
-      let k0 = ownKey(2u * c);
-      let k1 = ownKey(2u * c + 1u);
-      keys[dst / 2u + c] = vec4<u32>(bitcast<u32>(k0.xy), bitcast<u32>(k0.zw), bitcast<u32>(k1.xy), bitcast<u32>(k1.zw));
-    }`
+  wideValues
+    ? `    for (var c = lid; c < LANES / 2u; c += WG) { values[dst / 2u + c] = ${packHalves("ownValue(2u * c)", "ownValue(2u * c + 1u)")}; }`
+    : "    for (var d = lid; d < LANES; d += WG) { values[dst + d] = ownValue(d); }"
+}
+${
+  wideKeys
+    ? `    for (var c = lid; c < LANES / 2u; c += WG) { keys[dst / 2u + c] = ${packHalves("ownKey(2u * c)", "ownKey(2u * c + 1u)")}; }`
     : "    for (var d = lid; d < LANES; d += WG) { keys[dst + d] = ownKey(d); }"
 }
   }`;
+
+/** WGSL: two vec4<f16> as the 16 bytes of one vec4<u32> (a wide cache element), `a` in the low half. */
+function packHalves(a: string, b: string): string {
+  return `vec4<u32>(bitcast<u32>((${a}).xy), bitcast<u32>((${a}).zw), bitcast<u32>((${b}).xy), bitcast<u32>((${b}).zw))`;
+}
 
 export interface PerRowAttentionInputs {
   positions: Resource;
@@ -335,6 +551,8 @@ export interface PerRowAttentionInputs {
   subset?: { rows: Resource; count: number; into: GpuActivation };
   /** Query heads per workgroup, 1 or the GQA group size (tests and the lab; default perRowHeads). Same bits either way. */
   headsPerWorkgroup?: number;
+  /** Forces a design (tests, the lab; default perRowDesign). Not the same bits: a backend keeps one for all rows. */
+  design?: PerRowDesign;
 }
 
 /** The step's new K / V rows `[T, numKvHeads * headDim]` (K before RoPE when the kernel ropes) and their cache slots. */
@@ -381,6 +599,11 @@ export function attentionPerRow(
   const groupSize = numHeads / numKvHeads;
   const heads = inputs.headsPerWorkgroup ?? perRowHeads(rowCount, numKvHeads, groupSize, headDim, ctx.pipelines.maxWorkgroupBytes);
   if (heads !== 1 && heads !== groupSize) throw new Error(`attention: ${heads} heads per workgroup; 1 or the group size ${groupSize}`);
+  const design = inputs.design ?? perRowDesign(ctx.pipelines, headDim);
+  if (design === "lanes" && !lanesAvailable(ctx.pipelines, headDim))
+    throw new Error(
+      `attention: the per-row lanes design needs subgroups of at least ${GROUP_LANES} and a head size that is a multiple of 32 (head size ${headDim}, workgroup memory ${lanesWorkgroupBytes(headDim)} B)`,
+    );
   const variant: PerRowVariant = {
     kvDtype,
     headDim,
@@ -392,8 +615,9 @@ export function attentionPerRow(
   };
   const { subgroups, rope, fused } = variant;
   const flags = `${fused ? "+writeKv" : ""}${subset ? "+rows" : ""}`;
-  const key = `attention.per-row${flags}/${kvDtype}/d${headDim}/h${heads}${subgroups ? "/sg" : ""}${rope ? "/rope" : ""}`;
-  const pipeline = ctx.pipelines.get(key, () => source(variant));
+  const kind = design === "lanes" ? "/lanes" : subgroups ? "/sg" : "";
+  const key = `attention.per-row${flags}/${kvDtype}/d${headDim}/h${heads}${kind}${rope ? "/rope" : ""}`;
+  const pipeline = ctx.pipelines.get(key, () => (design === "lanes" ? lanesSource(variant) : threadsSource(variant)));
   const cache = (buffer: GPUBuffer): Resource => ({ kind: "buffer", buffer, size: layer.size });
   ctx.recorder.dispatch(
     pipeline,
@@ -413,6 +637,31 @@ export function attentionPerRow(
     (rowCount * numHeads) / heads,
   );
   return out;
+}
+
+/** The per-row kernel's two designs (see the top of this file). */
+export type PerRowDesign = "threads" | "lanes";
+
+/** SWALLOW_ATTENTION_PER_ROW=threads|lanes forces a design (the lab, the tests); read once. */
+const DESIGN_OVERRIDE = envVar("SWALLOW_ATTENTION_PER_ROW");
+
+/**
+ * The design of every per-row dispatch on this device for this head size: lanes where it can run, else threads.
+ * Never a function of the batch (the designs round differently: a row's bits would depend on its batch).
+ */
+export function perRowDesign(pipelines: PipelineCache, headDim: number): PerRowDesign {
+  if (DESIGN_OVERRIDE !== undefined && DESIGN_OVERRIDE !== "") {
+    if (DESIGN_OVERRIDE !== "threads" && DESIGN_OVERRIDE !== "lanes")
+      throw new Error(`SWALLOW_ATTENTION_PER_ROW=${DESIGN_OVERRIDE}: expected threads or lanes`);
+    return DESIGN_OVERRIDE;
+  }
+  return lanesAvailable(pipelines, headDim) ? "lanes" : "threads";
+}
+
+/** Whether the lanes design can run: subgroups (of at least one group of lanes) and a head size it splits evenly. */
+export function lanesAvailable(pipelines: PipelineCache, headDim: number): boolean {
+  const { useSubgroups, subgroupMinSize, maxWorkgroupBytes } = pipelines;
+  return useSubgroups && subgroupMinSize !== null && subgroupMinSize >= GROUP_LANES && lanesFit(headDim, maxWorkgroupBytes);
 }
 
 /**
