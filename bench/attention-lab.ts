@@ -26,7 +26,8 @@ import {
   singleTokenRows,
   type AttentionTiles,
 } from "../src/gpu/webgpu/kernels/attention.js";
-import { attentionPerRow, lanesAvailable, type PerRowDesign } from "../src/gpu/webgpu/kernels/attention-per-row.js";
+import { attentionPerRow, GROUP_LANES, lanesAvailable, type PerRowDesign } from "../src/gpu/webgpu/kernels/attention-per-row.js";
+import { probeConsecutiveSubgroups } from "../src/gpu/webgpu/kernels/subgroup-layout-probe.js";
 import { PipelineCache } from "../src/gpu/webgpu/pipelines.js";
 import { StepRecorder, type GpuActivation } from "../src/gpu/webgpu/recorder.js";
 import * as ops from "../src/gpu/reference/ops.js";
@@ -310,7 +311,8 @@ async function main() {
   const tiles = opts.tiles ?? attentionTiles(SHAPE.headDim, limit);
   if (attentionWorkgroupBytes(SHAPE.headDim, tiles) > limit)
     throw new Error(`tiles ${tiles.rows}x${tiles.keys} need more than ${limit} bytes`);
-  const lab: Lab = { gpu, ctx: { pipelines: new PipelineCache(gpu.device), recorder }, recorder, tiles };
+  const consecutiveSubgroups = await probeConsecutiveSubgroups(gpu.device, GROUP_LANES);
+  const lab: Lab = { gpu, ctx: { pipelines: new PipelineCache(gpu.device, { consecutiveSubgroups }), recorder }, recorder, tiles };
   console.log(
     `device: ${gpu.adapter.name} [${gpu.adapter.description}], robustness ${opts.noRobustness ? "off" : "on"}, ` +
       `tiles ${tiles.rows} rows × ${tiles.keys} keys (workgroup memory limit ${gpu.limits.maxComputeWorkgroupStorageSize} B)`,

@@ -13,12 +13,15 @@ import {
 import {
   attentionPerRow,
   GROUPED_HEADS_MIN_WORKGROUPS,
+  GROUP_LANES,
   lanesAvailable,
   perRowHeads,
   perRowWorkgroupBytes,
 } from "../src/gpu/webgpu/kernels/attention-per-row.js";
 import type { GpuKvLayer, KernelContext } from "../src/gpu/webgpu/context.js";
 import type { GpuActivation } from "../src/gpu/webgpu/recorder.js";
+import { probeConsecutiveSubgroups } from "../src/gpu/webgpu/kernels/subgroup-layout-probe.js";
+import type { PipelineCache } from "../src/gpu/webgpu/pipelines.js";
 import { openTestBackend } from "./support/webgpu.js";
 import { assertClose, F16_OPERANDS, F32_MATH, random } from "./support/random-tensors.js";
 
@@ -468,4 +471,20 @@ test("the per-row kernel's lanes design matches the reference, with the same bit
       assert.deepEqual(bits(outputs[1]), bits(outputs[0]), `${label}: ${group} heads per workgroup differ from one`);
     }
   }
+});
+
+test("the subgroup layout probe: consecutive subgroups of 8 or more here, and no subgroup of 1,024 lanes; the lanes design only where it said yes", async (t) => {
+  if (skip) return t.skip(skip);
+  const { device } = gpu.gpu;
+  if (!device.features.has("subgroups")) return t.skip("no subgroups");
+  // lavapipe (subgroups of 8) and the H100 (32) number their subgroups consecutively: the lanes design's tests above
+  // must not skip there for want of a probe.
+  assert.equal(await probeConsecutiveSubgroups(device, GROUP_LANES), true);
+  assert.equal(await probeConsecutiveSubgroups(device, 1024), false, "the probe must be able to say no");
+  const ctx = (gpu as unknown as { ctx: KernelContext }).ctx;
+  assert.equal(ctx.pipelines.consecutiveSubgroups, true, "the backend probed at creation");
+  const probed = (consecutiveSubgroups: boolean) =>
+    ({ useSubgroups: true, subgroupMinSize: 8, consecutiveSubgroups, maxWorkgroupBytes: 32 * 1024 }) as PipelineCache;
+  assert.equal(lanesAvailable(probed(true), 128), true);
+  assert.equal(lanesAvailable(probed(false), 128), false);
 });

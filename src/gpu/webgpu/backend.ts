@@ -26,7 +26,7 @@ import {
 } from "./device.js";
 import { elementwise } from "./kernels/elementwise.js";
 import { attention, attentionTiles, singleTokenRows } from "./kernels/attention.js";
-import { attentionPerRow, type PerRowAttentionInputs } from "./kernels/attention-per-row.js";
+import { attentionPerRow, GROUP_LANES, type PerRowAttentionInputs } from "./kernels/attention-per-row.js";
 import { embed } from "./kernels/embed.js";
 import { gatherRows } from "./kernels/gather-rows.js";
 import { packSampled } from "./kernels/pack-sampled.js";
@@ -36,6 +36,7 @@ import { packSampledRows, sampleRows } from "./kernels/sample-rows.js";
 import { matmul, matmulGrouped, matmulSwiGlu, type FusedNorm, type MatmulKernel } from "./kernels/matmul.js";
 import { tensorCoreLayouts, tensorCoreSetup } from "./kernels/tensor/setup.js";
 import { probeMajornessSyntax } from "./kernels/tensor/majorness-probe.js";
+import { probeConsecutiveSubgroups } from "./kernels/subgroup-layout-probe.js";
 import {
   layoutForShape,
   tensorIneligibility,
@@ -172,6 +173,7 @@ export class WebGpuBackend implements Backend {
     readonly gpu: WebGpuDevice,
     options: WebGpuBackendOptions,
     majorness: MajornessSyntax,
+    consecutiveSubgroups: boolean,
   ) {
     this.device = gpu.device;
     if (options.kvDtype === "f16" && !gpu.features.shaderF16) {
@@ -189,7 +191,7 @@ export class WebGpuBackend implements Backend {
     this.readbackPool = new BufferPool(this.device, gpu.limits, BufferUsage.MAP_READ | BufferUsage.COPY_DST, "readback");
     this.recorder = new StepRecorder(this.device, gpu.limits, this.pool);
     if (options.profile) this.setProfile(options.profile);
-    this.pipelines = new PipelineCache(this.device);
+    this.pipelines = new PipelineCache(this.device, { consecutiveSubgroups });
     this.ctx = { pipelines: this.pipelines, recorder: this.recorder };
     this.device.addEventListener("uncapturederror", (event) => {
       this.errors.push((event as GPUUncapturedErrorEvent).error.message);
@@ -213,7 +215,9 @@ export class WebGpuBackend implements Backend {
     // older form makes Dawn print deprecation warnings on stdout. Default runs keep the older, first-validated form.
     const setup = options.batchInvariant === false ? tensorCoreSetup(gpu) : null;
     const majorness = setup ? await probeMajornessSyntax(gpu.device, setup.config, setup.subgroupSize) : "argument";
-    return new WebGpuBackend(gpu, options, majorness);
+    // The per-row attention's lanes design needs groups of 8 consecutive invocations inside one subgroup.
+    const consecutiveSubgroups = await probeConsecutiveSubgroups(gpu.device, GROUP_LANES);
+    return new WebGpuBackend(gpu, options, majorness, consecutiveSubgroups);
   }
 
   /** Kernels compiled since the last call and their compiler warnings (which Dawn also prints on stdout). */

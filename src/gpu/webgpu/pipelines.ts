@@ -31,8 +31,17 @@ export class PipelineCache {
    * kernels that split a subgroup into fixed groups of lanes need a lower bound.
    */
   readonly subgroupMinSize: number | null;
+  /**
+   * Whether subgroups were probed to be consecutive runs of a 1-D workgroup (kernels/subgroup-layout-probe.ts), which
+   * kernels that hand fixed groups of lanes one task rely on; false when not probed.
+   */
+  readonly consecutiveSubgroups: boolean;
 
-  constructor(private readonly device: GPUDevice) {
+  constructor(
+    private readonly device: GPUDevice,
+    options: { consecutiveSubgroups?: boolean } = {},
+  ) {
+    this.consecutiveSubgroups = options.consecutiveSubgroups ?? false;
     this.useSubgroups = device.features.has("subgroups");
     this.maxWorkgroupBytes = device.limits.maxComputeWorkgroupStorageSize;
     this.maxInvocations = device.limits.maxComputeInvocationsPerWorkgroup;

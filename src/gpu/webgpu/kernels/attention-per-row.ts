@@ -22,9 +22,10 @@ const WORKGROUP = 256;
  * the choice changes no bit. Two designs, which round differently: perRowDesign takes one per device and head size,
  * never per batch (SWALLOW_ATTENTION_PER_ROW=threads|lanes forces one).
  *
- * "lanes" (lanesSource), taken where the device has subgroups of at least 8 and headDim % 32 == 0: 128 threads in
- * 16 groups of 8 lanes, lane l owning head dims [l·D/8, (l+1)·D/8) (vec4 loads; 16 bytes at a time from an f16 cache
- * where D/8 % 8 == 0), its q slice of each head in registers. The positions go in chunks of 64: group g takes the 4
+ * "lanes" (lanesSource), taken where the device has subgroups of at least 8, probed to be consecutive runs of the
+ * workgroup (subgroup-layout-probe.ts), and headDim % 32 == 0: 128 threads in 16 groups of 8 lanes, lane l owning
+ * head dims [l·D/8, (l+1)·D/8) (vec4 loads; 16 bytes at a time from an f16 cache where D/8 % 8 == 0), its q slice of
+ * each head in registers. The positions go in chunks of 64: group g takes the 4
  * consecutive positions 64c + 4g + u, issues their K and V loads together, sums each head's dot over its 8 lanes
  * with subgroupShuffleXor (8 consecutive invocations of a subgroup), and runs an online softmax per group (one
  * rescale per chunk). The 16 groups' (max, sum, Σ w·v) are combined at the end through workgroup memory, one head at
@@ -295,7 +296,8 @@ ${
 
 /** The lanes design: threads per workgroup, lanes per group (one position at a time), positions per group and chunk. */
 const LANES_WORKGROUP = 128;
-const GROUP_LANES = 8;
+/** Lanes per position in the lanes design: consecutive invocations of one subgroup (probed, subgroup-layout-probe.ts). */
+export const GROUP_LANES = 8;
 const POSITION_GROUPS = LANES_WORKGROUP / GROUP_LANES;
 const UNROLL = 4; // the scores of a group's chunk are one vec4 per head
 
@@ -658,10 +660,19 @@ export function perRowDesign(pipelines: PipelineCache, headDim: number): PerRowD
   return lanesAvailable(pipelines, headDim) ? "lanes" : "threads";
 }
 
-/** Whether the lanes design can run: subgroups (of at least one group of lanes) and a head size it splits evenly. */
+/**
+ * Whether the lanes design can run: subgroups of at least one group of lanes, probed to be consecutive runs of the
+ * workgroup (PipelineCache.consecutiveSubgroups), and a head size it splits evenly.
+ */
 export function lanesAvailable(pipelines: PipelineCache, headDim: number): boolean {
-  const { useSubgroups, subgroupMinSize, maxWorkgroupBytes } = pipelines;
-  return useSubgroups && subgroupMinSize !== null && subgroupMinSize >= GROUP_LANES && lanesFit(headDim, maxWorkgroupBytes);
+  const { useSubgroups, subgroupMinSize, consecutiveSubgroups, maxWorkgroupBytes } = pipelines;
+  return (
+    useSubgroups &&
+    consecutiveSubgroups &&
+    subgroupMinSize !== null &&
+    subgroupMinSize >= GROUP_LANES &&
+    lanesFit(headDim, maxWorkgroupBytes)
+  );
 }
 
 /**
