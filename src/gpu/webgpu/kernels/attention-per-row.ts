@@ -604,7 +604,7 @@ export function attentionPerRow(
   const design = inputs.design ?? perRowDesign(ctx.pipelines, headDim);
   if (design === "lanes" && !lanesAvailable(ctx.pipelines, headDim))
     throw new Error(
-      `attention: the per-row lanes design needs subgroups of at least ${GROUP_LANES} and a head size that is a multiple of 32 (head size ${headDim}, workgroup memory ${lanesWorkgroupBytes(headDim)} B)`,
+      `attention: the per-row lanes design needs consecutive subgroups of at least ${GROUP_LANES} lanes (probed when the backend opens) and a head size that is a multiple of 32 (head size ${headDim}, workgroup memory ${lanesWorkgroupBytes(headDim)} B); unset SWALLOW_ATTENTION_PER_ROW`,
     );
   const variant: PerRowVariant = {
     kvDtype,
