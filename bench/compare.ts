@@ -4,7 +4,8 @@
  *
  *   node dist/bench/compare.js OURS.json TORCH.json MEMORY.csv [FAST.json]
  *
- * FAST.json: the same engine with `--tensor-cores --no-robustness` (prefill and batch-1 decode), its own column.
+ * FAST.json: the same engine with `--tensor-cores --no-robustness` (prefill, batch-1 decode and serving at high
+ * concurrency), its own column and its own serving rows.
  */
 import { readFileSync } from "node:fs";
 import type { BenchReport } from "../src/bench/engine-bench.js";
@@ -97,11 +98,17 @@ console.log(
 );
 console.log(`|---|---:|${fast ? "---:|" : ""}---:|---:|`);
 for (const row of columns) console.log(`| ${row.join(" | ")} |`);
-if (ours.serving.length > 0) {
-  console.log("\n| concurrency | output tok/s | TTFT p50 / p99 ms | TPOT p50 / p99 ms |\n|---:|---:|---:|---:|");
-  for (const s of ours.serving) {
+const servingRows = [
+  ...ours.serving.map((s) => ({ config: "default", ...s })),
+  ...(fast?.serving ?? []).map((s) => ({ config: "--tensor-cores --no-robustness", ...s })),
+];
+if (servingRows.length > 0) {
+  console.log(
+    "\n| configuration | concurrency | output tok/s | TTFT p50 / p99 ms | TPOT p50 / p99 ms |\n|---|---:|---:|---:|---:|",
+  );
+  for (const s of servingRows) {
     console.log(
-      `| ${s.concurrency} | ${s.outputTokensPerSecond.toFixed(1)} | ${s.ttftMs.p50.toFixed(0)} / ${s.ttftMs.p99.toFixed(0)} | ${s.tpotMs.p50.toFixed(1)} / ${s.tpotMs.p99.toFixed(1)} |`,
+      `| ${s.config} | ${s.concurrency} | ${s.outputTokensPerSecond.toFixed(1)} | ${s.ttftMs.p50.toFixed(0)} / ${s.ttftMs.p99.toFixed(0)} | ${s.tpotMs.p50.toFixed(1)} / ${s.tpotMs.p99.toFixed(1)} |`,
     );
   }
 }
