@@ -103,9 +103,7 @@ const servingRows = [
   ...(fast?.serving ?? []).map((s) => ({ config: "--tensor-cores --no-robustness", ...s })),
 ];
 if (servingRows.length > 0) {
-  console.log(
-    "\n| configuration | concurrency | output tok/s | TTFT p50 / p99 ms | TPOT p50 / p99 ms |\n|---|---:|---:|---:|---:|",
-  );
+  console.log("\n| configuration | concurrency | output tok/s | TTFT p50 / p99 ms | TPOT p50 / p99 ms |\n|---|---:|---:|---:|---:|");
   for (const s of servingRows) {
     console.log(
       `| ${s.config} | ${s.concurrency} | ${s.outputTokensPerSecond.toFixed(1)} | ${s.ttftMs.p50.toFixed(0)} / ${s.ttftMs.p99.toFixed(0)} | ${s.tpotMs.p50.toFixed(1)} / ${s.tpotMs.p99.toFixed(1)} |`,
