@@ -488,3 +488,116 @@ test("the subgroup layout probe: consecutive subgroups of 8 or more here, and no
   assert.equal(lanesAvailable(probed(true), 128), true);
   assert.equal(lanesAvailable(probed(false), 128), false);
 });
+
+test("prefill attention as matrix products (prefillAttention unfused, tiled matmul here): a run from position 0 and a chunk after cached context match the reference; a step of two sequences keeps the tiled kernel", async (t) => {
+  if (skip) return t.skip(skip);
+  if (!gpu.gpu.features.shaderF16) return t.skip("the unfused path gathers an f16 cache");
+  const unfused = await WebGpuBackend.create({ batchInvariant: false, matmulPath: "tiled", prefillAttention: "unfused" });
+  t.after(() => unfused.dispose());
+  const ctx = (unfused as unknown as { ctx: KernelContext }).ctx;
+  const [numHeads, numKvHeads, blockSize] = [8, 2, 16];
+  // (sequence, first position of the run, run length): the second run's first 50 positions are cached context.
+  const runs: [number, number, number][] = [
+    [0, 0, 70],
+    [1, 50, 64],
+  ];
+  for (const headDim of [64, 128]) {
+    const rng = random(4100 + headDim);
+    const [kvCols, qCols] = [numKvHeads * headDim, numHeads * headDim];
+    const lengths = runs.map(([, first, count]) => first + count);
+    const maxBlocksPerSeq = Math.ceil(Math.max(...lengths) / blockSize);
+    const numBlocks = lengths.reduce((n, length) => n + Math.ceil(length / blockSize), 0) + 3;
+    const free = shuffledBlocks(numBlocks, rng);
+    const blockTables = new Int32Array(runs.length * maxBlocksPerSeq).fill(-1);
+    lengths.forEach((length, s) => {
+      for (let b = 0; b < Math.ceil(length / blockSize); b++) blockTables[s * maxBlocksPerSeq + b] = free.pop()!;
+    });
+    const exactF16 = (count: number) => Float32Array.from({ length: count }, () => ((rng.int(2) ? 1 : -1) * (1 + rng.int(1023))) / 512);
+    const cache = unfused.createKvCache({ numLayers: 1, numKvHeads, headDim, numBlocks, blockSize }, "f16");
+    const reference: ops.PagedKv = {
+      keys: new Float32Array(numBlocks * blockSize * kvCols),
+      values: new Float32Array(numBlocks * blockSize * kvCols),
+      blockSize,
+      kvCols,
+    };
+    const scale = 1 / Math.sqrt(headDim);
+    // Everything each sequence holds, its runs' own K/V included, is written first (as writeKvAttention does).
+    const everything = lengths.flatMap((length, seq) => run(seq, 0, length));
+    const all = stepBatch(everything, blockTables, maxBlocksPerSeq, blockSize);
+    const [k, v] = [exactF16(everything.length * kvCols), exactF16(everything.length * kvCols)];
+    unfused.writeKv(
+      cache,
+      0,
+      unfused.uploadActivation(everything.length, kvCols, k),
+      unfused.uploadActivation(everything.length, kvCols, v),
+      all,
+    );
+    ops.writeKvRows(reference, k, v, all.slots);
+    for (const [seq, first, count] of runs) {
+      const batch = stepBatch(run(seq, first, first + count), blockTables, maxBlocksPerSeq, blockSize);
+      const q = rng.values(count * qCols, 2);
+      const expected = ops.pagedAttention(
+        q,
+        reference,
+        batch.positions,
+        batch.seqIndex,
+        blockTables,
+        maxBlocksPerSeq,
+        numHeads,
+        headDim,
+        scale,
+      );
+      const out = await unfused.read(unfused.attention(unfused.uploadActivation(count, qCols, q), cache, 0, batch, numHeads, scale));
+      assertClose(t, `unfused, head size ${headDim}, run ${first}..${first + count - 1}`, out, expected, F32_MATH);
+    }
+    // With RoPE: q is rotated by the backend's rope pass first (K was cached rotated already: writeKv's part).
+    const [seq, first, count] = runs[1];
+    const batch = stepBatch(run(seq, first, first + count), blockTables, maxBlocksPerSeq, blockSize);
+    const invFreq = Float32Array.from({ length: headDim / 2 }, (_, i) => 500000 ** (-(2 * i) / headDim));
+    const frequencies = await unfused.uploadWeight("inv_freq", {
+      dtype: "f32",
+      shape: [headDim / 2],
+      bytes: new Uint8Array(invFreq.buffer),
+    });
+    const q = rng.values(count * qCols, 2);
+    const rotated = ops.ropeRotateHalf(q, qCols, batch.positions, invFreq, headDim);
+    const expected = ops.pagedAttention(
+      rotated,
+      reference,
+      batch.positions,
+      batch.seqIndex,
+      blockTables,
+      maxBlocksPerSeq,
+      numHeads,
+      headDim,
+      scale,
+    );
+    const out = await unfused.read(
+      unfused.attention(unfused.uploadActivation(count, qCols, q), cache, 0, batch, numHeads, scale, frequencies),
+    );
+    assertClose(t, `unfused with RoPE, head size ${headDim}`, out, expected, F32_MATH);
+    assert.ok(ctx.pipelines.has("attention.unfused.softmax"), "the runs took the unfused path");
+  }
+  // Two sequences in one step: not one run, so the tiled kernel serves it (no unfused pipeline on a fresh backend).
+  const fresh = await WebGpuBackend.create({ batchInvariant: false, matmulPath: "tiled", prefillAttention: "unfused" });
+  t.after(() => fresh.dispose());
+  const [headDim, count] = [64, 70];
+  const qCols = numHeads * headDim;
+  const blockTables = Int32Array.from({ length: 2 * 5 }, (_, i) => i);
+  const cache = fresh.createKvCache({ numLayers: 1, numKvHeads, headDim, numBlocks: 10, blockSize }, "f16");
+  const tokens = [...run(0, 0, count / 2), ...run(1, 0, count / 2)];
+  const batch = stepBatch(tokens, blockTables, 5, blockSize);
+  const kv = random(7).values(count * numKvHeads * headDim);
+  fresh.writeKv(
+    cache,
+    0,
+    fresh.uploadActivation(count, numKvHeads * headDim, kv),
+    fresh.uploadActivation(count, numKvHeads * headDim, kv),
+    batch,
+  );
+  await fresh.read(
+    fresh.attention(fresh.uploadActivation(count, qCols, random(8).values(count * qCols)), cache, 0, batch, numHeads, 0.125),
+  );
+  const freshCtx = (fresh as unknown as { ctx: KernelContext }).ctx;
+  assert.equal(freshCtx.pipelines.has("attention.unfused.softmax"), false, "two sequences: the tiled kernel");
+});

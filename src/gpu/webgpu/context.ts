@@ -11,6 +11,17 @@ export interface KernelContext {
   readonly recorder: StepRecorder;
 }
 
+/**
+ * The right operand of a matmul (y = x · Wᵀ, W [N, K]): a weight, or one of the step's activations holding
+ * 16-bit values (the prefill attention's gathered K and V), bound through `resource`.
+ */
+export interface MatmulOperand {
+  readonly name: string;
+  readonly dtype: WeightDtype;
+  readonly shape: readonly number[];
+  readonly resource: Resource;
+}
+
 /** A weight resident on the GPU in its stored precision (bf16/f16 as packed u32 pairs). */
 export class GpuWeight implements Weight {
   constructor(

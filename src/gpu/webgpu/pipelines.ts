@@ -48,6 +48,11 @@ export class PipelineCache {
     this.subgroupMinSize = (device as { adapterInfo?: GPUAdapterInfo }).adapterInfo?.subgroupMinSize ?? null;
   }
 
+  /** Whether a kernel variant was compiled (tests check which path a step took). */
+  has(key: string): boolean {
+    return this.pipelines.has(key);
+  }
+
   get(key: string, source: () => string): CachedPipeline {
     const cached = this.pipelines.get(key);
     if (cached) return cached;

@@ -1,5 +1,5 @@
 import type { WeightDtype } from "../../../model/dtype.js";
-import { activationResource, uniform, type GpuWeight, type KernelContext } from "../context.js";
+import { activationResource, uniform, type KernelContext, type MatmulOperand } from "../context.js";
 import type { GpuActivation } from "../recorder.js";
 import { LINEAR_WORKGROUP } from "../wgsl.js";
 import {
@@ -374,7 +374,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 export function matmulTensor(
   ctx: KernelContext,
   x: GpuActivation,
-  weight: GpuWeight,
+  weight: MatmulOperand,
   layout: TensorLayout,
   residual: GpuActivation | null = null,
 ): { out: GpuActivation; residualAdded: boolean } {

@@ -1,6 +1,6 @@
 import { elementwise } from "./elementwise.js";
 import type { WeightDtype } from "../../../model/dtype.js";
-import { activationResource, uniform, type GpuWeight, type KernelContext } from "../context.js";
+import { activationResource, uniform, type GpuWeight, type KernelContext, type MatmulOperand } from "../context.js";
 import type { GpuActivation, Resource } from "../recorder.js";
 import { f32Bits, LINEAR_WORKGROUP, weightAccess } from "../wgsl.js";
 import { matmulTensor } from "./matmul-tensor.js";
@@ -554,7 +554,7 @@ export type MatmulKernel = "auto" | "gemv" | "tiled" | "tensor";
 export function matmul(
   ctx: KernelContext,
   x: GpuActivation,
-  weight: GpuWeight,
+  weight: MatmulOperand,
   path: MatmulKernel = "auto",
   tensor: TensorLayout | null = null,
   residual: GpuActivation | null = null,
