@@ -2,7 +2,7 @@ import test, { after } from "node:test";
 import assert from "node:assert/strict";
 import type { Activation, ForwardBatch, Weight } from "../src/gpu/backend.js";
 import * as ops from "../src/gpu/reference/ops.js";
-import { WebGpuBackend } from "../src/gpu/webgpu/backend.js";
+import { UNFUSED_MIN_TOKENS, WebGpuBackend } from "../src/gpu/webgpu/backend.js";
 import {
   attentionTiles,
   attentionWorkgroupBytes,
@@ -21,6 +21,7 @@ import {
 import type { GpuKvLayer, KernelContext } from "../src/gpu/webgpu/context.js";
 import type { GpuActivation } from "../src/gpu/webgpu/recorder.js";
 import { probeConsecutiveSubgroups } from "../src/gpu/webgpu/kernels/subgroup-layout-probe.js";
+import { unfusedAttentionScratchBytes } from "../src/gpu/webgpu/kernels/attention-unfused.js";
 import type { PipelineCache } from "../src/gpu/webgpu/pipelines.js";
 import { openTestBackend } from "./support/webgpu.js";
 import { assertClose, F16_OPERANDS, F32_MATH, random } from "./support/random-tensors.js";
@@ -495,6 +496,10 @@ test("prefill attention as matrix products (prefillAttention unfused, tiled matm
   const unfused = await WebGpuBackend.create({ batchInvariant: false, matmulPath: "tiled", prefillAttention: "unfused" });
   t.after(() => unfused.dispose());
   const ctx = (unfused as unknown as { ctx: KernelContext }).ctx;
+  // The memory account counts the path's scratch where it can run (batches of UNFUSED_MIN_TOKENS or more).
+  assert.equal(unfused.matmulScratchBytes([[64, 64]], 2048), unfusedAttentionScratchBytes());
+  assert.equal(unfused.matmulScratchBytes([[64, 64]], UNFUSED_MIN_TOKENS - 1), 0);
+  assert.equal(gpu.matmulScratchBytes([[64, 64]], 2048), 0, "batch-invariant: neither the tensor matmul nor this path");
   const [numHeads, numKvHeads, blockSize] = [8, 2, 16];
   // (sequence, first position of the run, run length): the second run's first 50 positions are cached context.
   const runs: [number, number, number][] = [
