@@ -2,15 +2,15 @@
  * One table from one `npm run bench` call: our engine (`swallow bench --json`), the PyTorch peers
  * (scripts/bench_torch_peers.py) and the GPU memory samples taken while ours ran (nvidia-smi, MiB).
  *
- *   node dist/bench/compare.js OURS.json TORCH.json MEMORY.csv [FAST.json]
+ *   node dist/bench/compare.js OURS.json TORCH.json MEMORY.csv [FAST.json [FAST-SERVING.json]]
  *
- * FAST.json: the same engine with `--tensor-cores --no-robustness` (prefill, batch-1 decode and serving at high
- * concurrency), its own column and its own serving rows.
+ * FAST.json: the same engine with `--tensor-cores --no-robustness` (prefill, batch-1 decode), its own column;
+ * FAST-SERVING.json: that configuration serving at high concurrency, its own serving rows.
  */
 import { readFileSync } from "node:fs";
 import type { BenchReport } from "../src/bench/engine-bench.js";
 
-const [oursPath, torchPath, memoryPath, fastPath] = process.argv.slice(2);
+const [oursPath, torchPath, memoryPath, fastPath, fastServingPath] = process.argv.slice(2);
 /** The last JSON line of a file (Dawn prints shader-compiler warnings on stdout too). */
 const lastJson = (file: string) =>
   JSON.parse(
@@ -21,6 +21,7 @@ const lastJson = (file: string) =>
   );
 const ours = lastJson(oursPath) as BenchReport & { title: string };
 const fast = fastPath ? (lastJson(fastPath) as BenchReport | null) : null;
+const fastServing = fastServingPath ? (lastJson(fastServingPath) as BenchReport | null) : null;
 const torch = lastJson(torchPath) as {
   device: string;
   torch: string;
@@ -100,7 +101,7 @@ console.log(`|---|---:|${fast ? "---:|" : ""}---:|---:|`);
 for (const row of columns) console.log(`| ${row.join(" | ")} |`);
 const servingRows = [
   ...ours.serving.map((s) => ({ config: "default", ...s })),
-  ...(fast?.serving ?? []).map((s) => ({ config: "--tensor-cores --no-robustness", ...s })),
+  ...(fastServing?.serving ?? []).map((s) => ({ config: "--tensor-cores --no-robustness", ...s })),
 ];
 if (servingRows.length > 0) {
   console.log("\n| configuration | concurrency | output tok/s | TTFT p50 / p99 ms | TPOT p50 / p99 ms |\n|---|---:|---:|---:|---:|");

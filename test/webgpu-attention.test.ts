@@ -21,7 +21,7 @@ import {
 import type { GpuKvLayer, KernelContext } from "../src/gpu/webgpu/context.js";
 import type { GpuActivation } from "../src/gpu/webgpu/recorder.js";
 import { probeConsecutiveSubgroups } from "../src/gpu/webgpu/kernels/subgroup-layout-probe.js";
-import { unfusedAttentionScratchBytes } from "../src/gpu/webgpu/kernels/attention-unfused.js";
+import { unfusedAttentionScratchBytes, unfusedScratch, UNFUSED_SCRATCH_BYTES } from "../src/gpu/webgpu/kernels/attention-unfused.js";
 import type { PipelineCache } from "../src/gpu/webgpu/pipelines.js";
 import { openTestBackend } from "./support/webgpu.js";
 import { assertClose, F16_OPERANDS, F32_MATH, random } from "./support/random-tensors.js";
@@ -500,6 +500,12 @@ test("prefill attention as matrix products (prefillAttention unfused, tiled matm
   assert.equal(unfused.matmulScratchBytes([[64, 64]], 2048), unfusedAttentionScratchBytes());
   assert.equal(unfused.matmulScratchBytes([[64, 64]], UNFUSED_MIN_TOKENS - 1), 0);
   assert.equal(gpu.matmulScratchBytes([[64, 64]], 2048), 0, "batch-invariant: neither the tensor matmul nor this path");
+  // 8B at 2,048 tokens from position 0: S [8192 rows, 2048] is 64 MiB, the whole scratch under the reserve.
+  const prefill = unfusedScratch({ t0: 0, tokens: 2048, firstPosition: 0, seq: 0 }, 4, 128);
+  assert.equal(prefill.largest, 8192 * 2048 * 4);
+  assert.ok(prefill.total <= UNFUSED_SCRATCH_BYTES, `${prefill.total} bytes`);
+  // The same chunk after 30k cached positions would not fit: the backend keeps the tiled kernel.
+  assert.ok(unfusedScratch({ t0: 0, tokens: 2048, firstPosition: 30000, seq: 0 }, 4, 128).total > UNFUSED_SCRATCH_BYTES);
   const [numHeads, numKvHeads, blockSize] = [8, 2, 16];
   // (sequence, first position of the run, run length): the second run's first 50 positions are cached context.
   const runs: [number, number, number][] = [

@@ -30,8 +30,8 @@ import { attentionPerRow, GROUP_LANES, type PerRowAttentionInputs } from "./kern
 import {
   attentionUnfused,
   unfusedAttentionScratchBytes,
-  UNFUSED_SCORE_BYTES,
-  unfusedScoreBytes,
+  UNFUSED_SCRATCH_BYTES,
+  unfusedScratch,
   type UnfusedRun,
 } from "./kernels/attention-unfused.js";
 import { embed } from "./kernels/embed.js";
@@ -88,7 +88,7 @@ export interface WebGpuBackendOptions extends WebGpuOptions {
   /**
    * "unfused": a step that is one prefill run (one sequence, consecutive positions, UNFUSED_MIN_TOKENS or more)
    * computes attention as matrix products (kernels/attention-unfused.ts) on the tensor-core matmul, where the
-   * backend is not batch-invariant, the KV cache is f16 and the scores fit UNFUSED_SCORE_BYTES. Default from
+   * backend is not batch-invariant, the KV cache is f16 and its scratch fits UNFUSED_SCRATCH_BYTES. Default from
    * SWALLOW_PREFILL_ATTENTION, else "tiled" (the tiled kernel; the unfused path is not yet measured on a GPU).
    */
   prefillAttention?: "tiled" | "unfused";
@@ -588,7 +588,7 @@ export class WebGpuBackend implements Backend {
   /**
    * The step as one run for the unfused prefill attention (prefillAttention "unfused"), or null: every row of one
    * sequence at consecutive positions, enough of them, an f16 cache, a matmul for the products (tensor cores, or
-   * the tiled kernel when forced: the tests) and scores within UNFUSED_SCORE_BYTES.
+   * the tiled kernel when forced: the tests), scratch within UNFUSED_SCRATCH_BYTES and the binding limit.
    */
   private unfusedRun(batch: ForwardBatch, kv: GpuKvCache, numHeads: number): UnfusedRun | null {
     if (this.prefillAttention !== "unfused" || this.batchInvariant || kv.dtype !== "f16") return null;
@@ -599,7 +599,8 @@ export class WebGpuBackend implements Backend {
       if (seqIndex[t] !== seqIndex[0] || positions[t] !== positions[t - 1] + 1) return null;
     }
     const run: UnfusedRun = { t0: 0, tokens: numTokens, firstPosition: positions[0], seq: seqIndex[0] };
-    return unfusedScoreBytes(run, numHeads / kv.layout.numKvHeads) <= UNFUSED_SCORE_BYTES ? run : null;
+    const { total, largest } = unfusedScratch(run, numHeads / kv.layout.numKvHeads, kv.layout.headDim);
+    return total <= UNFUSED_SCRATCH_BYTES && largest <= this.gpu.limits.maxStorageBufferBindingSize ? run : null;
   }
 
   /** "auto" resolved for one step (see `attentionPath`); "split" becomes one kernel when the step holds one kind of row. */

@@ -1,6 +1,7 @@
 import { activationResource, uniform, type GpuKvLayer, type KernelContext, type MatmulOperand } from "../context.js";
 import type { GpuActivation, Resource } from "../recorder.js";
 import { f32Bits, LINEAR_WORKGROUP } from "../wgsl.js";
+import { checkAttentionShapes } from "./attention.js";
 
 /**
  * Prefill attention as matrix products (opt-in: SWALLOW_PREFILL_ATTENTION=unfused, with tensor cores): for one run of
@@ -14,19 +15,40 @@ import { f32Bits, LINEAR_WORKGROUP } from "../wgsl.js";
  *
  * Numerics: the scores are f32 products of q (rounded to f16 on the tensor path) and the f16 cache, the softmax
  * is f32, P is rounded to f16 on the tensor path; not the tiled kernel's bits (it is taken only when the backend
- * is not batch-invariant). Scratch: S and P are G·T·L'·4 bytes each per KV head, so the backend takes this path
- * only up to UNFUSED_SCORE_BYTES.
+ * is not batch-invariant). Scratch: S and P are G·T·L'·4 bytes each per KV head (unfusedScratch), so the backend
+ * takes this path only while its scratch fits UNFUSED_SCRATCH_BYTES and each buffer the storage-binding limit.
  */
 
-/** The largest scores matrix [G·T, L'] (f32 bytes) the backend runs this path for; longer contexts keep the tiled kernel. */
-export const UNFUSED_SCORE_BYTES = 128 << 20;
+/** The most scratch the path may use (the memory account reserves it); larger runs keep the tiled kernel. */
+export const UNFUSED_SCRATCH_BYTES = 256 << 20;
 
 /** Padding of the context to whole K slices of the tensor-core matmul (and whole result matrices). */
 export const UNFUSED_CONTEXT_ALIGN = 32;
 
-/** Bytes this path allocates beyond its output at most (S, P, P's f16 copy and split-K sums, gathered Q/K/V and O). */
+/** Bytes the memory account reserves for the path where it can run. */
 export function unfusedAttentionScratchBytes(): number {
-  return 3 * UNFUSED_SCORE_BYTES + (64 << 20);
+  return UNFUSED_SCRATCH_BYTES;
+}
+
+/**
+ * Upper bounds of one KV head's buffers (they are not all live at once: their sum bounds the peak): S with its
+ * rows rounded up to whole tiles of up to 256 rows, P and the matmul's f16 copy of it, split-K partial sums of
+ * O (at most 8), the gathered Q, K, V and O. `largest`: the biggest single buffer, for the binding limit.
+ */
+export function unfusedScratch(run: UnfusedRun, groupSize: number, headDim: number): { total: number; largest: number } {
+  const padded = Math.ceil((run.firstPosition + run.tokens) / UNFUSED_CONTEXT_ALIGN) * UNFUSED_CONTEXT_ALIGN;
+  const rows = groupSize * run.tokens;
+  const tileRows = Math.ceil(rows / 256) * 256;
+  const scores = tileRows * padded * 4;
+  const buffers = [
+    scores,
+    rows * padded * 4,
+    rows * padded * 2,
+    8 * tileRows * headDim * 4,
+    2 * rows * headDim * 4,
+    2 * padded * headDim * 2,
+  ];
+  return { total: buffers.reduce((a, b) => a + b, 0), largest: Math.max(...buffers) };
 }
 
 /** One run of consecutive tokens of one sequence: rows t0 .. t0 + tokens − 1 of the step at positions p0 + i. */
@@ -41,12 +63,6 @@ export interface UnfusedLayout {
   numKvHeads: number;
   headDim: number;
   blockSize: number;
-}
-
-/** The scores matrix's f32 bytes for a run, to compare with UNFUSED_SCORE_BYTES. */
-export function unfusedScoreBytes(run: UnfusedRun, groupSize: number): number {
-  const context = run.firstPosition + run.tokens;
-  return groupSize * run.tokens * Math.ceil(context / UNFUSED_CONTEXT_ALIGN) * UNFUSED_CONTEXT_ALIGN * 4;
 }
 
 const WORKGROUP = 256;
@@ -191,6 +207,7 @@ export function attentionUnfused(
   const { numKvHeads, headDim, blockSize } = layout;
   if (run.t0 !== 0 || run.tokens !== q.rows || q.cols !== numHeads * headDim)
     throw new Error(`attention: the unfused path takes a step of one run (q [${q.rows}, ${q.cols}], run of ${run.tokens} from ${run.t0})`);
+  checkAttentionShapes(q, layout, numHeads, null);
   if (headDim % 16 !== 0) throw new Error(`attention: the unfused path needs a head size that is a multiple of 16, not ${headDim}`);
   const group = numHeads / numKvHeads;
   const length = run.firstPosition + run.tokens;

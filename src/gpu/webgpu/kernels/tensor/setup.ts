@@ -11,6 +11,7 @@ import {
   type MajornessSyntax,
   type TensorCoreSetup,
   type TensorLayout,
+  type TensorVariant,
 } from "./plan.js";
 
 /**
@@ -55,28 +56,18 @@ export function tensorCoreLayout(gpu: WebGpuDevice, variantName?: string, majorn
  * UNCLAMPED_TILE_CLASSES, each with the row padding that loads correctly there (unclampedVariant).
  */
 export function tensorCoreLayouts(gpu: WebGpuDevice, majorness?: MajornessSyntax, robust = true): TensorLayout[] {
-  const layouts = namedLayouts(gpu, majorness, robust ? TENSOR_TILE_CLASSES : UNCLAMPED_TILE_CLASSES);
-  if (robust) return layouts;
-  const setup = tensorCoreSetup(gpu, majorness)!;
-  return layouts
-    .map((layout) => layoutVariant(unclampedVariant(layout.variant), setup))
-    .filter((layout): layout is TensorLayout => typeof layout !== "string");
-}
-
-/** The layouts of `classes` (robustness's row padding) that fit the device, or SWALLOW_TENSOR_VARIANT's alone. */
-function namedLayouts(gpu: WebGpuDevice, majorness: MajornessSyntax | undefined, classes: readonly string[]): TensorLayout[] {
   const setup = tensorCoreSetup(gpu, majorness);
   if (!setup) return [];
+  // Each variant is laid out (and checked against the device's workgroup memory) with the padding it runs with.
+  const padded = (variant: TensorVariant) => layoutVariant(robust ? variant : unclampedVariant(variant), setup);
+  const fits = (layout: TensorLayout | string): layout is TensorLayout => typeof layout !== "string";
   const name = envVar("SWALLOW_TENSOR_VARIANT");
-  if (name) {
-    const only = tensorCoreLayout(gpu, name, majorness);
-    return only ? [only] : [];
-  }
-  const layouts = classes
-    .map((className) => TENSOR_VARIANTS.find((v) => v.name === className))
-    .map((variant) => (variant ? layoutVariant(variant, setup) : "unknown"))
-    .filter((layout): layout is TensorLayout => typeof layout !== "string");
+  const named = name ? TENSOR_VARIANTS.filter((v) => v.name === name) : null;
+  const classes = robust ? TENSOR_TILE_CLASSES : UNCLAMPED_TILE_CLASSES;
+  const chosen = named ?? classes.map((className) => TENSOR_VARIANTS.find((v) => v.name === className)).filter((v) => v !== undefined);
+  const layouts = chosen.map(padded).filter(fits);
   if (layouts.length > 0) return layouts;
-  const fallback = defaultLayout(setup);
+  // Neither the named variant nor a tile class fits: the first variant that does (defaultLayout's rule).
+  const fallback = TENSOR_VARIANTS.map(padded).find(fits);
   return fallback ? [fallback] : [];
 }

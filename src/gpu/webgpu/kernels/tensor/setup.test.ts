@@ -1,0 +1,29 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import type { WebGpuDevice } from "../../device.js";
+import { tensorCoreLayouts } from "./setup.js";
+
+/** What tensorCoreLayouts reads of a device: an H100's features and limits, with `workgroupBytes` of workgroup memory. */
+function fakeDevice(workgroupBytes: number): WebGpuDevice {
+  return {
+    features: {
+      shaderF16: true,
+      subgroups: true,
+      subgroupMatrixConfigs: [{ componentType: "f16", resultComponentType: "f32", M: 16, N: 16, K: 16 }],
+    },
+    adapter: { subgroupMaxSize: 32 },
+    limits: { maxComputeWorkgroupStorageSize: workgroupBytes, maxComputeInvocationsPerWorkgroup: 1024 },
+  } as unknown as WebGpuDevice;
+}
+
+test("tensorCoreLayouts: the robust tile classes, or without robustness the unclamped ones laid out at the padding they run with", () => {
+  const names = (workgroupBytes: number, robust: boolean) =>
+    tensorCoreLayouts(fakeDevice(workgroupBytes), "argument", robust).map((l) => l.variant.name);
+  assert.deepEqual(names(48 * 1024, true), ["128x256-sg2x4-rb-x16", "128x128-sg2x2-db-x16", "64x128-sg2x2-db-x16"]);
+  assert.deepEqual(names(48 * 1024, false), ["128x128-sg2x2-sb-x16-p12", "64x128-sg2x2-db-x16-p12"]);
+  // 32,000 bytes: the 64×128 double buffer fits with 40-half rows (30,732 B) but not with 44 (33,804 B).
+  assert.deepEqual(names(32_000, false), ["128x128-sg2x2-sb-x16-p12"]);
+  for (const layout of tensorCoreLayouts(fakeDevice(32_000), "argument", false)) assert.ok(layout.workgroupBytes <= 32_000);
+  // Nothing fits 16 KiB with 44-half rows.
+  assert.deepEqual(names(16 * 1024, false), []);
+});
