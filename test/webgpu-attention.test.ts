@@ -398,6 +398,43 @@ test("the per-row kernel takes the GQA group per workgroup from GROUPED_HEADS_MI
   assert.equal(perRowHeads(4096, 8, 4, 128, grouped), 4);
 });
 
+/**
+ * Sequences of `lengths` positions over a paged cache with shuffled block ids, every position's K/V written to
+ * `backend`'s cache and to the reference's: exact in f16 (multiples of 2^-9 below 2 in magnitude) for an f16 cache,
+ * so both sides see the same values.
+ */
+function filledPagedCache(
+  backend: WebGpuBackend,
+  rng: ReturnType<typeof random>,
+  shape: { lengths: number[]; numKvHeads: number; headDim: number; blockSize: number; kvDtype: "f16" | "f32" },
+) {
+  const { lengths, numKvHeads, headDim, blockSize, kvDtype } = shape;
+  const kvCols = numKvHeads * headDim;
+  const maxBlocksPerSeq = Math.ceil(Math.max(...lengths) / blockSize);
+  const numBlocks = lengths.reduce((n, length) => n + Math.ceil(length / blockSize), 0) + 2;
+  const free = shuffledBlocks(numBlocks, rng);
+  const blockTables = new Int32Array(lengths.length * maxBlocksPerSeq).fill(-1);
+  lengths.forEach((length, s) => {
+    for (let b = 0; b < Math.ceil(length / blockSize); b++) blockTables[s * maxBlocksPerSeq + b] = free.pop()!;
+  });
+  const kvValues = (count: number) =>
+    kvDtype === "f32" ? rng.values(count) : Float32Array.from({ length: count }, () => ((rng.int(2) ? 1 : -1) * (1 + rng.int(1023))) / 512);
+  const history = lengths.flatMap((length, seq) => run(seq, 0, length));
+  const historyBatch = stepBatch(history, blockTables, maxBlocksPerSeq, blockSize);
+  const [k, v] = [kvValues(history.length * kvCols), kvValues(history.length * kvCols)];
+  const cache = backend.createKvCache({ numLayers: 1, numKvHeads, headDim, numBlocks, blockSize }, kvDtype);
+  const activation = (data: Float32Array) => backend.uploadActivation(history.length, kvCols, data);
+  backend.writeKv(cache, 0, activation(k), activation(v), historyBatch);
+  const reference: ops.PagedKv = {
+    keys: new Float32Array(numBlocks * blockSize * kvCols),
+    values: new Float32Array(numBlocks * blockSize * kvCols),
+    blockSize,
+    kvCols,
+  };
+  ops.writeKvRows(reference, k, v, historyBatch.slots);
+  return { cache, reference, blockTables, maxBlocksPerSeq };
+}
+
 test("the per-row kernel's lanes design matches the reference, with the same bits for one query head or the GQA group per workgroup", async (t) => {
   const ctx = (gpu as unknown as { ctx?: KernelContext }).ctx;
   if (skip || !ctx) return t.skip(skip || "no backend");
@@ -409,31 +446,14 @@ test("the per-row kernel's lanes design matches the reference, with the same bit
   for (const headDim of [64, 128]) {
     for (const kvDtype of dtypes) {
       const rng = random(2300 + headDim + (kvDtype === "f16" ? 1 : 0));
-      const [kvCols, qCols] = [numKvHeads * headDim, numHeads * headDim];
-      const maxBlocksPerSeq = Math.ceil(Math.max(...lengths) / blockSize);
-      const numBlocks = lengths.reduce((n, length) => n + Math.ceil(length / blockSize), 0) + 2;
-      const free = shuffledBlocks(numBlocks, rng);
-      const blockTables = new Int32Array(lengths.length * maxBlocksPerSeq).fill(-1);
-      lengths.forEach((length, s) => {
-        for (let b = 0; b < Math.ceil(length / blockSize); b++) blockTables[s * maxBlocksPerSeq + b] = free.pop()!;
-      });
-      // K/V exact in f16 (multiples of 2^-9 below 2 in magnitude) for an f16 cache: both sides see the same values.
-      const kvValues = (count: number) =>
-        kvDtype === "f32"
-          ? rng.values(count)
-          : Float32Array.from({ length: count }, () => ((rng.int(2) ? 1 : -1) * (1 + rng.int(1023))) / 512);
-      const history = lengths.flatMap((length, seq) => run(seq, 0, length));
-      const historyBatch = stepBatch(history, blockTables, maxBlocksPerSeq, blockSize);
-      const [k, v] = [kvValues(history.length * kvCols), kvValues(history.length * kvCols)];
-      const cache = gpu.createKvCache({ numLayers: 1, numKvHeads, headDim, numBlocks, blockSize }, kvDtype);
-      gpu.writeKv(cache, 0, upload(history.length, kvCols, k), upload(history.length, kvCols, v), historyBatch);
-      const reference: ops.PagedKv = {
-        keys: new Float32Array(numBlocks * blockSize * kvCols),
-        values: new Float32Array(numBlocks * blockSize * kvCols),
+      const qCols = numHeads * headDim;
+      const { cache, reference, blockTables, maxBlocksPerSeq } = filledPagedCache(gpu, rng, {
+        lengths,
+        numKvHeads,
+        headDim,
         blockSize,
-        kvCols,
-      };
-      ops.writeKvRows(reference, k, v, historyBatch.slots);
+        kvDtype,
+      });
       // One decode row per sequence at its last cached position, in a shuffled order.
       const tokens = lengths.map((length, seq) => ({ seq, position: length - 1 })).reverse();
       const batch = stepBatch(tokens, blockTables, maxBlocksPerSeq, blockSize);
@@ -514,36 +534,12 @@ test("prefill attention as matrix products (prefillAttention unfused, tiled matm
   ];
   for (const headDim of [64, 128]) {
     const rng = random(4100 + headDim);
-    const [kvCols, qCols] = [numKvHeads * headDim, numHeads * headDim];
-    const lengths = runs.map(([, first, count]) => first + count);
-    const maxBlocksPerSeq = Math.ceil(Math.max(...lengths) / blockSize);
-    const numBlocks = lengths.reduce((n, length) => n + Math.ceil(length / blockSize), 0) + 3;
-    const free = shuffledBlocks(numBlocks, rng);
-    const blockTables = new Int32Array(runs.length * maxBlocksPerSeq).fill(-1);
-    lengths.forEach((length, s) => {
-      for (let b = 0; b < Math.ceil(length / blockSize); b++) blockTables[s * maxBlocksPerSeq + b] = free.pop()!;
-    });
-    const exactF16 = (count: number) => Float32Array.from({ length: count }, () => ((rng.int(2) ? 1 : -1) * (1 + rng.int(1023))) / 512);
-    const cache = unfused.createKvCache({ numLayers: 1, numKvHeads, headDim, numBlocks, blockSize }, "f16");
-    const reference: ops.PagedKv = {
-      keys: new Float32Array(numBlocks * blockSize * kvCols),
-      values: new Float32Array(numBlocks * blockSize * kvCols),
-      blockSize,
-      kvCols,
-    };
-    const scale = 1 / Math.sqrt(headDim);
+    const qCols = numHeads * headDim;
     // Everything each sequence holds, its runs' own K/V included, is written first (as writeKvAttention does).
-    const everything = lengths.flatMap((length, seq) => run(seq, 0, length));
-    const all = stepBatch(everything, blockTables, maxBlocksPerSeq, blockSize);
-    const [k, v] = [exactF16(everything.length * kvCols), exactF16(everything.length * kvCols)];
-    unfused.writeKv(
-      cache,
-      0,
-      unfused.uploadActivation(everything.length, kvCols, k),
-      unfused.uploadActivation(everything.length, kvCols, v),
-      all,
-    );
-    ops.writeKvRows(reference, k, v, all.slots);
+    const lengths = runs.map(([, first, count]) => first + count);
+    const shape = { lengths, numKvHeads, headDim, blockSize, kvDtype: "f16" as const };
+    const { cache, reference, blockTables, maxBlocksPerSeq } = filledPagedCache(unfused, rng, shape);
+    const scale = 1 / Math.sqrt(headDim);
     for (const [seq, first, count] of runs) {
       const batch = stepBatch(run(seq, first, first + count), blockTables, maxBlocksPerSeq, blockSize);
       const q = rng.values(count * qCols, 2);

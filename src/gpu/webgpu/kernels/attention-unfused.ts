@@ -93,12 +93,18 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 `;
 }
 
-/** The run's query rows of heads h0 .. h0 + G − 1 as [G·T, D], head-major (row h·T + i). */
-const GATHER_Q = `
+/**
+ * Between the attention's rows [numTokens, numHeads·D] and one KV head's rows [G·T, D] (head-major: row h·T + i is
+ * token t0 + i, head h0 + h): "gather" copies the run's q rows of heads h0 .. h0 + G − 1 out, "scatter" copies O
+ * back into those heads' columns.
+ */
+function headRowsSource(direction: "gather" | "scatter"): string {
+  const wide = "((params.t0 + i) * params.numHeads + params.h0 + h) * params.headDim + d";
+  return `
 struct Params { t0: u32, tokens: u32, group: u32, h0: u32, numHeads: u32, headDim: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> q: array<f32>;
-@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+@group(0) @binding(1) var<storage, read> src: array<f32>;
+@group(0) @binding(2) var<storage, read_write> dst: array<f32>;
 ${LINEAR_WORKGROUP}
 
 @compute @workgroup_size(${WORKGROUP})
@@ -109,29 +115,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let d = e % params.headDim;
   let h = r / params.tokens;
   let i = r % params.tokens;
-  out[e] = q[((params.t0 + i) * params.numHeads + params.h0 + h) * params.headDim + d];
+  ${direction === "gather" ? `dst[e] = src[${wide}];` : `dst[${wide}] = src[e];`}
 }
 `;
-
-/** O rows [G·T, D] back into the heads' columns of the attention output [numTokens, numHeads·D]. */
-const SCATTER_O = `
-struct Params { t0: u32, tokens: u32, group: u32, h0: u32, numHeads: u32, headDim: u32 }
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> o: array<f32>;
-@group(0) @binding(2) var<storage, read_write> out: array<f32>;
-${LINEAR_WORKGROUP}
-
-@compute @workgroup_size(${WORKGROUP})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let e = linearWorkgroup(wid, nwg) * ${WORKGROUP}u + lid;
-  if (e >= params.group * params.tokens * params.headDim) { return; }
-  let r = e / params.headDim;
-  let d = e % params.headDim;
-  let h = r / params.tokens;
-  let i = r % params.tokens;
-  out[((params.t0 + i) * params.numHeads + params.h0 + h) * params.headDim + d] = o[e];
 }
-`;
 
 /**
  * P = causal softmax of S · scale, one workgroup per row r = h·T + i: keys 0 .. p0 + i, zeros after. Max and sum
@@ -216,8 +203,8 @@ export function attentionUnfused(
   const cache = (buffer: GPUBuffer): Resource => ({ kind: "buffer", buffer, size: layer.size });
   const gather = (transposed: boolean) =>
     ctx.pipelines.get(`attention.unfused.gather${transposed ? "T" : ""}`, () => gatherSource(transposed));
-  const gatherQ = ctx.pipelines.get("attention.unfused.q", () => GATHER_Q);
-  const scatter = ctx.pipelines.get("attention.unfused.o", () => SCATTER_O);
+  const gatherQ = ctx.pipelines.get("attention.unfused.q", () => headRowsSource("gather"));
+  const scatter = ctx.pipelines.get("attention.unfused.o", () => headRowsSource("scatter"));
   const softmax = ctx.pipelines.get("attention.unfused.softmax", () => CAUSAL_SOFTMAX);
   const elements = (count: number) => Math.ceil(count / WORKGROUP);
   const out = ctx.recorder.output(q.rows, q.cols);
