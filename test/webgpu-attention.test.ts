@@ -432,7 +432,10 @@ function filledPagedCache(
     kvCols,
   };
   ops.writeKvRows(reference, k, v, historyBatch.slots);
-  return { cache, reference, blockTables, maxBlocksPerSeq };
+  /** The reference attention of q [T, numHeads·headDim] at `batch`'s positions over these sequences. */
+  const expected = (q: Float32Array, batch: ForwardBatch, numHeads: number, scale: number) =>
+    ops.pagedAttention(q, reference, batch.positions, batch.seqIndex, blockTables, maxBlocksPerSeq, numHeads, headDim, scale);
+  return { cache, blockTables, maxBlocksPerSeq, expected };
 }
 
 test("the per-row kernel's lanes design matches the reference, with the same bits for one query head or the GQA group per workgroup", async (t) => {
@@ -447,7 +450,12 @@ test("the per-row kernel's lanes design matches the reference, with the same bit
     for (const kvDtype of dtypes) {
       const rng = random(2300 + headDim + (kvDtype === "f16" ? 1 : 0));
       const qCols = numHeads * headDim;
-      const { cache, reference, blockTables, maxBlocksPerSeq } = filledPagedCache(gpu, rng, {
+      const {
+        cache,
+        blockTables,
+        maxBlocksPerSeq,
+        expected: attendReference,
+      } = filledPagedCache(gpu, rng, {
         lengths,
         numKvHeads,
         headDim,
@@ -459,17 +467,7 @@ test("the per-row kernel's lanes design matches the reference, with the same bit
       const batch = stepBatch(tokens, blockTables, maxBlocksPerSeq, blockSize);
       const q = rng.values(tokens.length * qCols, 2);
       const scale = 1 / Math.sqrt(headDim);
-      const expected = ops.pagedAttention(
-        q,
-        reference,
-        batch.positions,
-        batch.seqIndex,
-        blockTables,
-        maxBlocksPerSeq,
-        numHeads,
-        headDim,
-        scale,
-      );
+      const expected = attendReference(q, batch, numHeads, scale);
       const recorder = ctx.recorder;
       const owner = {};
       const inputs = {
@@ -538,22 +536,12 @@ test("prefill attention as matrix products (prefillAttention unfused, tiled matm
     // Everything each sequence holds, its runs' own K/V included, is written first (as writeKvAttention does).
     const lengths = runs.map(([, first, count]) => first + count);
     const shape = { lengths, numKvHeads, headDim, blockSize, kvDtype: "f16" as const };
-    const { cache, reference, blockTables, maxBlocksPerSeq } = filledPagedCache(unfused, rng, shape);
+    const { cache, blockTables, maxBlocksPerSeq, expected: attendReference } = filledPagedCache(unfused, rng, shape);
     const scale = 1 / Math.sqrt(headDim);
     for (const [seq, first, count] of runs) {
       const batch = stepBatch(run(seq, first, first + count), blockTables, maxBlocksPerSeq, blockSize);
       const q = rng.values(count * qCols, 2);
-      const expected = ops.pagedAttention(
-        q,
-        reference,
-        batch.positions,
-        batch.seqIndex,
-        blockTables,
-        maxBlocksPerSeq,
-        numHeads,
-        headDim,
-        scale,
-      );
+      const expected = attendReference(q, batch, numHeads, scale);
       const out = await unfused.read(unfused.attention(unfused.uploadActivation(count, qCols, q), cache, 0, batch, numHeads, scale));
       assertClose(t, `unfused, head size ${headDim}, run ${first}..${first + count - 1}`, out, expected, F32_MATH);
     }
@@ -568,17 +556,7 @@ test("prefill attention as matrix products (prefillAttention unfused, tiled matm
     });
     const q = rng.values(count * qCols, 2);
     const rotated = ops.ropeRotateHalf(q, qCols, batch.positions, invFreq, headDim);
-    const expected = ops.pagedAttention(
-      rotated,
-      reference,
-      batch.positions,
-      batch.seqIndex,
-      blockTables,
-      maxBlocksPerSeq,
-      numHeads,
-      headDim,
-      scale,
-    );
+    const expected = attendReference(rotated, batch, numHeads, scale);
     const out = await unfused.read(
       unfused.attention(unfused.uploadActivation(count, qCols, q), cache, 0, batch, numHeads, scale, frequencies),
     );
