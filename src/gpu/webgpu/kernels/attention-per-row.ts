@@ -294,8 +294,13 @@ ${
 `;
 }
 
-/** The lanes design: threads per workgroup, lanes per group (one position at a time), positions per group and chunk. */
-const LANES_WORKGROUP = 128;
+/**
+ * The lanes design: threads per workgroup, lanes per group (one position at a time), positions per group and chunk.
+ * SWALLOW_LANES_WORKGROUP=256 (read once, for the kernel lab) doubles the groups: chunks of 128 positions, half as
+ * many in a row's serial loop (decode at batch 1 is that loop's latency). Not measured yet; it rounds differently
+ * (32 groups combined), the same for every batch.
+ */
+const LANES_WORKGROUP = envVar("SWALLOW_LANES_WORKGROUP") === "256" ? 256 : 128;
 /** Lanes per position in the lanes design: consecutive invocations of one subgroup (probed, subgroup-layout-probe.ts). */
 export const GROUP_LANES = 8;
 const POSITION_GROUPS = LANES_WORKGROUP / GROUP_LANES;
