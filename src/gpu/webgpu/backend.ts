@@ -159,8 +159,11 @@ export class WebGpuBackend implements Backend {
   attentionPath: "auto" | AttentionKernelChoice = "auto";
   /** See WebGpuBackendOptions.prefillAttention. */
   readonly prefillAttention: "tiled" | "unfused";
-  /** Query heads per workgroup of the per-row kernel (kernels/attention-per-row.ts perRowHeads); tests force one. */
-  perRowHeads: "auto" | number = "auto";
+  /**
+   * Query heads per workgroup of the per-row kernel (kernels/attention-per-row.ts perRowHeads); tests force one, and
+   * SWALLOW_PER_ROW_HEADS=1 does for end-to-end A/B runs (the same bits either way).
+   */
+  perRowHeads: "auto" | number = envVar("SWALLOW_PER_ROW_HEADS") === "1" ? 1 : "auto";
   /** See WebGpuBackendOptions.batchInvariant. */
   batchInvariant: boolean;
   /** The tensor-core kernel's layout on this device, or null when the device has no usable subgroup matrices. */
