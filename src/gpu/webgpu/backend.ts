@@ -350,12 +350,17 @@ export class WebGpuBackend implements Backend {
     if (residual && (residual.rows !== x.rows || residual.cols !== w.shape[0])) {
       throw new Error(`matmul: residual [${residual.rows}, ${residual.cols}] does not match the product [${x.rows}, ${w.shape[0]}]`);
     }
+    return this.product(activation(x), w, residual ? activation(residual) : null);
+  }
+
+  /** x · wᵀ (+ residual) on the kernel matmulKernel picks, with its tile class for tensor cores. */
+  private product(x: GpuActivation, w: MatmulOperand, residual: GpuActivation | null = null): GpuActivation {
     const kernel = this.matmulKernel(x.rows, w);
     const layout =
       kernel === "tensor" && this.tensorLayouts.length > 0
         ? layoutForShape(this.tensorLayouts, x.rows, w.shape[0], w.shape[1])
         : this.tensorLayout;
-    return matmul(this.ctx, activation(x), w, kernel, layout, residual ? activation(residual) : null);
+    return matmul(this.ctx, x, w, kernel, layout, residual);
   }
 
   matmulMany(x: Activation, weights: Weight[], norm?: NormSpec): Activation[] {
@@ -409,7 +414,7 @@ export class WebGpuBackend implements Backend {
   }
 
   /** "auto" resolved for one call: GEMV when batch-invariant, else tensor cores for long enough batches. */
-  private matmulKernel(rows: number, weight: GpuWeight): MatmulKernel {
+  private matmulKernel(rows: number, weight: MatmulOperand): MatmulKernel {
     if (this.matmulPath !== "auto") return this.matmulPath;
     if (this.batchInvariant || !this.tensorLayout || rows < tensorMinTokens()) return "gemv";
     const why =
@@ -476,11 +481,7 @@ export class WebGpuBackend implements Backend {
     const unfused = this.unfusedRun(batch, kv, numHeads);
     if (unfused) {
       const roped = ropeInvFreq && fused ? this.rope(query, batch, ropeInvFreq, headDim) : q;
-      const multiply = (x: GpuActivation, w: MatmulOperand) => {
-        const [n, k] = w.shape;
-        const path = this.matmulPath === "tiled" ? "tiled" : "tensor";
-        return matmul(this.ctx, x, w, path, path === "tensor" ? layoutForShape(this.tensorLayouts, x.rows, n, k) : null);
-      };
+      const multiply = (x: GpuActivation, w: MatmulOperand) => this.product(x, w);
       const blockTables = this.i32Input(batch.blockTables);
       return attentionUnfused(
         this.ctx,
@@ -591,11 +592,12 @@ export class WebGpuBackend implements Backend {
   /**
    * The step as one run for the unfused prefill attention (prefillAttention "unfused"), or null: every row of one
    * sequence at consecutive positions, enough of them, an f16 cache, a matmul for the products (tensor cores, or
-   * the tiled kernel when forced: the tests), scratch within UNFUSED_SCRATCH_BYTES and the binding limit.
+   * a kernel forced by matmulPath: the tests take the tiled one), scratch within UNFUSED_SCRATCH_BYTES and the
+   * binding limit.
    */
   private unfusedRun(batch: ForwardBatch, kv: GpuKvCache, numHeads: number): UnfusedRun | null {
     if (this.prefillAttention !== "unfused" || this.batchInvariant || kv.dtype !== "f16") return null;
-    if (this.tensorLayouts.length === 0 && this.matmulPath !== "tiled") return null;
+    if (this.tensorLayouts.length === 0 && this.matmulPath === "auto") return null;
     const { numTokens, positions, seqIndex } = batch;
     if (numTokens < UNFUSED_MIN_TOKENS || kv.layout.headDim % 16 !== 0) return null;
     for (let t = 1; t < numTokens; t++) {

@@ -52,14 +52,10 @@ function unpackChunk(dtype: WeightDtype, q: string, [a, b] = ["w0", "w1"]): stri
 }
 
 /**
- * Chunks whose weight loads are issued together before any is used (more memory requests in flight); the
- * products still run in chunk order, so the value changes no output bit. SWALLOW_GEMV_IN_FLIGHT (1, 2, 4, 8 or
- * 16, read once) overrides it for the kernel lab.
+ * Chunks whose weight loads are issued together before any is used (more memory requests in flight). 8 was no
+ * faster than 4 at decode batch 1 on the H100 (bench/NOTES.md, session 8).
  */
-const GEMV_LOADS_IN_FLIGHT = (() => {
-  const env = Number(envVar("SWALLOW_GEMV_IN_FLIGHT"));
-  return [1, 2, 4, 8, 16].includes(env) ? env : 4;
-})();
+const GEMV_LOADS_IN_FLIGHT = 4;
 
 /** The GEMV variant: weight dtype, token block, vector loads, subgroups, epilogue, weights sharing x, rows per lane group. */
 interface GemvVariant {
