@@ -126,7 +126,9 @@ test("the default layout is the lab's fastest correct variant where it fits, and
     const fallback = defaultLayout({ ...H100, maxWorkgroupBytes: limit });
     assert.ok(fallback === null || fallback.workgroupBytes <= limit, `limit ${limit}`);
   }
-  assert.equal(defaultLayout({ ...H100, maxWorkgroupBytes: 16384 }), null);
+  // 16 KiB: the 64×128 tile with one buffer and register prefetch (15,372 bytes); 8 KiB: nothing.
+  assert.equal(defaultLayout({ ...H100, maxWorkgroupBytes: 16384 })?.variant.name, "64x128-sg2x2-rb-x16");
+  assert.equal(defaultLayout({ ...H100, maxWorkgroupBytes: 8192 }), null);
 });
 
 test("tensorWorkgroups covers ragged outputs with whole tiles; eligibility needs bf16/f16 and K % 8 == 0", () => {

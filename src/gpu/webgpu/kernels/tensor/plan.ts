@@ -91,6 +91,8 @@ export const TENSOR_VARIANTS: readonly TensorVariant[] = [
   { name: "64x128-sg2x2-db-x16", sgRows: 2, sgCols: 2, tileM: 2, tileN: 4, bk: 32, pad: 8, buffers: 2, xF16: true },
   { name: "64x64-sg2x2-db-x16", sgRows: 2, sgCols: 2, tileM: 2, tileN: 2, bk: 32, pad: 8, buffers: 2, xF16: true },
   { name: "128x128-sg2x2-k64-db-xd", sgRows: 2, sgCols: 2, tileM: 4, tileN: 4, bk: 64, pad: 8, buffers: 2, xF16: true, xDirect: true },
+  { name: "128x128-sg2x2-rb-x16", sgRows: 2, sgCols: 2, tileM: 4, tileN: 4, bk: 32, pad: 8, buffers: 1, prefetch: true, xF16: true },
+  { name: "64x128-sg2x2-rb-x16", sgRows: 2, sgCols: 2, tileM: 2, tileN: 4, bk: 32, pad: 8, buffers: 1, prefetch: true, xF16: true },
 ];
 
 /**
@@ -207,13 +209,15 @@ export function layoutVariant(variant: TensorVariant, setup: TensorCoreSetup): T
 export const TENSOR_TILE_CLASSES: readonly string[] = ["128x256-sg2x4-rb-x16", "128x128-sg2x2-db-x16", "64x128-sg2x2-db-x16"];
 
 /**
- * The tile classes without robustness (each at UNCLAMPED_PAD). There the 128×128 single-buffer tile with four
- * subgroups (two or more workgroups per SM) beat the 128×256 one in the same call, run twice (bench/NOTES.md,
- * session 8; TFLOP/s q·o / gate·up / down): T = 2048 133.6 / 138.2 / 136.2 (one run 104 on down) against
- * 124.8 / 129.0 / 134.2; T = 256 97–101 / 103 / 118 against 77 / 95 / 112. Variants with bk = 64 and with
- * producer subgroups (warp specialization) measured slower (91–114 and 46–114).
+ * The tile classes without robustness (each at UNCLAMPED_PAD): 128×128 tiles of four subgroups (two or more
+ * workgroups per SM) that fetch the next K slice into registers before multiplying the staged one. Measured
+ * on the H100 in one call (bench/NOTES.md, session 9; TFLOP/s q·o / k·v / gate·up / down), against the same
+ * tile without the prefetch (session 8's class): T = 256 109 / 60 / 113 / 127 against 97 / 55 / 103 / 118,
+ * T = 2048 138 / 112 / 141 / 140 against 134 / 105 / 87 (an outlier; 138 in session 8) / 136. Below it the
+ * 64×128 tile with the same prefetch (T = 256 75 / 55 / 77 / 85, where two buffers gave 50 / 44 / 50 / 53).
+ * Variants with bk = 64 and with producer subgroups (warp specialization) measured slower (session 8).
  */
-export const UNCLAMPED_TILE_CLASSES: readonly string[] = ["128x128-sg2x2-sb-x16", "64x128-sg2x2-db-x16"];
+export const UNCLAMPED_TILE_CLASSES: readonly string[] = ["128x128-sg2x2-rb-x16", "64x128-sg2x2-rb-x16"];
 
 /**
  * A tile class is taken when its tiles, times the splits split-K may add, make at least this many workgroups
