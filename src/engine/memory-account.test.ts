@@ -80,5 +80,6 @@ test("the activation bound adds the matmuls' scratch; Llama-3.1-8B multiplies by
   const withScratch = accountMemory(spec, bf16, { ...options, matmulScratchBytes: 123_456 });
   assert.equal(withScratch.activationBytes - without.activationBytes, 123_456);
   const shapes = matmulWeightShapes(spec).map(([n, k]) => `${n}x${k}`);
-  assert.deepEqual(shapes.sort(), ["1024x4096", "128256x4096", "14336x4096", "4096x14336", "4096x4096"]);
+  // The matrices, then q/k/v stacked (32 + 2·8 heads of 128) and gate/up stacked (2 × 14,336).
+  assert.deepEqual(shapes.sort(), ["1024x4096", "128256x4096", "14336x4096", "28672x4096", "4096x14336", "4096x4096", "6144x4096"]);
 });

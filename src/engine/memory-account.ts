@@ -68,14 +68,19 @@ export function accountMemory(
 }
 
 /**
- * The distinct [n, k] shapes of the model's matrices, what its matmuls multiply by (the embedding too: a tied
- * checkpoint's LM head is the embedding).
+ * The distinct [n, k] shapes the model's matmuls multiply by: its matrices (the embedding too: a tied
+ * checkpoint's LM head is the embedding), and q/k/v and gate/up stacked, which a backend may run as one
+ * product of their rows together (the WebGPU tensor-core kernel's parts).
  */
 export function matmulWeightShapes(spec: ModelSpec): [number, number][] {
+  const stacked = [
+    `${(spec.numHeads + 2 * spec.numKvHeads) * spec.headDim}x${spec.hiddenSize}`,
+    `${2 * spec.intermediateSize}x${spec.hiddenSize}`,
+  ];
   const shapes = expectedLlamaTensors(spec)
     .filter((t) => t.shape.length === 2)
     .map((t) => `${t.shape[0]}x${t.shape[1]}`);
-  return [...new Set(shapes)].map((s) => s.split("x").map(Number) as [number, number]);
+  return [...new Set([...shapes, ...stacked])].map((s) => s.split("x").map(Number) as [number, number]);
 }
 
 const gb = (bytes: number) => (bytes >= 1e9 ? `${(bytes / 1e9).toFixed(2)} GB` : `${(bytes / 1e6).toFixed(1)} MB`);

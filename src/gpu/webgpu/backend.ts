@@ -42,6 +42,7 @@ import { sampleGreedy } from "./kernels/sample-greedy.js";
 import { packSampledRows, sampleRows } from "./kernels/sample-rows.js";
 import { matmul, matmulGrouped, matmulSwiGlu, type FusedNorm, type MatmulKernel } from "./kernels/matmul.js";
 import { tensorCoreLayouts, tensorCoreSetup } from "./kernels/tensor/setup.js";
+import { matmulTensorParts, tensorStorageBuffers } from "./kernels/matmul-tensor.js";
 import { probeMajornessSyntax } from "./kernels/tensor/majorness-probe.js";
 import { probeConsecutiveSubgroups } from "./kernels/subgroup-layout-probe.js";
 import {
@@ -164,6 +165,11 @@ export class WebGpuBackend implements Backend {
    * SWALLOW_PER_ROW_HEADS=1 does for end-to-end A/B runs (the same bits either way).
    */
   perRowHeads: "auto" | number = envVar("SWALLOW_PER_ROW_HEADS") === "1" ? 1 : "auto";
+  /**
+   * Whether products of one input by several weights (q/k/v, gate/up) that take the tensor-core kernel run as one
+   * dispatch (matmulTensorParts); tests turn it off, and SWALLOW_TENSOR_MERGE=off does for end-to-end A/B runs.
+   */
+  mergeTensorProducts = envVar("SWALLOW_TENSOR_MERGE") !== "off";
   /** See WebGpuBackendOptions.batchInvariant. */
   batchInvariant: boolean;
   /** The tensor-core kernel's layout on this device, or null when the device has no usable subgroup matrices. */
@@ -370,7 +376,24 @@ export class WebGpuBackend implements Backend {
     const grouped = gemv ? matmulGrouped(this.ctx, activation(x), ws, this.fusedNorm(x, norm)) : null;
     if (grouped) return grouped;
     const input = norm ? this.rmsNorm(x, norm.weight, norm.eps) : x;
-    return weights.map((w) => this.matmul(input, w));
+    return this.productParts(activation(input), ws) ?? weights.map((w) => this.matmul(input, w));
+  }
+
+  /**
+   * x · Wᵢᵀ for every weight in one tensor-core dispatch, where each would take the tensor kernel and they share
+   * K and dtype: one x pre-pass instead of one per weight, and k/v or gate/up tiles beside q's or each other's
+   * (fewer split-K partial sums at decode batch sizes). Null where that does not apply.
+   */
+  private productParts(x: GpuActivation, ws: GpuWeight[]): GpuActivation[] | null {
+    if (!this.mergeTensorProducts || ws.length < 2 || ws.length > 4 || this.tensorLayouts.length === 0) return null;
+    if (tensorStorageBuffers(ws.length) > this.gpu.limits.maxStorageBuffersPerShaderStage) return null;
+    const [k, dtype] = [ws[0].shape[1], ws[0].dtype];
+    if (ws.some((w) => w.shape[1] !== k || w.dtype !== dtype || this.matmulKernel(x.rows, w) !== "tensor")) return null;
+    const totalN = ws.reduce((sum, w) => sum + w.shape[0], 0);
+    const layout = layoutForShape(this.tensorLayouts, x.rows, totalN, k);
+    const fits = (w: GpuWeight) =>
+      tensorIneligibility(dtype, k, layout, w.shape[0]) === null && tensorOutputIneligibility(layout, x.rows, w.shape[0]) === null;
+    return layout.variant.xF16 && ws.every(fits) ? matmulTensorParts(this.ctx, x, ws, layout) : null;
   }
 
   swiGlu(x: Activation, gate: Weight, up: Weight, norm?: NormSpec): Activation {

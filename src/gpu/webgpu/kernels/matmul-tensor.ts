@@ -1,6 +1,6 @@
 import type { WeightDtype } from "../../../model/dtype.js";
 import { activationResource, uniform, type KernelContext, type MatmulOperand } from "../context.js";
-import type { GpuActivation } from "../recorder.js";
+import type { GpuActivation, Resource } from "../recorder.js";
 import { LINEAR_WORKGROUP } from "../wgsl.js";
 import {
   BF16_F16_LIMIT_BITS,
@@ -61,14 +61,41 @@ function unpackExact(dtype: WeightDtype): string {
         let w1 = vec4<f32>(bitcast<f32>(q.z << 16u), bitcast<f32>(q.z & 0xffff0000u), bitcast<f32>(q.w << 16u), bitcast<f32>(q.w & 0xffff0000u));`;
 }
 
-/** The kernel's WGSL for one layout and weight dtype (exported for the kernel lab). */
-export function tensorMatmulSource(layout: TensorLayout, dtype: WeightDtype): string {
+/**
+ * Bindings of the `parts` > 1 kernel's extra weights and outputs (w1, y1, w2, y2, …), after x16 and rowFlags.
+ * Storage buffers in all: x, x16, rowFlags and a weight and an output per part.
+ */
+const PART_BINDINGS_FROM = 6;
+
+/** Storage buffers the kernel binds for `parts` weights (the device's maxStorageBuffersPerShaderStage must allow them). */
+export function tensorStorageBuffers(parts: number): number {
+  return 3 + 2 * parts;
+}
+
+/**
+ * The kernel's WGSL for one layout and weight dtype (exported for the kernel lab). With `parts` > 1 (x16
+ * variants only) one dispatch multiplies x by `parts` weights of the same K and dtype into their own outputs
+ * (q/k/v, gate/up): the column tiles of the parts follow each other, each workgroup reads the weight and
+ * writes the output of the part its tile falls in (workgroup-uniform branches), and all parts share the x
+ * pre-pass and the split-K count.
+ */
+export function tensorMatmulSource(layout: TensorLayout, dtype: WeightDtype, parts = 1): string {
   const { variant, config, bm, bn, threads, stride, majorness: syntax } = layout;
   const { M, N, K } = config;
   const { tileM, tileN, bk, buffers } = variant;
   const xF16 = variant.xF16 === true;
   const xDirect = variant.xDirect === true;
   const prefetch = variant.prefetch === true;
+  if (parts > 1 && !xF16) throw new Error(`tensorMatmulSource: ${parts} parts need an x16 variant, not ${variant.name}`);
+  const multi = parts > 1;
+  const partRange = Array.from({ length: parts }, (_, i) => i);
+  // The output's width (row stride) and weight / output accesses: the part's with several parts.
+  const nOf = multi ? "partN" : "params.n";
+  const weightAt = (index: string) => (multi ? `weightChunk(${index})` : `w[${index}]`);
+  const partName = (name: string, p: number) => (p === 0 ? name : `${name}${p}`);
+  /** `statement(output)` for the workgroup's part: a branch per part with several. */
+  const perPart = (statement: (output: string) => string) =>
+    multi ? partRange.map((p) => `if (tilePart == ${p}u) { ${statement(partName("y", p))} }`).join(" else ") : statement("y");
   // The barrier after a slice is staged is a workgroupUniformLoad of a word that stays 0 and joins the
   // matrix-load offsets. Dawn's SPIR-V does not order subgroupMatrixLoad from workgroup memory with
   // workgroupBarrier (the loads are not marked as visible to other invocations), and on the H100 the driver
@@ -107,20 +134,29 @@ export function tensorMatmulSource(layout: TensorLayout, dtype: WeightDtype): st
   // multiple of the matrix width, so only matrices wholly past N (a last tile wider than N) are skipped. (Going
   // through workgroup memory instead needs a barrier that Dawn does not order subgroupMatrixStore with.)
   const cells = range(tileM).flatMap((i) => range(tileN).map((j) => [i, j] as const));
-  const stores = cells
-    .map(
-      ([i, j]) =>
-        `if (sgCol0 + ${j * N}u < params.n) { ${matrixStoreRowMajor(syntax, "&y", `yBase + (sgRow0 + ${i * M}u) * params.n + sgCol0 + ${j * N}u`, acc(i, j), "params.n")}; }`,
-    )
-    .join("\n      ");
+  const stores = perPart((y) =>
+    cells
+      .map(
+        ([i, j]) =>
+          `if (sgCol0 + ${j * N}u < ${nOf}) { ${matrixStoreRowMajor(syntax, `&${y}`, `yBase + (sgRow0 + ${i * M}u) * ${nOf} + sgCol0 + ${j * N}u`, acc(i, j), nOf)}; }`,
+      )
+      .join("\n      "),
+  );
   return `enable f16;
 enable subgroups;
 enable chromium_experimental_subgroup_matrix;
 diagnostic(off, chromium.subgroup_matrix_uniformity);
 
 // splits > 1: split-K, workgroup (tile, split) sums slices [split·slicesPerSplit, …) into partial sum number
-// split at y + split·splitStride (the reduce pass adds them up).
-struct Params { numTokens: u32, k: u32, n: u32, splits: u32, slicesPerSplit: u32, splitStride: u32 }
+// split at y + split·splitStride (the reduce pass adds them up).${
+    multi
+      ? `
+// With parts: n and splitStride per part, and tileEnds[p] = the column tiles of parts 0..p.
+struct Params { numTokens: u32, k: u32, n: u32, splits: u32, slicesPerSplit: u32, splitStride: u32, pad0: u32, pad1: u32,
+  ns: vec4<u32>, tileEnds: vec4<u32>, splitStrides: vec4<u32> }`
+      : `
+struct Params { numTokens: u32, k: u32, n: u32, splits: u32, slicesPerSplit: u32, splitStride: u32 }`
+  }
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> w: array<vec4<u32>>;
@@ -129,6 +165,28 @@ ${
   xF16
     ? `@group(0) @binding(4) var<storage, read> x16: ${xDirect ? "array<f16>; // x as f16, padded to whole tiles" : "array<vec4<u32>>; // x as f16, 8 per chunk"} (pre-pass)
 @group(0) @binding(5) var<storage, read> rowFlags: array<u32>; // 1 where a row of x does not fit f16`
+    : ""
+}
+${
+  multi
+    ? partRange
+        .slice(1)
+        .map(
+          (p) => `@group(0) @binding(${PART_BINDINGS_FROM + 2 * (p - 1)}) var<storage, read> w${p}: array<vec4<u32>>;
+@group(0) @binding(${PART_BINDINGS_FROM + 2 * (p - 1) + 1}) var<storage, read_write> y${p}: array<f32>;`,
+        )
+        .join("\n") +
+      `
+// The workgroup's part and its output width (set once in main).
+var<private> tilePart: u32;
+var<private> partN: u32;
+fn weightChunk(i: u32) -> vec4<u32> {
+  ${partRange
+    .slice(1)
+    .map((p) => `if (tilePart == ${p}u) { return w${p}[i]; }`)
+    .join("\n  ")}
+  return w[i];
+}`
     : ""
 }
 ${LINEAR_WORKGROUP}
@@ -177,7 +235,7 @@ ${
     let col = n0 + e / (BK / 8u);
     let k = k0 + (e % (BK / 8u)) * 8u;
     var q = vec4<u32>(0u);
-    if (col < params.n && k < params.k) { q = w[col * kChunks + k / 8u]; }
+    if (col < ${nOf} && k < params.k) { q = ${weightAt("col * kChunks + k / 8u")}; }
     wr[c] = q;
   }
 }
@@ -220,15 +278,15 @@ fn exactTile(m0: u32, n0: u32, lid: u32, yBase: u32, split: u32) {
   for (var e = lid; e < BM * BN; e += THREADS) {
     let row = m0 + e / BN;
     let col = n0 + e % BN;
-    if (row < params.numTokens && col < params.n) {
+    if (row < params.numTokens && col < ${nOf}) {
       // With split-K, partial sum 0 takes the whole exact sum and the others hold zeros.
       var sum = 0.0;
       for (var c = 0u; c < select(kChunks, 0u, split > 0u); c++) {
-        let q = w[col * kChunks + c];
+        let q = ${weightAt("col * kChunks + c")};
         ${unpackExact(dtype)}
         sum += dot(x[row * kVec + 2u * c], w0) + dot(x[row * kVec + 2u * c + 1u], w1);
       }
-      y[yBase + row * params.n + col] = sum;
+      ${perPart((y) => `${y}[yBase + row * ${nOf} + col] = sum;`)}
     }
   }
 }
@@ -239,15 +297,27 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         @builtin(subgroup_size) sgSize: u32) {
   let group = linearWorkgroup(wid, nwg);
   let tilesM = (params.numTokens + BM - 1u) / BM;
-  let tilesN = (params.n + BN - 1u) / BN;
+  let tilesN = ${multi ? `params.tileEnds[${parts - 1}]` : "(params.n + BN - 1u) / BN"};
   let tiles = tilesM * tilesN;
   if (group >= tiles * params.splits) { return; }
   // Consecutive workgroups share a weight tile (m fastest): W is read from memory about once.
   let tile = group % tiles;
   let split = group / tiles;
-  let m0 = (tile % tilesM) * BM;
+  let m0 = (tile % tilesM) * BM;${
+    multi
+      ? `
+  let columnTile = tile / tilesM;
+  tilePart = ${partRange
+    .slice(0, -1)
+    .map((p) => `select(0u, 1u, columnTile >= params.tileEnds[${p}])`)
+    .join(" + ")};
+  partN = params.ns[tilePart];
+  let n0 = (columnTile - select(0u, params.tileEnds[max(tilePart, 1u) - 1u], tilePart > 0u)) * BN;
+  let yBase = split * params.splitStrides[tilePart];`
+      : `
   let n0 = (tile / tilesM) * BN;
-  let yBase = split * params.splitStride;
+  let yBase = split * params.splitStride;`
+  }
   // Subgroups beyond SUBGROUPS (a device whose subgroups are smaller than its maximum) only stage data.
   let sg = lid / sgSize;
   let isActive = sg < SUBGROUPS;
@@ -390,18 +460,62 @@ export function matmulTensor(
   const slicesPerSplit = Math.ceil(slices / splits);
   const params = uniform(x.rows, k, n, splits, slicesPerSplit, capacityRows * n);
   const resources = [params, activationResource(x), weight.resource, activationResource(out, true)];
-  if (x16Shape) {
-    const { rows, kPadded } = x16Shape;
-    const x16 = ctx.recorder.output(rows, kPadded / 2); // kPadded f16 values per row in kPadded/2 words
-    const rowFlags = ctx.recorder.output(rows, 1);
-    const convert = ctx.pipelines.get("matmul.tensor.x16", xToF16Source);
-    const convertResources = [uniform(x.rows, k, kPadded), activationResource(x), activationResource(x16), activationResource(rowFlags)];
-    ctx.recorder.dispatch(convert, convertResources, rows);
-    resources.push(activationResource(x16), activationResource(rowFlags));
-  }
+  if (x16Shape) resources.push(...convertX(ctx, x, x16Shape));
   ctx.recorder.dispatch(pipeline, resources, tensorWorkgroups(layout, x.rows, n) * splits);
   if (splits === 1) return { out, residualAdded: false };
   return { out: reduceSplits(ctx, out, splits, x.rows, capacityRows, residual), residualAdded: residual !== null };
+}
+
+/** The xF16 pre-pass of x into an f16 copy of `shape`; returns the copy and its row flags as the kernel binds them. */
+function convertX(ctx: KernelContext, x: GpuActivation, shape: { rows: number; kPadded: number }): Resource[] {
+  const { rows, kPadded } = shape;
+  const x16 = ctx.recorder.output(rows, kPadded / 2); // kPadded f16 values per row in kPadded/2 words
+  const rowFlags = ctx.recorder.output(rows, 1);
+  const convert = ctx.pipelines.get("matmul.tensor.x16", xToF16Source);
+  const convertResources = [uniform(x.rows, x.cols, kPadded), activationResource(x), activationResource(x16), activationResource(rowFlags)];
+  ctx.recorder.dispatch(convert, convertResources, rows);
+  return [activationResource(x16), activationResource(rowFlags)];
+}
+
+/**
+ * x · Wᵢᵀ for several weights of the same K and dtype in one tensor-core dispatch (tensorMatmulSource's parts):
+ * one x pre-pass, one split-K count for all (from their tiles together), then a reduce pass per output when K
+ * is split. The layout must be an x16 variant, every N a multiple of its result matrix width, and the device
+ * must bind tensorStorageBuffers(weights.length) storage buffers (the caller checks; at most 4 weights).
+ */
+export function matmulTensorParts(
+  ctx: KernelContext,
+  x: GpuActivation,
+  weights: readonly MatmulOperand[],
+  layout: TensorLayout,
+): GpuActivation[] {
+  const parts = weights.length;
+  const k = x.cols;
+  if (parts < 2 || parts > 4 || weights.some((w) => w.shape[1] !== k || w.dtype !== weights[0].dtype) || !layout.variant.xF16) {
+    throw new Error(`matmulTensorParts: ${parts} weights of K = ${k} and one dtype (2 to 4) with an x16 layout`);
+  }
+  const ns = weights.map((w) => w.shape[0]);
+  const tileEnds: number[] = [];
+  for (const n of ns) tileEnds.push((tileEnds.at(-1) ?? 0) + Math.ceil(n / layout.bn));
+  // The parts' tiles side by side: split-K and the allocation as for one output of their tiles' width.
+  const { splits, capacityRows, x16: x16Shape } = tensorAllocation(layout, x.rows, tileEnds.at(-1)! * layout.bn, k);
+  const outs = ns.map((n) => (splits > 1 ? ctx.recorder.output(capacityRows * splits, n) : ctx.recorder.output(x.rows, n, capacityRows)));
+  if (x.rows === 0) return outs;
+  const { config } = layout;
+  const key = `matmul.tensor/${weights[0].dtype}/${layout.variant.name}/${config.M}x${config.N}x${config.K}/sg${layout.subgroupSize}/${layout.majorness}/parts${parts}`;
+  const pipeline = ctx.pipelines.get(key, () => tensorMatmulSource(layout, weights[0].dtype, parts));
+  const slicesPerSplit = Math.ceil(Math.ceil(k / layout.variant.bk) / splits);
+  const quad = (values: number[]) => [0, 1, 2, 3].map((i) => values[Math.min(i, values.length - 1)]);
+  const params = uniform(
+    ...[x.rows, k, ns[0], splits, slicesPerSplit, capacityRows * ns[0], 0, 0],
+    ...quad(ns),
+    ...quad(tileEnds),
+    ...quad(ns.map((n) => capacityRows * n)),
+  );
+  const resources = [params, activationResource(x), weights[0].resource, activationResource(outs[0], true), ...convertX(ctx, x, x16Shape!)];
+  for (let p = 1; p < parts; p++) resources.push(weights[p].resource, activationResource(outs[p], true));
+  ctx.recorder.dispatch(pipeline, resources, Math.ceil(x.rows / layout.bm) * tileEnds.at(-1)! * splits);
+  return splits === 1 ? outs : outs.map((out) => reduceSplits(ctx, out, splits, x.rows, capacityRows));
 }
 
 /**
