@@ -2,7 +2,7 @@ import test, { after } from "node:test";
 import assert from "node:assert/strict";
 import type { Activation, ForwardBatch, Weight } from "../src/gpu/backend.js";
 import * as ops from "../src/gpu/reference/ops.js";
-import { UNFUSED_MIN_TOKENS, WebGpuBackend } from "../src/gpu/webgpu/backend.js";
+import { WebGpuBackend } from "../src/gpu/webgpu/backend.js";
 import {
   attentionTiles,
   attentionWorkgroupBytes,
@@ -21,7 +21,6 @@ import {
 import type { GpuKvLayer, KernelContext } from "../src/gpu/webgpu/context.js";
 import type { GpuActivation } from "../src/gpu/webgpu/recorder.js";
 import { probeConsecutiveSubgroups } from "../src/gpu/webgpu/kernels/subgroup-layout-probe.js";
-import { unfusedAttentionScratchBytes, unfusedScratch, UNFUSED_SCRATCH_BYTES } from "../src/gpu/webgpu/kernels/attention-unfused.js";
 import type { PipelineCache } from "../src/gpu/webgpu/pipelines.js";
 import { openTestBackend } from "./support/webgpu.js";
 import { assertClose, F16_OPERANDS, F32_MATH, random } from "./support/random-tensors.js";
@@ -506,83 +505,4 @@ test("the subgroup layout probe: consecutive subgroups of 8 or more here, and no
     ({ useSubgroups: true, subgroupMinSize: 8, consecutiveSubgroups, maxWorkgroupBytes: 32 * 1024 }) as PipelineCache;
   assert.equal(lanesAvailable(probed(true), 128), true);
   assert.equal(lanesAvailable(probed(false), 128), false);
-});
-
-test("prefill attention as matrix products (prefillAttention unfused, tiled matmul here): a run from position 0 and a chunk after cached context match the reference; a step of two sequences keeps the tiled kernel", async (t) => {
-  if (skip) return t.skip(skip);
-  if (!gpu.gpu.features.shaderF16) return t.skip("the unfused path gathers an f16 cache");
-  const unfused = await WebGpuBackend.create({ batchInvariant: false, matmulPath: "tiled", prefillAttention: "unfused" });
-  t.after(() => unfused.dispose());
-  const ctx = (unfused as unknown as { ctx: KernelContext }).ctx;
-  // The memory account counts the path's scratch where it can run (batches of UNFUSED_MIN_TOKENS or more).
-  assert.equal(unfused.matmulScratchBytes([[64, 64]], 2048), unfusedAttentionScratchBytes());
-  assert.equal(unfused.matmulScratchBytes([[64, 64]], UNFUSED_MIN_TOKENS - 1), 0);
-  assert.equal(gpu.matmulScratchBytes([[64, 64]], 2048), 0, "batch-invariant: neither the tensor matmul nor this path");
-  // 8B at 2,048 tokens from position 0: S [8192 rows, 2048] is 64 MiB, the whole scratch under the reserve.
-  const prefill = unfusedScratch({ t0: 0, tokens: 2048, firstPosition: 0, seq: 0 }, 4, 128);
-  assert.equal(prefill.largest, 8192 * 2048 * 4);
-  assert.ok(prefill.total <= UNFUSED_SCRATCH_BYTES, `${prefill.total} bytes`);
-  // The same chunk after 30k cached positions would not fit: the backend keeps the tiled kernel.
-  assert.ok(unfusedScratch({ t0: 0, tokens: 2048, firstPosition: 30000, seq: 0 }, 4, 128).total > UNFUSED_SCRATCH_BYTES);
-  const [numHeads, numKvHeads, blockSize] = [8, 2, 16];
-  // (sequence, first position of the run, run length): the second run's first 50 positions are cached context.
-  const runs: [number, number, number][] = [
-    [0, 0, 70],
-    [1, 50, 64],
-  ];
-  for (const headDim of [64, 128]) {
-    const rng = random(4100 + headDim);
-    const qCols = numHeads * headDim;
-    // Everything each sequence holds, its runs' own K/V included, is written first (as writeKvAttention does).
-    const lengths = runs.map(([, first, count]) => first + count);
-    const shape = { lengths, numKvHeads, headDim, blockSize, kvDtype: "f16" as const };
-    const { cache, blockTables, maxBlocksPerSeq, expected: attendReference } = filledPagedCache(unfused, rng, shape);
-    const scale = 1 / Math.sqrt(headDim);
-    for (const [seq, first, count] of runs) {
-      const batch = stepBatch(run(seq, first, first + count), blockTables, maxBlocksPerSeq, blockSize);
-      const q = rng.values(count * qCols, 2);
-      const expected = attendReference(q, batch, numHeads, scale);
-      const out = await unfused.read(unfused.attention(unfused.uploadActivation(count, qCols, q), cache, 0, batch, numHeads, scale));
-      assertClose(t, `unfused, head size ${headDim}, run ${first}..${first + count - 1}`, out, expected, F32_MATH);
-    }
-    // With RoPE: q is rotated by the backend's rope pass first (K was cached rotated already: writeKv's part).
-    const [seq, first, count] = runs[1];
-    const batch = stepBatch(run(seq, first, first + count), blockTables, maxBlocksPerSeq, blockSize);
-    const invFreq = Float32Array.from({ length: headDim / 2 }, (_, i) => 500000 ** (-(2 * i) / headDim));
-    const frequencies = await unfused.uploadWeight("inv_freq", {
-      dtype: "f32",
-      shape: [headDim / 2],
-      bytes: new Uint8Array(invFreq.buffer),
-    });
-    const q = rng.values(count * qCols, 2);
-    const rotated = ops.ropeRotateHalf(q, qCols, batch.positions, invFreq, headDim);
-    const expected = attendReference(rotated, batch, numHeads, scale);
-    const out = await unfused.read(
-      unfused.attention(unfused.uploadActivation(count, qCols, q), cache, 0, batch, numHeads, scale, frequencies),
-    );
-    assertClose(t, `unfused with RoPE, head size ${headDim}`, out, expected, F32_MATH);
-    assert.ok(ctx.pipelines.has("attention.unfused.softmax"), "the runs took the unfused path");
-  }
-  // Two sequences in one step: not one run, so the tiled kernel serves it (no unfused pipeline on a fresh backend).
-  const fresh = await WebGpuBackend.create({ batchInvariant: false, matmulPath: "tiled", prefillAttention: "unfused" });
-  t.after(() => fresh.dispose());
-  const [headDim, count] = [64, 70];
-  const qCols = numHeads * headDim;
-  const blockTables = Int32Array.from({ length: 2 * 5 }, (_, i) => i);
-  const cache = fresh.createKvCache({ numLayers: 1, numKvHeads, headDim, numBlocks: 10, blockSize }, "f16");
-  const tokens = [...run(0, 0, count / 2), ...run(1, 0, count / 2)];
-  const batch = stepBatch(tokens, blockTables, 5, blockSize);
-  const kv = random(7).values(count * numKvHeads * headDim);
-  fresh.writeKv(
-    cache,
-    0,
-    fresh.uploadActivation(count, numKvHeads * headDim, kv),
-    fresh.uploadActivation(count, numKvHeads * headDim, kv),
-    batch,
-  );
-  await fresh.read(
-    fresh.attention(fresh.uploadActivation(count, qCols, random(8).values(count * qCols)), cache, 0, batch, numHeads, 0.125),
-  );
-  const freshCtx = (fresh as unknown as { ctx: KernelContext }).ctx;
-  assert.equal(freshCtx.pipelines.has("attention.unfused.softmax"), false, "two sequences: the tiled kernel");
 });

@@ -127,18 +127,3 @@ export async function identicalLogits(reference: Backend, other: Backend): Promi
     assert.deepEqual(rows, expected[i], i < prompts.length ? `prompt ${i}` : `decode step, sequence ${i - prompts.length}`),
   );
 }
-
-/** The logits of every position of one `length`-token prompt of the tiny GQA checkpoint, prefilled in one step. */
-export async function prefillLogits(backend: Backend, length: number): Promise<Float32Array[]> {
-  const runner = new ModelRunner(await loadModel("gqa-llama3", backend), {
-    maxModelLen: 256,
-    maxNumSeqs: 1,
-    blockSize: 16,
-    maxBatchTokens: 256,
-  });
-  const tokenIds = Array.from({ length }, (_, i) => (i * 37 + 11) % 1000);
-  const slots = runner.newSequence();
-  const rows = await runner.step([{ slots, tokenIds, logits: "all" as const }]);
-  slots.release();
-  return rows.map((row) => row.slice());
-}

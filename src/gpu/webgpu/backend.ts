@@ -27,13 +27,6 @@ import {
 import { elementwise } from "./kernels/elementwise.js";
 import { attention, attentionTiles, singleTokenRows } from "./kernels/attention.js";
 import { attentionPerRow, GROUP_LANES, type PerRowAttentionInputs } from "./kernels/attention-per-row.js";
-import {
-  attentionUnfused,
-  unfusedAttentionScratchBytes,
-  UNFUSED_SCRATCH_BYTES,
-  unfusedScratch,
-  type UnfusedRun,
-} from "./kernels/attention-unfused.js";
 import { embed } from "./kernels/embed.js";
 import { gatherRows } from "./kernels/gather-rows.js";
 import { packSampled } from "./kernels/pack-sampled.js";
@@ -86,17 +79,7 @@ export interface WebGpuBackendOptions extends WebGpuOptions {
   profile?: ProfileMode;
   /** Largest weight buffer in bytes (default: the storage-binding limit); tests lower it to exercise row bands. */
   maxWeightBytes?: number;
-  /**
-   * "unfused": a step that is one prefill run (one sequence, consecutive positions, UNFUSED_MIN_TOKENS or more)
-   * computes attention as matrix products (kernels/attention-unfused.ts) on the tensor-core matmul, where the
-   * backend is not batch-invariant, the KV cache is f16 and its scratch fits UNFUSED_SCRATCH_BYTES. Default from
-   * SWALLOW_PREFILL_ATTENTION, else "tiled" (the tiled kernel; the unfused path is not yet measured on a GPU).
-   */
-  prefillAttention?: "tiled" | "unfused";
 }
-
-/** Runs shorter than this keep the tiled kernel under prefillAttention "unfused" (the products' tiles would be mostly empty). */
-export const UNFUSED_MIN_TOKENS = 64;
 
 /** A profiled step's read: its timestamps once read, and whether its read has finished (with or without them). */
 interface ProfiledRead {
@@ -158,8 +141,6 @@ export class WebGpuBackend implements Backend {
    * split — tiled alone for steps of runs only, per-row alone for decode-only steps. Tests force one.
    */
   attentionPath: "auto" | AttentionKernelChoice = "auto";
-  /** See WebGpuBackendOptions.prefillAttention. */
-  readonly prefillAttention: "tiled" | "unfused";
   /**
    * Query heads per workgroup of the per-row kernel (kernels/attention-per-row.ts perRowHeads); tests force one, and
    * SWALLOW_PER_ROW_HEADS=1 does for end-to-end A/B runs (the same bits either way).
@@ -209,7 +190,6 @@ export class WebGpuBackend implements Backend {
     }
     this.kvDtype = options.kvDtype ?? (gpu.features.shaderF16 ? "f16" : "f32");
     this.matmulPath = options.matmulPath ?? "auto";
-    this.prefillAttention = options.prefillAttention ?? (envVar("SWALLOW_PREFILL_ATTENTION") === "unfused" ? "unfused" : "tiled");
     this.batchInvariant = options.batchInvariant ?? true;
     // Without robustness the variants take a row padding the H100 loads correctly there (tensor/plan.ts).
     this.robust = !robustnessDisabled(options);
@@ -416,14 +396,9 @@ export class WebGpuBackend implements Backend {
     return { weight, eps: norm.eps };
   }
 
-  /**
-   * The tensor-core matmul's scratch (tensorScratchBytes) at its worst batch size, plus the unfused prefill
-   * attention's (scores, probabilities, gathered rows) where it may run; 0 where neither does.
-   */
+  /** The tensor-core matmul's scratch (tensorScratchBytes) at its worst batch size; 0 where it does not run. */
   matmulScratchBytes(weightShapes: readonly (readonly [number, number])[], maxTokens: number): number {
-    const unfused = this.prefillAttention === "unfused" && !this.batchInvariant && maxTokens >= UNFUSED_MIN_TOKENS;
-    const attention = unfused ? unfusedAttentionScratchBytes() : 0;
-    if (this.batchInvariant || this.matmulPath === "gemv" || this.tensorLayouts.length === 0) return attention;
+    if (this.batchInvariant || this.matmulPath === "gemv" || this.tensorLayouts.length === 0) return 0;
     let worst = 0;
     // Split-K partial sums peak at small batches, whole row tiles at large ones: try every batch size.
     for (let tokens = tensorMinTokens(); tokens <= maxTokens; tokens++) {
@@ -433,7 +408,7 @@ export class WebGpuBackend implements Backend {
         worst = Math.max(worst, tensorScratchBytes(layout, tokens, n, k));
       }
     }
-    return worst + attention;
+    return worst;
   }
 
   /** "auto" resolved for one call: GEMV when batch-invariant, else tensor cores for long enough batches. */
@@ -501,24 +476,6 @@ export class WebGpuBackend implements Backend {
     // RoPE is fused into the q load where the head splits into vec4 lanes; otherwise it runs as its own pass.
     const fused = ropeInvFreq !== undefined && headDim % 4 === 0;
     const q = ropeInvFreq && !fused ? this.rope(query, batch, ropeInvFreq, headDim) : query;
-    const unfused = this.unfusedRun(batch, kv, numHeads);
-    if (unfused) {
-      const roped = ropeInvFreq && fused ? this.rope(query, batch, ropeInvFreq, headDim) : q;
-      const multiply = (x: GpuActivation, w: MatmulOperand) => this.product(x, w);
-      const blockTables = this.i32Input(batch.blockTables);
-      return attentionUnfused(
-        this.ctx,
-        activation(roped),
-        kv.layers[layer],
-        kv.layout,
-        unfused,
-        blockTables,
-        batch.maxBlocksPerSeq,
-        numHeads,
-        scale,
-        multiply,
-      );
-    }
     const cosSin = fused ? this.ropeCosSin(batch, ropeInvFreq!, headDim) : null;
     const kernel = this.attentionKernel(batch);
     if (kernel === "per-row") {
@@ -610,25 +567,6 @@ export class WebGpuBackend implements Backend {
     const fusable = oneRowPerSequence(batch, blockSize);
     this.rowPerSequenceBatches.set(batch, { blockSize, fusable });
     return fusable;
-  }
-
-  /**
-   * The step as one run for the unfused prefill attention (prefillAttention "unfused"), or null: every row of one
-   * sequence at consecutive positions, enough of them, an f16 cache, a matmul for the products (tensor cores, or
-   * a kernel forced by matmulPath: the tests take the tiled one), scratch within UNFUSED_SCRATCH_BYTES and the
-   * binding limit.
-   */
-  private unfusedRun(batch: ForwardBatch, kv: GpuKvCache, numHeads: number): UnfusedRun | null {
-    if (this.prefillAttention !== "unfused" || this.batchInvariant || kv.dtype !== "f16") return null;
-    if (this.tensorLayouts.length === 0 && this.matmulPath === "auto") return null;
-    const { numTokens, positions, seqIndex } = batch;
-    if (numTokens < UNFUSED_MIN_TOKENS || kv.layout.headDim % 16 !== 0) return null;
-    for (let t = 1; t < numTokens; t++) {
-      if (seqIndex[t] !== seqIndex[0] || positions[t] !== positions[t - 1] + 1) return null;
-    }
-    const run: UnfusedRun = { t0: 0, tokens: numTokens, firstPosition: positions[0], seq: seqIndex[0] };
-    const { total, largest } = unfusedScratch(run, numHeads / kv.layout.numKvHeads, kv.layout.headDim);
-    return total <= UNFUSED_SCRATCH_BYTES && largest <= this.gpu.limits.maxStorageBufferBindingSize ? run : null;
   }
 
   /** "auto" resolved for one step (see `attentionPath`); "split" becomes one kernel when the step holds one kind of row. */
