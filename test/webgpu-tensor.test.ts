@@ -165,6 +165,7 @@ test(
 
 test("several weights of one input in one tensor-core dispatch (parts): each output as its own product", { skip }, async (t) => {
   let seed = 9400;
+  const mergeDefault = gpu.mergeTensorProducts;
   gpu.matmulPath = "tensor";
   try {
     for (const [tokens, k, ns] of [
@@ -201,6 +202,6 @@ test("several weights of one input in one tensor-core dispatch (parts): each out
     }
   } finally {
     gpu.matmulPath = "auto";
-    gpu.mergeTensorProducts = true;
+    gpu.mergeTensorProducts = mergeDefault;
   }
 });

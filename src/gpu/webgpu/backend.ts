@@ -148,9 +148,11 @@ export class WebGpuBackend implements Backend {
   perRowHeads: "auto" | number = envVar("SWALLOW_PER_ROW_HEADS") === "1" ? 1 : "auto";
   /**
    * Whether products of one input by several weights (q/k/v, gate/up) that take the tensor-core kernel run as one
-   * dispatch (matmulTensorParts); tests turn it off, and SWALLOW_TENSOR_MERGE=off does for end-to-end A/B runs.
+   * dispatch (matmulTensorParts). Off unless SWALLOW_TENSOR_MERGE=on: its first version (a branch per weight load)
+   * was measured slower on the H100 (decode batch 256: 97.6 against 70.9 ms per step); the version with a whole
+   * tile loop per part is not measured yet (bench/NOTES.md, session 9).
    */
-  mergeTensorProducts = envVar("SWALLOW_TENSOR_MERGE") !== "off";
+  mergeTensorProducts = envVar("SWALLOW_TENSOR_MERGE") === "on";
   /** See WebGpuBackendOptions.batchInvariant. */
   batchInvariant: boolean;
   /** The tensor-core kernel's layout on this device, or null when the device has no usable subgroup matrices. */

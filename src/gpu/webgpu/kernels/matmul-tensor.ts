@@ -75,9 +75,10 @@ export function tensorStorageBuffers(parts: number): number {
 /**
  * The kernel's WGSL for one layout and weight dtype (exported for the kernel lab). With `parts` > 1 (x16
  * variants only) one dispatch multiplies x by `parts` weights of the same K and dtype into their own outputs
- * (q/k/v, gate/up): the column tiles of the parts follow each other, each workgroup reads the weight and
- * writes the output of the part its tile falls in (workgroup-uniform branches), and all parts share the x
- * pre-pass and the split-K count.
+ * (q/k/v, gate/up): the column tiles of the parts follow each other, and each workgroup runs the tile loop of
+ * the part its tile falls in (one workgroup-uniform branch around a whole loop per part, each reading only its own
+ * weight and output bindings: a first version that chose the weight buffer at every load made the products ~2×
+ * slower on the H100). All parts share the x pre-pass and the split-K count.
  */
 export function tensorMatmulSource(layout: TensorLayout, dtype: WeightDtype, parts = 1): string {
   const { variant, config, bm, bn, threads, stride, majorness: syntax } = layout;
@@ -89,13 +90,11 @@ export function tensorMatmulSource(layout: TensorLayout, dtype: WeightDtype, par
   if (parts > 1 && !xF16) throw new Error(`tensorMatmulSource: ${parts} parts need an x16 variant, not ${variant.name}`);
   const multi = parts > 1;
   const partRange = Array.from({ length: parts }, (_, i) => i);
-  // The output's width (row stride) and weight / output accesses: the part's with several parts.
-  const nOf = multi ? "partN" : "params.n";
-  const weightAt = (index: string) => (multi ? `weightChunk(${index})` : `w[${index}]`);
+  // Per part p: its weight and output bindings, its output width (row stride) and split stride, and the suffix of
+  // its fetch / exactTile functions. Every access names its own binding (no branch per load).
   const partName = (name: string, p: number) => (p === 0 ? name : `${name}${p}`);
-  /** `statement(output)` for the workgroup's part: a branch per part with several. */
-  const perPart = (statement: (output: string) => string) =>
-    multi ? partRange.map((p) => `if (tilePart == ${p}u) { ${statement(partName("y", p))} }`).join(" else ") : statement("y");
+  const nOf = (p: number) => (multi ? `params.ns[${p}]` : "params.n");
+  const fnName = (name: string, p: number) => (multi ? `${name}${p}` : name);
   // The barrier after a slice is staged is a workgroupUniformLoad of a word that stays 0 and joins the
   // matrix-load offsets. Dawn's SPIR-V does not order subgroupMatrixLoad from workgroup memory with
   // workgroupBarrier (the loads are not marked as visible to other invocations), and on the H100 the driver
@@ -134,14 +133,112 @@ export function tensorMatmulSource(layout: TensorLayout, dtype: WeightDtype, par
   // multiple of the matrix width, so only matrices wholly past N (a last tile wider than N) are skipped. (Going
   // through workgroup memory instead needs a barrier that Dawn does not order subgroupMatrixStore with.)
   const cells = range(tileM).flatMap((i) => range(tileN).map((j) => [i, j] as const));
-  const stores = perPart((y) =>
+  const stores = (p: number) =>
     cells
       .map(
         ([i, j]) =>
-          `if (sgCol0 + ${j * N}u < ${nOf}) { ${matrixStoreRowMajor(syntax, `&${y}`, `yBase + (sgRow0 + ${i * M}u) * ${nOf} + sgCol0 + ${j * N}u`, acc(i, j), nOf)}; }`,
+          `if (sgCol0 + ${j * N}u < ${nOf(p)}) { ${matrixStoreRowMajor(syntax, `&${partName("y", p)}`, `yBase + (sgRow0 + ${i * M}u) * ${nOf(p)} + sgCol0 + ${j * N}u`, acc(i, j), nOf(p))}; }`,
       )
-      .join("\n      "),
-  );
+      .join("\n      ");
+  /** A workgroup's work on its tile of part p once n0 and yBase are known: stage, multiply, store (or the exact path). */
+  const tileBody = (p: number) => `  // Subgroups beyond SUBGROUPS (a device whose subgroups are smaller than its maximum) only stage data.
+  let sg = lid / sgSize;
+  let isActive = sg < SUBGROUPS;
+  let sgRow0 = m0 + (sg / SG_COLS) * ${tileM * M}u;
+  let sgCol0 = n0 + (sg % SG_COLS) * ${tileN * N}u;
+  let xLocal = (sg / SG_COLS) * ${tileM * M}u * STRIDE;
+  let wLocal = (sg % SG_COLS) * ${tileN * N}u * STRIDE;
+  ${declareAcc}
+  let slices = (params.k + BK - 1u) / BK;
+  let sliceBegin = split * params.slicesPerSplit;
+  let sliceEnd = min(slices, sliceBegin + params.slicesPerSplit);
+  var fence = 0u;
+  let kPadded = slices * BK; // row stride of the padded f16 x (xDirect)
+  ${
+    xF16
+      ? `// Rows the pre-pass found beyond f16's range send this tile to the exact path.
+  for (var r = lid; r < BM; r += THREADS) {
+    if (m0 + r < params.numTokens && rowFlags[m0 + r] != 0u) { atomicOr(&overflow, 1u); }
+  }`
+      : ""
+  }
+  ${fnName("fetch", p)}(m0, n0, sliceBegin * BK, lid);
+  stage(0u, lid);
+  ${staged}
+  for (var s = sliceBegin; s < sliceEnd; s++) {
+    let buf = ${buffers === 2 ? "(s - sliceBegin) & 1u" : "0u"};
+    ${buffers === 2 || prefetch ? `if (s + 1u < sliceEnd) { ${fnName("fetch", p)}(m0, n0, (s + 1u) * BK, lid); }` : ""}
+    if (isActive) {
+      let xBase = ${xDirect ? "sgRow0 * kPadded + s * BK" : "buf * BM * STRIDE + xLocal"} + fence;
+      let wBase = buf * BN * STRIDE + wLocal + fence;
+      ${multiply}
+    }
+    ${
+      buffers === 2
+        ? `if (s + 1u < sliceEnd) { stage(buf ^ 1u, lid); }\n    ${staged}`
+        : prefetch
+          ? `workgroupBarrier();\n    if (s + 1u < sliceEnd) { stage(0u, lid); }\n    ${staged}`
+          : `workgroupBarrier();\n    if (s + 1u < sliceEnd) { ${fnName("fetch", p)}(m0, n0, (s + 1u) * BK, lid); stage(0u, lid); }\n    ${staged}`
+    }
+  }
+  if (lid == 0u) { overflowSeen = atomicLoad(&overflow); }
+  if (workgroupUniformLoad(&overflowSeen) != 0u) {
+    ${fnName("exactTile", p)}(m0, n0, lid, yBase, split);
+    return;
+  }
+  if (isActive) {
+    ${stores(p)}
+  }
+`;
+  const fetchFn = (p: number) => `/** Reads the K slice at k0 into registers; zeros past the last row, column or k. */
+fn ${fnName("fetch", p)}(m0: u32, n0: u32, k0: u32, lid: u32) {
+${
+  xDirect
+    ? ""
+    : `  let kVec = params.k / XW;
+  for (var c = 0u; c < XC; c++) {
+    let e = lid + c * THREADS;
+    let row = m0 + e / (BK / XW);
+    let k = k0 + (e % (BK / XW)) * XW;
+    var v = ${xF16 ? "vec4<u32>(0u)" : "vec4<f32>(0.0)"};
+    if (row < params.numTokens && k < params.k) { v = ${xF16 ? "x16" : "x"}[row * kVec + k / XW]; }
+    xr[c] = v;
+  }
+`
+}
+  let kChunks = params.k / 8u;
+  for (var c = 0u; c < WC; c++) {
+    let e = lid + c * THREADS;
+    let col = n0 + e / (BK / 8u);
+    let k = k0 + (e % (BK / 8u)) * 8u;
+    var q = vec4<u32>(0u);
+    if (col < ${nOf(p)} && k < params.k) { q = ${partName("w", p)}[col * kChunks + k / 8u]; }
+    wr[c] = q;
+  }
+}
+
+`;
+  const exactFn = (p: number) => `/** The exact path for a tile whose inputs f16 cannot hold: f32 FMAs from storage. */
+fn ${fnName("exactTile", p)}(m0: u32, n0: u32, lid: u32, yBase: u32, split: u32) {
+  let kVec = params.k / 4u;
+  let kChunks = params.k / 8u;
+  for (var e = lid; e < BM * BN; e += THREADS) {
+    let row = m0 + e / BN;
+    let col = n0 + e % BN;
+    if (row < params.numTokens && col < ${nOf(p)}) {
+      // With split-K, partial sum 0 takes the whole exact sum and the others hold zeros.
+      var sum = 0.0;
+      for (var c = 0u; c < select(kChunks, 0u, split > 0u); c++) {
+        let q = ${partName("w", p)}[col * kChunks + c];
+        ${unpackExact(dtype)}
+        sum += dot(x[row * kVec + 2u * c], w0) + dot(x[row * kVec + 2u * c + 1u], w1);
+      }
+      ${partName("y", p)}[yBase + row * ${nOf(p)} + col] = sum;
+    }
+  }
+}
+
+`;
   return `enable f16;
 enable subgroups;
 enable chromium_experimental_subgroup_matrix;
@@ -175,18 +272,7 @@ ${
           (p) => `@group(0) @binding(${PART_BINDINGS_FROM + 2 * (p - 1)}) var<storage, read> w${p}: array<vec4<u32>>;
 @group(0) @binding(${PART_BINDINGS_FROM + 2 * (p - 1) + 1}) var<storage, read_write> y${p}: array<f32>;`,
         )
-        .join("\n") +
-      `
-// The workgroup's part and its output width (set once in main).
-var<private> tilePart: u32;
-var<private> partN: u32;
-fn weightChunk(i: u32) -> vec4<u32> {
-  ${partRange
-    .slice(1)
-    .map((p) => `if (tilePart == ${p}u) { return w${p}[i]; }`)
-    .join("\n  ")}
-  return w[i];
-}`
+        .join("\n")
     : ""
 }
 ${LINEAR_WORKGROUP}
@@ -213,33 +299,7 @@ var<workgroup> fenceWord: u32; // never written: 0
 ${xDirect ? "" : `var<private> xr: array<${xF16 ? "vec4<u32>" : "vec4<f32>"}, XC>;`}
 var<private> wr: array<vec4<u32>, WC>;
 
-/** Reads the K slice at k0 into registers; zeros past the last row, column or k. */
-fn fetch(m0: u32, n0: u32, k0: u32, lid: u32) {
-${
-  xDirect
-    ? ""
-    : `  let kVec = params.k / XW;
-  for (var c = 0u; c < XC; c++) {
-    let e = lid + c * THREADS;
-    let row = m0 + e / (BK / XW);
-    let k = k0 + (e % (BK / XW)) * XW;
-    var v = ${xF16 ? "vec4<u32>(0u)" : "vec4<f32>(0.0)"};
-    if (row < params.numTokens && k < params.k) { v = ${xF16 ? "x16" : "x"}[row * kVec + k / XW]; }
-    xr[c] = v;
-  }
-`
-}
-  let kChunks = params.k / 8u;
-  for (var c = 0u; c < WC; c++) {
-    let e = lid + c * THREADS;
-    let col = n0 + e / (BK / 8u);
-    let k = k0 + (e % (BK / 8u)) * 8u;
-    var q = vec4<u32>(0u);
-    if (col < ${nOf} && k < params.k) { q = ${weightAt("col * kChunks + k / 8u")}; }
-    wr[c] = q;
-  }
-}
-
+${partRange.map(fetchFn).join("\n")}
 /** Converts the fetched slice to f16 into buffer buf, flagging values f16 cannot hold. */
 fn stage(buf: u32, lid: u32) {
 ${
@@ -271,26 +331,7 @@ ${
   }
 }
 
-/** The exact path for a tile whose inputs f16 cannot hold: f32 FMAs from storage. */
-fn exactTile(m0: u32, n0: u32, lid: u32, yBase: u32, split: u32) {
-  let kVec = params.k / 4u;
-  let kChunks = params.k / 8u;
-  for (var e = lid; e < BM * BN; e += THREADS) {
-    let row = m0 + e / BN;
-    let col = n0 + e % BN;
-    if (row < params.numTokens && col < ${nOf}) {
-      // With split-K, partial sum 0 takes the whole exact sum and the others hold zeros.
-      var sum = 0.0;
-      for (var c = 0u; c < select(kChunks, 0u, split > 0u); c++) {
-        let q = ${weightAt("col * kChunks + c")};
-        ${unpackExact(dtype)}
-        sum += dot(x[row * kVec + 2u * c], w0) + dot(x[row * kVec + 2u * c + 1u], w1);
-      }
-      ${perPart((y) => `${y}[yBase + row * ${nOf} + col] = sum;`)}
-    }
-  }
-}
-
+${partRange.map(exactFn).join("\n")}
 @compute @workgroup_size(${threads})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32,
@@ -307,64 +348,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     multi
       ? `
   let columnTile = tile / tilesM;
-  tilePart = ${partRange
+  let tilePart = ${partRange
     .slice(0, -1)
     .map((p) => `select(0u, 1u, columnTile >= params.tileEnds[${p}])`)
     .join(" + ")};
-  partN = params.ns[tilePart];
-  let n0 = (columnTile - select(0u, params.tileEnds[max(tilePart, 1u) - 1u], tilePart > 0u)) * BN;
-  let yBase = split * params.splitStrides[tilePart];`
+  ${partRange.map((p) => `if (tilePart == ${p}u) {\n  let n0 = (columnTile${p === 0 ? "" : ` - params.tileEnds[${p - 1}]`}) * BN;\n  let yBase = split * params.splitStrides[${p}];\n${tileBody(p)}  }`).join(" else ")}`
       : `
   let n0 = (tile / tilesM) * BN;
-  let yBase = split * params.splitStride;`
-  }
-  // Subgroups beyond SUBGROUPS (a device whose subgroups are smaller than its maximum) only stage data.
-  let sg = lid / sgSize;
-  let isActive = sg < SUBGROUPS;
-  let sgRow0 = m0 + (sg / SG_COLS) * ${tileM * M}u;
-  let sgCol0 = n0 + (sg % SG_COLS) * ${tileN * N}u;
-  let xLocal = (sg / SG_COLS) * ${tileM * M}u * STRIDE;
-  let wLocal = (sg % SG_COLS) * ${tileN * N}u * STRIDE;
-  ${declareAcc}
-  let slices = (params.k + BK - 1u) / BK;
-  let sliceBegin = split * params.slicesPerSplit;
-  let sliceEnd = min(slices, sliceBegin + params.slicesPerSplit);
-  var fence = 0u;
-  let kPadded = slices * BK; // row stride of the padded f16 x (xDirect)
-  ${
-    xF16
-      ? `// Rows the pre-pass found beyond f16's range send this tile to the exact path.
-  for (var r = lid; r < BM; r += THREADS) {
-    if (m0 + r < params.numTokens && rowFlags[m0 + r] != 0u) { atomicOr(&overflow, 1u); }
-  }`
-      : ""
-  }
-  fetch(m0, n0, sliceBegin * BK, lid);
-  stage(0u, lid);
-  ${staged}
-  for (var s = sliceBegin; s < sliceEnd; s++) {
-    let buf = ${buffers === 2 ? "(s - sliceBegin) & 1u" : "0u"};
-    ${buffers === 2 || prefetch ? "if (s + 1u < sliceEnd) { fetch(m0, n0, (s + 1u) * BK, lid); }" : ""}
-    if (isActive) {
-      let xBase = ${xDirect ? "sgRow0 * kPadded + s * BK" : "buf * BM * STRIDE + xLocal"} + fence;
-      let wBase = buf * BN * STRIDE + wLocal + fence;
-      ${multiply}
-    }
-    ${
-      buffers === 2
-        ? `if (s + 1u < sliceEnd) { stage(buf ^ 1u, lid); }\n    ${staged}`
-        : prefetch
-          ? `workgroupBarrier();\n    if (s + 1u < sliceEnd) { stage(0u, lid); }\n    ${staged}`
-          : `workgroupBarrier();\n    if (s + 1u < sliceEnd) { fetch(m0, n0, (s + 1u) * BK, lid); stage(0u, lid); }\n    ${staged}`
-    }
-  }
-  if (lid == 0u) { overflowSeen = atomicLoad(&overflow); }
-  if (workgroupUniformLoad(&overflowSeen) != 0u) {
-    exactTile(m0, n0, lid, yBase, split);
-    return;
-  }
-  if (isActive) {
-    ${stores}
+  let yBase = split * params.splitStride;
+${tileBody(0)}`
   }
 }
 `;
