@@ -99,8 +99,10 @@ export function tensorMatmulSource(layout: TensorLayout, dtype: WeightDtype, par
   // matrix-load offsets. Dawn's SPIR-V does not order subgroupMatrixLoad from workgroup memory with
   // workgroupBarrier (the loads are not marked as visible to other invocations), and on the H100 the driver
   // moved loop-invariant loads above it: single-buffer variants read unstaged data (bench/NOTES.md). A load
-  // whose offset depends on a value read after the barrier cannot move above it.
-  const staged = "fence = workgroupUniformLoad(&fenceWord);";
+  // whose offset depends on a value read after the barrier cannot move above it. workgroupUniformLoad is a
+  // barrier, the load and a second barrier; `plainFence` (a lab variant) keeps the first and an ordinary load,
+  // which the barrier orders just the same (it is an ordinary workgroup-memory access): one barrier fewer per slice.
+  const staged = variant.plainFence === true ? "workgroupBarrier();\n    fence = fenceWord;" : "fence = workgroupUniformLoad(&fenceWord);";
   const subgroups = variant.sgRows * variant.sgCols;
   const range = (n: number) => Array.from({ length: n }, (_, i) => i);
   const acc = (i: number, j: number) => `acc${i}_${j}`;

@@ -73,6 +73,11 @@ export interface TensorVariant {
    * or bk = 64 fit.
    */
   prefetch?: boolean;
+  /**
+   * End each staging step with a workgroupBarrier and an ordinary load of the fence word instead of
+   * workgroupUniformLoad (barrier, load, barrier): one barrier fewer per K slice (kernel-lab variant, not measured).
+   */
+  plainFence?: boolean;
 }
 
 /**
@@ -93,6 +98,19 @@ export const TENSOR_VARIANTS: readonly TensorVariant[] = [
   { name: "128x128-sg2x2-k64-db-xd", sgRows: 2, sgCols: 2, tileM: 4, tileN: 4, bk: 64, pad: 8, buffers: 2, xF16: true, xDirect: true },
   { name: "128x128-sg2x2-rb-x16", sgRows: 2, sgCols: 2, tileM: 4, tileN: 4, bk: 32, pad: 8, buffers: 1, prefetch: true, xF16: true },
   { name: "64x128-sg2x2-rb-x16", sgRows: 2, sgCols: 2, tileM: 2, tileN: 4, bk: 32, pad: 8, buffers: 1, prefetch: true, xF16: true },
+  {
+    name: "128x128-sg2x2-rb-pf-x16",
+    sgRows: 2,
+    sgCols: 2,
+    tileM: 4,
+    tileN: 4,
+    bk: 32,
+    pad: 8,
+    buffers: 1,
+    prefetch: true,
+    xF16: true,
+    plainFence: true,
+  },
 ];
 
 /**
