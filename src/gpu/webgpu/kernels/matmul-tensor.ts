@@ -87,6 +87,7 @@ export function tensorMatmulSource(layout: TensorLayout, dtype: WeightDtype, par
   const xF16 = variant.xF16 === true;
   const xDirect = variant.xDirect === true;
   const prefetch = variant.prefetch === true;
+  const ablate = variant.ablate;
   if (parts > 1 && !xF16) throw new Error(`tensorMatmulSource: ${parts} parts need an x16 variant, not ${variant.name}`);
   const multi = parts > 1;
   const partRange = Array.from({ length: parts }, (_, i) => i);
@@ -173,7 +174,7 @@ export function tensorMatmulSource(layout: TensorLayout, dtype: WeightDtype, par
     if (isActive) {
       let xBase = ${xDirect ? "sgRow0 * kPadded + s * BK" : "buf * BM * STRIDE + xLocal"} + fence;
       let wBase = buf * BN * STRIDE + wLocal + fence;
-      ${multiply}
+      ${ablate === "multiply" ? "" : multiply}
     }
     ${
       buffers === 2
@@ -203,7 +204,7 @@ ${
     let row = m0 + e / (BK / XW);
     let k = k0 + (e % (BK / XW)) * XW;
     var v = ${xF16 ? "vec4<u32>(0u)" : "vec4<f32>(0.0)"};
-    if (row < params.numTokens && k < params.k) { v = ${xF16 ? "x16" : "x"}[row * kVec + k / XW]; }
+    if (row < params.numTokens && k < params.k) { v = ${ablate === "fetch" ? (xF16 ? "vec4<u32>(row, k, 0u, 0u)" : "vec4<f32>(f32(row))") : `${xF16 ? "x16" : "x"}[row * kVec + k / XW]`}; }
     xr[c] = v;
   }
 `
@@ -214,7 +215,7 @@ ${
     let col = n0 + e / (BK / 8u);
     let k = k0 + (e % (BK / 8u)) * 8u;
     var q = vec4<u32>(0u);
-    if (col < ${nOf(p)} && k < params.k) { q = ${partName("w", p)}[col * kChunks + k / 8u]; }
+    if (col < ${nOf(p)} && k < params.k) { q = ${ablate === "fetch" ? "vec4<u32>(col, k, 1u, 2u)" : `${partName("w", p)}[col * kChunks + k / 8u]`}; }
     wr[c] = q;
   }
 }
@@ -303,7 +304,17 @@ var<private> wr: array<vec4<u32>, WC>;
 
 ${partRange.map(fetchFn).join("\n")}
 /** Converts the fetched slice to f16 into buffer buf, flagging values f16 cannot hold. */
+${
+  ablate === "stage"
+    ? `// Timing ablation: waits for the fetched registers (one OR each) and stores nothing.
 fn stage(buf: u32, lid: u32) {
+  var keep = 0u;
+${xDirect ? "" : "  for (var c = 0u; c < XC; c++) { keep |= xr[c].x; }\n"}  for (var c = 0u; c < WC; c++) { keep |= wr[c].x; }
+  if (keep == 0xfffffff7u) { ws[lid] = 1.0h; }
+}
+`
+    : ""
+}fn ${ablate === "stage" ? "stageUnused" : "stage"}(buf: u32, lid: u32) {
 ${
   xDirect
     ? ""

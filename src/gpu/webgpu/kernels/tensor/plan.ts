@@ -78,6 +78,12 @@ export interface TensorVariant {
    * workgroupUniformLoad (barrier, load, barrier): one barrier fewer per K slice (kernel-lab variant, not measured).
    */
   plainFence?: boolean;
+  /**
+   * Kernel-lab timing ablation, wrong results: "fetch" reads no x or W (registers get made-up values), "stage"
+   * stores nothing to workgroup memory (it only waits for the fetched registers), "multiply" loads no matrices and
+   * multiplies nothing. What each one saves is what that part of the K-slice loop costs.
+   */
+  ablate?: "fetch" | "stage" | "multiply";
 }
 
 /**
@@ -111,6 +117,19 @@ export const TENSOR_VARIANTS: readonly TensorVariant[] = [
     xF16: true,
     plainFence: true,
   },
+  ...(["fetch", "stage", "multiply"] as const).map((ablate): TensorVariant => ({
+    name: `128x128-sg2x2-rb-x16-no-${ablate}`,
+    sgRows: 2,
+    sgCols: 2,
+    tileM: 4,
+    tileN: 4,
+    bk: 32,
+    pad: 8,
+    buffers: 1,
+    prefetch: true,
+    xF16: true,
+    ablate,
+  })),
 ];
 
 /**

@@ -41,7 +41,8 @@ export function tensorCoreLayout(gpu: WebGpuDevice, variantName?: string, majorn
   const setup = tensorCoreSetup(gpu, majorness);
   if (!setup) return null;
   const name = variantName ?? envVar("SWALLOW_TENSOR_VARIANT");
-  const named = name ? TENSOR_VARIANTS.find((v) => v.name === name) : undefined;
+  // Timing ablations compute wrong results: only the kernel lab runs them.
+  const named = name ? TENSOR_VARIANTS.find((v) => v.name === name && v.ablate === undefined) : undefined;
   if (named) {
     const layout = layoutVariant(named, setup);
     if (typeof layout !== "string") return layout;
@@ -62,7 +63,7 @@ export function tensorCoreLayouts(gpu: WebGpuDevice, majorness?: MajornessSyntax
   const padded = (variant: TensorVariant) => layoutVariant(robust ? variant : unclampedVariant(variant), setup);
   const fits = (layout: TensorLayout | string): layout is TensorLayout => typeof layout !== "string";
   const name = envVar("SWALLOW_TENSOR_VARIANT");
-  const named = name ? TENSOR_VARIANTS.filter((v) => v.name === name) : null;
+  const named = name ? TENSOR_VARIANTS.filter((v) => v.name === name && v.ablate === undefined) : null;
   const classes = robust ? TENSOR_TILE_CLASSES : UNCLAMPED_TILE_CLASSES;
   const chosen = named ?? classes.map((className) => TENSOR_VARIANTS.find((v) => v.name === className)).filter((v) => v !== undefined);
   const layouts = chosen.map(padded).filter(fits);
