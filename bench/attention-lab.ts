@@ -272,7 +272,7 @@ function cases(quick: boolean, designs: PerRowDesign[]): Case[] {
     seqLengths: [1792 / k, ...Array.from({ length: decodeRows }, (_, i) => Math.round((100 + 4 * i) / k) + 1)],
     kernel,
   });
-  // The per-row kernel in each design with one query head per workgroup and with the 4 of a KV head.
+  // The per-row kernel in each design with one query head per workgroup, two, and the 4 of a KV head.
   const perRow = (batch: number, context: number, heads: number, design: PerRowDesign): Case => ({
     ...decode(batch, context),
     name: `decode batch ${batch} ctx ${context} (per-row ${design}, ${heads} heads per workgroup)`,
@@ -288,7 +288,9 @@ function cases(quick: boolean, designs: PerRowDesign[]): Case[] {
     busy("tiled"),
     busy("split"),
     ...designs.flatMap((design) =>
-      [1, 4].flatMap((heads) => [1, 8, 32, 256].map((batch) => perRow(batch, (batch === 256 ? 336 : batch * 32 + 352) / k, heads, design))),
+      [1, 2, 4].flatMap((heads) =>
+        [1, 8, 32, 256].map((batch) => perRow(batch, (batch === 256 ? 336 : batch * 32 + 352) / k, heads, design)),
+      ),
     ),
     ...[384, 4096].flatMap((ctx) => [undefined, true, false].map((split) => decode(1, ctx / k, split))),
     ...[undefined, true, false].map((split) => decode(32, 1024 / k, split)),

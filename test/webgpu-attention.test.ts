@@ -437,7 +437,7 @@ function filledPagedCache(
   return { cache, blockTables, maxBlocksPerSeq, expected };
 }
 
-test("the per-row kernel's lanes design matches the reference, with the same bits for one query head or the GQA group per workgroup", async (t) => {
+test("the per-row kernel's designs match the reference, each with the same bits for 1, 2 or 4 (the GQA group) query heads per workgroup", async (t) => {
   const ctx = (gpu as unknown as { ctx?: KernelContext }).ctx;
   if (skip || !ctx) return t.skip(skip || "no backend");
   if (!lanesAvailable(ctx.pipelines, 64)) return t.skip("the lanes design needs subgroups of at least 8");
@@ -474,19 +474,21 @@ test("the per-row kernel's lanes design matches the reference, with the same bit
         seqIndex: recorder.input(owner, "seqIndex", () => batch.seqIndex),
         blockTables: recorder.input(owner, "blockTables", () => blockTables),
         maxBlocksPerSeq,
-        design: "lanes" as const,
       };
       const layer = (cache as unknown as { layers: GpuKvLayer[] }).layers[0];
       const layout = { numKvHeads, headDim, blockSize };
-      const outputs: Float32Array[] = [];
-      for (const headsPerWorkgroup of [1, group]) {
-        const qIn = upload(tokens.length, qCols, q) as GpuActivation;
-        const out = attentionPerRow(ctx, qIn, layer, kvDtype, layout, { ...inputs, headsPerWorkgroup }, numHeads, scale);
-        outputs.push(await gpu.read(out));
+      for (const design of ["threads", "lanes"] as const) {
+        const outputs: Float32Array[] = [];
+        for (const headsPerWorkgroup of [1, group / 2, group]) {
+          const qIn = upload(tokens.length, qCols, q) as GpuActivation;
+          const out = attentionPerRow(ctx, qIn, layer, kvDtype, layout, { ...inputs, design, headsPerWorkgroup }, numHeads, scale);
+          outputs.push(await gpu.read(out));
+        }
+        const label = `${design} design, ${kvDtype} cache, head size ${headDim}`;
+        assertClose(t, label, outputs[0], expected, F32_MATH);
+        assert.deepEqual(bits(outputs[1]), bits(outputs[0]), `${label}: ${group / 2} heads per workgroup differ from one`);
+        assert.deepEqual(bits(outputs[2]), bits(outputs[0]), `${label}: ${group} heads per workgroup differ from one`);
       }
-      const label = `lanes design, ${kvDtype} cache, head size ${headDim}`;
-      assertClose(t, label, outputs[0], expected, F32_MATH);
-      assert.deepEqual(bits(outputs[1]), bits(outputs[0]), `${label}: ${group} heads per workgroup differ from one`);
     }
   }
 });

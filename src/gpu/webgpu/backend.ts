@@ -145,7 +145,7 @@ export class WebGpuBackend implements Backend {
    * Query heads per workgroup of the per-row kernel (kernels/attention-per-row.ts perRowHeads); tests force one, and
    * SWALLOW_PER_ROW_HEADS=1 does for end-to-end A/B runs (the same bits either way).
    */
-  perRowHeads: "auto" | number = envVar("SWALLOW_PER_ROW_HEADS") === "1" ? 1 : "auto";
+  perRowHeads: "auto" | number = perRowHeadsFromEnv();
   /**
    * Whether products of one input by several weights (q/k/v, gate/up) that take the tensor-core kernel run as one
    * dispatch (matmulTensorParts). Off unless SWALLOW_TENSOR_MERGE=on: its first version (a branch per weight load)
@@ -854,3 +854,9 @@ function tensorMinTokens(): number {
 }
 /** Read once: the environment lookup would otherwise run for every matmul of every step. */
 let minTokensSetting: number | null = null;
+
+/** SWALLOW_PER_ROW_HEADS (a divisor of the GQA group, for A/B runs; the kernel refuses others) or "auto". */
+function perRowHeadsFromEnv(): "auto" | number {
+  const value = Number(envVar("SWALLOW_PER_ROW_HEADS") ?? "");
+  return Number.isInteger(value) && value >= 1 ? value : "auto";
+}

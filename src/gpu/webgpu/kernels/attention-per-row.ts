@@ -556,7 +556,7 @@ export interface PerRowAttentionInputs {
    * kernel writes: the tiled kernel serves a step's prefill runs and this one its decode rows (singleTokenRows).
    */
   subset?: { rows: Resource; count: number; into: GpuActivation };
-  /** Query heads per workgroup, 1 or the GQA group size (tests and the lab; default perRowHeads). Same bits either way. */
+  /** Query heads per workgroup, a divisor of the GQA group size (tests and the lab; default perRowHeads). Same bits either way. */
   headsPerWorkgroup?: number;
   /** Forces a design (tests, the lab; default perRowDesign). Not the same bits: a backend keeps one for all rows. */
   design?: PerRowDesign;
@@ -605,7 +605,9 @@ export function attentionPerRow(
   if (out.isEmpty || rowCount === 0) return out;
   const groupSize = numHeads / numKvHeads;
   const heads = inputs.headsPerWorkgroup ?? perRowHeads(rowCount, numKvHeads, groupSize, headDim, ctx.pipelines.maxWorkgroupBytes);
-  if (heads !== 1 && heads !== groupSize) throw new Error(`attention: ${heads} heads per workgroup; 1 or the group size ${groupSize}`);
+  if (!Number.isInteger(heads) || heads < 1 || groupSize % heads !== 0) {
+    throw new Error(`attention: ${heads} query heads per workgroup; a divisor of the GQA group size ${groupSize}`);
+  }
   const design = inputs.design ?? perRowDesign(ctx.pipelines, headDim);
   if (design === "lanes" && !lanesAvailable(ctx.pipelines, headDim))
     throw new Error(
