@@ -143,7 +143,7 @@ export class WebGpuBackend implements Backend {
   attentionPath: "auto" | AttentionKernelChoice = "auto";
   /**
    * Query heads per workgroup of the per-row kernel (kernels/attention-per-row.ts perRowHeads); tests force one, and
-   * SWALLOW_PER_ROW_HEADS=1 does for end-to-end A/B runs (the same bits either way).
+   * SWALLOW_PER_ROW_HEADS=N (a divisor of the GQA group) does for end-to-end A/B runs (the same bits either way).
    */
   perRowHeads: "auto" | number = perRowHeadsFromEnv();
   /**
