@@ -143,6 +143,65 @@ export function tensorMatmulSource(layout: TensorLayout, dtype: WeightDtype, par
           `if (sgCol0 + ${j * N}u < ${nOf(p)}) { ${matrixStoreRowMajor(syntax, `&${partName("y", p)}`, `yBase + (sgRow0 + ${i * M}u) * ${nOf(p)} + sgCol0 + ${j * N}u`, acc(i, j), nOf(p))}; }`,
       )
       .join("\n      ");
+  // prefetchDepth 2 (kernel lab): two register banks, slice s + 2 fetched into the free bank while slice s is
+  // multiplied and slice s + 1 waits in the other; the loop is unrolled by two so each bank keeps its own names.
+  const deep = variant.prefetchDepth === 2;
+  if (deep && (buffers !== 1 || xDirect)) throw new Error(`${variant.name}: prefetchDepth 2 needs one buffer and staged x`);
+  const deepStep = (p: number, s: string, free: string, held: string) => `  {
+    let s = ${s};
+    if (s + 2u < sliceEnd) { ${fnName("fetch", p)}${free}(m0, n0, (s + 2u) * BK, lid); }
+    if (isActive) {
+      let xBase = xLocal + fence;
+      let wBase = wLocal + fence;
+      ${ablate === "multiply" ? "" : multiply}
+    }
+    workgroupBarrier();
+    if (s + 1u < sliceEnd) { stage${held}(0u, lid); }
+    ${staged}
+  }`;
+  const deepLoop = (p: number) => `  ${fnName("fetch", p)}(m0, n0, sliceBegin * BK, lid);
+  stage(0u, lid);
+  ${staged}
+  if (sliceBegin + 1u < sliceEnd) { ${fnName("fetch", p)}2(m0, n0, (sliceBegin + 1u) * BK, lid); }
+  for (var s0 = sliceBegin; s0 < sliceEnd; s0 += 2u) {
+${deepStep(p, "s0", "", "2")}
+    if (s0 + 1u < sliceEnd) {
+${deepStep(p, "s0 + 1u", "2", "")}
+    }
+  }`;
+  const stageFn = `fn ${ablate === "stage" ? "stageUnused" : "stage"}(buf: u32, lid: u32) {
+${
+  xDirect
+    ? ""
+    : `  for (var c = 0u; c < XC; c++) {
+    let e = lid + c * THREADS;
+    let base = buf * BM * STRIDE + (e / (BK / XW)) * STRIDE + (e % (BK / XW)) * XW;
+    ${
+      xF16
+        ? `let q = xr[c];
+    let h0 = bitcast<vec2<f16>>(q.x); let h1 = bitcast<vec2<f16>>(q.y);
+    let h2 = bitcast<vec2<f16>>(q.z); let h3 = bitcast<vec2<f16>>(q.w);
+    xs[base] = h0.x; xs[base + 1u] = h0.y; xs[base + 2u] = h1.x; xs[base + 3u] = h1.y;
+    xs[base + 4u] = h2.x; xs[base + 5u] = h2.y; xs[base + 6u] = h3.x; xs[base + 7u] = h3.y;`
+        : `let v = xr[c];
+    if (any(abs(v) > vec4<f32>(F16_MAX))) { atomicOr(&overflow, 1u); }
+    let h = vec4<f16>(clamp(v, vec4<f32>(-F16_MAX), vec4<f32>(F16_MAX)));
+    xs[base] = h.x; xs[base + 1u] = h.y; xs[base + 2u] = h.z; xs[base + 3u] = h.w;`
+    }
+  }
+`
+}
+  for (var c = 0u; c < WC; c++) {
+    let e = lid + c * THREADS;
+    let q = wr[c];
+    let base = buf * BN * STRIDE + (e / (BK / 8u)) * STRIDE + (e % (BK / 8u)) * 8u;
+    ${stageWeightChunk(dtype)}
+  }
+}
+`;
+  /** A fetch or stage function's text for the second register bank (xr2 / wr2), renamed. */
+  const secondBank = (text: string, name: string, renamed: string) =>
+    text.replace(name, renamed).replaceAll("xr[", "xr2[").replaceAll("wr[", "wr2[");
   /** A workgroup's work on its tile of part p once n0 and yBase are known: stage, multiply, store (or the exact path). */
   const tileBody = (p: number) => `  // Subgroups beyond SUBGROUPS (a device whose subgroups are smaller than its maximum) only stage data.
   let sg = lid / sgSize;
@@ -165,7 +224,10 @@ export function tensorMatmulSource(layout: TensorLayout, dtype: WeightDtype, par
   }`
       : ""
   }
-  ${fnName("fetch", p)}(m0, n0, sliceBegin * BK, lid);
+${
+  deep
+    ? deepLoop(p)
+    : `  ${fnName("fetch", p)}(m0, n0, sliceBegin * BK, lid);
   stage(0u, lid);
   ${staged}
   for (var s = sliceBegin; s < sliceEnd; s++) {
@@ -183,7 +245,8 @@ export function tensorMatmulSource(layout: TensorLayout, dtype: WeightDtype, par
           ? `workgroupBarrier();\n    if (s + 1u < sliceEnd) { stage(0u, lid); }\n    ${staged}`
           : `workgroupBarrier();\n    if (s + 1u < sliceEnd) { ${fnName("fetch", p)}(m0, n0, (s + 1u) * BK, lid); stage(0u, lid); }\n    ${staged}`
     }
-  }
+  }`
+}
   if (lid == 0u) { overflowSeen = atomicLoad(&overflow); }
   if (workgroupUniformLoad(&overflowSeen) != 0u) {
     ${fnName("exactTile", p)}(m0, n0, lid, yBase, split);
@@ -301,8 +364,10 @@ var<workgroup> fenceWord: u32; // never written: 0
 
 ${xDirect ? "" : `var<private> xr: array<${xF16 ? "vec4<u32>" : "vec4<f32>"}, XC>;`}
 var<private> wr: array<vec4<u32>, WC>;
+${deep ? `var<private> xr2: array<${xF16 ? "vec4<u32>" : "vec4<f32>"}, XC>;\nvar<private> wr2: array<vec4<u32>, WC>;` : ""}
 
 ${partRange.map(fetchFn).join("\n")}
+${deep ? partRange.map((p) => secondBank(fetchFn(p), `fn ${fnName("fetch", p)}(`, `fn ${fnName("fetch", p)}2(`)).join("\n") : ""}
 /** Converts the fetched slice to f16 into buffer buf, flagging values f16 cannot hold. */
 ${
   ablate === "stage"
@@ -314,36 +379,7 @@ ${xDirect ? "" : "  for (var c = 0u; c < XC; c++) { keep |= xr[c].x; }\n"}  for 
 }
 `
     : ""
-}fn ${ablate === "stage" ? "stageUnused" : "stage"}(buf: u32, lid: u32) {
-${
-  xDirect
-    ? ""
-    : `  for (var c = 0u; c < XC; c++) {
-    let e = lid + c * THREADS;
-    let base = buf * BM * STRIDE + (e / (BK / XW)) * STRIDE + (e % (BK / XW)) * XW;
-    ${
-      xF16
-        ? `let q = xr[c];
-    let h0 = bitcast<vec2<f16>>(q.x); let h1 = bitcast<vec2<f16>>(q.y);
-    let h2 = bitcast<vec2<f16>>(q.z); let h3 = bitcast<vec2<f16>>(q.w);
-    xs[base] = h0.x; xs[base + 1u] = h0.y; xs[base + 2u] = h1.x; xs[base + 3u] = h1.y;
-    xs[base + 4u] = h2.x; xs[base + 5u] = h2.y; xs[base + 6u] = h3.x; xs[base + 7u] = h3.y;`
-        : `let v = xr[c];
-    if (any(abs(v) > vec4<f32>(F16_MAX))) { atomicOr(&overflow, 1u); }
-    let h = vec4<f16>(clamp(v, vec4<f32>(-F16_MAX), vec4<f32>(F16_MAX)));
-    xs[base] = h.x; xs[base + 1u] = h.y; xs[base + 2u] = h.z; xs[base + 3u] = h.w;`
-    }
-  }
-`
-}
-  for (var c = 0u; c < WC; c++) {
-    let e = lid + c * THREADS;
-    let q = wr[c];
-    let base = buf * BN * STRIDE + (e / (BK / 8u)) * STRIDE + (e % (BK / 8u)) * 8u;
-    ${stageWeightChunk(dtype)}
-  }
-}
-
+}${stageFn}${deep ? secondBank(stageFn, "fn stage(", "fn stage2(") : ""}
 ${partRange.map(exactFn).join("\n")}
 @compute @workgroup_size(${threads})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,

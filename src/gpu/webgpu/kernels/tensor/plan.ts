@@ -78,6 +78,8 @@ export interface TensorVariant {
    * workgroupUniformLoad (barrier, load, barrier): one barrier fewer per K slice (kernel-lab variant, not measured).
    */
   plainFence?: boolean;
+  /** With prefetch: 2 keeps two K slices in registers ahead of the one being multiplied (kernel-lab variant, not measured). */
+  prefetchDepth?: 2;
   /**
    * Kernel-lab timing ablation, wrong results: "fetch" reads no x or W (registers get made-up values), "stage"
    * stores nothing to workgroup memory (it only waits for the fetched registers), "multiply" loads no matrices and
@@ -116,6 +118,19 @@ export const TENSOR_VARIANTS: readonly TensorVariant[] = [
     prefetch: true,
     xF16: true,
     plainFence: true,
+  },
+  {
+    name: "128x128-sg2x2-rb2-x16",
+    sgRows: 2,
+    sgCols: 2,
+    tileM: 4,
+    tileN: 4,
+    bk: 32,
+    pad: 8,
+    buffers: 1,
+    prefetch: true,
+    prefetchDepth: 2,
+    xF16: true,
   },
   ...(["fetch", "stage", "multiply"] as const).map((ablate): TensorVariant => ({
     name: `128x128-sg2x2-rb-x16-no-${ablate}`,
