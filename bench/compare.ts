@@ -83,6 +83,16 @@ const rows: string[][] = [
     torch.prefill_eager[String(p.tokens)]?.tok_s.toFixed(0) ?? "—",
     "—",
   ]),
+  // Decode steps of equal requests batched together (ours: --decode-batch; the fast column: 256, the serving size).
+  ...[...new Set([...ours.batchedDecode, ...(fast?.batchedDecode ?? [])].map((b) => b.batch))]
+    .sort((a, b) => a - b)
+    .map((batch) => {
+      const cell = (report: BenchReport | null) => {
+        const b = report?.batchedDecode.find((r) => r.batch === batch);
+        return b ? `${b.msPerStep.toFixed(2)} (${b.tokensPerSecond.toFixed(0)} tok/s)` : "—";
+      };
+      return [`decode batch ${batch}, ms per step`, cell(ours), cell(fast), "—", "—"];
+    }),
   [
     "peak GPU memory (GB)",
     (peakMiB * 1.048576e-3).toFixed(1) + " (nvidia-smi, whole process)",

@@ -11,12 +11,13 @@ poll=$!
 node dist/src/cli/main.js bench --shape llama-3.1-8b --backend webgpu --prefill 512,2048 --prompt 128 --new 256 \
   --concurrency 1,8,32,128 --json "$@" > "$out/bench-ours.json"
 kill $poll
-# The fastest configuration beside it (tensor cores, no bounds clamping; not batch-invariant): prefill and
-# batch-1 decode (later options win, so the serving and batch levels are dropped here), then on its own run (its
+# The fastest configuration beside it (tensor cores, no bounds clamping; not batch-invariant): prefill, batch-1
+# decode and a decode step of 256 requests, the serving size (later options win, so the serving levels and the
+# default's batch sizes are dropped here), then on its own run (its
 # 2,048-token steps would change the prefill chunking) serving at FAST_CONCURRENCY (default 256; "" skips it)
 # with a FAST_KV_CACHE (default 48GB) KV cache.
 node dist/src/cli/main.js bench --shape llama-3.1-8b --backend webgpu --prefill 512,2048 --prompt 128 --new 256 \
-  --json "$@" --tensor-cores --no-robustness --concurrency "" --decode-batch "" > "$out/bench-fast.json"
+  --json "$@" --tensor-cores --no-robustness --concurrency "" --decode-batch 256 > "$out/bench-fast.json"
 fast_serving=""
 if [ -n "${FAST_CONCURRENCY-256}" ]; then
   node dist/src/cli/main.js bench --shape llama-3.1-8b --backend webgpu --prompt 128 \
