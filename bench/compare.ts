@@ -20,8 +20,8 @@ const lastJson = (file: string) =>
       .at(-1) ?? "null",
   );
 const ours = lastJson(oursPath) as BenchReport & { title: string };
-const fast = fastPath ? (lastJson(fastPath) as BenchReport | null) : null;
-const fastServing = fastServingPath ? (lastJson(fastServingPath) as BenchReport | null) : null;
+const fast = fastPath ? (lastJson(fastPath) as (BenchReport & { title: string }) | null) : null;
+const fastServing = fastServingPath ? (lastJson(fastServingPath) as (BenchReport & { title: string }) | null) : null;
 const torch = lastJson(torchPath) as {
   device: string;
   torch: string;
@@ -103,6 +103,9 @@ const rows: string[][] = [
 ];
 const columns = fast ? rows : rows.map((row) => row.filter((_, i) => i !== 2));
 console.log(`${torch.device}, ${new Date().toISOString().slice(0, 10)}; torch ${torch.torch}; ${ours.title}`);
+// Each run's title names its flags and any kernel switches (SWALLOW_*) set for it.
+const otherTitles = new Set([fast, fastServing].flatMap((report) => (report && report.title !== ours.title ? [report.title] : [])));
+for (const title of otherTitles) console.log(`also: ${title}`);
 console.log(`copy bandwidth ${torch.copy_gb_s} GB/s → decode ceiling ${torch.ceiling_tok_s} tok/s (weight bytes per token ÷ bandwidth)\n`);
 console.log(
   `| measurement | swallow (WebGPU, default)${fast ? " | swallow --tensor-cores --no-robustness" : ""} | transformers generate | torch.compile static-cache loop |`,

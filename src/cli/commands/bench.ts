@@ -9,6 +9,7 @@ import { info, writeLine } from "../io.js";
 import { backendChoice, loadFromFlags, modelFlags } from "../load.js";
 import { samplingFromFlags } from "../sampling-flags.js";
 import { describeMemoryAccount } from "../../engine/memory-account.js";
+import { kernelSwitchesSet } from "../../gpu/webgpu/env.js";
 
 const HELP = `usage: swallow bench [--model DIR|ORG/NAME | --shape ${Object.keys(MODEL_SHAPES).join("|")} [--layers N]]
                      [--backend cpu|webgpu|auto] [--prefill 512,2048] [--prompt 128] [--new 256]
@@ -96,8 +97,12 @@ export async function runBench(argv: string[]): Promise<void> {
     model = await loadFromFlags({ ...values, "max-model-len": String(maxModelLen) }, serving);
     title = `${values.model ?? "demo model"} on ${values.backend ?? "auto"}`;
   }
-  // The flags that change which kernels run, so a saved report says what it measured.
-  const modes = [values["tensor-cores"] ? "--tensor-cores" : "", values["no-robustness"] ? "--no-robustness" : ""].filter(Boolean);
+  // The flags and environment switches that change which kernels run, so a saved report says what it measured.
+  const modes = [
+    values["tensor-cores"] ? "--tensor-cores" : "",
+    values["no-robustness"] ? "--no-robustness" : "",
+    ...kernelSwitchesSet(),
+  ].filter(Boolean);
   if (modes.length > 0) title += ` (${modes.join(" ")})`;
   if (values.profile) profiler ??= stepProfiler(model.runner.backend);
   const report = await measure(model, {
