@@ -88,6 +88,9 @@ export interface TensorVariant {
   ablate?: "fetch" | "stage" | "multiply";
 }
 
+/** The 128×128 tile of 2×2 subgroups with one buffer and the next K slice prefetched into registers (x16). */
+const PREFETCHING_128 = { sgRows: 2, sgCols: 2, tileM: 4, tileN: 4, bk: 32, pad: 8, buffers: 1, prefetch: true, xF16: true } as const;
+
 /**
  * The variants the kernel lab sweeps; the first that fits the device is the default where TENSOR_TILE_CLASSES
  * do not fit. Measured on the H100 (bench/NOTES.md, session 4, robustness on): 128x256-sg2x4-rb-x16 was the
@@ -104,45 +107,14 @@ export const TENSOR_VARIANTS: readonly TensorVariant[] = [
   { name: "64x128-sg2x2-db-x16", sgRows: 2, sgCols: 2, tileM: 2, tileN: 4, bk: 32, pad: 8, buffers: 2, xF16: true },
   { name: "64x64-sg2x2-db-x16", sgRows: 2, sgCols: 2, tileM: 2, tileN: 2, bk: 32, pad: 8, buffers: 2, xF16: true },
   { name: "128x128-sg2x2-k64-db-xd", sgRows: 2, sgCols: 2, tileM: 4, tileN: 4, bk: 64, pad: 8, buffers: 2, xF16: true, xDirect: true },
-  { name: "128x128-sg2x2-rb-x16", sgRows: 2, sgCols: 2, tileM: 4, tileN: 4, bk: 32, pad: 8, buffers: 1, prefetch: true, xF16: true },
-  { name: "64x128-sg2x2-rb-x16", sgRows: 2, sgCols: 2, tileM: 2, tileN: 4, bk: 32, pad: 8, buffers: 1, prefetch: true, xF16: true },
-  {
-    name: "128x128-sg2x2-rb-pf-x16",
-    sgRows: 2,
-    sgCols: 2,
-    tileM: 4,
-    tileN: 4,
-    bk: 32,
-    pad: 8,
-    buffers: 1,
-    prefetch: true,
-    xF16: true,
-    plainFence: true,
-  },
-  {
-    name: "128x128-sg2x2-rb2-x16",
-    sgRows: 2,
-    sgCols: 2,
-    tileM: 4,
-    tileN: 4,
-    bk: 32,
-    pad: 8,
-    buffers: 1,
-    prefetch: true,
-    prefetchDepth: 2,
-    xF16: true,
-  },
+  { name: "128x128-sg2x2-rb-x16", ...PREFETCHING_128 },
+  { name: "64x128-sg2x2-rb-x16", ...PREFETCHING_128, tileM: 2 },
+  // Kernel-lab variants of the prefetching 128×128 tile (not tile classes; bench/NOTES.md, session 9).
+  { name: "128x128-sg2x2-rb-pf-x16", ...PREFETCHING_128, plainFence: true },
+  { name: "128x128-sg2x2-rb2-x16", ...PREFETCHING_128, prefetchDepth: 2 },
   ...(["fetch", "stage", "multiply"] as const).map((ablate): TensorVariant => ({
     name: `128x128-sg2x2-rb-x16-no-${ablate}`,
-    sgRows: 2,
-    sgCols: 2,
-    tileM: 4,
-    tileN: 4,
-    bk: 32,
-    pad: 8,
-    buffers: 1,
-    prefetch: true,
-    xF16: true,
+    ...PREFETCHING_128,
     ablate,
   })),
 ];
