@@ -146,7 +146,9 @@ export function tensorMatmulSource(layout: TensorLayout, dtype: WeightDtype, par
   // prefetchDepth 2 (kernel lab): two register banks, slice s + 2 fetched into the free bank while slice s is
   // multiplied and slice s + 1 waits in the other; the loop is unrolled by two so each bank keeps its own names.
   const deep = variant.prefetchDepth === 2;
-  if (deep && (buffers !== 1 || xDirect)) throw new Error(`${variant.name}: prefetchDepth 2 needs one buffer and staged x`);
+  if (deep && (buffers !== 1 || xDirect || ablate === "stage")) {
+    throw new Error(`${variant.name}: prefetchDepth 2 needs one buffer, staged x and real staging`);
+  }
   const deepStep = (p: number, s: string, free: string, held: string) => `  {
     let s = ${s};
     if (s + 2u < sliceEnd) { ${fnName("fetch", p)}${free}(m0, n0, (s + 2u) * BK, lid); }
@@ -169,7 +171,16 @@ ${deepStep(p, "s0", "", "2")}
 ${deepStep(p, "s0 + 1u", "2", "")}
     }
   }`;
-  const stageFn = `fn ${ablate === "stage" ? "stageUnused" : "stage"}(buf: u32, lid: u32) {
+  const stageFn =
+    ablate === "stage"
+      ? `// Timing ablation: waits for the fetched registers (one OR each) and stores nothing.
+fn stage(buf: u32, lid: u32) {
+  var keep = 0u;
+${xDirect ? "" : "  for (var c = 0u; c < XC; c++) { keep |= xr[c].x; }\n"}  for (var c = 0u; c < WC; c++) { keep |= wr[c].x; }
+  if (keep == 0xfffffff7u) { ws[lid] = 1.0h; }
+}
+`
+      : `fn stage(buf: u32, lid: u32) {
 ${
   xDirect
     ? ""
@@ -369,17 +380,7 @@ ${deep ? `var<private> xr2: array<${xF16 ? "vec4<u32>" : "vec4<f32>"}, XC>;\nvar
 ${partRange.map(fetchFn).join("\n")}
 ${deep ? partRange.map((p) => secondBank(fetchFn(p), `fn ${fnName("fetch", p)}(`, `fn ${fnName("fetch", p)}2(`)).join("\n") : ""}
 /** Converts the fetched slice to f16 into buffer buf, flagging values f16 cannot hold. */
-${
-  ablate === "stage"
-    ? `// Timing ablation: waits for the fetched registers (one OR each) and stores nothing.
-fn stage(buf: u32, lid: u32) {
-  var keep = 0u;
-${xDirect ? "" : "  for (var c = 0u; c < XC; c++) { keep |= xr[c].x; }\n"}  for (var c = 0u; c < WC; c++) { keep |= wr[c].x; }
-  if (keep == 0xfffffff7u) { ws[lid] = 1.0h; }
-}
-`
-    : ""
-}${stageFn}${deep ? secondBank(stageFn, "fn stage(", "fn stage2(") : ""}
+${stageFn}${deep ? secondBank(stageFn, "fn stage(", "fn stage2(") : ""}
 ${partRange.map(exactFn).join("\n")}
 @compute @workgroup_size(${threads})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -492,11 +493,9 @@ export function matmulTensor(
   const [n, k] = weight.shape;
   // Whole row tiles are stored (rows past x.rows land in the spare capacity and are never read).
   const { splits, capacityRows, x16: x16Shape } = tensorAllocation(layout, x.rows, n, k);
-  const out = splits > 1 ? ctx.recorder.output(capacityRows * splits, n) : ctx.recorder.output(x.rows, n, capacityRows);
+  const out = tensorOutput(ctx, x.rows, n, splits, capacityRows);
   if (out.isEmpty) return { out, residualAdded: false };
-  const { config } = layout;
-  const key = `matmul.tensor/${weight.dtype}/${layout.variant.name}/${config.M}x${config.N}x${config.K}/sg${layout.subgroupSize}/${layout.majorness}`;
-  const pipeline = ctx.pipelines.get(key, () => tensorMatmulSource(layout, weight.dtype));
+  const pipeline = ctx.pipelines.get(tensorPipelineKey(layout, weight.dtype, 1), () => tensorMatmulSource(layout, weight.dtype));
   const slices = Math.ceil(k / layout.variant.bk);
   const slicesPerSplit = Math.ceil(slices / splits);
   const params = uniform(x.rows, k, n, splits, slicesPerSplit, capacityRows * n);
@@ -505,6 +504,18 @@ export function matmulTensor(
   ctx.recorder.dispatch(pipeline, resources, tensorWorkgroups(layout, x.rows, n) * splits);
   if (splits === 1) return { out, residualAdded: false };
   return { out: reduceSplits(ctx, out, splits, x.rows, capacityRows, residual), residualAdded: residual !== null };
+}
+
+/** The kernel's pipeline-cache key for a layout, weight dtype and number of parts (1: one weight). */
+function tensorPipelineKey(layout: TensorLayout, dtype: WeightDtype, parts: number): string {
+  const { config } = layout;
+  const key = `matmul.tensor/${dtype}/${layout.variant.name}/${config.M}x${config.N}x${config.K}/sg${layout.subgroupSize}/${layout.majorness}`;
+  return parts > 1 ? `${key}/parts${parts}` : key;
+}
+
+/** The kernel's [rows, n] output with room for whole row tiles, or its `splits` blocks of partial sums. */
+function tensorOutput(ctx: KernelContext, rows: number, n: number, splits: number, capacityRows: number): GpuActivation {
+  return splits > 1 ? ctx.recorder.output(capacityRows * splits, n) : ctx.recorder.output(rows, n, capacityRows);
 }
 
 /** The xF16 pre-pass of x into an f16 copy of `shape`; returns the copy and its row flags as the kernel binds them. */
@@ -540,11 +551,10 @@ export function matmulTensorParts(
   for (const n of ns) tileEnds.push((tileEnds.at(-1) ?? 0) + Math.ceil(n / layout.bn));
   // The parts' tiles side by side: split-K and the allocation as for one output of their tiles' width.
   const { splits, capacityRows, x16: x16Shape } = tensorAllocation(layout, x.rows, tileEnds.at(-1)! * layout.bn, k);
-  const outs = ns.map((n) => (splits > 1 ? ctx.recorder.output(capacityRows * splits, n) : ctx.recorder.output(x.rows, n, capacityRows)));
+  const outs = ns.map((n) => tensorOutput(ctx, x.rows, n, splits, capacityRows));
   if (x.rows === 0) return outs;
-  const { config } = layout;
-  const key = `matmul.tensor/${weights[0].dtype}/${layout.variant.name}/${config.M}x${config.N}x${config.K}/sg${layout.subgroupSize}/${layout.majorness}/parts${parts}`;
-  const pipeline = ctx.pipelines.get(key, () => tensorMatmulSource(layout, weights[0].dtype, parts));
+  const dtype = weights[0].dtype;
+  const pipeline = ctx.pipelines.get(tensorPipelineKey(layout, dtype, parts), () => tensorMatmulSource(layout, dtype, parts));
   const slicesPerSplit = Math.ceil(Math.ceil(k / layout.variant.bk) / splits);
   const quad = (values: number[]) => [0, 1, 2, 3].map((i) => values[Math.min(i, values.length - 1)]);
   const params = uniform(

@@ -1,7 +1,6 @@
 import type { WebGpuDevice } from "../../device.js";
 import { envVar } from "../../env.js";
 import {
-  defaultLayout,
   layoutVariant,
   pickF16Config,
   TENSOR_TILE_CLASSES,
@@ -31,23 +30,6 @@ export function tensorCoreSetup(gpu: WebGpuDevice, majorness: MajornessSyntax = 
     maxWorkgroupBytes: gpu.limits.maxComputeWorkgroupStorageSize,
     maxInvocations: gpu.limits.maxComputeInvocationsPerWorkgroup,
   };
-}
-
-/**
- * The layout the backend uses: the named variant (SWALLOW_TENSOR_VARIANT, for the kernel lab's end-to-end
- * runs) when it fits, else the default one; null without tensor cores.
- */
-export function tensorCoreLayout(gpu: WebGpuDevice, variantName?: string, majorness?: MajornessSyntax): TensorLayout | null {
-  const setup = tensorCoreSetup(gpu, majorness);
-  if (!setup) return null;
-  const name = variantName ?? envVar("SWALLOW_TENSOR_VARIANT");
-  // Timing ablations compute wrong results: only the kernel lab runs them.
-  const named = name ? TENSOR_VARIANTS.find((v) => v.name === name && v.ablate === undefined) : undefined;
-  if (named) {
-    const layout = layoutVariant(named, setup);
-    if (typeof layout !== "string") return layout;
-  }
-  return defaultLayout(setup);
 }
 
 /**
