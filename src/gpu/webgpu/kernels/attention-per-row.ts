@@ -168,12 +168,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let qBase = (t * params.numHeads + h0 + i / LANES) * LANES;
 ${rope ? ropedQLoad("qShared[i]", "    ") : "    qShared[i] = q[qBase + d];"}
   }
-${fused ? FUSED_OWN_LOAD(kvDtype, rope) : ""}
-  if (lid == 0u) { lengthShared = u32(positions[t]) + 1u; }
-  workgroupBarrier();
-  let length = workgroupUniformLoad(&lengthShared);
-${fused ? FUSED_STORE(wide, false) : ""}
-  let tableBase = u32(seqIndex[t]) * params.maxBlocksPerSeq;
+${rowPrologue(kvDtype, rope, fused, wide, false)}
   let g = lid / LANES;
   let lane = lid % LANES;
 
@@ -445,12 +440,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let laneBase = lane * ${loads}u; // the lane's first cache element of a head
   var ${hs.flatMap((h) => js.map((j) => `q${h}_${j}`)).join(": vec4<f32>;\n  var ")}: vec4<f32>;
 ${hs.flatMap((h) => js.map((j) => qLoad(h, j))).join("\n")}
-${fused ? FUSED_OWN_LOAD(kvDtype, rope) : ""}
-  if (lid == 0u) { lengthShared = u32(positions[t]) + 1u; }
-  workgroupBarrier();
-  let length = workgroupUniformLoad(&lengthShared);
-${fused ? FUSED_STORE(wide, wide) : ""}
-  let tableBase = u32(seqIndex[t]) * params.maxBlocksPerSeq;
+${rowPrologue(kvDtype, rope, fused, wide, wide)}
   let cached = ${fused ? "length - 1u; // the own position comes from kOwn / vOwn" : "length;"}
 ${lines(hs, (h) => `var m${h} = LOWEST;\n  var s${h} = 0.0;\n  ${js.map((j) => `var a${h}_${j} = vec4<f32>(0.0);`).join("\n  ")}`, "  ")}
   // A cached position to clamp to (none when cached is 0: then no chunk loads from the cache).
@@ -494,6 +484,19 @@ ${hs.map(perHead).join("\n")}
 ${hs.map(combine).join("\n")}
 }
 `;
+}
+
+/**
+ * Both designs' start of a row: the fused kernel's own K/V (roped) into workgroup memory, the row's length
+ * (positions[t] + 1) read uniformly, the fused store of its K/V, and its block-table base.
+ */
+function rowPrologue(kvDtype: KvDtype, rope: boolean, fused: boolean, wideKeys: boolean, wideValues: boolean): string {
+  return `${fused ? FUSED_OWN_LOAD(kvDtype, rope) : ""}
+  if (lid == 0u) { lengthShared = u32(positions[t]) + 1u; }
+  workgroupBarrier();
+  let length = workgroupUniformLoad(&lengthShared);
+${fused ? FUSED_STORE(wideKeys, wideValues) : ""}
+  let tableBase = u32(seqIndex[t]) * params.maxBlocksPerSeq;`;
 }
 
 /** The fused kernel's extra bindings (after cosSin when roping), its own-position K/V and their accessors. */
