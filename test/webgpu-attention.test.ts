@@ -10,6 +10,8 @@ import {
   singleTokenRows,
   SPLIT_BELOW_ITEMS,
 } from "../src/gpu/webgpu/kernels/attention.js";
+import { KEY_BLOCK, tensorAttentionHeads, tensorAttentionLayout } from "../src/gpu/webgpu/kernels/attention-tensor.js";
+import { tensorCoreSetup } from "../src/gpu/webgpu/kernels/tensor/setup.js";
 import {
   attentionPerRow,
   GROUPED_HEADS_MIN_WORKGROUPS,
@@ -80,9 +82,11 @@ async function checkAttention(
   headDim: number,
   bound: number,
   lengths = [70, 9, 23],
+  heads: { numHeads: number; numKvHeads: number } = { numHeads: 6, numKvHeads: 2 },
 ) {
-  const rng = random(700 + headDim + (kvDtype === "f16" ? 1 : 0));
-  const [numHeads, numKvHeads, blockSize] = [6, 2, 4];
+  const rng = random(700 + headDim + (kvDtype === "f16" ? 1 : 0) + heads.numHeads);
+  const { numHeads, numKvHeads } = heads;
+  const blockSize = 4;
   const maxBlocksPerSeq = Math.ceil(Math.max(...lengths) / blockSize);
   const numBlocks = lengths.reduce((n, length) => n + Math.ceil(length / blockSize), 0) + 3;
   const layout = { numLayers: 2, numKvHeads, headDim, numBlocks, blockSize };
@@ -113,7 +117,8 @@ async function checkAttention(
     const out = await gpu.read(gpu.attention(upload(numTokens, qCols, q), cache, layer, batch, numHeads, scale));
     ops.writeKvRows(reference, k, v, slots);
     const expected = ops.pagedAttention(q, reference, positions, seqIndex, blockTables, maxBlocksPerSeq, numHeads, headDim, scale);
-    assertClose(t, `attention KV ${kvDtype} headDim ${headDim}, ${numTokens} tokens`, out, expected, bound);
+    const label = `attention (${gpu.attentionPath}) KV ${kvDtype} headDim ${headDim}, ${numHeads}/${numKvHeads} heads, ${numTokens} tokens`;
+    assertClose(t, label, out, expected, bound);
   };
   const split = 11;
   await runStep([...run(0, 0, lengths[0]), ...run(2, 0, split), ...run(1, 0, lengths[1] - 1)]);
@@ -173,6 +178,76 @@ test(
     }
   },
 );
+
+const noTensorCores = !gpu || !tensorCoreSetup(gpu.gpu) ? "no subgroup matrices (f16 → f32) on this device" : false;
+
+test(
+  "tensor-core attention (prefill runs) matches the reference: GQA groups of 1, 3, 4 and 8, heads of 16 to 128",
+  { skip: skip || noTensorCores },
+  async (t) => {
+    gpu.attentionPath = "tensor";
+    try {
+      // Runs shorter than a 16-token item, a chunk after cached positions, a decode row of another sequence
+      // (checkAttention's two steps), contexts over many 32-key blocks and one past a block's end by one key.
+      for (const heads of [
+        { numHeads: 6, numKvHeads: 2 },
+        { numHeads: 8, numKvHeads: 2 },
+        { numHeads: 16, numKvHeads: 2 },
+        { numHeads: 4, numKvHeads: 4 },
+      ]) {
+        await checkAttention(t, "f16", 16, F16_OPERANDS, [70, 9, 23], heads);
+        await checkAttention(t, "f16", 80, F16_OPERANDS, [33, 9, 23], heads);
+      }
+      await checkAttention(t, "f16", 128, F16_OPERANDS, [520, 9, 23], { numHeads: 8, numKvHeads: 2 });
+      await assert.rejects(checkAttention(t, "f32", 16, F16_OPERANDS), /needs an f16 KV cache/);
+    } finally {
+      gpu.attentionPath = "auto";
+    }
+  },
+);
+
+test(
+  "tensor-core attention with RoPE fused into its q load gives the tiled kernel's rows (f16 operands apart)",
+  { skip: skip || noTensorCores },
+  async (t) => {
+    const headDim = 64;
+    const invFreq = Float32Array.from({ length: headDim / 2 }, (_, i) => 500000 ** (-(2 * i) / headDim));
+    const frequencies = await gpu.uploadWeight("inv_freq", { dtype: "f32", shape: [headDim / 2], bytes: new Uint8Array(invFreq.buffer) });
+    const rows = new Map<string, Float32Array>();
+    try {
+      for (const kernel of ["tiled", "tensor"] as const) {
+        gpu.attentionPath = kernel;
+        rows.set(kernel, await attendSequence(t, "f16", headDim, frequencies, [run(0, 0, 23), run(0, 23, 70)]));
+      }
+    } finally {
+      gpu.attentionPath = "auto";
+    }
+    assertClose(t, "tensor vs tiled, fused RoPE", rows.get("tensor")!, rows.get("tiled")!, F16_OPERANDS);
+  },
+);
+
+test("the tensor-core attention's shape rules: heads per item divide the GQA group, memory within the limit", () => {
+  assert.deepEqual([1, 2, 3, 4, 6, 8, 5].map(tensorAttentionHeads), [1, 2, 3, 4, 3, 4, 1]);
+  const h100 = {
+    config: { componentType: "f16", resultComponentType: "f32", M: 16, N: 16, K: 16 },
+    majorness: "argument" as const,
+    subgroupSize: 32,
+    maxWorkgroupBytes: 48 * 1024,
+  };
+  const layout = tensorAttentionLayout(h100, 128, 4);
+  assert.ok(
+    typeof layout !== "string" && layout.bytes <= 48 * 1024 && layout.threads === 128 && layout.perRow === 2,
+    JSON.stringify(layout),
+  );
+  assert.match(String(tensorAttentionLayout(h100, 6, 1)), /not a multiple/);
+  assert.match(String(tensorAttentionLayout({ ...h100, maxWorkgroupBytes: 16 * 1024 }, 128, 4)), /exceed/);
+  assert.equal(KEY_BLOCK % 16, 0);
+  // Items of the tensor kernel: 16 tokens × at most 4 heads, also when the group has 8.
+  const positions = Int32Array.from({ length: 40 }, (_, i) => i);
+  const list = attentionWorkList(positions, new Int32Array(40), 40, 16, 8, 64, false, false, 4);
+  for (let i = 0; i < list.length; i += 4) assert.ok((list[i + 1] & 0xffff) <= 16 && list[i + 1] >>> 16 === 4);
+  assert.equal(list.length / 4, 3 * 2 * 2, "3 runs × 2 KV heads × 2 items of 4 heads");
+});
 
 /**
  * Sequence 0 (70 tokens) attended in different batchings; sequences 1 and 2 are the other traffic. Returns

@@ -26,6 +26,7 @@ import {
 } from "./device.js";
 import { elementwise } from "./kernels/elementwise.js";
 import { attention, attentionTiles, singleTokenRows } from "./kernels/attention.js";
+import { attentionTensor, tensorAttentionHeads, tensorAttentionLayout, type TensorAttentionSetup } from "./kernels/attention-tensor.js";
 import { attentionPerRow, GROUP_LANES, type PerRowAttentionInputs } from "./kernels/attention-per-row.js";
 import { embed } from "./kernels/embed.js";
 import { gatherRows } from "./kernels/gather-rows.js";
@@ -56,7 +57,7 @@ import type { KvDtype } from "./wgsl.js";
 import { envVar } from "./env.js";
 
 /** The attention kernels a step can take (WebGpuBackend.attentionPath). */
-export type AttentionKernelChoice = "per-row" | "tiled" | "split";
+export type AttentionKernelChoice = "per-row" | "tiled" | "split" | "tensor";
 
 export interface WebGpuBackendOptions extends WebGpuOptions {
   /** An adapter already chosen (e.g. by backend selection); default: the runtime's default adapter. */
@@ -148,11 +149,18 @@ export class WebGpuBackend implements Backend {
   perRowHeads: "auto" | number = perRowHeadsFromEnv();
   /**
    * Whether products of one input by several weights (q/k/v, gate/up) that take the tensor-core kernel run as one
-   * dispatch (matmulTensorParts). Off unless SWALLOW_TENSOR_MERGE=on: its first version (a branch per weight load)
-   * was measured slower on the H100 (decode batch 256: 97.6 against 70.9 ms per step); the version with a whole
-   * tile loop per part is not measured yet (bench/NOTES.md, session 9).
+   * dispatch (matmulTensorParts): one x → f16 pre-pass and one split-K count for all. On unless
+   * SWALLOW_TENSOR_MERGE=off: with a whole tile loop per part it made the H100's batch-256 decode step 71.2 → 66.6 ms
+   * and prefill 2048 388 → 365 ms (bench/NOTES.md, session 10; its first version, a branch per weight load, was slower).
    */
-  mergeTensorProducts = envVar("SWALLOW_TENSOR_MERGE") === "on";
+  mergeTensorProducts = envVar("SWALLOW_TENSOR_MERGE") !== "off";
+  /**
+   * Whether prefill runs take the tensor-core attention (kernels/attention-tensor.ts) where it can run: the tiled
+   * kernel's place when not batch-invariant, with an f16 KV cache. SWALLOW_TENSOR_ATTENTION=off keeps the tiled one.
+   */
+  tensorAttention = envVar("SWALLOW_TENSOR_ATTENTION") !== "off";
+  /** What the tensor-core attention needs from the device; null without usable subgroup matrices. */
+  private readonly tensorAttentionSetup: TensorAttentionSetup | null;
   /** See WebGpuBackendOptions.batchInvariant. */
   batchInvariant: boolean;
   /** The tensor-core kernel's layout on this device, or null when the device has no usable subgroup matrices. */
@@ -197,6 +205,13 @@ export class WebGpuBackend implements Backend {
     this.robust = !robustnessDisabled(options);
     this.tensorLayouts = tensorCoreLayouts(gpu, majorness, this.robust);
     this.tensorLayout = this.tensorLayouts[0] ?? null;
+    const setup = tensorCoreSetup(gpu, majorness);
+    this.tensorAttentionSetup = setup && {
+      config: setup.config,
+      majorness,
+      subgroupSize: setup.subgroupSize,
+      maxWorkgroupBytes: setup.maxWorkgroupBytes,
+    };
     this.maxWeightBytes = Math.min(options.maxWeightBytes ?? Number.POSITIVE_INFINITY, gpu.limits.maxStorageBufferBindingSize);
     this.pool = new BufferPool(this.device, gpu.limits, BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST, "activations");
     this.readbackPool = new BufferPool(this.device, gpu.limits, BufferUsage.MAP_READ | BufferUsage.COPY_DST, "readback");
@@ -484,31 +499,50 @@ export class WebGpuBackend implements Backend {
       const inputs = this.perRowInputs(batch);
       return attentionPerRow(this.ctx, activation(q), kv.layers[layer], kv.dtype, kv.layout, inputs, numHeads, scale, cosSin);
     }
-    const out = attention(
-      this.ctx,
-      activation(q),
-      kv.layers[layer],
-      kv.dtype,
-      kv.layout,
-      {
-        hostPositions: batch.positions,
-        hostSeqIndex: batch.seqIndex,
-        positions: this.i32Input(batch.positions, batch.numTokens),
-        blockTables: this.i32Input(batch.blockTables),
-        maxBlocksPerSeq: batch.maxBlocksPerSeq,
-        owner: batch,
-        tiles: attentionTiles(headDim, this.gpu.limits.maxComputeWorkgroupStorageSize),
-        skipSingles: kernel === "split",
-      },
-      numHeads,
-      scale,
-      cosSin,
-    );
+    const runInputs = {
+      hostPositions: batch.positions,
+      hostSeqIndex: batch.seqIndex,
+      positions: this.i32Input(batch.positions, batch.numTokens),
+      blockTables: this.i32Input(batch.blockTables),
+      maxBlocksPerSeq: batch.maxBlocksPerSeq,
+      owner: batch,
+      skipSingles: kernel === "split",
+    };
+    const tensorSetup = this.tensorAttentionFor(kv, numHeads, kernel);
+    const out = tensorSetup
+      ? attentionTensor(this.ctx, tensorSetup, activation(q), kv.layers[layer], kv.layout, runInputs, numHeads, scale, cosSin)
+      : attention(
+          this.ctx,
+          activation(q),
+          kv.layers[layer],
+          kv.dtype,
+          kv.layout,
+          { ...runInputs, tiles: attentionTiles(headDim, this.gpu.limits.maxComputeWorkgroupStorageSize) },
+          numHeads,
+          scale,
+          cosSin,
+        );
     if (kernel !== "split") return out;
     const singles = this.singleTokenRows(batch);
     const subset = { rows: this.i32Input(singles), count: singles.length, into: out };
     const inputs = { ...this.perRowInputs(batch), subset };
     return attentionPerRow(this.ctx, activation(q), kv.layers[layer], kv.dtype, kv.layout, inputs, numHeads, scale, cosSin);
+  }
+
+  /**
+   * The tensor-core attention's setup when it serves this step's runs: forced ("tensor", which throws where it
+   * cannot run), or in the tiled kernel's place when not batch-invariant and it can run; else null.
+   */
+  private tensorAttentionFor(kv: GpuKvCache, numHeads: number, kernel: AttentionKernelChoice): TensorAttentionSetup | null {
+    const forced = kernel === "tensor";
+    if (!forced && (this.batchInvariant || !this.tensorAttention)) return null;
+    const setup = this.tensorAttentionSetup;
+    const { headDim, numKvHeads } = kv.layout;
+    const layout = setup ? tensorAttentionLayout(setup, headDim, tensorAttentionHeads(numHeads / numKvHeads)) : "no subgroup matrices";
+    const reason = kv.dtype !== "f16" ? "it needs an f16 KV cache" : typeof layout === "string" ? layout : null;
+    if (reason === null) return setup;
+    if (forced) throw new Error(`tensor-core attention cannot run on ${this.gpu.adapter.name}: ${reason}`);
+    return null;
   }
 
   private singleTokenRows(batch: ForwardBatch): Int32Array {

@@ -7,13 +7,13 @@ import { repoRoot } from "../../../test/support/paths.js";
 
 test("kernelSwitchesSet names the kernel switches that are set, in list order, and nothing else (no API key)", () => {
   const env = {
-    SWALLOW_TENSOR_MERGE: "on",
+    SWALLOW_TENSOR_MERGE: "off",
     SWALLOW_API_KEY: "secret",
     SWALLOW_GEMV_ROWS: "",
     SWALLOW_ROBUSTNESS: "off",
     PATH: "/usr/bin",
   };
-  assert.deepEqual(kernelSwitchesSet(env), ["SWALLOW_ROBUSTNESS=off", "SWALLOW_TENSOR_MERGE=on"]);
+  assert.deepEqual(kernelSwitchesSet(env), ["SWALLOW_ROBUSTNESS=off", "SWALLOW_TENSOR_MERGE=off"]);
   assert.deepEqual(kernelSwitchesSet({}), []);
   assert.deepEqual(kernelSwitchesSet(undefined), []);
 });

@@ -61,8 +61,10 @@ export function attentionWorkList(
   splitSingles?: boolean,
   /** Leave out the single-token rows (singleTokenRows): another kernel serves them. */
   skipSingles = false,
+  /** Query heads per item when not the whole group (the tensor-core kernel: one subgroup per head). */
+  maxHeadsPerItem = groupSize,
 ): Uint32Array {
-  const headsPerItem = Math.min(groupSize, rows);
+  const headsPerItem = Math.min(groupSize, rows, maxHeadsPerItem);
   const tokensPerItem = Math.max(1, Math.floor(rows / headsPerItem));
   const runs: [number, number][] = [];
   for (let t = 0; t < numTokens;) {

@@ -278,7 +278,7 @@ ${
     let row = m0 + e / (BK / XW);
     let k = k0 + (e % (BK / XW)) * XW;
     var v = ${xF16 ? "vec4<u32>(0u)" : "vec4<f32>(0.0)"};
-    if (row < params.numTokens && k < params.k) { v = ${ablate === "fetch" ? (xF16 ? "vec4<u32>(row, k, 0u, 0u)" : "vec4<f32>(f32(row))") : `${xF16 ? "x16" : "x"}[row * kVec + k / XW]`}; }
+    if (row < params.numTokens && k < params.k) { v = ${ablate === "fetch" ? (xF16 ? "vec4<u32>(row, k, arrayLength(&x16), 0u)" : "vec4<f32>(f32(row), f32(arrayLength(&x)), 0.0, 0.0)") : `${xF16 ? "x16" : "x"}[row * kVec + k / XW]`}; }
     xr[c] = v;
   }
 `
@@ -289,7 +289,7 @@ ${
     let col = n0 + e / (BK / 8u);
     let k = k0 + (e % (BK / 8u)) * 8u;
     var q = vec4<u32>(0u);
-    if (col < ${nOf(p)} && k < params.k) { q = ${ablate === "fetch" ? "vec4<u32>(col, k, 1u, 2u)" : `${partName("w", p)}[col * kChunks + k / 8u]`}; }
+    if (col < ${nOf(p)} && k < params.k) { q = ${ablate === "fetch" ? `vec4<u32>(col, k, arrayLength(&${partName("w", p)}), 2u)` : `${partName("w", p)}[col * kChunks + k / 8u]`}; }
     wr[c] = q;
   }
 }

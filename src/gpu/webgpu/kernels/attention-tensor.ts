@@ -1,0 +1,375 @@
+import { activationResource, uniform, type GpuKvLayer, type KernelContext } from "../context.js";
+import type { GpuActivation, Resource } from "../recorder.js";
+import { f32Bits, LINEAR_WORKGROUP } from "../wgsl.js";
+import { attentionWorkList, checkAttentionShapes, type AttentionInputs } from "./attention.js";
+import { ropedQLoad } from "./rope.js";
+import { matrixLoad, matrixStoreRowMajor, F16_MAX, type MajornessSyntax, type SubgroupMatrixConfig } from "./tensor/plan.js";
+
+/**
+ * Causal GQA attention for prefill runs on the tensor cores (subgroup matrices, f16 × f16 → f32), over the paged
+ * f16 KV cache. A work item (attention.ts attentionWorkList) is a run of up to M consecutive tokens of one
+ * sequence (M = the matrix height, 16 on the H100) × `heads` query heads of one KV head; subgroup h owns the M rows
+ * of head h0 + h, so one K/V block staged in workgroup memory serves every head of the group.
+ *
+ * Two passes over the keys, in blocks of KEY_BLOCK from position 0:
+ *  1. S = Q·Kᵀ per block (Q scaled by scale·log2 e, held as left matrices), stored to workgroup memory; each row's
+ *     max and sum of exp2(s − max) are kept by scalar code (online, in key order per thread, then the row's
+ *     threads combined in a fixed order).
+ *  2. S again, P = exp2(S − max) / sum as f16 (already normalised: result matrices cannot be scaled per row),
+ *     O += P·V on the tensor cores; O leaves through workgroup memory so that rows past the run are not written.
+ * The second pass recomputes Q·Kᵀ (1.5× the products of one pass) instead of rescaling O whenever a row's max
+ * grows, which would take a round trip of O through memory per block.
+ *
+ * Dawn does not order subgroupMatrixLoad with workgroupBarrier (docs/design.md), so every matrix load after
+ * staged data takes the GEMM's fence: its offset adds a word read by workgroupUniformLoad after the barrier. A
+ * result matrix stored to workgroup memory and read by scalar code after a plain workgroupBarrier was read
+ * right on the H100 (bench/mma-visibility.ts, session 10), which S and O rely on; the tests check the whole
+ * kernel there. Staged rows are padded by 4 halves (rows of D + 4 and 44 halves: without robustness the H100
+ * reads matrices from rows of a multiple of 8 halves wrongly, bench/NOTES.md session 7).
+ *
+ * q·scale beyond f16's range (|q| > ~740k at head size 128) is clamped: f16 operands are this path's premise, like
+ * the KV cache's f16 elements. Only with tensor cores (not batch-invariant: the row's bits depend on its run).
+ */
+
+/** Keys per block: S is M × KEY_BLOCK per subgroup (two result matrices of width 16). */
+export const KEY_BLOCK = 32;
+
+/** Query heads per work item: the largest divisor of the GQA group that is at most 4 (one subgroup each). */
+export function tensorAttentionHeads(groupSize: number): number {
+  for (let heads = Math.min(4, groupSize); heads > 1; heads--) if (groupSize % heads === 0) return heads;
+  return 1;
+}
+
+export interface TensorAttentionSetup {
+  config: SubgroupMatrixConfig;
+  majorness: MajornessSyntax;
+  subgroupSize: number;
+  maxWorkgroupBytes: number;
+}
+
+/** Halves of padding per staged row (rows of a multiple of 8 halves load wrongly without robustness on the H100). */
+const ROW_PAD = 4;
+/** The P rows: KEY_BLOCK + 12 = 44 halves, a stride measured right without robustness. */
+const P_STRIDE = KEY_BLOCK + 12;
+/** The S / O rows (f32). */
+const S_STRIDE = KEY_BLOCK + 4;
+
+/** The kernel's layout for a head size and heads per item, or why it cannot run (a message). */
+export function tensorAttentionLayout(
+  setup: TensorAttentionSetup,
+  headDim: number,
+  heads: number,
+): { threads: number; rows: number; perRow: number; bytes: number } | string {
+  const { M, N, K } = setup.config;
+  if (headDim % 16 !== 0 || headDim % N !== 0 || headDim % K !== 0) return `head size ${headDim} is not a multiple of the matrix size`;
+  if (KEY_BLOCK % N !== 0 || KEY_BLOCK % K !== 0) return `the ${M}×${N}×${K} matrices do not tile ${KEY_BLOCK} keys`;
+  const threads = heads * setup.subgroupSize;
+  const rows = heads * M;
+  if (threads % rows !== 0 || KEY_BLOCK % (threads / rows) !== 0) return `${threads} threads do not split ${rows} rows evenly`;
+  const stride = headDim + ROW_PAD;
+  const bytes = 2 * Math.max(2 * KEY_BLOCK, rows) * stride + 4 * rows * S_STRIDE + 2 * rows * P_STRIDE + 8 * threads + 4 * rows + 8;
+  if (bytes > setup.maxWorkgroupBytes) return `${bytes} bytes of workgroup memory exceed ${setup.maxWorkgroupBytes}`;
+  return { threads, rows, perRow: threads / rows, bytes };
+}
+
+export function tensorAttentionSource(setup: TensorAttentionSetup, headDim: number, heads: number, rope: boolean): string {
+  const layout = tensorAttentionLayout(setup, headDim, heads);
+  if (typeof layout === "string") throw new Error(`tensor attention: ${layout}`);
+  const { M, N, K } = setup.config;
+  const { threads, rows, perRow } = layout;
+  const syntax = setup.majorness;
+  const lanes = headDim / 4;
+  const stride = headDim + ROW_PAD;
+  const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+  const left = `subgroup_matrix_left<f16, ${K}, ${M}>`;
+  const right = `subgroup_matrix_right<f16, ${N}, ${K}>`;
+  const result = `subgroup_matrix_result<f32, ${N}, ${M}>`;
+  const dSteps = headDim / K;
+  const keyTiles = KEY_BLOCK / N;
+  const keySteps = KEY_BLOCK / K;
+  const dTiles = headDim / N;
+  // S = Q·Kᵀ for this block: keyTiles result matrices, stored to sS.
+  const scores = [
+    ...range(keyTiles).map((j) => `var s${j} = ${result}();`),
+    ...range(dSteps).flatMap((d) =>
+      range(keyTiles).map(
+        (j) =>
+          `s${j} = subgroupMatrixMultiplyAccumulate(q${d}, ${matrixLoad(syntax, right, "&kvs", `${j * N}u * STRIDE + ${d * K}u + fence`, true, "STRIDE")}, s${j});`,
+      ),
+    ),
+    ...range(keyTiles).map((j) => `${matrixStoreRowMajor(syntax, "&sS", `sgRow0 * S_STRIDE + ${j * N}u`, `s${j}`, "S_STRIDE")};`),
+  ].join("\n      ");
+  const weighted = range(keySteps)
+    .flatMap((kk) => [
+      `{ let p = ${matrixLoad(syntax, left, "&sP", `sgRow0 * P_STRIDE + ${kk * K}u + fence`, false, "P_STRIDE")};`,
+      ...range(dTiles).map(
+        (d) =>
+          `  o${d} = subgroupMatrixMultiplyAccumulate(p, ${matrixLoad(syntax, right, "&kvs", `VALUES + ${kk * K}u * STRIDE + ${d * N}u + fence`, false, "STRIDE")}, o${d});`,
+      ),
+      "}",
+    ])
+    .join("\n      ");
+  // A block's K or V is fetched into registers one block ahead (in flight during the block before's products and
+  // softmax), then stored to kvs: unit u = lid + i·THREADS is key u / LANES, vec4 u % LANES.
+  const units = Math.ceil((KEY_BLOCK * lanes) / threads);
+  const fetch = (name: string, registers: string, from: string) => `for (var i = 0u; i < ${units}u; i++) {
+      let u = lid + i * THREADS;
+      var v = vec4<f16>(0.0);
+      if (u < KEY_BLOCK * LANES && ${from} + u / LANES < length) { v = ${name}[kvIndex(${from} + u / LANES, tableBase, kvOffset, u % LANES)]; }
+      ${registers}[i] = v;
+    }`;
+  const stage = (registers: string, base: string) => `for (var i = 0u; i < ${units}u; i++) {
+      let u = lid + i * THREADS;
+      if (u < KEY_BLOCK * LANES) {
+        let v = ${registers}[i];
+        let at = ${base} + (u / LANES) * STRIDE + (u % LANES) * 4u;
+        kvs[at] = v.x; kvs[at + 1u] = v.y; kvs[at + 2u] = v.z; kvs[at + 3u] = v.w;
+      }
+    }`;
+  // O leaves KEY_BLOCK columns at a time through sS (N at a time where the head size is not a multiple of it).
+  const outCols = headDim % KEY_BLOCK === 0 ? KEY_BLOCK : N;
+  return `enable f16;
+enable subgroups;
+enable chromium_experimental_subgroup_matrix;
+diagnostic(off, chromium.subgroup_matrix_uniformity);
+
+struct Params { numItems: u32, numHeads: u32, groupSize: u32, kvStride: u32, blockSize: u32, maxBlocksPerSeq: u32, qScale: f32 }
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> q: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> keys: array<vec4<f16>>;
+@group(0) @binding(3) var<storage, read> values: array<vec4<f16>>;
+@group(0) @binding(4) var<storage, read> positions: array<i32>;
+@group(0) @binding(5) var<storage, read> blockTables: array<i32>;
+@group(0) @binding(6) var<storage, read> items: array<vec4<u32>>; // (t0, nTokens | nHeads << 16, h0, seq)
+@group(0) @binding(7) var<storage, read_write> out: array<f32>;
+${rope ? "@group(0) @binding(8) var<storage, read> cosSin: array<vec2<f32>>; // [numTokens, headDim / 2]" : ""}
+${LINEAR_WORKGROUP}
+
+const THREADS: u32 = ${threads}u;
+const HEADS: u32 = ${heads}u; // subgroups that multiply: one query head each
+const M: u32 = ${M}u;
+const ROWS: u32 = ${rows}u; // row r = (head h0 + r / M, token t0 + r % M)
+const PER_ROW: u32 = ${perRow}u; // threads per row in the scalar phases; thread lid has row lid / PER_ROW
+const KEY_BLOCK: u32 = ${KEY_BLOCK}u;
+const LANES: u32 = ${lanes}u; // vec4 elements per head
+const HEAD_DIM: u32 = ${headDim}u;
+const STRIDE: u32 = ${stride}u; // halves per staged row of Q, K and V
+const VALUES: u32 = KEY_BLOCK * STRIDE; // the V block's first half in kvs
+const S_STRIDE: u32 = ${S_STRIDE}u;
+const P_STRIDE: u32 = ${P_STRIDE}u;
+const F16_MAX: f32 = ${F16_MAX}.0;
+const LOWEST: f32 = -3.0e38;
+
+var<workgroup> kvs: array<f16, ${Math.max(2 * KEY_BLOCK, rows) * stride}>; // Q at first, then the K and V blocks
+var<workgroup> sS: array<f32, ${rows * S_STRIDE}>; // scores (and O on its way out), rows of S_STRIDE
+var<workgroup> sP: array<f16, ${rows * P_STRIDE}>; // normalised weights as f16
+var<workgroup> partMax: array<f32, THREADS>;
+var<workgroup> partSum: array<f32, THREADS>;
+var<workgroup> rowPos: array<i32, ROWS>; // the row's position, -1 for rows the item lacks
+var<workgroup> lengthShared: u32;
+var<workgroup> fenceWord: u32; // stays 0: read after each staging barrier into the matrix-load offsets
+
+// Storage index of vec4 d4 of key position pos's row of this KV head.
+fn kvIndex(pos: u32, tableBase: u32, kvOffset: u32, d4: u32) -> u32 {
+  let block = u32(blockTables[tableBase + pos / params.blockSize]);
+  return (block * params.blockSize + pos % params.blockSize) * params.kvStride + kvOffset + d4;
+}
+
+@compute @workgroup_size(${threads})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32, @builtin(subgroup_size) sgSize: u32) {
+  let itemIndex = linearWorkgroup(wid, nwg);
+  if (itemIndex >= params.numItems) { return; }
+  let item = items[itemIndex];
+  let t0 = item.x;
+  let nTokens = item.y & 0xffffu;
+  let nHeads = item.y >> 16u;
+  let h0 = item.z;
+  let tableBase = item.w * params.maxBlocksPerSeq;
+  let kvOffset = (h0 / params.groupSize) * LANES;
+  // Subgroups past HEADS (a device whose subgroups are smaller than its maximum) take part in the scalar phases only.
+  let sg = lid / sgSize;
+  let multiplies = sg < HEADS;
+  let sgRow0 = sg * M;
+
+  if (lid == 0u) { lengthShared = u32(positions[t0 + nTokens - 1u]) + 1u; }
+  for (var r = lid; r < ROWS; r += THREADS) {
+    var p = -1;
+    if (r % M < nTokens && r / M < nHeads) { p = positions[t0 + r % M]; }
+    rowPos[r] = p;
+  }
+  // Q (scaled by scale·log2 e, so that the softmax is exp2) as f16 rows of kvs.
+  for (var u = lid; u < ROWS * LANES; u += THREADS) {
+    let r = u / LANES;
+    let d = u % LANES;
+    var v = vec4<f32>(0.0);
+    if (r % M < nTokens && r / M < nHeads) {
+      let t = t0 + r % M;
+      let qBase = (t * params.numHeads + h0 + r / M) * LANES;
+${rope ? ropedQLoad("v", "      ") : "      v = q[qBase + d];"}
+    }
+    let h = vec4<f16>(clamp(v * params.qScale, vec4<f32>(-F16_MAX), vec4<f32>(F16_MAX)));
+    let at = r * STRIDE + d * 4u;
+    kvs[at] = h.x; kvs[at + 1u] = h.y; kvs[at + 2u] = h.z; kvs[at + 3u] = h.w;
+  }
+  var fence = workgroupUniformLoad(&fenceWord);
+  let length = workgroupUniformLoad(&lengthShared);
+${range(dSteps)
+  .map((d) => `  var q${d} = ${left}();`)
+  .join("\n")}
+  if (multiplies) {
+${range(dSteps)
+  .map((d) => `    q${d} = ${matrixLoad(syntax, left, "&kvs", `sgRow0 * STRIDE + ${d * K}u + fence`, false, "STRIDE")};`)
+  .join("\n")}
+  }
+  workgroupBarrier();
+
+  // The scalar phases: thread lid holds row r's keys part, part + PER_ROW, … of each block.
+  let r = lid / PER_ROW;
+  let part = lid % PER_ROW;
+  let pos = rowPos[r];
+
+  // Pass 1: each thread's max and sum of exp2(s − max) over its keys.
+  var runMax = LOWEST;
+  var runSum = 0.0;
+  var kNext: array<vec4<f16>, ${units}>;
+  var vNext: array<vec4<f16>, ${units}>;
+  ${fetch("keys", "kNext", "0u")}
+  for (var start = 0u; start < length; start += KEY_BLOCK) {
+    ${stage("kNext", "0u")}
+    ${fetch("keys", "kNext", "start + KEY_BLOCK")}
+    fence = workgroupUniformLoad(&fenceWord);
+    if (multiplies) {
+      ${scores}
+    }
+    workgroupBarrier();
+    var blockMax = LOWEST;
+    for (var j = part; j < KEY_BLOCK; j += PER_ROW) {
+      if (i32(start + j) <= pos) { blockMax = max(blockMax, sS[r * S_STRIDE + j]); }
+    }
+    if (blockMax > LOWEST) {
+      let newMax = max(runMax, blockMax);
+      var blockSum = 0.0;
+      for (var j = part; j < KEY_BLOCK; j += PER_ROW) {
+        if (i32(start + j) <= pos) { blockSum += exp2(sS[r * S_STRIDE + j] - newMax); }
+      }
+      runSum = runSum * exp2(runMax - newMax) + blockSum;
+      runMax = newMax;
+    }
+  }
+  partMax[lid] = runMax;
+  partSum[lid] = runSum;
+  workgroupBarrier();
+  var rowMax = LOWEST;
+  for (var p = 0u; p < PER_ROW; p++) { rowMax = max(rowMax, partMax[r * PER_ROW + p]); }
+  var rowSum = 0.0;
+  for (var p = 0u; p < PER_ROW; p++) {
+    let m = partMax[r * PER_ROW + p];
+    if (m > LOWEST) { rowSum += partSum[r * PER_ROW + p] * exp2(m - rowMax); }
+  }
+  let invSum = select(0.0, 1.0 / rowSum, rowSum > 0.0);
+
+  // Pass 2: O = Σ P·V with P normalised.
+${range(dTiles)
+  .map((d) => `  var o${d} = ${result}();`)
+  .join("\n")}
+  ${fetch("keys", "kNext", "0u")}
+  ${fetch("values", "vNext", "0u")}
+  for (var start = 0u; start < length; start += KEY_BLOCK) {
+    ${stage("kNext", "0u")}
+    ${stage("vNext", "VALUES")}
+    ${fetch("keys", "kNext", "start + KEY_BLOCK")}
+    ${fetch("values", "vNext", "start + KEY_BLOCK")}
+    fence = workgroupUniformLoad(&fenceWord);
+    if (multiplies) {
+      ${scores}
+    }
+    workgroupBarrier();
+    for (var j = part; j < KEY_BLOCK; j += PER_ROW) {
+      let weight = exp2(sS[r * S_STRIDE + j] - rowMax) * invSum;
+      sP[r * P_STRIDE + j] = f16(select(0.0, weight, i32(start + j) <= pos));
+    }
+    fence = workgroupUniformLoad(&fenceWord);
+    if (multiplies) {
+      ${weighted}
+    }
+    workgroupBarrier();
+  }
+
+  // O through sS, ${outCols} columns at a time, to the rows the item holds.
+${range(headDim / outCols)
+  .map(
+    (c) => `  if (multiplies) {
+${range(outCols / N)
+  .map((j) => `    ${matrixStoreRowMajor(syntax, "&sS", `sgRow0 * S_STRIDE + ${j * N}u`, `o${(c * outCols) / N + j}`, "S_STRIDE")};`)
+  .join("\n")}
+  }
+  workgroupBarrier();
+  for (var u = lid; u < ROWS * ${outCols}u; u += THREADS) {
+    let row = u / ${outCols}u;
+    if (rowPos[row] >= 0) {
+      let t = t0 + row % M;
+      out[(t * params.numHeads + h0 + row / M) * HEAD_DIM + ${c * outCols}u + u % ${outCols}u] = sS[row * S_STRIDE + u % ${outCols}u];
+    }
+  }
+  workgroupBarrier();`,
+  )
+  .join("\n")}
+}
+`;
+}
+
+/** softmax(q·k · scale) · v per query head over the f16 cache on the tensor cores; shapes as attention.ts `attention`. */
+export function attentionTensor(
+  ctx: KernelContext,
+  setup: TensorAttentionSetup,
+  q: GpuActivation,
+  layer: GpuKvLayer,
+  layout: { numKvHeads: number; headDim: number; blockSize: number },
+  inputs: Omit<AttentionInputs, "tiles" | "splitSingles">,
+  numHeads: number,
+  scale: number,
+  ropeCosSin: Resource | null = null,
+): GpuActivation {
+  const { numKvHeads, headDim, blockSize } = layout;
+  checkAttentionShapes(q, layout, numHeads, ropeCosSin);
+  const out = ctx.recorder.output(q.rows, q.cols);
+  if (out.isEmpty) return out;
+  const groupSize = numHeads / numKvHeads;
+  const heads = tensorAttentionHeads(groupSize);
+  const rope = ropeCosSin !== null;
+  const pipeline = ctx.pipelines.get(`attention-tensor/d${headDim}/h${heads}/${setup.majorness}${rope ? "/rope" : ""}`, () =>
+    tensorAttentionSource(setup, headDim, heads, rope),
+  );
+  const rows = setup.config.M * heads;
+  const skip = inputs.skipSingles ?? false;
+  const tag = `attention-tensor-items/${q.rows}/${numHeads}/${groupSize}/${rows}/${skip}`;
+  let made: Uint32Array | null = null;
+  const items = ctx.recorder.input(inputs.owner, tag, () => {
+    made = attentionWorkList(inputs.hostPositions, inputs.hostSeqIndex, q.rows, numHeads, groupSize, rows, false, skip, heads);
+    return made;
+  });
+  if (items.kind !== "buffer") throw new Error("attention: the work list is a buffer input");
+  if (made !== null) itemCounts.set(items.buffer, (made as Uint32Array).length / 4);
+  const itemCount = itemCounts.get(items.buffer) ?? 0;
+  const cache = (buffer: GPUBuffer): Resource => ({ kind: "buffer", buffer, size: layer.size });
+  ctx.recorder.dispatch(
+    pipeline,
+    [
+      uniform(itemCount, numHeads, groupSize, (numKvHeads * headDim) / 4, blockSize, inputs.maxBlocksPerSeq, f32Bits(scale * Math.LOG2E)),
+      activationResource(q),
+      cache(layer.keys),
+      cache(layer.values),
+      inputs.positions,
+      inputs.blockTables,
+      items,
+      activationResource(out),
+      ...(ropeCosSin ? [ropeCosSin] : []),
+    ],
+    itemCount,
+  );
+  return out;
+}
+
+/** Item count of the work list a buffer holds this step (set whenever a list is uploaded into it). */
+const itemCounts = new WeakMap<GPUBuffer, number>();
