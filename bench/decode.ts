@@ -2,7 +2,8 @@
  * Decode/prefill benchmark of the WebGPU backend on real Llama-3.x shapes with synthetic bf16 weights.
  *
  *   node dist/bench/decode.js --shape llama-3.1-8b [--layers N] [--prompt 128[,512]] [--new 32] [--batch 1]
- *                             [--warmup 2] [--no-robustness] [--profile] [--matmul auto|gemv|tiled|tensor|fast]
+ *                             [--warmup 2] [--no-robustness] [--profile] [--profile-prefill]
+ *                             [--matmul auto|gemv|tiled|tensor|fast]
  *
  * --batch N: the decode steps run N sequences together (each prefilled with its own prompts[0] random tokens, plus
  * i·--spread tokens for sequence i, so contexts differ as in serving); with --profile the per-kernel table is a
@@ -12,6 +13,9 @@
  * timestamp queries (GPU time vs wall clock), then --new more with one timed compute pass per dispatch, and
  * prints GPU time per kernel (Dawn quantizes timestamps to ~65.5 µs: per-dispatch times are only meaningful
  * summed over many dispatches, which is what the table does).
+ *
+ * --profile-prefill: after the timed prefills, the longest prompt's prefill twice more with one timed compute pass
+ * per dispatch, and the same per-kernel table for one prefill.
  *
  * Weights: src/bench/synthetic.ts (one 64 MiB block of pseudo-random bf16 values in [-0.02, 0.02] tiled into a
  * scratch buffer; each tensor is a view of it at a per-tensor offset; no 16 GB of JS random numbers). Norm
@@ -37,6 +41,7 @@ function parseArgs(argv: string[]) {
     warmup: 2,
     noRobustness: false,
     profile: false,
+    profilePrefill: false,
     matmul: "auto" as "auto" | "gemv" | "tiled" | "tensor" | "fast",
   };
   for (let i = 0; i < argv.length; i++) {
@@ -55,6 +60,7 @@ function parseArgs(argv: string[]) {
     else if (a === "--warmup") opts.warmup = Number(next());
     else if (a === "--no-robustness") opts.noRobustness = true;
     else if (a === "--profile") opts.profile = true;
+    else if (a === "--profile-prefill") opts.profilePrefill = true;
     else if (a === "--matmul") {
       // fast: tensor cores for prompts of ≥ TENSOR_MIN_TOKENS (batchInvariant off); tensor/gemv/tiled force one kernel.
       const v = next();
@@ -149,6 +155,23 @@ async function main() {
     }
     prefill.push({ tokens: n, firstMs, ms: times, tokPerS: n / (median(times) / 1000) });
     console.error(`prefill ${n}: first ${firstMs.toFixed(1)} ms, then ${times.map((t) => t.toFixed(1)).join(", ")} ms`);
+  }
+
+  if (opts.profilePrefill) {
+    const ids = randomIds(maxPrompt);
+    backend.setProfile("dispatch");
+    backend.takeProfiles();
+    for (let rep = 0; rep < 2; rep++) {
+      const seq = runner.newSequence();
+      try {
+        await runner.prefill(seq, ids, "last");
+      } finally {
+        seq.release();
+      }
+    }
+    const profiles = backend.takeProfiles();
+    backend.setProfile("off");
+    kernelTable(profiles, `one prefill of ${maxPrompt} tokens`);
   }
 
   // Decode at batch --batch after prompts of prompts[0] (+ i·spread) tokens: warm-up steps, then timed steps.
@@ -275,12 +298,18 @@ async function profileDecode(
   console.log(
     `| profile: one pass  | GPU time of the step's compute pass: median ${median(passMs).toFixed(2)} ms, min ${Math.min(...passMs).toFixed(2)}, max ${Math.max(...passMs).toFixed(2)} |`,
   );
+  console.log(JSON.stringify({ profile: { passGpuMs: passMs } }));
   // 2. One compute pass per dispatch, each timed.
   backend.setProfile("dispatch");
   await runSteps(1, steps);
   const profiles = backend.takeProfiles().slice(-steps);
   backend.setProfile("off");
   wall("profile: per dispatch");
+  kernelTable(profiles, "decode step");
+}
+
+/** GPU time per kernel label over `profiles` (each one step with one timed pass per dispatch), per step. */
+function kernelTable(profiles: ReturnType<WebGpuBackend["takeProfiles"]>, what: string) {
   const byKernel = new Map<string, { count: number; ns: number; bytes: number }>();
   const spans: number[] = [];
   const sums: number[] = [];
@@ -305,7 +334,7 @@ async function profileDecode(
   const k = profiles.length;
   const rows = [...byKernel].sort((a, b) => b[1].ns - a[1].ns);
   const total = rows.reduce((a, [, e]) => a + e.ns, 0);
-  console.log(`\nper-kernel GPU time, per decode step (mean over ${k} steps, one timed pass per dispatch):`);
+  console.log(`\nper-kernel GPU time, per ${what} (mean over ${k}, one timed pass per dispatch):`);
   console.log(`| kernel | count/step | total ms/step | µs each | % | GB/s (weights) |`);
   console.log(`| --- | ---: | ---: | ---: | ---: | ---: |`);
   for (const [label, e] of rows) {
@@ -320,7 +349,7 @@ async function profileDecode(
   console.log(
     JSON.stringify({
       profile: {
-        passGpuMs: passMs,
+        what,
         dispatchSpanMs: spans,
         dispatchSumMs: sums,
         kernels: rows.map(([label, e]) => ({ label, perStep: e.count / k, msPerStep: e.ns / k / 1e6, weightBytes: e.bytes / e.count })),

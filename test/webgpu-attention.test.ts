@@ -10,7 +10,7 @@ import {
   singleTokenRows,
   SPLIT_BELOW_ITEMS,
 } from "../src/gpu/webgpu/kernels/attention.js";
-import { KEY_BLOCK, tensorAttentionHeads, tensorAttentionLayout } from "../src/gpu/webgpu/kernels/attention-tensor.js";
+import { KEY_BLOCKS, tensorAttentionHeads, tensorAttentionLayout } from "../src/gpu/webgpu/kernels/attention-tensor.js";
 import { tensorCoreSetup } from "../src/gpu/webgpu/kernels/tensor/setup.js";
 import {
   attentionPerRow,
@@ -188,19 +188,24 @@ test(
     gpu.attentionPath = "tensor";
     try {
       // Runs shorter than a 16-token item, a chunk after cached positions, a decode row of another sequence
-      // (checkAttention's two steps), contexts over many 32-key blocks and one past a block's end by one key.
-      for (const heads of [
-        { numHeads: 6, numKvHeads: 2 },
-        { numHeads: 8, numKvHeads: 2 },
-        { numHeads: 16, numKvHeads: 2 },
-        { numHeads: 4, numKvHeads: 4 },
-      ]) {
-        await checkAttention(t, "f16", 16, F16_OPERANDS, [70, 9, 23], heads);
-        await checkAttention(t, "f16", 80, F16_OPERANDS, [33, 9, 23], heads);
+      // (checkAttention's two steps), contexts over many key blocks and ones past a block's end by one key.
+      for (const keyBlock of KEY_BLOCKS) {
+        gpu.tensorAttentionKeys = keyBlock;
+        t.diagnostic(`${keyBlock} keys per block:`);
+        for (const heads of [
+          { numHeads: 6, numKvHeads: 2 },
+          { numHeads: 8, numKvHeads: 2 },
+          { numHeads: 16, numKvHeads: 2 },
+          { numHeads: 4, numKvHeads: 4 },
+        ]) {
+          await checkAttention(t, "f16", 16, F16_OPERANDS, [70, 9, 65], heads);
+          await checkAttention(t, "f16", 80, F16_OPERANDS, [33, 9, 23], heads);
+        }
+        await checkAttention(t, "f16", 128, F16_OPERANDS, [520, 9, 23], { numHeads: 8, numKvHeads: 2 });
       }
-      await checkAttention(t, "f16", 128, F16_OPERANDS, [520, 9, 23], { numHeads: 8, numKvHeads: 2 });
       await assert.rejects(checkAttention(t, "f32", 16, F16_OPERANDS), /needs an f16 KV cache/);
     } finally {
+      gpu.tensorAttentionKeys = undefined;
       gpu.attentionPath = "auto";
     }
   },
@@ -235,13 +240,13 @@ test("the tensor-core attention's shape rules: heads per item divide the GQA gro
     maxWorkgroupBytes: 48 * 1024,
   };
   const layout = tensorAttentionLayout(h100, 128, 4);
-  assert.ok(
-    typeof layout !== "string" && layout.bytes <= 48 * 1024 && layout.threads === 128 && layout.perRow === 2,
-    JSON.stringify(layout),
-  );
+  assert.ok(typeof layout !== "string" && layout.keyBlock === 32, `32 keys per block by default: ${JSON.stringify(layout)}`);
+  assert.ok(layout.bytes <= 48 * 1024 && layout.threads === 128 && layout.perRow === 2, JSON.stringify(layout));
+  const wide = tensorAttentionLayout(h100, 128, 4, 64);
+  assert.ok(typeof wide !== "string" && wide.bytes <= 48 * 1024 && wide.bytes > layout.bytes, JSON.stringify(wide));
+  assert.match(String(tensorAttentionLayout({ ...h100, maxWorkgroupBytes: 40 * 1024 }, 128, 4, 64)), /exceed/);
   assert.match(String(tensorAttentionLayout(h100, 6, 1)), /not a multiple/);
   assert.match(String(tensorAttentionLayout({ ...h100, maxWorkgroupBytes: 16 * 1024 }, 128, 4)), /exceed/);
-  assert.equal(KEY_BLOCK % 16, 0);
   // Items of the tensor kernel: 16 tokens × at most 4 heads, also when the group has 8.
   const positions = Int32Array.from({ length: 40 }, (_, i) => i);
   const list = attentionWorkList(positions, new Int32Array(40), 40, 16, 8, 64, false, false, 4);

@@ -159,6 +159,11 @@ export class WebGpuBackend implements Backend {
    * kernel's place when not batch-invariant, with an f16 KV cache. SWALLOW_TENSOR_ATTENTION=off keeps the tiled one.
    */
   tensorAttention = envVar("SWALLOW_TENSOR_ATTENTION") !== "off";
+  /**
+   * The tensor-core attention's keys per block (attention-tensor.ts KEY_BLOCKS); default the first that fits (32).
+   * Tests force each; SWALLOW_TENSOR_ATTENTION_KEYS=64 does for A/B runs.
+   */
+  tensorAttentionKeys: number | undefined = Number(envVar("SWALLOW_TENSOR_ATTENTION_KEYS")) || undefined;
   /** What the tensor-core attention needs from the device; null without usable subgroup matrices. */
   private readonly tensorAttentionSetup: TensorAttentionSetup | null;
   /** See WebGpuBackendOptions.batchInvariant. */
@@ -510,7 +515,18 @@ export class WebGpuBackend implements Backend {
     };
     const tensorSetup = this.tensorAttentionFor(kv, numHeads, kernel);
     const out = tensorSetup
-      ? attentionTensor(this.ctx, tensorSetup, activation(q), kv.layers[layer], kv.layout, runInputs, numHeads, scale, cosSin)
+      ? attentionTensor(
+          this.ctx,
+          tensorSetup,
+          activation(q),
+          kv.layers[layer],
+          kv.layout,
+          runInputs,
+          numHeads,
+          scale,
+          cosSin,
+          this.tensorAttentionKeys,
+        )
       : attention(
           this.ctx,
           activation(q),
@@ -538,7 +554,8 @@ export class WebGpuBackend implements Backend {
     if (!forced && (this.batchInvariant || !this.tensorAttention)) return null;
     const setup = this.tensorAttentionSetup;
     const { headDim, numKvHeads } = kv.layout;
-    const layout = setup ? tensorAttentionLayout(setup, headDim, tensorAttentionHeads(numHeads / numKvHeads)) : "no subgroup matrices";
+    const heads = tensorAttentionHeads(numHeads / numKvHeads);
+    const layout = setup ? tensorAttentionLayout(setup, headDim, heads, this.tensorAttentionKeys) : "no subgroup matrices";
     const reason = kv.dtype !== "f16" ? "it needs an f16 KV cache" : typeof layout === "string" ? layout : null;
     if (reason === null) return setup;
     if (forced) throw new Error(`tensor-core attention cannot run on ${this.gpu.adapter.name}: ${reason}`);

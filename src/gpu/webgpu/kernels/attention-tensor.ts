@@ -11,7 +11,7 @@ import { matrixLoad, matrixStoreRowMajor, F16_MAX, type MajornessSyntax, type Su
  * sequence (M = the matrix height, 16 on the H100) × `heads` query heads of one KV head; subgroup h owns the M rows
  * of head h0 + h, so one K/V block staged in workgroup memory serves every head of the group.
  *
- * Two passes over the keys, in blocks of KEY_BLOCK from position 0:
+ * Two passes over the keys, in blocks of `keyBlock` (32; 64 on request) from position 0:
  *  1. S = Q·Kᵀ per block (Q scaled by scale·log2 e, held as left matrices), stored to workgroup memory; each row's
  *     max and sum of exp2(s − max) are kept by scalar code (online, in key order per thread, then the row's
  *     threads combined in a fixed order).
@@ -24,15 +24,20 @@ import { matrixLoad, matrixStoreRowMajor, F16_MAX, type MajornessSyntax, type Su
  * staged data takes the GEMM's fence: its offset adds a word read by workgroupUniformLoad after the barrier. A
  * result matrix stored to workgroup memory and read by scalar code after a plain workgroupBarrier was read
  * right on the H100 (bench/mma-visibility.ts, session 10), which S and O rely on; the tests check the whole
- * kernel there. Staged rows are padded by 4 halves (rows of D + 4 and 44 halves: without robustness the H100
- * reads matrices from rows of a multiple of 8 halves wrongly, bench/NOTES.md session 7).
+ * kernel there. Staged rows are padded by 4 halves (rows of D + 4 and keyBlock + 12 halves: without robustness
+ * the H100 reads matrices from rows of a multiple of 8 halves wrongly, bench/NOTES.md session 7).
  *
  * q·scale beyond f16's range (|q| > ~740k at head size 128) is clamped: f16 operands are this path's premise, like
  * the KV cache's f16 elements. Only with tensor cores (not batch-invariant: the row's bits depend on its run).
  */
 
-/** Keys per block: S is M × KEY_BLOCK per subgroup (two result matrices of width 16). */
-export const KEY_BLOCK = 32;
+/**
+ * Keys per block, preferred first: S is M × keyBlock per subgroup (result matrices of width N); the V block reuses
+ * the K block's workgroup memory. 64 halves the barriers per key (five per block over both passes) but measured
+ * slower on the H100 (prefill 2048: 2.82 against 2.57 ms per layer, bench/NOTES.md session 10): twice the
+ * prefetch registers.
+ */
+export const KEY_BLOCKS = [32, 64] as const;
 
 /** Query heads per work item: the largest divisor of the GQA group that is at most 4 (one subgroup each). */
 export function tensorAttentionHeads(groupSize: number): number {
@@ -49,34 +54,61 @@ export interface TensorAttentionSetup {
 
 /** Halves of padding per staged row (rows of a multiple of 8 halves load wrongly without robustness on the H100). */
 const ROW_PAD = 4;
-/** The P rows: KEY_BLOCK + 12 = 44 halves, a stride measured right without robustness. */
-const P_STRIDE = KEY_BLOCK + 12;
+/** The P rows (halves): 44 or 76, rows of 4 mod 8 halves, which load right without robustness. */
+const pStride = (keyBlock: number) => keyBlock + 12;
 /** The S / O rows (f32). */
-const S_STRIDE = KEY_BLOCK + 4;
+const sStride = (keyBlock: number) => keyBlock + 4;
 
-/** The kernel's layout for a head size and heads per item, or why it cannot run (a message). */
+export interface TensorAttentionLayout {
+  keyBlock: number;
+  threads: number;
+  rows: number;
+  /** Threads per row in the scalar phases. */
+  perRow: number;
+  bytes: number;
+}
+
+/**
+ * The kernel's layout for a head size, heads per item and key block (default: the first of KEY_BLOCKS that fits),
+ * or why it cannot run (a message).
+ */
 export function tensorAttentionLayout(
   setup: TensorAttentionSetup,
   headDim: number,
   heads: number,
-): { threads: number; rows: number; perRow: number; bytes: number } | string {
+  keyBlock?: number,
+): TensorAttentionLayout | string {
+  if (keyBlock === undefined) {
+    const fits = KEY_BLOCKS.map((kb) => tensorAttentionLayout(setup, headDim, heads, kb));
+    return fits.find((layout) => typeof layout !== "string") ?? fits[fits.length - 1];
+  }
   const { M, N, K } = setup.config;
   if (headDim % 16 !== 0 || headDim % N !== 0 || headDim % K !== 0) return `head size ${headDim} is not a multiple of the matrix size`;
-  if (KEY_BLOCK % N !== 0 || KEY_BLOCK % K !== 0) return `the ${M}×${N}×${K} matrices do not tile ${KEY_BLOCK} keys`;
+  if (keyBlock % N !== 0 || keyBlock % K !== 0) return `the ${M}×${N}×${K} matrices do not tile ${keyBlock} keys`;
   const threads = heads * setup.subgroupSize;
   const rows = heads * M;
-  if (threads % rows !== 0 || KEY_BLOCK % (threads / rows) !== 0) return `${threads} threads do not split ${rows} rows evenly`;
+  if (threads % rows !== 0 || keyBlock % (threads / rows) !== 0) return `${threads} threads do not split ${rows} rows evenly`;
   const stride = headDim + ROW_PAD;
-  const bytes = 2 * Math.max(2 * KEY_BLOCK, rows) * stride + 4 * rows * S_STRIDE + 2 * rows * P_STRIDE + 8 * threads + 4 * rows + 8;
+  const kvsBytes = 2 * Math.max(keyBlock, rows) * stride;
+  const bytes = kvsBytes + 4 * rows * sStride(keyBlock) + 2 * rows * pStride(keyBlock) + 8 * threads + 4 * rows + 8;
   if (bytes > setup.maxWorkgroupBytes) return `${bytes} bytes of workgroup memory exceed ${setup.maxWorkgroupBytes}`;
-  return { threads, rows, perRow: threads / rows, bytes };
+  return { keyBlock, threads, rows, perRow: threads / rows, bytes };
 }
 
-export function tensorAttentionSource(setup: TensorAttentionSetup, headDim: number, heads: number, rope: boolean): string {
-  const layout = tensorAttentionLayout(setup, headDim, heads);
+export function tensorAttentionSource(
+  setup: TensorAttentionSetup,
+  headDim: number,
+  heads: number,
+  rope: boolean,
+  keyBlock?: number,
+): string {
+  const layout = tensorAttentionLayout(setup, headDim, heads, keyBlock);
   if (typeof layout === "string") throw new Error(`tensor attention: ${layout}`);
   const { M, N, K } = setup.config;
   const { threads, rows, perRow } = layout;
+  const KEY_BLOCK = layout.keyBlock;
+  const S_STRIDE = sStride(KEY_BLOCK);
+  const P_STRIDE = pStride(KEY_BLOCK);
   const syntax = setup.majorness;
   const lanes = headDim / 4;
   const stride = headDim + ROW_PAD;
@@ -104,7 +136,7 @@ export function tensorAttentionSource(setup: TensorAttentionSetup, headDim: numb
       `{ let p = ${matrixLoad(syntax, left, "&sP", `sgRow0 * P_STRIDE + ${kk * K}u + fence`, false, "P_STRIDE")};`,
       ...range(dTiles).map(
         (d) =>
-          `  o${d} = subgroupMatrixMultiplyAccumulate(p, ${matrixLoad(syntax, right, "&kvs", `VALUES + ${kk * K}u * STRIDE + ${d * N}u + fence`, false, "STRIDE")}, o${d});`,
+          `  o${d} = subgroupMatrixMultiplyAccumulate(p, ${matrixLoad(syntax, right, "&kvs", `${kk * K}u * STRIDE + ${d * N}u + fence`, false, "STRIDE")}, o${d});`,
       ),
       "}",
     ])
@@ -126,8 +158,8 @@ export function tensorAttentionSource(setup: TensorAttentionSetup, headDim: numb
         kvs[at] = v.x; kvs[at + 1u] = v.y; kvs[at + 2u] = v.z; kvs[at + 3u] = v.w;
       }
     }`;
-  // O leaves KEY_BLOCK columns at a time through sS (N at a time where the head size is not a multiple of it).
-  const outCols = headDim % KEY_BLOCK === 0 ? KEY_BLOCK : N;
+  // O leaves through sS in chunks of up to KEY_BLOCK columns that divide the head.
+  const outCols = [KEY_BLOCK, 32, N].find((cols) => cols <= KEY_BLOCK && headDim % cols === 0 && cols % N === 0) ?? N;
   return `enable f16;
 enable subgroups;
 enable chromium_experimental_subgroup_matrix;
@@ -154,13 +186,12 @@ const KEY_BLOCK: u32 = ${KEY_BLOCK}u;
 const LANES: u32 = ${lanes}u; // vec4 elements per head
 const HEAD_DIM: u32 = ${headDim}u;
 const STRIDE: u32 = ${stride}u; // halves per staged row of Q, K and V
-const VALUES: u32 = KEY_BLOCK * STRIDE; // the V block's first half in kvs
 const S_STRIDE: u32 = ${S_STRIDE}u;
 const P_STRIDE: u32 = ${P_STRIDE}u;
 const F16_MAX: f32 = ${F16_MAX}.0;
 const LOWEST: f32 = -3.0e38;
 
-var<workgroup> kvs: array<f16, ${Math.max(2 * KEY_BLOCK, rows) * stride}>; // Q at first, then the K and V blocks
+var<workgroup> kvs: array<f16, ${Math.max(KEY_BLOCK, rows) * stride}>; // Q at first, then each block's K, then its V
 var<workgroup> sS: array<f32, ${rows * S_STRIDE}>; // scores (and O on its way out), rows of S_STRIDE
 var<workgroup> sP: array<f16, ${rows * P_STRIDE}>; // normalised weights as f16
 var<workgroup> partMax: array<f32, THREADS>;
@@ -277,18 +308,19 @@ ${range(dTiles)
   ${fetch("values", "vNext", "0u")}
   for (var start = 0u; start < length; start += KEY_BLOCK) {
     ${stage("kNext", "0u")}
-    ${stage("vNext", "VALUES")}
     ${fetch("keys", "kNext", "start + KEY_BLOCK")}
-    ${fetch("values", "vNext", "start + KEY_BLOCK")}
     fence = workgroupUniformLoad(&fenceWord);
     if (multiplies) {
       ${scores}
     }
+    // After this barrier no subgroup reads K: V takes its place.
     workgroupBarrier();
     for (var j = part; j < KEY_BLOCK; j += PER_ROW) {
       let weight = exp2(sS[r * S_STRIDE + j] - rowMax) * invSum;
       sP[r * P_STRIDE + j] = f16(select(0.0, weight, i32(start + j) <= pos));
     }
+    ${stage("vNext", "0u")}
+    ${fetch("values", "vNext", "start + KEY_BLOCK")}
     fence = workgroupUniformLoad(&fenceWord);
     if (multiplies) {
       ${weighted}
@@ -330,6 +362,8 @@ export function attentionTensor(
   numHeads: number,
   scale: number,
   ropeCosSin: Resource | null = null,
+  /** Keys per block (KEY_BLOCKS); default: the largest that fits. */
+  keyBlock?: number,
 ): GpuActivation {
   const { numKvHeads, headDim, blockSize } = layout;
   checkAttentionShapes(q, layout, numHeads, ropeCosSin);
@@ -338,9 +372,10 @@ export function attentionTensor(
   const groupSize = numHeads / numKvHeads;
   const heads = tensorAttentionHeads(groupSize);
   const rope = ropeCosSin !== null;
-  const pipeline = ctx.pipelines.get(`attention-tensor/d${headDim}/h${heads}/${setup.majorness}${rope ? "/rope" : ""}`, () =>
-    tensorAttentionSource(setup, headDim, heads, rope),
-  );
+  const layoutFor = tensorAttentionLayout(setup, headDim, heads, keyBlock);
+  if (typeof layoutFor === "string") throw new Error(`tensor attention: ${layoutFor}`);
+  const key = `attention-tensor/d${headDim}/h${heads}/k${layoutFor.keyBlock}/${setup.majorness}${rope ? "/rope" : ""}`;
+  const pipeline = ctx.pipelines.get(key, () => tensorAttentionSource(setup, headDim, heads, rope, layoutFor.keyBlock));
   const rows = setup.config.M * heads;
   const skip = inputs.skipSingles ?? false;
   const tag = `attention-tensor-items/${q.rows}/${numHeads}/${groupSize}/${rows}/${skip}`;
