@@ -31,6 +31,7 @@ import { PipelineCache } from "../src/gpu/webgpu/pipelines.js";
 import { StepRecorder, type GpuActivation } from "../src/gpu/webgpu/recorder.js";
 import type { WeightDtype } from "../src/model/dtype.js";
 import { xorshift } from "./xorshift.js";
+import { afterWarmup } from "./warm.js";
 
 const REAL_SHAPES: [number, number][] = [
   [4096, 4096],
@@ -269,14 +270,14 @@ async function measure(
   const error = compare(x, w, rows, values, sampleCols(w.n, false));
   if (reps === 0) return { ms: NaN, error };
   lab.recorder.profileMode = "pass";
-  // Two timed passes, the first discarded: the first touches of freshly allocated buffers were slow.
-  let ns = NaN;
-  for (let pass = 0; pass < 2; pass++) {
+  // Timed passes until the card has been busy 200 ms (at least two: the first touches of freshly allocated buffers
+  // were slow), the last one kept.
+  const ns = await afterWarmup(async () => {
     const input = lab.recorder.upload(tokens, w.k, x);
     let last = matmul(lab.ctx, input, w.gpu, kernel, layout);
     for (let r = 1; r < reps; r++) last = matmul(lab.ctx, input, w.gpu, kernel, layout);
-    ns = (await runStep(lab, last, [])).ns;
-  }
+    return (await runStep(lab, last, [])).ns;
+  });
   lab.recorder.profileMode = "off";
   return { ms: ns / reps / 1e6, error };
 }

@@ -1,0 +1,15 @@
+/**
+ * Timed passes on a card that may be idle: a GPU that has waited on the host (checks, readbacks, compiles between
+ * lab cases) can run its first passes below its working clock, which is the likeliest reason single timed passes
+ * drifted by up to 2× in the kernel labs (bench/NOTES.md, sessions 9 and 10). `afterWarmup` repeats a timed pass
+ * until `minMs` of GPU time has run, and at least `minPasses` passes, and returns the last pass's time.
+ */
+export async function afterWarmup(pass: () => Promise<number>, minMs = 200, minPasses = 2): Promise<number> {
+  let busyNs = 0;
+  for (let passes = 1; ; passes++) {
+    const ns = await pass();
+    // Without a time (no timestamps) nothing counts towards the warm-up: stop after the minimum.
+    busyNs += Number.isFinite(ns) ? ns : 0;
+    if (passes >= minPasses && (busyNs >= minMs * 1e6 || !Number.isFinite(ns))) return ns;
+  }
+}
