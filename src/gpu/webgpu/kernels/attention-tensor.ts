@@ -1,7 +1,7 @@
-import { activationResource, uniform, type GpuKvLayer, type KernelContext } from "../context.js";
+import { uniform, type GpuKvLayer, type KernelContext } from "../context.js";
 import type { GpuActivation, Resource } from "../recorder.js";
 import { f32Bits, LINEAR_WORKGROUP } from "../wgsl.js";
-import { attentionWorkList, checkAttentionShapes, type AttentionInputs } from "./attention.js";
+import { attentionWorkList, checkAttentionShapes, dispatchWorkItems, type AttentionInputs } from "./attention.js";
 import { ropedQLoad } from "./rope.js";
 import { matrixLoad, matrixStoreRowMajor, F16_MAX, type MajornessSyntax, type SubgroupMatrixConfig } from "./tensor/plan.js";
 
@@ -158,6 +158,13 @@ export function tensorAttentionSource(
         kvs[at] = v.x; kvs[at + 1u] = v.y; kvs[at + 2u] = v.z; kvs[at + 3u] = v.w;
       }
     }`;
+  // Both passes start a block alike: its K staged (the next one's fetched), then S = Q·Kᵀ into sS.
+  const scoreBlock = `    ${stage("kNext", "0u")}
+    ${fetch("keys", "kNext", "start + KEY_BLOCK")}
+    fence = workgroupUniformLoad(&fenceWord);
+    if (multiplies) {
+      ${scores}
+    }`;
   // O leaves through sS in chunks of up to KEY_BLOCK columns that divide the head.
   const outCols = [KEY_BLOCK, 32, N].find((cols) => cols <= KEY_BLOCK && headDim % cols === 0 && cols % N === 0) ?? N;
   return `enable f16;
@@ -267,12 +274,7 @@ ${range(dSteps)
   var vNext: array<vec4<f16>, ${units}>;
   ${fetch("keys", "kNext", "0u")}
   for (var start = 0u; start < length; start += KEY_BLOCK) {
-    ${stage("kNext", "0u")}
-    ${fetch("keys", "kNext", "start + KEY_BLOCK")}
-    fence = workgroupUniformLoad(&fenceWord);
-    if (multiplies) {
-      ${scores}
-    }
+${scoreBlock}
     workgroupBarrier();
     var blockMax = LOWEST;
     for (var j = part; j < KEY_BLOCK; j += PER_ROW) {
@@ -307,12 +309,7 @@ ${range(dTiles)
   ${fetch("keys", "kNext", "0u")}
   ${fetch("values", "vNext", "0u")}
   for (var start = 0u; start < length; start += KEY_BLOCK) {
-    ${stage("kNext", "0u")}
-    ${fetch("keys", "kNext", "start + KEY_BLOCK")}
-    fence = workgroupUniformLoad(&fenceWord);
-    if (multiplies) {
-      ${scores}
-    }
+${scoreBlock}
     // After this barrier no subgroup reads K: V takes its place.
     workgroupBarrier();
     for (var j = part; j < KEY_BLOCK; j += PER_ROW) {
@@ -378,33 +375,17 @@ export function attentionTensor(
   const pipeline = ctx.pipelines.get(key, () => tensorAttentionSource(setup, headDim, heads, rope, layoutFor.keyBlock));
   const rows = setup.config.M * heads;
   const skip = inputs.skipSingles ?? false;
-  const tag = `attention-tensor-items/${q.rows}/${numHeads}/${groupSize}/${rows}/${skip}`;
-  let made: Uint32Array | null = null;
-  const items = ctx.recorder.input(inputs.owner, tag, () => {
-    made = attentionWorkList(inputs.hostPositions, inputs.hostSeqIndex, q.rows, numHeads, groupSize, rows, false, skip, heads);
-    return made;
-  });
-  if (items.kind !== "buffer") throw new Error("attention: the work list is a buffer input");
-  if (made !== null) itemCounts.set(items.buffer, (made as Uint32Array).length / 4);
-  const itemCount = itemCounts.get(items.buffer) ?? 0;
-  const cache = (buffer: GPUBuffer): Resource => ({ kind: "buffer", buffer, size: layer.size });
-  ctx.recorder.dispatch(
+  dispatchWorkItems(
+    ctx,
     pipeline,
-    [
+    {
+      owner: inputs.owner,
+      tag: `attention-tensor-items/${q.rows}/${numHeads}/${groupSize}/${rows}/${skip}`,
+      make: () => attentionWorkList(inputs.hostPositions, inputs.hostSeqIndex, q.rows, numHeads, groupSize, rows, false, skip, heads),
+    },
+    (itemCount) =>
       uniform(itemCount, numHeads, groupSize, (numKvHeads * headDim) / 4, blockSize, inputs.maxBlocksPerSeq, f32Bits(scale * Math.LOG2E)),
-      activationResource(q),
-      cache(layer.keys),
-      cache(layer.values),
-      inputs.positions,
-      inputs.blockTables,
-      items,
-      activationResource(out),
-      ...(ropeCosSin ? [ropeCosSin] : []),
-    ],
-    itemCount,
+    { q, layer, positions: inputs.positions, blockTables: inputs.blockTables, out, ropeCosSin },
   );
   return out;
 }
-
-/** Item count of the work list a buffer holds this step (set whenever a list is uploaded into it). */
-const itemCounts = new WeakMap<GPUBuffer, number>();

@@ -1,5 +1,6 @@
 import { activationResource, uniform, type GpuKvLayer, type KernelContext, type KvDtype } from "../context.js";
 import type { GpuActivation, Resource } from "../recorder.js";
+import type { CachedPipeline } from "../pipelines.js";
 import { f32Bits, kvEnable, LINEAR_WORKGROUP } from "../wgsl.js";
 import { ropedQLoad } from "./rope.js";
 
@@ -388,35 +389,63 @@ export function attention(
   );
   const groupSize = numHeads / numKvHeads;
   const skip = inputs.skipSingles ?? false;
-  const tag = `attention-items/${q.rows}/${numHeads}/${groupSize}/${tiles.rows}/${inputs.splitSingles ?? "auto"}/${skip}`;
+  const { hostPositions, hostSeqIndex, splitSingles } = inputs;
+  const vec = headDim % 4 === 0 ? 4 : 1;
+  dispatchWorkItems(
+    ctx,
+    pipeline,
+    {
+      owner: inputs.owner,
+      tag: `attention-items/${q.rows}/${numHeads}/${groupSize}/${tiles.rows}/${splitSingles ?? "auto"}/${skip}`,
+      make: () => attentionWorkList(hostPositions, hostSeqIndex, q.rows, numHeads, groupSize, tiles.rows, splitSingles, skip),
+    },
+    (itemCount) => uniform(itemCount, numHeads, groupSize, (numKvHeads * headDim) / vec, blockSize, inputs.maxBlocksPerSeq, f32Bits(scale)),
+    { q, layer, positions: inputs.positions, blockTables: inputs.blockTables, out, ropeCosSin },
+  );
+  return out;
+}
+
+/**
+ * Dispatches one workgroup per item of a step's work list with the bindings the item kernels (tiled and
+ * tensor-core attention) share: params, q, keys, values, positions, block tables, items, out and the RoPE table.
+ * The list is uploaded once per (owner, tag) and shared by every layer; its item count travels beside its buffer.
+ */
+export function dispatchWorkItems(
+  ctx: KernelContext,
+  pipeline: CachedPipeline,
+  list: { owner: object; tag: string; make: () => Uint32Array },
+  params: (itemCount: number) => Resource,
+  bindings: {
+    q: GpuActivation;
+    layer: GpuKvLayer;
+    positions: Resource;
+    blockTables: Resource;
+    out: GpuActivation;
+    ropeCosSin: Resource | null;
+  },
+): void {
   let made: Uint32Array | null = null;
-  const items = ctx.recorder.input(inputs.owner, tag, () => {
-    const { hostPositions, hostSeqIndex, splitSingles } = inputs;
-    made = attentionWorkList(hostPositions, hostSeqIndex, q.rows, numHeads, groupSize, tiles.rows, splitSingles, skip);
-    return made;
-  });
+  const items = ctx.recorder.input(list.owner, list.tag, () => (made = list.make()));
   if (items.kind !== "buffer") throw new Error("attention: the work list is a buffer input");
-  // The recorder caches the list's buffer for the step; its item count travels beside it.
   if (made !== null) itemCounts.set(items.buffer, (made as Uint32Array).length / 4);
   const itemCount = itemCounts.get(items.buffer) ?? 0;
+  const { q, layer, out, ropeCosSin } = bindings;
   const cache = (buffer: GPUBuffer): Resource => ({ kind: "buffer", buffer, size: layer.size });
-  const vec = headDim % 4 === 0 ? 4 : 1;
   ctx.recorder.dispatch(
     pipeline,
     [
-      uniform(itemCount, numHeads, groupSize, (numKvHeads * headDim) / vec, blockSize, inputs.maxBlocksPerSeq, f32Bits(scale)),
+      params(itemCount),
       activationResource(q),
       cache(layer.keys),
       cache(layer.values),
-      inputs.positions,
-      inputs.blockTables,
+      bindings.positions,
+      bindings.blockTables,
       items,
       activationResource(out),
       ...(ropeCosSin ? [ropeCosSin] : []),
     ],
     itemCount,
   );
-  return out;
 }
 
 /** Item count of the work list a buffer holds this step (set whenever a list is uploaded into it). */
