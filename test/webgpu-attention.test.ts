@@ -231,6 +231,17 @@ test(
   },
 );
 
+test("forcing the tensor-core attention where it cannot run is a one-line error that says why", { skip }, async (t) => {
+  gpu.attentionPath = "tensor";
+  try {
+    // An f32 cache never takes it; a device without subgroup matrices (lavapipe) says so first.
+    const why = noTensorCores ? /cannot run on .*: no subgroup matrices/ : /cannot run on .*: it needs an f16 KV cache/;
+    await assert.rejects(checkAttention(t, "f32", 16, F32_MATH), why);
+  } finally {
+    gpu.attentionPath = "auto";
+  }
+});
+
 test("the tensor-core attention's shape rules: heads per item divide the GQA group, memory within the limit", () => {
   assert.deepEqual([1, 2, 3, 4, 6, 8, 5].map(tensorAttentionHeads), [1, 2, 3, 4, 3, 4, 1]);
   const h100 = {

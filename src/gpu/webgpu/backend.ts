@@ -554,9 +554,14 @@ export class WebGpuBackend implements Backend {
     if (!forced && (this.batchInvariant || !this.tensorAttention)) return null;
     const setup = this.tensorAttentionSetup;
     const { headDim, numKvHeads } = kv.layout;
-    const heads = tensorAttentionHeads(numHeads / numKvHeads);
-    const layout = setup ? tensorAttentionLayout(setup, headDim, heads, this.tensorAttentionKeys) : "no subgroup matrices";
-    const reason = kv.dtype !== "f16" ? "it needs an f16 KV cache" : typeof layout === "string" ? layout : null;
+    const layout = setup && tensorAttentionLayout(setup, headDim, tensorAttentionHeads(numHeads / numKvHeads), this.tensorAttentionKeys);
+    const reason = !setup
+      ? "no subgroup matrices"
+      : kv.dtype !== "f16"
+        ? "it needs an f16 KV cache"
+        : typeof layout === "string"
+          ? layout
+          : null;
     if (reason === null) return setup;
     if (forced) throw new Error(`tensor-core attention cannot run on ${this.gpu.adapter.name}: ${reason}`);
     return null;
