@@ -292,11 +292,12 @@ test("RoPE fused into writeKv and into attention's q load equals a separate rope
 });
 
 test("add and siluMul are elementwise (vec4s where the element count allows, else one at a time)", { skip }, async (t) => {
-  // 7 × 45 is odd (scalar); 9 × 260 and 3 × 90 are multiples of 4 (vec4s, the last workgroup partial).
+  // 7 × 45 and 3 × 90 are not multiples of 4 (scalar); 9 × 260 and 5 × 36 are (vec4s, the last workgroup partial).
   for (const [rows, cols] of [
     [7, 45],
-    [9, 260],
     [3, 90],
+    [9, 260],
+    [5, 36],
   ]) {
     const a = random(500 + cols).values(rows * cols, 6);
     const b = random(501 + cols).values(rows * cols, 2);
