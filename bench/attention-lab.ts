@@ -28,7 +28,8 @@ import {
 } from "../src/gpu/webgpu/kernels/attention.js";
 import { attentionPerRow, GROUP_LANES, lanesAvailable, type PerRowDesign } from "../src/gpu/webgpu/kernels/attention-per-row.js";
 import { probeConsecutiveSubgroups } from "../src/gpu/webgpu/kernels/subgroup-layout-probe.js";
-import { attentionTensor, type TensorAttentionSetup } from "../src/gpu/webgpu/kernels/attention-tensor.js";
+import { attentionTensor } from "../src/gpu/webgpu/kernels/attention-tensor.js";
+import type { TensorCoreSetup } from "../src/gpu/webgpu/kernels/tensor/plan.js";
 import { tensorCoreSetup } from "../src/gpu/webgpu/kernels/tensor/setup.js";
 import { probeMajornessSyntax } from "../src/gpu/webgpu/kernels/tensor/majorness-probe.js";
 import { PipelineCache } from "../src/gpu/webgpu/pipelines.js";
@@ -94,7 +95,7 @@ interface Lab {
   recorder: StepRecorder;
   tiles: AttentionTiles;
   /** The tensor-core attention's setup; null without subgroup matrices. */
-  tensor: TensorAttentionSetup | null;
+  tensor: TensorCoreSetup | null;
 }
 
 /** A paged f16 cache holding `seqLengths` tokens per sequence, block ids shuffled, random K/V in [-1, 1). */
@@ -332,7 +333,7 @@ async function main() {
   const consecutiveSubgroups = await probeConsecutiveSubgroups(gpu.device, GROUP_LANES);
   const setup = tensorCoreSetup(gpu);
   const majorness = setup ? await probeMajornessSyntax(gpu.device, setup.config, setup.subgroupSize) : "argument";
-  const tensor = setup && { config: setup.config, majorness, subgroupSize: setup.subgroupSize, maxWorkgroupBytes: setup.maxWorkgroupBytes };
+  const tensor = setup && { ...setup, majorness };
   const ctx = { pipelines: new PipelineCache(gpu.device, { consecutiveSubgroups }), recorder };
   const lab: Lab = { gpu, ctx, recorder, tiles, tensor };
   console.log(

@@ -249,6 +249,7 @@ test("the tensor-core attention's shape rules: heads per item divide the GQA gro
     majorness: "argument" as const,
     subgroupSize: 32,
     maxWorkgroupBytes: 48 * 1024,
+    maxInvocations: 1024,
   };
   const layout = tensorAttentionLayout(h100, 128, 4);
   assert.ok(typeof layout !== "string" && layout.keyBlock === 32, `32 keys per block by default: ${JSON.stringify(layout)}`);

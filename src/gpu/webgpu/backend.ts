@@ -26,7 +26,7 @@ import {
 } from "./device.js";
 import { elementwise } from "./kernels/elementwise.js";
 import { attention, attentionTiles, singleTokenRows } from "./kernels/attention.js";
-import { attentionTensor, tensorAttentionHeads, tensorAttentionLayout, type TensorAttentionSetup } from "./kernels/attention-tensor.js";
+import { attentionTensor, tensorAttentionHeads, tensorAttentionLayout } from "./kernels/attention-tensor.js";
 import { attentionPerRow, GROUP_LANES, type PerRowAttentionInputs } from "./kernels/attention-per-row.js";
 import { embed } from "./kernels/embed.js";
 import { gatherRows } from "./kernels/gather-rows.js";
@@ -46,6 +46,7 @@ import {
   tensorOutputIneligibility,
   TENSOR_MIN_TOKENS,
   type MajornessSyntax,
+  type TensorCoreSetup,
   type TensorLayout,
 } from "./kernels/tensor/plan.js";
 import { rmsNorm } from "./kernels/rms-norm.js";
@@ -165,7 +166,7 @@ export class WebGpuBackend implements Backend {
    */
   tensorAttentionKeys: number | undefined = Number(envVar("SWALLOW_TENSOR_ATTENTION_KEYS")) || undefined;
   /** What the tensor-core attention needs from the device; null without usable subgroup matrices. */
-  private readonly tensorAttentionSetup: TensorAttentionSetup | null;
+  private readonly tensorSetup: TensorCoreSetup | null;
   /** See WebGpuBackendOptions.batchInvariant. */
   batchInvariant: boolean;
   /** The tensor-core kernel's layout on this device, or null when the device has no usable subgroup matrices. */
@@ -210,13 +211,7 @@ export class WebGpuBackend implements Backend {
     this.robust = !robustnessDisabled(options);
     this.tensorLayouts = tensorCoreLayouts(gpu, majorness, this.robust);
     this.tensorLayout = this.tensorLayouts[0] ?? null;
-    const setup = tensorCoreSetup(gpu, majorness);
-    this.tensorAttentionSetup = setup && {
-      config: setup.config,
-      majorness,
-      subgroupSize: setup.subgroupSize,
-      maxWorkgroupBytes: setup.maxWorkgroupBytes,
-    };
+    this.tensorSetup = tensorCoreSetup(gpu, majorness);
     this.maxWeightBytes = Math.min(options.maxWeightBytes ?? Number.POSITIVE_INFINITY, gpu.limits.maxStorageBufferBindingSize);
     this.pool = new BufferPool(this.device, gpu.limits, BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST, "activations");
     this.readbackPool = new BufferPool(this.device, gpu.limits, BufferUsage.MAP_READ | BufferUsage.COPY_DST, "readback");
@@ -549,10 +544,10 @@ export class WebGpuBackend implements Backend {
    * The tensor-core attention's setup when it serves this step's runs: forced ("tensor", which throws where it
    * cannot run), or in the tiled kernel's place when not batch-invariant and it can run; else null.
    */
-  private tensorAttentionFor(kv: GpuKvCache, numHeads: number, kernel: AttentionKernelChoice): TensorAttentionSetup | null {
+  private tensorAttentionFor(kv: GpuKvCache, numHeads: number, kernel: AttentionKernelChoice): TensorCoreSetup | null {
     const forced = kernel === "tensor";
     if (!forced && (this.batchInvariant || !this.tensorAttention)) return null;
-    const setup = this.tensorAttentionSetup;
+    const setup = this.tensorSetup;
     const { headDim, numKvHeads } = kv.layout;
     const layout = setup && tensorAttentionLayout(setup, headDim, tensorAttentionHeads(numHeads / numKvHeads), this.tensorAttentionKeys);
     const reason = !setup

@@ -1,9 +1,16 @@
 import { uniform, type GpuKvLayer, type KernelContext } from "../context.js";
 import type { GpuActivation, Resource } from "../recorder.js";
 import { f32Bits, LINEAR_WORKGROUP } from "../wgsl.js";
-import { attentionWorkList, checkAttentionShapes, dispatchWorkItems, type AttentionInputs } from "./attention.js";
+import {
+  attentionWorkList,
+  checkAttentionShapes,
+  dispatchWorkItems,
+  ITEM_KV_INDEX,
+  ITEM_PROLOGUE,
+  type AttentionInputs,
+} from "./attention.js";
 import { ropedQLoad } from "./rope.js";
-import { matrixLoad, matrixStoreRowMajor, F16_MAX, type MajornessSyntax, type SubgroupMatrixConfig } from "./tensor/plan.js";
+import { matrixLoad, matrixStoreRowMajor, F16_MAX, type TensorCoreSetup } from "./tensor/plan.js";
 
 /**
  * Causal GQA attention for prefill runs on the tensor cores (subgroup matrices, f16 × f16 → f32), over the paged
@@ -33,7 +40,7 @@ import { matrixLoad, matrixStoreRowMajor, F16_MAX, type MajornessSyntax, type Su
 
 /**
  * Keys per block, preferred first: S is M × keyBlock per subgroup (result matrices of width N); the V block reuses
- * the K block's workgroup memory. 64 halves the barriers per key (five per block over both passes) but measured
+ * the K block's workgroup memory. 64 halves the sync points per key (six per block over both passes) but measured
  * slower on the H100 (prefill 2048: 2.82 against 2.57 ms per layer, bench/NOTES.md session 10): twice the
  * prefetch registers.
  */
@@ -43,13 +50,6 @@ export const KEY_BLOCKS = [32, 64] as const;
 export function tensorAttentionHeads(groupSize: number): number {
   for (let heads = Math.min(4, groupSize); heads > 1; heads--) if (groupSize % heads === 0) return heads;
   return 1;
-}
-
-export interface TensorAttentionSetup {
-  config: SubgroupMatrixConfig;
-  majorness: MajornessSyntax;
-  subgroupSize: number;
-  maxWorkgroupBytes: number;
 }
 
 /** Halves of padding per staged row (rows of a multiple of 8 halves load wrongly without robustness on the H100). */
@@ -73,7 +73,7 @@ export interface TensorAttentionLayout {
  * or why it cannot run (a message).
  */
 export function tensorAttentionLayout(
-  setup: TensorAttentionSetup,
+  setup: TensorCoreSetup,
   headDim: number,
   heads: number,
   keyBlock?: number,
@@ -95,13 +95,7 @@ export function tensorAttentionLayout(
   return { keyBlock, threads, rows, perRow: threads / rows, bytes };
 }
 
-export function tensorAttentionSource(
-  setup: TensorAttentionSetup,
-  headDim: number,
-  heads: number,
-  rope: boolean,
-  keyBlock?: number,
-): string {
+export function tensorAttentionSource(setup: TensorCoreSetup, headDim: number, heads: number, rope: boolean, keyBlock?: number): string {
   const layout = tensorAttentionLayout(setup, headDim, heads, keyBlock);
   if (typeof layout === "string") throw new Error(`tensor attention: ${layout}`);
   const { M, N, K } = setup.config;
@@ -109,7 +103,7 @@ export function tensorAttentionSource(
   const KEY_BLOCK = layout.keyBlock;
   const S_STRIDE = sStride(KEY_BLOCK);
   const P_STRIDE = pStride(KEY_BLOCK);
-  const syntax = setup.majorness;
+  const syntax = setup.majorness ?? "argument";
   const lanes = headDim / 4;
   const stride = headDim + ROW_PAD;
   const range = (n: number) => Array.from({ length: n }, (_, i) => i);
@@ -207,23 +201,12 @@ var<workgroup> rowPos: array<i32, ROWS>; // the row's position, -1 for rows the 
 var<workgroup> lengthShared: u32;
 var<workgroup> fenceWord: u32; // stays 0: read after each staging barrier into the matrix-load offsets
 
-// Storage index of vec4 d4 of key position pos's row of this KV head.
-fn kvIndex(pos: u32, tableBase: u32, kvOffset: u32, d4: u32) -> u32 {
-  let block = u32(blockTables[tableBase + pos / params.blockSize]);
-  return (block * params.blockSize + pos % params.blockSize) * params.kvStride + kvOffset + d4;
-}
+${ITEM_KV_INDEX}
 
 @compute @workgroup_size(${threads})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32, @builtin(subgroup_size) sgSize: u32) {
-  let itemIndex = linearWorkgroup(wid, nwg);
-  if (itemIndex >= params.numItems) { return; }
-  let item = items[itemIndex];
-  let t0 = item.x;
-  let nTokens = item.y & 0xffffu;
-  let nHeads = item.y >> 16u;
-  let h0 = item.z;
-  let tableBase = item.w * params.maxBlocksPerSeq;
+${ITEM_PROLOGUE}
   let kvOffset = (h0 / params.groupSize) * LANES;
   // Subgroups past HEADS (a device whose subgroups are smaller than its maximum) take part in the scalar phases only.
   let sg = lid / sgSize;
@@ -351,7 +334,7 @@ ${range(outCols / N)
 /** softmax(q·k · scale) · v per query head over the f16 cache on the tensor cores; shapes as attention.ts `attention`. */
 export function attentionTensor(
   ctx: KernelContext,
-  setup: TensorAttentionSetup,
+  setup: TensorCoreSetup,
   q: GpuActivation,
   layer: GpuKvLayer,
   layout: { numKvHeads: number; headDim: number; blockSize: number },
@@ -371,7 +354,7 @@ export function attentionTensor(
   const rope = ropeCosSin !== null;
   const layoutFor = tensorAttentionLayout(setup, headDim, heads, keyBlock);
   if (typeof layoutFor === "string") throw new Error(`tensor attention: ${layoutFor}`);
-  const key = `attention-tensor/d${headDim}/h${heads}/k${layoutFor.keyBlock}/${setup.majorness}${rope ? "/rope" : ""}`;
+  const key = `attention-tensor/d${headDim}/h${heads}/k${layoutFor.keyBlock}/${setup.majorness ?? "argument"}${rope ? "/rope" : ""}`;
   const pipeline = ctx.pipelines.get(key, () => tensorAttentionSource(setup, headDim, heads, rope, layoutFor.keyBlock));
   const rows = setup.config.M * heads;
   const skip = inputs.skipSingles ?? false;

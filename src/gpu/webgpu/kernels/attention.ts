@@ -112,6 +112,24 @@ export function singleTokenRows(positions: Int32Array, seqIndex: Int32Array, num
 }
 
 /**
+ * WGSL the item kernels (this and attention-tensor.ts) share: the storage index of element e (in the cache
+ * binding's element type) of key position pos's row of a KV head (pos has a block: pos < length), and the
+ * workgroup's item (one workgroup per item; the grid's last row guarded).
+ */
+export const ITEM_KV_INDEX = `fn kvIndex(pos: u32, tableBase: u32, kvOffset: u32, e: u32) -> u32 {
+  let block = u32(blockTables[tableBase + pos / params.blockSize]);
+  return (block * params.blockSize + pos % params.blockSize) * params.kvStride + kvOffset + e;
+}`;
+export const ITEM_PROLOGUE = `  let itemIndex = linearWorkgroup(wid, nwg);
+  if (itemIndex >= params.numItems) { return; }
+  let item = items[itemIndex];
+  let t0 = item.x;
+  let nTokens = item.y & 0xffffu;
+  let nHeads = item.y >> 16u;
+  let h0 = item.z;
+  let tableBase = item.w * params.maxBlocksPerSeq;`;
+
+/**
  * Causal GQA over the paged cache, FlashAttention-style with f32 math. One workgroup serves one work item of
  * the host-built list (attention-plan.ts): up to `tiles.rows` (token, query head) rows that share a KV head —
  * a run of consecutive tokens of one sequence × the heads of one KV head, or a single (decode token, head).
@@ -177,23 +195,12 @@ var<workgroup> lengthShared: u32;
 
 fn dotAcc(a: ${acc}, b: ${acc}) -> f32 { return ${vec === 4 ? "dot(a, b)" : "a * b"}; }
 
-// Storage index of element dv of key position pos's row of this KV head (pos has a block: pos < length).
-fn kvIndex(pos: u32, tableBase: u32, kvOffset: u32, dv: u32) -> u32 {
-  let block = u32(blockTables[tableBase + pos / params.blockSize]);
-  return (block * params.blockSize + pos % params.blockSize) * params.kvStride + kvOffset + dv;
-}
+${ITEM_KV_INDEX}
 
 @compute @workgroup_size(${WORKGROUP})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let itemIndex = linearWorkgroup(wid, nwg);
-  if (itemIndex >= params.numItems) { return; }
-  let item = items[itemIndex];
-  let t0 = item.x;
-  let nTokens = item.y & 0xffffu;
-  let nHeads = item.y >> 16u;
-  let h0 = item.z;
+${ITEM_PROLOGUE}
   let nRows = nTokens * nHeads;
-  let tableBase = item.w * params.maxBlocksPerSeq;
   let kvOffset = (h0 / params.groupSize) * LANES;
 
   // Rows r = (token t0 + r / nHeads, head h0 + r % nHeads); the last token has the largest position.
