@@ -3,6 +3,7 @@
  * heads, 8 KV heads, head size 128, f16 KV cache in blocks of 16 tokens with scrambled block ids.
  *
  *   node dist/bench/attention-lab.js [--no-robustness] [--quick] [--reps N] [--tiles ROWSxKEYS] [--only TEXT]
+ *                                    [--tensor-variants V1,V2,…] [--contiguous]
  *
  * First checks the kernel against the reference `pagedAttention` (src/gpu/reference/ops.ts) on a small case
  * (a prefill chunk beside decode tokens, several key tiles) and exits 1 on a mismatch, so a wrong kernel
@@ -14,7 +15,11 @@
  * of at least 8), each checked against the reference first; SWALLOW_ATTENTION_PER_ROW sets the others' design.
  * --quick: contexts divided by 8 (to try the script on lavapipe). --tiles: other tile sizes than the device's
  * default (attentionTiles), e.g. 16x64 (fewer key tiles for decode, less K/V reuse for prefill); they must fit
- * the workgroup-memory limit. --only: the cases whose name contains TEXT. One JSON line per case, then a table.
+ * the workgroup-memory limit. --only: the cases whose name contains TEXT. --tensor-variants: each tensor-core case
+ * again per variant, a `+`-joined set of k64 (64-key blocks), t1 / t2 (16-token tiles per item) and the timing
+ * ablations no-mma, no-stage, no-softmax, one-pass (wrong results: not checked); each other variant
+ * is checked against the reference first. --contiguous: timed caches with their blocks in order (as one prompt's
+ * prefill leaves them) instead of shuffled. One JSON line per case, then a table.
  */
 import { openWebGpu, type WebGpuDevice } from "../src/gpu/webgpu/device.js";
 import { BufferPool, BufferUsage, storageBytes } from "../src/gpu/webgpu/buffers.js";
@@ -28,7 +33,7 @@ import {
 } from "../src/gpu/webgpu/kernels/attention.js";
 import { attentionPerRow, GROUP_LANES, lanesAvailable, type PerRowDesign } from "../src/gpu/webgpu/kernels/attention-per-row.js";
 import { probeConsecutiveSubgroups } from "../src/gpu/webgpu/kernels/subgroup-layout-probe.js";
-import { attentionTensor } from "../src/gpu/webgpu/kernels/attention-tensor.js";
+import { attentionTensor, type TensorAttentionOptions } from "../src/gpu/webgpu/kernels/attention-tensor.js";
 import type { TensorCoreSetup } from "../src/gpu/webgpu/kernels/tensor/plan.js";
 import { tensorCoreSetup } from "../src/gpu/webgpu/kernels/tensor/setup.js";
 import { probeMajornessSyntax } from "../src/gpu/webgpu/kernels/tensor/majorness-probe.js";
@@ -41,13 +46,23 @@ import { afterWarmup } from "./warm.js";
 const SHAPE = { numHeads: 32, numKvHeads: 8, headDim: 128, blockSize: 16 };
 
 function parseArgs(argv: string[]) {
-  const opts = { noRobustness: false, quick: false, reps: 0, tiles: null as AttentionTiles | null, only: "" };
+  const opts = {
+    noRobustness: false,
+    quick: false,
+    reps: 0,
+    tiles: null as AttentionTiles | null,
+    only: "",
+    tensorVariants: [] as string[],
+    contiguous: false,
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === "--no-robustness") opts.noRobustness = true;
     else if (a === "--quick") opts.quick = true;
+    else if (a === "--contiguous") opts.contiguous = true;
     else if (a === "--reps") opts.reps = Number(argv[++i]);
     else if (a === "--only") opts.only = argv[++i] ?? "";
+    else if (a === "--tensor-variants") opts.tensorVariants = (argv[++i] ?? "").split(",").filter(Boolean);
     else if (a === "--tiles") {
       const [rows, keys] = (argv[++i] ?? "").split("x").map(Number);
       opts.tiles = { rows, keys };
@@ -87,6 +102,23 @@ interface Case {
   heads?: number;
   /** The per-row kernel's design (default: its own choice, perRowDesign). */
   design?: PerRowDesign;
+  /** The tensor-core kernel's variant (--tensor-variants). */
+  tensorOptions?: TensorAttentionOptions;
+}
+
+const ABLATIONS = ["no-mma", "no-stage", "no-softmax", "one-pass"] as const;
+
+/** A --tensor-variants entry ("t2+pf", "no-mma", …) as kernel options. */
+function tensorVariant(name: string): TensorAttentionOptions {
+  const options: TensorAttentionOptions = {};
+  for (const part of name.split("+")) {
+    if (part === "k64") options.keyBlock = 64;
+    else if (part === "t2") options.tokenTiles = 2;
+    else if (part === "t1") options.tokenTiles = 1;
+    else if ((ABLATIONS as readonly string[]).includes(part)) options.ablate = part as TensorAttentionOptions["ablate"];
+    else if (part !== "base") throw new Error(`unknown tensor variant part ${part} (k64, t1, t2, ${ABLATIONS.join(", ")}, base)`);
+  }
+  return options;
 }
 
 interface Lab {
@@ -99,13 +131,13 @@ interface Lab {
 }
 
 /** A paged f16 cache holding `seqLengths` tokens per sequence, block ids shuffled, random K/V in [-1, 1). */
-function makeCache(lab: Lab, seqLengths: number[], kvCols: number, seed: number, keepHost: boolean) {
+function makeCache(lab: Lab, seqLengths: number[], kvCols: number, seed: number, keepHost: boolean, contiguous = false) {
   const { blockSize } = SHAPE;
   const maxBlocksPerSeq = Math.max(...seqLengths.map((n) => Math.ceil(n / blockSize)));
   const numBlocks = seqLengths.reduce((n, length) => n + Math.ceil(length / blockSize), 0);
   const order = Array.from({ length: numBlocks }, (_, i) => i);
   const next = xorshift(seed);
-  for (let i = order.length - 1; i > 0; i--) {
+  for (let i = contiguous ? 0 : order.length - 1; i > 0; i--) {
     const j = Math.floor(((next() + 1) / 2) * (i + 1)) % (i + 1);
     [order[i], order[j]] = [order[j], order[i]];
   }
@@ -172,7 +204,7 @@ function record(lab: Lab, c: Case, cache: ReturnType<typeof makeCache>, q: GpuAc
     const skipSingles = kernel === "split" || kernel === "tensor";
     out =
       kernel === "tensor"
-        ? attentionTensor(lab.ctx, lab.tensor!, q, cache.layer, layout, { ...inputs, skipSingles }, numHeads, scale)
+        ? attentionTensor(lab.ctx, lab.tensor!, q, cache.layer, layout, { ...inputs, skipSingles }, numHeads, scale, null, c.tensorOptions)
         : attention(lab.ctx, q, cache.layer, "f16", layout, { ...inputs, skipSingles }, numHeads, scale);
     if (skipSingles) {
       const subset = { rows, count: singles.length, into: out };
@@ -208,7 +240,7 @@ function randomQ(tokens: number, seed: number): Float32Array {
 }
 
 /** Kernel vs reference on a prefill chunk at positions 40..139 of one sequence beside 3 decode tokens. */
-async function check(lab: Lab, kernel: Case["kernel"], design?: PerRowDesign): Promise<boolean> {
+async function check(lab: Lab, kernel: Case["kernel"], design?: PerRowDesign, tensorOptions?: TensorAttentionOptions): Promise<boolean> {
   const { numHeads, numKvHeads, headDim } = SHAPE;
   const kvCols = numKvHeads * headDim;
   const seqLengths = [140, 77, 5, 300];
@@ -222,7 +254,13 @@ async function check(lab: Lab, kernel: Case["kernel"], design?: PerRowDesign): P
   const q = randomQ(tokens.length, 11);
   const { values } = await submit(
     lab,
-    record(lab, { name: "check", tokens, seqLengths, kernel, design }, cache, lab.recorder.upload(tokens.length, numHeads * headDim, q), 1),
+    record(
+      lab,
+      { name: "check", tokens, seqLengths, kernel, design, tensorOptions },
+      cache,
+      lab.recorder.upload(tokens.length, numHeads * headDim, q),
+      1,
+    ),
   );
   const reference: ops.PagedKv = { keys: cache.host!.keys, values: cache.host!.values, blockSize: SHAPE.blockSize, kvCols };
   const expected = ops.pagedAttention(
@@ -247,13 +285,13 @@ async function check(lab: Lab, kernel: Case["kernel"], design?: PerRowDesign): P
   // f32 math on the same f16 cache values: only summation order differs; the tensor kernel's q and weights are f16.
   const ok = relative <= (kernel === "tensor" ? 2e-3 : 1e-5);
   console.log(
-    `check ${kernel}${design ? ` (${design})` : ""} vs reference (${tokens.length} tokens, contexts up to 300): relative error ${relative.toExponential(2)} ${ok ? "ok" : "FAIL"}`,
+    `check ${kernel}${design ? ` (${design})` : ""}${tensorOptions ? ` ${JSON.stringify(tensorOptions)}` : ""} vs reference (${tokens.length} tokens, contexts up to 300): relative error ${relative.toExponential(2)} ${ok ? "ok" : "FAIL"}`,
   );
   for (const c of [cache.layer.keys, cache.layer.values]) c.destroy();
   return ok;
 }
 
-function cases(quick: boolean, designs: PerRowDesign[], withTensor: boolean): Case[] {
+function cases(quick: boolean, designs: PerRowDesign[], withTensor: boolean, tensorVariants: string[]): Case[] {
   const k = quick ? 8 : 1;
   const prefill = (n: number): Case => ({
     name: `prefill ${n}`,
@@ -295,11 +333,15 @@ function cases(quick: boolean, designs: PerRowDesign[], withTensor: boolean): Ca
     heads,
     design,
   });
-  const tensor = (c: Case): Case => ({ ...c, name: `${c.name} (tensor)`, kernel: "tensor" });
+  // A tensor-core case, then the same per --tensor-variants entry.
+  const tensor = (c: Case): Case[] => {
+    const base: Case = c.kernel === "tensor" ? c : { ...c, name: `${c.name} (tensor)`, kernel: "tensor" };
+    return [base, ...tensorVariants.map((v): Case => ({ ...base, name: `${base.name} ${v}`, tensorOptions: tensorVariant(v) }))];
+  };
   return [
     prefill(512 / k),
     prefill(2048 / k),
-    ...(withTensor ? [tensor(prefill(512 / k)), tensor(prefill(2048 / k)), busy("tensor")] : []),
+    ...(withTensor ? [...tensor(prefill(512 / k)), ...tensor(prefill(2048 / k)), ...tensor(busy("tensor"))] : []),
     serving,
     { ...serving, name: `${serving.name} (split)`, kernel: "split" },
     busy("tiled"),
@@ -345,6 +387,10 @@ async function main() {
   const checks = [];
   for (const kernel of ["tiled", "per-row", "split"] as const) checks.push(await check(lab, kernel));
   if (lab.tensor) checks.push(await check(lab, "tensor"));
+  for (const v of opts.tensorVariants) {
+    const options = tensorVariant(v);
+    if (lab.tensor && !options.ablate) checks.push(await check(lab, "tensor", undefined, options));
+  }
   for (const design of designs) checks.push(await check(lab, "per-row", design));
   if (!checks.every(Boolean)) {
     console.error("attention-lab: the kernel disagrees with the reference; no timings");
@@ -353,9 +399,9 @@ async function main() {
   }
   const rows: string[] = [];
   const { numHeads, numKvHeads, headDim } = SHAPE;
-  for (const [ci, c] of cases(opts.quick, designs, lab.tensor !== null).entries()) {
+  for (const [ci, c] of cases(opts.quick, designs, lab.tensor !== null, opts.tensorVariants).entries()) {
     if (!c.name.includes(opts.only)) continue;
-    const cache = makeCache(lab, c.seqLengths, numKvHeads * headDim, 100 + ci, false);
+    const cache = makeCache(lab, c.seqLengths, numKvHeads * headDim, 100 + ci, false, opts.contiguous);
     const q = randomQ(c.tokens.length, 200 + ci);
     // Warm-up call (pipeline compilation), then a timed pass of R calls; R keeps the pass ≥ ~20 ms of work
     // and the R outputs (all kept alive in one step) under 2 GB.

@@ -10,7 +10,13 @@ import {
   singleTokenRows,
   SPLIT_BELOW_ITEMS,
 } from "../src/gpu/webgpu/kernels/attention.js";
-import { KEY_BLOCKS, tensorAttentionHeads, tensorAttentionLayout } from "../src/gpu/webgpu/kernels/attention-tensor.js";
+import {
+  KEY_BLOCKS,
+  TOKEN_TILES,
+  tensorAttentionHeads,
+  tensorAttentionLayout,
+  type TensorAttentionOptions,
+} from "../src/gpu/webgpu/kernels/attention-tensor.js";
 import { tensorCoreSetup } from "../src/gpu/webgpu/kernels/tensor/setup.js";
 import {
   attentionPerRow,
@@ -189,9 +195,14 @@ test(
     try {
       // Runs shorter than a 16-token item, a chunk after cached positions, a decode row of another sequence
       // (checkAttention's two steps), contexts over many key blocks and ones past a block's end by one key.
-      for (const keyBlock of KEY_BLOCKS) {
-        gpu.tensorAttentionKeys = keyBlock;
-        t.diagnostic(`${keyBlock} keys per block:`);
+      // Every variant the device fits at head size 128 (the largest tested).
+      const setup = tensorCoreSetup(gpu.gpu)!;
+      const variants: TensorAttentionOptions[] = TOKEN_TILES.flatMap((tokenTiles) =>
+        KEY_BLOCKS.map((keyBlock) => ({ keyBlock, tokenTiles })),
+      ).filter((options) => typeof tensorAttentionLayout(setup, 128, 4, options.keyBlock, options.tokenTiles) !== "string");
+      for (const options of variants) {
+        gpu.tensorAttentionOptions = options;
+        t.diagnostic(`variant ${JSON.stringify(options)}:`);
         for (const heads of [
           { numHeads: 6, numKvHeads: 2 },
           { numHeads: 8, numKvHeads: 2 },
@@ -205,7 +216,7 @@ test(
       }
       await assert.rejects(checkAttention(t, "f32", 16, F16_OPERANDS), /needs an f16 KV cache/);
     } finally {
-      gpu.tensorAttentionKeys = undefined;
+      gpu.tensorAttentionOptions = {};
       gpu.attentionPath = "auto";
     }
   },
@@ -251,14 +262,26 @@ test("the tensor-core attention's shape rules: heads per item divide the GQA gro
     maxWorkgroupBytes: 48 * 1024,
     maxInvocations: 1024,
   };
+  // Default: two 16-token tiles per item (8 subgroups, 128 rows), 32 keys per block, Q staged a tile at a time.
   const layout = tensorAttentionLayout(h100, 128, 4);
-  assert.ok(typeof layout !== "string" && layout.keyBlock === 32, `32 keys per block by default: ${JSON.stringify(layout)}`);
-  assert.ok(layout.bytes <= 48 * 1024 && layout.threads === 128 && layout.perRow === 2, JSON.stringify(layout));
+  assert.ok(typeof layout !== "string" && layout.keyBlock === 32 && layout.tokenTiles === 2, `default: ${JSON.stringify(layout)}`);
+  assert.ok(layout.bytes <= 48 * 1024 && layout.threads === 256 && layout.rows === 128 && layout.perRow === 2, JSON.stringify(layout));
+  const oneTile = tensorAttentionLayout(h100, 128, 4, undefined, 1);
+  assert.ok(typeof oneTile !== "string" && oneTile.threads === 128 && oneTile.keyBlock === 32, JSON.stringify(oneTile));
+  // 64-key blocks do not fit two tiles: one tile, more memory than one tile of 32 keys.
   const wide = tensorAttentionLayout(h100, 128, 4, 64);
-  assert.ok(typeof wide !== "string" && wide.bytes <= 48 * 1024 && wide.bytes > layout.bytes, JSON.stringify(wide));
+  assert.ok(
+    typeof wide !== "string" && wide.tokenTiles === 1 && wide.bytes <= 48 * 1024 && wide.bytes > oneTile.bytes,
+    JSON.stringify(wide),
+  );
+  assert.match(String(tensorAttentionLayout(h100, 128, 4, 64, 2)), /exceed/);
   assert.match(String(tensorAttentionLayout({ ...h100, maxWorkgroupBytes: 40 * 1024 }, 128, 4, 64)), /exceed/);
   assert.match(String(tensorAttentionLayout(h100, 6, 1)), /not a multiple/);
   assert.match(String(tensorAttentionLayout({ ...h100, maxWorkgroupBytes: 16 * 1024 }, 128, 4)), /exceed/);
+  // Where two tiles exceed the memory (head size 256), one is taken.
+  const big = tensorAttentionLayout(h100, 256, 4);
+  assert.ok(typeof big !== "string" && big.tokenTiles === 1, JSON.stringify(big));
+  assert.match(String(tensorAttentionLayout(h100, 128, 4, 32, 3)), /token tiles/);
   // Items of the tensor kernel: 16 tokens × at most 4 heads, also when the group has 8.
   const positions = Int32Array.from({ length: 40 }, (_, i) => i);
   const list = attentionWorkList(positions, new Int32Array(40), 40, 16, 8, 64, false, false, 4);

@@ -26,7 +26,7 @@ import {
 } from "./device.js";
 import { elementwise } from "./kernels/elementwise.js";
 import { attention, attentionTiles, singleTokenRows } from "./kernels/attention.js";
-import { attentionTensor, tensorAttentionHeads, tensorAttentionLayout } from "./kernels/attention-tensor.js";
+import { attentionTensor, tensorAttentionHeads, tensorAttentionLayout, type TensorAttentionOptions } from "./kernels/attention-tensor.js";
 import { attentionPerRow, GROUP_LANES, type PerRowAttentionInputs } from "./kernels/attention-per-row.js";
 import { embed } from "./kernels/embed.js";
 import { gatherRows } from "./kernels/gather-rows.js";
@@ -161,10 +161,14 @@ export class WebGpuBackend implements Backend {
    */
   tensorAttention = envVar("SWALLOW_TENSOR_ATTENTION") !== "off";
   /**
-   * The tensor-core attention's keys per block (attention-tensor.ts KEY_BLOCKS); default the first that fits (32).
-   * Tests force each; SWALLOW_TENSOR_ATTENTION_KEYS=64 does for A/B runs.
+   * The tensor-core attention's variant (attention-tensor.ts TensorAttentionOptions); default 32-key blocks and
+   * 32-token items where they fit. Tests force each; for A/B runs SWALLOW_TENSOR_ATTENTION_KEYS=64 (keys per block),
+   * SWALLOW_TENSOR_ATTENTION_TILES=1 (16-token tiles per item).
    */
-  tensorAttentionKeys: number | undefined = Number(envVar("SWALLOW_TENSOR_ATTENTION_KEYS")) || undefined;
+  tensorAttentionOptions: TensorAttentionOptions = {
+    keyBlock: Number(envVar("SWALLOW_TENSOR_ATTENTION_KEYS")) || undefined,
+    tokenTiles: Number(envVar("SWALLOW_TENSOR_ATTENTION_TILES")) || undefined,
+  };
   /** What the tensor-core attention needs from the device; null without usable subgroup matrices. */
   private readonly tensorSetup: TensorCoreSetup | null;
   /** See WebGpuBackendOptions.batchInvariant. */
@@ -520,7 +524,7 @@ export class WebGpuBackend implements Backend {
           numHeads,
           scale,
           cosSin,
-          this.tensorAttentionKeys,
+          this.tensorAttentionOptions,
         )
       : attention(
           this.ctx,
@@ -549,7 +553,8 @@ export class WebGpuBackend implements Backend {
     if (!forced && (this.batchInvariant || !this.tensorAttention)) return null;
     const setup = this.tensorSetup;
     const { headDim, numKvHeads } = kv.layout;
-    const layout = setup && tensorAttentionLayout(setup, headDim, tensorAttentionHeads(numHeads / numKvHeads), this.tensorAttentionKeys);
+    const { keyBlock, tokenTiles } = this.tensorAttentionOptions;
+    const layout = setup && tensorAttentionLayout(setup, headDim, tensorAttentionHeads(numHeads / numKvHeads), keyBlock, tokenTiles);
     const reason = !setup
       ? "no subgroup matrices"
       : kv.dtype !== "f16"

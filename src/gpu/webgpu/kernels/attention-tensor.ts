@@ -46,6 +46,13 @@ import { matrixLoad, matrixStoreRowMajor, F16_MAX, type TensorCoreSetup } from "
  */
 export const KEY_BLOCKS = [32, 64] as const;
 
+/**
+ * M-token tiles per work item, preferred first. Two (8 subgroups for a GQA group of 4: 128 rows per staged K/V
+ * block) halved the H100's attention time in a 2,048-token prefill against one (1.28 against 2.57 ms per layer,
+ * prefill 294 against 328 ms; bench/NOTES.md session 11); Q is then staged a tile at a time so that 48 KiB hold it.
+ */
+export const TOKEN_TILES = [2, 1] as const;
+
 /** Query heads per work item: the largest divisor of the GQA group that is at most 4 (one subgroup each). */
 export function tensorAttentionHeads(groupSize: number): number {
   for (let heads = Math.min(4, groupSize); heads > 1; heads--) if (groupSize % heads === 0) return heads;
@@ -59,8 +66,24 @@ const pStride = (keyBlock: number) => keyBlock + 12;
 /** The S / O rows (f32). */
 const sStride = (keyBlock: number) => keyBlock + 4;
 
+/**
+ * Variants of the kernel (A/B runs and the kernel lab; the defaults are the measured best).
+ * - `keyBlock`: keys per block (KEY_BLOCKS); default the first that fits.
+ * - `tokenTiles`: M-token tiles per item (1 or 2): subgroups = heads × tokenTiles, each staged K/V block serving
+ *   twice the rows for the same staging work and barriers. Q is staged one token tile at a time (workgroup memory).
+ * - `ablate`: timing only, wrong results: "no-mma" (no matrix loads or products), "no-stage" (no K/V fetches or
+ *   workgroup stores), "no-softmax" (no scalar phases), "one-pass" (pass 1 skipped).
+ */
+export interface TensorAttentionOptions {
+  keyBlock?: number;
+  tokenTiles?: number;
+  ablate?: "no-mma" | "no-stage" | "no-softmax" | "one-pass";
+}
+
 export interface TensorAttentionLayout {
   keyBlock: number;
+  /** M-token tiles per item. */
+  tokenTiles: number;
   threads: number;
   rows: number;
   /** Threads per row in the scalar phases. */
@@ -69,37 +92,51 @@ export interface TensorAttentionLayout {
 }
 
 /**
- * The kernel's layout for a head size, heads per item and key block (default: the first of KEY_BLOCKS that fits),
- * or why it cannot run (a message).
+ * The kernel's layout for a head size, heads per item, key block and token tiles (defaults: the first of
+ * TOKEN_TILES, then of KEY_BLOCKS, that fits), or why it cannot run (a message: the last choice's).
  */
 export function tensorAttentionLayout(
   setup: TensorCoreSetup,
   headDim: number,
   heads: number,
   keyBlock?: number,
+  tokenTiles?: number,
 ): TensorAttentionLayout | string {
-  if (keyBlock === undefined) {
-    const fits = KEY_BLOCKS.map((kb) => tensorAttentionLayout(setup, headDim, heads, kb));
-    return fits.find((layout) => typeof layout !== "string") ?? fits[fits.length - 1];
+  if (keyBlock === undefined || tokenTiles === undefined) {
+    const choices = (tokenTiles === undefined ? TOKEN_TILES : [tokenTiles]).flatMap((tiles) =>
+      (keyBlock === undefined ? KEY_BLOCKS : [keyBlock]).map((kb) => tensorAttentionLayout(setup, headDim, heads, kb, tiles)),
+    );
+    return choices.find((layout) => typeof layout !== "string") ?? choices[choices.length - 1];
   }
   const { M, N, K } = setup.config;
   if (headDim % 16 !== 0 || headDim % N !== 0 || headDim % K !== 0) return `head size ${headDim} is not a multiple of the matrix size`;
   if (keyBlock % N !== 0 || keyBlock % K !== 0) return `the ${M}×${N}×${K} matrices do not tile ${keyBlock} keys`;
-  const threads = heads * setup.subgroupSize;
-  const rows = heads * M;
+  if (tokenTiles !== 1 && tokenTiles !== 2) return `${tokenTiles} token tiles per item (1 or 2)`;
+  const threads = heads * tokenTiles * setup.subgroupSize;
+  if (threads > setup.maxInvocations) return `${threads} threads exceed ${setup.maxInvocations} per workgroup`;
+  const rows = heads * tokenTiles * M;
   if (threads % rows !== 0 || keyBlock % (threads / rows) !== 0) return `${threads} threads do not split ${rows} rows evenly`;
   const stride = headDim + ROW_PAD;
-  const kvsBytes = 2 * Math.max(keyBlock, rows) * stride;
-  const bytes = kvsBytes + 4 * rows * sStride(keyBlock) + 2 * rows * pStride(keyBlock) + 8 * threads + 4 * rows + 8;
+  // kvs holds a K or V block, or Q one token tile at a time; the row maxima and sums pass through sS.
+  const kvsBytes = 2 * Math.max(keyBlock, heads * M) * stride;
+  const sBytes = 4 * Math.max(rows * sStride(keyBlock), 2 * threads);
+  const bytes = kvsBytes + sBytes + 2 * rows * pStride(keyBlock) + 4 * rows + 8;
   if (bytes > setup.maxWorkgroupBytes) return `${bytes} bytes of workgroup memory exceed ${setup.maxWorkgroupBytes}`;
-  return { keyBlock, threads, rows, perRow: threads / rows, bytes };
+  return { keyBlock, tokenTiles, threads, rows, perRow: threads / rows, bytes };
 }
 
-export function tensorAttentionSource(setup: TensorCoreSetup, headDim: number, heads: number, rope: boolean, keyBlock?: number): string {
-  const layout = tensorAttentionLayout(setup, headDim, heads, keyBlock);
+export function tensorAttentionSource(
+  setup: TensorCoreSetup,
+  headDim: number,
+  heads: number,
+  rope: boolean,
+  options: TensorAttentionOptions = {},
+): string {
+  const layout = tensorAttentionLayout(setup, headDim, heads, options.keyBlock, options.tokenTiles);
   if (typeof layout === "string") throw new Error(`tensor attention: ${layout}`);
   const { M, N, K } = setup.config;
-  const { threads, rows, perRow } = layout;
+  const { threads, rows, perRow, tokenTiles } = layout;
+  const ablate = options.ablate;
   const KEY_BLOCK = layout.keyBlock;
   const S_STRIDE = sStride(KEY_BLOCK);
   const P_STRIDE = pStride(KEY_BLOCK);
@@ -135,16 +172,23 @@ export function tensorAttentionSource(setup: TensorCoreSetup, headDim: number, h
       "}",
     ])
     .join("\n      ");
+  const mma = ablate === "no-mma" ? "false" : "multiplies";
   // A block's K or V is fetched into registers one block ahead (in flight during the block before's products and
   // softmax), then stored to kvs: unit u = lid + i·THREADS is key u / LANES, vec4 u % LANES.
   const units = Math.ceil((KEY_BLOCK * lanes) / threads);
-  const fetch = (name: string, registers: string, from: string) => `for (var i = 0u; i < ${units}u; i++) {
+  const fetch = (name: string, registers: string, from: string) =>
+    ablate === "no-stage"
+      ? ""
+      : `for (var i = 0u; i < ${units}u; i++) {
       let u = lid + i * THREADS;
       var v = vec4<f16>(0.0);
       if (u < KEY_BLOCK * LANES && ${from} + u / LANES < length) { v = ${name}[kvIndex(${from} + u / LANES, tableBase, kvOffset, u % LANES)]; }
       ${registers}[i] = v;
     }`;
-  const stage = (registers: string, base: string) => `for (var i = 0u; i < ${units}u; i++) {
+  const stage = (registers: string, base: string) =>
+    ablate === "no-stage"
+      ? ""
+      : `for (var i = 0u; i < ${units}u; i++) {
       let u = lid + i * THREADS;
       if (u < KEY_BLOCK * LANES) {
         let v = ${registers}[i];
@@ -156,9 +200,10 @@ export function tensorAttentionSource(setup: TensorCoreSetup, headDim: number, h
   const scoreBlock = `    ${stage("kNext", "0u")}
     ${fetch("keys", "kNext", "start + KEY_BLOCK")}
     fence = workgroupUniformLoad(&fenceWord);
-    if (multiplies) {
+    if (${mma}) {
       ${scores}
     }`;
+  const softmax = ablate !== "no-softmax";
   // O leaves through sS in chunks of up to KEY_BLOCK columns that divide the head.
   const outCols = [KEY_BLOCK, 32, N].find((cols) => cols <= KEY_BLOCK && headDim % cols === 0 && cols % N === 0) ?? N;
   return `enable f16;
@@ -179,9 +224,10 @@ ${rope ? "@group(0) @binding(8) var<storage, read> cosSin: array<vec2<f32>>; // 
 ${LINEAR_WORKGROUP}
 
 const THREADS: u32 = ${threads}u;
-const HEADS: u32 = ${heads}u; // subgroups that multiply: one query head each
+const HEADS: u32 = ${heads}u; // query heads per item
+const SUBGROUPS: u32 = ${heads * tokenTiles}u; // subgroups that multiply: subgroup s has head s % HEADS, token tile s / HEADS
 const M: u32 = ${M}u;
-const ROWS: u32 = ${rows}u; // row r = (head h0 + r / M, token t0 + r % M)
+const ROWS: u32 = ${rows}u; // row r: subgroup r / M's head, token t0 + (r / M / HEADS)·M + r % M
 const PER_ROW: u32 = ${perRow}u; // threads per row in the scalar phases; thread lid has row lid / PER_ROW
 const KEY_BLOCK: u32 = ${KEY_BLOCK}u;
 const LANES: u32 = ${lanes}u; // vec4 elements per head
@@ -192,58 +238,63 @@ const P_STRIDE: u32 = ${P_STRIDE}u;
 const F16_MAX: f32 = ${F16_MAX}.0;
 const LOWEST: f32 = -3.0e38;
 
-var<workgroup> kvs: array<f16, ${Math.max(KEY_BLOCK, rows) * stride}>; // Q at first, then each block's K, then its V
-var<workgroup> sS: array<f32, ${rows * S_STRIDE}>; // scores (and O on its way out), rows of S_STRIDE
+var<workgroup> kvs: array<f16, ${Math.max(KEY_BLOCK, heads * M) * stride}>; // Q (a token tile at a time), then each block's K, then its V
+var<workgroup> sS: array<f32, ${Math.max(rows * S_STRIDE, 2 * threads)}>; // scores, the row maxima and sums, O on its way out
 var<workgroup> sP: array<f16, ${rows * P_STRIDE}>; // normalised weights as f16
-var<workgroup> partMax: array<f32, THREADS>;
-var<workgroup> partSum: array<f32, THREADS>;
 var<workgroup> rowPos: array<i32, ROWS>; // the row's position, -1 for rows the item lacks
 var<workgroup> lengthShared: u32;
 var<workgroup> fenceWord: u32; // stays 0: read after each staging barrier into the matrix-load offsets
 
 ${ITEM_KV_INDEX}
 
+/** Row r's token index in the item and its head's offset from h0. */
+fn rowToken(r: u32) -> u32 { return (r / M / HEADS) * M + r % M; }
+fn rowHead(r: u32) -> u32 { return (r / M) % HEADS; }
+
 @compute @workgroup_size(${threads})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32, @builtin(subgroup_size) sgSize: u32) {
 ${ITEM_PROLOGUE}
-  let kvOffset = (h0 / params.groupSize) * LANES;
-  // Subgroups past HEADS (a device whose subgroups are smaller than its maximum) take part in the scalar phases only.
+${ablate === "no-stage" ? "  if (arrayLength(&keys) == 0u || arrayLength(&values) == 0u || arrayLength(&blockTables) == 0u) { return; } // the ablation keeps its bindings\n" : ""}  let kvOffset = (h0 / params.groupSize) * LANES;
+  // Subgroups past SUBGROUPS (a device whose subgroups are smaller than its maximum) take part in the scalar phases only.
   let sg = lid / sgSize;
-  let multiplies = sg < HEADS;
+  let multiplies = sg < SUBGROUPS;
   let sgRow0 = sg * M;
 
   if (lid == 0u) { lengthShared = u32(positions[t0 + nTokens - 1u]) + 1u; }
   for (var r = lid; r < ROWS; r += THREADS) {
     var p = -1;
-    if (r % M < nTokens && r / M < nHeads) { p = positions[t0 + r % M]; }
+    if (rowToken(r) < nTokens && rowHead(r) < nHeads) { p = positions[t0 + rowToken(r)]; }
     rowPos[r] = p;
   }
-  // Q (scaled by scale·log2 e, so that the softmax is exp2) as f16 rows of kvs.
-  for (var u = lid; u < ROWS * LANES; u += THREADS) {
-    let r = u / LANES;
-    let d = u % LANES;
-    var v = vec4<f32>(0.0);
-    if (r % M < nTokens && r / M < nHeads) {
-      let t = t0 + r % M;
-      let qBase = (t * params.numHeads + h0 + r / M) * LANES;
-${rope ? ropedQLoad("v", "      ") : "      v = q[qBase + d];"}
-    }
-    let h = vec4<f16>(clamp(v * params.qScale, vec4<f32>(-F16_MAX), vec4<f32>(F16_MAX)));
-    let at = r * STRIDE + d * 4u;
-    kvs[at] = h.x; kvs[at + 1u] = h.y; kvs[at + 2u] = h.z; kvs[at + 3u] = h.w;
-  }
-  var fence = workgroupUniformLoad(&fenceWord);
-  let length = workgroupUniformLoad(&lengthShared);
+  var fence = 0u;
 ${range(dSteps)
   .map((d) => `  var q${d} = ${left}();`)
   .join("\n")}
-  if (multiplies) {
+  // Q (scaled by scale·log2 e, so that the softmax is exp2) as f16 rows of kvs, one token tile (HEADS·M rows) at a time.
+  for (var tile = 0u; tile < ${tokenTiles}u; tile++) {
+    for (var u = lid; u < HEADS * M * LANES; u += THREADS) {
+      let r = tile * HEADS * M + u / LANES;
+      let d = u % LANES;
+      var v = vec4<f32>(0.0);
+      if (rowToken(r) < nTokens && rowHead(r) < nHeads) {
+        let t = t0 + rowToken(r);
+        let qBase = (t * params.numHeads + h0 + rowHead(r)) * LANES;
+${rope ? ropedQLoad("v", "        ") : "        v = q[qBase + d];"}
+      }
+      let h = vec4<f16>(clamp(v * params.qScale, vec4<f32>(-F16_MAX), vec4<f32>(F16_MAX)));
+      let at = (u / LANES) * STRIDE + d * 4u;
+      kvs[at] = h.x; kvs[at + 1u] = h.y; kvs[at + 2u] = h.z; kvs[at + 3u] = h.w;
+    }
+    fence = workgroupUniformLoad(&fenceWord);
+    if (multiplies && sg / HEADS == tile) {
 ${range(dSteps)
-  .map((d) => `    q${d} = ${matrixLoad(syntax, left, "&kvs", `sgRow0 * STRIDE + ${d * K}u + fence`, false, "STRIDE")};`)
+  .map((d) => `      q${d} = ${matrixLoad(syntax, left, "&kvs", `(sg % HEADS) * M * STRIDE + ${d * K}u + fence`, false, "STRIDE")};`)
   .join("\n")}
+    }
+    workgroupBarrier();
   }
-  workgroupBarrier();
+  let length = workgroupUniformLoad(&lengthShared);
 
   // The scalar phases: thread lid holds row r's keys part, part + PER_ROW, … of each block.
   let r = lid / PER_ROW;
@@ -255,11 +306,16 @@ ${range(dSteps)
   var runSum = 0.0;
   var kNext: array<vec4<f16>, ${units}>;
   var vNext: array<vec4<f16>, ${units}>;
-  ${fetch("keys", "kNext", "0u")}
+${
+  ablate === "one-pass"
+    ? "  runMax = 0.0;\n  runSum = 1.0;"
+    : `  ${fetch("keys", "kNext", "0u")}
   for (var start = 0u; start < length; start += KEY_BLOCK) {
 ${scoreBlock}
     workgroupBarrier();
-    var blockMax = LOWEST;
+${
+  softmax
+    ? `    var blockMax = LOWEST;
     for (var j = part; j < KEY_BLOCK; j += PER_ROW) {
       if (i32(start + j) <= pos) { blockMax = max(blockMax, sS[r * S_STRIDE + j]); }
     }
@@ -271,21 +327,26 @@ ${scoreBlock}
       }
       runSum = runSum * exp2(runMax - newMax) + blockSum;
       runMax = newMax;
-    }
-  }
-  partMax[lid] = runMax;
-  partSum[lid] = runSum;
+    }`
+    : ""
+}
+  }`
+}
+  // The threads' maxima and sums through sS (no thread reads the last block's scores past this barrier).
+  workgroupBarrier();
+  sS[lid] = runMax;
+  sS[THREADS + lid] = runSum;
   workgroupBarrier();
   var rowMax = LOWEST;
-  for (var p = 0u; p < PER_ROW; p++) { rowMax = max(rowMax, partMax[r * PER_ROW + p]); }
+  for (var p = 0u; p < PER_ROW; p++) { rowMax = max(rowMax, sS[r * PER_ROW + p]); }
   var rowSum = 0.0;
   for (var p = 0u; p < PER_ROW; p++) {
-    let m = partMax[r * PER_ROW + p];
-    if (m > LOWEST) { rowSum += partSum[r * PER_ROW + p] * exp2(m - rowMax); }
+    let m = sS[r * PER_ROW + p];
+    if (m > LOWEST) { rowSum += sS[THREADS + r * PER_ROW + p] * exp2(m - rowMax); }
   }
   let invSum = select(0.0, 1.0 / rowSum, rowSum > 0.0);
 
-  // Pass 2: O = Σ P·V with P normalised.
+  // Pass 2: O = Σ P·V with P normalised. (Its first S store follows a staging barrier: sS is free again.)
 ${range(dTiles)
   .map((d) => `  var o${d} = ${result}();`)
   .join("\n")}
@@ -295,14 +356,18 @@ ${range(dTiles)
 ${scoreBlock}
     // After this barrier no subgroup reads K: V takes its place.
     workgroupBarrier();
-    for (var j = part; j < KEY_BLOCK; j += PER_ROW) {
+${
+  softmax
+    ? `    for (var j = part; j < KEY_BLOCK; j += PER_ROW) {
       let weight = exp2(sS[r * S_STRIDE + j] - rowMax) * invSum;
       sP[r * P_STRIDE + j] = f16(select(0.0, weight, i32(start + j) <= pos));
-    }
+    }`
+    : ""
+}
     ${stage("vNext", "0u")}
     ${fetch("values", "vNext", "start + KEY_BLOCK")}
     fence = workgroupUniformLoad(&fenceWord);
-    if (multiplies) {
+    if (${mma}) {
       ${weighted}
     }
     workgroupBarrier();
@@ -320,8 +385,8 @@ ${range(outCols / N)
   for (var u = lid; u < ROWS * ${outCols}u; u += THREADS) {
     let row = u / ${outCols}u;
     if (rowPos[row] >= 0) {
-      let t = t0 + row % M;
-      out[(t * params.numHeads + h0 + row / M) * HEAD_DIM + ${c * outCols}u + u % ${outCols}u] = sS[row * S_STRIDE + u % ${outCols}u];
+      let t = t0 + rowToken(row);
+      out[(t * params.numHeads + h0 + rowHead(row)) * HEAD_DIM + ${c * outCols}u + u % ${outCols}u] = sS[row * S_STRIDE + u % ${outCols}u];
     }
   }
   workgroupBarrier();`,
@@ -342,8 +407,8 @@ export function attentionTensor(
   numHeads: number,
   scale: number,
   ropeCosSin: Resource | null = null,
-  /** Keys per block (KEY_BLOCKS); default: the largest that fits. */
-  keyBlock?: number,
+  /** Variants (TensorAttentionOptions); default: 32-key blocks, 16-token items. */
+  options: TensorAttentionOptions = {},
 ): GpuActivation {
   const { numKvHeads, headDim, blockSize } = layout;
   checkAttentionShapes(q, layout, numHeads, ropeCosSin);
@@ -352,11 +417,13 @@ export function attentionTensor(
   const groupSize = numHeads / numKvHeads;
   const heads = tensorAttentionHeads(groupSize);
   const rope = ropeCosSin !== null;
-  const layoutFor = tensorAttentionLayout(setup, headDim, heads, keyBlock);
+  const layoutFor = tensorAttentionLayout(setup, headDim, heads, options.keyBlock, options.tokenTiles);
   if (typeof layoutFor === "string") throw new Error(`tensor attention: ${layoutFor}`);
-  const key = `attention-tensor/d${headDim}/h${heads}/k${layoutFor.keyBlock}/${setup.majorness ?? "argument"}${rope ? "/rope" : ""}`;
-  const pipeline = ctx.pipelines.get(key, () => tensorAttentionSource(setup, headDim, heads, rope, layoutFor.keyBlock));
-  const rows = setup.config.M * heads;
+  const { keyBlock, tokenTiles, rows } = layoutFor;
+  const variant = `k${keyBlock}/t${tokenTiles}${options.ablate ? `/${options.ablate}` : ""}`;
+  const key = `attention-tensor/d${headDim}/h${heads}/${variant}/${setup.majorness ?? "argument"}${rope ? "/rope" : ""}`;
+  const chosen = { ...options, keyBlock, tokenTiles };
+  const pipeline = ctx.pipelines.get(key, () => tensorAttentionSource(setup, headDim, heads, rope, chosen));
   const skip = inputs.skipSingles ?? false;
   dispatchWorkItems(
     ctx,
