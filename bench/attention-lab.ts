@@ -16,8 +16,8 @@
  * --quick: contexts divided by 8 (to try the script on lavapipe). --tiles: other tile sizes than the device's
  * default (attentionTiles), e.g. 16x64 (fewer key tiles for decode, less K/V reuse for prefill); they must fit
  * the workgroup-memory limit. --only: the cases whose name contains TEXT. --tensor-variants: each tensor-core case
- * again per variant, a `+`-joined set of k64 (64-key blocks), t1 / t2 (16-token tiles per item) and the timing
- * ablations no-mma, no-stage, no-softmax, one-pass (wrong results: not checked); each other variant
+ * again per variant, a `+`-joined set of k64 (64-key blocks), t1 / t2 (16-token tiles per item)
+ * and the timing ablations no-mma, no-stage (wrong results: not checked); each other variant
  * is checked against the reference first. --contiguous: timed caches with their blocks in order (as one prompt's
  * prefill leaves them) instead of shuffled. One JSON line per case, then a table.
  */
@@ -106,7 +106,7 @@ interface Case {
   tensorOptions?: TensorAttentionOptions;
 }
 
-const ABLATIONS = ["no-mma", "no-stage", "no-softmax", "one-pass"] as const;
+const ABLATIONS = ["no-mma", "no-stage"] as const;
 
 /** A --tensor-variants entry ("t2+pf", "no-mma", …) as kernel options. */
 function tensorVariant(name: string): TensorAttentionOptions {

@@ -89,6 +89,8 @@ async function checkAttention(
   bound: number,
   lengths = [70, 9, 23],
   heads: { numHeads: number; numKvHeads: number } = { numHeads: 6, numKvHeads: 2 },
+  /** Keys scaled by 1 + keyGrowth·position: scores whose maximum keeps growing along the sequence. */
+  keyGrowth = 0,
 ) {
   const rng = random(700 + headDim + (kvDtype === "f16" ? 1 : 0) + heads.numHeads);
   const { numHeads, numKvHeads } = heads;
@@ -118,6 +120,7 @@ async function checkAttention(
     const { numTokens, positions, seqIndex, slots } = batch;
     const q = rng.values(numTokens * qCols, 2);
     const k = rng.values(numTokens * kvCols, 2);
+    if (keyGrowth) k.forEach((value, i) => (k[i] = value * (1 + keyGrowth * positions[Math.floor(i / kvCols)])));
     const v = rng.values(numTokens * kvCols);
     gpu.writeKv(cache, layer, upload(numTokens, kvCols, k), upload(numTokens, kvCols, v), batch);
     const out = await gpu.read(gpu.attention(upload(numTokens, qCols, q), cache, layer, batch, numHeads, scale));
@@ -213,6 +216,8 @@ test(
           await checkAttention(t, "f16", 80, F16_OPERANDS, [33, 9, 23], heads);
         }
         await checkAttention(t, "f16", 128, F16_OPERANDS, [520, 9, 23], { numHeads: 8, numKvHeads: 2 });
+        // Scores whose maximum grows along the sequence: the kernel moves rows' references and rescales O.
+        await checkAttention(t, "f16", 64, F16_OPERANDS, [300, 9, 140], { numHeads: 8, numKvHeads: 2 }, 0.01);
       }
       await assert.rejects(checkAttention(t, "f32", 16, F16_OPERANDS), /needs an f16 KV cache/);
     } finally {

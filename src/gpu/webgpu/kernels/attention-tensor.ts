@@ -14,18 +14,20 @@ import { matrixLoad, matrixStoreRowMajor, F16_MAX, type TensorCoreSetup } from "
 
 /**
  * Causal GQA attention for prefill runs on the tensor cores (subgroup matrices, f16 × f16 → f32), over the paged
- * f16 KV cache. A work item (attention.ts attentionWorkList) is a run of up to M consecutive tokens of one
- * sequence (M = the matrix height, 16 on the H100) × `heads` query heads of one KV head; subgroup h owns the M rows
- * of head h0 + h, so one K/V block staged in workgroup memory serves every head of the group.
+ * f16 KV cache. A work item (attention.ts attentionWorkList) is a run of up to tokenTiles·M consecutive tokens of
+ * one sequence (M = the matrix height, 16 on the H100) × `heads` query heads of one KV head; subgroup s owns the M
+ * rows of head h0 + s % heads and token tile s / heads, so one K/V block staged in workgroup memory serves every
+ * row of the item.
  *
- * Two passes over the keys, in blocks of `keyBlock` (32; 64 on request) from position 0:
- *  1. S = Q·Kᵀ per block (Q scaled by scale·log2 e, held as left matrices), stored to workgroup memory; each row's
- *     max and sum of exp2(s − max) are kept by scalar code (online, in key order per thread, then the row's
- *     threads combined in a fixed order).
- *  2. S again, P = exp2(S − max) / sum as f16 (already normalised: result matrices cannot be scaled per row),
- *     O += P·V on the tensor cores; O leaves through workgroup memory so that rows past the run are not written.
- * The second pass recomputes Q·Kᵀ (1.5× the products of one pass) instead of rescaling O whenever a row's max
- * grows, which would take a round trip of O through memory per block.
+ * One pass over the keys, in blocks of `keyBlock` (32; 64 on request) from position 0: S = Q·Kᵀ (Q scaled by
+ * scale·log2 e, held as left matrices) stored to workgroup memory; scalar code takes each row's block max and
+ * writes P = exp2(S − m) as f16 for the row's reference m, adding P to the row's sum l; O += P·V on the tensor
+ * cores; O / l on the way out (through workgroup memory, so that rows past the run are not written). Result
+ * matrices cannot be scaled per row, so m is not a running max: it moves only when a block's max exceeds it by
+ * more than RESCALE_ABOVE (P stays ≤ 2^8 otherwise), and then O goes through workgroup memory once to be scaled
+ * by exp2(m_old − m_new) — on a row's first block O is still zero and nothing moves. A two-pass version (a pass
+ * for each row's max and sum, then P normalised) took 1.28 against 0.87 ms per layer of a 2,048-token prefill on
+ * the H100 (bench/NOTES.md, session 11).
  *
  * Dawn does not order subgroupMatrixLoad with workgroupBarrier (docs/design.md), so every matrix load after
  * staged data takes the GEMM's fence: its offset adds a word read by workgroupUniformLoad after the barrier. A
@@ -40,9 +42,9 @@ import { matrixLoad, matrixStoreRowMajor, F16_MAX, type TensorCoreSetup } from "
 
 /**
  * Keys per block, preferred first: S is M × keyBlock per subgroup (result matrices of width N); the V block reuses
- * the K block's workgroup memory. 64 halves the sync points per key (six per block over both passes) but measured
- * slower on the H100 (prefill 2048: 2.82 against 2.57 ms per layer, bench/NOTES.md session 10): twice the
- * prefetch registers.
+ * the K block's workgroup memory. 64 halves the sync points per key but measured slower on the H100 (two-pass
+ * kernel, one token tile, prefill 2048: 2.82 against 2.57 ms per layer, bench/NOTES.md session 10: twice the
+ * prefetch registers), and two token tiles of it exceed 48 KiB.
  */
 export const KEY_BLOCKS = [32, 64] as const;
 
@@ -72,12 +74,12 @@ const sStride = (keyBlock: number) => keyBlock + 4;
  * - `tokenTiles`: M-token tiles per item (1 or 2): subgroups = heads × tokenTiles, each staged K/V block serving
  *   twice the rows for the same staging work and barriers. Q is staged one token tile at a time (workgroup memory).
  * - `ablate`: timing only, wrong results: "no-mma" (no matrix loads or products), "no-stage" (no K/V fetches or
- *   workgroup stores), "no-softmax" (no scalar phases), "one-pass" (pass 1 skipped).
+ *   workgroup stores).
  */
 export interface TensorAttentionOptions {
   keyBlock?: number;
   tokenTiles?: number;
-  ablate?: "no-mma" | "no-stage" | "no-softmax" | "one-pass";
+  ablate?: "no-mma" | "no-stage";
 }
 
 export interface TensorAttentionLayout {
@@ -119,8 +121,9 @@ export function tensorAttentionLayout(
   const stride = headDim + ROW_PAD;
   // kvs holds a K or V block, or Q one token tile at a time; the row maxima and sums pass through sS.
   const kvsBytes = 2 * Math.max(keyBlock, heads * M) * stride;
-  const sBytes = 4 * Math.max(rows * sStride(keyBlock), 2 * threads);
-  const bytes = kvsBytes + sBytes + 2 * rows * pStride(keyBlock) + 4 * rows + 8;
+  const sBytes = 4 * rows * sStride(keyBlock);
+  // rowPos and rowScale per row; lengthShared, fenceWord, rescaleWord.
+  const bytes = kvsBytes + sBytes + 2 * rows * pStride(keyBlock) + 8 * rows + 12;
   if (bytes > setup.maxWorkgroupBytes) return `${bytes} bytes of workgroup memory exceed ${setup.maxWorkgroupBytes}`;
   return { keyBlock, tokenTiles, threads, rows, perRow: threads / rows, bytes };
 }
@@ -203,9 +206,91 @@ export function tensorAttentionSource(
     if (${mma}) {
       ${scores}
     }`;
-  const softmax = ablate !== "no-softmax";
   // O leaves through sS in chunks of up to KEY_BLOCK columns that divide the head.
   const outCols = [KEY_BLOCK, 32, N].find((cols) => cols <= KEY_BLOCK && headDim % cols === 0 && cols % N === 0) ?? N;
+  // Lane distances between a row's threads (consecutive lanes of one subgroup; PER_ROW is a power of two).
+  const rowLanes = range(Math.log2(perRow)).map((i) => 2 ** i);
+  // O rescaled through sS, RC columns at a time, in rows of RC + 2 f32 — not a multiple of 16 bytes:
+  // matrices loaded from such rows read wrongly without robustness on the H100 (bench/NOTES.md, session 7).
+  const RC = outCols;
+  const rescaleO = range(headDim / RC)
+    .map(
+      (c) => `      if (multiplies) {
+${range(RC / N)
+  .map((j) => `        ${matrixStoreRowMajor(syntax, "&sS", `sgRow0 * ${RC + 2}u + ${j * N}u`, `o${(c * RC) / N + j}`, `${RC + 2}u`)};`)
+  .join("\n")}
+      }
+      workgroupBarrier();
+      for (var u = lid; u < ROWS * ${RC}u; u += THREADS) {
+        let row = u / ${RC}u;
+        sS[row * ${RC + 2}u + u % ${RC}u] *= rowScale[row];
+      }
+      fence = workgroupUniformLoad(&fenceWord);
+      if (multiplies) {
+${range(RC / N)
+  .map(
+    (j) =>
+      `        o${(c * RC) / N + j} = ${matrixLoad(syntax, result, "&sS", `sgRow0 * ${RC + 2}u + ${j * N}u + fence`, false, `${RC + 2}u`)};`,
+  )
+  .join("\n")}
+      }
+      workgroupBarrier();`,
+    )
+    .join("\n");
+  const body = `
+  // One pass. Each row keeps a reference m (a block max it has seen) and l = Σ P over its keys with P = exp2(s − m)
+  // as f16, at most 2^RESCALE_ABOVE: m moves only when a block's max exceeds it by more than that, and then O (in
+  // result matrices, which cannot be scaled per row) goes through sS to be scaled by exp2(m_old − m_new): rare
+  // after a row's first block, where O is still zero and nothing is scaled. O / l on the way out.
+  var m = LOWEST;
+  var l = 0.0;
+  var kNext: array<vec4<f16>, ${units}>;
+  var vNext: array<vec4<f16>, ${units}>;
+${range(dTiles)
+  .map((d) => `  var o${d} = ${result}();`)
+  .join("\n")}
+  ${fetch("keys", "kNext", "0u")}
+  ${fetch("values", "vNext", "0u")}
+  for (var start = 0u; start < length; start += KEY_BLOCK) {
+${scoreBlock}
+    workgroupBarrier();
+    var blockMax = LOWEST;
+    for (var j = part; j < KEY_BLOCK; j += PER_ROW) {
+      if (i32(start + j) <= pos) { blockMax = max(blockMax, sS[r * S_STRIDE + j]); }
+    }
+${rowLanes.map((d) => `    blockMax = max(blockMax, subgroupShuffleXor(blockMax, ${d}u));`).join("\n")}
+    var alpha = 1.0;
+    if (blockMax > m + RESCALE_ABOVE) {
+      if (m > LOWEST) {
+        alpha = exp2(m - blockMax);
+        rescaleWord = 1u;
+      }
+      m = blockMax;
+      l *= alpha;
+    }
+    if (part == 0u) { rowScale[r] = alpha; }
+    for (var j = part; j < KEY_BLOCK; j += PER_ROW) {
+      let weight = f16(select(0.0, exp2(sS[r * S_STRIDE + j] - m), i32(start + j) <= pos));
+      sP[r * P_STRIDE + j] = weight;
+      l += f32(weight);
+    }
+    ${stage("vNext", "0u")}
+    ${fetch("values", "vNext", "start + KEY_BLOCK")}
+    let rescale = workgroupUniformLoad(&rescaleWord);
+    fence = fenceWord;
+    if (rescale != 0u) {
+${rescaleO}
+      if (lid == 0u) { rescaleWord = 0u; }
+    }
+    if (${mma}) {
+      ${weighted}
+    }
+    workgroupBarrier();
+  }
+  // Each row's sum over its threads (a butterfly: the same bits on each), its reciprocal for the way out.
+${rowLanes.map((d) => `  l += subgroupShuffleXor(l, ${d}u);`).join("\n")}
+  if (part == 0u) { rowScale[r] = select(0.0, 1.0 / l, l > 0.0); }
+`;
   return `enable f16;
 enable subgroups;
 enable chromium_experimental_subgroup_matrix;
@@ -237,11 +322,14 @@ const S_STRIDE: u32 = ${S_STRIDE}u;
 const P_STRIDE: u32 = ${P_STRIDE}u;
 const F16_MAX: f32 = ${F16_MAX}.0;
 const LOWEST: f32 = -3.0e38;
+const RESCALE_ABOVE: f32 = 8.0; // a row's reference max moves when a block's max exceeds it by more (log2 units)
 
 var<workgroup> kvs: array<f16, ${Math.max(KEY_BLOCK, heads * M) * stride}>; // Q (a token tile at a time), then each block's K, then its V
-var<workgroup> sS: array<f32, ${Math.max(rows * S_STRIDE, 2 * threads)}>; // scores, the row maxima and sums, O on its way out
+var<workgroup> sS: array<f32, ${rows * S_STRIDE}>; // scores; O on its way out or being rescaled
 var<workgroup> sP: array<f16, ${rows * P_STRIDE}>; // normalised weights as f16
 var<workgroup> rowPos: array<i32, ROWS>; // the row's position, -1 for rows the item lacks
+var<workgroup> rowScale: array<f32, ROWS>; // the block's O factor per row, then 1 / l
+var<workgroup> rescaleWord: u32; // some row's reference moved in this block
 var<workgroup> lengthShared: u32;
 var<workgroup> fenceWord: u32; // stays 0: read after each staging barrier into the matrix-load offsets
 
@@ -301,78 +389,7 @@ ${range(dSteps)
   let part = lid % PER_ROW;
   let pos = rowPos[r];
 
-  // Pass 1: each thread's max and sum of exp2(s − max) over its keys.
-  var runMax = LOWEST;
-  var runSum = 0.0;
-  var kNext: array<vec4<f16>, ${units}>;
-  var vNext: array<vec4<f16>, ${units}>;
-${
-  ablate === "one-pass"
-    ? "  runMax = 0.0;\n  runSum = 1.0;"
-    : `  ${fetch("keys", "kNext", "0u")}
-  for (var start = 0u; start < length; start += KEY_BLOCK) {
-${scoreBlock}
-    workgroupBarrier();
-${
-  softmax
-    ? `    var blockMax = LOWEST;
-    for (var j = part; j < KEY_BLOCK; j += PER_ROW) {
-      if (i32(start + j) <= pos) { blockMax = max(blockMax, sS[r * S_STRIDE + j]); }
-    }
-    if (blockMax > LOWEST) {
-      let newMax = max(runMax, blockMax);
-      var blockSum = 0.0;
-      for (var j = part; j < KEY_BLOCK; j += PER_ROW) {
-        if (i32(start + j) <= pos) { blockSum += exp2(sS[r * S_STRIDE + j] - newMax); }
-      }
-      runSum = runSum * exp2(runMax - newMax) + blockSum;
-      runMax = newMax;
-    }`
-    : ""
-}
-  }`
-}
-  // The threads' maxima and sums through sS (no thread reads the last block's scores past this barrier).
-  workgroupBarrier();
-  sS[lid] = runMax;
-  sS[THREADS + lid] = runSum;
-  workgroupBarrier();
-  var rowMax = LOWEST;
-  for (var p = 0u; p < PER_ROW; p++) { rowMax = max(rowMax, sS[r * PER_ROW + p]); }
-  var rowSum = 0.0;
-  for (var p = 0u; p < PER_ROW; p++) {
-    let m = sS[r * PER_ROW + p];
-    if (m > LOWEST) { rowSum += sS[THREADS + r * PER_ROW + p] * exp2(m - rowMax); }
-  }
-  let invSum = select(0.0, 1.0 / rowSum, rowSum > 0.0);
-
-  // Pass 2: O = Σ P·V with P normalised. (Its first S store follows a staging barrier: sS is free again.)
-${range(dTiles)
-  .map((d) => `  var o${d} = ${result}();`)
-  .join("\n")}
-  ${fetch("keys", "kNext", "0u")}
-  ${fetch("values", "vNext", "0u")}
-  for (var start = 0u; start < length; start += KEY_BLOCK) {
-${scoreBlock}
-    // After this barrier no subgroup reads K: V takes its place.
-    workgroupBarrier();
-${
-  softmax
-    ? `    for (var j = part; j < KEY_BLOCK; j += PER_ROW) {
-      let weight = exp2(sS[r * S_STRIDE + j] - rowMax) * invSum;
-      sP[r * P_STRIDE + j] = f16(select(0.0, weight, i32(start + j) <= pos));
-    }`
-    : ""
-}
-    ${stage("vNext", "0u")}
-    ${fetch("values", "vNext", "start + KEY_BLOCK")}
-    fence = workgroupUniformLoad(&fenceWord);
-    if (${mma}) {
-      ${weighted}
-    }
-    workgroupBarrier();
-  }
-
+${body}
   // O through sS, ${outCols} columns at a time, to the rows the item holds.
 ${range(headDim / outCols)
   .map(
@@ -386,7 +403,7 @@ ${range(outCols / N)
     let row = u / ${outCols}u;
     if (rowPos[row] >= 0) {
       let t = t0 + rowToken(row);
-      out[(t * params.numHeads + h0 + rowHead(row)) * HEAD_DIM + ${c * outCols}u + u % ${outCols}u] = sS[row * S_STRIDE + u % ${outCols}u];
+      out[(t * params.numHeads + h0 + rowHead(row)) * HEAD_DIM + ${c * outCols}u + u % ${outCols}u] = sS[row * S_STRIDE + u % ${outCols}u] * rowScale[row];
     }
   }
   workgroupBarrier();`,
