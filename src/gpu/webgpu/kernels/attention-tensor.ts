@@ -122,8 +122,8 @@ export function tensorAttentionLayout(
   // kvs holds a K or V block, or Q one token tile at a time; the row maxima and sums pass through sS.
   const kvsBytes = 2 * Math.max(keyBlock, heads * M) * stride;
   const sBytes = 4 * rows * sStride(keyBlock);
-  // rowPos and rowScale per row; lengthShared, fenceWord, rescaleWord.
-  const bytes = kvsBytes + sBytes + 2 * rows * pStride(keyBlock) + 8 * rows + 12;
+  // rowPos and rowScale per row; words (fenceWord, lengthShared, rescaleWord).
+  const bytes = kvsBytes + sBytes + 2 * rows * pStride(keyBlock) + 8 * rows + 16;
   if (bytes > setup.maxWorkgroupBytes) return `${bytes} bytes of workgroup memory exceed ${setup.maxWorkgroupBytes}`;
   return { keyBlock, tokenTiles, threads, rows, perRow: threads / rows, bytes };
 }
@@ -202,7 +202,7 @@ export function tensorAttentionSource(
   // Both passes start a block alike: its K staged (the next one's fetched), then S = Q·Kᵀ into sS.
   const scoreBlock = `    ${stage("kNext", "0u")}
     ${fetch("keys", "kNext", "start + KEY_BLOCK")}
-    fence = workgroupUniformLoad(&fenceWord);
+    fence = workgroupUniformLoad(&words[0]);
     if (${mma}) {
       ${scores}
     }`;
@@ -225,7 +225,7 @@ ${range(RC / N)
         let row = u / ${RC}u;
         sS[row * ${RC + 2}u + u % ${RC}u] *= rowScale[row];
       }
-      fence = workgroupUniformLoad(&fenceWord);
+      fence = workgroupUniformLoad(&words[0]);
       if (multiplies) {
 ${range(RC / N)
   .map(
@@ -263,7 +263,7 @@ ${rowLanes.map((d) => `    blockMax = max(blockMax, subgroupShuffleXor(blockMax,
     if (blockMax > m + RESCALE_ABOVE) {
       if (m > LOWEST) {
         alpha = exp2(m - blockMax);
-        rescaleWord = 1u;
+        words[2] = 1u;
       }
       m = blockMax;
       l *= alpha;
@@ -276,11 +276,11 @@ ${rowLanes.map((d) => `    blockMax = max(blockMax, subgroupShuffleXor(blockMax,
     }
     ${stage("vNext", "0u")}
     ${fetch("values", "vNext", "start + KEY_BLOCK")}
-    let rescale = workgroupUniformLoad(&rescaleWord);
-    fence = fenceWord;
+    let rescale = workgroupUniformLoad(&words[2]);
+    fence = words[0];
     if (rescale != 0u) {
 ${rescaleO}
-      if (lid == 0u) { rescaleWord = 0u; }
+      if (lid == 0u) { words[2] = 0u; }
     }
     if (${mma}) {
       ${weighted}
@@ -329,9 +329,11 @@ var<workgroup> sS: array<f32, ${rows * S_STRIDE}>; // scores; O on its way out o
 var<workgroup> sP: array<f16, ${rows * P_STRIDE}>; // normalised weights as f16
 var<workgroup> rowPos: array<i32, ROWS>; // the row's position, -1 for rows the item lacks
 var<workgroup> rowScale: array<f32, ROWS>; // the block's O factor per row, then 1 / l
-var<workgroup> rescaleWord: u32; // some row's reference moved in this block
-var<workgroup> lengthShared: u32;
-var<workgroup> fenceWord: u32; // stays 0: read after each staging barrier into the matrix-load offsets
+// fenceWord (stays 0: read after each staging barrier into the matrix-load offsets), lengthShared and rescaleWord
+// (some row's reference moved in this block) as one 16-byte variable. Every workgroup variable's size is then a
+// multiple of 16 bytes: with the three as separate u32 variables the H100 read the f16 arrays' matrices one element
+// off (bench/NOTES.md, session 11).
+var<workgroup> words: array<u32, 4>;
 
 ${ITEM_KV_INDEX}
 
@@ -349,7 +351,7 @@ ${ablate === "no-stage" ? "  if (arrayLength(&keys) == 0u || arrayLength(&values
   let multiplies = sg < SUBGROUPS;
   let sgRow0 = sg * M;
 
-  if (lid == 0u) { lengthShared = u32(positions[t0 + nTokens - 1u]) + 1u; }
+  if (lid == 0u) { words[1] = u32(positions[t0 + nTokens - 1u]) + 1u; }
   for (var r = lid; r < ROWS; r += THREADS) {
     var p = -1;
     if (rowToken(r) < nTokens && rowHead(r) < nHeads) { p = positions[t0 + rowToken(r)]; }
@@ -374,7 +376,7 @@ ${rope ? ropedQLoad("v", "        ") : "        v = q[qBase + d];"}
       let at = (u / LANES) * STRIDE + d * 4u;
       kvs[at] = h.x; kvs[at + 1u] = h.y; kvs[at + 2u] = h.z; kvs[at + 3u] = h.w;
     }
-    fence = workgroupUniformLoad(&fenceWord);
+    fence = workgroupUniformLoad(&words[0]);
     if (multiplies && sg / HEADS == tile) {
 ${range(dSteps)
   .map((d) => `      q${d} = ${matrixLoad(syntax, left, "&kvs", `(sg % HEADS) * M * STRIDE + ${d * K}u + fence`, false, "STRIDE")};`)
@@ -382,7 +384,7 @@ ${range(dSteps)
     }
     workgroupBarrier();
   }
-  let length = workgroupUniformLoad(&lengthShared);
+  let length = workgroupUniformLoad(&words[1]);
 
   // The scalar phases: thread lid holds row r's keys part, part + PER_ROW, … of each block.
   let r = lid / PER_ROW;
