@@ -20,9 +20,9 @@ export interface BenchOptions {
    */
   sampling?: { temperature: number; topP: number };
   /**
-   * Time the batch-1 decode steps on the device (timestamp queries around each step's compute pass): GPU time per
-   * step and the device's idle time between steps, which pipelining should keep near zero. Needs a backend that
-   * can (`profiler`); the step's timing stays the same otherwise.
+   * Time the batch-1 decode steps and the serving runs' steps on the device (timestamp queries around each step's
+   * compute pass): GPU time per step and the device's idle time between steps, which pipelining should keep near
+   * zero. Needs a backend that can (`profiler`); the step's timing stays the same otherwise.
    */
   profiler?: StepProfiler;
   onProgress?: (line: string) => void;
@@ -68,6 +68,8 @@ export interface ServingResult {
   outputTokensPerSecond: number;
   ttftMs: { p50: number; p99: number };
   tpotMs: { p50: number; p99: number };
+  /** With a profiler: the run's steps on the device (stepTimes) and the share of the run the device was busy. */
+  gpu?: { steps: number; msPerStep: number; idleMsBetweenSteps: number; busyFraction: number };
 }
 
 export interface BenchReport {
@@ -174,6 +176,8 @@ export async function runBench(model: LanguageModel, options: BenchOptions): Pro
     const tpots: number[] = [];
     let outputTokens = 0;
     let next = 0;
+    options.profiler?.setProfile("pass");
+    options.profiler?.takeProfiles();
     const started = performance.now();
     const worker = async () => {
       while (next < jobs.length) {
@@ -184,8 +188,13 @@ export async function runBench(model: LanguageModel, options: BenchOptions): Pro
         outputTokens += result.tokens;
       }
     };
-    await Promise.all(Array.from({ length: concurrency }, worker));
+    try {
+      await Promise.all(Array.from({ length: concurrency }, worker));
+    } finally {
+      options.profiler?.setProfile("off");
+    }
     const wallMs = performance.now() - started;
+    const profiles = options.profiler?.takeProfiles();
     serving.push({
       concurrency,
       requests,
@@ -194,6 +203,7 @@ export async function runBench(model: LanguageModel, options: BenchOptions): Pro
       outputTokensPerSecond: outputTokens / (wallMs / 1000),
       ttftMs: { p50: quantile(ttfts, 0.5), p99: quantile(ttfts, 0.99) },
       tpotMs: { p50: quantile(tpots, 0.5), p99: quantile(tpots, 0.99) },
+      ...(profiles ? { gpu: { steps: profiles.length, ...stepTimes(profiles), busyFraction: busyFraction(profiles) } } : {}),
     });
     log(`concurrency ${concurrency}: ${(outputTokens / (wallMs / 1000)).toFixed(1)} output tok/s`);
   }
@@ -206,6 +216,21 @@ export function stepTimes(profiles: { ns: BigUint64Array }[]): { msPerStep: numb
   const passes = profiles.map((p) => ms(p.ns[1] - p.ns[0]));
   const gaps = profiles.slice(1).map((p, i) => ms(p.ns[0] > profiles[i].ns[1] ? p.ns[0] - profiles[i].ns[1] : 0n));
   return { msPerStep: quantile(passes, 0.5), idleMsBetweenSteps: quantile(gaps, 0.5) };
+}
+
+/** The share of the time from the first pass's beginning to the last one's end that some pass ran (passes in order). */
+export function busyFraction(profiles: { ns: BigUint64Array }[]): number {
+  if (profiles.length === 0) return NaN;
+  let busy = 0n;
+  let end = profiles[0].ns[0];
+  for (const { ns } of profiles) {
+    // Overlapping passes (none expected: one queue) count once.
+    const begin = ns[0] > end ? ns[0] : end;
+    if (ns[1] > begin) busy += ns[1] - begin;
+    if (ns[1] > end) end = ns[1];
+  }
+  const span = end - profiles[0].ns[0];
+  return span > 0n ? Number(busy) / Number(span) : NaN;
 }
 
 async function drain(stream: AsyncGenerator<GenerationEvent>): Promise<number> {
@@ -257,10 +282,20 @@ export function formatBench(report: BenchReport, title: string): string {
   }
   if (report.serving.length > 0) {
     lines.push("", `Serving, ShareGPT-like lengths, ${sampled}:`);
-    lines.push("", "| concurrency | requests | output tok/s | TTFT p50 / p99 ms | TPOT p50 / p99 ms |", "|---:|---:|---:|---:|---:|");
+    const gpu = report.serving.some((s) => s.gpu);
+    lines.push(
+      "",
+      `| concurrency | requests | output tok/s | TTFT p50 / p99 ms | TPOT p50 / p99 ms |${gpu ? " GPU busy (steps; median step / idle ms) |" : ""}`,
+      `|---:|---:|---:|---:|---:|${gpu ? "---:|" : ""}`,
+    );
     for (const s of report.serving) {
+      const busy = s.gpu
+        ? ` ${(100 * s.gpu.busyFraction).toFixed(1)}% (${s.gpu.steps}; ${s.gpu.msPerStep.toFixed(1)} / ${s.gpu.idleMsBetweenSteps.toFixed(2)}) |`
+        : gpu
+          ? " — |"
+          : "";
       lines.push(
-        `| ${s.concurrency} | ${s.requests} | ${s.outputTokensPerSecond.toFixed(1)} | ${s.ttftMs.p50.toFixed(0)} / ${s.ttftMs.p99.toFixed(0)} | ${s.tpotMs.p50.toFixed(1)} / ${s.tpotMs.p99.toFixed(1)} |`,
+        `| ${s.concurrency} | ${s.requests} | ${s.outputTokensPerSecond.toFixed(1)} | ${s.ttftMs.p50.toFixed(0)} / ${s.ttftMs.p99.toFixed(0)} | ${s.tpotMs.p50.toFixed(1)} / ${s.tpotMs.p99.toFixed(1)} |${busy}`,
       );
     }
   }
