@@ -43,7 +43,7 @@ function stageWeightChunk(dtype: WeightDtype): string {
   }
   return `let lo = q & vec4<u32>(0x7fffu);
       let hi = (q >> vec4<u32>(16u)) & vec4<u32>(0x7fffu);
-      if (any(max(lo, hi) >= vec4<u32>(BF16_LIMIT))) { atomicOr(&overflow, 1u); }
+      if (any(max(lo, hi) >= vec4<u32>(BF16_LIMIT))) { atomicOr(&overflow[0], 1u); }
       let a = vec4<f32>(bitcast<f32>(q.x << 16u), bitcast<f32>(q.x & 0xffff0000u), bitcast<f32>(q.y << 16u), bitcast<f32>(q.y & 0xffff0000u));
       let b = vec4<f32>(bitcast<f32>(q.z << 16u), bitcast<f32>(q.z & 0xffff0000u), bitcast<f32>(q.w << 16u), bitcast<f32>(q.w & 0xffff0000u));
       let ha = vec4<f16>(clamp(a, vec4<f32>(-F16_MAX), vec4<f32>(F16_MAX)));
@@ -103,7 +103,7 @@ export function tensorMatmulSource(layout: TensorLayout, dtype: WeightDtype, par
   // whose offset depends on a value read after the barrier cannot move above it. workgroupUniformLoad is a
   // barrier, the load and a second barrier; `plainFence` (a lab variant) keeps the first and an ordinary load,
   // which the barrier orders just the same (it is an ordinary workgroup-memory access): one barrier fewer per slice.
-  const staged = variant.plainFence === true ? "workgroupBarrier();\n    fence = fenceWord;" : "fence = workgroupUniformLoad(&fenceWord);";
+  const staged = variant.plainFence === true ? "workgroupBarrier();\n    fence = words[1];" : "fence = workgroupUniformLoad(&words[1]);";
   const subgroups = variant.sgRows * variant.sgCols;
   const range = (n: number) => Array.from({ length: n }, (_, i) => i);
   const acc = (i: number, j: number) => `acc${i}_${j}`;
@@ -195,7 +195,7 @@ ${
     xs[base] = h0.x; xs[base + 1u] = h0.y; xs[base + 2u] = h1.x; xs[base + 3u] = h1.y;
     xs[base + 4u] = h2.x; xs[base + 5u] = h2.y; xs[base + 6u] = h3.x; xs[base + 7u] = h3.y;`
         : `let v = xr[c];
-    if (any(abs(v) > vec4<f32>(F16_MAX))) { atomicOr(&overflow, 1u); }
+    if (any(abs(v) > vec4<f32>(F16_MAX))) { atomicOr(&overflow[0], 1u); }
     let h = vec4<f16>(clamp(v, vec4<f32>(-F16_MAX), vec4<f32>(F16_MAX)));
     xs[base] = h.x; xs[base + 1u] = h.y; xs[base + 2u] = h.z; xs[base + 3u] = h.w;`
     }
@@ -231,7 +231,7 @@ ${
     xF16
       ? `// Rows the pre-pass found beyond f16's range send this tile to the exact path.
   for (var r = lid; r < BM; r += THREADS) {
-    if (m0 + r < params.numTokens && rowFlags[m0 + r] != 0u) { atomicOr(&overflow, 1u); }
+    if (m0 + r < params.numTokens && rowFlags[m0 + r] != 0u) { atomicOr(&overflow[0], 1u); }
   }`
       : ""
   }
@@ -258,8 +258,8 @@ ${
     }
   }`
 }
-  if (lid == 0u) { overflowSeen = atomicLoad(&overflow); }
-  if (workgroupUniformLoad(&overflowSeen) != 0u) {
+  if (lid == 0u) { words[0] = atomicLoad(&overflow[0]); }
+  if (workgroupUniformLoad(&words[0]) != 0u) {
     ${fnName("exactTile", p)}(m0, n0, lid, yBase, split);
     return;
   }
@@ -369,9 +369,11 @@ const BF16_LIMIT: u32 = ${BF16_F16_LIMIT_BITS}u;
 
 ${xDirect ? "" : `var<workgroup> xs: array<f16, ${buffers * bm * stride}>;`}
 var<workgroup> ws: array<f16, ${buffers * bn * stride}>;
-var<workgroup> overflow: atomic<u32>;
-var<workgroup> overflowSeen: u32;
-var<workgroup> fenceWord: u32; // never written: 0
+// Every workgroup variable a multiple of 16 bytes (the overflow flag; its uniform copy and the fence word, never
+// written: 0): with 4-byte variables beside them the H100 read f16 matrices from the staged arrays one element off
+// in the tensor attention (bench/NOTES.md, session 11).
+var<workgroup> overflow: array<atomic<u32>, 4>; // [0]
+var<workgroup> words: array<u32, 4>; // [0]: overflow's uniform copy, [1]: the fence word
 
 ${xDirect ? "" : `var<private> xr: array<${xF16 ? "vec4<u32>" : "vec4<f32>"}, XC>;`}
 var<private> wr: array<vec4<u32>, WC>;

@@ -92,7 +92,7 @@ test("layoutVariant sizes tiles, threads and workgroup memory, and refuses what 
   assert.equal(layout.bm, 128);
   assert.equal(layout.bn, 128);
   assert.equal(layout.threads, 128);
-  assert.equal(layout.workgroupBytes, 2 * 256 * 40 * 2 + 12);
+  assert.equal(layout.workgroupBytes, 2 * 256 * 40 * 2 + 32);
   assert.equal(layout.xChunksPerThread, (128 * 32) / 4 / 128);
   assert.equal(layout.wChunksPerThread, (128 * 32) / 8 / 128);
   // x pre-converted to f16: 8 halves per staged x chunk; xDirect stages no x at all (W only).
@@ -100,11 +100,11 @@ test("layoutVariant sizes tiles, threads and workgroup memory, and refuses what 
   assert.ok(typeof x16 !== "string" && x16.xChunksPerThread === (128 * 32) / 8 / 128);
   const direct = layoutVariant(variant("128x128-sg2x2-k64-db-xd"), H100);
   assert.ok(typeof direct !== "string" && direct.xChunksPerThread === 0);
-  assert.equal(direct.workgroupBytes, 2 * 128 * 72 * 2 + 12);
+  assert.equal(direct.workgroupBytes, 2 * 128 * 72 * 2 + 32);
   // One buffer with register prefetch: half the staging of two.
   const prefetched = layoutVariant(variant("128x256-sg2x4-rb-x16"), H100);
   assert.ok(typeof prefetched !== "string" && prefetched.threads === 256 && prefetched.bn === 256);
-  assert.equal(prefetched.workgroupBytes, (128 + 256) * 40 * 2 + 12);
+  assert.equal(prefetched.workgroupBytes, (128 + 256) * 40 * 2 + 32);
   const small = { ...H100, maxWorkgroupBytes: 32768 };
   assert.match(String(layoutVariant(TENSOR_VARIANTS[0], { ...H100, maxWorkgroupBytes: 16384 })), /exceed the device's 16384/);
   assert.match(String(layoutVariant({ ...TENSOR_VARIANTS[0], bk: 12 }, H100)), /not a multiple of 8/);

@@ -44,8 +44,8 @@ export interface TensorCoreSetup {
  * matrices (so a workgroup owns a (sgRows·tileM·M) × (sgCols·tileN·N) output tile), K consumed `bk` at a
  * time through workgroup memory (`buffers` = 2: the next K slice is fetched into registers while the
  * current one is multiplied). `pad` extra f16 per staged row spread the rows over memory banks.
- * (Robustness on, every pad measured correct; without it, pads 0 and 8 — row strides of 32 and 40 halves —
- * read wrong values on the H100 and pads 4 and 12 do not: bench/NOTES.md, session 5.)
+ * (Without robustness, pads 0 and 8 read wrong values on the H100 until session 11 made every workgroup
+ * variable a multiple of 16 bytes: UNCLAMPED_PAD.)
  */
 export interface TensorVariant {
   name: string;
@@ -120,14 +120,16 @@ export const TENSOR_VARIANTS: readonly TensorVariant[] = [
 ];
 
 /**
- * The row padding every variant takes without robustness (Dawn's disable_robustness): there the H100 loads
- * matrices from rows of 32 + 0 or 8 (also 16, 24, 40) halves wrongly, and from 32 + 4, 12 or 20 correctly
- * (bench/mma-peak.ts, bench/NOTES.md sessions 5 and 7). 12 (an 88-byte row) measured fastest of those in the
- * kernel lab (20 stores faster but multiplied slower: the down projection at 77 against 134 TFLOP/s).
+ * The row padding every variant takes without robustness (Dawn's disable_robustness). Sessions 5–10 padded rows
+ * to 44 halves (88 bytes) there because rows of a multiple of 16 bytes read wrong values on the H100; the cause
+ * was the kernel's 4-byte workgroup variables beside the staged arrays, which left those arrays off the 16-byte
+ * alignment that the fast load of 16-byte-aligned rows assumes. With every workgroup variable a multiple of 16
+ * bytes, 40-half rows (80 bytes) load right and the 2,048-token prefill went 282 → 244 ms (bench/NOTES.md,
+ * session 11); 8 is also the robust variants' padding, so the layouts are the same either way.
  */
-export const UNCLAMPED_PAD = 12;
+export const UNCLAMPED_PAD = 8;
 
-/** `variant` as run without robustness: its rows padded by UNCLAMPED_PAD (named "-p12"). */
+/** `variant` as run without robustness: its rows padded by UNCLAMPED_PAD (named "-p8"). */
 export function unclampedVariant(variant: TensorVariant): TensorVariant {
   return { ...variant, pad: UNCLAMPED_PAD, name: `${variant.name}-p${UNCLAMPED_PAD}` };
 }
@@ -204,9 +206,9 @@ export function layoutVariant(variant: TensorVariant, setup: TensorCoreSetup): T
   if (xChunks % threads !== 0 || wChunks % threads !== 0) {
     return `${variant.name}: the ${xChunks} x and ${wChunks} weight chunks of a K slice do not split evenly over ${threads} threads`;
   }
-  // f16 staging for x and W per buffer, three u32 words (overflow flag, its uniform copy, the fence word).
+  // f16 staging for x and W per buffer; the overflow flag, its uniform copy and the fence word in two 16-byte arrays.
   const stagedRows = (variant.xDirect ? 0 : bm) + bn;
-  const workgroupBytes = variant.buffers * stagedRows * stride * 2 + 12;
+  const workgroupBytes = variant.buffers * stagedRows * stride * 2 + 32;
   if (workgroupBytes > setup.maxWorkgroupBytes) {
     return `${variant.name}: ${workgroupBytes} bytes of workgroup memory exceed the device's ${setup.maxWorkgroupBytes}`;
   }
