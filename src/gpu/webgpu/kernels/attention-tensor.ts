@@ -33,8 +33,8 @@ import { matrixLoad, matrixStoreRowMajor, F16_MAX, type TensorCoreSetup } from "
  * staged data takes the GEMM's fence: its offset adds a word read by workgroupUniformLoad after the barrier. A
  * result matrix stored to workgroup memory and read by scalar code after a plain workgroupBarrier was read
  * right on the H100 (bench/mma-visibility.ts, session 10), which S and O rely on; the tests check the whole
- * kernel there. Staged rows are padded by 4 halves (rows of D + 4 and keyBlock + 12 halves: without robustness
- * the H100 reads matrices from rows of a multiple of 8 halves wrongly, bench/NOTES.md session 7).
+ * kernel there. Every row is a multiple of 16 bytes plus a pad that spreads rows over memory banks (D + 8 and
+ * keyBlock + 8 halves, keyBlock + 4 and RC + 4 f32), and so is every workgroup variable (see `words`).
  *
  * q·scale beyond f16's range (|q| > ~740k at head size 128) is clamped: f16 operands are this path's premise, like
  * the KV cache's f16 elements. Only with tensor cores (not batch-invariant: the row's bits depend on its run).
@@ -61,10 +61,10 @@ export function tensorAttentionHeads(groupSize: number): number {
   return 1;
 }
 
-/** Halves of padding per staged row (rows of a multiple of 8 halves load wrongly without robustness on the H100). */
-const ROW_PAD = 4;
-/** The P rows (halves): 44 or 76, rows of 4 mod 8 halves, which load right without robustness. */
-const pStride = (keyBlock: number) => keyBlock + 12;
+/** Halves of padding per staged Q, K or V row: rows of a multiple of 16 bytes (head sizes are multiples of 16). */
+const ROW_PAD = 8;
+/** The P rows (halves): 40 or 72, multiples of 16 bytes. */
+const pStride = (keyBlock: number) => keyBlock + 8;
 /** The S / O rows (f32). */
 const sStride = (keyBlock: number) => keyBlock + 4;
 
@@ -210,27 +210,26 @@ export function tensorAttentionSource(
   const outCols = [KEY_BLOCK, 32, N].find((cols) => cols <= KEY_BLOCK && headDim % cols === 0 && cols % N === 0) ?? N;
   // Lane distances between a row's threads (consecutive lanes of one subgroup; PER_ROW is a power of two).
   const rowLanes = range(Math.log2(perRow)).map((i) => 2 ** i);
-  // O rescaled through sS, RC columns at a time, in rows of RC + 2 f32 — not a multiple of 16 bytes:
-  // matrices loaded from such rows read wrongly without robustness on the H100 (bench/NOTES.md, session 7).
+  // O rescaled through sS, RC columns at a time, in rows of RC + 4 f32.
   const RC = outCols;
   const rescaleO = range(headDim / RC)
     .map(
       (c) => `      if (multiplies) {
 ${range(RC / N)
-  .map((j) => `        ${matrixStoreRowMajor(syntax, "&sS", `sgRow0 * ${RC + 2}u + ${j * N}u`, `o${(c * RC) / N + j}`, `${RC + 2}u`)};`)
+  .map((j) => `        ${matrixStoreRowMajor(syntax, "&sS", `sgRow0 * ${RC + 4}u + ${j * N}u`, `o${(c * RC) / N + j}`, `${RC + 4}u`)};`)
   .join("\n")}
       }
       workgroupBarrier();
       for (var u = lid; u < ROWS * ${RC}u; u += THREADS) {
         let row = u / ${RC}u;
-        sS[row * ${RC + 2}u + u % ${RC}u] *= rowScale[row];
+        sS[row * ${RC + 4}u + u % ${RC}u] *= rowScale[row];
       }
       fence = workgroupUniformLoad(&words[0]);
       if (multiplies) {
 ${range(RC / N)
   .map(
     (j) =>
-      `        o${(c * RC) / N + j} = ${matrixLoad(syntax, result, "&sS", `sgRow0 * ${RC + 2}u + ${j * N}u + fence`, false, `${RC + 2}u`)};`,
+      `        o${(c * RC) / N + j} = ${matrixLoad(syntax, result, "&sS", `sgRow0 * ${RC + 4}u + ${j * N}u + fence`, false, `${RC + 4}u`)};`,
   )
   .join("\n")}
       }
@@ -326,7 +325,7 @@ const RESCALE_ABOVE: f32 = 8.0; // a row's reference max moves when a block's ma
 
 var<workgroup> kvs: array<f16, ${Math.max(KEY_BLOCK, heads * M) * stride}>; // Q (a token tile at a time), then each block's K, then its V
 var<workgroup> sS: array<f32, ${rows * S_STRIDE}>; // scores; O on its way out or being rescaled
-var<workgroup> sP: array<f16, ${rows * P_STRIDE}>; // normalised weights as f16
+var<workgroup> sP: array<f16, ${rows * P_STRIDE}>; // the weights P as f16
 var<workgroup> rowPos: array<i32, ROWS>; // the row's position, -1 for rows the item lacks
 var<workgroup> rowScale: array<f32, ROWS>; // the block's O factor per row, then 1 / l
 // fenceWord (stays 0: read after each staging barrier into the matrix-load offsets), lengthShared and rescaleWord

@@ -20,10 +20,11 @@ test("tensorCoreLayouts: the robust tile classes, or without robustness the uncl
   const names = (workgroupBytes: number, robust: boolean) =>
     tensorCoreLayouts(fakeDevice(workgroupBytes), "argument", robust).map((l) => l.variant.name);
   assert.deepEqual(names(48 * 1024, true), ["128x256-sg2x4-rb-x16", "128x128-sg2x2-db-x16", "64x128-sg2x2-db-x16"]);
-  assert.deepEqual(names(48 * 1024, false), ["128x128-sg2x2-rb-x16-p12", "64x128-sg2x2-rb-x16-p12"]);
-  // 20,000 bytes: the 128×128 tile needs 22,540 with 44-half rows; the 64×128 one 16,908.
-  assert.deepEqual(names(20_000, false), ["64x128-sg2x2-rb-x16-p12"]);
+  assert.deepEqual(names(48 * 1024, false), ["128x128-sg2x2-rb-x16-p8", "64x128-sg2x2-rb-x16-p8"]);
+  // 20,000 bytes: the 128×128 tile needs 20,512 with 40-half rows; the 64×128 one 15,392.
+  assert.deepEqual(names(20_000, false), ["64x128-sg2x2-rb-x16-p8"]);
   for (const layout of tensorCoreLayouts(fakeDevice(20_000), "argument", false)) assert.ok(layout.workgroupBytes <= 20_000);
-  // Nothing fits 16 KiB with 44-half rows (the 64×128 tile would with robustness's 40: 15,372 bytes).
-  assert.deepEqual(names(16 * 1024, false), []);
+  // 16 KiB still holds the 64×128 tile; 15 KiB nothing.
+  assert.deepEqual(names(16 * 1024, false), ["64x128-sg2x2-rb-x16-p8"]);
+  assert.deepEqual(names(15 * 1024, false), []);
 });
