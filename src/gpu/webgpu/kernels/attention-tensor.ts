@@ -26,7 +26,7 @@ import { matrixLoad, matrixStoreRowMajor, F16_MAX, type TensorCoreSetup } from "
  * matrices cannot be scaled per row, so m is not a running max: it moves only when a block's max exceeds it by
  * more than RESCALE_ABOVE (P stays ≤ 2^8 otherwise), and then O goes through workgroup memory once to be scaled
  * by exp2(m_old − m_new) — on a row's first block O is still zero and nothing moves. A two-pass version (a pass
- * for each row's max and sum, then P normalised) took 1.28 against 0.87 ms per layer of a 2,048-token prefill on
+ * for each row's max and sum, then P normalised) took 1.27 against 0.87 ms per layer of a 2,048-token prefill on
  * the H100 (bench/NOTES.md, session 11).
  *
  * Dawn does not order subgroupMatrixLoad with workgroupBarrier (docs/design.md), so every matrix load after
@@ -117,15 +117,19 @@ export function tensorAttentionLayout(
   const threads = heads * tokenTiles * setup.subgroupSize;
   if (threads > setup.maxInvocations) return `${threads} threads exceed ${setup.maxInvocations} per workgroup`;
   const rows = heads * tokenTiles * M;
-  if (threads % rows !== 0 || keyBlock % (threads / rows) !== 0) return `${threads} threads do not split ${rows} rows evenly`;
+  const perRow = threads / rows;
+  // A row's threads combine their maxima and sums by subgroup shuffles: a power of two of consecutive lanes.
+  if (threads % rows !== 0 || keyBlock % perRow !== 0 || (perRow & (perRow - 1)) !== 0) {
+    return `${threads} threads do not split ${rows} rows evenly`;
+  }
   const stride = headDim + ROW_PAD;
-  // kvs holds a K or V block, or Q one token tile at a time; the row maxima and sums pass through sS.
+  // kvs holds a K or V block, or Q one token tile at a time.
   const kvsBytes = 2 * Math.max(keyBlock, heads * M) * stride;
   const sBytes = 4 * rows * sStride(keyBlock);
   // rowPos and rowScale per row; words (fenceWord, lengthShared, rescaleWord).
   const bytes = kvsBytes + sBytes + 2 * rows * pStride(keyBlock) + 8 * rows + 16;
   if (bytes > setup.maxWorkgroupBytes) return `${bytes} bytes of workgroup memory exceed ${setup.maxWorkgroupBytes}`;
-  return { keyBlock, tokenTiles, threads, rows, perRow: threads / rows, bytes };
+  return { keyBlock, tokenTiles, threads, rows, perRow, bytes };
 }
 
 export function tensorAttentionSource(
