@@ -259,11 +259,11 @@ const COPIES: u32 = ${ST_COPIES}u;`;
       ? `const STRIDE: u32 = ${stride}u;
 const WS0: u32 = ${R * M * stride}u;
 var<workgroup> sm: array<f16, ${(R * M + C * N) * stride}>; // R·M rows of x, then C·N rows of W, ${slice} halves each (+ padding)
-var<workgroup> fenceWord: u32; // never written: 0`
+var<workgroup> fenceWords: array<u32, 4>; // never written: 0 (16 bytes, as every workgroup variable here: bench/NOTES.md session 11)`
       : `const STRIDE: u32 = ${stride}u;
 var<workgroup> xs: array<f16, ${R * M * stride}>; // R·M rows of ${slice} halves (+ padding), as the GEMM stages x
 var<workgroup> ws: array<f16, ${C * N * stride}>; // C·N rows of ${slice} halves (+ padding), as the GEMM stages W
-var<workgroup> fenceWord: u32; // never written: 0`;
+var<workgroup> fenceWords: array<u32, 4>; // never written: 0 (16 bytes, as every workgroup variable here: bench/NOTES.md session 11)`;
     // Row-major rights: each K×N block staged transposed (N = K), so the matrices cover the same rows and columns.
     const stageW =
       loads.rights === "row-major"
@@ -272,7 +272,7 @@ var<workgroup> fenceWord: u32; // never written: 0`;
     // Staged once; then the GEMM's fence: the loads' offsets depend on a value read after the barrier.
     staging = `for (var e = lid; e < ${R * M * slice}u; e += ${subgroups * subgroupSize}u) { ${xs}[(e / ${slice}u) * STRIDE + e % ${slice}u] = a[e]; }
   for (var e = lid; e < ${C * N * slice}u; e += ${subgroups * subgroupSize}u) { ${stageW} }
-  let fence = workgroupUniformLoad(&fenceWord);`;
+  let fence = workgroupUniformLoad(&fenceWords[0]);`;
     const base = { fence: "base + ", "fence-x8": "base + ", constant: "" }[loads.offsets];
     const onceBase = { fence: "fence + ", "fence-x8": "fence * 8u + ", constant: "" }[loads.offsets];
     const loadLeft = (i: number, s: number, b: string) =>

@@ -43,7 +43,7 @@ function source(mode: Mode, config: SubgroupMatrixConfig, subgroupSize: number, 
   const sync = (name: string) =>
     [
       storage ? "storageBarrier();" : "",
-      fenced ? `let ${name} = workgroupUniformLoad(&zeroWord);` : `workgroupBarrier(); let ${name} = 0u;`,
+      fenced ? `let ${name} = workgroupUniformLoad(&zeroWords[0]);` : `workgroupBarrier(); let ${name} = 0u;`,
     ].join(" ");
   const left = `subgroup_matrix_left<f16, ${K}, ${M}>`;
   const right = `subgroup_matrix_right<f16, ${N}, ${K}>`;
@@ -59,7 +59,7 @@ diagnostic(off, subgroup_uniformity);
 @group(0) @binding(3) var<storage, read_write> scratch: array<f32>; // [workgroups, SUBGROUPS, M·N]
 
 var<workgroup> wscratch: array<f32, ${SUBGROUPS * resultElements}>;
-var<workgroup> zeroWord: u32;
+var<workgroup> zeroWords: array<u32, 4>; // 16 bytes, as every workgroup variable here (bench/NOTES.md session 11)
 
 @compute @workgroup_size(${SUBGROUPS * subgroupSize})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32,
