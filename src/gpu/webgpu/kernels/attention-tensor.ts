@@ -429,7 +429,7 @@ export function attentionTensor(
   numHeads: number,
   scale: number,
   ropeCosSin: Resource | null = null,
-  /** Variants (TensorAttentionOptions); default: 32-key blocks, 16-token items. */
+  /** Variants (TensorAttentionOptions); default: the first of TOKEN_TILES and KEY_BLOCKS that fits. */
   options: TensorAttentionOptions = {},
 ): GpuActivation {
   const { numKvHeads, headDim, blockSize } = layout;
