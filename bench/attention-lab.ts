@@ -108,7 +108,7 @@ interface Case {
 
 const ABLATIONS = ["no-mma", "no-stage"] as const;
 
-/** A --tensor-variants entry ("t2+pf", "no-mma", …) as kernel options. */
+/** A --tensor-variants entry ("t1+k64", "no-mma", …) as kernel options. */
 function tensorVariant(name: string): TensorAttentionOptions {
   const options: TensorAttentionOptions = {};
   for (const part of name.split("+")) {
@@ -130,16 +130,18 @@ interface Lab {
   tensor: TensorCoreSetup | null;
 }
 
-/** A paged f16 cache holding `seqLengths` tokens per sequence, block ids shuffled, random K/V in [-1, 1). */
+/** A paged f16 cache holding `seqLengths` tokens per sequence, block ids shuffled (or in order), random K/V in [-1, 1). */
 function makeCache(lab: Lab, seqLengths: number[], kvCols: number, seed: number, keepHost: boolean, contiguous = false) {
   const { blockSize } = SHAPE;
   const maxBlocksPerSeq = Math.max(...seqLengths.map((n) => Math.ceil(n / blockSize)));
   const numBlocks = seqLengths.reduce((n, length) => n + Math.ceil(length / blockSize), 0);
   const order = Array.from({ length: numBlocks }, (_, i) => i);
   const next = xorshift(seed);
-  for (let i = contiguous ? 0 : order.length - 1; i > 0; i--) {
-    const j = Math.floor(((next() + 1) / 2) * (i + 1)) % (i + 1);
-    [order[i], order[j]] = [order[j], order[i]];
+  if (!contiguous) {
+    for (let i = order.length - 1; i > 0; i--) {
+      const j = Math.floor(((next() + 1) / 2) * (i + 1)) % (i + 1);
+      [order[i], order[j]] = [order[j], order[i]];
+    }
   }
   const blockTables = new Int32Array(seqLengths.length * maxBlocksPerSeq).fill(-1);
   let taken = 0;
