@@ -506,7 +506,7 @@ describe("bad input: exit 2, one line on stderr naming the problem, no stack tra
     assert.equal(result.stdout, "");
   });
 
-  test("swallow bench --temperature/--top-p: sampled serving requests, reported as such; a bad value fails before any weight", async () => {
+  test("swallow bench --temperature/--top-p: sampled serving requests, reported as such; a bad value fails before any weight; the title names the kernel flags and pass size", async () => {
     const args = ["bench", "--shape", "tiny", "--backend", "cpu", "--prefill", "16", "--prompt", "8", "--new", "4", "--concurrency", "2"];
     const result = await runCli([...args, "--temperature", "0.6", "--top-p", "0.9", "--json"]);
     assert.equal(result.code, 0, result.stderr);
@@ -522,7 +522,10 @@ describe("bad input: exit 2, one line on stderr naming the problem, no stack tra
     // The flags that pick kernels are in the report's title (the cpu backend has no robustness to drop: no effect).
     const flagged = await runCli([...args, "--prefill", "", "--concurrency", "", "--no-robustness", "--json"]);
     assert.equal(flagged.code, 0, flagged.stderr);
-    assert.match(JSON.parse(flagged.stdout.trim().split("\n").at(-1)!).title, /on cpu \(--no-robustness\)$/);
+    // With the forward-pass size, whose default depends on the backend (the cpu one keeps the engine's 512).
+    assert.match(JSON.parse(flagged.stdout.trim().split("\n").at(-1)!).title, /on cpu \(--no-robustness --max-num-batched-tokens 512\)$/);
+    const sized = await runCli([...args, "--prefill", "", "--concurrency", "", "--max-num-batched-tokens", "64", "--json"]);
+    assert.match(JSON.parse(sized.stdout.trim().split("\n").at(-1)!).title, /on cpu \(--max-num-batched-tokens 64\)$/);
   });
 
   test("a negative flag value is read as the value: --temperature -1 is a one-line range error, --seed -1 a valid seed", async () => {

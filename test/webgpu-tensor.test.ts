@@ -131,6 +131,56 @@ test("split-K (few output tiles, long K) sums its partials in the reduce pass, w
   }
 });
 
+test("a residual starts the accumulators where its buffer holds whole 16-row matrices, else an add pass adds it", { skip }, async (t) => {
+  const k = 256;
+  const n = 256; // two 128-column tiles, 8 K slices: no split-K
+  const w = randomTensor("bf16", [n, k], 9300, 0.1);
+  const weight = await gpu.uploadWeight("w", w);
+  gpu.matmulPath = "tensor";
+  try {
+    const product = (x: Float32Array, tokens: number, residual?: ReturnType<WebGpuBackend["uploadActivation"]>) =>
+      gpu.matmul(gpu.uploadActivation(tokens, k, x), weight, residual);
+    // The add pass rounds residual + product once in f32, as Math.fround does; the fused kernel accumulates from the
+    // residual, so its bits differ somewhere. Which one ran shows in whether they match.
+    const addedOnHost = (out: Float32Array, residual: Float32Array) => out.map((v, i) => Math.fround(v + residual[i]));
+    for (const [tokens, fused] of [
+      [96, true], // rows a multiple of 16: an uploaded residual holds whole matrices
+      [70, false], // 70 rows in a 70-row buffer: the add pass
+    ] as const) {
+      const x = random(9301 + tokens).values(tokens * k);
+      const residual = random(9401 + tokens).values(tokens * n);
+      const out = await gpu.read(product(x, tokens, gpu.uploadActivation(tokens, n, residual)));
+      const expected = ops.matmulTransposed(x, tokens, matrix(w)).map((v, i) => v + residual[i]);
+      const error = relativeError(out, expected);
+      t.diagnostic(`${tokens} rows, residual ${fused ? "fused" : "added"}: relative error ${error.toExponential(2)}`);
+      assert.ok(error <= 2e-3 && error > 1e-7, `relative error ${error}`);
+      const separate = addedOnHost(await gpu.read(product(x, tokens)), residual);
+      assert.equal(
+        out.every((v, i) => v === separate[i]),
+        !fused,
+        fused ? "the residual was not fused" : "the add pass did not run",
+      );
+    }
+    // A tensor output has whole row tiles: as the residual of 70 rows it is fused, also on the exact path.
+    const tokens = 70;
+    const x1 = random(9501).values(tokens * k);
+    const x2 = random(9502).values(tokens * k);
+    x2[4 * k + 7] = 1.5e5; // beyond f16: its row tile takes the exact path, which adds the residual too
+    const first = await gpu.read(product(x1, tokens)); // the residual's values (the same kernel on the same input)
+    const expected = ops.matmulTransposed(x2, tokens, matrix(w)).map((v, i) => v + first[i]);
+    const out = await gpu.read(product(x2, tokens, product(x1, tokens)));
+    const error = relativeError(out, expected);
+    const exactError = relativeError(out.subarray(0, 16 * n), expected.subarray(0, 16 * n)); // row 4's tile: f32 all along
+    t.diagnostic(
+      `a tensor output as the residual, x beyond f16: relative error ${error.toExponential(2)}, exact rows ${exactError.toExponential(2)}`,
+    );
+    assert.ok(error <= 2e-3, `relative error ${error}`);
+    assert.ok(exactError <= 1e-5, `the exact rows' relative error ${exactError}`);
+  } finally {
+    gpu.matmulPath = "auto";
+  }
+});
+
 test(
   "a backend created for tensor cores probes Dawn's matrix syntax, and its kernels stay within f16-operand error",
   { skip },
@@ -139,6 +189,9 @@ test(
     try {
       t.diagnostic(`matrix load/store syntax on ${fast.gpu.adapter.name}: ${fast.tensorLayout?.majorness}`);
       assert.ok(fast.tensorLayouts.every((layout) => layout.majorness === fast.tensorLayout?.majorness));
+      // Long batches run on tensor cores: the engine's forward passes default to 2,048 tokens (batch-invariant: 512).
+      assert.equal(fast.preferredBatchTokens, 2048);
+      assert.equal(gpu.preferredBatchTokens, undefined);
       let seed = 9300;
       for (const [tokens, k, n] of [
         [130, 520, 304],

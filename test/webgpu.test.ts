@@ -30,6 +30,18 @@ function upload(rows: number, cols: number, data: Float32Array): Activation {
 
 const DTYPES: WeightDtype[] = ["bf16", "f16", "f32"];
 
+test("forward passes keep the engine's default size unless long batches take tensor cores", { skip }, () => {
+  assert.equal(gpu.batchInvariant, true);
+  assert.equal(gpu.preferredBatchTokens, undefined);
+  gpu.batchInvariant = false;
+  try {
+    // Not batch-invariant: 2,048 tokens exactly where the device has a tensor-core layout (none on lavapipe).
+    assert.equal(gpu.preferredBatchTokens, gpu.tensorLayouts.length > 0 ? 2048 : undefined);
+  } finally {
+    gpu.batchInvariant = true;
+  }
+});
+
 test("embed gathers rows of bf16/f16/f32 tables exactly", { skip }, async (t) => {
   for (const [i, dtype] of DTYPES.entries()) {
     const table = randomTensor(dtype, [37, 23], 100 + i);

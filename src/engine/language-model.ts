@@ -28,7 +28,7 @@ export interface LoadOptions {
    * WebGPU cannot report a GPU's memory, so the default stays the token cap above; this lets a server use its GPU.
    */
   kvCacheBytes?: number;
-  /** Most tokens per forward pass (prefill chunk plus decode tokens). Default 512. */
+  /** Most tokens per forward pass (prefill chunk plus decode tokens). Default: the backend's preferredBatchTokens, else 512. */
   maxBatchTokens?: number;
   /** Share KV blocks of identical prompt prefixes between requests. Default true. */
   prefixCaching?: boolean;
@@ -82,7 +82,7 @@ export class LanguageModel {
       (options.kvCacheBytes !== undefined
         ? kvTokensForBytes(spec, options.kvCacheBytes, options.backend.kvBytesPerValue, blockSize, maxModelLen)
         : Math.max(maxModelLen, Math.min(maxModelLen * maxNumSeqs, DEFAULT_KV_CACHE_TOKENS_CAP)));
-    const maxBatchTokens = options.maxBatchTokens ?? 512;
+    const maxBatchTokens = options.maxBatchTokens ?? options.backend.preferredBatchTokens ?? 512;
     options.onMemoryAccount?.(
       accountMemory(spec, (name, shape) => weights.tensorByteLength?.(name) ?? shape.reduce((a, b) => a * b, 1) * 2, {
         numBlocks: kvCacheBlocks(maxModelLen, kvCacheTokens, blockSize),

@@ -174,6 +174,11 @@ export interface Backend {
    * [tokens, n] output (the memory account's activation bound covers the outputs). Absent: none.
    */
   matmulScratchBytes?(weightShapes: readonly (readonly [number, number])[], maxTokens: number): number;
+  /**
+   * Tokens per forward pass this backend serves best when the user sets none (--max-num-batched-tokens): larger where
+   * long batches run faster per token. Absent: the engine's default (512).
+   */
+  readonly preferredBatchTokens?: number;
   /** Waits for the work behind `x` and copies it out, row-major. */
   read(x: Activation): Promise<Float32Array>;
   /**

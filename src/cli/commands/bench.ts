@@ -13,7 +13,7 @@ import { kernelSwitchesSet } from "../../gpu/webgpu/env.js";
 
 const HELP = `usage: swallow bench [--model DIR|ORG/NAME | --shape ${Object.keys(MODEL_SHAPES).join("|")} [--layers N]]
                      [--backend cpu|webgpu|auto] [--prefill 512,2048] [--prompt 128] [--new 256]
-                     [--decode-batch 8,32] [--concurrency 1,8,32] [--max-num-batched-tokens 512]
+                     [--decode-batch 8,32] [--concurrency 1,8,32] [--max-num-batched-tokens N]
                      [--kv-cache-memory-bytes SIZE] [--max-model-len N] [--temperature 0] [--top-p 1]
                      [--tensor-cores] [--no-robustness] [--profile] [--json]
 
@@ -21,7 +21,8 @@ Measures this machine's speed through the engine (like llama-bench): prefill tok
 for each --prefill length, decode tokens/s at batch 1 (--prompt tokens, then --new tokens) and, with
 --decode-batch, at larger batches of equal requests decoding together, and, with
 --concurrency, output tokens/s and TTFT/TPOT percentiles at each level over a ShareGPT-like length mix
-(--max-num-batched-tokens: tokens per forward pass, --kv-cache-memory-bytes: the KV cache's size, as \`swallow serve\`).
+(--max-num-batched-tokens: tokens per forward pass, default 512 or 2048 with --tensor-cores; --kv-cache-memory-bytes:
+the KV cache's size; both as \`swallow serve\`). A prompt longer than a forward pass is prefilled in chunks.
 --shape runs random bf16 weights of a real model's shapes (no download; --layers keeps the first N layers).
 Prompts are random token ids; every request runs to its full length. --temperature and --top-p set the sampling
 of the --decode-batch and --concurrency requests (default greedy; e.g. the model card's 0.6 and 0.9). --tensor-cores (WebGPU) uses subgroup-matrix
@@ -69,8 +70,9 @@ export async function runBench(argv: string[]): Promise<void> {
   const maxModelLen = numberFlag("max-model-len", values["max-model-len"], true) ?? Math.max(2048, longest + 1);
   if (maxModelLen <= longest) throw new SwallowError(`--max-model-len ${maxModelLen} is too short for prompts of ${longest} tokens`);
 
-  const maxBatchTokens = numberFlag("max-num-batched-tokens", values["max-num-batched-tokens"], true) ?? 512;
-  if (maxBatchTokens < 1) throw new SwallowError(`--max-num-batched-tokens must be at least 1, got ${maxBatchTokens}`);
+  const maxBatchTokens = numberFlag("max-num-batched-tokens", values["max-num-batched-tokens"], true);
+  if (maxBatchTokens !== undefined && maxBatchTokens < 1)
+    throw new SwallowError(`--max-num-batched-tokens must be at least 1, got ${maxBatchTokens}`);
   const kvCacheBytes = byteSizeFlag("kv-cache-memory-bytes", values["kv-cache-memory-bytes"]);
   const user = samplingFromFlags({ temperature: values.temperature, "top-p": values["top-p"] }); // range-checked before loading
   const sampling = { temperature: user.temperature ?? 0, topP: user.topP ?? 1 };
@@ -98,11 +100,13 @@ export async function runBench(argv: string[]): Promise<void> {
     model = await loadFromFlags({ ...values, "max-model-len": String(maxModelLen) }, serving);
     title = `${values.model ?? "demo model"} on ${values.backend ?? "auto"}`;
   }
-  // The flags and environment switches that change which kernels run, so a saved report says what it measured.
+  // The flags and environment switches that change which kernels run, and the forward-pass size (its default depends
+  // on the backend), so a saved report says what it measured.
   const modes = [
     values["tensor-cores"] ? "--tensor-cores" : "",
     values["no-robustness"] ? "--no-robustness" : "",
     ...kernelSwitchesSet(),
+    `--max-num-batched-tokens ${model.runner.maxBatchTokens}`,
   ].filter(Boolean);
   if (modes.length > 0) title += ` (${modes.join(" ")})`;
   if (values.profile) profiler ??= stepProfiler(model.runner.backend);

@@ -17,8 +17,9 @@ chat page at /.
 --api-key (or SWALLOW_API_KEY) makes every /v1 route, /tokenize and /detokenize require "Authorization: Bearer KEY".
 --served-model-name is the name clients pass as "model" (default: the --model argument).
 --max-num-seqs caps requests decoded together (default 64); more wait in a queue (429 when it is full).
---max-num-batched-tokens caps the tokens of one forward pass, decode tokens plus prefill chunks (default 512):
-larger prefills faster between decode steps, smaller keeps the time per output token even.
+--max-num-batched-tokens caps the tokens of one forward pass, decode tokens plus prefill chunks (default 512, 2048
+with --tensor-cores on a GPU that has them): larger prefills faster between decode steps, smaller keeps the time per
+output token even.
 --kv-cache-memory-bytes sets the KV cache's size (vLLM's flag; e.g. 40GB or 37.25GiB). WebGPU cannot tell how much
 memory the GPU has, so by default the cache holds --max-model-len × --max-num-seqs tokens, at most 131,072; a
 larger one keeps more requests running at once.

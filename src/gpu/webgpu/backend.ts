@@ -417,6 +417,15 @@ export class WebGpuBackend implements Backend {
     return { weight, eps: norm.eps };
   }
 
+  /**
+   * 2,048 tokens per forward pass where long batches take the tensor cores (not batch-invariant, a layout on this
+   * device), as vLLM's server takes prompts of that length in one step: a 2,048-token prefill ran 230 ms in 512-token
+   * chunks against 191 ms in one pass on the H100 (bench/NOTES.md, session 12). Else the engine's default (512).
+   */
+  get preferredBatchTokens(): number | undefined {
+    return !this.batchInvariant && this.tensorLayouts.length > 0 ? 2048 : undefined;
+  }
+
   /** The tensor-core matmul's scratch (tensorScratchBytes) at its worst batch size; 0 where it does not run. */
   matmulScratchBytes(weightShapes: readonly (readonly [number, number])[], maxTokens: number): number {
     if (this.batchInvariant || this.matmulPath === "gemv" || this.tensorLayouts.length === 0) return 0;

@@ -67,6 +67,20 @@ function unpackExact(dtype: WeightDtype): string {
  */
 const PART_BINDINGS_FROM = 6;
 
+/** The residual's binding: after x16 and rowFlags with the xF16 pre-pass, else after y. */
+function residualBinding(layout: TensorLayout): number {
+  return layout.variant.xF16 ? 6 : 4;
+}
+
+/**
+ * Whether the kernel can start its accumulators from `residual` (y = residual + x·Wᵀ, no add pass): its buffer
+ * must hold the whole 16-row matrices the rows touch (an output of this kernel has whole row tiles; another
+ * activation does when its row count is a multiple of the matrix height).
+ */
+export function residualFusible(layout: TensorLayout, residual: GpuActivation, rows: number): boolean {
+  return residual.capacityRows >= Math.ceil(rows / layout.config.M) * layout.config.M;
+}
+
 /** Storage buffers the kernel binds for `parts` weights (the device's maxStorageBuffersPerShaderStage must allow them). */
 export function tensorStorageBuffers(parts: number): number {
   return 3 + 2 * parts;
@@ -80,7 +94,7 @@ export function tensorStorageBuffers(parts: number): number {
  * weight and output bindings: a first version that chose the weight buffer at every load made the products ~2×
  * slower on the H100). All parts share the x pre-pass and the split-K count.
  */
-export function tensorMatmulSource(layout: TensorLayout, dtype: WeightDtype, parts = 1): string {
+export function tensorMatmulSource(layout: TensorLayout, dtype: WeightDtype, parts = 1, residual = false): string {
   const { variant, config, bm, bn, threads, stride, majorness: syntax } = layout;
   const { M, N, K } = config;
   const { tileM, tileN, bk, buffers } = variant;
@@ -88,6 +102,7 @@ export function tensorMatmulSource(layout: TensorLayout, dtype: WeightDtype, par
   const xDirect = variant.xDirect === true;
   const prefetch = variant.prefetch === true;
   const ablate = variant.ablate;
+  if (residual && parts > 1) throw new Error("tensorMatmulSource: a residual goes with one weight");
   if (parts > 1 && !xF16) throw new Error(`tensorMatmulSource: ${parts} parts need an x16 variant, not ${variant.name}`);
   const multi = parts > 1;
   const partRange = Array.from({ length: parts }, (_, i) => i);
@@ -110,8 +125,16 @@ export function tensorMatmulSource(layout: TensorLayout, dtype: WeightDtype, par
   const left = `subgroup_matrix_left<f16, ${K}, ${M}>`;
   const right = `subgroup_matrix_right<f16, ${N}, ${K}>`;
   const result = `subgroup_matrix_result<f32, ${N}, ${M}>`;
+  // With a residual (no split-K) the accumulators start from its matrices: y = residual + x·Wᵀ with no add pass.
+  // Its buffer holds whole 16-row matrices (residualFusible); matrices wholly past the last row or column start at 0.
   const declareAcc = range(tileM)
-    .flatMap((i) => range(tileN).map((j) => `var ${acc(i, j)} = ${result}();`))
+    .flatMap((i) =>
+      range(tileN).map((j) =>
+        residual
+          ? `var ${acc(i, j)} = ${result}();\n    if (sgRow0 + ${i * M}u < params.numTokens && sgCol0 + ${j * N}u < params.n) { ${acc(i, j)} = ${matrixLoad(syntax, result, "&residual", `(sgRow0 + ${i * M}u) * params.n + sgCol0 + ${j * N}u`, false, "params.n")}; }`
+          : `var ${acc(i, j)} = ${result}();`,
+      ),
+    )
     .join("\n    ");
   // One K slice from buffer `buf` (a WGSL expression): bk / K steps, each tileM lefts × tileN rights.
   const multiply = range(bk / K)
@@ -310,7 +333,7 @@ fn ${fnName("exactTile", p)}(m0: u32, n0: u32, lid: u32, yBase: u32, split: u32)
         ${unpackExact(dtype)}
         sum += dot(x[row * kVec + 2u * c], w0) + dot(x[row * kVec + 2u * c + 1u], w1);
       }
-      ${partName("y", p)}[yBase + row * ${nOf(p)} + col] = sum;
+      ${partName("y", p)}[yBase + row * ${nOf(p)} + col] = ${residual ? "residual[row * params.n + col] + sum" : "sum"};
     }
   }
 }
@@ -341,6 +364,7 @@ ${
 @group(0) @binding(5) var<storage, read> rowFlags: array<u32>; // 1 where a row of x does not fit f16`
     : ""
 }
+${residual ? `@group(0) @binding(${residualBinding(layout)}) var<storage, read> residual: array<f32>; // [rows, n], whole 16-row matrices` : ""}
 ${
   multi
     ? partRange
@@ -483,7 +507,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 /**
  * Dispatches the tensor-core matmul for `layout` (the caller checked eligibility with tensorIneligibility).
  * With too few output tiles to fill the GPU it splits K (tensorSplits) and adds the partial sums in a reduce
- * pass, which also adds `residual` when given; otherwise the caller adds the residual.
+ * pass, which also adds `residual` when given. Without split-K the accumulators start from the residual where its
+ * buffer holds whole matrices (residualFusible: 64 add dispatches fewer per 8B step); otherwise the caller adds it.
  */
 export function matmulTensor(
   ctx: KernelContext,
@@ -497,22 +522,27 @@ export function matmulTensor(
   const { splits, capacityRows, x16: x16Shape } = tensorAllocation(layout, x.rows, n, k);
   const out = tensorOutput(ctx, x.rows, n, splits, capacityRows);
   if (out.isEmpty) return { out, residualAdded: false };
-  const pipeline = ctx.pipelines.get(tensorPipelineKey(layout, weight.dtype, 1), () => tensorMatmulSource(layout, weight.dtype));
+  // Without split-K the residual is fused into the accumulators where its buffer allows; split-K adds it in the reduce.
+  const fused = residual !== null && splits === 1 && residualFusible(layout, residual, x.rows);
+  const pipeline = ctx.pipelines.get(tensorPipelineKey(layout, weight.dtype, 1, fused), () =>
+    tensorMatmulSource(layout, weight.dtype, 1, fused),
+  );
   const slices = Math.ceil(k / layout.variant.bk);
   const slicesPerSplit = Math.ceil(slices / splits);
   const params = uniform(x.rows, k, n, splits, slicesPerSplit, capacityRows * n);
   const resources = [params, activationResource(x), weight.resource, activationResource(out, true)];
   if (x16Shape) resources.push(...convertX(ctx, x, x16Shape));
+  if (fused) resources.push(activationResource(residual, true));
   ctx.recorder.dispatch(pipeline, resources, tensorWorkgroups(layout, x.rows, n) * splits);
-  if (splits === 1) return { out, residualAdded: false };
+  if (splits === 1) return { out, residualAdded: fused };
   return { out: reduceSplits(ctx, out, splits, x.rows, capacityRows, residual), residualAdded: residual !== null };
 }
 
 /** The kernel's pipeline-cache key for a layout, weight dtype and number of parts (1: one weight). */
-function tensorPipelineKey(layout: TensorLayout, dtype: WeightDtype, parts: number): string {
+function tensorPipelineKey(layout: TensorLayout, dtype: WeightDtype, parts: number, residual = false): string {
   const { config } = layout;
   const key = `matmul.tensor/${dtype}/${layout.variant.name}/${config.M}x${config.N}x${config.K}/sg${layout.subgroupSize}/${layout.majorness}`;
-  return parts > 1 ? `${key}/parts${parts}` : key;
+  return `${key}${parts > 1 ? `/parts${parts}` : ""}${residual ? "/res" : ""}`;
 }
 
 /** The kernel's [rows, n] output with room for whole row tiles, or its `splits` blocks of partial sums. */
