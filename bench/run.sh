@@ -13,8 +13,8 @@ node dist/src/cli/main.js bench --shape llama-3.1-8b --backend webgpu --prefill 
 kill $poll
 # The fastest configuration beside it (tensor cores, no bounds clamping; not batch-invariant): prefill, batch-1
 # decode and a decode step of 256 requests, the serving size (later options win, so the serving levels and the
-# default's batch sizes are dropped here), then on its own run (its
-# 2,048-token steps would change the prefill chunking) serving at FAST_CONCURRENCY (default 256; "" skips it)
+# default's batch sizes are dropped here; with --tensor-cores a forward pass takes 2,048 tokens by default, so a
+# 2,048-token prompt is one pass), then on its own run serving at FAST_CONCURRENCY (default 256; "" skips it)
 # with a FAST_KV_CACHE (default 48GB) KV cache.
 node dist/src/cli/main.js bench --shape llama-3.1-8b --backend webgpu --prefill 512,2048 --prompt 128 --new 256 \
   --json "$@" --tensor-cores --no-robustness --concurrency "" --decode-batch 256 > "$out/bench-fast.json"

@@ -4,6 +4,7 @@ import { LanguageModel, type LoadOptions } from "../src/engine/language-model.js
 import { EngineBusyError } from "../src/engine/request.js";
 import type { GenerationEvent } from "../src/engine/generate.js";
 import { scoreTokens } from "../src/engine/score.js";
+import { warmUp } from "../src/engine/warm-up.js";
 import { ReferenceBackend } from "../src/gpu/reference/backend.js";
 import { NodeFileTree } from "../src/node/file-tree.js";
 import { tinyDir } from "./support/tiny-fixtures.js";
@@ -116,4 +117,35 @@ test("engine: a full waiting queue refuses at once; bad prompts are one-line err
   assert.throws(() => engine.submit({ promptIds: [1, 2], params }), EngineBusyError);
   await Promise.all(streams.map(collect));
   assert.equal(engine.stats().waiting, 0);
+});
+
+test("warm-up: a pass at each size where the backend's kernels change, decode batches up to maxNumSeqs; counters zeroed, outputs unchanged", async () => {
+  const backend = new ReferenceBackend();
+  const asked: number[] = [];
+  const kernelClass = (rows: number) => (asked.push(rows), rows < 3 ? "a" : rows < 10 ? "b" : "c");
+  const model = await LanguageModel.load(new NodeFileTree(tinyDir("gqa-llama3")), {
+    backend: Object.assign(backend, { kernelClass }),
+    maxModelLen: 96,
+    maxNumSeqs: 4,
+    maxBatchTokens: 32,
+  });
+  const cold = await load({ maxNumSeqs: 4, maxBatchTokens: 32 });
+  const prompt = makePrompts(1, model.spec.vocabSize)[0];
+  const report = await warmUp(model, { maxNumSeqs: 4 });
+  assert.deepEqual(report.sizes, [1, 3, 10]);
+  assert.deepEqual(report.decodeBatches, [1, 3]);
+  assert.deepEqual(
+    asked,
+    Array.from({ length: 32 }, (_, i) => i + 1),
+    "every pass size up to maxBatchTokens is classified",
+  );
+  const stats = model.engine.stats();
+  assert.deepEqual(
+    [stats.running, stats.waiting, stats.requestsFinishedTotal, stats.promptTokensTotal, stats.generationTokensTotal],
+    [0, 0, 0, 0, 0],
+  );
+  const warmTokens = (await collect(model.engine.submit(greedyRequest(model, prompt, 12)))).tokens;
+  const coldTokens = (await collect(cold.engine.submit(greedyRequest(cold, prompt, 12)))).tokens;
+  assert.deepEqual(warmTokens, coldTokens);
+  assert.equal(model.engine.stats().requestsFinishedTotal, 1);
 });

@@ -8,6 +8,7 @@ import { checkBindable, sizeClass } from "../src/gpu/webgpu/buffers.js";
 import { SwallowError } from "../src/errors.js";
 import { openTestBackend } from "./support/webgpu.js";
 import { setGemvRows } from "../src/gpu/webgpu/kernels/matmul.js";
+import { PipelineCache } from "../src/gpu/webgpu/pipelines.js";
 import { reduceSplits } from "../src/gpu/webgpu/kernels/matmul-tensor.js";
 import type { KernelContext } from "../src/gpu/webgpu/context.js";
 import type { GpuActivation } from "../src/gpu/webgpu/recorder.js";
@@ -29,6 +30,22 @@ function upload(rows: number, cols: number, data: Float32Array): Activation {
 }
 
 const DTYPES: WeightDtype[] = ["bf16", "f16", "f32"];
+
+test("the pipeline cache counts the kernels it compiles and their compile time, once per key", { skip }, async () => {
+  const cache = new PipelineCache(gpu.gpu.device);
+  const source = () =>
+    "@group(0) @binding(0) var<storage, read_write> y: array<f32>;\n@compute @workgroup_size(1) fn main() { y[0] = 1.0; }";
+  assert.deepEqual(cache.compiled, { kernels: 0, ms: 0 });
+  cache.get("probe", source);
+  cache.get("probe", source);
+  const { kernels, ms } = cache.compiled;
+  assert.equal(kernels, 1);
+  assert.ok(ms > 0, `compile time ${ms} ms`);
+  // The backend's kernels go through its own cache: after a step there is at least that step's kernel.
+  const x = random(990).values(8);
+  await gpu.read(gpu.add(upload(2, 4, x), upload(2, 4, x)));
+  assert.ok(gpu.compileStats().kernels > 0, "the backend's kernels are counted");
+});
 
 test("forward passes keep the engine's default size unless long batches take tensor cores", { skip }, () => {
   assert.equal(gpu.batchInvariant, true);

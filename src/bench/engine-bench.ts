@@ -50,6 +50,8 @@ export interface DecodeResult {
 export interface StepProfiler {
   setProfile(mode: "pass" | "off"): void;
   takeProfiles(): { ns: BigUint64Array }[];
+  /** Kernels compiled so far and the host time their compilation took (a step that compiles waits for it). */
+  compileStats?(): { kernels: number; ms: number };
 }
 
 export interface BatchedDecodeResult {
@@ -69,7 +71,15 @@ export interface ServingResult {
   ttftMs: { p50: number; p99: number };
   tpotMs: { p50: number; p99: number };
   /** With a profiler: the run's steps on the device (stepTimes) and the share of the run the device was busy. */
-  gpu?: { steps: number; msPerStep: number; idleMsBetweenSteps: number; busyFraction: number };
+  gpu?: {
+    steps: number;
+    msPerStep: number;
+    idleMsBetweenSteps: number;
+    longestIdleMs: number;
+    busyFraction: number;
+    /** Kernels compiled during the run and the host time that took (absent where the profiler cannot tell). */
+    compiled?: { kernels: number; ms: number };
+  };
 }
 
 export interface BenchReport {
@@ -178,6 +188,7 @@ export async function runBench(model: LanguageModel, options: BenchOptions): Pro
     let next = 0;
     options.profiler?.setProfile("pass");
     options.profiler?.takeProfiles();
+    const compiledBefore = options.profiler?.compileStats?.();
     const started = performance.now();
     const worker = async () => {
       while (next < jobs.length) {
@@ -195,6 +206,11 @@ export async function runBench(model: LanguageModel, options: BenchOptions): Pro
     }
     const wallMs = performance.now() - started;
     const profiles = options.profiler?.takeProfiles();
+    const compiledAfter = options.profiler?.compileStats?.();
+    const compiled =
+      compiledBefore && compiledAfter
+        ? { kernels: compiledAfter.kernels - compiledBefore.kernels, ms: compiledAfter.ms - compiledBefore.ms }
+        : undefined;
     serving.push({
       concurrency,
       requests,
@@ -203,19 +219,35 @@ export async function runBench(model: LanguageModel, options: BenchOptions): Pro
       outputTokensPerSecond: outputTokens / (wallMs / 1000),
       ttftMs: { p50: quantile(ttfts, 0.5), p99: quantile(ttfts, 0.99) },
       tpotMs: { p50: quantile(tpots, 0.5), p99: quantile(tpots, 0.99) },
-      ...(profiles ? { gpu: { steps: profiles.length, ...stepTimes(profiles), busyFraction: busyFraction(profiles) } } : {}),
+      ...(profiles
+        ? {
+            gpu: {
+              steps: profiles.length,
+              ...stepTimes(profiles),
+              busyFraction: busyFraction(profiles),
+              ...(compiled ? { compiled } : {}),
+            },
+          }
+        : {}),
     });
     log(`concurrency ${concurrency}: ${(outputTokens / (wallMs / 1000)).toFixed(1)} output tok/s`);
   }
   return { prefill, decode, batchedDecode, serving, sampling: { temperature, topP } };
 }
 
-/** Medians of the steps' pass durations and of the gaps between one pass's end and the next one's beginning (ms). */
-export function stepTimes(profiles: { ns: BigUint64Array }[]): { msPerStep: number; idleMsBetweenSteps: number } {
+/**
+ * Medians of the steps' pass durations and of the gaps between one pass's end and the next one's beginning, and the
+ * longest gap (ms; NaN with fewer than two passes).
+ */
+export function stepTimes(profiles: { ns: BigUint64Array }[]): { msPerStep: number; idleMsBetweenSteps: number; longestIdleMs: number } {
   const ms = (ns: bigint) => Number(ns) / 1e6;
   const passes = profiles.map((p) => ms(p.ns[1] - p.ns[0]));
   const gaps = profiles.slice(1).map((p, i) => ms(p.ns[0] > profiles[i].ns[1] ? p.ns[0] - profiles[i].ns[1] : 0n));
-  return { msPerStep: quantile(passes, 0.5), idleMsBetweenSteps: quantile(gaps, 0.5) };
+  return {
+    msPerStep: quantile(passes, 0.5),
+    idleMsBetweenSteps: quantile(gaps, 0.5),
+    longestIdleMs: gaps.length > 0 ? Math.max(...gaps) : NaN,
+  };
 }
 
 /** The share of the time from the first pass's beginning to the last one's end that some pass ran (passes in order). */
@@ -285,12 +317,12 @@ export function formatBench(report: BenchReport, title: string): string {
     const gpu = report.serving.some((s) => s.gpu);
     lines.push(
       "",
-      `| concurrency | requests | output tok/s | TTFT p50 / p99 ms | TPOT p50 / p99 ms |${gpu ? " GPU busy (steps; median step / idle ms) |" : ""}`,
+      `| concurrency | requests | output tok/s | TTFT p50 / p99 ms | TPOT p50 / p99 ms |${gpu ? " GPU busy (steps; median step / idle, longest idle ms; kernels compiled in the run) |" : ""}`,
       `|---:|---:|---:|---:|---:|${gpu ? "---:|" : ""}`,
     );
     for (const s of report.serving) {
       const busy = s.gpu
-        ? ` ${(100 * s.gpu.busyFraction).toFixed(1)}% (${s.gpu.steps}; ${s.gpu.msPerStep.toFixed(1)} / ${s.gpu.idleMsBetweenSteps.toFixed(2)}) |`
+        ? ` ${(100 * s.gpu.busyFraction).toFixed(1)}% (${s.gpu.steps}; ${s.gpu.msPerStep.toFixed(1)} / ${s.gpu.idleMsBetweenSteps.toFixed(2)}, ${s.gpu.longestIdleMs.toFixed(1)}${s.gpu.compiled ? `; ${s.gpu.compiled.kernels} in ${s.gpu.compiled.ms.toFixed(0)} ms` : ""}) |`
         : gpu
           ? " — |"
           : "";

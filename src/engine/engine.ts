@@ -182,6 +182,10 @@ export class Engine implements InferenceEngine {
     };
   }
 
+  resetCounters(): void {
+    for (const key of Object.keys(this.counters) as (keyof typeof this.counters)[]) this.counters[key] = 0;
+  }
+
   async close(options: { abortRunning?: boolean } = {}): Promise<void> {
     this.closed = true;
     if (options.abortRunning) for (const seq of [...this.scheduler.running, ...this.scheduler.waiting]) this.abort(seq);

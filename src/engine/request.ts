@@ -53,6 +53,8 @@ export interface InferenceEngine {
    */
   submit(request: EngineRequest): AsyncGenerator<GenerationEvent>;
   stats(): EngineStats;
+  /** Zeroes the running totals of stats() (after a warm-up, before a server counts its traffic). */
+  resetCounters?(): void;
   /** Stops taking requests; `abortRunning` ends the running ones with "abort", otherwise they finish first. */
   close(options?: { abortRunning?: boolean }): Promise<void>;
 }

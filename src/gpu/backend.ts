@@ -179,6 +179,12 @@ export interface Backend {
    * long batches run faster per token. Absent: the engine's default (512).
    */
   readonly preferredBatchTokens?: number;
+  /**
+   * A name for the matmul kernels a forward pass of `rows` tokens takes with weights of these [n, k] shapes. It
+   * changes exactly at the batch sizes where the kernel choice does, so a warm-up pass per name compiles every
+   * variant a server meets (engine/warm-up.ts). Absent: one kernel for every size.
+   */
+  kernelClass?(rows: number, weightShapes: readonly (readonly [number, number])[]): string;
   /** Waits for the work behind `x` and copies it out, row-major. */
   read(x: Activation): Promise<Float32Array>;
   /**

@@ -10,6 +10,7 @@ import { backendChoice, loadFromFlags, modelFlags } from "../load.js";
 import { samplingFromFlags } from "../sampling-flags.js";
 import { describeMemoryAccount } from "../../engine/memory-account.js";
 import { kernelSwitchesSet } from "../../gpu/webgpu/env.js";
+import { warmUp } from "../../engine/warm-up.js";
 
 const HELP = `usage: swallow bench [--model DIR|ORG/NAME | --shape ${Object.keys(MODEL_SHAPES).join("|")} [--layers N]]
                      [--backend cpu|webgpu|auto] [--prefill 512,2048] [--prompt 128] [--new 256]
@@ -110,6 +111,9 @@ export async function runBench(argv: string[]): Promise<void> {
   ].filter(Boolean);
   if (modes.length > 0) title += ` (${modes.join(" ")})`;
   if (values.profile) profiler ??= stepProfiler(model.runner.backend);
+  // As `swallow serve` does before it is ready: no measured request waits for a kernel to compile.
+  const warm = await warmUp(model, { maxNumSeqs });
+  info(`bench: kernels warmed up for ${warm.sizes.length} batch sizes in ${(warm.ms / 1000).toFixed(1)} s`);
   const report = await measure(model, {
     prefillLengths,
     decodePrompt,

@@ -4,6 +4,7 @@ import { DEFAULT_MAX_BODY_BYTES, startServer } from "../../server/node-server.js
 import { byteSizeFlag, numberFlag, parseCommandArgs } from "../args.js";
 import { info } from "../io.js";
 import { loadFromFlags, modelFlags } from "../load.js";
+import { warmUp } from "../../engine/warm-up.js";
 
 const HELP = `usage: swallow serve [--model DIR|ORG/NAME] [--host 127.0.0.1] [--port 8000] [--api-key KEY]
                      [--served-model-name NAME] [--backend cpu|webgpu|auto] [--max-num-seqs N]
@@ -77,7 +78,12 @@ export async function runServe(argv: string[]): Promise<void> {
   process.once("SIGTERM", onSignal);
   try {
     const model = await Promise.race([loadFromFlags(values, { maxNumSeqs, maxBatchTokens, kvCacheBytes }), stopped.then(() => null)]);
-    if (model) {
+    // Compile every kernel variant before /health says ready; a shutdown meanwhile aborts the warm-up's requests.
+    const warming = model ? warmUp(model, { maxNumSeqs }) : null;
+    warming?.catch(() => {}); // a rejection after a shutdown won the race below is expected
+    const warm = warming ? await Promise.race([warming, stopped.then(() => null)]) : null;
+    if (model && warm) {
+      info(`swallow serve: kernels warmed up for ${warm.sizes.length} batch sizes in ${(warm.ms / 1000).toFixed(1)} s`);
       app.setModel(model);
       info(`swallow serve: ready at ${server.url} (chat page at ${server.url}/)`);
       await stopped;

@@ -43,6 +43,7 @@ import {
   layoutForShape,
   tensorIneligibility,
   tensorScratchBytes,
+  tensorSplits,
   tensorOutputIneligibility,
   TENSOR_MIN_TOKENS,
   type MajornessSyntax,
@@ -441,8 +442,23 @@ export class WebGpuBackend implements Backend {
     return worst;
   }
 
+  /**
+   * Per weight shape (as bf16): the GEMV's token block (1, 2, 4 or 8 rows) or the tensor-core layout and split-K
+   * count, the choices that select a kernel variant by batch size.
+   */
+  kernelClass(rows: number, weightShapes: readonly (readonly [number, number])[]): string {
+    return weightShapes
+      .map(([n, k]) => {
+        const kernel = this.matmulKernel(rows, { dtype: "bf16", shape: [n, k] });
+        if (kernel !== "tensor" || this.tensorLayouts.length === 0) return `${kernel}${Math.min(8, 2 ** Math.ceil(Math.log2(rows)))}`;
+        const layout = layoutForShape(this.tensorLayouts, rows, n, k);
+        return `${layout.variant.name}/${tensorSplits(layout, rows, n, k)}`;
+      })
+      .join(",");
+  }
+
   /** "auto" resolved for one call: GEMV when batch-invariant, else tensor cores for long enough batches. */
-  private matmulKernel(rows: number, weight: MatmulOperand): MatmulKernel {
+  private matmulKernel(rows: number, weight: Pick<MatmulOperand, "dtype" | "shape">): MatmulKernel {
     if (this.matmulPath !== "auto") return this.matmulPath;
     if (this.batchInvariant || !this.tensorLayout || rows < tensorMinTokens()) return "gemv";
     const why =
@@ -698,6 +714,11 @@ export class WebGpuBackend implements Backend {
       throw new SwallowError(`profiling needs the timestamp-query feature, which ${this.gpu.adapter.name} lacks`);
     }
     this.recorder.profileMode = mode;
+  }
+
+  /** Kernels compiled so far and the host time that took (PipelineCache.compiled). */
+  compileStats(): { kernels: number; ms: number } {
+    return this.pipelines.compiled;
   }
 
   takeProfiles(): StepProfile[] {

@@ -15,6 +15,9 @@ export class PipelineCache {
   private readonly pipelines = new Map<string, CachedPipeline>();
   private pendingChecks: Promise<string | null>[] = [];
   private pendingWarnings: Promise<string[]>[] = [];
+  /** Kernels compiled and the host time createShaderModule + createComputePipeline took for them (Dawn compiles there). */
+  private compiledCount = 0;
+  private compileMs = 0;
 
   /**
    * Whether kernels may use subgroup operations (`enable subgroups;`): the device's `subgroups` feature.
@@ -56,9 +59,12 @@ export class PipelineCache {
   get(key: string, source: () => string): CachedPipeline {
     const cached = this.pipelines.get(key);
     if (cached) return cached;
+    const started = performance.now();
     this.device.pushErrorScope("validation");
     const module = this.device.createShaderModule({ code: source(), label: key });
     const pipeline = this.device.createComputePipeline({ layout: "auto", compute: { module, entryPoint: "main" }, label: key });
+    this.compiledCount++;
+    this.compileMs += performance.now() - started;
     this.pendingChecks.push(this.device.popErrorScope().then((error) => (error ? `compiling kernel ${key}: ${error.message}` : null)));
     // Dawn prints a shader's warnings on stdout, where they would corrupt machine-readable output: kept here
     // so tests can insist there are none.
@@ -76,6 +82,11 @@ export class PipelineCache {
 
   get size(): number {
     return this.pipelines.size;
+  }
+
+  /** Kernels compiled so far and the host milliseconds their compilation took (benchmarks: steps that wait for it). */
+  get compiled(): { kernels: number; ms: number } {
+    return { kernels: this.compiledCount, ms: this.compileMs };
   }
 
   /** How many kernels were compiled since the last call, and their compiler warnings and notes. */

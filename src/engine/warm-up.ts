@@ -1,0 +1,64 @@
+import type { GenerationEvent } from "./generate.js";
+import type { LanguageModel } from "./language-model.js";
+import { matmulWeightShapes } from "./memory-account.js";
+
+/** What a warm-up ran. */
+export interface WarmUpReport {
+  /** Forward-pass sizes (tokens) at which the backend's matmul kernels change, each run once as a prefill. */
+  sizes: number[];
+  /** Of those, the batch sizes also run as decode steps (at most maxNumSeqs sequences at once). */
+  decodeBatches: number[];
+  ms: number;
+}
+
+/**
+ * Runs the kernels a server meets before it serves, so that no request waits for one to compile: a forward pass at
+ * each size where the backend's matmul kernels change (Backend.kernelClass: GEMV token blocks, tensor-core tiles,
+ * split-K counts), decode steps of that many sequences where maxNumSeqs allows, each joined after its first step by
+ * a prompt (a step that mixes decode rows with a prefill chunk), and the same with sampling (temperature 0.6, top-p
+ * 0.9); then zeroes the engine's counters (its /metrics totals). Without it the H100's serving benchmark spent 2.7 s of a 51 s run compiling 21 kernels, the longest stall
+ * 0.74 s (bench/NOTES.md, session 12). Prompts are arbitrary token ids, distinct per pass so the prefix cache does
+ * not shorten them; what stays behind is their blocks in the prefix cache.
+ */
+export async function warmUp(model: LanguageModel, options: { maxNumSeqs: number }): Promise<WarmUpReport> {
+  const started = performance.now();
+  const { runner, engine, spec } = model;
+  const shapes = matmulWeightShapes(spec);
+  const longest = Math.min(runner.maxBatchTokens, runner.maxModelLen - 1);
+  const sizes: number[] = [];
+  let previous: string | null = null;
+  for (let rows = 1; rows <= longest; rows++) {
+    const kernels = runner.backend.kernelClass?.(rows, shapes) ?? "";
+    if (kernels !== previous) sizes.push(rows);
+    previous = kernels;
+  }
+  // Ids away from both ends of the vocabulary (where special tokens live), a different run for every prompt.
+  const base = Math.min(256, Math.floor(spec.vocabSize / 4));
+  const span = Math.max(1, spec.vocabSize - 2 * base);
+  let salt = 0;
+  const prompt = (length: number) => {
+    salt++;
+    return Array.from({ length }, (_, i) => base + ((salt * 104_729 + i * 7_919) % span));
+  };
+  const greedy = (maxTokens: number) => model.resolveSampling({ temperature: 0, maxTokens, minTokens: maxTokens });
+  const sampled = (maxTokens: number) => model.resolveSampling({ temperature: 0.6, topP: 0.9, maxTokens, minTokens: maxTokens, seed: 0 });
+  for (const rows of sizes) await drain(engine.submit({ promptIds: prompt(rows), params: greedy(1) }));
+  const decodeBatches = sizes.filter((rows) => rows <= options.maxNumSeqs);
+  const joiner = Math.min(64, runner.maxModelLen - 2);
+  for (const params of [greedy, sampled]) {
+    for (const batch of decodeBatches) {
+      const streams = Array.from({ length: batch }, () => engine.submit({ promptIds: prompt(2), params: params(4) }));
+      // After the batch's first token a longer prompt joins: its chunk shares a step with the batch's decode rows.
+      const first = streams.map((stream) => stream.next());
+      await Promise.all(first);
+      const late = engine.submit({ promptIds: prompt(joiner), params: params(1) });
+      await Promise.all([...streams.map(drain), drain(late)]);
+    }
+  }
+  engine.resetCounters?.();
+  return { sizes, decodeBatches, ms: performance.now() - started };
+}
+
+async function drain(stream: AsyncGenerator<GenerationEvent>): Promise<void> {
+  for await (const _ of stream);
+}
