@@ -35,11 +35,12 @@ test("the pipeline cache counts the kernels it compiles and their compile time, 
   const cache = new PipelineCache(gpu.gpu.device);
   const source = () =>
     "@group(0) @binding(0) var<storage, read_write> y: array<f32>;\n@compute @workgroup_size(1) fn main() { y[0] = 1.0; }";
-  assert.deepEqual(cache.compiled, { kernels: 0, ms: 0 });
+  assert.deepEqual(cache.compiled, { kernels: 0, ms: 0, keys: [] });
   cache.get("probe", source);
   cache.get("probe", source);
-  const { kernels, ms } = cache.compiled;
+  const { kernels, ms, keys } = cache.compiled;
   assert.equal(kernels, 1);
+  assert.deepEqual(keys, ["probe"]);
   assert.ok(ms > 0, `compile time ${ms} ms`);
   // The backend's kernels go through its own cache: after a step there is at least that step's kernel.
   const x = random(990).values(8);

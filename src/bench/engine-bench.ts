@@ -51,7 +51,7 @@ export interface StepProfiler {
   setProfile(mode: "pass" | "off"): void;
   takeProfiles(): { ns: BigUint64Array }[];
   /** Kernels compiled so far and the host time their compilation took (a step that compiles waits for it). */
-  compileStats?(): { kernels: number; ms: number };
+  compileStats?(): { kernels: number; ms: number; keys?: readonly string[] };
 }
 
 export interface BatchedDecodeResult {
@@ -78,7 +78,7 @@ export interface ServingResult {
     longestIdleMs: number;
     busyFraction: number;
     /** Kernels compiled during the run and the host time that took (absent where the profiler cannot tell). */
-    compiled?: { kernels: number; ms: number };
+    compiled?: { kernels: number; ms: number; keys?: string[] };
   };
 }
 
@@ -209,7 +209,11 @@ export async function runBench(model: LanguageModel, options: BenchOptions): Pro
     const compiledAfter = options.profiler?.compileStats?.();
     const compiled =
       compiledBefore && compiledAfter
-        ? { kernels: compiledAfter.kernels - compiledBefore.kernels, ms: compiledAfter.ms - compiledBefore.ms }
+        ? {
+            kernels: compiledAfter.kernels - compiledBefore.kernels,
+            ms: compiledAfter.ms - compiledBefore.ms,
+            ...(compiledAfter.keys ? { keys: compiledAfter.keys.slice(compiledBefore.kernels) } : {}),
+          }
         : undefined;
     serving.push({
       concurrency,

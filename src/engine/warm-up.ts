@@ -4,7 +4,10 @@ import { matmulWeightShapes } from "./memory-account.js";
 
 /** What a warm-up ran. */
 export interface WarmUpReport {
-  /** Forward-pass sizes (tokens) at which the backend's matmul kernels change, each run once as a prefill. */
+  /**
+   * Forward-pass sizes (tokens), each run once as a prefill: where the backend's matmul kernels change, and each such
+   * class's largest multiple of 16.
+   */
   sizes: number[];
   /** Of those, the batch sizes also run as decode steps (at most maxNumSeqs sequences at once). */
   decodeBatches: number[];
@@ -25,11 +28,19 @@ export async function warmUp(model: LanguageModel, options: { maxNumSeqs: number
   const { runner, engine, spec } = model;
   const shapes = matmulWeightShapes(spec);
   const longest = Math.min(runner.maxBatchTokens, runner.maxModelLen - 1);
+  // Each class's first size, and its largest multiple of 16 (the tensor-core kernels' matrix height): an activation
+  // of whole 16-row matrices lets a residual start the matmul's accumulators, another kernel variant.
   const sizes: number[] = [];
   let previous: string | null = null;
-  for (let rows = 1; rows <= longest; rows++) {
-    const kernels = runner.backend.kernelClass?.(rows, shapes) ?? "";
-    if (kernels !== previous) sizes.push(rows);
+  let aligned = 0;
+  for (let rows = 1; rows <= longest + 1; rows++) {
+    const kernels = rows <= longest ? (runner.backend.kernelClass?.(rows, shapes) ?? "") : null;
+    if (kernels !== previous) {
+      if (aligned > 0 && aligned !== sizes.at(-1)) sizes.push(aligned);
+      if (kernels !== null) sizes.push(rows);
+      aligned = 0;
+    }
+    if (rows % 16 === 0) aligned = rows;
     previous = kernels;
   }
   // Ids away from both ends of the vocabulary (where special tokens live), a different run for every prompt.

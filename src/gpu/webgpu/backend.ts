@@ -717,7 +717,7 @@ export class WebGpuBackend implements Backend {
   }
 
   /** Kernels compiled so far and the host time that took (PipelineCache.compiled). */
-  compileStats(): { kernels: number; ms: number } {
+  compileStats(): { kernels: number; ms: number; keys: readonly string[] } {
     return this.pipelines.compiled;
   }
 

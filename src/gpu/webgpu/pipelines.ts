@@ -16,7 +16,7 @@ export class PipelineCache {
   private pendingChecks: Promise<string | null>[] = [];
   private pendingWarnings: Promise<string[]>[] = [];
   /** Kernels compiled and the host time createShaderModule + createComputePipeline took for them (Dawn compiles there). */
-  private compiledCount = 0;
+  private readonly compiledKeys: string[] = [];
   private compileMs = 0;
 
   /**
@@ -63,7 +63,7 @@ export class PipelineCache {
     this.device.pushErrorScope("validation");
     const module = this.device.createShaderModule({ code: source(), label: key });
     const pipeline = this.device.createComputePipeline({ layout: "auto", compute: { module, entryPoint: "main" }, label: key });
-    this.compiledCount++;
+    this.compiledKeys.push(key);
     this.compileMs += performance.now() - started;
     this.pendingChecks.push(this.device.popErrorScope().then((error) => (error ? `compiling kernel ${key}: ${error.message}` : null)));
     // Dawn prints a shader's warnings on stdout, where they would corrupt machine-readable output: kept here
@@ -84,9 +84,9 @@ export class PipelineCache {
     return this.pipelines.size;
   }
 
-  /** Kernels compiled so far and the host milliseconds their compilation took (benchmarks: steps that wait for it). */
-  get compiled(): { kernels: number; ms: number } {
-    return { kernels: this.compiledCount, ms: this.compileMs };
+  /** Kernels compiled so far, their keys in order, and the host milliseconds compilation took (steps wait for it). */
+  get compiled(): { kernels: number; ms: number; keys: readonly string[] } {
+    return { kernels: this.compiledKeys.length, ms: this.compileMs, keys: this.compiledKeys };
   }
 
   /** How many kernels were compiled since the last call, and their compiler warnings and notes. */
