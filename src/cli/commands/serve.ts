@@ -13,7 +13,8 @@ const HELP = `usage: swallow serve [--model DIR|ORG/NAME] [--host 127.0.0.1] [--
 
 An OpenAI-compatible server (vLLM's API): POST /v1/chat/completions and /v1/completions (streaming with
 "stream": true), GET /v1/models, /health, /metrics (Prometheus), POST /tokenize and /detokenize (vLLM's), and a
-chat page at /.
+chat page at /. /health answers 503 until the weights are loaded and a short warm-up has compiled every kernel
+variant the server will meet (forward passes at each batch size where the kernels change), then 200.
 --host defaults to 127.0.0.1 (this machine only); use 0.0.0.0 to serve other machines, with --api-key.
 --api-key (or SWALLOW_API_KEY) makes every /v1 route, /tokenize and /detokenize require "Authorization: Bearer KEY".
 --served-model-name is the name clients pass as "model" (default: the --model argument).
