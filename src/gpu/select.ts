@@ -37,7 +37,7 @@ async function findAdapter(
  */
 export interface BackendChoice {
   /**
-   * WebGPU: tensor-core (subgroup-matrix) matmuls for 64+ token batches where the GPU has them — much faster
+   * WebGPU: tensor-core (subgroup-matrix) matmuls for batches of 8+ tokens where the GPU has them — much faster
    * prefill and batched decoding, but a request's logits then depend slightly on what shares its batch.
    * Default false: batch-invariant kernels.
    */

@@ -27,7 +27,7 @@ the KV cache's size; both as \`swallow serve\`). A prompt longer than a forward 
 --shape runs random bf16 weights of a real model's shapes (no download; --layers keeps the first N layers).
 Prompts are random token ids; every request runs to its full length. --temperature and --top-p set the sampling
 of the --decode-batch and --concurrency requests (default greedy; e.g. the model card's 0.6 and 0.9). --tensor-cores (WebGPU) uses subgroup-matrix
-matmuls for 64+ token batches where the GPU has them: faster prefill, but outputs depend slightly on batching.
+matmuls for batches of 8+ tokens where the GPU has them: faster prefill, but outputs depend slightly on batching.
 --no-robustness (WebGPU in Node) drops Dawn's bounds clamping on buffer access (as \`swallow serve\`).
 --profile (WebGPU) also times the batch-1 decode steps and the serving runs' steps on the GPU: time per step, the GPU's
 idle time between steps, and the share of a serving run the GPU was busy.`;

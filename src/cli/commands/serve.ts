@@ -26,7 +26,7 @@ output token even.
 memory the GPU has, so by default the cache holds --max-model-len × --max-num-seqs tokens, at most 131,072; a
 larger one keeps more requests running at once.
 --cors adds Access-Control-Allow-Origin: * so pages on other origins can call the API.
---tensor-cores (WebGPU) uses subgroup-matrix matmuls for 64+ token batches where the GPU has them: much faster
+--tensor-cores (WebGPU) uses subgroup-matrix matmuls for batches of 8+ tokens where the GPU has them: much faster
 prefill and batched decoding; without it kernels are batch-invariant (a request's output never depends on
 what else is being served).
 --no-robustness (WebGPU in Node) drops the bounds clamping Dawn adds to every buffer access, as native engines run:

@@ -135,11 +135,12 @@ export function unclampedVariant(variant: TensorVariant): TensorVariant {
 }
 
 /**
- * Prompts shorter than this keep the GEMV kernel: it reads each weight once per 8 tokens at ~2 TB/s, which
- * wins while the tensor kernel's tiles are mostly empty. Chosen from bench/matmul-lab.ts on the H100
- * (bench/NOTES.md).
+ * Batches shorter than this keep the GEMV kernel, whose FMA work grows with the rows (it reads each weight once per
+ * 8 tokens). Decode steps on the H100 (bench/NOTES.md, session 12; ms per step, GEMV → tensor tiles): 4 rows 8.7 →
+ * 17.4, 8 rows 18.1 → 17.4, 16 rows 28.8 → 17.6, 32 rows 55.9 → 18.2, 48 rows 80.8 → 18.9. (64 until then, from a
+ * kernel lab run when the tensor tiles were half as fast and had no split-K.)
  */
-export const TENSOR_MIN_TOKENS = 64;
+export const TENSOR_MIN_TOKENS = 8;
 
 /** Largest finite f16. */
 export const F16_MAX = 65504;
