@@ -96,6 +96,14 @@ test("batchInvariant (default) keeps GEMV for long batches; off, long batches ta
   assert.equal(gpu.batchInvariant, true, "the default must stay batch-invariant");
   assert.deepEqual(await run("auto", true), await run("gemv", true));
   assert.deepEqual(await run("auto", false), await run("tensor", true));
+  // The warm-up's kernel classes follow the same choice: GEMV below TENSOR_MIN_TOKENS, then a tile and split-K count.
+  gpu.batchInvariant = false;
+  try {
+    assert.match(gpu.kernelClass(TENSOR_MIN_TOKENS - 1, [[4096, 4096]]), /^gemv8$/);
+    assert.match(gpu.kernelClass(TENSOR_MIN_TOKENS, [[4096, 4096]]), /^\d+x\d+-sg\dx\d-[\w-]+\/\d$/);
+  } finally {
+    gpu.batchInvariant = true;
+  }
 });
 
 test("an output width that is not a multiple of the result matrix keeps the GEMV", { skip }, async () => {
