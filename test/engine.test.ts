@@ -149,4 +149,8 @@ test("warm-up: a pass at each size where the backend's kernels change, decode ba
   const coldTokens = (await collect(cold.engine.submit(greedyRequest(cold, prompt, 12)))).tokens;
   assert.deepEqual(warmTokens, coldTokens);
   assert.equal(model.engine.stats().requestsFinishedTotal, 1);
+  // A model as short as 3 tokens warms up too (prompts and outputs shrink to fit).
+  const short = await load({ maxModelLen: 3, maxNumSeqs: 2 });
+  const tiny = await warmUp(short, { maxNumSeqs: 2 });
+  assert.deepEqual(tiny.sizes, [1]);
 });

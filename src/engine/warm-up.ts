@@ -55,10 +55,13 @@ export async function warmUp(model: LanguageModel, options: { maxNumSeqs: number
   const sampled = (maxTokens: number) => model.resolveSampling({ temperature: 0.6, topP: 0.9, maxTokens, minTokens: maxTokens, seed: 0 });
   for (const rows of sizes) await drain(engine.submit({ promptIds: prompt(rows), params: greedy(1) }));
   const decodeBatches = sizes.filter((rows) => rows <= options.maxNumSeqs);
-  const joiner = Math.min(64, runner.maxModelLen - 2);
+  // Short enough for any --max-model-len ≥ 2: prompts of 2 tokens decoding 4 (fewer where the model is shorter).
+  const decodePrompt = Math.min(2, runner.maxModelLen - 1);
+  const decodeTokens = Math.max(1, Math.min(4, runner.maxModelLen - decodePrompt));
+  const joiner = Math.max(1, Math.min(64, runner.maxModelLen - 1));
   for (const params of [greedy, sampled]) {
     for (const batch of decodeBatches) {
-      const streams = Array.from({ length: batch }, () => engine.submit({ promptIds: prompt(2), params: params(4) }));
+      const streams = Array.from({ length: batch }, () => engine.submit({ promptIds: prompt(decodePrompt), params: params(decodeTokens) }));
       // After the batch's first token a longer prompt joins: its chunk shares a step with the batch's decode rows.
       const first = streams.map((stream) => stream.next());
       await Promise.all(first);
