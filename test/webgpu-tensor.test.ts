@@ -99,7 +99,7 @@ test("batchInvariant (default) keeps GEMV for long batches; off, long batches ta
   // The warm-up's kernel classes follow the same choice: GEMV below TENSOR_MIN_TOKENS, then a tile and split-K count.
   gpu.batchInvariant = false;
   try {
-    assert.match(gpu.kernelClass(TENSOR_MIN_TOKENS - 1, [[4096, 4096]]), /^gemv8$/);
+    assert.match(gpu.kernelClass(TENSOR_MIN_TOKENS - 1, [[4096, 4096]]), /^gemv8r\d$/);
     assert.match(gpu.kernelClass(TENSOR_MIN_TOKENS, [[4096, 4096]]), /^\d+x\d+-sg\dx\d-[\w-]+\/\d$/);
   } finally {
     gpu.batchInvariant = true;

@@ -48,17 +48,26 @@ test("the pipeline cache counts the kernels it compiles and their compile time, 
   assert.ok(gpu.compileStats().kernels > 0, "the backend's kernels are counted");
 });
 
-test("kernelClass names the GEMV token block per weight shape (the warm-up runs one pass per name)", { skip }, () => {
-  const shapes = [
-    [64, 32],
-    [128, 64],
-  ] as const;
-  assert.equal(gpu.kernelClass(1, shapes), "gemv1,gemv1");
-  assert.equal(gpu.kernelClass(2, shapes), "gemv2,gemv2");
-  assert.equal(gpu.kernelClass(3, shapes), "gemv4,gemv4");
-  assert.equal(gpu.kernelClass(5, shapes), "gemv8,gemv8");
-  assert.equal(gpu.kernelClass(300, shapes), "gemv8,gemv8");
-});
+test(
+  "kernelClass names the GEMV token block and rows per lane group per weight shape (the warm-up runs one pass per name)",
+  { skip },
+  () => {
+    const shapes = [
+      [64, 32],
+      [128, 64],
+    ] as const;
+    setGemvRows([1, 2, 4, 2]); // rows per lane group for blocks of 1, 2, 4, 8 tokens
+    try {
+      assert.equal(gpu.kernelClass(1, shapes), "gemv1r1,gemv1r1");
+      assert.equal(gpu.kernelClass(2, shapes), "gemv2r2,gemv2r2");
+      assert.equal(gpu.kernelClass(3, shapes), "gemv4r4,gemv4r4");
+      assert.equal(gpu.kernelClass(5, shapes), "gemv8r2,gemv8r2");
+      assert.equal(gpu.kernelClass(300, shapes), "gemv8r2,gemv8r2");
+    } finally {
+      setGemvRows(null);
+    }
+  },
+);
 
 test("forward passes keep the engine's default size unless long batches take tensor cores", { skip }, () => {
   assert.equal(gpu.batchInvariant, true);

@@ -34,7 +34,7 @@ import { packSampled } from "./kernels/pack-sampled.js";
 import { concatColumns } from "./kernels/concat-columns.js";
 import { sampleGreedy } from "./kernels/sample-greedy.js";
 import { packSampledRows, sampleRows } from "./kernels/sample-rows.js";
-import { matmul, matmulGrouped, matmulSwiGlu, type FusedNorm, type MatmulKernel } from "./kernels/matmul.js";
+import { gemvShape, matmul, matmulGrouped, matmulSwiGlu, type FusedNorm, type MatmulKernel } from "./kernels/matmul.js";
 import { tensorCoreLayouts, tensorCoreSetup } from "./kernels/tensor/setup.js";
 import { matmulTensorParts, tensorStorageBuffers } from "./kernels/matmul-tensor.js";
 import { probeMajornessSyntax } from "./kernels/tensor/majorness-probe.js";
@@ -443,14 +443,17 @@ export class WebGpuBackend implements Backend {
   }
 
   /**
-   * Per weight shape (as bf16): the GEMV's token block (1, 2, 4 or 8 rows) or the tensor-core layout and split-K
-   * count, the choices that select a kernel variant by batch size.
+   * Per weight shape (as bf16): the GEMV's shape (gemvShape: token block and rows per lane group) or the tensor-core
+   * layout and split-K count, the choices that select a kernel variant by batch size.
    */
   kernelClass(rows: number, weightShapes: readonly (readonly [number, number])[]): string {
     return weightShapes
       .map(([n, k]) => {
         const kernel = this.matmulKernel(rows, { dtype: "bf16", shape: [n, k] });
-        if (kernel !== "tensor" || this.tensorLayouts.length === 0) return `${kernel}${Math.min(8, 2 ** Math.ceil(Math.log2(rows)))}`;
+        if (kernel !== "tensor" || this.tensorLayouts.length === 0) {
+          const { tokens, rows: rowsPerLane } = gemvShape(rows);
+          return `${kernel}${tokens}r${rowsPerLane}`;
+        }
         const layout = layoutForShape(this.tensorLayouts, rows, n, k);
         return `${layout.variant.name}/${tensorSplits(layout, rows, n, k)}`;
       })

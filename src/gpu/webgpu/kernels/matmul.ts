@@ -398,7 +398,7 @@ function gemvKey(v: GemvVariant): string {
  * many workgroups (R = 1); token blocks share each x chunk among R rows. Overridable for the kernel lab:
  * SWALLOW_GEMV_ROWS="R1,R2,R4,R8" (rows, each 1, 2 or 4, for blocks of 1, 2, 4, 8 tokens). The choice changes no output bit.
  */
-function gemvShape(numTokens: number): { tokens: number; rows: number } {
+export function gemvShape(numTokens: number): { tokens: number; rows: number } {
   const tokens = numTokens <= 1 ? 1 : numTokens <= 2 ? 2 : numTokens <= 4 ? 4 : 8;
   const rows = gemvRowsSetting()[Math.log2(tokens)];
   return { tokens, rows };
