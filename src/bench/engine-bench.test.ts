@@ -1,6 +1,6 @@
 import test from "node:test";
 import assert from "node:assert/strict";
-import { busyFraction, stepTimes } from "./engine-bench.js";
+import { busyFraction, stepBreakdown, stepTimes } from "./engine-bench.js";
 
 test("stepTimes: medians of the passes' durations and of the gaps between one pass's end and the next's start, the longest gap", () => {
   const at = (begin: number, end: number) => ({ ns: BigUint64Array.of(BigInt(begin), BigInt(end)) });
@@ -28,4 +28,22 @@ test("busyFraction: the share of the span from the first pass's start to the las
   // A pass stamped 1 ms before the previous one's end: the overlap counts once (busy 12 + 1 of 14).
   assert.equal(busyFraction([at(0, 3e6), at(4e6, 9e6), at(9e6, 13e6), at(12e6, 14e6)]), 13 / 14);
   assert.ok(Number.isNaN(busyFraction([])));
+});
+
+test("stepBreakdown: each step's GPU time under its kind — decode with ≥ 90% of the concurrency, fewer, or with prompt tokens", () => {
+  const at = (begin: number, end: number) => ({ ns: BigUint64Array.of(BigInt(begin), BigInt(end)) });
+  const shapes = [
+    { decodeRows: 3, prefillTokens: 200 }, // mixed, 2 ms
+    { decodeRows: 9, prefillTokens: 0 }, // 9 of 10: full, 3 ms
+    { decodeRows: 10, prefillTokens: 0 }, // full, 4 ms
+    { decodeRows: 8, prefillTokens: 0 }, // partial, 1 ms
+    { decodeRows: 0, prefillTokens: 50 }, // mixed, 0.5 ms
+  ];
+  const profiles = [at(0, 2e6), at(2e6, 5e6), at(5e6, 9e6), at(10e6, 11e6), at(11e6, 11.5e6)];
+  assert.deepEqual(stepBreakdown(shapes, profiles, 10), {
+    full: { steps: 2, gpuMs: 7, decodeRows: 19, prefillTokens: 0 },
+    partial: { steps: 1, gpuMs: 1, decodeRows: 8, prefillTokens: 0 },
+    mixed: { steps: 2, gpuMs: 2.5, decodeRows: 3, prefillTokens: 250 },
+  });
+  assert.throws(() => stepBreakdown(shapes.slice(1), profiles, 10), /4 shapes for 5 timed steps/);
 });

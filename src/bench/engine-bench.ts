@@ -1,6 +1,7 @@
 import type { GenerationEvent } from "../engine/generate.js";
 import type { LanguageModel } from "../engine/language-model.js";
 import { Rng } from "../engine/rng.js";
+import type { StepShape } from "../engine/request.js";
 
 export interface BenchOptions {
   /** Prompt lengths whose prefill speed (time to first token) is measured. */
@@ -79,7 +80,28 @@ export interface ServingResult {
     busyFraction: number;
     /** Kernels compiled during the run and the host time that took (absent where the profiler cannot tell). */
     compiled?: { kernels: number; ms: number; keys?: string[] };
+    /** GPU time by kind of step (absent where the engine does not report its steps' shapes). */
+    breakdown?: StepBreakdown;
   };
+}
+
+/** Steps of one kind: how many, their GPU time, and the rows they held. */
+export interface StepClass {
+  steps: number;
+  gpuMs: number;
+  decodeRows: number;
+  prefillTokens: number;
+}
+
+/**
+ * A serving run's steps by kind: decode-only steps that hold at least 90% of the concurrency ("full"), decode-only
+ * steps with fewer rows (the run's ramp and tail, where requests have finished and none are left to replace them),
+ * and steps with prompt tokens ("mixed", decode rows beside them).
+ */
+export interface StepBreakdown {
+  full: StepClass;
+  partial: StepClass;
+  mixed: StepClass;
 }
 
 export interface BenchReport {
@@ -189,6 +211,8 @@ export async function runBench(model: LanguageModel, options: BenchOptions): Pro
     options.profiler?.setProfile("pass");
     options.profiler?.takeProfiles();
     const compiledBefore = options.profiler?.compileStats?.();
+    const shapes: StepShape[] = [];
+    if (options.profiler) model.engine.observeSteps?.((shape) => shapes.push(shape));
     const started = performance.now();
     const worker = async () => {
       while (next < jobs.length) {
@@ -203,6 +227,7 @@ export async function runBench(model: LanguageModel, options: BenchOptions): Pro
       await Promise.all(Array.from({ length: concurrency }, worker));
     } finally {
       options.profiler?.setProfile("off");
+      model.engine.observeSteps?.(null);
     }
     const wallMs = performance.now() - started;
     const profiles = options.profiler?.takeProfiles();
@@ -230,6 +255,7 @@ export async function runBench(model: LanguageModel, options: BenchOptions): Pro
               ...stepTimes(profiles),
               busyFraction: busyFraction(profiles),
               ...(compiled ? { compiled } : {}),
+              ...(shapes.length === profiles.length ? { breakdown: stepBreakdown(shapes, profiles, concurrency) } : {}),
             },
           }
         : {}),
@@ -252,6 +278,22 @@ export function stepTimes(profiles: { ns: BigUint64Array }[]): { msPerStep: numb
     idleMsBetweenSteps: quantile(gaps, 0.5),
     longestIdleMs: gaps.length > 0 ? Math.max(...gaps) : NaN,
   };
+}
+
+/** GPU time of each step (`profiles[i]` times `shapes[i]`, in launch order) by kind of step (StepBreakdown). */
+export function stepBreakdown(shapes: readonly StepShape[], profiles: { ns: BigUint64Array }[], concurrency: number): StepBreakdown {
+  if (shapes.length !== profiles.length) throw new RangeError(`stepBreakdown: ${shapes.length} shapes for ${profiles.length} timed steps`);
+  const empty = (): StepClass => ({ steps: 0, gpuMs: 0, decodeRows: 0, prefillTokens: 0 });
+  const breakdown: StepBreakdown = { full: empty(), partial: empty(), mixed: empty() };
+  shapes.forEach((shape, i) => {
+    const kind = shape.prefillTokens > 0 ? "mixed" : shape.decodeRows >= 0.9 * concurrency ? "full" : "partial";
+    const target = breakdown[kind];
+    target.steps++;
+    target.gpuMs += Number(profiles[i].ns[1] - profiles[i].ns[0]) / 1e6;
+    target.decodeRows += shape.decodeRows;
+    target.prefillTokens += shape.prefillTokens;
+  });
+  return breakdown;
 }
 
 /** The share of the time from the first pass's beginning to the last one's end that some pass ran (passes in order). */
@@ -333,6 +375,23 @@ export function formatBench(report: BenchReport, title: string): string {
       lines.push(
         `| ${s.concurrency} | ${s.requests} | ${s.outputTokensPerSecond.toFixed(1)} | ${s.ttftMs.p50.toFixed(0)} / ${s.ttftMs.p99.toFixed(0)} | ${s.tpotMs.p50.toFixed(1)} / ${s.tpotMs.p99.toFixed(1)} |${busy}`,
       );
+    }
+    const broken = report.serving.filter((s) => s.gpu?.breakdown);
+    if (broken.length > 0) {
+      lines.push(
+        "",
+        "GPU time by kind of step (full: decode only, ≥ 90% of the concurrency; partial: decode only, fewer rows; mixed: with prompt tokens):",
+        "",
+        "| concurrency | full: steps, GPU s, mean rows | partial: steps, GPU s, mean rows | mixed: steps, GPU s, prompt tokens, decode rows |",
+        "|---:|---:|---:|---:|",
+      );
+      for (const s of broken) {
+        const { full, partial, mixed } = s.gpu!.breakdown!;
+        const rows = (c: StepClass) => (c.steps > 0 ? (c.decodeRows / c.steps).toFixed(0) : "—");
+        lines.push(
+          `| ${s.concurrency} | ${full.steps}, ${(full.gpuMs / 1000).toFixed(2)}, ${rows(full)} | ${partial.steps}, ${(partial.gpuMs / 1000).toFixed(2)}, ${rows(partial)} | ${mixed.steps}, ${(mixed.gpuMs / 1000).toFixed(2)}, ${mixed.prefillTokens}, ${mixed.decodeRows} |`,
+        );
+      }
     }
   }
   return lines.join("\n");

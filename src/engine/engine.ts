@@ -5,7 +5,14 @@ import { EventChannel } from "./event-channel.js";
 import type { GenerationEvent } from "./generate.js";
 import type { SequenceSlots } from "./kv-blocks.js";
 import { OutputProcessor } from "./output-processor.js";
-import { EngineBusyError, type EngineRequest, type EngineStats, type InferenceEngine, type PromptTokenLogprob } from "./request.js";
+import {
+  EngineBusyError,
+  type EngineRequest,
+  type EngineStats,
+  type InferenceEngine,
+  type PromptTokenLogprob,
+  type StepShape,
+} from "./request.js";
 import { randomSeed, Rng } from "./rng.js";
 import type { DeviceSampling, ModelRunner, PreparedStep } from "./runner.js";
 import { Sampler, type SampleResult, type SamplingParams } from "./sampler.js";
@@ -186,6 +193,11 @@ export class Engine implements InferenceEngine {
     for (const key of Object.keys(this.counters) as (keyof typeof this.counters)[]) this.counters[key] = 0;
   }
 
+  private stepObserver: ((step: StepShape) => void) | null = null;
+  observeSteps(observer: ((step: StepShape) => void) | null): void {
+    this.stepObserver = observer;
+  }
+
   async close(options: { abortRunning?: boolean } = {}): Promise<void> {
     this.closed = true;
     if (options.abortRunning) for (const seq of [...this.scheduler.running, ...this.scheduler.waiting]) this.abort(seq);
@@ -362,6 +374,11 @@ export class Engine implements InferenceEngine {
       for (let t = start; t < end; t++) prepared.tokenIds[prepared.rowStarts[i] + t - start] = seq.tokenIds[t];
     });
     prepared.commit();
+    if (this.stepObserver) {
+      const lengths = entries.map(({ start, end }) => end - start);
+      const decodeRows = lengths.filter((length) => length === 1).length;
+      this.stepObserver({ decodeRows, prefillTokens: lengths.reduce((a, b) => a + b, 0) - decodeRows });
+    }
     let output: Promise<Float32Array[]>;
     try {
       output = prepared.submit();

@@ -41,6 +41,12 @@ export interface EngineStats {
   requestsFinishedTotal: number;
 }
 
+/** What one forward pass holds: rows of one token (decode) and the tokens of longer chunks (prompts). */
+export interface StepShape {
+  decodeRows: number;
+  prefillTokens: number;
+}
+
 /** The engine the server, the CLI and the evaluation harness drive; no HTTP inside. */
 export interface InferenceEngine {
   /** Longest prompt + output in tokens. */
@@ -55,6 +61,11 @@ export interface InferenceEngine {
   stats(): EngineStats;
   /** Zeroes the running totals of stats() (after a warm-up, before a server counts its traffic). */
   resetCounters?(): void;
+  /**
+   * Calls `observer` with each step's shape as the step is sent to the device, in launch order (benchmarks pair
+   * them with the backend's step timings); null stops it.
+   */
+  observeSteps?(observer: ((step: StepShape) => void) | null): void;
   /** Stops taking requests; `abortRunning` ends the running ones with "abort", otherwise they finish first. */
   close(options?: { abortRunning?: boolean }): Promise<void>;
 }

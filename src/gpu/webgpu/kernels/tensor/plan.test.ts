@@ -188,15 +188,35 @@ test("tensorSplits splits K only when the output has too few tiles, keeping 16+ 
   assert.equal(tensorSplits(small, 64, 1024, 256), 1); // 8 slices: no split
 });
 
-test("without robustness every tile class stages 40-half rows (80 bytes: 16-byte aligned, as with robustness)", () => {
+test("without robustness every tile class stages rows of its K slice + 8 halves (16-byte aligned, as with robustness)", () => {
   for (const name of [...TENSOR_TILE_CLASSES, ...UNCLAMPED_TILE_CLASSES]) {
     const variant = TENSOR_VARIANTS.find((v) => v.name === name)!;
     assert.ok(variant, `${name} is a variant`);
     const layout = layoutVariant(unclampedVariant(variant), H100);
     assert.ok(typeof layout !== "string", `${name}: ${layout}`);
-    assert.equal(layout.stride, 40, name);
+    assert.equal(layout.stride, variant.bk + 8, name);
+    assert.equal((layout.stride * 2) % 16, 0, name);
+    // Two workgroups per SM: the H100 fits one above ~24 KB of workgroup memory (docs/design.md).
+    if (UNCLAMPED_TILE_CLASSES.includes(name)) assert.ok(layout.workgroupBytes <= 24 * 1024, `${name}: ${layout.workgroupBytes} bytes`);
     assert.equal(layout.variant.name, `${name}-p8`);
   }
+});
+
+test("layoutForShape without robustness: skinny tiles for batches that fit one row tile, 128×128 above 64 rows", () => {
+  const layouts = UNCLAMPED_TILE_CLASSES.map((name) => layoutVariant(unclampedVariant(variant(name)), H100) as TensorLayout);
+  const pick = (tokens: number, n: number, k: number) => layoutForShape(layouts, tokens, n, k).variant.name;
+  assert.equal(pick(8, 4096, 4096), "16x128-sg1x4-k64-rb2-x16-p8");
+  assert.equal(pick(16, 28672, 4096), "16x128-sg1x4-k64-rb2-x16-p8");
+  assert.equal(pick(17, 4096, 14336), "32x128-sg1x4-k64-rb-x16-p8");
+  assert.equal(pick(32, 6144, 4096), "32x128-sg1x4-k64-rb-x16-p8");
+  assert.equal(pick(33, 4096, 4096), "64x128-sg1x4-k32-rb-x16-p8");
+  assert.equal(pick(64, 4096, 4096), "64x128-sg1x4-k32-rb-x16-p8");
+  assert.equal(pick(65, 4096, 4096), "128x128-sg2x2-rb-x16-p8");
+  assert.equal(pick(2048, 28672, 4096), "128x128-sg2x2-rb-x16-p8");
+  // N = 1024 at 128 rows: 8 tiles × 8 splits of 128×128 are too few, 16 × 8 of 64×128 are enough.
+  assert.equal(pick(128, 1024, 4096), "64x128-sg2x2-rb-x16-p8");
+  // A skinny layout alone (SWALLOW_TENSOR_VARIANT) takes every batch.
+  assert.equal(layoutForShape(layouts.slice(2, 3), 2048, 4096, 4096).variant.name, "16x128-sg1x4-k64-rb2-x16-p8");
 });
 
 test("tensorScratchBytes: the f16 copy of x and its row flags, plus whole row tiles or split-K partial sums beyond the output", () => {

@@ -91,6 +91,9 @@ export interface TensorVariant {
 /** The 128×128 tile of 2×2 subgroups with one buffer and the next K slice prefetched into registers (x16). */
 const PREFETCHING_128 = { sgRows: 2, sgCols: 2, tileM: 4, tileN: 4, bk: 32, pad: 8, buffers: 1, prefetch: true, xF16: true } as const;
 
+/** One row of four subgroups, each two result matrices wide: a 16×128 tile, K in slices of 64, the next one prefetched. */
+const SKINNY = { sgRows: 1, sgCols: 4, tileM: 1, tileN: 2, bk: 64, pad: 8, buffers: 1, prefetch: true, xF16: true } as const;
+
 /**
  * The variants the kernel lab sweeps; the first that fits the device is the default where TENSOR_TILE_CLASSES
  * do not fit. Measured on the H100 (bench/NOTES.md, session 4, robustness on): 128x256-sg2x4-rb-x16 was the
@@ -112,6 +115,10 @@ export const TENSOR_VARIANTS: readonly TensorVariant[] = [
   // Kernel-lab variants of the prefetching 128×128 tile (not tile classes; bench/NOTES.md, session 9).
   { name: "128x128-sg2x2-rb-pf-x16", ...PREFETCHING_128, plainFence: true },
   { name: "128x128-sg2x2-rb2-x16", ...PREFETCHING_128, prefetchDepth: 2 },
+  // Skinny tile classes (one row of subgroups) for decode batches of 8–64 rows (bench/NOTES.md, session 13).
+  { name: "16x128-sg1x4-k64-rb2-x16", ...SKINNY, prefetchDepth: 2 },
+  { name: "32x128-sg1x4-k64-rb-x16", ...SKINNY, tileM: 2 },
+  { name: "64x128-sg1x4-k32-rb-x16", ...SKINNY, tileM: 4, bk: 32 },
   ...(["fetch", "stage", "multiply"] as const).map((ablate): TensorVariant => ({
     name: `128x128-sg2x2-rb-x16-no-${ablate}`,
     ...PREFETCHING_128,
@@ -244,7 +251,24 @@ export const TENSOR_TILE_CLASSES: readonly string[] = ["128x256-sg2x4-rb-x16", "
  * 64×128 tile with the same prefetch (T = 256 75 / 55 / 77 / 85, where two buffers gave 50 / 44 / 50 / 53).
  * Variants with bk = 64 and with producer subgroups (warp specialization) measured slower (session 8).
  */
-export const UNCLAMPED_TILE_CLASSES: readonly string[] = ["128x128-sg2x2-rb-x16", "64x128-sg2x2-rb-x16"];
+export const UNCLAMPED_TILE_CLASSES: readonly string[] = [
+  "128x128-sg2x2-rb-x16",
+  "64x128-sg2x2-rb-x16",
+  "16x128-sg1x4-k64-rb2-x16",
+  "32x128-sg1x4-k64-rb-x16",
+  "64x128-sg1x4-k32-rb-x16",
+];
+
+/**
+ * Skinny tile classes: one row of subgroups (a 16-, 32- or 64-row tile) for batches that fit one row tile, the
+ * decode steps of 8–64 sequences. A workgroup then stages little x and has room for K slices of 64. Measured on
+ * the H100 (bench/NOTES.md, session 13), 8B decode step, ms, 128×128 tiles → the skinny class for the batch:
+ * 8 rows 17.42 → 11.92 (16-row tile), 16: 17.58 → 12.11, 32: 18.22 → 13.05 (32-row tile), 64: 19.14 → 16.88
+ * (64-row tile); at 128 rows the 128×128 tile stays best (20.95 against 25.91 for 64-row tiles).
+ */
+function isSkinny(layout: TensorLayout): boolean {
+  return layout.variant.sgRows === 1;
+}
 
 /**
  * A tile class is taken when its tiles, times the splits split-K may add, make at least this many workgroups
@@ -254,18 +278,26 @@ export const UNCLAMPED_TILE_CLASSES: readonly string[] = ["128x128-sg2x2-rb-x16"
  */
 export const MIN_TENSOR_WORKGROUPS = 128;
 
-/** The largest tile class (layouts largest first) that makes MIN_TENSOR_WORKGROUPS workgroups with split-K. */
+/**
+ * The tile class for a [tokens, k] · [n, k]ᵀ product: the smallest skinny class whose one row tile holds the
+ * batch, else the largest other class (layouts largest first) that makes MIN_TENSOR_WORKGROUPS workgroups with
+ * split-K (the smallest when none does; a lone skinny layout when there is no other).
+ */
 export function layoutForShape(layouts: readonly TensorLayout[], tokens: number, n: number, k: number): TensorLayout {
   if (layouts.length === 0) throw new Error("layoutForShape: no tensor-core layout");
+  const skinny = layouts.filter((layout) => isSkinny(layout) && layout.bm >= tokens).sort((a, b) => a.bm - b.bm);
+  if (skinny.length > 0) return skinny[0];
+  const tiled = layouts.filter((layout) => !isSkinny(layout));
+  if (tiled.length === 0) return layouts[0];
   const reach = (layout: TensorLayout) => tensorWorkgroups(layout, tokens, n) * maxSplits(layout, k);
-  return layouts.find((layout) => reach(layout) >= MIN_TENSOR_WORKGROUPS) ?? layouts[layouts.length - 1];
+  return tiled.find((layout) => reach(layout) >= MIN_TENSOR_WORKGROUPS) ?? tiled[tiled.length - 1];
 }
 
 /** Split-K aims for this many workgroups (about two per SM of an H100) when the output has fewer tiles. */
 export const TARGET_TENSOR_WORKGROUPS = 256;
 
-/** Split-K never leaves a split fewer K slices than this (the partial sums cost a write and a read each). */
-const MIN_SLICES_PER_SPLIT = 16;
+/** Split-K never leaves a split less of K than this (the partial sums cost a write and a read each): 16 slices of 32. */
+const MIN_SPLIT_K = 512;
 
 /** Read once: SWALLOW_TENSOR_SPLIT=off turns split-K off (kernel-lab comparisons). */
 const splitOff = envVar("SWALLOW_TENSOR_SPLIT") === "off";
@@ -273,7 +305,7 @@ const splitOff = envVar("SWALLOW_TENSOR_SPLIT") === "off";
 /**
  * How many ways the tensor-core matmul splits K for a [tokens, n] · [n, k]ᵀ product: enough to bring the
  * workgroups near TARGET_TENSOR_WORKGROUPS when the output has few tiles (decode batches of 64–256 rows,
- * K = 14336 for the down projection), at most 8, never below MIN_SLICES_PER_SPLIT slices each.
+ * K = 14336 for the down projection), at most 8, never below MIN_SPLIT_K of K each.
  */
 export function tensorSplits(layout: TensorLayout, tokens: number, n: number, k: number): number {
   const tiles = tensorWorkgroups(layout, tokens, n);
@@ -281,10 +313,11 @@ export function tensorSplits(layout: TensorLayout, tokens: number, n: number, k:
   return Math.min(maxSplits(layout, k), Math.ceil(TARGET_TENSOR_WORKGROUPS / tiles));
 }
 
-/** The most ways K may be split: 8, fewer when a split would get under MIN_SLICES_PER_SPLIT slices; 1 when off. */
+/** The most ways K may be split: 8, fewer when a split would get under MIN_SPLIT_K; 1 when off. */
 function maxSplits(layout: TensorLayout, k: number): number {
   if (splitOff) return 1;
-  return Math.max(1, Math.min(8, Math.floor(Math.ceil(k / layout.variant.bk) / MIN_SLICES_PER_SPLIT)));
+  const bk = layout.variant.bk;
+  return Math.max(1, Math.min(8, Math.floor((Math.ceil(k / bk) * bk) / MIN_SPLIT_K)));
 }
 
 /** The default variant: the first of TENSOR_VARIANTS that fits the device. */

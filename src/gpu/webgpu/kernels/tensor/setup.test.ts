@@ -20,11 +20,18 @@ test("tensorCoreLayouts: the robust tile classes, or without robustness the uncl
   const names = (workgroupBytes: number, robust: boolean) =>
     tensorCoreLayouts(fakeDevice(workgroupBytes), "argument", robust).map((l) => l.variant.name);
   assert.deepEqual(names(48 * 1024, true), ["128x256-sg2x4-rb-x16", "128x128-sg2x2-db-x16", "64x128-sg2x2-db-x16"]);
-  assert.deepEqual(names(48 * 1024, false), ["128x128-sg2x2-rb-x16-p8", "64x128-sg2x2-rb-x16-p8"]);
-  // 20,000 bytes: the 128×128 tile needs 20,512 with 40-half rows; the 64×128 one 15,392.
-  assert.deepEqual(names(20_000, false), ["64x128-sg2x2-rb-x16-p8"]);
+  assert.deepEqual(names(48 * 1024, false), [
+    "128x128-sg2x2-rb-x16-p8",
+    "64x128-sg2x2-rb-x16-p8",
+    "16x128-sg1x4-k64-rb2-x16-p8",
+    "32x128-sg1x4-k64-rb-x16-p8",
+    "64x128-sg1x4-k32-rb-x16-p8",
+  ]);
+  // 20,000 bytes: the 128×128 tile needs 20,512 with 40-half rows, the skinny 16- and 32-row tiles 20,768 and
+  // 23,072 with 72-half rows; the 64×128 ones 15,392.
+  assert.deepEqual(names(20_000, false), ["64x128-sg2x2-rb-x16-p8", "64x128-sg1x4-k32-rb-x16-p8"]);
   for (const layout of tensorCoreLayouts(fakeDevice(20_000), "argument", false)) assert.ok(layout.workgroupBytes <= 20_000);
-  // 16 KiB still holds the 64×128 tile; 15 KiB nothing.
-  assert.deepEqual(names(16 * 1024, false), ["64x128-sg2x2-rb-x16-p8"]);
+  // 16 KiB still holds the 64×128 tiles; 15 KiB nothing.
+  assert.deepEqual(names(16 * 1024, false), ["64x128-sg2x2-rb-x16-p8", "64x128-sg1x4-k32-rb-x16-p8"]);
   assert.deepEqual(names(15 * 1024, false), []);
 });
