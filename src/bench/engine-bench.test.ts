@@ -36,14 +36,14 @@ test("stepBreakdown: each step's GPU time under its kind — decode with ≥ 90%
     { decodeRows: 3, prefillTokens: 200 }, // mixed, 2 ms
     { decodeRows: 9, prefillTokens: 0 }, // 9 of 10: full, 3 ms
     { decodeRows: 10, prefillTokens: 0 }, // full, 4 ms
-    { decodeRows: 8, prefillTokens: 0 }, // partial, 1 ms
+    { decodeRows: 8, prefillTokens: 0 }, // partial, 1 ms after 1 ms idle
     { decodeRows: 0, prefillTokens: 50 }, // mixed, 0.5 ms
   ];
   const profiles = [at(0, 2e6), at(2e6, 5e6), at(5e6, 9e6), at(10e6, 11e6), at(11e6, 11.5e6)];
   assert.deepEqual(stepBreakdown(shapes, profiles, 10), {
-    full: { steps: 2, gpuMs: 7, decodeRows: 19, prefillTokens: 0 },
-    partial: { steps: 1, gpuMs: 1, decodeRows: 8, prefillTokens: 0 },
-    mixed: { steps: 2, gpuMs: 2.5, decodeRows: 3, prefillTokens: 250 },
+    full: { steps: 2, gpuMs: 7, idleMsBefore: 0, decodeRows: 19, prefillTokens: 0 },
+    partial: { steps: 1, gpuMs: 1, idleMsBefore: 1, decodeRows: 8, prefillTokens: 0 },
+    mixed: { steps: 2, gpuMs: 2.5, idleMsBefore: 0, decodeRows: 3, prefillTokens: 250 },
   });
   assert.throws(() => stepBreakdown(shapes.slice(1), profiles, 10), /4 shapes for 5 timed steps/);
 });

@@ -89,6 +89,8 @@ export interface ServingResult {
 export interface StepClass {
   steps: number;
   gpuMs: number;
+  /** Device idle time just before these steps (from the previous step's end to their start). */
+  idleMsBefore: number;
   decodeRows: number;
   prefillTokens: number;
 }
@@ -283,13 +285,14 @@ export function stepTimes(profiles: { ns: BigUint64Array }[]): { msPerStep: numb
 /** GPU time of each step (`profiles[i]` times `shapes[i]`, in launch order) by kind of step (StepBreakdown). */
 export function stepBreakdown(shapes: readonly StepShape[], profiles: { ns: BigUint64Array }[], concurrency: number): StepBreakdown {
   if (shapes.length !== profiles.length) throw new RangeError(`stepBreakdown: ${shapes.length} shapes for ${profiles.length} timed steps`);
-  const empty = (): StepClass => ({ steps: 0, gpuMs: 0, decodeRows: 0, prefillTokens: 0 });
+  const empty = (): StepClass => ({ steps: 0, gpuMs: 0, idleMsBefore: 0, decodeRows: 0, prefillTokens: 0 });
   const breakdown: StepBreakdown = { full: empty(), partial: empty(), mixed: empty() };
   shapes.forEach((shape, i) => {
     const kind = shape.prefillTokens > 0 ? "mixed" : shape.decodeRows >= 0.9 * concurrency ? "full" : "partial";
     const target = breakdown[kind];
     target.steps++;
     target.gpuMs += Number(profiles[i].ns[1] - profiles[i].ns[0]) / 1e6;
+    if (i > 0 && profiles[i].ns[0] > profiles[i - 1].ns[1]) target.idleMsBefore += Number(profiles[i].ns[0] - profiles[i - 1].ns[1]) / 1e6;
     target.decodeRows += shape.decodeRows;
     target.prefillTokens += shape.prefillTokens;
   });
@@ -382,14 +385,15 @@ export function formatBench(report: BenchReport, title: string): string {
         "",
         "GPU time by kind of step (full: decode only, ≥ 90% of the concurrency; partial: decode only, fewer rows; mixed: with prompt tokens):",
         "",
-        "| concurrency | full: steps, GPU s, mean rows | partial: steps, GPU s, mean rows | mixed: steps, GPU s, prompt tokens, decode rows |",
+        "| concurrency | full: steps, GPU s, idle s before, mean rows | partial: steps, GPU s, idle s before, mean rows | mixed: steps, GPU s, idle s before, prompt tokens, decode rows |",
         "|---:|---:|---:|---:|",
       );
       for (const s of broken) {
         const { full, partial, mixed } = s.gpu!.breakdown!;
         const rows = (c: StepClass) => (c.steps > 0 ? (c.decodeRows / c.steps).toFixed(0) : "—");
+        const times = (c: StepClass) => `${c.steps}, ${(c.gpuMs / 1000).toFixed(2)}, ${(c.idleMsBefore / 1000).toFixed(2)}`;
         lines.push(
-          `| ${s.concurrency} | ${full.steps}, ${(full.gpuMs / 1000).toFixed(2)}, ${rows(full)} | ${partial.steps}, ${(partial.gpuMs / 1000).toFixed(2)}, ${rows(partial)} | ${mixed.steps}, ${(mixed.gpuMs / 1000).toFixed(2)}, ${mixed.prefillTokens}, ${mixed.decodeRows} |`,
+          `| ${s.concurrency} | ${times(full)}, ${rows(full)} | ${times(partial)}, ${rows(partial)} | ${times(mixed)}, ${mixed.prefillTokens}, ${mixed.decodeRows} |`,
         );
       }
     }

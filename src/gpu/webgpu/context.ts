@@ -47,8 +47,9 @@ export interface GpuKvLayer {
   size: number;
 }
 
-export function activationResource(activation: GpuActivation, whole = false): Resource {
-  return whole ? { kind: "activation", activation, whole } : { kind: "activation", activation };
+/** An activation as a binding: its whole pooled buffer, which holds its capacityRows (see StepRecorder.bindGroupFor). */
+export function activationResource(activation: GpuActivation): Resource {
+  return { kind: "activation", activation };
 }
 
 /** Uniform parameters as u32 words (f32 fields packed with f32Bits). */

@@ -20,7 +20,8 @@ export class GpuActivation implements Activation {
     state: "pending" | "live",
     /**
      * Rows the buffer holds (≥ rows): a kernel that writes whole tiles (the tensor-core matmul) gets room for
-     * the rows past the last one; it binds them with `activationResource(a, true)`, every other use sees `rows`.
+     * the rows past the last one. (Every binding is the whole pooled buffer; kernels take their row counts from
+     * uniforms.)
      */
     readonly capacityRows: number = rows,
   ) {
@@ -43,10 +44,10 @@ export class GpuActivation implements Activation {
 /** What one binding of a dispatch refers to, in binding order. */
 export type Resource =
   /**
-   * `whole`: bind the activation's capacity (capacityRows), not just its rows. `rewrites`: the dispatch writes rows
-   * of an activation an earlier dispatch of the step produced (two kernels filling one output): not a consumer.
+   * `rewrites`: the dispatch writes rows of an activation an earlier dispatch of the step produced (two kernels
+   * filling one output): not a consumer.
    */
-  | { kind: "activation"; activation: GpuActivation; whole?: boolean; rewrites?: boolean }
+  | { kind: "activation"; activation: GpuActivation; rewrites?: boolean }
   /** A buffer that outlives the step (weights, KV cache) or one of the step's inputs. */
   | { kind: "buffer"; buffer: GPUBuffer; size: number }
   /** Kernel parameters, packed into the step's uniform arena when the step is encoded. */
@@ -165,7 +166,8 @@ export class StepRecorder {
       this.device.queue.writeBuffer(buffer, 0, padded.buffer, padded.byteOffset, padded.byteLength);
     }
     this.stepBuffers.push(buffer);
-    const resource: Resource = { kind: "buffer", buffer, size };
+    // Bound whole, as activations are (bindGroupFor).
+    const resource: Resource = { kind: "buffer", buffer, size: buffer.size };
     byTag.set(tag, resource);
     return resource;
   }
@@ -277,8 +279,9 @@ export class StepRecorder {
               activation.buffer = this.pool.acquire(activation.capacityBytes, `an activation [${activation.rows}, ${activation.cols}]`);
               activation.state = "live";
             }
-            const size = resource.whole ? activation.capacityBytes : activation.bytes;
-            return { binding, resource: { buffer: activation.buffer!, offset: 0, size } };
+            // The whole pooled buffer, not the activation's rows: its binding (and so its bind group) is then the
+            // same whatever the step's row count (see bindGroupFor).
+            return { binding, resource: { buffer: activation.buffer!, offset: 0, size: activation.buffer!.size } };
           }
           case "buffer":
             return { binding, resource: { buffer: resource.buffer, offset: 0, size: resource.size } };
@@ -329,7 +332,10 @@ export class StepRecorder {
    * Bind groups are cached by (pipeline, bound buffers, offsets, sizes): in steady decoding every step binds
    * the same weights, the same pooled activation buffers and the same uniform-arena slots (only their
    * contents change), so after the first steps no bind group is created. Creating ~500 per step through
-   * Dawn's Node binding cost milliseconds of host time per token.
+   * Dawn's Node binding cost milliseconds of host time per token. Pooled buffers (activations, step inputs)
+   * are bound whole for this: bound by their rows, a serving step (whose row count changes every step) made
+   * every bind group anew — 11 of 45 s of host time at 256 sequences on the H100 (bench/NOTES.md, session 13).
+   * So no kernel may take a count from `arrayLength` of a pooled binding: counts come in its uniforms.
    */
   private bindGroupFor(pipeline: CachedPipeline, entries: GPUBindGroupEntry[]): GPUBindGroup {
     let key = pipeline.key;

@@ -446,7 +446,7 @@ ${tileBody(0)}`
  */
 export function xToF16Source(): string {
   return `
-struct Params { numTokens: u32, k: u32, kPadded: u32 }
+struct Params { numTokens: u32, k: u32, kPadded: u32, rows: u32 } // rows: of the copy (≥ numTokens)
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> x16: array<vec4<u32>>;
@@ -458,7 +458,7 @@ var<workgroup> flag: atomic<u32>;
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let row = linearWorkgroup(wid, nwg);
-  if (row >= arrayLength(&rowFlags)) { return; }
+  if (row >= params.rows) { return; }
   let chunks = params.kPadded / 8u;
   var bad = false;
   for (var c = lid; c < chunks; c += 256u) {
@@ -530,9 +530,9 @@ export function matmulTensor(
   const slices = Math.ceil(k / layout.variant.bk);
   const slicesPerSplit = Math.ceil(slices / splits);
   const params = uniform(x.rows, k, n, splits, slicesPerSplit, capacityRows * n);
-  const resources = [params, activationResource(x), weight.resource, activationResource(out, true)];
+  const resources = [params, activationResource(x), weight.resource, activationResource(out)];
   if (x16Shape) resources.push(...convertX(ctx, x, x16Shape));
-  if (fused) resources.push(activationResource(residual, true));
+  if (fused) resources.push(activationResource(residual));
   ctx.recorder.dispatch(pipeline, resources, tensorWorkgroups(layout, x.rows, n) * splits);
   if (splits === 1) return { out, residualAdded: fused };
   return { out: reduceSplits(ctx, out, splits, x.rows, capacityRows, residual), residualAdded: residual !== null };
@@ -556,7 +556,12 @@ function convertX(ctx: KernelContext, x: GpuActivation, shape: { rows: number; k
   const x16 = ctx.recorder.output(rows, kPadded / 2); // kPadded f16 values per row in kPadded/2 words
   const rowFlags = ctx.recorder.output(rows, 1);
   const convert = ctx.pipelines.get("matmul.tensor.x16", xToF16Source);
-  const convertResources = [uniform(x.rows, x.cols, kPadded), activationResource(x), activationResource(x16), activationResource(rowFlags)];
+  const convertResources = [
+    uniform(x.rows, x.cols, kPadded, rows),
+    activationResource(x),
+    activationResource(x16),
+    activationResource(rowFlags),
+  ];
   ctx.recorder.dispatch(convert, convertResources, rows);
   return [activationResource(x16), activationResource(rowFlags)];
 }
@@ -595,8 +600,8 @@ export function matmulTensorParts(
     ...quad(tileEnds),
     ...quad(ns.map((n) => capacityRows * n)),
   );
-  const resources = [params, activationResource(x), weights[0].resource, activationResource(outs[0], true), ...convertX(ctx, x, x16Shape!)];
-  for (let p = 1; p < parts; p++) resources.push(weights[p].resource, activationResource(outs[p], true));
+  const resources = [params, activationResource(x), weights[0].resource, activationResource(outs[0]), ...convertX(ctx, x, x16Shape!)];
+  for (let p = 1; p < parts; p++) resources.push(weights[p].resource, activationResource(outs[p]));
   ctx.recorder.dispatch(pipeline, resources, Math.ceil(x.rows / layout.bm) * tileEnds.at(-1)! * splits);
   return splits === 1 ? outs : outs.map((out) => reduceSplits(ctx, out, splits, x.rows, capacityRows));
 }

@@ -48,7 +48,7 @@ const SUM_TREE = `  workgroupBarrier();
  * bests with the lowest id winning ties. The result is each row's alone: no batch dependence.
  */
 const SLICE_SOURCE = `
-struct Params { vocab: u32, numStops: u32, slices: u32 }
+struct Params { vocab: u32, numStops: u32, slices: u32, groups: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> logits: array<f32>;
 @group(0) @binding(2) var<storage, read> maskStops: array<i32>;
@@ -66,7 +66,7 @@ var<workgroup> sums: array<f32, ${WORKGROUP}>;
 @compute @workgroup_size(${WORKGROUP})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let group = linearWorkgroup(wid, nwg);
-  if (group >= arrayLength(&partials)) { return; } // the grid's last row may run past rows × slices
+  if (group >= params.groups) { return; } // the grid's last row may run past rows × slices
   let row = group / params.slices;
   let start = (group % params.slices) * WG * PER_THREAD;
   let base = row * params.vocab;
@@ -108,7 +108,7 @@ ${SUM_TREE}
 `;
 
 const COMBINE_SOURCE = `
-struct Params { slices: u32 }
+struct Params { slices: u32, rows: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> partials: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
@@ -124,7 +124,7 @@ var<workgroup> sums: array<f32, ${WORKGROUP}>;
 @compute @workgroup_size(${WORKGROUP})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let row = linearWorkgroup(wid, nwg);
-  if (row >= arrayLength(&out) / 2u) { return; }
+  if (row >= params.rows) { return; }
   var p = vec4<f32>(-3.0e38, f32(NO_ID), -3.0e38, 0.0);
   if (lid < params.slices) { p = partials[row * params.slices + lid]; }
   bestValue[lid] = p.x;
@@ -157,12 +157,12 @@ export function sampleGreedy(
   const partials = ctx.recorder.output(logits.rows * slices, 4);
   ctx.recorder.dispatch(
     ctx.pipelines.get("sampleGreedy.slices", () => SLICE_SOURCE),
-    [uniform(vocab, numStops, slices), activationResource(logits), maskStops, stopIds, activationResource(partials)],
+    [uniform(vocab, numStops, slices, logits.rows * slices), activationResource(logits), maskStops, stopIds, activationResource(partials)],
     logits.rows * slices,
   );
   ctx.recorder.dispatch(
     ctx.pipelines.get("sampleGreedy.combine", () => COMBINE_SOURCE),
-    [uniform(slices), activationResource(partials), activationResource(out)],
+    [uniform(slices, logits.rows), activationResource(partials), activationResource(out)],
     logits.rows,
   );
   return out;
