@@ -53,6 +53,8 @@ export interface StepProfiler {
   takeProfiles(): { ns: BigUint64Array }[];
   /** Kernels compiled so far and the host time their compilation took (a step that compiles waits for it). */
   compileStats?(): { kernels: number; ms: number; keys?: readonly string[] };
+  /** Bind groups created so far (host work per step when a step's bindings are new). */
+  bindGroupsCreated?(): number;
 }
 
 export interface BatchedDecodeResult {
@@ -82,6 +84,8 @@ export interface ServingResult {
     compiled?: { kernels: number; ms: number; keys?: string[] };
     /** GPU time by kind of step (absent where the engine does not report its steps' shapes). */
     breakdown?: StepBreakdown;
+    /** Bind groups the backend created during the run (absent where it cannot tell). */
+    bindGroupsCreated?: number;
   };
 }
 
@@ -213,6 +217,7 @@ export async function runBench(model: LanguageModel, options: BenchOptions): Pro
     options.profiler?.setProfile("pass");
     options.profiler?.takeProfiles();
     const compiledBefore = options.profiler?.compileStats?.();
+    const bindGroupsBefore = options.profiler?.bindGroupsCreated?.();
     const shapes: StepShape[] = [];
     if (options.profiler) model.engine.observeSteps?.((shape) => shapes.push(shape));
     const started = performance.now();
@@ -234,6 +239,7 @@ export async function runBench(model: LanguageModel, options: BenchOptions): Pro
     const wallMs = performance.now() - started;
     const profiles = options.profiler?.takeProfiles();
     const compiledAfter = options.profiler?.compileStats?.();
+    const bindGroupsAfter = options.profiler?.bindGroupsCreated?.();
     const compiled =
       compiledBefore && compiledAfter
         ? {
@@ -258,6 +264,9 @@ export async function runBench(model: LanguageModel, options: BenchOptions): Pro
               busyFraction: busyFraction(profiles),
               ...(compiled ? { compiled } : {}),
               ...(shapes.length === profiles.length ? { breakdown: stepBreakdown(shapes, profiles, concurrency) } : {}),
+              ...(bindGroupsBefore !== undefined && bindGroupsAfter !== undefined
+                ? { bindGroupsCreated: bindGroupsAfter - bindGroupsBefore }
+                : {}),
             },
           }
         : {}),
@@ -366,12 +375,12 @@ export function formatBench(report: BenchReport, title: string): string {
     const gpu = report.serving.some((s) => s.gpu);
     lines.push(
       "",
-      `| concurrency | requests | output tok/s | TTFT p50 / p99 ms | TPOT p50 / p99 ms |${gpu ? " GPU busy (steps; median step / idle, longest idle ms; kernels compiled in the run) |" : ""}`,
+      `| concurrency | requests | output tok/s | TTFT p50 / p99 ms | TPOT p50 / p99 ms |${gpu ? " GPU busy (steps; median step / idle, longest idle ms; kernels compiled, bind groups created in the run) |" : ""}`,
       `|---:|---:|---:|---:|---:|${gpu ? "---:|" : ""}`,
     );
     for (const s of report.serving) {
       const busy = s.gpu
-        ? ` ${(100 * s.gpu.busyFraction).toFixed(1)}% (${s.gpu.steps}; ${s.gpu.msPerStep.toFixed(1)} / ${s.gpu.idleMsBetweenSteps.toFixed(2)}, ${s.gpu.longestIdleMs.toFixed(1)}${s.gpu.compiled ? `; ${s.gpu.compiled.kernels} in ${s.gpu.compiled.ms.toFixed(0)} ms` : ""}) |`
+        ? ` ${(100 * s.gpu.busyFraction).toFixed(1)}% (${s.gpu.steps}; ${s.gpu.msPerStep.toFixed(1)} / ${s.gpu.idleMsBetweenSteps.toFixed(2)}, ${s.gpu.longestIdleMs.toFixed(1)}${s.gpu.compiled ? `; ${s.gpu.compiled.kernels} in ${s.gpu.compiled.ms.toFixed(0)} ms` : ""}${s.gpu.bindGroupsCreated !== undefined ? `, ${s.gpu.bindGroupsCreated} bind groups` : ""}) |`
         : gpu
           ? " — |"
           : "";

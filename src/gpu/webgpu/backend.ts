@@ -51,7 +51,7 @@ import {
   type TensorLayout,
 } from "./kernels/tensor/plan.js";
 import { rmsNorm } from "./kernels/rms-norm.js";
-import { rope, ropeTable } from "./kernels/rope.js";
+import { rope, RopeTableCache } from "./kernels/rope.js";
 import { writeKv } from "./kernels/write-kv.js";
 import { PipelineCache } from "./pipelines.js";
 import { GpuActivation, StepRecorder, type ProfileMode, type ProfileTicket, type Resource, type StepProfile } from "./recorder.js";
@@ -483,8 +483,13 @@ export class WebGpuBackend implements Backend {
     if (!host || host.length !== headDim / 2)
       throw new Error(`rope: ${frequencies.name} must be a 1-D weight of headDim / 2 = ${headDim / 2} values`);
     const positions = batch.positions.subarray(0, batch.numTokens);
-    return this.recorder.input(batch.positions, `rope#${this.weightIds.get(frequencies)}`, () => ropeTable(positions, host));
+    let cache = this.ropeTables.get(frequencies);
+    if (!cache) this.ropeTables.set(frequencies, (cache = new RopeTableCache(host)));
+    return this.recorder.input(batch.positions, `rope#${this.weightIds.get(frequencies)}`, () => cache.rows(positions));
   }
+
+  /** Per RoPE frequency weight: its (cos, sin) rows by position (the step input is uploaded as it is made). */
+  private readonly ropeTables = new WeakMap<GpuWeight, RopeTableCache>();
 
   writeKv(cache: KvCache, layer: number, k: Activation, v: Activation, batch: ForwardBatch, ropeInvFreq?: Weight): void {
     this.throwIfLost();
@@ -722,6 +727,11 @@ export class WebGpuBackend implements Backend {
   /** Kernels compiled so far and the host time that took (PipelineCache.compiled). */
   compileStats(): { kernels: number; ms: number; keys: readonly string[] } {
     return this.pipelines.compiled;
+  }
+
+  /** Bind groups created so far (the recorder's cache misses). */
+  bindGroupsCreated(): number {
+    return this.recorder.bindGroupsCreated;
   }
 
   takeProfiles(): StepProfile[] {

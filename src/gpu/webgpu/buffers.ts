@@ -48,7 +48,9 @@ export function sizeClass(bytes: number): number {
  */
 export class BufferPool {
   private readonly free = new Map<number, GPUBuffer[]>();
-  private readonly all = new Set<GPUBuffer>();
+  /** Every buffer this pool created, with its creation number. */
+  private readonly all = new Map<GPUBuffer, number>();
+  private created = 0;
   private createdBytes = 0;
 
   constructor(
@@ -58,16 +60,27 @@ export class BufferPool {
     private readonly label: string,
   ) {}
 
-  /** A buffer of at least `bytes` bytes (its size is the size class). */
+  /**
+   * A buffer of at least `bytes` bytes (its size is the size class): the free one of the class created first.
+   * Taking the oldest, not the last released, makes the buffers a step gets depend only on which are free, not
+   * on the order earlier steps released them: steps of the same shape then bind the same buffers, and their
+   * bind groups come from the recorder's cache (bindGroupFor) instead of being created anew.
+   */
   acquire(bytes: number, what = "an activation"): GPUBuffer {
     checkBindable(this.limits, bytes, what);
     const limit = Math.min(this.limits.maxStorageBufferBindingSize, this.limits.maxBufferSize);
     const size = sizeClass(bytes) <= limit ? sizeClass(bytes) : storageBytes(bytes);
     const list = this.free.get(size);
-    const reused = list?.pop();
-    if (reused) return reused;
+    if (list && list.length > 0) {
+      let oldest = 0;
+      for (let i = 1; i < list.length; i++) if (this.all.get(list[i])! < this.all.get(list[oldest])!) oldest = i;
+      const reused = list[oldest];
+      list[oldest] = list[list.length - 1];
+      list.pop();
+      return reused;
+    }
     const buffer = this.device.createBuffer({ size, usage: this.usage, label: `${this.label} ${size}` });
-    this.all.add(buffer);
+    this.all.set(buffer, this.created++);
     this.createdBytes += size;
     return buffer;
   }
@@ -96,7 +109,7 @@ export class BufferPool {
   }
 
   destroy(): void {
-    for (const buffer of this.all) buffer.destroy();
+    for (const buffer of this.all.keys()) buffer.destroy();
     this.all.clear();
     this.free.clear();
     this.createdBytes = 0;

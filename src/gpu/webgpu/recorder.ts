@@ -337,6 +337,9 @@ export class StepRecorder {
    * every bind group anew — 11 of 45 s of host time at 256 sequences on the H100 (bench/NOTES.md, session 13).
    * So no kernel may take a count from `arrayLength` of a pooled binding: counts come in its uniforms.
    */
+  /** Bind groups created so far (cache misses of bindGroupFor; benchmarks report them). */
+  bindGroupsCreated = 0;
+
   private bindGroupFor(pipeline: CachedPipeline, entries: GPUBindGroupEntry[]): GPUBindGroup {
     let key = pipeline.key;
     for (const entry of entries) {
@@ -346,6 +349,7 @@ export class StepRecorder {
     let group = this.bindGroups.get(key);
     if (group === undefined) {
       if (this.bindGroups.size >= MAX_CACHED_BIND_GROUPS) this.bindGroups.clear();
+      this.bindGroupsCreated++;
       group = this.device.createBindGroup({ layout: pipeline.layout, entries, label: pipeline.key });
       this.bindGroups.set(key, group);
     }

@@ -48,6 +48,51 @@ export function rope(ctx: KernelContext, x: GpuActivation, cosSin: Resource, hea
   return out;
 }
 
+/**
+ * ropeTable's rows kept per position: each is computed once (positions 0 up to the largest seen, in blocks of
+ * POSITION_BLOCK), and a step's table is copied into one reused array. Building a new table each step cost the
+ * H100 serving benchmark 0.7 ms of host time per step, and its allocations (up to 1 MB per 2,048-token step,
+ * outside V8's heap) started a full garbage collection every ~2 s ("external memory pressure"): 100–160 ms pauses
+ * that left the GPU idle (bench/NOTES.md, session 13).
+ */
+export class RopeTableCache {
+  private table = new Float32Array(0);
+  private staging = new Float32Array(0);
+
+  constructor(private readonly invFreq: Float32Array) {}
+
+  /** ropeTable(positions, invFreq), in an array the next call overwrites (upload it before calling again). */
+  rows(positions: Int32Array): Float32Array {
+    const width = this.invFreq.length * 2;
+    let last = 0;
+    for (const position of positions) {
+      if (position < 0) throw new RangeError(`rope: position ${position} is negative`);
+      if (position > last) last = position;
+    }
+    this.cover(last + 1);
+    const length = positions.length * width;
+    if (this.staging.length < length) this.staging = new Float32Array(Math.max(length, 2 * this.staging.length));
+    positions.forEach((position, t) => this.staging.set(this.table.subarray(position * width, (position + 1) * width), t * width));
+    return this.staging.subarray(0, length);
+  }
+
+  /** Rows for positions 0..count-1 at least. */
+  private cover(count: number): void {
+    const width = this.invFreq.length * 2;
+    const have = this.table.length / width;
+    if (count <= have) return;
+    const rows = Math.ceil(count / POSITION_BLOCK) * POSITION_BLOCK;
+    const grown = new Float32Array(rows * width);
+    grown.set(this.table);
+    const added = Int32Array.from({ length: rows - have }, (_, i) => have + i);
+    grown.set(ropeTable(added, this.invFreq), have * width);
+    this.table = grown;
+  }
+}
+
+/** Positions the cache adds at a time. */
+const POSITION_BLOCK = 4096;
+
 /** [positions.length, invFreq.length] pairs (cos, sin) of fround(position * invFreq[i]). */
 export function ropeTable(positions: Int32Array, invFreq: Float32Array): Float32Array {
   const half = invFreq.length;
