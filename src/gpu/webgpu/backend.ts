@@ -52,6 +52,7 @@ import {
 } from "./kernels/tensor/plan.js";
 import { rmsNorm } from "./kernels/rms-norm.js";
 import { rope, RopeTableCache } from "./kernels/rope.js";
+import { ReadPacer } from "./read-pacer.js";
 import { writeKv } from "./kernels/write-kv.js";
 import { PipelineCache } from "./pipelines.js";
 import { GpuActivation, StepRecorder, type ProfileMode, type ProfileTicket, type Resource, type StepProfile } from "./recorder.js";
@@ -741,6 +742,9 @@ export class WebGpuBackend implements Backend {
     return this.profiles.splice(0, ready).flatMap(({ profile }) => (profile ? [profile] : []));
   }
 
+  /** When each step's read maps (see ReadPacer). */
+  private readonly pacer = new ReadPacer();
+
   /** Host time of the last `read`'s command encoding (bind groups, pass) and of `queue.submit` (benchmarks). */
   lastReadTiming = { encodeMs: 0, submitMs: 0 };
 
@@ -767,6 +771,9 @@ export class WebGpuBackend implements Backend {
     }
     const encodeMs = performance.now() - encodeStart;
     const { commands, staging, profile } = encodeErrors.value;
+    // Steps that dispatch as much (within a quarter octave of workgroups) take about as long (ReadPacer).
+    const { dispatches, workgroups } = this.recorder.lastEncoded;
+    const kind = `${dispatches}/${Math.round(4 * Math.log2(workgroups + 1))}`;
     let submitted = false;
     return {
       submit: () => {
@@ -781,14 +788,17 @@ export class WebGpuBackend implements Backend {
             this.recorder.finishStep();
           }
         });
-        this.lastReadTiming = { encodeMs, submitMs: performance.now() - submitStart };
+        const submittedAt = performance.now();
+        this.lastReadTiming = { encodeMs, submitMs: submittedAt - submitStart };
         const profiled: ProfiledRead | null = profile ? { ticket: profile, profile: null, settled: false } : null;
         if (profiled) this.profiles.push(profiled);
+        const pacing = { kind, submittedAt, mapAt: this.pacer.submitted(kind, submittedAt) };
         return this.completeRead(
           target,
           staging,
           Promise.all([encodeErrors.errors, submitErrors.errors]).then((e) => e.flat()),
           profiled,
+          pacing,
         );
       },
     };
@@ -827,10 +837,15 @@ export class WebGpuBackend implements Backend {
     staging: GPUBuffer | null,
     scopeErrors: Promise<(GPUError | null)[]>,
     profiled: ProfiledRead | null,
+    pacing: { kind: string; submittedAt: number; mapAt: number },
   ): Promise<Float32Array> {
     try {
+      // Map once most of the step's predicted time has passed: until then Dawn's binding would spin (ReadPacer).
+      const wait = pacing.mapAt - performance.now();
+      if (wait >= 1) await new Promise((resolve) => setTimeout(resolve, wait));
       const done = staging ? staging.mapAsync(MAP_MODE_READ, 0, target.bytes) : this.device.queue.onSubmittedWorkDone();
       const [completion] = await this.untilLost(Promise.allSettled([done, scopeErrors]));
+      this.pacer.completed(pacing.kind, pacing.submittedAt, performance.now());
       const caught = await scopeErrors;
       const messages = [
         ...(await this.pipelines.takeErrors()),

@@ -214,6 +214,7 @@ export class StepRecorder {
    * submit that follows). Call `finishStep` after submitting.
    */
   encode(encoder: GPUCommandEncoder, target: GpuActivation): ProfileTicket | null {
+    this.lastEncoded = { dispatches: this.dispatches.length, workgroups: this.dispatches.reduce((sum, d) => sum + d.workgroups, 0) };
     try {
       return this.encodeStep(encoder, target);
     } finally {
@@ -337,6 +338,9 @@ export class StepRecorder {
    * every bind group anew — 11 of 45 s of host time at 256 sequences on the H100 (bench/NOTES.md, session 13).
    * So no kernel may take a count from `arrayLength` of a pooled binding: counts come in its uniforms.
    */
+  /** What the last encoded step dispatched (the backend's ReadPacer tells kinds of step apart by it). */
+  lastEncoded = { dispatches: 0, workgroups: 0 };
+
   /** Bind groups created so far (cache misses of bindGroupFor; benchmarks report them). */
   bindGroupsCreated = 0;
 
@@ -396,6 +400,7 @@ export class StepRecorder {
 
   /** Returns the step's input buffers to the pool once the step is submitted. */
   finishStep(): void {
+    this.lastEncoded = { dispatches: 0, workgroups: 0 };
     for (const buffer of this.stepBuffers) this.pool.release(buffer);
     this.stepBuffers = [];
     this.inputs.clear();

@@ -1,0 +1,56 @@
+/**
+ * When to ask for a submitted step's results. While any map or work-done request is pending, Dawn's Node binding
+ * polls the device from a setImmediate loop that makes a new JS function on every turn, and those functions live
+ * until a full garbage collection: asked for at submit, a step's read kept the loop spinning for the whole step,
+ * and the H100 serving benchmark collected ~1.3 GB of them per 30 s, with a 100–160 ms pause every ~2–3 s that
+ * left the GPU idle (bench/NOTES.md, session 13). So a read waits until most of its step's predicted time has
+ * passed and only then maps: the loop spins for the rest.
+ *
+ * The prediction is per kind of step (`key`: what the step dispatches, e.g. its dispatch and workgroup counts): the
+ * shortest of its recent durations, a duration being the time from the step's start (its submit, or the previous
+ * step's completion if later) to its completion as the host saw it. A read that maps late makes its step look
+ * longer, but never the shortest one for long: the minimum falls back to the true duration within a few steps. An
+ * unknown kind maps at once.
+ */
+export class ReadPacer {
+  private readonly recent = new Map<string, number[]>();
+  /** Predicted durations (ms) of the steps submitted and not completed, in submission order. */
+  private readonly inFlight: number[] = [];
+  /** Host time (ms) the oldest step in flight started (the previous one's completion, or its own submit). */
+  private runningSince = 0;
+  /** Host time (ms) the last step completed. */
+  private lastDone = 0;
+
+  constructor(
+    /** Share of the predicted duration to wait before mapping. */
+    private readonly waitShare = 0.75,
+    /** Durations kept per kind. */
+    private readonly window = 8,
+  ) {}
+
+  /** At submit (host time `now`, ms): when to map this step's read (≤ now: at once). */
+  submitted(key: string, now: number): number {
+    if (this.inFlight.length === 0) this.runningSince = now;
+    // Starts when every step before it is predicted to have completed.
+    const start = Math.max(
+      now,
+      this.inFlight.reduce((end, duration) => end + duration, this.runningSince),
+    );
+    const durations = this.recent.get(key);
+    const predicted = durations && durations.length >= 2 ? Math.min(...durations) : 0;
+    this.inFlight.push(predicted);
+    return start + this.waitShare * predicted;
+  }
+
+  /** When the step submitted at `submittedAt` completed (host times, ms; steps complete in submission order). */
+  completed(key: string, submittedAt: number, doneAt: number): void {
+    const duration = doneAt - Math.max(submittedAt, this.lastDone);
+    this.lastDone = doneAt;
+    this.inFlight.shift();
+    this.runningSince = doneAt;
+    let durations = this.recent.get(key);
+    if (!durations) this.recent.set(key, (durations = []));
+    durations.push(duration);
+    if (durations.length > this.window) durations.shift();
+  }
+}
