@@ -2,48 +2,51 @@ import test from "node:test";
 import assert from "node:assert/strict";
 import { ReadPacer } from "./read-pacer.js";
 
-test("ReadPacer maps an unknown kind of step at once, a known one after 3/4 of its shortest recent duration", () => {
-  const pacer = new ReadPacer(0.75, 4);
-  // Unknown, then one sample: at once.
+test("ReadPacer maps a step behind another after 3/4 of its kind's shortest recent duration; alone or unknown, at once", () => {
+  const pacer = new ReadPacer(0.75, 4, 2, 1000);
+  // Alone (nothing else in flight): at once, whatever is known.
   assert.equal(pacer.submitted("decode", 0), 0);
+  // Behind it, an unknown kind: at once.
+  assert.equal(pacer.submitted("decode", 1), 1);
   pacer.completed("decode", 0, 10);
-  assert.equal(pacer.submitted("decode", 10), 10);
-  pacer.completed("decode", 10, 22);
-  // Durations 10 and 12: the shortest, 10, predicts the next; its read maps 7.5 ms into it.
-  assert.equal(pacer.submitted("decode", 22), 29.5);
-  pacer.completed("decode", 22, 31);
-  // Pipelined: submitted at 31 while nothing runs, then another at 32 that starts when the first is predicted to end.
-  assert.equal(pacer.submitted("decode", 31), 31 + 6.75);
-  assert.equal(pacer.submitted("decode", 32), 31 + 9 + 6.75);
-  // The first completes at 41 (10 ms); the second started then, not at its submit; a third submitted at 42 is
-  // predicted to start when the second ends, 41 + 9.
-  pacer.completed("decode", 31, 41);
-  assert.equal(pacer.submitted("decode", 42), 41 + 9 + 6.75);
-  pacer.completed("decode", 32, 50);
-  pacer.completed("decode", 42, 59);
-  // Another kind keeps its own durations.
+  // Behind the second (submitted at 1, started at 10 when the first completed): one duration (10) is too few.
+  assert.equal(pacer.submitted("decode", 11), 11);
+  pacer.completed("decode", 1, 22);
+  // Durations 10 and 12: the shortest, 10, predicts the next. The step in flight (submitted at 11) started at 22 and
+  // was predicted to take 0 (unknown then), so this one starts at 23 and maps 7.5 ms into it.
+  assert.equal(pacer.submitted("decode", 23), 30.5);
+  pacer.completed("decode", 11, 31);
+  // In flight: the step of 23, started at 31 (predicted 10 → ends at 41); one submitted at 32 starts then.
+  assert.equal(pacer.submitted("decode", 32), 41 + 6.75);
+  pacer.completed("decode", 23, 40);
+  pacer.completed("decode", 32, 49);
+  // Another kind keeps its own durations (and a step alone maps at once anyway).
   assert.equal(pacer.submitted("prefill", 60), 60);
+  pacer.completed("prefill", 60, 70);
+  // Durations older than a second no longer count: a decode step long after, behind another, maps at once.
+  pacer.submitted("decode", 1100);
+  assert.equal(pacer.submitted("decode", 1101), 1101);
 });
 
 test("ReadPacer: a read that mapped late inflates its step's duration only until the shortest recent one wins", () => {
-  const pacer = new ReadPacer(0.75, 3);
+  const pacer = new ReadPacer(0.75, 3, 2, 1000);
   let now = 0;
-  const run = (trueMs: number) => {
-    const mapAt = pacer.submitted("step", now);
-    const done = Math.max(now + trueMs, mapAt) + 0.1; // the map resolves when both the step and the request are in
-    pacer.completed("step", now, done);
-    now = done;
-  };
-  for (let i = 0; i < 4; i++) run(20);
-  // The steps become 4× shorter: each read maps at 3/4 of the shortest recent duration, so the waits shrink.
+  // Two steps in flight at every submit (the engine's pipelining): each completes when the GPU is done with it and
+  // its read has mapped; the next is submitted just before.
   const waits: number[] = [];
-  for (let i = 0; i < 8; i++) {
-    const mapAt = pacer.submitted("step", now);
-    waits.push(mapAt - now);
-    const done = Math.max(now + 5, mapAt) + 0.1;
-    pacer.completed("step", now, done);
+  let gpuFree = 0;
+  let pending = { submittedAt: 0, mapAt: pacer.submitted("step", 0), trueMs: 20 };
+  for (let i = 0; i < 40; i++) {
+    const trueMs = i < 4 ? 20 : 5; // the steps become 4× shorter
+    const next = { submittedAt: now, mapAt: pacer.submitted("step", now), trueMs };
+    waits.push(next.mapAt - now);
+    gpuFree = Math.max(gpuFree, pending.submittedAt) + pending.trueMs;
+    const done = Math.max(gpuFree, pending.mapAt) + 0.1;
+    pacer.completed("step", pending.submittedAt, done);
     now = done;
+    pending = next;
   }
-  assert.ok(waits[0] > 14, `first wait ${waits[0]}`);
-  assert.ok(waits.at(-1)! < 5, `last wait ${waits.at(-1)}`);
+  assert.ok(Math.max(...waits.slice(3, 6)) > 14, `waits ${waits.map((w) => w.toFixed(1))}`);
+  // Converged: the step in flight has ~5 ms left at each submit, then 3/4 of 5 ms.
+  assert.ok(waits.at(-1)! < 5 + 0.75 * 5 + 1, `waits ${waits.map((w) => w.toFixed(1))}`);
 });

@@ -9,11 +9,15 @@
  * The prediction is per kind of step (`key`: what the step dispatches, e.g. its dispatch and workgroup counts): the
  * shortest of its recent durations, a duration being the time from the step's start (its submit, or the previous
  * step's completion if later) to its completion as the host saw it. A read that maps late makes its step look
- * longer, but never the shortest one for long: the minimum falls back to the true duration within a few steps. An
- * unknown kind maps at once.
+ * longer, but never the shortest one for long: the minimum falls back to the true duration within a few steps. A
+ * kind with fewer than `minSamples` durations in the last `maxAgeMs` maps at once: a rare step (one prompt's
+ * prefill) is never held back by durations from another time (a warm-up's first passes over cold buffers). So does
+ * a step submitted with no other in flight (an idle engine's first step, whose latency is a time to first token):
+ * the garbage matters under load, when the engine keeps two steps in flight.
  */
 export class ReadPacer {
-  private readonly recent = new Map<string, number[]>();
+  /** Per kind: its recent durations (ms) and when each ended (host time, ms). */
+  private readonly recent = new Map<string, { duration: number; at: number }[]>();
   /** Predicted durations (ms) of the steps submitted and not completed, in submission order. */
   private readonly inFlight: number[] = [];
   /** Host time (ms) the oldest step in flight started (the previous one's completion, or its own submit). */
@@ -26,20 +30,24 @@ export class ReadPacer {
     private readonly waitShare = 0.75,
     /** Durations kept per kind. */
     private readonly window = 8,
+    /** Durations that count: at least this many, ended within maxAgeMs. */
+    private readonly minSamples = 3,
+    private readonly maxAgeMs = 2000,
   ) {}
 
   /** At submit (host time `now`, ms): when to map this step's read (≤ now: at once). */
   submitted(key: string, now: number): number {
-    if (this.inFlight.length === 0) this.runningSince = now;
+    const alone = this.inFlight.length === 0;
+    if (alone) this.runningSince = now;
     // Starts when every step before it is predicted to have completed.
     const start = Math.max(
       now,
       this.inFlight.reduce((end, duration) => end + duration, this.runningSince),
     );
-    const durations = this.recent.get(key);
-    const predicted = durations && durations.length >= 2 ? Math.min(...durations) : 0;
+    const fresh = (this.recent.get(key) ?? []).filter((sample) => now - sample.at <= this.maxAgeMs);
+    const predicted = fresh.length >= this.minSamples ? Math.min(...fresh.map((sample) => sample.duration)) : 0;
     this.inFlight.push(predicted);
-    return start + this.waitShare * predicted;
+    return alone ? now : start + this.waitShare * predicted;
   }
 
   /** When the step submitted at `submittedAt` completed (host times, ms; steps complete in submission order). */
@@ -48,9 +56,9 @@ export class ReadPacer {
     this.lastDone = doneAt;
     this.inFlight.shift();
     this.runningSince = doneAt;
-    let durations = this.recent.get(key);
-    if (!durations) this.recent.set(key, (durations = []));
-    durations.push(duration);
-    if (durations.length > this.window) durations.shift();
+    let samples = this.recent.get(key);
+    if (!samples) this.recent.set(key, (samples = []));
+    samples.push({ duration, at: doneAt });
+    if (samples.length > this.window) samples.shift();
   }
 }
