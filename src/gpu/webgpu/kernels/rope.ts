@@ -51,9 +51,8 @@ export function rope(ctx: KernelContext, x: GpuActivation, cosSin: Resource, hea
 /**
  * ropeTable's rows kept per position: each is computed once (positions 0 up to the largest seen, in blocks of
  * POSITION_BLOCK), and a step's table is copied into one reused array. Building a new table each step cost the
- * H100 serving benchmark 0.7 ms of host time per step, and its allocations (up to 1 MB per 2,048-token step,
- * outside V8's heap) started a full garbage collection every ~2 s ("external memory pressure"): 100–160 ms pauses
- * that left the GPU idle (bench/NOTES.md, session 13).
+ * H100 serving benchmark 0.7 ms of host time per step and allocated up to 1 MB per 2,048-token step (throughput
+ * within the spread either way: bench/NOTES.md, session 13).
  */
 export class RopeTableCache {
   private table = new Float32Array(0);

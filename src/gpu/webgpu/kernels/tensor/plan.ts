@@ -285,8 +285,10 @@ export const MIN_TENSOR_WORKGROUPS = 128;
  */
 export function layoutForShape(layouts: readonly TensorLayout[], tokens: number, n: number, k: number): TensorLayout {
   if (layouts.length === 0) throw new Error("layoutForShape: no tensor-core layout");
-  const skinny = layouts.filter((layout) => isSkinny(layout) && layout.bm >= tokens).sort((a, b) => a.bm - b.bm);
-  if (skinny.length > 0) return skinny[0];
+  // Runs for every product of every step: the skinny pick is a plain loop (no filtered, sorted copy).
+  let skinny: TensorLayout | null = null;
+  for (const layout of layouts) if (isSkinny(layout) && layout.bm >= tokens && (!skinny || layout.bm < skinny.bm)) skinny = layout;
+  if (skinny) return skinny;
   const tiled = layouts.filter((layout) => !isSkinny(layout));
   if (tiled.length === 0) return layouts[0];
   const reach = (layout: TensorLayout) => tensorWorkgroups(layout, tokens, n) * maxSplits(layout, k);
