@@ -89,7 +89,8 @@ const rows: string[][] = [
     .map((batch) => {
       const cell = (report: BenchReport | null) => {
         const b = report?.batchedDecode.find((r) => r.batch === batch);
-        return b ? `${b.msPerStep.toFixed(2)} (${b.tokensPerSecond.toFixed(0)} tok/s)` : "—";
+        // JSON turns a NaN step time (no decode-only step: raise --new) into null.
+        return b && Number.isFinite(b.msPerStep) ? `${b.msPerStep.toFixed(2)} (${b.tokensPerSecond.toFixed(0)} tok/s)` : "—";
       };
       return [`decode batch ${batch}, ms per step`, cell(ours), cell(fast), "—", "—"];
     }),

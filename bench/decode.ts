@@ -1,13 +1,16 @@
 /**
  * Decode/prefill benchmark of the WebGPU backend on real Llama-3.x shapes with synthetic bf16 weights.
  *
- *   node dist/bench/decode.js --shape llama-3.1-8b [--layers N] [--prompt 128[,512]] [--new 32] [--batch 1]
+ *   node dist/bench/decode.js --shape llama-3.1-8b [--layers N] [--prompt 128[,512]] [--new 32] [--batch 1] [--mixed P]
  *                             [--warmup 2] [--no-robustness] [--profile] [--profile-prefill]
  *                             [--matmul auto|gemv|tiled|tensor|fast]
  *
  * --batch N: the decode steps run N sequences together (each prefilled with its own prompts[0] random tokens, plus
  * i·--spread tokens for sequence i, so contexts differ as in serving); with --profile the per-kernel table is a
  * serving-size decode step's.
+ *
+ * --mixed P: every decode step also carries a fresh sequence's P-token prompt (a serving "mixed" step: prompt tokens
+ * beside the batch's decode rows), released after the step.
  *
  * --profile: after the timed decode steps, runs --new more steps timing the step's compute pass with
  * timestamp queries (GPU time vs wall clock), then --new more with one timed compute pass per dispatch, and
@@ -38,6 +41,7 @@ function parseArgs(argv: string[]) {
     newTokens: 32,
     batch: 1,
     spread: 0,
+    mixed: 0,
     warmup: 2,
     noRobustness: false,
     profile: false,
@@ -57,6 +61,7 @@ function parseArgs(argv: string[]) {
     else if (a === "--new") opts.newTokens = Number(next());
     else if (a === "--batch") opts.batch = Number(next());
     else if (a === "--spread") opts.spread = Number(next());
+    else if (a === "--mixed") opts.mixed = Number(next());
     else if (a === "--warmup") opts.warmup = Number(next());
     else if (a === "--no-robustness") opts.noRobustness = true;
     else if (a === "--profile") opts.profile = true;
@@ -126,8 +131,12 @@ async function main() {
 
   const maxPrompt = Math.max(...opts.prompts);
   const longest = Math.max(maxPrompt, opts.prompts[0] + (opts.batch - 1) * opts.spread);
-  const maxModelLen = longest + opts.warmup + opts.newTokens * (opts.profile ? 3 : 1) + 16;
-  const runner = new ModelRunner(model, { maxModelLen, maxNumSeqs: opts.batch + 1, maxBatchTokens: Math.max(512, longest) });
+  const maxModelLen = Math.max(longest + opts.warmup + opts.newTokens * (opts.profile ? 3 : 1), opts.mixed) + 16;
+  const runner = new ModelRunner(model, {
+    maxModelLen,
+    maxNumSeqs: opts.batch + 1,
+    maxBatchTokens: Math.max(512, longest, opts.batch + opts.mixed),
+  });
   let seed = 12345;
   const randomIds = (n: number) =>
     Array.from({ length: n }, () => {
@@ -198,14 +207,18 @@ async function main() {
       const s = now();
       // Same work as runner.step (buildForwardBatch, forward, read, commit), split into host recording
       // (JS building the step's dispatches) and submit + GPU + logits readback.
-      const { batch, commit } = buildForwardBatch(seqs.map((slots, b) => ({ slots, tokenIds: [tokens[b]], logits: "last" as const })));
+      const chunks = seqs.map((slots, b) => ({ slots, tokenIds: [tokens[b]], logits: "last" as const }));
+      const fresh = opts.mixed > 0 ? runner.newSequence() : null;
+      if (fresh) chunks.push({ slots: fresh, tokenIds: randomIds(opts.mixed), logits: "last" });
+      const { batch, commit } = buildForwardBatch(chunks);
       const out = model.forward(batch, (runner as unknown as { cache: Parameters<LlamaModel["forward"]>[1] }).cache);
       const r = now();
       logits = await backend.read(out);
       encodeMs.push(backend.lastReadTiming.encodeMs);
       submitMs.push(backend.lastReadTiming.submitMs);
       commit();
-      const vocab = logits.length / seqs.length;
+      fresh?.release();
+      const vocab = logits.length / chunks.length;
       for (let b = 0; b < seqs.length; b++) tokens[b] = argmax(logits.subarray(b * vocab, (b + 1) * vocab));
       const e = now();
       generated.push(tokens[0]);

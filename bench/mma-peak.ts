@@ -36,7 +36,8 @@
  *   stores   Workgroup-memory store throughput of staging 8-half chunks (4 per thread per iteration, rows of 32 halves
  *            at the same strides, workgroups of the largest --subgroups count: 256 threads by default): scalar f16 stores into array<f16> (what the GEMM does, and the only layout
  *            subgroupMatrixLoad can read an f16 matrix from: WGSL cannot reinterpret workgroup memory) against word
- *            stores into array<u32> and vector stores into array<vec2<f16>> / <vec4<f16>> / <vec4<u32>>; f16 and
+ *            stores into array<u32> and vector stores into array<vec2<f16>> / <vec4<f16>> / <vec4<u32>>, and
+ *            "f16-rot": scalar f16 stores placed and ordered so that the 32 lanes of each store hit 32 banks; f16, f16-rot and
  *            vec4<u32> also with a workgroupBarrier per iteration (the staging loop's shape, and a guard against the
  *            compiler dropping stores that the next iteration overwrites).
  *
@@ -76,9 +77,9 @@ const STORE_CHUNKS = 4;
 const STORE_ROW = 32;
 const QUERY_RESOLVE = 0x0200;
 
-type StoreKind = "f16" | "vec2<f16>" | "u32" | "vec4<f16>" | "vec4<u32>";
+type StoreKind = "f16" | "f16-rot" | "vec2<f16>" | "u32" | "vec4<f16>" | "vec4<u32>";
 /** Halves per element of the workgroup array each store kind writes. */
-const STORE_ELEMENT_HALVES: Record<StoreKind, number> = { f16: 1, "vec2<f16>": 2, u32: 2, "vec4<f16>": 4, "vec4<u32>": 8 };
+const STORE_ELEMENT_HALVES: Record<StoreKind, number> = { f16: 1, "f16-rot": 1, "vec2<f16>": 2, u32: 2, "vec4<f16>": 4, "vec4<u32>": 8 };
 
 /** st-mma: copies of the operands in each storage buffer (a different one per iteration and subgroup; 4 KB a copy at 4x4). */
 const ST_COPIES = 16;
@@ -355,6 +356,10 @@ export function storesSource(c: Extract<Case, { kind: "stores" }>, subgroupSize:
         let h2 = bitcast<vec2<f16>>(${q}.z); let h3 = bitcast<vec2<f16>>(${q}.w);
         ws[${p}] = h0.x; ws[${p} + 1u] = h0.y; ws[${p} + 2u] = h1.x; ws[${p} + 3u] = h1.y;
         ws[${p} + 4u] = h2.x; ws[${p} + 5u] = h2.y; ws[${p} + 6u] = h3.x; ws[${p} + 7u] = h3.y; }`,
+    // The GEMM's rotateStores order: lane group g writes word g of its chunk first (chunks placed by rotPosition).
+    "f16-rot": (q, p) => `{ let g = (lid & 31u) >> 3u;
+        let a = select(${q}, ${q}.yzwx, (g & 1u) != 0u); let r = select(a, a.zwxy, (g & 2u) != 0u);
+        ${["x", "y", "z", "w"].map((w, i) => `{ let h = bitcast<vec2<f16>>(r.${w}); let o = ${p} + ((g + ${i}u) & 3u) * 2u; ws[o] = h.x; ws[o + 1u] = h.y; }`).join("\n        ")} }`,
     "vec2<f16>": (q, p) =>
       `ws[${p}] = bitcast<vec2<f16>>(${q}.x); ws[${p} + 1u] = bitcast<vec2<f16>>(${q}.y); ws[${p} + 2u] = bitcast<vec2<f16>>(${q}.z); ws[${p} + 3u] = bitcast<vec2<f16>>(${q}.w);`,
     u32: (q, p) => `ws[${p}] = ${q}.x; ws[${p} + 1u] = ${q}.y; ws[${p} + 2u] = ${q}.z; ws[${p} + 3u] = ${q}.w;`,
@@ -364,6 +369,8 @@ export function storesSource(c: Extract<Case, { kind: "stores" }>, subgroupSize:
   const load: Record<StoreKind, (p: string) => string> = {
     f16: (p) =>
       `vec4<u32>(bitcast<u32>(vec2<f16>(ws[${p}], ws[${p} + 1u])), bitcast<u32>(vec2<f16>(ws[${p} + 2u], ws[${p} + 3u])), bitcast<u32>(vec2<f16>(ws[${p} + 4u], ws[${p} + 5u])), bitcast<u32>(vec2<f16>(ws[${p} + 6u], ws[${p} + 7u])))`,
+    "f16-rot": (p) =>
+      `vec4<u32>(bitcast<u32>(vec2<f16>(ws[${p}], ws[${p} + 1u])), bitcast<u32>(vec2<f16>(ws[${p} + 2u], ws[${p} + 3u])), bitcast<u32>(vec2<f16>(ws[${p} + 4u], ws[${p} + 5u])), bitcast<u32>(vec2<f16>(ws[${p} + 6u], ws[${p} + 7u])))`,
     "vec2<f16>": (p) =>
       `vec4<u32>(bitcast<u32>(ws[${p}]), bitcast<u32>(ws[${p} + 1u]), bitcast<u32>(ws[${p} + 2u]), bitcast<u32>(ws[${p} + 3u]))`,
     u32: (p) => `vec4<u32>(ws[${p}], ws[${p} + 1u], ws[${p} + 2u], ws[${p} + 3u])`,
@@ -371,7 +378,11 @@ export function storesSource(c: Extract<Case, { kind: "stores" }>, subgroupSize:
     "vec4<u32>": (p) => `ws[${p}]`,
   };
   // Position of a chunk in elements of the array (its first half / halves per element).
-  const position = (e: string) => `((${e} / ${STORE_ROW / 8}u) * STRIDE + (${e} % ${STORE_ROW / 8}u) * 8u) / ${per}u`;
+  // f16-rot places chunk e as the GEMM's rotateStores does for rows of 4 chunks: lane l of a block of 32 takes row
+  // l / 8 + 4·((l % 8) / 4), so each group of 8 lanes starts its chunks in 8 different banks.
+  const rowOf = (e: string) =>
+    c.store === "f16-rot" ? `((${e} / 32u) * 8u + (${e} % 32u) / 8u + 4u * ((${e} % 8u) / 4u))` : `(${e} / ${STORE_ROW / 8}u)`;
+  const position = (e: string) => `(${rowOf(e)} * STRIDE + (${e} % ${STORE_ROW / 8}u) * 8u) / ${per}u`;
   const chunks = range(STORE_CHUNKS);
   return `enable f16;
 
@@ -380,7 +391,7 @@ ${PARAMS}
 
 const THREADS: u32 = ${threads}u;
 const STRIDE: u32 = ${c.stride}u; // halves between staged rows of ${STORE_ROW}
-var<workgroup> ws: array<${c.store}, ${halves / per}>;
+var<workgroup> ws: array<${c.store === "f16-rot" ? "f16" : c.store}, ${halves / per}>;
 
 /** The two halves 0x3c00 + (h % 512), 0x3c00 + ((h + 1) % 512) packed in a word. */
 fn seedWord(h: u32) -> u32 { return (0x3c00u + (h & 0x1ffu)) | ((0x3c00u + ((h + 1u) & 0x1ffu)) << 16u); }
@@ -692,7 +703,8 @@ export function cases(opts: ReturnType<typeof parseArgs>, config: SubgroupMatrix
       for (const store of Object.keys(STORE_ELEMENT_HALVES) as StoreKind[]) {
         if (stride % STORE_ELEMENT_HALVES[store] !== 0) continue; // vec4<u32> rows must start on 16 bytes
         list.push({ kind: "stores", subgroups, store, stride, barrier: false });
-        if (store === "f16" || store === "vec4<u32>") list.push({ kind: "stores", subgroups, store, stride, barrier: true });
+        if (store === "f16" || store === "f16-rot" || store === "vec4<u32>")
+          list.push({ kind: "stores", subgroups, store, stride, barrier: true });
       }
     }
   }

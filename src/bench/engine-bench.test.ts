@@ -1,6 +1,6 @@
 import test from "node:test";
 import assert from "node:assert/strict";
-import { busyFraction, stepBreakdown, stepTimes } from "./engine-bench.js";
+import { busyFraction, steadyGapsMs, stepBreakdown, stepTimes } from "./engine-bench.js";
 
 test("stepTimes: medians of the passes' durations and of the gaps between one pass's end and the next's start, the longest gap", () => {
   const at = (begin: number, end: number) => ({ ns: BigUint64Array.of(BigInt(begin), BigInt(end)) });
@@ -46,4 +46,17 @@ test("stepBreakdown: each step's GPU time under its kind — decode with ≥ 90%
     mixed: { steps: 2, gpuMs: 2.5, idleMsBefore: 0, decodeRows: 3, prefillTokens: 250 },
   });
   assert.throws(() => stepBreakdown(shapes.slice(1), profiles, 10), /4 shapes for 5 timed steps/);
+});
+
+test("steadyGapsMs: only the gaps that start once every request has its first token (decode-only steps)", () => {
+  // Request 0 decodes from t = 10 while request 1's prompt is still prefilling (steps of 50 ms); request 1's first
+  // token comes at 60; from then on both decode in 5 ms steps.
+  const early = [10, 60, 65, 70, 75];
+  const late = [60, 65, 70];
+  assert.deepEqual(steadyGapsMs([early, late]), [5, 5, 5, 5, 5]);
+  // A gap that starts before the last first token (10 → 60) is left out even when it ends after it.
+  assert.deepEqual(steadyGapsMs([[10, 61], [60]]), []);
+  // No request has a token after the last first one, or one request produced no token: nothing to measure.
+  assert.deepEqual(steadyGapsMs([[10], [20]]), []);
+  assert.deepEqual(steadyGapsMs([[10, 15], []]), []);
 });
