@@ -526,6 +526,13 @@ describe("bad input: exit 2, one line on stderr naming the problem, no stack tra
     assert.match(JSON.parse(flagged.stdout.trim().split("\n").at(-1)!).title, /on cpu \(--no-robustness --max-num-batched-tokens 512\)$/);
     const sized = await runCli([...args, "--prefill", "", "--concurrency", "", "--max-num-batched-tokens", "64", "--json"]);
     assert.match(JSON.parse(sized.stdout.trim().split("\n").at(-1)!).title, /on cpu \(--max-num-batched-tokens 64\)$/);
+    // --requests sets the requests per level (vLLM's --num-prompts): the first 3 of the mix here.
+    const counted = await runCli([...args, "--prefill", "", "--requests", "3", "--json"]);
+    assert.equal(counted.code, 0, counted.stderr);
+    const served = JSON.parse(counted.stdout.trim().split("\n").at(-1)!).serving[0];
+    assert.equal(served.requests, 3);
+    assert.equal(served.outputTokens, 180 + 320 + 96);
+    assertUsageError(await runCli([...args, "--requests", "0"]), /--requests must be at least 1, got 0/);
   });
 
   test("a negative flag value is read as the value: --temperature -1 is a one-line range error, --seed -1 a valid seed", async () => {

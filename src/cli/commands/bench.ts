@@ -14,7 +14,7 @@ import { warmUp } from "../../engine/warm-up.js";
 
 const HELP = `usage: swallow bench [--model DIR|ORG/NAME | --shape ${Object.keys(MODEL_SHAPES).join("|")} [--layers N]]
                      [--backend cpu|webgpu|auto] [--prefill 512,2048] [--prompt 128] [--new 256]
-                     [--decode-batch 8,32] [--concurrency 1,8,32] [--max-num-batched-tokens N]
+                     [--decode-batch 8,32] [--concurrency 1,8,32] [--requests N] [--max-num-batched-tokens N]
                      [--kv-cache-memory-bytes SIZE] [--max-model-len N] [--temperature 0] [--top-p 1]
                      [--tensor-cores] [--no-robustness] [--profile] [--json]
 
@@ -22,7 +22,8 @@ Measures this machine's speed through the engine (like llama-bench): prefill tok
 for each --prefill length, decode tokens/s at batch 1 (--prompt tokens, then --new tokens) and, with
 --decode-batch, at larger batches of equal requests decoding together, and, with
 --concurrency, output tokens/s and TTFT/TPOT percentiles at each level over a ShareGPT-like length mix
-(--max-num-batched-tokens: tokens per forward pass, default 512 or 2048 with --tensor-cores; --kv-cache-memory-bytes:
+(--requests: requests per level, default twice the level and at least 8; vLLM's serving benchmark sends 1,000;
+--max-num-batched-tokens: tokens per forward pass, default 512 or 2048 with --tensor-cores; --kv-cache-memory-bytes:
 the KV cache's size; both as \`swallow serve\`). A prompt longer than a forward pass is prefilled in chunks.
 --shape runs random bf16 weights of a real model's shapes (no download; --layers keeps the first N layers).
 Prompts are random token ids; every request runs to its full length. --temperature and --top-p set the sampling
@@ -51,6 +52,7 @@ export async function runBench(argv: string[]): Promise<void> {
     prompt: { type: "string" },
     new: { type: "string" },
     concurrency: { type: "string" },
+    requests: { type: "string" },
     "decode-batch": { type: "string" },
     "max-num-batched-tokens": { type: "string" },
     "kv-cache-memory-bytes": { type: "string" },
@@ -65,6 +67,9 @@ export async function runBench(argv: string[]): Promise<void> {
   const [decodeTokens] = list("new", values.new, [256]);
   const concurrency = list("concurrency", values.concurrency, []);
   const decodeBatches = list("decode-batch", values["decode-batch"], []);
+  const requestsPerLevel = numberFlag("requests", values.requests, true);
+  if (requestsPerLevel !== undefined && requestsPerLevel < 1)
+    throw new SwallowError(`--requests must be at least 1, got ${requestsPerLevel}`);
   if (values.model !== undefined && values.shape !== undefined) throw new SwallowError("give --model or --shape, not both");
   const maxNumSeqs = Math.max(1, ...concurrency, ...decodeBatches);
   const longest = Math.max(...prefillLengths, decodePrompt + decodeTokens, 1400);
@@ -120,6 +125,7 @@ export async function runBench(argv: string[]): Promise<void> {
     decodeTokens,
     decodeBatches,
     concurrency,
+    ...(requestsPerLevel !== undefined ? { requestsPerLevel } : {}),
     sampling,
     profiler,
     onProgress: info,
