@@ -202,7 +202,7 @@ export async function runBench(model: LanguageModel, options: BenchOptions): Pro
     );
     const msPerStep = quantile(steadyGapsMs(runs.map((r) => r.tokenTimesMs)), 0.5);
     batchedDecode.push({ batch, msPerStep, tokensPerSecond: (batch * 1000) / msPerStep });
-    log(`decode batch ${batch}: ${msPerStep.toFixed(2)} ms/step`);
+    log(`decode batch ${batch}: ${Number.isNaN(msPerStep) ? "no decode-only step (raise --new)" : `${msPerStep.toFixed(2)} ms/step`}`);
   }
 
   const serving: ServingResult[] = [];
