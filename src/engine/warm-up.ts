@@ -20,8 +20,9 @@ export interface WarmUpReport {
  * split-K counts), decode steps of that many sequences where maxNumSeqs allows, each joined after its first step by
  * a prompt (a step that mixes decode rows with a prefill chunk), and the same with sampling (temperature 0.6, top-p
  * 0.9); then zeroes the engine's counters (its /metrics totals). Without it the H100's serving benchmark spent 2.7 s
- * of a 51 s run compiling 21 kernels, the longest stall 0.74 s (bench/NOTES.md, session 12). Prompts are arbitrary token ids, distinct per pass so the prefix cache does
- * not shorten them; what stays behind is their blocks in the prefix cache.
+ * of a 51 s run compiling 21 kernels, the longest stall 0.74 s (bench/NOTES.md, session 12). Prompts are arbitrary
+ * token ids, distinct per pass so the prefix cache does not shorten them; what stays behind is their blocks in the
+ * prefix cache.
  */
 export async function warmUp(model: LanguageModel, options: { maxNumSeqs: number }): Promise<WarmUpReport> {
   const started = performance.now();

@@ -329,6 +329,12 @@ export class StepRecorder {
     return ticket;
   }
 
+  /** What the last encoded step dispatched (the backend's ReadPacer tells kinds of step apart by it). */
+  lastEncoded = { dispatches: 0, workgroups: 0 };
+
+  /** Bind groups created so far (cache misses of bindGroupFor; benchmarks report them). */
+  bindGroupsCreated = 0;
+
   /**
    * Bind groups are cached by (pipeline, bound buffers, offsets, sizes): in steady decoding every step binds
    * the same weights, the same pooled activation buffers and the same uniform-arena slots (only their
@@ -338,12 +344,6 @@ export class StepRecorder {
    * every bind group anew — 11 of 45 s of host time at 256 sequences on the H100 (bench/NOTES.md, session 13).
    * So no kernel may take a count from `arrayLength` of a pooled binding: counts come in its uniforms.
    */
-  /** What the last encoded step dispatched (the backend's ReadPacer tells kinds of step apart by it). */
-  lastEncoded = { dispatches: 0, workgroups: 0 };
-
-  /** Bind groups created so far (cache misses of bindGroupFor; benchmarks report them). */
-  bindGroupsCreated = 0;
-
   private bindGroupFor(pipeline: CachedPipeline, entries: GPUBindGroupEntry[]): GPUBindGroup {
     let key = pipeline.key;
     for (const entry of entries) {

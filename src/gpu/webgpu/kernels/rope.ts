@@ -71,8 +71,12 @@ export class RopeTableCache {
     this.cover(last + 1);
     const length = positions.length * width;
     if (this.staging.length < length) this.staging = new Float32Array(Math.max(length, 2 * this.staging.length));
-    positions.forEach((position, t) => this.staging.set(this.table.subarray(position * width, (position + 1) * width), t * width));
-    return this.staging.subarray(0, length);
+    const { staging, table } = this;
+    for (let t = 0; t < positions.length; t++) {
+      const from = positions[t] * width;
+      for (let i = 0; i < width; i++) staging[t * width + i] = table[from + i];
+    }
+    return staging.subarray(0, length);
   }
 
   /** Rows for positions 0..count-1 at least. */

@@ -117,20 +117,8 @@ export const TENSOR_VARIANTS: readonly TensorVariant[] = [
   { name: "128x128-sg2x2-rb2-x16", ...PREFETCHING_128, prefetchDepth: 2 },
   // 128×128 tiles of 8 and 16 subgroups (16 / 32 warps per SM at two workgroups; fewer accumulators each): kernel
   // lab, unmeasured since the 16-byte alignment fix of session 11 (bench/NOTES.md, session 14).
-  {
-    name: "128x128-sg4x2-rb2-x16",
-    sgRows: 4,
-    sgCols: 2,
-    tileM: 2,
-    tileN: 4,
-    bk: 32,
-    pad: 8,
-    buffers: 1,
-    prefetch: true,
-    xF16: true,
-    prefetchDepth: 2,
-  },
-  { name: "128x128-sg4x4-rb-x16", sgRows: 4, sgCols: 4, tileM: 2, tileN: 2, bk: 32, pad: 8, buffers: 1, prefetch: true, xF16: true },
+  { name: "128x128-sg4x2-rb2-x16", ...PREFETCHING_128, sgRows: 4, tileM: 2, prefetchDepth: 2 },
+  { name: "128x128-sg4x4-rb-x16", ...PREFETCHING_128, sgRows: 4, sgCols: 4, tileM: 2, tileN: 2 },
   // Skinny tile classes (one row of subgroups) for decode batches of 8–64 rows (bench/NOTES.md, session 13).
   { name: "16x128-sg1x4-k64-rb2-x16", ...SKINNY, prefetchDepth: 2 },
   { name: "32x128-sg1x4-k64-rb-x16", ...SKINNY, tileM: 2 },
