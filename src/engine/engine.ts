@@ -497,5 +497,6 @@ export class Engine implements InferenceEngine {
 /** Lets timers and I/O (HTTP requests, aborts) run between steps, also when a step never awaited real I/O. */
 function yieldToEventLoop(): Promise<void> {
   const immediate = (globalThis as { setImmediate?: (fn: () => void) => unknown }).setImmediate;
-  return new Promise((resolve) => (immediate ? immediate(resolve) : setTimeout(resolve, 0)));
+  // An arrow, not `resolve` itself: native callbacks of setImmediate wait for the WebGPU backend's poll interval (dawn-poll.ts).
+  return new Promise((resolve) => (immediate ? immediate(() => resolve()) : setTimeout(resolve, 0)));
 }

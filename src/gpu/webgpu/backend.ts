@@ -52,6 +52,7 @@ import {
 } from "./kernels/tensor/plan.js";
 import { rmsNorm } from "./kernels/rms-norm.js";
 import { rope, RopeTableCache } from "./kernels/rope.js";
+import { pollFor } from "./dawn-poll.js";
 import { ReadPacer } from "./read-pacer.js";
 import { writeKv } from "./kernels/write-kv.js";
 import { PipelineCache } from "./pipelines.js";
@@ -792,7 +793,7 @@ export class WebGpuBackend implements Backend {
         this.lastReadTiming = { encodeMs, submitMs: submittedAt - submitStart };
         const profiled: ProfiledRead | null = profile ? { ticket: profile, profile: null, settled: false } : null;
         if (profiled) this.profiles.push(profiled);
-        const pacing = { kind, submittedAt, mapAt: this.pacer.submitted(kind, submittedAt) };
+        const pacing = { kind, submittedAt, ...this.pacer.submitted(kind, submittedAt) };
         return this.completeRead(
           target,
           staging,
@@ -837,12 +838,13 @@ export class WebGpuBackend implements Backend {
     staging: GPUBuffer | null,
     scopeErrors: Promise<(GPUError | null)[]>,
     profiled: ProfiledRead | null,
-    pacing: { kind: string; submittedAt: number; mapAt: number },
+    pacing: { kind: string; submittedAt: number; mapAt: number; predictedMs: number },
   ): Promise<Float32Array> {
     try {
       // Map once most of the step's predicted time has passed: until then Dawn's binding would spin (ReadPacer).
       const wait = pacing.mapAt - performance.now();
       if (wait >= 1) await new Promise((resolve) => setTimeout(resolve, wait));
+      pollFor(pacing.predictedMs);
       const done = staging ? staging.mapAsync(MAP_MODE_READ, 0, target.bytes) : this.device.queue.onSubmittedWorkDone();
       const [completion] = await this.untilLost(Promise.allSettled([done, scopeErrors]));
       this.pacer.completed(pacing.kind, pacing.submittedAt, performance.now());

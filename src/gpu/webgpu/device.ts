@@ -1,5 +1,6 @@
 /// <reference types="@webgpu/types" />
 import { SwallowError } from "../../errors.js";
+import { DAWN_POLL_MS, throttleDawnPolling } from "./dawn-poll.js";
 import { envVar } from "./env.js";
 import type { SubgroupMatrixConfig } from "./kernels/tensor/plan.js";
 
@@ -110,6 +111,15 @@ function dawnToggles(options: WebGpuOptions): string[] {
   return toggles;
 }
 
+/** Dawn's poll interval in Node (dawn-poll.ts): SWALLOW_DAWN_POLL_MS, else DAWN_POLL_MS; 0 keeps Dawn's own spin. */
+function dawnPollMs(): number {
+  const value = envVar("SWALLOW_DAWN_POLL_MS");
+  if (value === undefined || value === "") return DAWN_POLL_MS;
+  const ms = Number(value);
+  if (!Number.isFinite(ms) || ms < 0) throw new SwallowError(`SWALLOW_DAWN_POLL_MS must be a number of milliseconds ≥ 0, got "${value}"`);
+  return ms;
+}
+
 async function gpuEntryPoint(options: WebGpuOptions): Promise<GPU> {
   const navigatorGpu = (globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu;
   if (navigatorGpu) return navigatorGpu;
@@ -133,6 +143,7 @@ async function gpuEntryPoint(options: WebGpuOptions): Promise<GPU> {
   }
   const gpu = dawn.create(toggles);
   dawnInstances.set(key, gpu);
+  throttleDawnPolling(dawnPollMs());
   return gpu;
 }
 

@@ -7,8 +7,8 @@ export function envVar(name: string): string | undefined {
 }
 
 /**
- * The environment variables that change which kernels the WebGPU backend runs (A/B runs and the kernel lab). A
- * benchmark names those that are set, so its report says what it measured (none is a secret, unlike
+ * The environment variables that change which kernels the WebGPU backend runs, or how it waits for them (A/B runs
+ * and the kernel lab). A benchmark names those that are set, so its report says what it measured (none is a secret, unlike
  * SWALLOW_API_KEY, which is not listed).
  */
 export const KERNEL_SWITCHES = [
@@ -25,6 +25,7 @@ export const KERNEL_SWITCHES = [
   "SWALLOW_ATTENTION_PER_ROW",
   "SWALLOW_PER_ROW_HEADS",
   "SWALLOW_LANES_WORKGROUP",
+  "SWALLOW_DAWN_POLL_MS",
 ] as const;
 
 /** "NAME=value" for each kernel switch set in `env` (default: this process's), in KERNEL_SWITCHES order. */

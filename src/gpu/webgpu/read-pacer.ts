@@ -35,8 +35,11 @@ export class ReadPacer {
     private readonly maxAgeMs = 2000,
   ) {}
 
-  /** At submit (host time `now`, ms): when to map this step's read (≤ now: at once). */
-  submitted(key: string, now: number): number {
+  /**
+   * At submit (host time `now`, ms): when to map this step's read (`mapAt`, ≤ now: at once) and the step's predicted
+   * duration (ms; 0 when unknown).
+   */
+  submitted(key: string, now: number): { mapAt: number; predictedMs: number } {
     const alone = this.inFlight.length === 0;
     if (alone) this.runningSince = now;
     // Starts when every step before it is predicted to have completed.
@@ -47,7 +50,7 @@ export class ReadPacer {
     const fresh = (this.recent.get(key) ?? []).filter((sample) => now - sample.at <= this.maxAgeMs);
     const predicted = fresh.length >= this.minSamples ? Math.min(...fresh.map((sample) => sample.duration)) : 0;
     this.inFlight.push(predicted);
-    return alone ? now : start + this.waitShare * predicted;
+    return { mapAt: alone ? now : start + this.waitShare * predicted, predictedMs: predicted };
   }
 
   /** When the step submitted at `submittedAt` completed (host times, ms; steps complete in submission order). */

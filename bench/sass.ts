@@ -1,0 +1,124 @@
+/**
+ * The machine code (SASS) the NVIDIA driver compiled our WGSL into, from its shader disk cache: registers per thread,
+ * the tensor-core and shared-memory instructions, and the instruction mix of each kernel.
+ *
+ *   export __GL_SHADER_DISK_CACHE_PATH=/tmp/nvcache __GL_SHADER_DISK_CACHE_SKIP_CLEANUP=1
+ *   node dist/bench/matmul-lab.js --no-robustness --variants 128x128-sg2x2-rb-x16 --shapes 4096x4096   (any run)
+ *   node dist/bench/sass.js /tmp/nvcache [--out DIR] [--top 12]
+ *
+ * The Vulkan driver (580.159.04 on the H100) keeps compiled pipelines in `<dir>/GLCache/…/*.bin`: a header, then one
+ * zstd frame per entry. An entry that holds GPU code starts "NVDANVVMNVuc"; the little-endian words at 0x4c and 0x50
+ * are the code's size and offset, and the instructions (16 bytes each, sm_90) start 8 bytes after that offset. This
+ * tool splits the frames, decompresses them with the `zstd` program (PATH, or $ZSTD: the device machine has none, so
+ * carry one), cuts out the code and disassembles it with `nvdisasm -b SM90` (CUDA's, on the device machine). Layout
+ * learnt from the files themselves (bench/NOTES.md, session 15); another driver may change it.
+ */
+import { execFileSync } from "node:child_process";
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+
+const ZSTD_MAGIC = [0x28, 0xb5, 0x2f, 0xfd];
+const NVUC_MAGIC = "NVDANVVMNVuc";
+/** Bytes per sm_90 instruction. */
+const INSTRUCTION_BYTES = 16;
+
+/** The zstd frames of a cache file: from each frame's magic to the next one's (a frame may carry trailing bytes). */
+export function splitZstdFrames(data: Uint8Array): Uint8Array[] {
+  const starts: number[] = [];
+  for (let i = 0; i + 4 <= data.length; i++) {
+    if (data[i] === ZSTD_MAGIC[0] && data[i + 1] === ZSTD_MAGIC[1] && data[i + 2] === ZSTD_MAGIC[2] && data[i + 3] === ZSTD_MAGIC[3])
+      starts.push(i);
+  }
+  return starts.map((start, k) => data.subarray(start, starts[k + 1] ?? data.length));
+}
+
+/** The instructions of a decompressed cache entry (whole 16-byte instructions), or null for an entry without GPU code. */
+export function nvucCode(entry: Uint8Array): Uint8Array | null {
+  if (entry.length < 0x54 || new TextDecoder().decode(entry.subarray(0, NVUC_MAGIC.length)) !== NVUC_MAGIC) return null;
+  const view = new DataView(entry.buffer, entry.byteOffset, entry.byteLength);
+  const size = view.getUint32(0x4c, true);
+  const offset = view.getUint32(0x50, true);
+  if (offset + size > entry.length || size <= 8) return null;
+  const code = entry.subarray(offset + 8, offset + size);
+  return code.subarray(0, code.length - (code.length % INSTRUCTION_BYTES));
+}
+
+export interface SassSummary {
+  instructions: number;
+  /** Highest general register named (R0…R254): registers per thread are about one more, rounded up to 8. */
+  maxRegister: number;
+  /** Instruction counts by opcode (with its modifiers, e.g. "HMMA.16816.F32"), largest first. */
+  opcodes: { opcode: string; count: number }[];
+}
+
+/** Counts the instructions of `nvdisasm` text (one per line that starts with an address comment). */
+export function summarizeSass(text: string): SassSummary {
+  const counts = new Map<string, number>();
+  let instructions = 0;
+  let maxRegister = -1;
+  for (const line of text.split("\n")) {
+    const match = /^\s*\/\*[0-9a-f]{4,}\*\/\s+(.*?)\s*;/.exec(line);
+    if (!match) continue;
+    instructions++;
+    // Drop a predicate guard (@P0, @!UP1, @PT …), keep the opcode with its modifiers.
+    const body = match[1].replace(/^@!?U?P[T0-9]+\s+/, "");
+    const opcode = body.split(/\s+/)[0];
+    counts.set(opcode, (counts.get(opcode) ?? 0) + 1);
+    for (const reg of body.matchAll(/\bR(\d+)\b/g)) maxRegister = Math.max(maxRegister, Number(reg[1]));
+  }
+  const opcodes = [...counts]
+    .map(([opcode, count]) => ({ opcode, count }))
+    .sort((a, b) => b.count - a.count || (a.opcode < b.opcode ? -1 : 1));
+  return { instructions, maxRegister, opcodes };
+}
+
+function cacheFiles(dir: string): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) out.push(...cacheFiles(path));
+    else if (name.endsWith(".bin")) out.push(path);
+  }
+  return out;
+}
+
+function main(argv: string[]): void {
+  const [dir, ...rest] = argv;
+  if (!dir) throw new Error("usage: node dist/bench/sass.js CACHE_DIR [--out DIR] [--top N]");
+  let out = "/tmp/sass";
+  let top = 12;
+  for (let i = 0; i < rest.length; i++) {
+    if (rest[i] === "--out") out = rest[++i];
+    else if (rest[i] === "--top") top = Number(rest[++i]);
+    else throw new Error(`unknown argument ${rest[i]}`);
+  }
+  mkdirSync(out, { recursive: true });
+  const zstd = process.env.ZSTD ?? "zstd";
+  let n = 0;
+  console.log("| kernel | instructions | max register | top opcodes |\n| --- | ---: | ---: | --- |");
+  for (const file of cacheFiles(dir)) {
+    for (const frame of splitZstdFrames(readFileSync(file))) {
+      // zstd stops at the trailing bytes with an error after writing the frame: keep what it wrote.
+      let entry: Buffer;
+      try {
+        entry = execFileSync(zstd, ["-d", "-c"], { input: frame, stdio: ["pipe", "pipe", "ignore"], maxBuffer: 1 << 28 });
+      } catch (error) {
+        entry = (error as { stdout?: Buffer }).stdout ?? Buffer.alloc(0);
+      }
+      const code = nvucCode(entry);
+      if (!code) continue;
+      const bin = join(out, `k${n}.bin`);
+      writeFileSync(bin, code);
+      const text = execFileSync("nvdisasm", ["-b", "SM90", bin], { maxBuffer: 1 << 28 }).toString();
+      writeFileSync(join(out, `k${n}.sass`), text);
+      const s = summarizeSass(text);
+      const mix = s.opcodes.slice(0, top).map((o) => `${o.count} ${o.opcode}`);
+      console.log(`| k${n} | ${s.instructions} | R${s.maxRegister} | ${mix.join(", ")} |`);
+      n++;
+    }
+  }
+  if (n === 0) console.log(`no GPU code found under ${dir} (is __GL_SHADER_DISK_CACHE_PATH set for the run?)`);
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) main(process.argv.slice(2));

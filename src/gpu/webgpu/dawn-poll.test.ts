@@ -1,0 +1,72 @@
+import test from "node:test";
+import assert from "node:assert/strict";
+import { promisify } from "node:util";
+import { pollFor, SLOW_POLL_FROM_MS, throttleDawnPolling } from "./dawn-poll.js";
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+test("throttleDawnPolling delays native setImmediate callbacks by the interval and runs JS callbacks at once", async () => {
+  const original = globalThis.setImmediate;
+  const restore = throttleDawnPolling(40);
+  try {
+    const calls: string[] = [];
+    const started = performance.now();
+    let nativeAt = 0;
+    // A bound function is native code, as the Dawn binding's Napi functions are.
+    const native = Array.prototype.push.bind(calls, "native");
+    setImmediate(native);
+    setImmediate(() => calls.push("js"));
+    setImmediate((tag: string) => (nativeAt = tag === "arg" ? performance.now() : -1), "arg");
+    await new Promise<void>((resolve) => original(() => resolve()));
+    assert.deepEqual(calls, ["js"]);
+    assert.ok(nativeAt > 0, "a JS callback gets its arguments and runs at once");
+    await sleep(60);
+    assert.deepEqual(calls, ["js", "native"]);
+    assert.ok(performance.now() - started >= 40);
+    // util.promisify keeps Node's own hook (a promise of the next turn, with its value).
+    assert.equal(await promisify(setImmediate)("value"), "value");
+  } finally {
+    restore();
+  }
+  assert.equal(globalThis.setImmediate, original);
+});
+
+test("throttleDawnPolling with interval 0 leaves setImmediate alone, and installing twice keeps one wrapper", async () => {
+  const original = globalThis.setImmediate;
+  throttleDawnPolling(0)();
+  assert.equal(globalThis.setImmediate, original);
+  throttleDawnPolling(5);
+  const restore = throttleDawnPolling(10);
+  try {
+    assert.notEqual(globalThis.setImmediate, original);
+  } finally {
+    restore();
+  }
+  assert.equal(globalThis.setImmediate, original);
+});
+
+test("pollFor: waits for steps predicted short spin (native callbacks at once), long or unknown ones poll every interval", async () => {
+  const original = globalThis.setImmediate;
+  const restore = throttleDawnPolling(40);
+  const nextTurn = () => new Promise<void>((resolve) => original(() => resolve()));
+  try {
+    const calls: number[] = [];
+    pollFor(SLOW_POLL_FROM_MS - 1);
+    setImmediate(Array.prototype.push.bind(calls, 1));
+    await nextTurn();
+    assert.deepEqual(calls, [1]);
+    pollFor(SLOW_POLL_FROM_MS);
+    setImmediate(Array.prototype.push.bind(calls, 2));
+    await nextTurn();
+    assert.deepEqual(calls, [1]);
+    pollFor(0); // unknown
+    setImmediate(Array.prototype.push.bind(calls, 3));
+    await nextTurn();
+    assert.deepEqual(calls, [1]);
+    await sleep(60);
+    assert.deepEqual(calls, [1, 2, 3]);
+  } finally {
+    pollFor(Infinity);
+    restore();
+  }
+});
