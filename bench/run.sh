@@ -15,15 +15,15 @@ kill $poll
 # decode and a decode step of 256 requests, the serving size (later options win, so the serving levels and the
 # default's batch sizes are dropped here; with --tensor-cores a forward pass takes 2,048 tokens by default, so a
 # 2,048-token prompt is one pass), then on its own run serving at FAST_CONCURRENCY (default 256; "" skips it)
-# with a FAST_KV_CACHE (default 48GB) KV cache and FAST_REQUESTS requests (default twice the concurrency; vLLM's
-# serving benchmark sends 1,000).
+# with a FAST_KV_CACHE (default 48GB) KV cache and FAST_REQUESTS requests (default 1,000, as vLLM's serving
+# benchmark sends: with twice the concurrency, the run's last third was its tail of finishing requests).
 node dist/src/cli/main.js bench --shape llama-3.1-8b --backend webgpu --prefill 512,2048 --prompt 128 --new 256 \
   --json "$@" --tensor-cores --no-robustness --concurrency "" --decode-batch 256 > "$out/bench-fast.json"
 fast_serving=""
 if [ -n "${FAST_CONCURRENCY-256}" ]; then
   node dist/src/cli/main.js bench --shape llama-3.1-8b --backend webgpu --prompt 128 \
     --json "$@" --prefill "" --new 16 --tensor-cores --no-robustness --concurrency "${FAST_CONCURRENCY-256}" --decode-batch "" \
-    --max-num-batched-tokens 2048 --kv-cache-memory-bytes "${FAST_KV_CACHE-48GB}" ${FAST_REQUESTS:+--requests "$FAST_REQUESTS"} \
+    --max-num-batched-tokens 2048 --kv-cache-memory-bytes "${FAST_KV_CACHE-48GB}" --requests "${FAST_REQUESTS:-1000}" \
     > "$out/bench-fast-serving.json"
   fast_serving="$out/bench-fast-serving.json"
 fi

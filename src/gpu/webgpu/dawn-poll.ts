@@ -24,7 +24,7 @@ type Immediate = (callback: (...args: unknown[]) => void, ...args: unknown[]) =>
 /** The default poll interval (ms); SWALLOW_DAWN_POLL_MS overrides it (0: Dawn's own spin, for A/B runs). */
 export const DAWN_POLL_MS = 1;
 
-/** Steps predicted to take at least this long (ms) are polled every interval; shorter or unknown ones spin. */
+/** Steps predicted to take less than this (ms) keep Dawn's spin; longer ones, and those of unknown length, are polled every interval. */
 export const SLOW_POLL_FROM_MS = 10;
 
 const NATIVE = /\{\s*\[native code\]\s*\}\s*$/;
