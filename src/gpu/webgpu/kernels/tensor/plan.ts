@@ -78,7 +78,10 @@ export interface TensorVariant {
    * workgroupUniformLoad (barrier, load, barrier): one barrier fewer per K slice (kernel-lab variant, not measured).
    */
   plainFence?: boolean;
-  /** With prefetch: 2 keeps two K slices in registers ahead of the one being multiplied (kernel-lab variant, not measured). */
+  /**
+   * With prefetch: 2 keeps two K slices in registers ahead of the one being multiplied (kernel-lab variant; the 128×128
+   * tile with it measured within the spread of one slice ahead, end to end on the H100: bench/NOTES.md, session 15).
+   */
   prefetchDepth?: 2;
   /**
    * Kernel-lab timing ablation, wrong results: "fetch" reads no x or W (registers get made-up values), "stage"
@@ -115,10 +118,6 @@ export const TENSOR_VARIANTS: readonly TensorVariant[] = [
   // Kernel-lab variants of the prefetching 128×128 tile (not tile classes; bench/NOTES.md, session 9).
   { name: "128x128-sg2x2-rb-pf-x16", ...PREFETCHING_128, plainFence: true },
   { name: "128x128-sg2x2-rb2-x16", ...PREFETCHING_128, prefetchDepth: 2 },
-  // 128×128 tiles of 8 and 16 subgroups (16 / 32 warps per SM at two workgroups; fewer accumulators each): kernel
-  // lab, unmeasured since the 16-byte alignment fix of session 11 (bench/NOTES.md, session 14).
-  { name: "128x128-sg4x2-rb2-x16", ...PREFETCHING_128, sgRows: 4, tileM: 2, prefetchDepth: 2 },
-  { name: "128x128-sg4x4-rb-x16", ...PREFETCHING_128, sgRows: 4, sgCols: 4, tileM: 2, tileN: 2 },
   // Skinny tile classes (one row of subgroups) for decode batches of 8–64 rows (bench/NOTES.md, session 13).
   { name: "16x128-sg1x4-k64-rb2-x16", ...SKINNY, prefetchDepth: 2 },
   { name: "32x128-sg1x4-k64-rb-x16", ...SKINNY, tileM: 2 },
