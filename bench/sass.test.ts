@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { nvucCode, splitZstdFrames, summarizeSass } from "./sass.js";
+import { busiestLoop, countPrefix, nvucCode, splitZstdFrames, summarizeSass } from "./sass.js";
 
 // A decompressed entry of the NVIDIA driver's shader cache (580.159.04, H100), as the driver wrote it: the code of one
 // of the GEMM lab's small kernels. nvdisasm read its code as 71 instructions (bench/NOTES.md, session 15); the first
@@ -47,4 +47,38 @@ test("summarizeSass counts nvdisasm's instructions by opcode, skipping guards, a
     { opcode: "HMMA.16816.F32", count: 1 },
     { opcode: "LDG.E.128.CONSTANT", count: 1 },
   ]);
+});
+
+test("summarizeSass finds loops by their backward branches, and busiestLoop the one with the most HMMA", () => {
+  // The shape of nvdisasm's listing: a loop closed by a guarded backward branch, another without HMMA, and the
+  // branch-to-itself every kernel ends with (not a loop).
+  const text = [
+    "        /*0000*/                   S2R R13, SR_TID.X ;",
+    "        /*0010*/                   LDSM.16.M88.4 R148, [R164+0x2820] ;",
+    "        /*0020*/                   HMMA.16816.F32 R4, R148.reuse, R144, R4 ;",
+    "        /*0030*/                   STS.64 [R132+0x2820], R152 ;",
+    "        /*0040*/                   BAR.SYNC 0x0 ;",
+    "        /*0050*/              @!P0 BRA 0x10 ;",
+    "        /*0060*/                   IADD3 R1, R1, 0x1, RZ ;",
+    "        /*0070*/                   IADD3 R2, R2, 0x1, RZ ;",
+    "        /*0080*/               @P1 BRA 0x60 ;",
+    "        /*0090*/                   EXIT ;",
+    "        /*00a0*/                   BRA 0xa0;",
+  ].join("\n");
+  const { loops, instructions } = summarizeSass(text);
+  assert.equal(instructions, 11);
+  assert.deepEqual(
+    loops.map((l) => [l.from, l.to, l.instructions]),
+    [
+      [0x10, 0x50, 5],
+      [0x60, 0x80, 3],
+    ],
+  );
+  const busiest = busiestLoop(loops);
+  assert.equal(busiest?.from, 0x10);
+  assert.deepEqual(
+    ["HMMA", "LDSM", "STS", "BAR", "IADD3"].map((prefix) => countPrefix(busiest!, prefix)),
+    [1, 1, 1, 1, 0],
+  );
+  assert.equal(busiestLoop([]), null);
 });

@@ -44,33 +44,81 @@ export function nvucCode(entry: Uint8Array): Uint8Array | null {
   return code.subarray(0, code.length - (code.length % INSTRUCTION_BYTES));
 }
 
+/** A loop: the instructions from a backward branch's target to the branch, with their opcode counts. */
+export interface SassLoop {
+  /** Addresses (bytes) of its first instruction and of the backward branch. */
+  from: number;
+  to: number;
+  instructions: number;
+  opcodes: Map<string, number>;
+}
+
 export interface SassSummary {
   instructions: number;
+  /** Every loop (backward branch), in address order. */
+  loops: SassLoop[];
   /** Highest general register named (R0…R254): registers per thread are about one more, rounded up to 8. */
   maxRegister: number;
   /** Instruction counts by opcode (with its modifiers, e.g. "HMMA.16816.F32"), largest first. */
   opcodes: { opcode: string; count: number }[];
 }
 
-/** Counts the instructions of `nvdisasm` text (one per line that starts with an address comment). */
+/** Counts the instructions of `nvdisasm` text (one per line that starts with an address comment) and finds its loops. */
 export function summarizeSass(text: string): SassSummary {
   const counts = new Map<string, number>();
-  let instructions = 0;
+  const listing: { address: number; opcode: string; body: string }[] = [];
   let maxRegister = -1;
   for (const line of text.split("\n")) {
-    const match = /^\s*\/\*[0-9a-f]{4,}\*\/\s+(.*?)\s*;/.exec(line);
+    const match = /^\s*\/\*([0-9a-f]{4,})\*\/\s+(.*?)\s*;/.exec(line);
     if (!match) continue;
-    instructions++;
     // Drop a predicate guard (@P0, @!UP1, @PT …), keep the opcode with its modifiers.
-    const body = match[1].replace(/^@!?U?P[T0-9]+\s+/, "");
+    const body = match[2].replace(/^@!?U?P[T0-9]+\s+/, "");
     const opcode = body.split(/\s+/)[0];
+    listing.push({ address: parseInt(match[1], 16), opcode, body });
     counts.set(opcode, (counts.get(opcode) ?? 0) + 1);
     for (const reg of body.matchAll(/\bR(\d+)\b/g)) maxRegister = Math.max(maxRegister, Number(reg[1]));
+  }
+  const loops: SassLoop[] = [];
+  for (const { address, opcode, body } of listing) {
+    const target = /^BRA\s+0x([0-9a-f]+)/.exec(body);
+    if (opcode !== "BRA" || !target || parseInt(target[1], 16) >= address) continue;
+    const from = parseInt(target[1], 16);
+    const opcodes = new Map<string, number>();
+    let instructions = 0;
+    for (const i of listing) {
+      if (i.address < from || i.address > address) continue;
+      instructions++;
+      opcodes.set(i.opcode, (opcodes.get(i.opcode) ?? 0) + 1);
+    }
+    loops.push({ from, to: address, instructions, opcodes });
   }
   const opcodes = [...counts]
     .map(([opcode, count]) => ({ opcode, count }))
     .sort((a, b) => b.count - a.count || (a.opcode < b.opcode ? -1 : 1));
-  return { instructions, maxRegister, opcodes };
+  return { instructions: listing.length, loops, maxRegister, opcodes };
+}
+
+/** How many of a loop's instructions have an opcode starting with `prefix` ("STS" counts STS.64 and STS.128). */
+export function countPrefix(loop: SassLoop, prefix: string): number {
+  let n = 0;
+  for (const [opcode, count] of loop.opcodes) if (opcode.startsWith(prefix)) n += count;
+  return n;
+}
+
+/** The loop with the most HMMA instructions (a GEMM's K loop), the longest among equals; null without loops. */
+export function busiestLoop(loops: readonly SassLoop[]): SassLoop | null {
+  let best: SassLoop | null = null;
+  for (const loop of loops) {
+    const more = best === null ? 1 : countPrefix(loop, "HMMA") - countPrefix(best, "HMMA") || loop.instructions - best.instructions;
+    if (more > 0) best = loop;
+  }
+  return best;
+}
+
+function describeLoop(loop: SassLoop | null): string {
+  if (!loop) return "no loop";
+  const parts = ["HMMA", "LDSM", "STS", "LDG", "BAR"].map((prefix) => countPrefix(loop, prefix));
+  return `${loop.instructions} (${parts.join(", ")}) at 0x${loop.from.toString(16)}–0x${loop.to.toString(16)}`;
 }
 
 function cacheFiles(dir: string): string[] {
@@ -96,7 +144,8 @@ function main(argv: string[]): void {
   mkdirSync(out, { recursive: true });
   const zstd = process.env.ZSTD ?? "zstd";
   let n = 0;
-  console.log("| kernel | instructions | max register | top opcodes |\n| --- | ---: | ---: | --- |");
+  console.log("| kernel | instructions | max register | top opcodes | loop with the most HMMA: instructions (HMMA, LDSM, STS, LDG, BAR) |");
+  console.log("| --- | ---: | ---: | --- | --- |");
   for (const file of cacheFiles(dir)) {
     for (const frame of splitZstdFrames(readFileSync(file))) {
       // zstd stops at the trailing bytes with an error after writing the frame: keep what it wrote.
@@ -114,7 +163,7 @@ function main(argv: string[]): void {
       writeFileSync(join(out, `k${n}.sass`), text);
       const s = summarizeSass(text);
       const mix = s.opcodes.slice(0, top).map((o) => `${o.count} ${o.opcode}`);
-      console.log(`| k${n} | ${s.instructions} | R${s.maxRegister} | ${mix.join(", ")} |`);
+      console.log(`| k${n} | ${s.instructions} | R${s.maxRegister} | ${mix.join(", ")} | ${describeLoop(busiestLoop(s.loops))} |`);
       n++;
     }
   }
