@@ -2,9 +2,11 @@
  * The machine code (SASS) the NVIDIA driver compiled our WGSL into, from its shader disk cache: registers per thread,
  * the tensor-core and shared-memory instructions, and the instruction mix of each kernel.
  *
+ *   here, once:   mkdir -p .tools && cp /usr/bin/zstd /lib/x86_64-linux-gnu/{liblz4.so.1,liblzma.so.5,libz.so.1} .tools/
+ *   on the device (carry .tools, which git ignores):
  *   export __GL_SHADER_DISK_CACHE_PATH=/tmp/nvcache __GL_SHADER_DISK_CACHE_SKIP_CLEANUP=1
  *   node dist/bench/matmul-lab.js --no-robustness --variants 128x128-sg2x2-rb-x16 --shapes 4096x4096   (any run)
- *   node dist/bench/sass.js /tmp/nvcache [--out DIR] [--top 12]
+ *   ZSTD=.tools/zstd LD_LIBRARY_PATH=.tools node dist/bench/sass.js /tmp/nvcache [--out DIR] [--top 12]
  *
  * The Vulkan driver (580.159.04 on the H100) keeps compiled pipelines in `<dir>/GLCache/…/*.bin`: a header, then one
  * zstd frame per entry. An entry that holds GPU code starts "NVDANVVMNVuc"; the little-endian words at 0x4c and 0x50
