@@ -1,7 +1,7 @@
 import test from "node:test";
 import assert from "node:assert/strict";
 import { promisify } from "node:util";
-import { pollFor, SLOW_POLL_FROM_MS, throttleDawnPolling } from "./dawn-poll.js";
+import { DAWN_POLL_MS, dawnPollMs, pollFor, SLOW_POLL_FROM_MS, throttleDawnPolling } from "./dawn-poll.js";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -68,5 +68,24 @@ test("pollFor: waits for steps predicted short spin (native callbacks at once), 
   } finally {
     pollFor(Infinity);
     restore();
+  }
+});
+
+test("dawnPollMs reads SWALLOW_DAWN_POLL_MS: unset or empty gives the default, a bad value a one-line error", () => {
+  const saved = process.env.SWALLOW_DAWN_POLL_MS;
+  try {
+    delete process.env.SWALLOW_DAWN_POLL_MS;
+    assert.equal(dawnPollMs(), DAWN_POLL_MS);
+    process.env.SWALLOW_DAWN_POLL_MS = "";
+    assert.equal(dawnPollMs(), DAWN_POLL_MS);
+    process.env.SWALLOW_DAWN_POLL_MS = "0";
+    assert.equal(dawnPollMs(), 0);
+    process.env.SWALLOW_DAWN_POLL_MS = "2.5";
+    assert.equal(dawnPollMs(), 2.5);
+    process.env.SWALLOW_DAWN_POLL_MS = "fast";
+    assert.throws(() => dawnPollMs(), /SWALLOW_DAWN_POLL_MS must be a number of milliseconds ≥ 0, got "fast"/);
+  } finally {
+    if (saved === undefined) delete process.env.SWALLOW_DAWN_POLL_MS;
+    else process.env.SWALLOW_DAWN_POLL_MS = saved;
   }
 });

@@ -19,10 +19,22 @@
  * this project passes arrow functions. Node only (browsers have no setImmediate and poll on their own).
  */
 
+import { SwallowError } from "../../errors.js";
+import { envVar } from "./env.js";
+
 type Immediate = (callback: (...args: unknown[]) => void, ...args: unknown[]) => unknown;
 
 /** The default poll interval (ms); SWALLOW_DAWN_POLL_MS overrides it (0: Dawn's own spin, for A/B runs). */
 export const DAWN_POLL_MS = 1;
+
+/** The poll interval (ms): SWALLOW_DAWN_POLL_MS, else DAWN_POLL_MS; 0 keeps Dawn's own spin. */
+export function dawnPollMs(): number {
+  const value = envVar("SWALLOW_DAWN_POLL_MS");
+  if (value === undefined || value === "") return DAWN_POLL_MS;
+  const ms = Number(value);
+  if (!Number.isFinite(ms) || ms < 0) throw new SwallowError(`SWALLOW_DAWN_POLL_MS must be a number of milliseconds ≥ 0, got "${value}"`);
+  return ms;
+}
 
 /** Steps predicted to take less than this (ms) keep Dawn's spin; longer ones, and those of unknown length, are polled every interval. */
 export const SLOW_POLL_FROM_MS = 10;

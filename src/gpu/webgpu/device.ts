@@ -1,6 +1,6 @@
 /// <reference types="@webgpu/types" />
 import { SwallowError } from "../../errors.js";
-import { DAWN_POLL_MS, throttleDawnPolling } from "./dawn-poll.js";
+import { dawnPollMs, throttleDawnPolling } from "./dawn-poll.js";
 import { envVar } from "./env.js";
 import type { SubgroupMatrixConfig } from "./kernels/tensor/plan.js";
 
@@ -109,15 +109,6 @@ function dawnToggles(options: WebGpuOptions): string[] {
   const off = envVar("SWALLOW_DAWN_DISABLE");
   if (off) toggles.push(`disable-dawn-features=${off}`);
   return toggles;
-}
-
-/** Dawn's poll interval in Node (dawn-poll.ts): SWALLOW_DAWN_POLL_MS, else DAWN_POLL_MS; 0 keeps Dawn's own spin. */
-function dawnPollMs(): number {
-  const value = envVar("SWALLOW_DAWN_POLL_MS");
-  if (value === undefined || value === "") return DAWN_POLL_MS;
-  const ms = Number(value);
-  if (!Number.isFinite(ms) || ms < 0) throw new SwallowError(`SWALLOW_DAWN_POLL_MS must be a number of milliseconds ≥ 0, got "${value}"`);
-  return ms;
 }
 
 async function gpuEntryPoint(options: WebGpuOptions): Promise<GPU> {
