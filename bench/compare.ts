@@ -4,7 +4,7 @@
  *
  *   node dist/bench/compare.js OURS.json TORCH.json MEMORY.csv [FAST.json [FAST-SERVING.json]]
  *
- * FAST.json: the same engine with `--tensor-cores --no-robustness` (prefill, batch-1 decode), its own column;
+ * FAST.json: the same engine with `--no-robustness` (prefill, batch-1 decode), its own column;
  * FAST-SERVING.json: that configuration serving at high concurrency, its own serving rows.
  */
 import { readFileSync } from "node:fs";
@@ -109,13 +109,13 @@ const otherTitles = new Set([fast, fastServing].flatMap((report) => (report && r
 for (const title of otherTitles) console.log(`also: ${title}`);
 console.log(`copy bandwidth ${torch.copy_gb_s} GB/s → decode ceiling ${torch.ceiling_tok_s} tok/s (weight bytes per token ÷ bandwidth)\n`);
 console.log(
-  `| measurement | swallow (WebGPU, default)${fast ? " | swallow --tensor-cores --no-robustness" : ""} | transformers generate | torch.compile static-cache loop |`,
+  `| measurement | swallow (WebGPU, default)${fast ? " | swallow --no-robustness" : ""} | transformers generate | torch.compile static-cache loop |`,
 );
 console.log(`|---|---:|${fast ? "---:|" : ""}---:|---:|`);
 for (const row of columns) console.log(`| ${row.join(" | ")} |`);
 const servingRows = [
   ...ours.serving.map((s) => ({ config: "default", ...s })),
-  ...(fastServing?.serving ?? []).map((s) => ({ config: "--tensor-cores --no-robustness", ...s })),
+  ...(fastServing?.serving ?? []).map((s) => ({ config: "--no-robustness", ...s })),
 ];
 if (servingRows.length > 0) {
   console.log("\n| configuration | concurrency | output tok/s | TTFT p50 / p99 ms | TPOT p50 / p99 ms |\n|---|---:|---:|---:|---:|");

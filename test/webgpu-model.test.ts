@@ -134,6 +134,28 @@ test("--backend webgpu opens the adapter; auto keeps software adapters off", { s
   await auto.dispose();
 });
 
+test('batchInvariant "auto": tensor cores only where the device has them and they pass the start-up check', { skip }, async () => {
+  const auto = await WebGpuBackend.create({ batchInvariant: "auto" });
+  try {
+    if (auto.tensorLayout) {
+      // A GPU with subgroup matrices (the H100): the check runs and passes.
+      assert.equal(auto.tensorCoreCheck, "passed");
+      assert.equal(auto.batchInvariant, false);
+      assert.match(auto.describe(), /, tensor cores/);
+    } else {
+      // lavapipe: no configuration, the batch-invariant kernels, and the log line says why.
+      assert.equal(auto.tensorCoreCheck, "the device has no f16 subgroup-matrix configuration");
+      assert.equal(auto.batchInvariant, true);
+      assert.match(auto.describe(), /, batch-invariant kernels \(no tensor cores: the device has no f16 subgroup-matrix configuration\)/);
+    }
+  } finally {
+    await auto.dispose();
+  }
+  // The library default stays batch-invariant with no check.
+  assert.equal(gpu.batchInvariant, true);
+  assert.equal(gpu.tensorCoreCheck, null);
+});
+
 // Last in this file: every kernel the tests above compiled, checked for compiler messages. Dawn prints a shader's
 // warnings on stdout, where they would corrupt the CLI's machine-readable output (generate --json, score).
 test("no kernel compiled by these tests gave a compiler warning", { skip }, async () => {

@@ -33,8 +33,10 @@ export const modelFlags = {
   model: { type: "string" },
   backend: { type: "string" },
   "max-model-len": { type: "string" },
-  /** WebGPU: tensor-core matmuls for long prompts and large batches (see BackendChoice.tensorCores). */
+  /** WebGPU: tensor-core matmuls without the start-up check (see BackendChoice.tensorCores; default: checked, where the GPU has them). */
   "tensor-cores": { type: "boolean" },
+  /** WebGPU: batch-invariant kernels only (BackendChoice.tensorCores false). */
+  "batch-invariant": { type: "boolean" },
   /** WebGPU in Node: no bounds clamping on buffer access (see BackendChoice.robustness). */
   "no-robustness": { type: "boolean" },
 } as const;
@@ -42,10 +44,17 @@ export const modelFlags = {
 /** The backend flags of modelFlags. */
 export interface BackendFlags {
   "tensor-cores"?: boolean;
+  "batch-invariant"?: boolean;
   "no-robustness"?: boolean;
 }
 
 /** createBackend's choice from the backend flags. */
 export function backendChoice(values: BackendFlags): BackendChoice {
-  return { tensorCores: values["tensor-cores"], robustness: values["no-robustness"] !== true };
+  if (values["tensor-cores"] && values["batch-invariant"]) {
+    throw new SwallowError(
+      "--tensor-cores and --batch-invariant contradict each other: pass one (tensor cores are the default where the GPU has them)",
+    );
+  }
+  const tensorCores = values["batch-invariant"] ? false : values["tensor-cores"] ? true : undefined;
+  return { tensorCores, robustness: values["no-robustness"] !== true };
 }

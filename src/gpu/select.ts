@@ -37,9 +37,11 @@ async function findAdapter(
  */
 export interface BackendChoice {
   /**
-   * WebGPU: tensor-core (subgroup-matrix) matmuls for batches of 8+ tokens where the GPU has them — much faster
-   * prefill and batched decoding, but a request's logits then depend slightly on what shares its batch.
-   * Default false: batch-invariant kernels.
+   * WebGPU: tensor-core (subgroup-matrix) matmuls for batches of 8+ tokens — much faster prefill and batched
+   * decoding, but a request's logits then depend slightly on what shares its batch (as in vLLM by default).
+   * Default (undefined): used where the GPU has them and they pass a start-up check against the reference
+   * (WebGpuBackendOptions.batchInvariant "auto"); true: used without the check; false: batch-invariant kernels
+   * (`--batch-invariant`, vLLM's VLLM_BATCH_INVARIANT).
    */
   tensorCores?: boolean;
   /**
@@ -65,7 +67,11 @@ export async function createBackend(
   const adapter = found.adapter;
   if (name === "webgpu" && !found.adapter) throw found.error;
   if (adapter && (name === "webgpu" || !adapter.report.isSoftware)) {
-    const backend = await WebGpuBackend.create({ adapter, batchInvariant: !choice.tensorCores, disableRobustness });
+    const backend = await WebGpuBackend.create({
+      adapter,
+      batchInvariant: choice.tensorCores === undefined ? "auto" : !choice.tensorCores,
+      disableRobustness,
+    });
     log(`backend: webgpu on ${backend.describe()}`);
     return backend;
   }

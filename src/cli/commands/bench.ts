@@ -3,6 +3,7 @@ import { formatBench, runBench as measure, type StepProfiler } from "../../bench
 import { MODEL_SHAPES, SyntheticWeights, syntheticTokenizer } from "../../bench/synthetic.js";
 import { LanguageModel } from "../../engine/language-model.js";
 import { createBackend, parseBackendName } from "../../gpu/select.js";
+import { WebGpuBackend } from "../../gpu/webgpu/backend.js";
 import { expectedLlamaTensors } from "../../model/checkpoint.js";
 import { byteSizeFlag, numberFlag, parseCommandArgs } from "../args.js";
 import { info, writeLine } from "../io.js";
@@ -16,19 +17,19 @@ const HELP = `usage: swallow bench [--model DIR|ORG/NAME | --shape ${Object.keys
                      [--backend cpu|webgpu|auto] [--prefill 512,2048] [--prompt 128] [--new 256]
                      [--decode-batch 8,32] [--concurrency 1,8,32] [--requests N] [--max-num-batched-tokens N]
                      [--kv-cache-memory-bytes SIZE] [--max-model-len N] [--temperature 0] [--top-p 1]
-                     [--tensor-cores] [--no-robustness] [--profile] [--json]
+                     [--batch-invariant] [--no-robustness] [--profile] [--json]
 
 Measures this machine's speed through the engine (like llama-bench): prefill tokens/s (time to first token)
 for each --prefill length, decode tokens/s at batch 1 (--prompt tokens, then --new tokens) and, with
 --decode-batch, at larger batches of equal requests decoding together, and, with
 --concurrency, output tokens/s and TTFT/TPOT percentiles at each level over a ShareGPT-like length mix
 (--requests: requests per level, default twice the level and at least 8; vLLM's serving benchmark sends 1,000;
---max-num-batched-tokens: tokens per forward pass, default 512 or 2048 with --tensor-cores; --kv-cache-memory-bytes:
+--max-num-batched-tokens: tokens per forward pass, default 2048 on tensor cores, else 512; --kv-cache-memory-bytes:
 the KV cache's size; both as \`swallow serve\`). A prompt longer than a forward pass is prefilled in chunks.
 --shape runs random bf16 weights of a real model's shapes (no download; --layers keeps the first N layers).
 Prompts are random token ids; every request runs to its full length. --temperature and --top-p set the sampling
-of the --decode-batch and --concurrency requests (default greedy; e.g. the model card's 0.6 and 0.9). --tensor-cores (WebGPU) uses subgroup-matrix
-matmuls for batches of 8+ tokens where the GPU has them: faster prefill, but outputs depend slightly on batching.
+of the --decode-batch and --concurrency requests (default greedy; e.g. the model card's 0.6 and 0.9). WebGPU takes the tensor
+cores where the GPU has them (as \`swallow serve\`): --batch-invariant measures the batch-invariant kernels instead.
 --no-robustness (WebGPU in Node) drops Dawn's bounds clamping on buffer access (as \`swallow serve\`).
 --profile (WebGPU) also times the batch-1 decode steps and the serving runs' steps on the GPU: time per step, the GPU's
 idle time between steps, and the share of a serving run the GPU was busy.`;
@@ -108,8 +109,12 @@ export async function runBench(argv: string[]): Promise<void> {
   }
   // The flags and environment switches that change which kernels run, and the forward-pass size (its default depends
   // on the backend), so a saved report says what it measured.
+  const used = model.runner.backend;
   const modes = [
+    // What the default resolved to on this device (tensor cores where they passed the start-up check).
+    used instanceof WebGpuBackend ? (used.batchInvariant ? "batch-invariant" : used.tensorLayout ? "tensor cores" : "") : "",
     values["tensor-cores"] ? "--tensor-cores" : "",
+    values["batch-invariant"] ? "--batch-invariant" : "",
     values["no-robustness"] ? "--no-robustness" : "",
     ...kernelSwitchesSet(),
     `--max-num-batched-tokens ${model.runner.maxBatchTokens}`,

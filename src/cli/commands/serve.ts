@@ -9,7 +9,7 @@ import { warmUp } from "../../engine/warm-up.js";
 const HELP = `usage: swallow serve [--model DIR|ORG/NAME] [--host 127.0.0.1] [--port 8000] [--api-key KEY]
                      [--served-model-name NAME] [--backend cpu|webgpu|auto] [--max-num-seqs N]
                      [--max-num-batched-tokens N] [--max-model-len N] [--kv-cache-memory-bytes SIZE]
-                     [--max-body-bytes N] [--cors] [--tensor-cores] [--no-robustness]
+                     [--max-body-bytes N] [--cors] [--batch-invariant] [--no-robustness]
 
 An OpenAI-compatible server (vLLM's API): POST /v1/chat/completions and /v1/completions (streaming with
 "stream": true), GET /v1/models, /health, /metrics (Prometheus), POST /tokenize and /detokenize (vLLM's), and a
@@ -19,16 +19,16 @@ variant the server will meet (forward passes at each batch size where the kernel
 --api-key (or SWALLOW_API_KEY) makes every /v1 route, /tokenize and /detokenize require "Authorization: Bearer KEY".
 --served-model-name is the name clients pass as "model" (default: the --model argument).
 --max-num-seqs caps requests decoded together (default 64); more wait in a queue (429 when it is full).
---max-num-batched-tokens caps the tokens of one forward pass, decode tokens plus prefill chunks (default 512, 2048
-with --tensor-cores on a GPU that has them): larger prefills faster between decode steps, smaller keeps the time per
-output token even.
+--max-num-batched-tokens caps the tokens of one forward pass, decode tokens plus prefill chunks (default 2048 on
+tensor cores, else 512): larger prefills faster between decode steps, smaller keeps the time per output token even.
 --kv-cache-memory-bytes sets the KV cache's size (vLLM's flag; e.g. 40GB or 37.25GiB). WebGPU cannot tell how much
 memory the GPU has, so by default the cache holds --max-model-len × --max-num-seqs tokens, at most 131,072; a
 larger one keeps more requests running at once.
 --cors adds Access-Control-Allow-Origin: * so pages on other origins can call the API.
---tensor-cores (WebGPU) uses subgroup-matrix matmuls for batches of 8+ tokens where the GPU has them: much faster
-prefill and batched decoding; without it kernels are batch-invariant (a request's output never depends on
-what else is being served).
+WebGPU runs batches of 8+ tokens on the GPU's tensor cores (subgroup matrices) where it has them and they pass a
+start-up check against the reference: much faster prefill and batched decoding, but a request's output then depends
+slightly on what else is being served (as in vLLM). --batch-invariant keeps kernels whose results never depend on
+the batch (vLLM's VLLM_BATCH_INVARIANT; prefill ~15× slower on an H100); --tensor-cores skips the check.
 --no-robustness (WebGPU in Node) drops the bounds clamping Dawn adds to every buffer access, as native engines run:
 faster kernels (the tensor-core matmuls most), trusting ours to stay in bounds (the tests run both ways).
 Ctrl-C (SIGINT) or SIGTERM stops taking requests, lets running ones finish for 10 s, then cancels them.`;

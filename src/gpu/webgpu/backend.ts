@@ -39,6 +39,7 @@ import { tensorCoreLayouts, tensorCoreSetup } from "./kernels/tensor/setup.js";
 import { matmulTensorParts, tensorStorageBuffers } from "./kernels/matmul-tensor.js";
 import { probeMajornessSyntax } from "./kernels/tensor/majorness-probe.js";
 import { probeConsecutiveSubgroups } from "./kernels/subgroup-layout-probe.js";
+import { tensorCoreSelfCheck } from "./kernels/tensor/self-check.js";
 import {
   layoutForShape,
   tensorIneligibility,
@@ -77,9 +78,11 @@ export interface WebGpuBackendOptions extends WebGpuOptions {
    * Default true: "auto" runs the GEMV kernel for every batch size, so a row's result never depends on what
    * else is in the batch (kernels/matmul.ts). false: "auto" takes the tensor-core kernel for
    * T ≥ TENSOR_MIN_TOKENS rows when the device has an f16→f32 subgroup-matrix configuration and the weight
-   * is bf16/f16 with K a multiple of 8 (prefill speed; results then depend on the batch's size).
+   * is bf16/f16 with K a multiple of 8 (prefill speed; results then depend on the batch's size). "auto": false
+   * where the device has such a configuration and its products pass a start-up check against the reference
+   * (tensor/self-check.ts), else true (`tensorCoreCheck` says which and why).
    */
-  batchInvariant?: boolean;
+  batchInvariant?: boolean | "auto";
   /** GPU timing of steps with timestamp queries (see `setProfile`); default off. */
   profile?: ProfileMode;
   /** Largest weight buffer in bytes (default: the storage-binding limit); tests lower it to exercise row bands. */
@@ -176,6 +179,11 @@ export class WebGpuBackend implements Backend {
   private readonly tensorSetup: TensorCoreSetup | null;
   /** See WebGpuBackendOptions.batchInvariant. */
   batchInvariant: boolean;
+  /**
+   * With batchInvariant "auto": "passed" when the tensor cores passed the start-up check, else why they are not used
+   * (no subgroup matrices, or the check's failure); null when the option was a boolean.
+   */
+  tensorCoreCheck: string | null = null;
   /** The tensor-core kernel's layout on this device, or null when the device has no usable subgroup matrices. */
   readonly tensorLayout: TensorLayout | null;
   /** The tile classes a tensor-core matmul picks from by its shape (layoutForShape), largest first. */
@@ -213,7 +221,7 @@ export class WebGpuBackend implements Backend {
     }
     this.kvDtype = options.kvDtype ?? (gpu.features.shaderF16 ? "f16" : "f32");
     this.matmulPath = options.matmulPath ?? "auto";
-    this.batchInvariant = options.batchInvariant ?? true;
+    this.batchInvariant = options.batchInvariant !== false; // "auto" starts invariant; create() runs the check
     // Without robustness the variants take a row padding the H100 loads correctly there (tensor/plan.ts).
     this.robust = !robustnessDisabled(options);
     this.tensorLayouts = tensorCoreLayouts(gpu, majorness, this.robust);
@@ -244,13 +252,35 @@ export class WebGpuBackend implements Backend {
   /** Opens the default adapter (or `options.adapter`) and a device on it; SwallowError when there is none. */
   static async create(options: WebGpuBackendOptions = {}): Promise<WebGpuBackend> {
     const gpu = options.adapter ? await requestWebGpuDevice(options.adapter) : await openWebGpu(options);
-    // Tensor cores requested (not batch-invariant): probe once for Dawn's current matrix load/store syntax, whose
-    // older form makes Dawn print deprecation warnings on stdout. Default runs keep the older, first-validated form.
-    const setup = options.batchInvariant === false ? tensorCoreSetup(gpu) : null;
+    // Tensor cores requested or possible (not batch-invariant): probe once for Dawn's current matrix load/store syntax,
+    // whose older form makes Dawn print deprecation warnings on stdout. Batch-invariant runs keep the older form.
+    const mode = options.batchInvariant ?? true;
+    const setup = mode !== true ? tensorCoreSetup(gpu) : null;
     const majorness = setup ? await probeMajornessSyntax(gpu.device, setup.config, setup.subgroupSize) : "argument";
     // The per-row attention's lanes design needs groups of 8 consecutive invocations inside one subgroup.
     const consecutiveSubgroups = await probeConsecutiveSubgroups(gpu.device, GROUP_LANES);
-    return new WebGpuBackend(gpu, options, majorness, consecutiveSubgroups);
+    const backend = new WebGpuBackend(gpu, options, majorness, consecutiveSubgroups);
+    if (mode === "auto") await backend.checkTensorCores();
+    return backend;
+  }
+
+  /** batchInvariant "auto": tensor cores where the device has them and they pass tensorCoreSelfCheck. */
+  private async checkTensorCores(): Promise<void> {
+    if (!this.tensorLayout) {
+      this.tensorCoreCheck = "the device has no f16 subgroup-matrix configuration";
+      return;
+    }
+    this.matmulPath = "tensor";
+    let failure: string | null;
+    try {
+      failure = await tensorCoreSelfCheck(this);
+    } catch (error) {
+      failure = `a tensor-core product failed: ${(error instanceof Error ? error.message : String(error)).split("\n")[0]}`;
+    } finally {
+      this.matmulPath = "auto";
+    }
+    this.batchInvariant = failure !== null;
+    this.tensorCoreCheck = failure ?? "passed";
   }
 
   /** Kernels compiled since the last call and their compiler warnings (which Dawn also prints on stdout). */
@@ -260,7 +290,12 @@ export class WebGpuBackend implements Backend {
 
   /** "llvmpipe … (software, shader-f16, subgroups), KV cache f16". */
   describe(): string {
-    return `${describeDevice(this.gpu)}, KV cache ${this.kvDtype}${this.robust ? "" : ", robustness off"}`;
+    const kernels = this.batchInvariant
+      ? `batch-invariant kernels${this.tensorCoreCheck && this.tensorCoreCheck !== "passed" ? ` (no tensor cores: ${this.tensorCoreCheck})` : ""}`
+      : this.tensorLayout
+        ? "tensor cores"
+        : "not batch-invariant";
+    return `${describeDevice(this.gpu)}, KV cache ${this.kvDtype}, ${kernels}${this.robust ? "" : ", robustness off"}`;
   }
 
   async uploadWeight(name: string, tensor: HostTensor): Promise<Weight> {
