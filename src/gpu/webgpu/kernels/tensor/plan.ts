@@ -239,22 +239,18 @@ export function layoutVariant(variant: TensorVariant, setup: TensorCoreSetup): T
 }
 
 /**
- * The tile classes the backend picks from per matmul, largest first. Measured on the H100 (bench/NOTES.md,
- * 2026-11-27): the 128×256 tile is fastest once there are enough tiles (≈95–100 TFLOP/s at 2048 tokens), the
- * 128×128 one at 256 tokens for K = 14336, the 64×128 one at ≤ 256 tokens for 4096 × 4096.
- */
-export const TENSOR_TILE_CLASSES: readonly string[] = ["128x256-sg2x4-rb-x16", "128x128-sg2x2-db-x16", "64x128-sg2x2-db-x16"];
-
-/**
- * The tile classes without robustness (each at UNCLAMPED_PAD): 128×128 tiles of four subgroups (two or more
- * workgroups per SM) that fetch the next K slice into registers before multiplying the staged one. Measured
+ * The tile classes the backend picks from per matmul (each at UNCLAMPED_PAD without robustness): 128×128 tiles of
+ * four subgroups (two or more workgroups per SM) that fetch the next K slice into registers before multiplying the
+ * staged one. With robustness too since session 16 (bench/NOTES.md; H100, ms per decode step, the robust list of
+ * sessions 4–15 → this one: 8 rows 26.98 → 17.11, 32 rows 27.66 → 18.40, 128 rows 30.59 → 29.63, 256 rows 53.85 →
+ * 51.64; prefill 2,048 6,164 → 6,376 tok/s). Without robustness: Measured
  * on the H100 in one call (bench/NOTES.md, session 9; TFLOP/s q·o / k·v / gate·up / down), against the same
  * tile without the prefetch (session 8's class): T = 256 109 / 60 / 113 / 127 against 97 / 55 / 103 / 118,
  * T = 2048 138 / 112 / 141 / 140 against 134 / 105 / 87 (an outlier; 138 in session 8) / 136. Below it the
  * 64×128 tile with the same prefetch (T = 256 75 / 55 / 77 / 85, where two buffers gave 50 / 44 / 50 / 53).
  * Variants with bk = 64 and with producer subgroups (warp specialization) measured slower (session 8).
  */
-export const UNCLAMPED_TILE_CLASSES: readonly string[] = [
+export const TENSOR_TILE_CLASSES: readonly string[] = [
   "128x128-sg2x2-rb-x16",
   "64x128-sg2x2-rb-x16",
   "16x128-sg1x4-k64-rb2-x16",

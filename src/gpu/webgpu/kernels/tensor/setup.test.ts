@@ -16,10 +16,17 @@ function fakeDevice(workgroupBytes: number): WebGpuDevice {
   } as unknown as WebGpuDevice;
 }
 
-test("tensorCoreLayouts: the robust tile classes, or without robustness the unclamped ones laid out at the padding they run with", () => {
+test("tensorCoreLayouts: the tile classes, without robustness laid out at the padding they run with", () => {
   const names = (workgroupBytes: number, robust: boolean) =>
     tensorCoreLayouts(fakeDevice(workgroupBytes), "argument", robust).map((l) => l.variant.name);
-  assert.deepEqual(names(48 * 1024, true), ["128x256-sg2x4-rb-x16", "128x128-sg2x2-db-x16", "64x128-sg2x2-db-x16"]);
+  // The same classes either way (the robust list of sessions 4–15 was slower with robustness too: bench/NOTES.md).
+  assert.deepEqual(names(48 * 1024, true), [
+    "128x128-sg2x2-rb-x16",
+    "64x128-sg2x2-rb-x16",
+    "16x128-sg1x4-k64-rb2-x16",
+    "32x128-sg1x4-k64-rb-x16",
+    "64x128-sg1x4-k32-rb-x16",
+  ]);
   assert.deepEqual(names(48 * 1024, false), [
     "128x128-sg2x2-rb-x16-p8",
     "64x128-sg2x2-rb-x16-p8",

@@ -5,7 +5,6 @@ import {
   pickF16Config,
   TENSOR_TILE_CLASSES,
   TENSOR_VARIANTS,
-  UNCLAMPED_TILE_CLASSES,
   unclampedVariant,
   type MajornessSyntax,
   type TensorCoreSetup,
@@ -35,8 +34,8 @@ export function tensorCoreSetup(gpu: WebGpuDevice, majorness: MajornessSyntax = 
 /**
  * The layouts the backend picks from per matmul (layoutForShape), largest tile first: the named variant alone
  * when SWALLOW_TENSOR_VARIANT is set, else the TENSOR_TILE_CLASSES that fit this device (the default layout
- * when none does); empty without tensor cores. `robust` false (a device without robustness): the
- * UNCLAMPED_TILE_CLASSES, each with the row padding that loads correctly there (unclampedVariant).
+ * when none does); empty without tensor cores. `robust` false (a device without robustness): each with the row
+ * padding that loads correctly there (unclampedVariant).
  */
 export function tensorCoreLayouts(gpu: WebGpuDevice, majorness?: MajornessSyntax, robust = true): TensorLayout[] {
   const setup = tensorCoreSetup(gpu, majorness);
@@ -46,8 +45,8 @@ export function tensorCoreLayouts(gpu: WebGpuDevice, majorness?: MajornessSyntax
   const fits = (layout: TensorLayout | string): layout is TensorLayout => typeof layout !== "string";
   const name = envVar("SWALLOW_TENSOR_VARIANT");
   const named = name ? TENSOR_VARIANTS.filter((v) => v.name === name && v.ablate === undefined) : null;
-  const classes = robust ? TENSOR_TILE_CLASSES : UNCLAMPED_TILE_CLASSES;
-  const chosen = named ?? classes.map((className) => TENSOR_VARIANTS.find((v) => v.name === className)).filter((v) => v !== undefined);
+  const chosen =
+    named ?? TENSOR_TILE_CLASSES.map((className) => TENSOR_VARIANTS.find((v) => v.name === className)).filter((v) => v !== undefined);
   const layouts = chosen.map(padded).filter(fits);
   if (layouts.length > 0) return layouts;
   // Neither the named variant nor a tile class fits: the first variant that does (defaultLayout's rule).
