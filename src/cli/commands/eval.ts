@@ -34,7 +34,9 @@ each request goes to the least busy one, --concurrency at a time each. --tokeniz
 so prompts are sent as the same token ids the original harnesses used. MT-Bench needs --judge-endpoint and --judge-model
 (the card used gpt-4o-2024-08-06); its answers use FastChat's llama-3 prompt string by default (as the card, double
 BOS included) or, with --mtbench-answers chat-template, the model's chat template. Datasets are read from --data-dir (default $SWALLOW_DATA_DIR or
-~/.cache/swallow/eval-data); \`swallow eval data download\` fetches them and records their sha256 in SHA256SUMS.`;
+~/.cache/swallow/eval-data); \`swallow eval data download\` fetches them and records their sha256 in SHA256SUMS.
+With --model on a GPU that has tensor cores, scores can differ in their last bits with what shares a batch (as with
+vLLM); --batch-invariant makes each one independent of batching and --concurrency, at a slower prefill.`;
 
 export async function runEval(argv: string[]): Promise<void> {
   if (argv[0] === "data") return runDataCommand(argv.slice(1));

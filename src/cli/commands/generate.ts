@@ -11,12 +11,14 @@ const HELP = `usage: swallow generate [--model DIR|ORG/NAME] (--prompt TEXT | --
                         [--max-tokens N] [--min-tokens N] [--temperature T] [--top-p P] [--top-k K] [--min-p P]
                         [--repetition-penalty R] [--presence-penalty P] [--frequency-penalty F] [--seed S]
                         [--stop STR]... [--logprobs N] [--backend cpu|webgpu|auto] [--max-model-len N] [--json]
+                        [--batch-invariant]
 
 Streams the completion to stdout. --prompt is tokenized with the BOS token first; --prompt-tokens is used
 as given; --messages is a JSON list of {"role","content"} rendered with the model's chat template.
 Unset sampling flags take generation_config.json's values (Swallow: temperature 0.6, top-p 0.9);
 --temperature 0 is greedy. Without --max-tokens, generation runs until a stop token or the model length.
---json prints one object {"text","tokens","finish_reason"} (and "logprobs" with --logprobs N).`;
+--json prints one object {"text","tokens","finish_reason"} (and "logprobs" with --logprobs N).
+WebGPU runs prompts on the GPU's tensor cores where it has them (see \`swallow serve --help\`); --batch-invariant does not.`;
 
 export async function runGenerate(argv: string[]): Promise<void> {
   const { values } = parseCommandArgs("generate", argv, {

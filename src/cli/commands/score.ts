@@ -4,11 +4,13 @@ import { parseCommandArgs } from "../args.js";
 import { stdinLines, writeLine } from "../io.js";
 import { loadFromFlags, modelFlags } from "../load.js";
 
-const HELP = `usage: swallow score [--model DIR|ORG/NAME] [--backend cpu|webgpu|auto] [--max-model-len N]
+const HELP = `usage: swallow score [--model DIR|ORG/NAME] [--backend cpu|webgpu|auto] [--max-model-len N] [--batch-invariant]
 
 Reads JSON lines {"tokens":[…]} or {"text":…} on stdin (text is tokenized with the BOS token first) and
 prints one line per input: {"tokens":[…],"logprobs":[null,l1,…],"argmax":[a0,…]} where logprobs[i] is
-the natural log P(tokens[i] | tokens[0..i-1]) and argmax[i] the most likely token after tokens[0..i].`;
+the natural log P(tokens[i] | tokens[0..i-1]) and argmax[i] the most likely token after tokens[0..i].
+On a GPU with tensor cores a line's log-probs depend in their last bits on how its tokens are split into forward
+passes; --batch-invariant uses kernels whose results do not.`;
 
 export async function runScore(argv: string[]): Promise<void> {
   const { values } = parseCommandArgs("score", argv, modelFlags);
