@@ -15,16 +15,29 @@ export interface TensorCheckTarget {
   uploadWeight(name: string, tensor: HostTensor): Promise<Weight>;
   uploadActivation(rows: number, cols: number, data: Float32Array): Activation;
   matmul(x: Activation, weight: Weight): Activation;
+  /** x · Wᵢᵀ for each weight; the tensor path merges them into one dispatch (q/k/v, gate/up). */
+  matmulMany(x: Activation, weights: Weight[]): Activation[];
   read(x: Activation): Promise<Float32Array>;
 }
 
+/** One checked product: x [tokens, k] times one weight [n, k] (matmul), or several (matmulMany, merged parts). */
+export interface SelfCheckCase {
+  tokens: number;
+  k: number;
+  ns: readonly number[];
+}
+
 /**
- * [tokens, k] · [n, k]ᵀ products that reach the tile classes a model's batches take: a skinny or small tile with
- * split-K (24 rows), a whole 128-row tile and a ragged one past it (130 rows), K not a multiple of the K slice.
+ * Products that reach each tile class of TENSOR_TILE_CLASSES (layoutForShape) and both kernel forms, with K not a
+ * multiple of the K slice: the 16-row skinny tile (two slices prefetched) with split-K, the 32-row one, merged parts on the 64-row
+ * skinny tile, the 64×128 tile (too few tiles for 128×128), and the 128×128 tile (6 × 22 tiles).
  */
-export const SELF_CHECK_SHAPES: readonly (readonly [tokens: number, k: number, n: number])[] = [
-  [24, 1040, 128],
-  [130, 264, 256],
+export const SELF_CHECK_CASES: readonly SelfCheckCase[] = [
+  { tokens: 12, k: 1040, ns: [128] },
+  { tokens: 24, k: 520, ns: [256] },
+  { tokens: 40, k: 264, ns: [128, 256] },
+  { tokens: 130, k: 264, ns: [256] },
+  { tokens: 650, k: 40, ns: [2736] },
 ];
 
 /** The kernels' bound with f16 operands (the tensor-core tests' too); measured errors are ~2e-4. */
@@ -55,22 +68,27 @@ export function relativeL2(a: Float32Array, b: Float32Array): number {
 }
 
 /**
- * Runs SELF_CHECK_SHAPES through `target.matmul` (bf16 weights, x in ±2) and compares each with the reference: null
+ * Runs SELF_CHECK_CASES through `target` (bf16 weights, x in ±2) and compares each product with the reference: null
  * when every relative error is within SELF_CHECK_BOUND, else a one-line reason. Its weights stay allocated (a few
  * hundred KB) until the backend is disposed.
  */
 export async function tensorCoreSelfCheck(target: TensorCheckTarget, seed = 20261128): Promise<string | null> {
   const rng = new Rng(seed);
-  for (const [tokens, k, n] of SELF_CHECK_SHAPES) {
+  for (const { tokens, k, ns } of SELF_CHECK_CASES) {
     const x = Float32Array.from({ length: tokens * k }, () => (2 * rng.nextFloat() - 1) * 2);
-    const w = randomBf16(rng, n, k, 0.1);
-    const weight = await target.uploadWeight(`tensor self-check [${n}, ${k}]`, w);
-    const out = await target.read(target.matmul(target.uploadActivation(tokens, k, x), weight));
-    const ref = ops.matmulTransposed(x, tokens, { dtype: "bf16", rows: n, cols: k, bytes: w.bytes });
-    const error = relativeL2(out, ref);
-    // NaN (an unwritten or garbage output) fails too.
-    if (!(error <= SELF_CHECK_BOUND)) {
-      return `a [${tokens}, ${k}]·[${n}, ${k}]ᵀ tensor-core product is off by ${error.toExponential(2)} (relative; bound ${SELF_CHECK_BOUND})`;
+    const hosts = ns.map((n) => randomBf16(rng, n, k, 0.1));
+    const weights = await Promise.all(hosts.map((w) => target.uploadWeight(`tensor self-check [${w.shape.join(", ")}]`, w)));
+    const input = target.uploadActivation(tokens, k, x);
+    const outs = weights.length === 1 ? [target.matmul(input, weights[0])] : target.matmulMany(input, weights);
+    for (const [i, out] of outs.entries()) {
+      const n = ns[i];
+      const ref = ops.matmulTransposed(x, tokens, { dtype: "bf16", rows: n, cols: k, bytes: hosts[i].bytes });
+      const error = relativeL2(await target.read(out), ref);
+      // NaN (an unwritten or garbage output) fails too.
+      if (!(error <= SELF_CHECK_BOUND)) {
+        const product = `[${tokens}, ${k}]·[${n}, ${k}]ᵀ${ns.length > 1 ? ` (part ${i + 1} of ${ns.length})` : ""}`;
+        return `a ${product} tensor-core product is off by ${error.toExponential(2)} (relative; bound ${SELF_CHECK_BOUND})`;
+      }
     }
   }
   return null;
