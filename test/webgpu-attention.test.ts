@@ -195,6 +195,7 @@ test(
   { skip: skip || noTensorCores },
   async (t) => {
     gpu.attentionPath = "tensor";
+    const defaults = gpu.tensorAttentionOptions; // clampOffsets follows the device's robustness
     try {
       // Runs shorter than a 16-token item, a chunk after cached positions, a decode row of another sequence
       // (checkAttention's two steps), contexts over many key blocks and ones past a block's end by one key.
@@ -204,7 +205,7 @@ test(
         KEY_BLOCKS.map((keyBlock) => ({ keyBlock, tokenTiles })),
       ).filter((options) => typeof tensorAttentionLayout(setup, 128, 4, options.keyBlock, options.tokenTiles) !== "string");
       for (const options of variants) {
-        gpu.tensorAttentionOptions = options;
+        gpu.tensorAttentionOptions = { ...defaults, ...options };
         t.diagnostic(`variant ${JSON.stringify(options)}:`);
         for (const heads of [
           { numHeads: 6, numKvHeads: 2 },
@@ -221,7 +222,7 @@ test(
       }
       await assert.rejects(checkAttention(t, "f32", 16, F16_OPERANDS), /needs an f16 KV cache/);
     } finally {
-      gpu.tensorAttentionOptions = {};
+      gpu.tensorAttentionOptions = defaults;
       gpu.attentionPath = "auto";
     }
   },

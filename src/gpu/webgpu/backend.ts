@@ -35,7 +35,7 @@ import { concatColumns } from "./kernels/concat-columns.js";
 import { sampleGreedy } from "./kernels/sample-greedy.js";
 import { packSampledRows, sampleRows } from "./kernels/sample-rows.js";
 import { gemvShape, matmul, matmulGrouped, matmulSwiGlu, type FusedNorm, type MatmulKernel } from "./kernels/matmul.js";
-import { tensorCoreLayouts, tensorCoreSetup } from "./kernels/tensor/setup.js";
+import { tensorClampOffsets, tensorCoreLayouts, tensorCoreSetup } from "./kernels/tensor/setup.js";
 import { matmulTensorParts, tensorStorageBuffers } from "./kernels/matmul-tensor.js";
 import { probeMajornessSyntax } from "./kernels/tensor/majorness-probe.js";
 import { probeConsecutiveSubgroups } from "./kernels/subgroup-layout-probe.js";
@@ -224,6 +224,7 @@ export class WebGpuBackend implements Backend {
     this.batchInvariant = options.batchInvariant !== false; // "auto" starts invariant; create() runs the check
     // Without robustness the variants take a row padding the H100 loads correctly there (tensor/plan.ts).
     this.robust = !robustnessDisabled(options);
+    this.tensorAttentionOptions.clampOffsets = tensorClampOffsets(this.robust);
     this.tensorLayouts = tensorCoreLayouts(gpu, majorness, this.robust);
     this.tensorLayout = this.tensorLayouts[0] ?? null;
     this.tensorSetup = tensorCoreSetup(gpu, majorness);

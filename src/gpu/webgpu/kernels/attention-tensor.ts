@@ -10,7 +10,7 @@ import {
   type AttentionInputs,
 } from "./attention.js";
 import { ropedQLoad } from "./rope.js";
-import { matrixLoad, matrixStoreRowMajor, F16_MAX, type TensorCoreSetup } from "./tensor/plan.js";
+import { clampMatrixOffset, matrixLoad, matrixStoreRowMajor, F16_MAX, type TensorCoreSetup } from "./tensor/plan.js";
 
 /**
  * Causal GQA attention for prefill runs on the tensor cores (subgroup matrices, f16 × f16 → f32), over the paged
@@ -80,6 +80,8 @@ export interface TensorAttentionOptions {
   keyBlock?: number;
   tokenTiles?: number;
   ablate?: "no-mma" | "no-stage";
+  /** With robustness: workgroup matrix offsets clamped so Tint's predicates are provably true (TensorLayout.clampOffsets). */
+  clampOffsets?: boolean;
 }
 
 export interface TensorAttentionLayout {
@@ -158,23 +160,33 @@ export function tensorAttentionSource(
   const keyTiles = KEY_BLOCK / N;
   const keySteps = KEY_BLOCK / K;
   const dTiles = headDim / N;
+  // Workgroup matrix accesses: offset clamped (options.clampOffsets) for an array of `length` elements, rows `stride`
+  // apart, `major` rows (columns when column-major) of `minor` elements.
+  const KVS_LENGTH = Math.max(KEY_BLOCK, heads * M) * stride;
+  const at = (offset: string, length: number, rowStride: number, major: number, minor: number) =>
+    options.clampOffsets ? clampMatrixOffset(offset, length, rowStride, major, minor) : offset;
+  const kvsRight = (offset: string, colMajor: boolean) =>
+    colMajor ? at(offset, KVS_LENGTH, stride, N, K) : at(offset, KVS_LENGTH, stride, K, N);
+  const sResult = (offset: string, rowStride: number) => at(offset, rows * S_STRIDE, rowStride, M, N);
   // S = Q·Kᵀ for this block: keyTiles result matrices, stored to sS.
   const scores = [
     ...range(keyTiles).map((j) => `var s${j} = ${result}();`),
     ...range(dSteps).flatMap((d) =>
       range(keyTiles).map(
         (j) =>
-          `s${j} = subgroupMatrixMultiplyAccumulate(q${d}, ${matrixLoad(syntax, right, "&kvs", `${j * N}u * STRIDE + ${d * K}u + fence`, true, "STRIDE")}, s${j});`,
+          `s${j} = subgroupMatrixMultiplyAccumulate(q${d}, ${matrixLoad(syntax, right, "&kvs", kvsRight(`${j * N}u * STRIDE + ${d * K}u + fence`, true), true, "STRIDE")}, s${j});`,
       ),
     ),
-    ...range(keyTiles).map((j) => `${matrixStoreRowMajor(syntax, "&sS", `sgRow0 * S_STRIDE + ${j * N}u`, `s${j}`, "S_STRIDE")};`),
+    ...range(keyTiles).map(
+      (j) => `${matrixStoreRowMajor(syntax, "&sS", sResult(`sgRow0 * S_STRIDE + ${j * N}u`, S_STRIDE), `s${j}`, "S_STRIDE")};`,
+    ),
   ].join("\n      ");
   const weighted = range(keySteps)
     .flatMap((kk) => [
-      `{ let p = ${matrixLoad(syntax, left, "&sP", `sgRow0 * P_STRIDE + ${kk * K}u + fence`, false, "P_STRIDE")};`,
+      `{ let p = ${matrixLoad(syntax, left, "&sP", at(`sgRow0 * P_STRIDE + ${kk * K}u + fence`, rows * P_STRIDE, P_STRIDE, M, K), false, "P_STRIDE")};`,
       ...range(dTiles).map(
         (d) =>
-          `  o${d} = subgroupMatrixMultiplyAccumulate(p, ${matrixLoad(syntax, right, "&kvs", `${kk * K}u * STRIDE + ${d * N}u + fence`, false, "STRIDE")}, o${d});`,
+          `  o${d} = subgroupMatrixMultiplyAccumulate(p, ${matrixLoad(syntax, right, "&kvs", kvsRight(`${kk * K}u * STRIDE + ${d * N}u + fence`, false), false, "STRIDE")}, o${d});`,
       ),
       "}",
     ])
@@ -220,7 +232,10 @@ export function tensorAttentionSource(
     .map(
       (c) => `      if (multiplies) {
 ${range(RC / N)
-  .map((j) => `        ${matrixStoreRowMajor(syntax, "&sS", `sgRow0 * ${RC + 4}u + ${j * N}u`, `o${(c * RC) / N + j}`, `${RC + 4}u`)};`)
+  .map(
+    (j) =>
+      `        ${matrixStoreRowMajor(syntax, "&sS", sResult(`sgRow0 * ${RC + 4}u + ${j * N}u`, RC + 4), `o${(c * RC) / N + j}`, `${RC + 4}u`)};`,
+  )
   .join("\n")}
       }
       workgroupBarrier();
@@ -233,7 +248,7 @@ ${range(RC / N)
 ${range(RC / N)
   .map(
     (j) =>
-      `        o${(c * RC) / N + j} = ${matrixLoad(syntax, result, "&sS", `sgRow0 * ${RC + 4}u + ${j * N}u + fence`, false, `${RC + 4}u`)};`,
+      `        o${(c * RC) / N + j} = ${matrixLoad(syntax, result, "&sS", sResult(`sgRow0 * ${RC + 4}u + ${j * N}u + fence`, RC + 4), false, `${RC + 4}u`)};`,
   )
   .join("\n")}
       }
@@ -382,7 +397,10 @@ ${rope ? ropedQLoad("v", "        ") : "        v = q[qBase + d];"}
     fence = workgroupUniformLoad(&words[0]);
     if (multiplies && sg / HEADS == tile) {
 ${range(dSteps)
-  .map((d) => `      q${d} = ${matrixLoad(syntax, left, "&kvs", `(sg % HEADS) * M * STRIDE + ${d * K}u + fence`, false, "STRIDE")};`)
+  .map(
+    (d) =>
+      `      q${d} = ${matrixLoad(syntax, left, "&kvs", at(`(sg % HEADS) * M * STRIDE + ${d * K}u + fence`, KVS_LENGTH, stride, M, K), false, "STRIDE")};`,
+  )
   .join("\n")}
     }
     workgroupBarrier();
@@ -400,7 +418,10 @@ ${range(headDim / outCols)
   .map(
     (c) => `  if (multiplies) {
 ${range(outCols / N)
-  .map((j) => `    ${matrixStoreRowMajor(syntax, "&sS", `sgRow0 * S_STRIDE + ${j * N}u`, `o${(c * outCols) / N + j}`, "S_STRIDE")};`)
+  .map(
+    (j) =>
+      `    ${matrixStoreRowMajor(syntax, "&sS", sResult(`sgRow0 * S_STRIDE + ${j * N}u`, S_STRIDE), `o${(c * outCols) / N + j}`, "S_STRIDE")};`,
+  )
   .join("\n")}
   }
   workgroupBarrier();
@@ -442,7 +463,7 @@ export function attentionTensor(
   const layoutFor = tensorAttentionLayout(setup, headDim, heads, options.keyBlock, options.tokenTiles);
   if (typeof layoutFor === "string") throw new Error(`tensor attention: ${layoutFor}`);
   const { keyBlock, tokenTiles, rows } = layoutFor;
-  const variant = `k${keyBlock}/t${tokenTiles}${options.ablate ? `/${options.ablate}` : ""}`;
+  const variant = `k${keyBlock}/t${tokenTiles}${options.ablate ? `/${options.ablate}` : ""}${options.clampOffsets ? "/clamp" : ""}`;
   const key = `attention-tensor/d${headDim}/h${heads}/${variant}/${setup.majorness ?? "argument"}${rope ? "/rope" : ""}`;
   const chosen = { ...options, keyBlock, tokenTiles };
   const pipeline = ctx.pipelines.get(key, () => tensorAttentionSource(setup, headDim, heads, rope, chosen));

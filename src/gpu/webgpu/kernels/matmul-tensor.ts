@@ -4,6 +4,7 @@ import type { GpuActivation, Resource } from "../recorder.js";
 import { LINEAR_WORKGROUP } from "../wgsl.js";
 import {
   BF16_F16_LIMIT_BITS,
+  clampMatrixOffset,
   F16_MAX,
   matrixLoad,
   matrixStoreRowMajor,
@@ -137,16 +138,24 @@ export function tensorMatmulSource(layout: TensorLayout, dtype: WeightDtype, par
     )
     .join("\n    ");
   // One K slice from buffer `buf` (a WGSL expression): bk / K steps, each tileM lefts × tileN rights.
+  // With clampOffsets (robustness), workgroup matrix loads take min(offset, last in-bounds offset): see TensorLayout.
+  const clamped = (offset: string, matrix: "left" | "right") =>
+    !layout.clampOffsets
+      ? offset
+      : matrix === "left"
+        ? clampMatrixOffset(offset, buffers * bm * stride, stride, M, K)
+        : clampMatrixOffset(offset, buffers * bn * stride, stride, N, K);
   const multiply = range(bk / K)
     .map((s) =>
       [
         ...range(tileM).map((i) =>
           xDirect
             ? `let a${i} = ${matrixLoad(syntax, left, "&x16", `xBase + ${i * M}u * kPadded + ${s * K}u`, false, "kPadded")};`
-            : `let a${i} = ${matrixLoad(syntax, left, "&xs", `xBase + ${i * M}u * STRIDE + ${s * K}u`, false, "STRIDE")};`,
+            : `let a${i} = ${matrixLoad(syntax, left, "&xs", clamped(`xBase + ${i * M}u * STRIDE + ${s * K}u`, "left"), false, "STRIDE")};`,
         ),
         ...range(tileN).map(
-          (j) => `let b${j} = ${matrixLoad(syntax, right, "&ws", `wBase + ${j * N}u * STRIDE + ${s * K}u`, true, "STRIDE")};`,
+          (j) =>
+            `let b${j} = ${matrixLoad(syntax, right, "&ws", clamped(`wBase + ${j * N}u * STRIDE + ${s * K}u`, "right"), true, "STRIDE")};`,
         ),
         ...range(tileM).flatMap((i) =>
           range(tileN).map((j) => `${acc(i, j)} = subgroupMatrixMultiplyAccumulate(a${i}, b${j}, ${acc(i, j)});`),
@@ -541,7 +550,7 @@ export function matmulTensor(
 /** The kernel's pipeline-cache key for a layout, weight dtype and number of parts (1: one weight). */
 function tensorPipelineKey(layout: TensorLayout, dtype: WeightDtype, parts: number, residual = false): string {
   const { config } = layout;
-  const key = `matmul.tensor/${dtype}/${layout.variant.name}/${config.M}x${config.N}x${config.K}/sg${layout.subgroupSize}/${layout.majorness}`;
+  const key = `matmul.tensor/${dtype}/${layout.variant.name}/${config.M}x${config.N}x${config.K}/sg${layout.subgroupSize}/${layout.majorness}${layout.clampOffsets ? "/clamp" : ""}`;
   return `${key}${parts > 1 ? `/parts${parts}` : ""}${residual ? "/res" : ""}`;
 }
 

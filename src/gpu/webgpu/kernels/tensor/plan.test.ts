@@ -5,6 +5,7 @@ import { fileURLToPath } from "node:url";
 import path from "node:path";
 
 import {
+  clampMatrixOffset,
   bf16FitsF16,
   defaultLayout,
   f32FitsF16,
@@ -229,4 +230,11 @@ test("tensorScratchBytes: the f16 copy of x and its row flags, plus whole row ti
   // The direct-load variant pads its copy of x to whole tiles (rows to 128, K to 64).
   const direct = layoutVariant(variant("128x128-sg2x2-k64-db-xd"), H100) as TensorLayout;
   assert.equal(tensorScratchBytes(direct, 2000, 4096, 4104), 2048 * 4160 * 2 + 2048 * 4 + 48 * 4096 * 4);
+});
+
+test("clampMatrixOffset: the last offset whose whole matrix fits is what Tint's robustness predicate allows", () => {
+  // 16 rows of 16 halves, rows 40 apart, in a 5,120-half array: the last row starts at offset + 600 and ends 16 later.
+  assert.equal(clampMatrixOffset("o", 5120, 40, 16, 16), "min(o, 4504u)");
+  assert.ok(4504 + 40 * 15 + 16 <= 5120 && 4505 + 40 * 15 + 16 > 5120);
+  assert.throws(() => clampMatrixOffset("o", 100, 40, 16, 16), /does not fit 100 elements/);
 });

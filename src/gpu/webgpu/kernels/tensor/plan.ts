@@ -198,6 +198,13 @@ export interface TensorLayout {
   xChunksPerThread: number;
   wChunksPerThread: number;
   workgroupBytes: number;
+  /**
+   * With robustness: each matrix load's offset from workgroup memory passes through min(offset, last valid offset).
+   * Tint's robustness predicates a subgroupMatrixLoad whose offset is not a constant (`if in bounds { load } else
+   * { zero }` through a function variable); a clamped offset lets the driver's compiler prove the predicate true.
+   * In-bounds offsets are unchanged, so the results are too.
+   */
+  clampOffsets?: boolean;
 }
 
 /** Lays out `variant`, or says why it cannot run on this device. */
@@ -404,6 +411,17 @@ export function roundToF16(value: number): number {
   let rounded = Math.round(scaled);
   if (Math.abs(scaled - Math.trunc(scaled) - 0.5) === 0 && rounded % 2 === 1) rounded -= 1; // ties to even
   return Math.sign(value) * rounded * ulp;
+}
+
+/**
+ * `offset` (WGSL) clamped to the last offset at which a matrix of `major` rows (or columns, column-major) of `minor`
+ * elements, `stride` apart, fits an array of `length` elements: Tint's robustness predicate on that matrix access,
+ * `offset + stride·(major − 1) + minor ≤ length`, then holds for every offset, which a compiler can prove.
+ */
+export function clampMatrixOffset(offset: string, length: number, stride: number, major: number, minor: number): string {
+  const last = length - (stride * (major - 1) + minor);
+  if (last < 0) throw new Error(`clampMatrixOffset: a ${major} × ${minor} matrix at stride ${stride} does not fit ${length} elements`);
+  return `min(${offset}, ${last}u)`;
 }
 
 /** WGSL that loads a subgroup matrix of `type` from `pointer` at `offset` with row `stride`, in `syntax`. */

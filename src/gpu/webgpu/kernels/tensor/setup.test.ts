@@ -27,6 +27,9 @@ test("tensorCoreLayouts: the tile classes, without robustness laid out at the pa
     "32x128-sg1x4-k64-rb-x16",
     "64x128-sg1x4-k32-rb-x16",
   ]);
+  // With robustness the matrix offsets are clamped (Tint's predicates provably true), without they are not.
+  assert.ok(tensorCoreLayouts(fakeDevice(48 * 1024), "argument", true).every((l) => l.clampOffsets === true));
+  assert.ok(tensorCoreLayouts(fakeDevice(48 * 1024), "argument", false).every((l) => l.clampOffsets === undefined));
   assert.deepEqual(names(48 * 1024, false), [
     "128x128-sg2x2-rb-x16-p8",
     "64x128-sg2x2-rb-x16-p8",

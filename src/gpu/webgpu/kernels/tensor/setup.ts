@@ -37,11 +37,22 @@ export function tensorCoreSetup(gpu: WebGpuDevice, majorness: MajornessSyntax = 
  * when none does); empty without tensor cores. `robust` false (a device without robustness): each with the row
  * padding that loads correctly there (unclampedVariant).
  */
+/** Read once: SWALLOW_TENSOR_CLAMP=off leaves the matrix-load offsets unclamped with robustness (A/B runs). */
+const clampSwitch = envVar("SWALLOW_TENSOR_CLAMP") !== "off";
+
+/** Whether tensor kernels clamp their workgroup matrix offsets (TensorLayout.clampOffsets): with robustness only. */
+export function tensorClampOffsets(robust: boolean): boolean {
+  return robust && clampSwitch;
+}
+
 export function tensorCoreLayouts(gpu: WebGpuDevice, majorness?: MajornessSyntax, robust = true): TensorLayout[] {
   const setup = tensorCoreSetup(gpu, majorness);
   if (!setup) return [];
   // Each variant is laid out (and checked against the device's workgroup memory) with the padding it runs with.
-  const padded = (variant: TensorVariant) => layoutVariant(robust ? variant : unclampedVariant(variant), setup);
+  const padded = (variant: TensorVariant) => {
+    const layout = layoutVariant(robust ? variant : unclampedVariant(variant), setup);
+    return typeof layout === "string" || !tensorClampOffsets(robust) ? layout : { ...layout, clampOffsets: true };
+  };
   const fits = (layout: TensorLayout | string): layout is TensorLayout => typeof layout !== "string";
   const name = envVar("SWALLOW_TENSOR_VARIANT");
   const named = name ? TENSOR_VARIANTS.filter((v) => v.name === name && v.ablate === undefined) : null;
