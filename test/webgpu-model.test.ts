@@ -2,6 +2,7 @@ import test, { after } from "node:test";
 import assert from "node:assert/strict";
 import { WebGpuBackend } from "../src/gpu/webgpu/backend.js";
 import { createBackend } from "../src/gpu/select.js";
+import { loadModel } from "../src/index.js";
 import { NEAR_TIE, TINY_VARIANTS, tinyDir } from "./support/tiny-fixtures.js";
 import { identicalLogits, batchedVersusAlone, checkAgainstTransformers } from "./support/model-checks.js";
 import { relativeError } from "./support/random-tensors.js";
@@ -154,6 +155,20 @@ test('batchInvariant "auto": tensor cores only where the device has them and the
   // The library default stays batch-invariant with no check.
   assert.equal(gpu.batchInvariant, true);
   assert.equal(gpu.tensorCoreCheck, null);
+  // loadModel: checked tensor cores by default, batch-invariant kernels with tensorCores: false (--batch-invariant).
+  for (const [options, checked] of [
+    [{}, true],
+    [{ tensorCores: false }, false],
+  ] as const) {
+    const model = await loadModel(tinyDir("gqa-llama3"), { backend: "webgpu", maxModelLen: 96, ...options });
+    try {
+      const backend = model.runner.backend as WebGpuBackend;
+      assert.equal(backend.tensorCoreCheck !== null, checked, JSON.stringify(options));
+      if (!checked) assert.equal(backend.batchInvariant, true);
+    } finally {
+      await model.runner.backend.dispose();
+    }
+  }
 });
 
 // Last in this file: every kernel the tests above compiled, checked for compiler messages. Dawn prints a shader's
