@@ -1,5 +1,6 @@
 import { LanguageModel, type LoadOptions } from "../engine/language-model.js";
 import { describeMemoryAccount } from "../engine/memory-account.js";
+import type { Backend } from "../gpu/backend.js";
 import { createBackend, parseBackendName, type BackendChoice } from "../gpu/select.js";
 import { info } from "./io.js";
 import { modelDirectory } from "./model-dir.js";
@@ -9,17 +10,22 @@ import { SwallowError } from "../errors.js";
 /** Loads `--model` on `--backend`, reporting progress on stderr. */
 export async function loadFromFlags(
   values: { model?: string; backend?: string; "max-model-len"?: string } & BackendFlags,
-  serving: Pick<LoadOptions, "maxNumSeqs" | "kvCacheTokens" | "kvCacheBytes" | "maxBatchTokens" | "prefixCaching"> = {},
+  serving: Pick<LoadOptions, "maxNumSeqs" | "kvCacheTokens" | "kvCacheBytes" | "maxBatchTokens" | "prefixCaching"> & {
+    /** maxNumSeqs when it is not given, by the backend (the server's default depends on its kernels). */
+    defaultMaxNumSeqs?: (backend: Backend) => number;
+  } = {},
 ): Promise<LanguageModel> {
   const maxModelLen = numberFlag("max-model-len", values["max-model-len"], true);
   if (maxModelLen !== undefined && maxModelLen < 2) throw new SwallowError(`--max-model-len must be at least 2, got ${maxModelLen}`);
   const files = await modelDirectory(values.model);
   const backend = await createBackend(parseBackendName(values.backend), info, backendChoice(values));
+  const { defaultMaxNumSeqs, maxNumSeqs, ...loadOptions } = serving;
   const started = Date.now();
   const model = await LanguageModel.load(files, {
     backend,
     maxModelLen,
-    ...serving,
+    ...loadOptions,
+    maxNumSeqs: maxNumSeqs ?? defaultMaxNumSeqs?.(backend),
     onMemoryAccount: (account) => info(describeMemoryAccount(account)),
   });
   info(

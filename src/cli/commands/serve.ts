@@ -5,6 +5,7 @@ import { byteSizeFlag, numberFlag, parseCommandArgs } from "../args.js";
 import { info } from "../io.js";
 import { loadFromFlags, modelFlags } from "../load.js";
 import { warmUp } from "../../engine/warm-up.js";
+import type { Backend } from "../../gpu/backend.js";
 
 const HELP = `usage: swallow serve [--model DIR|ORG/NAME] [--host 127.0.0.1] [--port 8000] [--api-key KEY]
                      [--served-model-name NAME] [--backend cpu|webgpu|auto] [--max-num-seqs N]
@@ -18,7 +19,8 @@ variant the server will meet (forward passes at each batch size where the kernel
 --host defaults to 127.0.0.1 (this machine only); use 0.0.0.0 to serve other machines, with --api-key.
 --api-key (or SWALLOW_API_KEY) makes every /v1 route, /tokenize and /detokenize require "Authorization: Bearer KEY".
 --served-model-name is the name clients pass as "model" (default: the --model argument).
---max-num-seqs caps requests decoded together (default 64); more wait in a queue (429 when it is full).
+--max-num-seqs caps requests decoded together (default 256 on tensor cores, else 64); more wait in a queue (429 when
+it is full).
 --max-num-batched-tokens caps the tokens of one forward pass, decode tokens plus prefill chunks (default 2048 on
 tensor cores, else 512): larger prefills faster between decode steps, smaller keeps the time per output token even.
 --kv-cache-memory-bytes sets the KV cache's size (vLLM's flag; e.g. 40GB or 37.25GiB). WebGPU cannot tell how much
@@ -32,6 +34,15 @@ the batch (vLLM's VLLM_BATCH_INVARIANT; prefill ~15× slower on an H100); --tens
 --no-robustness (WebGPU in Node) drops the bounds clamping Dawn adds to every buffer access, as native engines run:
 faster kernels (the tensor-core matmuls most), trusting ours to stay in bounds (the tests run both ways).
 Ctrl-C (SIGINT) or SIGTERM stops taking requests, lets running ones finish for 10 s, then cancels them.`;
+
+/**
+ * --max-num-seqs by default: vLLM's 256 where the backend's kernels batch (tensor cores: a forward pass of 2,048
+ * tokens; on an H100, 256 concurrent requests are served at about twice the output tokens/s of 128 with a similar
+ * TPOT, bench/NOTES.md), else 64 (the GEMV kernels' step time grows with every row past 8).
+ */
+export function serverMaxNumSeqs(backend: Backend): number {
+  return backend.preferredBatchTokens !== undefined ? 256 : 64;
+}
 
 export async function runServe(argv: string[]): Promise<void> {
   const { values } = parseCommandArgs("serve", argv, {
@@ -49,8 +60,8 @@ export async function runServe(argv: string[]): Promise<void> {
   if (values.help) return void process.stdout.write(`${HELP}\n`);
   const port = numberFlag("port", values.port, true) ?? 8000;
   if (port < 0 || port > 65535) throw new SwallowError(`--port must be in 0..65535, got ${port}`);
-  const maxNumSeqs = numberFlag("max-num-seqs", values["max-num-seqs"], true) ?? 64;
-  if (maxNumSeqs < 1) throw new SwallowError(`--max-num-seqs must be at least 1, got ${maxNumSeqs}`);
+  const maxNumSeqs = numberFlag("max-num-seqs", values["max-num-seqs"], true);
+  if (maxNumSeqs !== undefined && maxNumSeqs < 1) throw new SwallowError(`--max-num-seqs must be at least 1, got ${maxNumSeqs}`);
   const maxBatchTokens = numberFlag("max-num-batched-tokens", values["max-num-batched-tokens"], true);
   if (maxBatchTokens !== undefined && maxBatchTokens < 1) {
     throw new SwallowError(`--max-num-batched-tokens must be at least 1, got ${maxBatchTokens}`);
@@ -78,9 +89,10 @@ export async function runServe(argv: string[]): Promise<void> {
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
   try {
-    const model = await Promise.race([loadFromFlags(values, { maxNumSeqs, maxBatchTokens, kvCacheBytes }), stopped.then(() => null)]);
+    const loading = loadFromFlags(values, { maxNumSeqs, maxBatchTokens, kvCacheBytes, defaultMaxNumSeqs: serverMaxNumSeqs });
+    const model = await Promise.race([loading, stopped.then(() => null)]);
     // Compile every kernel variant before /health says ready; a shutdown meanwhile aborts the warm-up's requests.
-    const warming = model ? warmUp(model, { maxNumSeqs }) : null;
+    const warming = model ? warmUp(model, { maxNumSeqs: maxNumSeqs ?? serverMaxNumSeqs(model.runner.backend) }) : null;
     warming?.catch(() => {}); // a rejection after a shutdown won the race below is expected
     const warm = warming ? await Promise.race([warming, stopped.then(() => null)]) : null;
     if (model && warm) {
