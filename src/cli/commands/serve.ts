@@ -37,8 +37,8 @@ Ctrl-C (SIGINT) or SIGTERM stops taking requests, lets running ones finish for 1
 
 /**
  * --max-num-seqs by default: vLLM's 256 where the backend's kernels batch (tensor cores: a forward pass of 2,048
- * tokens; on an H100, 256 concurrent requests are served at about twice the output tokens/s of 128 with a similar
- * TPOT, bench/NOTES.md), else 64 (the GEMV kernels' step time grows with every row past 8).
+ * tokens; on an H100 a decode step of 256 rows takes 51.6 ms against 29.6 for 128, bench/NOTES.md session 16), else
+ * 64 (the GEMV kernels' step time grows in proportion to the rows past 8).
  */
 export function serverMaxNumSeqs(backend: Backend): number {
   return backend.preferredBatchTokens !== undefined ? 256 : 64;
