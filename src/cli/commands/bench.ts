@@ -111,10 +111,9 @@ export async function runBench(argv: string[]): Promise<void> {
   // on the backend), so a saved report says what it measured.
   const used = model.runner.backend;
   const modes = [
-    // What the default resolved to on this device (tensor cores where they passed the start-up check).
+    // Which kernels ran: tensor cores (checked at start-up, or unchecked with --tensor-cores) or batch-invariant ones.
     used instanceof WebGpuBackend ? (used.batchInvariant ? "batch-invariant" : used.tensorLayout ? "tensor cores" : "") : "",
     values["tensor-cores"] ? "--tensor-cores" : "",
-    values["batch-invariant"] ? "--batch-invariant" : "",
     values["no-robustness"] ? "--no-robustness" : "",
     ...kernelSwitchesSet(),
     `--max-num-batched-tokens ${model.runner.maxBatchTokens}`,
