@@ -31,12 +31,6 @@ export function tensorCoreSetup(gpu: WebGpuDevice, majorness: MajornessSyntax = 
   };
 }
 
-/**
- * The layouts the backend picks from per matmul (layoutForShape), largest tile first: the named variant alone
- * when SWALLOW_TENSOR_VARIANT is set, else the TENSOR_TILE_CLASSES that fit this device (the default layout
- * when none does); empty without tensor cores. `robust` false (a device without robustness): each with the row
- * padding that loads correctly there (unclampedVariant).
- */
 /** Read once: SWALLOW_TENSOR_CLAMP=off leaves the matrix-load offsets unclamped with robustness (A/B runs). */
 const clampSwitch = envVar("SWALLOW_TENSOR_CLAMP") !== "off";
 
@@ -45,6 +39,12 @@ export function tensorClampOffsets(robust: boolean): boolean {
   return robust && clampSwitch;
 }
 
+/**
+ * The layouts the backend picks from per matmul (layoutForShape), largest tile first: the named variant alone
+ * when SWALLOW_TENSOR_VARIANT is set, else the TENSOR_TILE_CLASSES that fit this device (the default layout
+ * when none does); empty without tensor cores. `robust` false (a device without robustness): each with the row
+ * padding that loads correctly there (unclampedVariant).
+ */
 export function tensorCoreLayouts(gpu: WebGpuDevice, majorness?: MajornessSyntax, robust = true): TensorLayout[] {
   const setup = tensorCoreSetup(gpu, majorness);
   if (!setup) return [];
