@@ -103,7 +103,10 @@ function isNode(): boolean {
 
 function dawnToggles(options: WebGpuOptions): string[] {
   const features = ["allow_unsafe_apis", "vulkan_enable_f16_on_nvidia"];
+  // With robustness on, Tint's integer range analysis drops the clamp of every index it can bound (kernels write
+  // their hot workgroup indices as min(…, constant) for it: bench/NOTES.md, session 17). Chromium turns it on too.
   if (robustnessDisabled(options)) features.push("disable_robustness");
+  else features.push("enable_integer_range_analysis_in_robustness");
   const toggles = [`enable-dawn-features=${features.join(",")}`];
   // Kernel-lab hook: Dawn toggles to turn off (comma-separated), e.g. to compare shader code paths.
   const off = envVar("SWALLOW_DAWN_DISABLE");

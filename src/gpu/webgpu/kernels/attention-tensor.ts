@@ -167,6 +167,15 @@ export function tensorAttentionSource(
     options.clampOffsets ? clampMatrixOffset(offset, length, rowStride, major, minor) : offset;
   const kvsRight = (offset: string, colMajor: boolean) =>
     colMajor ? at(offset, KVS_LENGTH, stride, N, K) : at(offset, KVS_LENGTH, stride, K, N);
+  // The first of four scalar f16 stores to kvs: with clampOffsets bounded by a min() in whole vec4s, which Tint's
+  // range analysis bounds and which stays visibly 4-aligned, so the stores keep no clamp of their own and can still
+  // merge (as the GEMM's staging; see matmul-tensor.ts).
+  const vec4At = (index: string) =>
+    !options.clampOffsets
+      ? index
+      : stride % 4 === 0
+        ? `min((${index}) / 4u, ${KVS_LENGTH / 4 - 1}u) * 4u`
+        : `min(${index}, ${KVS_LENGTH - 4}u)`;
   const sResult = (offset: string, rowStride: number) => at(offset, rows * S_STRIDE, rowStride, M, N);
   // S = Q·Kᵀ for this block: keyTiles result matrices, stored to sS.
   const scores = [
@@ -211,7 +220,7 @@ export function tensorAttentionSource(
       let u = lid + i * THREADS;
       if (u < KEY_BLOCK * LANES) {
         let v = ${registers}[i];
-        let at = ${base} + (u / LANES) * STRIDE + (u % LANES) * 4u;
+        let at = ${vec4At(`${base} + (u / LANES) * STRIDE + (u % LANES) * 4u`)};
         kvs[at] = v.x; kvs[at + 1u] = v.y; kvs[at + 2u] = v.z; kvs[at + 3u] = v.w;
       }
     }`;
@@ -391,7 +400,7 @@ ${range(dSteps)
 ${rope ? ropedQLoad("v", "        ") : "        v = q[qBase + d];"}
       }
       let h = vec4<f16>(clamp(v * params.qScale, vec4<f32>(-F16_MAX), vec4<f32>(F16_MAX)));
-      let at = (u / LANES) * STRIDE + d * 4u;
+      let at = ${vec4At("(u / LANES) * STRIDE + d * 4u")};
       kvs[at] = h.x; kvs[at + 1u] = h.y; kvs[at + 2u] = h.z; kvs[at + 3u] = h.w;
     }
     fence = workgroupUniformLoad(&words[0]);

@@ -203,6 +203,18 @@ ${deepStep(p, "s0", "", "2")}
 ${deepStep(p, "s0 + 1u", "2", "")}
     }
   }`;
+  // With robustness, Tint clamps every workgroup-array index it cannot bound: the staging's scalar stores of a chunk
+  // each got their own min() and no longer merged into wide stores (STS.U16 instead of STS.64 on the H100). A
+  // chunk's first index bounded by a min() with a constant lets Tint's integer range analysis drop those clamps;
+  // taken in whole chunks (min(index / chunk, last chunk) · chunk, the same value for the chunk-aligned indices
+  // of rows a multiple of the chunk apart) it stays visibly chunk-aligned, so the driver can still merge the stores
+  // (a plain min(index, length − chunk) kept them scalar: bench/NOTES.md, session 17).
+  const bounded = (index: string, length: number, chunk: number) =>
+    !layout.clampOffsets
+      ? index
+      : stride % chunk === 0
+        ? `min((${index}) / ${chunk}u, ${length / chunk - 1}u) * ${chunk}u`
+        : `min(${index}, ${length - chunk}u)`;
   const stageFn =
     ablate === "stage"
       ? `// Timing ablation: waits for the fetched registers (one OR each) and stores nothing.
@@ -218,7 +230,7 @@ ${
     ? ""
     : `  for (var c = 0u; c < XC; c++) {
     let e = lid + c * THREADS;
-    let base = buf * BM * STRIDE + (e / (BK / XW)) * STRIDE + (e % (BK / XW)) * XW;
+    let base = ${bounded("buf * BM * STRIDE + (e / (BK / XW)) * STRIDE + (e % (BK / XW)) * XW", buffers * bm * stride, xF16 ? 8 : 4)};
     ${
       xF16
         ? `let q = xr[c];
@@ -237,7 +249,7 @@ ${
   for (var c = 0u; c < WC; c++) {
     let e = lid + c * THREADS;
     let q = wr[c];
-    let base = buf * BN * STRIDE + (e / (BK / 8u)) * STRIDE + (e % (BK / 8u)) * 8u;
+    let base = ${bounded("buf * BN * STRIDE + (e / (BK / 8u)) * STRIDE + (e % (BK / 8u)) * 8u", buffers * bn * stride, 8)};
     ${stageWeightChunk(dtype)}
   }
 }
