@@ -10,7 +10,7 @@ import {
   type AttentionInputs,
 } from "./attention.js";
 import { ropedQLoad } from "./rope.js";
-import { clampMatrixOffset, matrixLoad, matrixStoreRowMajor, F16_MAX, type TensorCoreSetup } from "./tensor/plan.js";
+import { clampChunkIndex, clampMatrixOffset, matrixLoad, matrixStoreRowMajor, F16_MAX, type TensorCoreSetup } from "./tensor/plan.js";
 
 /**
  * Causal GQA attention for prefill runs on the tensor cores (subgroup matrices, f16 × f16 → f32), over the paged
@@ -167,15 +167,8 @@ export function tensorAttentionSource(
     options.clampOffsets ? clampMatrixOffset(offset, length, rowStride, major, minor) : offset;
   const kvsRight = (offset: string, colMajor: boolean) =>
     colMajor ? at(offset, KVS_LENGTH, stride, N, K) : at(offset, KVS_LENGTH, stride, K, N);
-  // The first of four scalar f16 stores to kvs: with clampOffsets bounded by a min() in whole vec4s, which Tint's
-  // range analysis bounds and which stays visibly 4-aligned, so the stores keep no clamp of their own and can still
-  // merge (as the GEMM's staging; see matmul-tensor.ts).
-  const vec4At = (index: string) =>
-    !options.clampOffsets
-      ? index
-      : stride % 4 === 0
-        ? `min((${index}) / 4u, ${KVS_LENGTH / 4 - 1}u) * 4u`
-        : `min(${index}, ${KVS_LENGTH - 4}u)`;
+  // The first of four scalar f16 stores to kvs, bounded once with robustness (clampChunkIndex, as the GEMM's staging).
+  const vec4At = (index: string) => (options.clampOffsets ? clampChunkIndex(index, KVS_LENGTH, stride, 4) : index);
   const sResult = (offset: string, rowStride: number) => at(offset, rows * S_STRIDE, rowStride, M, N);
   // S = Q·Kᵀ for this block: keyTiles result matrices, stored to sS.
   const scores = [

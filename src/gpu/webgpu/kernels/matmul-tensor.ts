@@ -4,6 +4,7 @@ import type { GpuActivation, Resource } from "../recorder.js";
 import { LINEAR_WORKGROUP } from "../wgsl.js";
 import {
   BF16_F16_LIMIT_BITS,
+  clampChunkIndex,
   clampMatrixOffset,
   F16_MAX,
   matrixLoad,
@@ -203,18 +204,10 @@ ${deepStep(p, "s0", "", "2")}
 ${deepStep(p, "s0 + 1u", "2", "")}
     }
   }`;
-  // With robustness, Tint clamps every workgroup-array index it cannot bound: the staging's scalar stores of a chunk
-  // each got their own min() and no longer merged into wide stores (STS.U16 instead of STS.64 on the H100). A
-  // chunk's first index bounded by a min() with a constant lets Tint's integer range analysis drop those clamps;
-  // taken in whole chunks (min(index / chunk, last chunk) · chunk, the same value for the chunk-aligned indices
-  // of rows a multiple of the chunk apart) it stays visibly chunk-aligned, so the driver can still merge the stores
-  // (a plain min(index, length − chunk) kept them scalar: bench/NOTES.md, session 17).
+  // With robustness, Tint clamps every workgroup-array index it cannot bound: each scalar store of a staged chunk got
+  // its own min() and the stores no longer merged (STS.U16 instead of STS.64). clampChunkIndex bounds the chunk once.
   const bounded = (index: string, length: number, chunk: number) =>
-    !layout.clampOffsets
-      ? index
-      : stride % chunk === 0
-        ? `min((${index}) / ${chunk}u, ${length / chunk - 1}u) * ${chunk}u`
-        : `min(${index}, ${length - chunk}u)`;
+    layout.clampOffsets ? clampChunkIndex(index, length, stride, chunk) : index;
   const stageFn =
     ablate === "stage"
       ? `// Timing ablation: waits for the fetched registers (one OR each) and stores nothing.

@@ -5,6 +5,7 @@ import { fileURLToPath } from "node:url";
 import path from "node:path";
 
 import {
+  clampChunkIndex,
   clampMatrixOffset,
   bf16FitsF16,
   defaultLayout,
@@ -237,4 +238,18 @@ test("clampMatrixOffset: the last offset whose whole matrix fits is what Tint's 
   assert.equal(clampMatrixOffset("o", 5120, 40, 16, 16), "min(o, 4504u)");
   assert.ok(4504 + 40 * 15 + 16 <= 5120 && 4505 + 40 * 15 + 16 > 5120);
   assert.throws(() => clampMatrixOffset("o", 100, 40, 16, 16), /does not fit 100 elements/);
+});
+
+test("clampChunkIndex: whole chunks where rows keep them aligned (every aligned index unchanged), else a plain min", () => {
+  // 128 rows of 40 halves, chunks of 8: the last chunk starts at 5,112.
+  assert.equal(clampChunkIndex("i", 5120, 40, 8), "min((i) / 8u, 639u) * 8u");
+  for (let row = 0; row < 128; row++) {
+    for (let k = 0; k < 32; k += 8) {
+      const i = row * 40 + k;
+      assert.equal(Math.min(Math.floor(i / 8), 639) * 8, i);
+    }
+  }
+  // Rows 44 halves apart leave chunks of 8 unaligned: the bound is the last index a whole chunk can start at.
+  assert.equal(clampChunkIndex("i", 5632, 44, 8), "min(i, 5624u)");
+  assert.throws(() => clampChunkIndex("i", 4, 4, 8), /does not fit 4 elements/);
 });

@@ -424,6 +424,21 @@ export function clampMatrixOffset(offset: string, length: number, stride: number
   return `min(${offset}, ${last}u)`;
 }
 
+/**
+ * WGSL for the first index of a `chunk` of consecutive scalar stores into a workgroup array of `length` elements with
+ * rows `stride` apart, bounded for Tint's robustness (its integer range analysis then drops the clamp of each store
+ * of the chunk). Where the rows keep chunks aligned (stride a multiple of chunk) the bound is taken in whole chunks,
+ * min(index / chunk, last chunk) · chunk: the same value for every chunk-aligned index, and still visibly aligned to
+ * the driver, which then merges the stores (a plain min(index, length − chunk) left them scalar on the H100:
+ * bench/NOTES.md, session 17). Otherwise the plain min.
+ */
+export function clampChunkIndex(index: string, length: number, stride: number, chunk: number): string {
+  if (length < chunk) throw new Error(`clampChunkIndex: a chunk of ${chunk} does not fit ${length} elements`);
+  return stride % chunk === 0 && length % chunk === 0
+    ? `min((${index}) / ${chunk}u, ${length / chunk - 1}u) * ${chunk}u`
+    : `min(${index}, ${length - chunk}u)`;
+}
+
 /** WGSL that loads a subgroup matrix of `type` from `pointer` at `offset` with row `stride`, in `syntax`. */
 export function matrixLoad(
   syntax: MajornessSyntax,
