@@ -80,7 +80,7 @@ export interface TensorAttentionOptions {
   keyBlock?: number;
   tokenTiles?: number;
   ablate?: "no-mma" | "no-stage";
-  /** With robustness: workgroup matrix offsets clamped so Tint's predicates are provably true (TensorLayout.clampOffsets). */
+  /** With robustness: workgroup matrix offsets and the K/V staging's store indices bounded for Tint (TensorLayout.clampOffsets). */
   clampOffsets?: boolean;
 }
 

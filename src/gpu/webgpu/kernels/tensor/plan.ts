@@ -202,7 +202,8 @@ export interface TensorLayout {
    * With robustness: each matrix load's offset from workgroup memory passes through min(offset, last valid offset).
    * Tint's robustness predicates a subgroupMatrixLoad whose offset is not a constant (`if in bounds { load } else
    * { zero }` through a function variable); a clamped offset lets the driver's compiler prove the predicate true.
-   * In-bounds offsets are unchanged, so the results are too.
+   * In-bounds offsets are unchanged, so the results are too. The staging's chunked workgroup stores are bounded the
+   * same way (clampChunkIndex), for Tint's integer range analysis.
    */
   clampOffsets?: boolean;
 }

@@ -31,7 +31,7 @@ export function tensorCoreSetup(gpu: WebGpuDevice, majorness: MajornessSyntax = 
   };
 }
 
-/** Read once: SWALLOW_TENSOR_CLAMP=off leaves the matrix-load offsets unclamped with robustness (A/B runs). */
+/** Read once: SWALLOW_TENSOR_CLAMP=off leaves the matrix-load offsets and staging stores unbounded with robustness (A/B runs). */
 const clampSwitch = envVar("SWALLOW_TENSOR_CLAMP") !== "off";
 
 /** Whether tensor kernels clamp their workgroup matrix offsets (TensorLayout.clampOffsets): with robustness only. */
