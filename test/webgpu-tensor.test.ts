@@ -80,12 +80,17 @@ test("values beyond f16's range take the exact path instead of overflowing", { s
   t.diagnostic(`x beyond f16: relative error ${error.toExponential(2)}`);
   assert.ok(error <= 1e-5, `relative error ${error}: a value beyond f16's range was not handled exactly`);
 
-  const big = randomTensor("bf16", [n, k], 8002, 0.1);
-  new Uint16Array(big.bytes.buffer)[7 * k + 9] = 0x4800; // 131072 in bf16: no f16 holds it
-  const x2 = random(8003).values(tokens * k);
-  const error2 = relativeError(await tensorMatmul(x2, tokens, big), ops.matmulTransposed(x2, tokens, matrix(big)));
-  t.diagnostic(`bf16 weight beyond f16: relative error ${error2.toExponential(2)}`);
-  assert.ok(error2 <= 1e-5, `relative error ${error2}: a bf16 weight beyond f16's range was not handled exactly`);
+  // The 128×128 classes check each staged chunk; the skinny ones (12 and 30 rows) a weight pair's bits over the K loop.
+  for (const rows of [tokens, 12, 30]) {
+    const big = randomTensor("bf16", [n, k], 8002 + rows, 0.1);
+    const halves = new Uint16Array(big.bytes.buffer);
+    halves[7 * k + 9] = 0x4800; // 131072 in bf16 (the high half of its 32-bit word): no f16 holds it
+    halves[150 * k + 200] = 0xc780; // -65536 (a low half)
+    const x2 = random(8003 + rows).values(rows * k);
+    const error2 = relativeError(await tensorMatmul(x2, rows, big), ops.matmulTransposed(x2, rows, matrix(big)));
+    t.diagnostic(`${rows} rows, bf16 weights beyond f16: relative error ${error2.toExponential(2)}`);
+    assert.ok(error2 <= 1e-5, `${rows} rows: relative error ${error2}: a bf16 weight beyond f16's range was not handled exactly`);
+  }
 });
 
 test("batchInvariant (default) keeps GEMV for long batches; off, long batches take the tensor path", { skip }, async () => {

@@ -4,6 +4,7 @@ import type { GpuActivation, Resource } from "../recorder.js";
 import { LINEAR_WORKGROUP } from "../wgsl.js";
 import {
   BF16_F16_LIMIT_BITS,
+  BF16_PAIR_RANGE_ADD,
   clampChunkIndex,
   clampMatrixOffset,
   F16_MAX,
@@ -24,7 +25,8 @@ import {
  * K. With two buffers the next slice is fetched into registers before the current one is multiplied.
  *
  * Range ("never silently lose range"): an x value beyond ±65504, or a bf16 weight ≥ 65536 / inf / NaN,
- * would not survive the f16 conversion. The staging code flags it in workgroup memory; a workgroup whose
+ * would not survive the f16 conversion. The staging code flags it in workgroup memory (pairConvert variants: once
+ * after the K loop, from range bits kept in a register); a workgroup whose
  * tile saw one discards its MMA result and recomputes the tile with f32 FMAs straight from storage (exact
  * inputs, like the GEMV). Cheap when nothing overflows (one compare per element), slow but correct when
  * something does. Otherwise the only rounding is x to f16 (relative 2^-11) and bf16 weights below 2^-14
@@ -53,6 +55,23 @@ function stageWeightChunk(dtype: WeightDtype): string {
       ws[base] = ha.x; ws[base + 1u] = ha.y; ws[base + 2u] = ha.z; ws[base + 3u] = ha.w;
       ws[base + 4u] = hb.x; ws[base + 5u] = hb.y; ws[base + 6u] = hb.z; ws[base + 7u] = hb.w;`;
 }
+
+/**
+ * The pairConvert variants' bf16 → f16 conversion of a fetched weight chunk (8 halves): each u32 holds two bf16
+ * values and becomes the two f16 values by one f32 → f16 pack (the same cast as stageWeightChunk's: round to nearest,
+ * bf16 below 2^-14 to f16 subnormals). The range check takes the pair at once (BF16_PAIR_RANGE_ADD sets a half's bit
+ * 15 exactly where it does not fit f16); the bits are OR-ed into `wRange` over the whole K loop and looked at once
+ * after it. A tile that saw one is recomputed exactly, so such a weight's converted value never matters (no clamp).
+ */
+const PAIR_CONVERT_FNS = `fn f16Pair(q: u32) -> u32 {
+  return bitcast<u32>(vec2<f16>(vec2<f32>(bitcast<f32>(q << 16u), bitcast<f32>(q & 0xffff0000u))));
+}
+
+fn f16Chunk(q: vec4<u32>) -> vec4<u32> {
+  wRange |= (q & vec4<u32>(0x7fff7fffu)) + vec4<u32>(BF16_RANGE_ADD);
+  return vec4<u32>(f16Pair(q.x), f16Pair(q.y), f16Pair(q.z), f16Pair(q.w));
+}
+`;
 
 /** Weight chunk → two vec4<f32> (w0: halves 0–3, w1: 4–7) for the exact f32 fallback. */
 function unpackExact(dtype: WeightDtype): string {
@@ -104,6 +123,7 @@ export function tensorMatmulSource(layout: TensorLayout, dtype: WeightDtype, par
   const xDirect = variant.xDirect === true;
   const prefetch = variant.prefetch === true;
   const ablate = variant.ablate;
+  const pairs = variant.pairConvert === true && dtype === "bf16";
   if (residual && parts > 1) throw new Error("tensorMatmulSource: a residual goes with one weight");
   if (parts > 1 && !xF16) throw new Error(`tensorMatmulSource: ${parts} parts need an x16 variant, not ${variant.name}`);
   const multi = parts > 1;
@@ -241,9 +261,9 @@ ${
 }
   for (var c = 0u; c < WC; c++) {
     let e = lid + c * THREADS;
-    let q = wr[c];
+    let q = ${pairs ? "f16Chunk(wr[c])" : "wr[c]"};
     let base = ${bounded("buf * BN * STRIDE + (e / (BK / 8u)) * STRIDE + (e % (BK / 8u)) * 8u", buffers * bn * stride, 8)};
-    ${stageWeightChunk(dtype)}
+    ${stageWeightChunk(pairs ? "f16" : dtype)}
   }
 }
 `;
@@ -295,7 +315,14 @@ ${
     }
   }`
 }
-  if (lid == 0u) { words[0] = atomicLoad(&overflow[0]); }
+${
+  pairs
+    ? `  // A weight f16 cannot hold anywhere in the tile's K range (PAIR_CONVERT_FNS): the tile takes the exact path.
+  if (any((wRange & vec4<u32>(0x80008000u)) != vec4<u32>(0u))) { atomicOr(&overflow[0], 1u); }
+  workgroupBarrier();
+`
+    : ""
+}  if (lid == 0u) { words[0] = atomicLoad(&overflow[0]); }
   if (workgroupUniformLoad(&words[0]) != 0u) {
     ${fnName("exactTile", p)}(m0, n0, lid, yBase, split);
     return;
@@ -403,7 +430,12 @@ const XC: u32 = ${layout.xChunksPerThread}u; // chunks of x (vec4<f32>, or 8 hal
 const XW: u32 = ${xF16 ? 8 : 4}u; // x elements per chunk
 const WC: u32 = ${layout.wChunksPerThread}u; // 8-half chunks of W per thread per slice
 const F16_MAX: f32 = ${F16_MAX}.0;
-const BF16_LIMIT: u32 = ${BF16_F16_LIMIT_BITS}u;
+const BF16_LIMIT: u32 = ${BF16_F16_LIMIT_BITS}u;${
+    pairs
+      ? `
+const BF16_RANGE_ADD: u32 = ${BF16_PAIR_RANGE_ADD}u; // PAIR_CONVERT_FNS`
+      : ""
+  }
 
 ${xDirect ? "" : `var<workgroup> xs: array<f16, ${buffers * bm * stride}>;`}
 var<workgroup> ws: array<f16, ${buffers * bn * stride}>;
@@ -415,12 +447,14 @@ var<workgroup> words: array<u32, 4>; // [0]: overflow's uniform copy, [1]: the f
 
 ${xDirect ? "" : `var<private> xr: array<${xF16 ? "vec4<u32>" : "vec4<f32>"}, XC>;`}
 var<private> wr: array<vec4<u32>, WC>;
+${pairs ? "var<private> wRange: vec4<u32>; // the weights' range bits, OR-ed over the K loop (PAIR_CONVERT_FNS)" : ""}
 ${deep ? `var<private> xr2: array<${xF16 ? "vec4<u32>" : "vec4<f32>"}, XC>;\nvar<private> wr2: array<vec4<u32>, WC>;` : ""}
 
 ${partRange.map(fetchFn).join("\n")}
 ${deep ? partRange.map((p) => secondBank(fetchFn(p), `fn ${fnName("fetch", p)}(`, `fn ${fnName("fetch", p)}2(`)).join("\n") : ""}
 /** Converts the fetched slice to f16 into buffer buf, flagging values f16 cannot hold. */
 ${stageFn}${deep ? secondBank(stageFn, "fn stage(", "fn stage2(") : ""}
+${pairs ? PAIR_CONVERT_FNS : ""}
 ${partRange.map(exactFn).join("\n")}
 @compute @workgroup_size(${threads})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,

@@ -8,6 +8,7 @@ import {
   clampChunkIndex,
   clampMatrixOffset,
   bf16FitsF16,
+  bf16PairOutOfRange,
   defaultLayout,
   f32FitsF16,
   layoutForShape,
@@ -76,6 +77,18 @@ test("bf16FitsF16 agrees with numpy on which bf16 values convert to a finite f16
     assert.equal(bf16FitsF16(bits), vectors.bf16FitsF16[i], `bf16 0x${bits.toString(16)}`);
   });
   assert.ok(vectors.bf16FitsF16.includes(true) && vectors.bf16FitsF16.includes(false));
+});
+
+test("bf16PairOutOfRange (the GEMM's pair-wise check) flags a word exactly when either bf16 half does not fit f16", () => {
+  // Every bf16 pattern beside an in-range value, an out-of-range one and itself, in both halves.
+  const partners = [0x0000, 0x3f80, 0x8001, 0x477f, 0x4780, 0xff80, 0x7fc0];
+  for (let bits = 0; bits < 0x10000; bits++) {
+    for (const other of [...partners, bits]) {
+      const expected = !bf16FitsF16(bits) || !bf16FitsF16(other);
+      assert.equal(bf16PairOutOfRange((bits | (other << 16)) >>> 0), expected, `low 0x${bits.toString(16)}, high 0x${other.toString(16)}`);
+      assert.equal(bf16PairOutOfRange((other | (bits << 16)) >>> 0), expected, `low 0x${other.toString(16)}, high 0x${bits.toString(16)}`);
+    }
+  }
 });
 
 test("pickF16Config takes f16 → f32 (never f16 accumulation), preferring 16×16×16", () => {

@@ -84,6 +84,14 @@ export interface TensorVariant {
    */
   prefetchDepth?: 2;
   /**
+   * bf16 weights converted two at a time (one f32 → f16 pack per pair) with their range check OR-ed into a register
+   * over the whole K loop and looked at once after it (BF16_PAIR_RANGE_ADD), instead of a check, a branch and a clamp
+   * per chunk. Measured on the H100 (bench/NOTES.md, session 18; lab, ms, gate·up / down): the 16-row skinny tile
+   * 0.128 / 0.069 → 0.108 / 0.062, the 32-row one 0.141 / 0.075 → 0.121 / 0.066; but the 64-row skinny tile 0.206 →
+   * 0.216–0.223 (gate·up) and the 128×128 tile 1.24 → 1.47 (gate·up): so the 16- and 32-row classes only.
+   */
+  pairConvert?: boolean;
+  /**
    * Kernel-lab timing ablation, wrong results: "fetch" reads no x or W (registers get made-up values), "stage"
    * stores nothing to workgroup memory (it only waits for the fetched registers), "multiply" loads no matrices and
    * multiplies nothing. What each one saves is what that part of the K-slice loop costs.
@@ -119,8 +127,8 @@ export const TENSOR_VARIANTS: readonly TensorVariant[] = [
   { name: "128x128-sg2x2-rb-pf-x16", ...PREFETCHING_128, plainFence: true },
   { name: "128x128-sg2x2-rb2-x16", ...PREFETCHING_128, prefetchDepth: 2 },
   // Skinny tile classes (one row of subgroups) for decode batches of 8–64 rows (bench/NOTES.md, session 13).
-  { name: "16x128-sg1x4-k64-rb2-x16", ...SKINNY, prefetchDepth: 2 },
-  { name: "32x128-sg1x4-k64-rb-x16", ...SKINNY, tileM: 2 },
+  { name: "16x128-sg1x4-k64-rb2-x16", ...SKINNY, prefetchDepth: 2, pairConvert: true },
+  { name: "32x128-sg1x4-k64-rb-x16", ...SKINNY, tileM: 2, pairConvert: true },
   { name: "64x128-sg1x4-k32-rb-x16", ...SKINNY, tileM: 4, bk: 32 },
   ...(["fetch", "stage", "multiply"] as const).map((ablate): TensorVariant => ({
     name: `128x128-sg2x2-rb-x16-no-${ablate}`,
@@ -161,6 +169,18 @@ export const F16_MAX = 65504;
  * to an f16 subnormal (absolute error ≤ 2^-25) below that.
  */
 export const BF16_F16_LIMIT_BITS = 143 << 7; // exponent field 143 = 2^16
+
+/**
+ * Added to a u32 holding two bf16 magnitudes (each half & 0x7fff), it sets a half's bit 15 exactly where that value
+ * does not fit f16 (≥ BF16_F16_LIMIT_BITS), and no half carries into the next (0x7fff + this < 0x10000): the GEMM's
+ * range check of a weight pair in two integer operations (bf16PairOutOfRange is the same test on the host).
+ */
+export const BF16_PAIR_RANGE_ADD = (0x8000 - BF16_F16_LIMIT_BITS) * 0x10001;
+
+/** Whether either of the two bf16 values in `word` (low and high half) does not fit f16, as the GEMM tests it. */
+export function bf16PairOutOfRange(word: number): boolean {
+  return (((word & 0x7fff7fff) + BF16_PAIR_RANGE_ADD) & 0x80008000) !== 0;
+}
 
 /** Whether a bf16 value (its 16 bits) converts to a finite f16 without overflow. */
 export function bf16FitsF16(bits: number): boolean {
@@ -271,7 +291,9 @@ export const TENSOR_TILE_CLASSES: readonly string[] = [
  * decode steps of 8–64 sequences. A workgroup then stages little x and has room for K slices of 64. Measured on
  * the H100 (bench/NOTES.md, session 13), 8B decode step, ms, 128×128 tiles → the skinny class for the batch:
  * 8 rows 17.42 → 11.92 (16-row tile), 16: 17.58 → 12.11, 32: 18.22 → 13.05 (32-row tile), 64: 19.14 → 16.88
- * (64-row tile); at 128 rows the 128×128 tile stays best (20.95 against 25.91 for 64-row tiles).
+ * (64-row tile); at 128 rows the 128×128 tile stays best (20.95 against 25.91 for 64-row tiles). With pairConvert on
+ * the 16- and 32-row classes (session 18, two runs each, with robustness): 8 rows 12.33 / 12.40 → 10.27 / 11.37, 16:
+ * 12.57 / 13.06 → 10.38 / 11.22, 32: 13.59 / 13.41 → 11.78 / 12.14.
  */
 function isSkinny(layout: TensorLayout): boolean {
   return layout.variant.sgRows === 1;
