@@ -14,6 +14,10 @@
  * tool splits the frames, decompresses them with the `zstd` program (PATH, or $ZSTD: the device machine has none, so
  * carry one), cuts out the code and disassembles it with `nvdisasm -b SM90` (CUDA's, on the device machine). Layout
  * learnt from the files themselves (bench/NOTES.md, session 15); another driver may change it.
+ *
+ * Each instruction's scheduling control bits (controlBits) come from the code itself, which nvdisasm does not print:
+ * with them the table says where a GEMM's K loop first waits for the global loads it issued (loadWaitInLoop), i.e.
+ * whether the prefetch of the next K slice overlaps the multiplies (bench/NOTES.md, session 18).
  */
 import { execFileSync } from "node:child_process";
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
@@ -63,6 +67,8 @@ export interface SassSummary {
   maxRegister: number;
   /** Instruction counts by opcode (with its modifiers, e.g. "HMMA.16816.F32"), largest first. */
   opcodes: { opcode: string; count: number }[];
+  /** Every instruction's address (byte offset in the code) and opcode, in address order. */
+  listing: { address: number; opcode: string }[];
 }
 
 /** Counts the instructions of `nvdisasm` text (one per line that starts with an address comment) and finds its loops. */
@@ -97,7 +103,89 @@ export function summarizeSass(text: string): SassSummary {
   const opcodes = [...counts]
     .map(([opcode, count]) => ({ opcode, count }))
     .sort((a, b) => b.count - a.count || (a.opcode < b.opcode ? -1 : 1));
-  return { instructions: listing.length, loops, maxRegister, opcodes };
+  return {
+    instructions: listing.length,
+    loops,
+    maxRegister,
+    opcodes,
+    listing: listing.map(({ address, opcode }) => ({ address, opcode })),
+  };
+}
+
+/**
+ * The scheduling control of one sm_70+ instruction: the top 23 bits of its 128-bit word (bits 105–127), as
+ * microbenchmarking papers decoded them (Jia et al., "Dissecting the NVIDIA Volta GPU Architecture via
+ * Microbenchmarking", 2018): stall cycles (4 bits), yield (1), the scoreboard ("dependency barrier") the instruction
+ * sets when its result is written (3; 7 = none) and when its sources have been read (3), the scoreboards it waits on
+ * before issuing (a 6-bit mask) and operand-reuse flags (4). A variable-latency instruction (a load) sets a write
+ * barrier; the first instruction that needs its result waits on it.
+ */
+export interface ControlBits {
+  stallCycles: number;
+  yieldHint: boolean;
+  writeBarrier: number | null;
+  readBarrier: number | null;
+  waitMask: number;
+  reuse: number;
+}
+
+/** The control bits of the instruction at byte `address` of `code` (16 bytes per instruction, little-endian). */
+export function controlBits(code: Uint8Array, address: number): ControlBits {
+  if (address % INSTRUCTION_BYTES !== 0 || address + INSTRUCTION_BYTES > code.length) {
+    throw new RangeError(`controlBits: no instruction at byte ${address} of ${code.length}`);
+  }
+  const view = new DataView(code.buffer, code.byteOffset, code.byteLength);
+  // Bits 105–127 of the 128-bit word are bits 41–63 of its high 64-bit half.
+  const control = Number(view.getBigUint64(address + 8, true) >> 41n);
+  const barrier = (bits: number) => (bits === 7 ? null : bits);
+  return {
+    stallCycles: control & 0xf,
+    yieldHint: ((control >> 4) & 1) === 1,
+    writeBarrier: barrier((control >> 5) & 7),
+    readBarrier: barrier((control >> 8) & 7),
+    waitMask: (control >> 11) & 0x3f,
+    reuse: (control >> 17) & 0xf,
+  };
+}
+
+/** Where a loop first waits for the data of the global loads (LDG) it issued, counted from the first such load. */
+export interface LoadWait {
+  /** Address of the loop's first LDG that sets a write barrier. */
+  loadAddress: number;
+  /** The first instruction after it that waits on a barrier one of the loop's LDGs set (and nothing else reset since). */
+  waitAddress: number;
+  waitOpcode: string;
+  /** HMMA instructions between that load and the wait, and in the whole loop. */
+  hmmaBefore: number;
+  hmmaInLoop: number;
+}
+
+/**
+ * The first wait on the loop's global-load data: a prefetching GEMM whose first wait comes after most of its loop's
+ * HMMA overlaps the loads with the multiplies; one that waits before them (register copies of the loaded values, as
+ * session 18 found) does not. Null when the loop has no LDG with a write barrier or never waits on one.
+ */
+export function loadWaitInLoop(listing: readonly { address: number; opcode: string }[], loop: SassLoop, code: Uint8Array): LoadWait | null {
+  const body = listing.filter((i) => i.address >= loop.from && i.address <= loop.to);
+  const hmmaInLoop = body.filter((i) => i.opcode.startsWith("HMMA")).length;
+  let pending = 0; // barriers set by the loop's LDGs so far (bit per barrier)
+  let loadAddress = -1;
+  let hmmaBefore = 0;
+  for (const instruction of body) {
+    const bits = controlBits(code, instruction.address);
+    if (loadAddress >= 0 && (bits.waitMask & pending) !== 0) {
+      return { loadAddress, waitAddress: instruction.address, waitOpcode: instruction.opcode, hmmaBefore, hmmaInLoop };
+    }
+    if (instruction.opcode.startsWith("HMMA") && loadAddress >= 0) hmmaBefore++;
+    if (bits.writeBarrier === null) continue;
+    if (instruction.opcode.startsWith("LDG")) {
+      pending |= 1 << bits.writeBarrier;
+      if (loadAddress < 0) loadAddress = instruction.address;
+    } else {
+      pending &= ~(1 << bits.writeBarrier); // another instruction now owns that barrier: its waits are not the loads'
+    }
+  }
+  return null;
 }
 
 /** How many of a loop's instructions have an opcode starting with `prefix` ("STS" counts STS.64 and STS.128). */
@@ -146,8 +234,10 @@ function main(argv: string[]): void {
   mkdirSync(out, { recursive: true });
   const zstd = process.env.ZSTD ?? "zstd";
   let n = 0;
-  console.log("| kernel | instructions | max register | top opcodes | loop with the most HMMA: instructions (HMMA, LDSM, STS, LDG, BAR) |");
-  console.log("| --- | ---: | ---: | --- | --- |");
+  console.log(
+    "| kernel | instructions | max register | top opcodes | loop with the most HMMA: instructions (HMMA, LDSM, STS, LDG, BAR) | first wait on the loop's LDG data |",
+  );
+  console.log("| --- | ---: | ---: | --- | --- | --- |");
   for (const file of cacheFiles(dir)) {
     for (const frame of splitZstdFrames(readFileSync(file))) {
       // zstd stops at the trailing bytes with an error after writing the frame: keep what it wrote.
@@ -165,7 +255,12 @@ function main(argv: string[]): void {
       writeFileSync(join(out, `k${n}.sass`), text);
       const s = summarizeSass(text);
       const mix = s.opcodes.slice(0, top).map((o) => `${o.count} ${o.opcode}`);
-      console.log(`| k${n} | ${s.instructions} | R${s.maxRegister} | ${mix.join(", ")} | ${describeLoop(busiestLoop(s.loops))} |`);
+      const loop = busiestLoop(s.loops);
+      const wait = loop ? loadWaitInLoop(s.listing, loop, code) : null;
+      const waitText = wait
+        ? `${wait.waitOpcode} at 0x${wait.waitAddress.toString(16)}, after ${wait.hmmaBefore} of ${wait.hmmaInLoop} HMMA`
+        : "none";
+      console.log(`| k${n} | ${s.instructions} | R${s.maxRegister} | ${mix.join(", ")} | ${describeLoop(loop)} | ${waitText} |`);
       n++;
     }
   }
