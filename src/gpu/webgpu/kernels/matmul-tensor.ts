@@ -202,9 +202,15 @@ export function tensorMatmulSource(layout: TensorLayout, dtype: WeightDtype, par
   if (deep && (buffers !== 1 || xDirect || ablate === "stage")) {
     throw new Error(`${variant.name}: prefetchDepth 2 needs one buffer, staged x and real staging`);
   }
+  // unconditionalFetch: the fetch of slice `next` without a branch, at k = K (nothing loaded) past the split's end.
+  const always = variant.unconditionalFetch === true;
+  const prefetchCall = (p: number, bank: string, next: string) =>
+    always
+      ? `${fnName("fetch", p)}${bank}(m0, n0, select(params.k, (${next}) * BK, ${next} < sliceEnd), lid);`
+      : `if (${next} < sliceEnd) { ${fnName("fetch", p)}${bank}(m0, n0, (${next}) * BK, lid); }`;
   const deepStep = (p: number, s: string, free: string, held: string) => `  {
     let s = ${s};
-    if (s + 2u < sliceEnd) { ${fnName("fetch", p)}${free}(m0, n0, (s + 2u) * BK, lid); }
+    ${prefetchCall(p, free, "s + 2u")}
     if (isActive) {
       let xBase = xLocal + fence;
       let wBase = wLocal + fence;
@@ -300,7 +306,7 @@ ${
   ${staged}
   for (var s = sliceBegin; s < sliceEnd; s++) {
     let buf = ${buffers === 2 ? "(s - sliceBegin) & 1u" : "0u"};
-    ${buffers === 2 || prefetch ? `if (s + 1u < sliceEnd) { ${fnName("fetch", p)}(m0, n0, (s + 1u) * BK, lid); }` : ""}
+    ${buffers === 2 || prefetch ? prefetchCall(p, "", "s + 1u") : ""}
     if (isActive) {
       let xBase = ${xDirect ? "sgRow0 * kPadded + s * BK" : "buf * BM * STRIDE + xLocal"} + fence;
       let wBase = buf * BN * STRIDE + wLocal + fence;

@@ -92,6 +92,13 @@ export interface TensorVariant {
    */
   pairConvert?: boolean;
   /**
+   * With prefetch: the next slice's fetch is issued on every iteration, past the split's last slice at k = K (every
+   * load then predicated off, registers zero), instead of inside `if (s + 1 < sliceEnd)`. A kernel-lab variant, not
+   * yet measured: with pairConvert the driver joined the branch's two paths by copying the loaded registers before the
+   * multiplies, which waits for the loads (bench/sass.ts's load-wait column; bench/NOTES.md, session 18).
+   */
+  unconditionalFetch?: boolean;
+  /**
    * Kernel-lab timing ablation, wrong results: "fetch" reads no x or W (registers get made-up values), "stage"
    * stores nothing to workgroup memory (it only waits for the fetched registers), "multiply" loads no matrices and
    * multiplies nothing. What each one saves is what that part of the K-slice loop costs.
@@ -130,6 +137,11 @@ export const TENSOR_VARIANTS: readonly TensorVariant[] = [
   { name: "16x128-sg1x4-k64-rb2-x16", ...SKINNY, prefetchDepth: 2, pairConvert: true },
   { name: "32x128-sg1x4-k64-rb-x16", ...SKINNY, tileM: 2, pairConvert: true },
   { name: "64x128-sg1x4-k32-rb-x16", ...SKINNY, tileM: 4, bk: 32 },
+  // Kernel-lab variants (session 18, unmeasured): the branch-free prefetch, with and without pairConvert.
+  { name: "128x128-sg2x2-rb-uf-x16", ...PREFETCHING_128, unconditionalFetch: true },
+  { name: "128x128-sg2x2-rb-uf-pc-x16", ...PREFETCHING_128, unconditionalFetch: true, pairConvert: true },
+  { name: "64x128-sg1x4-k32-rb-uf-pc-x16", ...SKINNY, tileM: 4, bk: 32, unconditionalFetch: true, pairConvert: true },
+  { name: "16x128-sg1x4-k64-rb2-uf-pc-x16", ...SKINNY, prefetchDepth: 2, unconditionalFetch: true, pairConvert: true },
   ...(["fetch", "stage", "multiply"] as const).map((ablate): TensorVariant => ({
     name: `128x128-sg2x2-rb-x16-no-${ablate}`,
     ...PREFETCHING_128,
