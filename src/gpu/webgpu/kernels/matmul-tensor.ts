@@ -267,6 +267,7 @@ ${
 }
   for (var c = 0u; c < WC; c++) {
     let e = lid + c * THREADS;
+    // pairConvert: f16Chunk's output holds f16 pairs, so it is stored as f16 weights are.
     let q = ${pairs ? "f16Chunk(wr[c])" : "wr[c]"};
     let base = ${bounded("buf * BN * STRIDE + (e / (BK / 8u)) * STRIDE + (e % (BK / 8u)) * 8u", buffers * bn * stride, 8)};
     ${stageWeightChunk(pairs ? "f16" : dtype)}
