@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import type { HostTensor } from "../src/gpu/backend.js";
 import * as ops from "../src/gpu/reference/ops.js";
 import { WebGpuBackend } from "../src/gpu/webgpu/backend.js";
-import { TENSOR_MIN_TOKENS } from "../src/gpu/webgpu/kernels/tensor/plan.js";
+import { layoutForShape, TENSOR_MIN_TOKENS } from "../src/gpu/webgpu/kernels/tensor/plan.js";
 import { openTestBackend } from "./support/webgpu.js";
 import { matrix, random, randomTensor, relativeError } from "./support/random-tensors.js";
 
@@ -80,18 +80,41 @@ test("values beyond f16's range take the exact path instead of overflowing", { s
   t.diagnostic(`x beyond f16: relative error ${error.toExponential(2)}`);
   assert.ok(error <= 1e-5, `relative error ${error}: a value beyond f16's range was not handled exactly`);
 
-  // The 128×128 classes check each staged chunk; the skinny ones (12 and 30 rows) a weight pair's bits over the K loop.
-  for (const rows of [tokens, 12, 30]) {
-    const big = randomTensor("bf16", [n, k], 8002 + rows, 0.1);
+  // Every tile class with bf16 weights f16 cannot hold, in a low and a high half: the 128×128 class and the 16-, 32-
+  // and 64-row skinny classes (pairConvert) check a weight pair's bits over the K loop, the others each staged chunk.
+  const covered = new Set<string>();
+  for (const [rows, wk, wn] of [
+    [tokens, k, n],
+    [12, k, n],
+    [30, k, n],
+    [60, k, n],
+    [256, 1024, 4096], // 2 × 32 tiles of 128×128, 2 splits of K
+  ]) {
+    covered.add(layoutForShape(gpu.tensorLayouts, rows, wn, wk).variant.name);
+    const big = randomTensor("bf16", [wn, wk], 8002 + rows, 0.1);
     const halves = new Uint16Array(big.bytes.buffer);
-    halves[7 * k + 9] = 0x4800; // 131072 in bf16 (the high half of its 32-bit word): no f16 holds it
-    halves[150 * k + 200] = 0xc780; // -65536 (a low half)
-    const x2 = random(8003 + rows).values(rows * k);
-    const error2 = relativeError(await tensorMatmul(x2, rows, big), ops.matmulTransposed(x2, rows, matrix(big)));
-    t.diagnostic(`${rows} rows, bf16 weights beyond f16: relative error ${error2.toExponential(2)}`);
-    assert.ok(error2 <= 1e-5, `${rows} rows: relative error ${error2}: a bf16 weight beyond f16's range was not handled exactly`);
+    halves[7 * wk + 9] = 0x4800; // 131072 in bf16 (the high half of its 32-bit word): no f16 holds it
+    halves[150 * wk + 200] = 0xc780; // -65536 (a low half)
+    const x2 = random(8003 + rows).values(rows * wk);
+    const [out, ref] = [await tensorMatmul(x2, rows, big), ops.matmulTransposed(x2, rows, matrix(big))];
+    // Output columns 7 and 150 (those weights' rows) come from tiles that saw them: the exact path. Tiles that saw
+    // none (at 4,096 columns, most of them) keep f16 operands, and so do the K splits that did not (256 rows: the
+    // other half of K, 1.3e-5 on the H100). Either weight lost to a clamp or an infinity would show as ≥ 1e-1.
+    const [exact, all] = [relativeError(columns(out, wn, [7, 150]), columns(ref, wn, [7, 150])), relativeError(out, ref)];
+    t.diagnostic(
+      `${rows} rows, bf16 weights beyond f16: relative error ${exact.toExponential(2)} in their columns, ${all.toExponential(2)} in all`,
+    );
+    assert.ok(exact <= 1e-4, `${rows} rows: relative error ${exact}: a bf16 weight beyond f16's range was not handled exactly`);
+    assert.ok(all <= 2e-3, `${rows} rows: relative error ${all} above 2e-3`);
   }
+  assert.deepEqual([...covered].sort(), gpu.tensorLayouts.map((layout) => layout.variant.name).sort(), "every tile class was tried");
 });
+
+/** The given columns of a row-major [rows, cols] matrix, row by row. */
+function columns(m: Float32Array, cols: number, picked: number[]): Float32Array {
+  const rows = m.length / cols;
+  return Float32Array.from({ length: rows * picked.length }, (_, i) => m[Math.floor(i / picked.length) * cols + picked[i % picked.length]]);
+}
 
 test("batchInvariant (default) keeps GEMV for long batches; off, long batches take the tensor path", { skip }, async () => {
   const [tokens, k, n] = [TENSOR_MIN_TOKENS + 32, 256, 64];

@@ -224,10 +224,10 @@ test("layoutForShape without robustness: skinny tiles for batches that fit one r
   assert.equal(pick(16, 28672, 4096), "16x128-sg1x4-k64-rb2-x16-p8");
   assert.equal(pick(17, 4096, 14336), "32x128-sg1x4-k64-rb-x16-p8");
   assert.equal(pick(32, 6144, 4096), "32x128-sg1x4-k64-rb-x16-p8");
-  assert.equal(pick(33, 4096, 4096), "64x128-sg1x4-k32-rb-x16-p8");
-  assert.equal(pick(64, 4096, 4096), "64x128-sg1x4-k32-rb-x16-p8");
-  assert.equal(pick(65, 4096, 4096), "128x128-sg2x2-rb-x16-p8");
-  assert.equal(pick(2048, 28672, 4096), "128x128-sg2x2-rb-x16-p8");
+  assert.equal(pick(33, 4096, 4096), "64x128-sg1x4-k32-rb-uf-pc-x16-p8");
+  assert.equal(pick(64, 4096, 4096), "64x128-sg1x4-k32-rb-uf-pc-x16-p8");
+  assert.equal(pick(65, 4096, 4096), "128x128-sg2x2-rb-uf-pc-x16-p8");
+  assert.equal(pick(2048, 28672, 4096), "128x128-sg2x2-rb-uf-pc-x16-p8");
   // N = 1024 at 128 rows: 8 tiles × 8 splits of 128×128 are too few, 16 × 8 of 64×128 are enough.
   assert.equal(pick(128, 1024, 4096), "64x128-sg2x2-rb-x16-p8");
   // A skinny layout alone (SWALLOW_TENSOR_VARIANT) takes every batch.

@@ -137,7 +137,7 @@ export const TENSOR_VARIANTS: readonly TensorVariant[] = [
   { name: "16x128-sg1x4-k64-rb2-x16", ...SKINNY, prefetchDepth: 2, pairConvert: true },
   { name: "32x128-sg1x4-k64-rb-x16", ...SKINNY, tileM: 2, pairConvert: true },
   { name: "64x128-sg1x4-k32-rb-x16", ...SKINNY, tileM: 4, bk: 32 },
-  // Kernel-lab variants (session 18, unmeasured): the branch-free prefetch, with and without pairConvert.
+  // The branch-free prefetch, with and without pairConvert (session 19: the -uf-pc ones are tile classes now).
   { name: "128x128-sg2x2-rb-uf-x16", ...PREFETCHING_128, unconditionalFetch: true },
   { name: "128x128-sg2x2-rb-uf-pc-x16", ...PREFETCHING_128, unconditionalFetch: true, pairConvert: true },
   { name: "64x128-sg1x4-k32-rb-uf-pc-x16", ...SKINNY, tileM: 4, bk: 32, unconditionalFetch: true, pairConvert: true },
@@ -289,13 +289,19 @@ export function layoutVariant(variant: TensorVariant, setup: TensorCoreSetup): T
  * T = 2048 138 / 112 / 141 / 140 against 134 / 105 / 87 (an outlier; 138 in session 8) / 136. Below it the
  * 64×128 tile with the same prefetch (T = 256 75 / 55 / 77 / 85, where two buffers gave 50 / 44 / 50 / 53).
  * Variants with bk = 64 and with producer subgroups (warp specialization) measured slower (session 8).
+ * The 128×128 and 64-row skinny classes fetch the next slice without a branch (unconditionalFetch) and convert bf16
+ * weight pairs with one packed cast (pairConvert) since session 19: without the branch the driver keeps the fetched
+ * registers apart from the multiply's (session 18's SASS), and the cheaper staging pays. Same call, robustness on,
+ * two runs each: prefill 512 7,537 / 7,457 → 7,985 / 7,986 tok/s, 2,048 10,290 / 10,560 → 10,973 / 10,698; decode
+ * steps of 64 rows 17.35 / 17.32 → 16.31 / 16.45 ms, 128 rows 21.65 / 21.61 → 20.56 / 20.58, 256 rows 34.38 / 34.20 →
+ * 32.23 / 31.92.
  */
 export const TENSOR_TILE_CLASSES: readonly string[] = [
-  "128x128-sg2x2-rb-x16",
+  "128x128-sg2x2-rb-uf-pc-x16",
   "64x128-sg2x2-rb-x16",
   "16x128-sg1x4-k64-rb2-x16",
   "32x128-sg1x4-k64-rb-x16",
-  "64x128-sg1x4-k32-rb-x16",
+  "64x128-sg1x4-k32-rb-uf-pc-x16",
 ];
 
 /**
