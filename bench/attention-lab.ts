@@ -192,11 +192,12 @@ function record(lab: Lab, c: Case, cache: ReturnType<typeof makeCache>, q: GpuAc
     seqIndex: lab.recorder.input(seqIndex, "seqIndex", () => seqIndex),
     blockTables: inputs.blockTables,
     maxBlocksPerSeq: cache.maxBlocksPerSeq,
+    hostPositions: positions,
+    owner: positions,
     ...(c.heads ? { headsPerWorkgroup: c.heads } : {}),
     ...(c.design ? { design: c.design } : {}),
   };
   const singles = singleTokenRows(positions, seqIndex, positions.length);
-  const rows = lab.recorder.input(singles, "singles", () => singles);
   let out = q;
   for (let r = 0; r < reps; r++) {
     if (kernel === "per-row") {
@@ -209,7 +210,7 @@ function record(lab: Lab, c: Case, cache: ReturnType<typeof makeCache>, q: GpuAc
         ? attentionTensor(lab.ctx, lab.tensor!, q, cache.layer, layout, { ...inputs, skipSingles }, numHeads, scale, null, c.tensorOptions)
         : attention(lab.ctx, q, cache.layer, "f16", layout, { ...inputs, skipSingles }, numHeads, scale);
     if (skipSingles) {
-      const subset = { rows, count: singles.length, into: out };
+      const subset = { rows: singles, into: out };
       attentionPerRow(lab.ctx, q, cache.layer, "f16", layout, { ...perRow, subset }, numHeads, scale);
     }
   }
@@ -353,6 +354,26 @@ function cases(quick: boolean, designs: PerRowDesign[], withTensor: boolean, ten
         [1, 8, 32, 256].map((batch) => perRow(batch, (batch === 256 ? 336 : batch * 32 + 352) / k, heads, design)),
       ),
     ),
+    // Long contexts in the lanes design (the backend's query heads per workgroup), in the segments the process runs
+    // (SWALLOW_ATTENTION_SEGMENT: run the lab once per length to compare).
+    ...(designs.includes("lanes")
+      ? [
+          [1, 384],
+          [1, 1024],
+          [1, 4096],
+          [1, 8192],
+          [1, 32768],
+          [8, 4096],
+          [32, 2048],
+          [256, 336],
+          [256, 1024],
+        ].map(([batch, context]): Case => ({
+          ...decode(batch, context / k),
+          name: `long: decode batch ${batch} ctx ${context / k} (per-row lanes)`,
+          kernel: "per-row",
+          design: "lanes",
+        }))
+      : []),
     ...[384, 4096].flatMap((ctx) => [undefined, true, false].map((split) => decode(1, ctx / k, split))),
     ...[undefined, true, false].map((split) => decode(32, 1024 / k, split)),
   ];

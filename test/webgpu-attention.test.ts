@@ -20,6 +20,7 @@ import {
 import { tensorCoreSetup } from "../src/gpu/webgpu/kernels/tensor/setup.js";
 import {
   attentionPerRow,
+  type PerRowAttentionInputs,
   GROUPED_HEADS_MIN_WORKGROUPS,
   GROUP_LANES,
   lanesAvailable,
@@ -588,27 +589,52 @@ test("the per-row kernel's designs match the reference, each with the same bits 
       const q = rng.values(tokens.length * qCols, 2);
       const scale = 1 / Math.sqrt(headDim);
       const expected = attendReference(q, batch, numHeads, scale);
-      const recorder = ctx.recorder;
-      const owner = {};
-      const inputs = {
-        positions: recorder.input(owner, "positions", () => batch.positions),
-        seqIndex: recorder.input(owner, "seqIndex", () => batch.seqIndex),
-        blockTables: recorder.input(owner, "blockTables", () => blockTables),
+      // Step inputs live for one step (StepRecorder.input): built again for each.
+      const stepInputs = (owner = {}): PerRowAttentionInputs => ({
+        positions: ctx.recorder.input(owner, "positions", () => batch.positions),
+        seqIndex: ctx.recorder.input(owner, "seqIndex", () => batch.seqIndex),
+        blockTables: ctx.recorder.input(owner, "blockTables", () => blockTables),
         maxBlocksPerSeq,
-      };
+        hostPositions: batch.positions,
+        owner,
+      });
       const layer = (cache as unknown as { layers: GpuKvLayer[] }).layers[0];
       const layout = { numKvHeads, headDim, blockSize };
-      for (const design of ["threads", "lanes"] as const) {
+      const run = async (options: Partial<PerRowAttentionInputs>) => {
+        const qIn = upload(tokens.length, qCols, q) as GpuActivation;
+        return gpu.read(attentionPerRow(ctx, qIn, layer, kvDtype, layout, { ...stepInputs(), ...options }, numHeads, scale));
+      };
+      // The lanes design also in segments of 64 and 128 positions: the 300-position row in 5 / 3 workgroups merged by
+      // a second dispatch, the 65-position one in 2 / 1.
+      for (const [design, segment] of [
+        ["threads", undefined],
+        ["lanes", undefined],
+        ["lanes", 64],
+        ["lanes", 128],
+      ] as const) {
+        // (Fewer pipelines for the short segments: lavapipe compiles each 128-wide one for seconds.)
+        const headCounts = segment ? [1, group] : [1, group / 2, group];
         const outputs: Float32Array[] = [];
-        for (const headsPerWorkgroup of [1, group / 2, group]) {
-          const qIn = upload(tokens.length, qCols, q) as GpuActivation;
-          const out = attentionPerRow(ctx, qIn, layer, kvDtype, layout, { ...inputs, design, headsPerWorkgroup }, numHeads, scale);
-          outputs.push(await gpu.read(out));
-        }
-        const label = `${design} design, ${kvDtype} cache, head size ${headDim}`;
+        for (const headsPerWorkgroup of headCounts) outputs.push(await run({ design, headsPerWorkgroup, segment }));
+        const label = `${design} design${segment ? ` in segments of ${segment}` : ""}, ${kvDtype} cache, head size ${headDim}`;
         assertClose(t, label, outputs[0], expected, F32_MATH);
-        assert.deepEqual(bits(outputs[1]), bits(outputs[0]), `${label}: ${group / 2} heads per workgroup differ from one`);
-        assert.deepEqual(bits(outputs[2]), bits(outputs[0]), `${label}: ${group} heads per workgroup differ from one`);
+        headCounts.forEach((heads, i) =>
+          assert.deepEqual(bits(outputs[i]), bits(outputs[0]), `${label}: ${heads} heads per workgroup differ from one`),
+        );
+        if (design === "threads") continue;
+        // A subset of the rows (the split kernel's decode rows) into an output whose other rows another kernel wrote:
+        // the same bits for those rows, the others untouched.
+        const picked = Int32Array.from([0, 2, 4]);
+        const into = upload(tokens.length, qCols, new Float32Array(tokens.length * qCols).fill(7)) as GpuActivation;
+        const qIn = upload(tokens.length, qCols, q) as GpuActivation;
+        const subset = { rows: picked, into };
+        attentionPerRow(ctx, qIn, layer, kvDtype, layout, { ...stepInputs(), design, segment, subset }, numHeads, scale);
+        const partial = await gpu.read(into);
+        for (let row = 0; row < tokens.length; row++) {
+          const got = partial.subarray(row * qCols, (row + 1) * qCols);
+          const want = picked.includes(row) ? outputs[0].subarray(row * qCols, (row + 1) * qCols) : new Float32Array(qCols).fill(7);
+          assert.deepEqual(bits(got), bits(want), `${label}: row ${row} of a subset run`);
+        }
       }
     }
   }

@@ -5,6 +5,7 @@ import * as ops from "../src/gpu/reference/ops.js";
 import { WebGpuBackend } from "../src/gpu/webgpu/backend.js";
 import { BufferUsage, MAP_MODE_READ } from "../src/gpu/webgpu/buffers.js";
 import type { GpuKvLayer } from "../src/gpu/webgpu/context.js";
+import { attentionSegment } from "../src/gpu/webgpu/kernels/attention-per-row.js";
 import { openTestBackend } from "./support/webgpu.js";
 import { assertClose, F16_OPERANDS, F32_MATH, random } from "./support/random-tensors.js";
 
@@ -21,6 +22,8 @@ after(() => maybeBackend?.dispose());
 
 const [NUM_HEADS, NUM_KV_HEADS, BLOCK_SIZE, LAYER] = [4, 2, 4, 1];
 const FUSED = "attention.per-row+writeKv";
+/** The merge of the rows the lanes design split over the sequence (their segments' softmax states). */
+const MERGE = "attention.per-row-merge";
 
 /** Pipeline keys of the dispatches recorded since the last read (the recorder's pending step). */
 function pendingKernels(): string[] {
@@ -203,7 +206,9 @@ async function fusedAgainstUnfused(
       scale,
       rope,
     );
-    assert.deepEqual(kernelNames(), [FUSED], `${label}, decode step ${step}: one fused dispatch`);
+    // The segments' merge where a row is longer than a segment (the 130-position history at head size 128).
+    const split = gpu.perRowSegment <= Math.max(...tokens.map((token) => token.position));
+    assert.deepEqual(kernelNames(), split ? [FUSED, MERGE] : [FUSED], `${label}, decode step ${step}: one fused dispatch`);
     const fused = await gpu.read(out);
     const expected = scene.referenceStep(batch, tokens);
     assertClose(t, `${label}, decode step ${step}`, fused, expected, kvDtype === "f16" ? F16_OPERANDS : F32_MATH);
@@ -234,8 +239,10 @@ test(
       for (const [kvDtype, headDim, withRope] of configs) {
         const rope = withRope ? await uploadInvFreq(headDim) : null;
         // Own positions 0 (no history), mid-block, 255 (the last thread of the first key tile: the unrolled V loop's
-        // last position for head size 16) and 299 (second tile); fewer for 128, whose unrolled loop covers most.
-        const history = headDim === 128 ? [0, 6, 41] : [0, 6, 255, 298];
+        // last position for head size 16) and 299 (second tile); fewer for 128, whose unrolled loop covers most, and
+        // 130 in segments of 64 (the lanes design's split over the sequence: the own position in the third segment).
+        const history = headDim === 128 ? [0, 6, 41, 130] : [0, 6, 255, 298];
+        gpu.perRowSegment = headDim === 128 ? 64 : attentionSegment();
         const scene = new Scene(headDim, history, rope?.host ?? null, 4000 + headDim + (rope ? 1 : 0));
         const group = NUM_HEADS / NUM_KV_HEADS;
         await fusedAgainstUnfused(t, kvDtype, scene, rope?.weight, { unfused: 1, fused: group });
@@ -244,6 +251,7 @@ test(
     } finally {
       gpu.attentionPath = "auto";
       gpu.perRowHeads = "auto";
+      gpu.perRowSegment = attentionSegment();
     }
   },
 );

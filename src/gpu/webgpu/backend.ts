@@ -27,7 +27,7 @@ import {
 import { elementwise } from "./kernels/elementwise.js";
 import { attention, attentionTiles, singleTokenRows } from "./kernels/attention.js";
 import { attentionTensor, tensorAttentionHeads, tensorAttentionLayout, type TensorAttentionOptions } from "./kernels/attention-tensor.js";
-import { attentionPerRow, GROUP_LANES, type PerRowAttentionInputs } from "./kernels/attention-per-row.js";
+import { attentionPerRow, attentionSegment, GROUP_LANES, type PerRowAttentionInputs } from "./kernels/attention-per-row.js";
 import { embed } from "./kernels/embed.js";
 import { gatherRows } from "./kernels/gather-rows.js";
 import { packSampled } from "./kernels/pack-sampled.js";
@@ -154,6 +154,11 @@ export class WebGpuBackend implements Backend {
    * SWALLOW_PER_ROW_HEADS=N (a divisor of the GQA group) does for end-to-end A/B runs (the same bits either way).
    */
   perRowHeads: "auto" | number = perRowHeadsFromEnv();
+  /**
+   * Positions per segment of a row in the per-row kernel's lanes design (its split over the sequence; see
+   * kernels/attention-per-row.ts attentionSegment). Tests set a short one; not the same bits as another length.
+   */
+  perRowSegment: number = attentionSegment();
   /**
    * Whether products of one input by several weights (q/k/v, gate/up) that take the tensor-core kernel run as one
    * dispatch (matmulTensorParts): one x → f16 pre-pass and one split-K count for all. On unless
@@ -610,7 +615,7 @@ export class WebGpuBackend implements Backend {
         );
     if (kernel !== "split") return out;
     const singles = this.singleTokenRows(batch);
-    const subset = { rows: this.i32Input(singles), count: singles.length, into: out };
+    const subset = { rows: singles, into: out };
     const inputs = { ...this.perRowInputs(batch), subset };
     return attentionPerRow(this.ctx, activation(q), kv.layers[layer], kv.dtype, kv.layout, inputs, numHeads, scale, cosSin);
   }
@@ -650,6 +655,9 @@ export class WebGpuBackend implements Backend {
       seqIndex: this.i32Input(batch.seqIndex, batch.numTokens),
       blockTables: this.i32Input(batch.blockTables),
       maxBlocksPerSeq: batch.maxBlocksPerSeq,
+      hostPositions: batch.positions,
+      owner: batch,
+      segment: this.perRowSegment,
       ...(this.perRowHeads === "auto" ? {} : { headsPerWorkgroup: this.perRowHeads }),
     };
   }

@@ -35,6 +35,15 @@ const WORKGROUP = 256;
  * (one head per workgroup), against the threads design on the same card. Still well below the memory bandwidth
  * (~0.5 TB/s at batch 256): each chunk waits for its own loads.
  *
+ * The lanes design splits a row over its sequence (flash-decoding): each segment of attentionSegment() positions is
+ * a work item with its own workgroup per query head (group), which leaves its softmax state (max, Σ weights,
+ * Σ weight·v) in `partial`; a second dispatch (mergeSource) rescales a row's states to their largest max, adds them
+ * in segment order and divides. A row of one segment is written at once, exactly as before the split. The segments
+ * depend on the row's own length only, so its bits never depend on the batch. H100, 8B shapes, same call: decode at
+ * batch 1 with an 8,192-token prompt 11.02 → 7.23 ms per token (32 workgroups per layer, each walking 128 chunks,
+ * before), 1,024 tokens 6.97 → 6.75; the lab's layer at batch 1 and context 4,096 0.117 → 0.045 ms, batch 32 at
+ * 2,048 0.332 → 0.123 ms (bench/NOTES.md, session 19).
+ *
  * "threads" (threadsSource), the fallback: one 256-thread workgroup; positions 0..positions[t] in tiles of 256 with
  * an online softmax between tiles:
  *  - phase 1: thread i computes the full q·k score of position tile + i for each head (K read as vec4 when
@@ -64,6 +73,8 @@ interface PerRowVariant {
   subset: boolean;
   /** Query heads per workgroup: 1, or all the heads of a KV head (GQA), which then read each K/V row once. */
   heads: number;
+  /** Positions per segment of a row (the lanes design's split over the sequence; see perRowWork). */
+  segment: number;
 }
 
 /** Whether K rows are read 16 bytes (8 halves) at a time: an f16 cache with a head size that is a multiple of 8. */
@@ -311,7 +322,7 @@ export function lanesWorkgroupBytes(headDim: number): number {
   return 4 * (POSITION_GROUPS * headDim + 2 * POSITION_GROUPS + 1) + 2 * headDim * 4; // kOwn / vOwn in at most f32
 }
 
-function lanesSource({ kvDtype, headDim, rope, fused, subset, heads }: PerRowVariant): string {
+function lanesSource({ kvDtype, headDim, rope, fused, heads, segment }: PerRowVariant): string {
   const vecs = headDim / GROUP_LANES / 4; // vec4<f32> of head dims per lane
   // An f16 cache is read 16 bytes (8 halves, two vec4s) at a time where a lane's dims allow.
   const wide = kvDtype === "f16" && vecs % 2 === 0;
@@ -380,9 +391,16 @@ ${lines(js, (j) => `accShared[g * LANES + lane * VECS + ${j}u] = a${h}_${j};`, "
       total += accShared[k * LANES + i] * factor;
       sum += sumShared[k] * factor;
     }
-    out[(t * params.numHeads + h0 + ${h}u) * LANES + i] = total / sum;
+    if (segments == 1u) {
+      out[(t * params.numHeads + h0 + ${h}u) * LANES + i] = total / sum;
+    } else { // this segment's softmax state, for mergeSource
+      let slot = (itemIndex * params.numHeads + h0 + ${h}u) * (LANES + 1u);
+      if (i == 0u) { partial[slot] = vec4<f32>(top, sum, 0.0, 0.0); }
+      partial[slot + 1u + i] = total;
+    }
   }
   workgroupBarrier();`;
+  const workBinding = 8 + (rope ? 1 : 0) + (fused ? 3 : 0);
   const qLoad = (h: number, j: number) => `  {
     let d = lane * VECS + ${j}u;
     let qBase = (t * params.numHeads + h0 + ${h}u) * LANES;
@@ -400,10 +418,12 @@ struct Params { numTokens: u32, numHeads: u32, groupSize: u32, kvCols: u32, bloc
 @group(0) @binding(7) var<storage, read_write> out: array<vec4<f32>>;
 ${rope ? "@group(0) @binding(8) var<storage, read> cosSin: array<vec2<f32>>; // [numTokens, headDim / 2]" : ""}
 ${fused ? `${fusedDeclarations(kvDtype, headDim, 4, rope)}\n// Cache element e of the own K / V head (${wide ? "8" : "4"} values).\n${ownElements}` : ""}
-${subset ? `@group(0) @binding(${rope ? 9 : 8}) var<storage, read> rowList: array<i32>; // the rows this dispatch serves` : ""}
+@group(0) @binding(${workBinding}) var<storage, read> workItems: array<vec2<i32>>; // (row, segment) per item
+@group(0) @binding(${workBinding + 1}) var<storage, read_write> partial: array<vec4<f32>>; // [items, numHeads, LANES + 1]
 ${LINEAR_WORKGROUP}
 
 const WG: u32 = ${LANES_WORKGROUP}u;
+const SEGMENT: u32 = ${segment}u; // positions per segment of a row
 const LANES: u32 = ${headDim / 4}u; // vec4s of a head (the name ropedQLoad expects)
 const VECS: u32 = ${vecs}u; // vec4s of a head per lane
 const RAW: u32 = ${wide ? 8 : 4}u; // cache values per cache element
@@ -427,8 +447,11 @@ fn groupSum(x: vec4<f32>) -> vec4<f32> {
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let group = linearWorkgroup(wid, nwg);
   let headGroups = params.numHeads / ${heads}u;
-  if (group >= params.numTokens * headGroups) { return; }
-  let t = ${subset ? "u32(rowList[group / headGroups])" : "group / headGroups"};
+  if (group >= params.numTokens * headGroups) { return; } // numTokens: the work items
+  let itemIndex = group / headGroups;
+  let item = workItems[itemIndex];
+  let t = u32(item.x);
+  let segment = u32(item.y);
   let h0 = (group % headGroups) * ${heads}u; // first query head
   let kvHead = h0 / params.groupSize;
   let kvStride = params.kvCols / 4u; // vec4 units (the fused store's)
@@ -440,17 +463,21 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let laneBase = lane * ${loads}u; // the lane's first cache element of a head
   var ${hs.flatMap((h) => js.map((j) => `q${h}_${j}`)).join(": vec4<f32>;\n  var ")}: vec4<f32>;
 ${hs.flatMap((h) => js.map((j) => qLoad(h, j))).join("\n")}
-${rowPrologue(kvDtype, rope, fused, wide, wide)}
+${rowPrologue(kvDtype, rope, fused, wide, wide, "segment == 0u")}
   let cached = ${fused ? "length - 1u; // the own position comes from kOwn / vOwn" : "length;"}
+  // This workgroup's positions begin..end - 1 of the row's segments (a multiple of the chunk long).
+  let segments = (length + SEGMENT - 1u) / SEGMENT;
+  let begin = segment * SEGMENT;
+  let end = min(length, begin + SEGMENT);
 ${lines(hs, (h) => `var m${h} = LOWEST;\n  var s${h} = 0.0;\n  ${js.map((j) => `var a${h}_${j} = vec4<f32>(0.0);`).join("\n  ")}`, "  ")}
   // A cached position to clamp to (none when cached is 0: then no chunk loads from the cache).
   let lastCached = max(cached, 1u) - 1u;
   // Block ids of the group's positions in the first chunk. Each chunk then asks for the next chunk's block ids
   // before its K / V loads, so that only the K / V latency is on the chunk's critical path.
-${lines(us, (u) => `var block${u} = ${block(`g * ${UNROLL}u + ${u}u`)};`, "  ")}
-  for (var c0 = 0u; c0 < length; c0 += GROUPS * ${UNROLL}u) {
+${lines(us, (u) => `var block${u} = ${block(`begin + g * ${UNROLL}u + ${u}u`)};`, "  ")}
+  for (var c0 = begin; c0 < end; c0 += GROUPS * ${UNROLL}u) {
     let first = c0 + g * ${UNROLL}u; // the group's consecutive positions first..first + ${UNROLL - 1}
-    let valid = vec4<u32>(first) + vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(length);
+    let valid = vec4<u32>(first) + vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(end);
 ${lines(us, (u) => `let p${u} = first + ${u}u;`, "    ")}
 ${lines(us, (u) => `let nextBlock${u} = ${block(`first + ${u}u + GROUPS * ${UNROLL}u`)};`, "    ")}
     // All K and V loads of the chunk before any arithmetic: they overlap.
@@ -490,12 +517,12 @@ ${hs.map(combine).join("\n")}
  * Both designs' start of a row: the fused kernel's own K/V (roped) into workgroup memory, the row's length
  * (positions[t] + 1) read uniformly, the fused store of its K/V, and its block-table base.
  */
-function rowPrologue(kvDtype: KvDtype, rope: boolean, fused: boolean, wideKeys: boolean, wideValues: boolean): string {
+function rowPrologue(kvDtype: KvDtype, rope: boolean, fused: boolean, wideKeys: boolean, wideValues: boolean, storer = "true"): string {
   return `${fused ? FUSED_OWN_LOAD(kvDtype, rope) : ""}
   if (lid == 0u) { lengthShared = u32(positions[t]) + 1u; }
   workgroupBarrier();
   let length = workgroupUniformLoad(&lengthShared);
-${fused ? FUSED_STORE(wideKeys, wideValues) : ""}
+${fused ? FUSED_STORE(wideKeys, wideValues, storer) : ""}
   let tableBase = u32(seqIndex[t]) * params.maxBlocksPerSeq;`;
 }
 
@@ -527,10 +554,10 @@ const FUSED_OWN_LOAD = (kvDtype: KvDtype, rope: boolean) => `  let ownRow = t * 
 
 /**
  * The first query head of each KV head stores token t's K/V at slots[t] (after the barrier that completes kOwn /
- * vOwn). No workgroup of this dispatch reads that slot: the row itself uses kOwn / vOwn, and no other row is of
- * the same sequence.
+ * vOwn); in the lanes design only the workgroup of the row's first segment (`storer`). No workgroup of this
+ * dispatch reads that slot: the row itself uses kOwn / vOwn, and no other row is of the same sequence.
  */
-const FUSED_STORE = (wideKeys: boolean, wideValues: boolean) => `  if (h0 % params.groupSize == 0u) {
+const FUSED_STORE = (wideKeys: boolean, wideValues: boolean, storer: string) => `  if (h0 % params.groupSize == 0u && ${storer}) {
     let dst = u32(slots[t]) * kvStride + kvOffset;
 ${
   wideValues
@@ -554,15 +581,21 @@ export interface PerRowAttentionInputs {
   seqIndex: Resource;
   blockTables: Resource;
   maxBlocksPerSeq: number;
+  /** `positions` on the host: the lanes design plans its segments from them (perRowWork). */
+  hostPositions: Int32Array;
+  /** The owner of the step inputs built from hostPositions and subset.rows (StepRecorder.input): the batch. */
+  owner: object;
   /**
-   * Only these rows (i32 row indices, `count` of them), written into `into` (q's shape), whose other rows another
-   * kernel writes: the tiled kernel serves a step's prefill runs and this one its decode rows (singleTokenRows).
+   * Only these rows (row indices), written into `into` (q's shape), whose other rows another kernel writes: the
+   * tiled kernel serves a step's prefill runs and this one its decode rows (singleTokenRows).
    */
-  subset?: { rows: Resource; count: number; into: GpuActivation };
+  subset?: { rows: Int32Array; into: GpuActivation };
   /** Query heads per workgroup, a divisor of the GQA group size (tests and the lab; default perRowHeads). Same bits either way. */
   headsPerWorkgroup?: number;
   /** Forces a design (tests, the lab; default perRowDesign). Not the same bits: a backend keeps one for all rows. */
   design?: PerRowDesign;
+  /** Positions per segment in the lanes design (tests, the lab; default attentionSegment()). Not the same bits either. */
+  segment?: number;
 }
 
 /** The step's new K / V rows `[T, numKvHeads * headDim]` (K before RoPE when the kernel ropes) and their cache slots. */
@@ -604,18 +637,23 @@ export function attentionPerRow(
   if (subset && (subset.into.rows !== q.rows || subset.into.cols !== q.cols))
     throw new Error(`attention: the output is [${subset.into.rows}, ${subset.into.cols}], expected q's [${q.rows}, ${q.cols}]`);
   const out = subset?.into ?? ctx.recorder.output(q.rows, q.cols);
-  const rowCount = subset?.count ?? q.rows;
+  const rowCount = subset?.rows.length ?? q.rows;
   if (out.isEmpty || rowCount === 0) return out;
   const groupSize = numHeads / numKvHeads;
-  const heads = inputs.headsPerWorkgroup ?? perRowHeads(rowCount, numKvHeads, groupSize, headDim, ctx.pipelines.maxWorkgroupBytes);
-  if (!Number.isInteger(heads) || heads < 1 || groupSize % heads !== 0) {
-    throw new Error(`attention: ${heads} query heads per workgroup; a divisor of the GQA group size ${groupSize}`);
-  }
   const design = inputs.design ?? perRowDesign(ctx.pipelines, headDim);
   if (design === "lanes" && !lanesAvailable(ctx.pipelines, headDim))
     throw new Error(
       `attention: the per-row lanes design needs consecutive subgroups of at least ${GROUP_LANES} lanes (probed when the backend opens) and a head size that is a multiple of 32 (head size ${headDim}, workgroup memory ${lanesWorkgroupBytes(headDim)} B); unset SWALLOW_ATTENTION_PER_ROW`,
     );
+  const lanes = design === "lanes";
+  const segment = inputs.segment ?? attentionSegment();
+  checkSegment(segment);
+  // Workgroups per query head (group): one per row, or in the lanes design one per segment of each row.
+  const items = lanes ? perRowWorkCount(inputs.hostPositions, subset?.rows ?? null, rowCount, segment) : rowCount;
+  const heads = inputs.headsPerWorkgroup ?? perRowHeads(items, numKvHeads, groupSize, headDim, ctx.pipelines.maxWorkgroupBytes);
+  if (!Number.isInteger(heads) || heads < 1 || groupSize % heads !== 0) {
+    throw new Error(`attention: ${heads} query heads per workgroup; a divisor of the GQA group size ${groupSize}`);
+  }
   const variant: PerRowVariant = {
     kvDtype,
     headDim,
@@ -624,31 +662,180 @@ export function attentionPerRow(
     fused: writeKv !== null,
     subset: subset !== undefined,
     heads,
+    segment,
   };
   const { subgroups, rope, fused } = variant;
-  const flags = `${fused ? "+writeKv" : ""}${subset ? "+rows" : ""}`;
-  const kind = design === "lanes" ? "/lanes" : subgroups ? "/sg" : "";
+  // The lanes design serves any rows through its work list; the threads design has a variant for a row list.
+  const flags = `${fused ? "+writeKv" : ""}${subset && !lanes ? "+rows" : ""}`;
+  const kind = lanes ? `/lanes/s${segment}` : subgroups ? "/sg" : "";
   const key = `attention.per-row${flags}/${kvDtype}/d${headDim}/h${heads}${kind}${rope ? "/rope" : ""}`;
-  const pipeline = ctx.pipelines.get(key, () => (design === "lanes" ? lanesSource(variant) : threadsSource(variant)));
+  const pipeline = ctx.pipelines.get(key, () => (lanes ? lanesSource(variant) : threadsSource(variant)));
   const cache = (buffer: GPUBuffer): Resource => ({ kind: "buffer", buffer, size: layer.size });
-  ctx.recorder.dispatch(
+  const { recorder } = ctx;
+  const rowsTag = subset ? `rows${subset.rows.length}` : "all";
+  const work = lanes
+    ? recorder.input(inputs.owner, `per-row-work/${segment}/${rowsTag}/${rowCount}`, () =>
+        perRowWork(inputs.hostPositions, subset?.rows ?? null, rowCount, segment),
+      )
+    : null;
+  const merges = items > rowCount;
+  // Each (item, query head)'s softmax state where a row has more than one segment; else a placeholder.
+  const partial = merges ? recorder.output(items * numHeads, 4 * (headDim / 4 + 1)) : lanes ? recorder.output(1, 4) : null;
+  const written = subset ? { kind: "activation" as const, activation: out, rewrites: true } : activationResource(out);
+  recorder.dispatch(
     pipeline,
     [
-      uniform(rowCount, numHeads, groupSize, numKvHeads * headDim, blockSize, inputs.maxBlocksPerSeq, f32Bits(scale)),
+      uniform(items, numHeads, groupSize, numKvHeads * headDim, blockSize, inputs.maxBlocksPerSeq, f32Bits(scale)),
       activationResource(q),
       cache(layer.keys),
       cache(layer.values),
       inputs.positions,
       inputs.seqIndex,
       inputs.blockTables,
-      subset ? { kind: "activation", activation: out, rewrites: true } : activationResource(out),
+      written,
       ...(ropeCosSin ? [ropeCosSin] : []),
       ...(writeKv ? [activationResource(writeKv.k), activationResource(writeKv.v), writeKv.slots] : []),
-      ...(subset ? [subset.rows] : []),
+      ...(work && partial ? [work, activationResource(partial)] : []),
+      ...(subset && !lanes ? [recorder.input(inputs.owner, `per-row-rows/${rowsTag}`, () => subset.rows)] : []),
     ],
-    (rowCount * numHeads) / heads,
+    (items * numHeads) / heads,
   );
+  if (merges && partial) {
+    const mergeRows = recorder.input(inputs.owner, `per-row-merges/${segment}/${rowsTag}/${rowCount}`, () =>
+      perRowMerges(inputs.hostPositions, subset?.rows ?? null, rowCount, segment),
+    );
+    const count = perRowMergeCount(inputs.hostPositions, subset?.rows ?? null, rowCount, segment);
+    const mergePipeline = ctx.pipelines.get(`attention.per-row-merge/d${headDim}/s${segment}`, () => mergeSource(headDim, segment));
+    const threads = count * numHeads * (headDim / 4);
+    recorder.dispatch(
+      mergePipeline,
+      [uniform(count, numHeads), inputs.positions, mergeRows, activationResource(partial), written],
+      Math.ceil(threads / MERGE_WORKGROUP),
+    );
+  }
   return out;
+}
+
+/**
+ * Positions per segment of a row in the lanes design: a row of more than this many positions is split over the
+ * sequence (flash-decoding), one workgroup per segment, and its segments' softmax states are merged by a second
+ * dispatch (mergeSource). Fixed per process, never a function of the batch: a row's segments, and so its bits,
+ * depend only on its own length. SWALLOW_ATTENTION_SEGMENT=N (a multiple of the chunk, read once) for the lab.
+ */
+export const DEFAULT_ATTENTION_SEGMENT = 512;
+const SEGMENT_OVERRIDE = envVar("SWALLOW_ATTENTION_SEGMENT");
+
+/** The segment length the backend runs (DEFAULT_ATTENTION_SEGMENT unless SWALLOW_ATTENTION_SEGMENT says otherwise). */
+export function attentionSegment(): number {
+  if (SEGMENT_OVERRIDE === undefined || SEGMENT_OVERRIDE === "") return DEFAULT_ATTENTION_SEGMENT;
+  const segment = Number(SEGMENT_OVERRIDE);
+  checkSegment(segment, "SWALLOW_ATTENTION_SEGMENT");
+  return segment;
+}
+
+/** A segment is a whole number of the lanes design's chunks (its groups × 4 positions). */
+export function checkSegment(segment: number, name = "segment"): void {
+  const chunk = POSITION_GROUPS * UNROLL;
+  if (!Number.isInteger(segment) || segment < chunk || segment % chunk !== 0)
+    throw new Error(`${name}=${segment}: expected a positive multiple of ${chunk} positions`);
+}
+
+/** Segments of a row whose last position is `position`. */
+function segmentsOf(position: number, segment: number): number {
+  return Math.floor(position / segment) + 1;
+}
+
+/** The served rows' row indices: `rows`, or 0..count - 1. */
+function servedRow(rows: Int32Array | null, r: number): number {
+  return rows ? rows[r] : r;
+}
+
+/** Work items of the served rows: one per segment. */
+export function perRowWorkCount(positions: Int32Array, rows: Int32Array | null, count: number, segment: number): number {
+  let items = 0;
+  for (let r = 0; r < count; r++) items += segmentsOf(positions[servedRow(rows, r)], segment);
+  return items;
+}
+
+/**
+ * The lanes design's work list: (row, segment) for each segment of each served row, a row's segments consecutive.
+ * Each item is one workgroup per query head (group); its index is the row of its softmax state in `partial`.
+ */
+export function perRowWork(positions: Int32Array, rows: Int32Array | null, count: number, segment: number): Int32Array {
+  const work = new Int32Array(2 * perRowWorkCount(positions, rows, count, segment));
+  let item = 0;
+  for (let r = 0; r < count; r++) {
+    const row = servedRow(rows, r);
+    for (let s = 0; s < segmentsOf(positions[row], segment); s++, item++) work.set([row, s], 2 * item);
+  }
+  return work;
+}
+
+/** Served rows of more than one segment. */
+function perRowMergeCount(positions: Int32Array, rows: Int32Array | null, count: number, segment: number): number {
+  let merges = 0;
+  for (let r = 0; r < count; r++) if (segmentsOf(positions[servedRow(rows, r)], segment) > 1) merges++;
+  return merges;
+}
+
+/** (row, its first work item) for each served row of more than one segment: the merge dispatch's list. */
+export function perRowMerges(positions: Int32Array, rows: Int32Array | null, count: number, segment: number): Int32Array {
+  const merges = new Int32Array(2 * perRowMergeCount(positions, rows, count, segment));
+  let [item, m] = [0, 0];
+  for (let r = 0; r < count; r++) {
+    const row = servedRow(rows, r);
+    const segments = segmentsOf(positions[row], segment);
+    if (segments > 1) merges.set([row, item], 2 * m++);
+    item += segments;
+  }
+  return merges;
+}
+
+const MERGE_WORKGROUP = 64;
+
+/**
+ * The merge of a split row: each of its segments left (max score, Σ weights, Σ weight·v) for a query head in
+ * `partial`; one thread per (row, head, vec4 of the head) rescales them to the largest max, adds them in segment
+ * order and divides — the same combine as the lanes kernel's over its position groups.
+ */
+function mergeSource(headDim: number, segment: number): string {
+  return `struct Params { count: u32, numHeads: u32 }
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> positions: array<i32>;
+@group(0) @binding(2) var<storage, read> merges: array<vec2<i32>>; // (row, first work item)
+@group(0) @binding(3) var<storage, read> partial: array<vec4<f32>>; // [items, numHeads, LANES + 1]
+@group(0) @binding(4) var<storage, read_write> out: array<vec4<f32>>;
+${LINEAR_WORKGROUP}
+
+const LANES: u32 = ${headDim / 4}u;
+const SEGMENT: u32 = ${segment}u;
+const LOWEST: f32 = -3.0e38;
+
+@compute @workgroup_size(${MERGE_WORKGROUP})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let index = linearWorkgroup(wid, nwg) * ${MERGE_WORKGROUP}u + lid;
+  if (index >= params.count * params.numHeads * LANES) { return; }
+  let i = index % LANES;
+  let pair = index / LANES;
+  let h = pair % params.numHeads;
+  let merge = merges[pair / params.numHeads];
+  let t = u32(merge.x);
+  let firstItem = u32(merge.y);
+  let segments = u32(positions[t]) / SEGMENT + 1u;
+  var top = LOWEST;
+  for (var s = 0u; s < segments; s++) { top = max(top, partial[((firstItem + s) * params.numHeads + h) * (LANES + 1u)].x); }
+  var total = vec4<f32>(0.0);
+  var sum = 0.0;
+  for (var s = 0u; s < segments; s++) {
+    let slot = ((firstItem + s) * params.numHeads + h) * (LANES + 1u);
+    let state = partial[slot];
+    let factor = exp(state.x - top);
+    total += partial[slot + 1u + i] * factor;
+    sum += state.y * factor;
+  }
+  out[(t * params.numHeads + h) * LANES + i] = total / sum;
+}
+`;
 }
 
 /** The per-row kernel's two designs (see the top of this file). */
@@ -686,15 +873,16 @@ export function lanesAvailable(pipelines: PipelineCache, headDim: number): boole
 }
 
 /**
- * Below this many (row, KV head) workgroups the kernel takes one query head per workgroup (more workgroups for few
- * rows: decode at batch 1 is latency-bound); from it on, all the heads of a KV head share one (each K/V row read once
- * instead of groupSize times). Either way a row gets the same bits, so the switch keeps batch invariance. H100, 8B
+ * Below this many (work item, KV head) workgroups the kernel takes one query head per workgroup (more workgroups for
+ * few rows: decode at batch 1 is latency-bound); from it on, all the heads of a KV head share one (each K/V row read
+ * once instead of groupSize times). Either way a row gets the same bits, so the switch keeps batch invariance. H100, 8B
  * shapes (bench/attention-lab.ts): batch 1 0.044 vs 0.087 ms, batch 8 0.123 vs 0.129, batch 32 0.81 vs 0.57 (one
- * head vs the group per workgroup), so the group from 32 rows × 8 KV heads on.
+ * head vs the group per workgroup), so the group from 32 rows × 8 KV heads on. A work item is a row, or in the
+ * lanes design a segment of one (a row of 32,768 positions is 64 of 512), so long rows read each K/V row once too.
  */
 export const GROUPED_HEADS_MIN_WORKGROUPS = 256;
 
-/** Query heads per workgroup for `rows` rows: groupSize once there are enough rows and its workgroup memory fits. */
+/** Query heads per workgroup for `rows` work items: groupSize once there are enough and its workgroup memory fits. */
 export function perRowHeads(rows: number, numKvHeads: number, groupSize: number, headDim: number, maxWorkgroupBytes: number): number {
   if (groupSize === 1 || rows * numKvHeads < GROUPED_HEADS_MIN_WORKGROUPS) return 1;
   return perRowWorkgroupBytes(headDim, groupSize) <= maxWorkgroupBytes ? groupSize : 1;
