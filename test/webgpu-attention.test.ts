@@ -600,7 +600,7 @@ test("the per-row kernel's designs match the reference, each with the same bits 
       });
       const layer = (cache as unknown as { layers: GpuKvLayer[] }).layers[0];
       const layout = { numKvHeads, headDim, blockSize };
-      const run = async (options: Partial<PerRowAttentionInputs>) => {
+      const run = async (options: Partial<PerRowAttentionInputs>): Promise<Float32Array> => {
         const qIn = upload(tokens.length, qCols, q) as GpuActivation;
         return gpu.read(attentionPerRow(ctx, qIn, layer, kvDtype, layout, { ...stepInputs(), ...options }, numHeads, scale));
       };
@@ -622,6 +622,9 @@ test("the per-row kernel's designs match the reference, each with the same bits 
           assert.deepEqual(bits(outputs[i]), bits(outputs[0]), `${label}: ${heads} heads per workgroup differ from one`),
         );
         if (design === "threads") continue;
+        // Softmax states for at most 3 work items per dispatch: the rows in several dispatches (and merges), same bits.
+        const inPieces = await run({ design, segment, partialBytesCap: 3 * numHeads * (headDim + 4) * 4 });
+        assert.deepEqual(bits(inPieces), bits(outputs[0]), `${label}: rows in several dispatches`);
         // A subset of the rows (the split kernel's decode rows) into an output whose other rows another kernel wrote:
         // the same bits for those rows, the others untouched.
         const picked = Int32Array.from([0, 2, 4]);

@@ -90,6 +90,13 @@ export class LanguageModel {
         kvBytesPerValue: options.backend.kvBytesPerValue,
         maxBatchTokens,
         matmulScratchBytes: options.backend.matmulScratchBytes?.(matmulWeightShapes(spec), maxBatchTokens),
+        // Every row of a step may be a long decode row (prefix caching lets many share one long prompt's blocks).
+        attentionScratchBytes: options.backend.attentionScratchBytes?.(
+          spec.numHeads,
+          spec.headDim,
+          Math.min(maxBatchTokens, maxNumSeqs),
+          maxModelLen,
+        ),
       }),
     );
     const model = await LlamaModel.load(spec, weights, options.backend, options.onProgress);

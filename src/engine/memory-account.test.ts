@@ -73,12 +73,14 @@ test("a real checkpoint: the weights account equals the safetensors data bytes (
   }
 });
 
-test("the activation bound adds the matmuls' scratch; Llama-3.1-8B multiplies by five distinct matrix shapes", () => {
+test("the activation bound adds the matmuls' and attention's scratch; Llama-3.1-8B multiplies by five distinct matrix shapes", () => {
   const spec = MODEL_SHAPES["llama-3.1-8b"];
   const options = { numBlocks: 512, blockSize: 16, kvBytesPerValue: 2, maxBatchTokens: 2048 };
   const without = accountMemory(spec, bf16, options);
   const withScratch = accountMemory(spec, bf16, { ...options, matmulScratchBytes: 123_456 });
   assert.equal(withScratch.activationBytes - without.activationBytes, 123_456);
+  const withAttention = accountMemory(spec, bf16, { ...options, matmulScratchBytes: 123_456, attentionScratchBytes: 7_000 });
+  assert.equal(withAttention.activationBytes - without.activationBytes, 130_456);
   const shapes = matmulWeightShapes(spec).map(([n, k]) => `${n}x${k}`);
   // The matrices, then q/k/v stacked (32 + 2·8 heads of 128) and gate/up stacked (2 × 14,336).
   assert.deepEqual(shapes.sort(), ["1024x4096", "128256x4096", "14336x4096", "28672x4096", "4096x14336", "4096x4096", "6144x4096"]);

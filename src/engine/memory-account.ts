@@ -15,8 +15,8 @@ export interface MemoryAccount {
   /**
    * Upper bound of one step's activations (f32): the widest rows alive at once for maxBatchTokens tokens (residual,
    * q/k/v, attention output, the MLP's intermediate) plus one row of logits per token, plus the largest scratch
-   * one matmul takes beyond its output (the tensor-core path's f16 copy of x, tile padding, split-K partial sums).
-   * The engine recycles these.
+   * one matmul takes beyond its output (the tensor-core path's f16 copy of x, tile padding, split-K partial sums),
+   * plus attention's (the split rows' softmax states). The engine recycles these.
    */
   activationBytes: number;
 }
@@ -54,7 +54,14 @@ export function kvCacheBlocks(maxModelLen: number, kvCacheTokens: number | undef
 export function accountMemory(
   spec: ModelSpec,
   tensorBytes: TensorBytes,
-  options: { numBlocks: number; blockSize: number; kvBytesPerValue: number; maxBatchTokens: number; matmulScratchBytes?: number },
+  options: {
+    numBlocks: number;
+    blockSize: number;
+    kvBytesPerValue: number;
+    maxBatchTokens: number;
+    matmulScratchBytes?: number;
+    attentionScratchBytes?: number;
+  },
 ): MemoryAccount {
   const ropeTableBytes = (spec.headDim / 2) * 4;
   const weightBytes = expectedLlamaTensors(spec).reduce((sum, t) => sum + tensorBytes(t.name, t.shape), ropeTableBytes);
@@ -63,7 +70,8 @@ export function accountMemory(
   const qCols = spec.numHeads * spec.headDim;
   const kvCols = spec.numKvHeads * spec.headDim;
   const rowFloats = 2 * spec.hiddenSize + 2 * qCols + 2 * kvCols + 2 * spec.intermediateSize + spec.vocabSize;
-  const activationBytes = options.maxBatchTokens * rowFloats * 4 + (options.matmulScratchBytes ?? 0);
+  const scratchBytes = (options.matmulScratchBytes ?? 0) + (options.attentionScratchBytes ?? 0);
+  const activationBytes = options.maxBatchTokens * rowFloats * 4 + scratchBytes;
   return { weightBytes, kvCacheBytes, kvCacheTokens, activationBytes };
 }
 

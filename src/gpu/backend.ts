@@ -175,6 +175,11 @@ export interface Backend {
    */
   matmulScratchBytes?(weightShapes: readonly (readonly [number, number])[], maxTokens: number): number;
   /**
+   * The most bytes attention allocates beyond its output for up to `maxRows` rows of up to `maxModelLen` positions
+   * with `numHeads` query heads of `headDim` (the WebGPU per-row kernel's softmax states of long rows). Absent: none.
+   */
+  attentionScratchBytes?(numHeads: number, headDim: number, maxRows: number, maxModelLen: number): number;
+  /**
    * Tokens per forward pass this backend serves best when the user sets none (--max-num-batched-tokens): larger where
    * long batches run faster per token. Absent: the engine's default (512).
    */

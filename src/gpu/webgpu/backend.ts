@@ -27,7 +27,14 @@ import {
 import { elementwise } from "./kernels/elementwise.js";
 import { attention, attentionTiles, singleTokenRows } from "./kernels/attention.js";
 import { attentionTensor, tensorAttentionHeads, tensorAttentionLayout, type TensorAttentionOptions } from "./kernels/attention-tensor.js";
-import { attentionPerRow, attentionSegment, GROUP_LANES, type PerRowAttentionInputs } from "./kernels/attention-per-row.js";
+import {
+  attentionPerRow,
+  attentionSegment,
+  GROUP_LANES,
+  perRowDesign,
+  perRowScratchBytes,
+  type PerRowAttentionInputs,
+} from "./kernels/attention-per-row.js";
 import { embed } from "./kernels/embed.js";
 import { gatherRows } from "./kernels/gather-rows.js";
 import { packSampled } from "./kernels/pack-sampled.js";
@@ -483,6 +490,12 @@ export class WebGpuBackend implements Backend {
       }
     }
     return worst;
+  }
+
+  /** The per-row kernel's softmax states of split rows (lanes design only: the threads design does not split). */
+  attentionScratchBytes(numHeads: number, headDim: number, maxRows: number, maxModelLen: number): number {
+    if (perRowDesign(this.ctx.pipelines, headDim) !== "lanes") return 0;
+    return perRowScratchBytes(numHeads, headDim, maxRows, maxModelLen, this.perRowSegment);
   }
 
   /**

@@ -1,6 +1,14 @@
 import test from "node:test";
 import assert from "node:assert/strict";
-import { checkSegment, perRowMerges, perRowWork, perRowWorkCount } from "./attention-per-row.js";
+import {
+  checkSegment,
+  PARTIAL_BYTES_CAP,
+  perRowMerges,
+  perRowPieces,
+  perRowScratchBytes,
+  perRowWork,
+  perRowWorkCount,
+} from "./attention-per-row.js";
 
 /** Pairs of an Int32Array as [a, b] tuples. */
 const pairs = (list: Int32Array) => Array.from({ length: list.length / 2 }, (_, i) => [list[2 * i], list[2 * i + 1]]);
@@ -58,4 +66,29 @@ test("a segment is a whole number of the lanes kernel's 64-position chunks", () 
       () => checkSegment(bad, "SWALLOW_ATTENTION_SEGMENT"),
       /^Error: SWALLOW_ATTENTION_SEGMENT=.*: expected a positive multiple of 64 positions$/,
     );
+});
+
+test("perRowPieces keeps each dispatch's work items within the cap, a row with more alone, rows in order", () => {
+  // Work items per row at segments of 512: 1, 3, 1, 5, 2.
+  const positions = Int32Array.of(10, 1500, 0, 2100, 600);
+  assert.deepEqual(perRowPieces(positions, null, 5, 512, 100), [{ start: 0, end: 5 }]);
+  assert.deepEqual(perRowPieces(positions, null, 5, 512, 4), [
+    { start: 0, end: 2 }, // 1 + 3
+    { start: 2, end: 3 }, // 1 (+ 5 would pass 4)
+    { start: 3, end: 4 }, // 5: more than the cap, alone
+    { start: 4, end: 5 },
+  ]);
+  // Indices into a subset of rows: rows 3 and 1 (5 and 3 items).
+  assert.deepEqual(perRowPieces(positions, Int32Array.of(3, 1), 2, 512, 6), [
+    { start: 0, end: 1 },
+    { start: 1, end: 2 },
+  ]);
+});
+
+test("perRowScratchBytes: the split rows' softmax states, no more than a piece's worth, none without a split", () => {
+  // Llama-3.1-8B: 32 heads of 128, a state of 132 floats per head: 16,896 bytes per work item.
+  assert.equal(perRowScratchBytes(32, 128, 1, 8192, 512), 16 * 16_896);
+  assert.equal(perRowScratchBytes(32, 128, 4, 8192, 512), 4 * 16 * 16_896);
+  assert.equal(perRowScratchBytes(32, 128, 256, 512, 512), 0);
+  assert.equal(perRowScratchBytes(32, 128, 256, 131_072, 512), PARTIAL_BYTES_CAP);
 });

@@ -596,6 +596,8 @@ export interface PerRowAttentionInputs {
   design?: PerRowDesign;
   /** Positions per segment in the lanes design (tests, the lab; default attentionSegment()). Not the same bits either. */
   segment?: number;
+  /** Most bytes of softmax states per lanes dispatch (tests; default PARTIAL_BYTES_CAP). The same bits for any. */
+  partialBytesCap?: number;
 }
 
 /** The step's new K / V rows `[T, numKvHeads * headDim]` (K before RoPE when the kernel ropes) and their cache slots. */
@@ -673,47 +675,93 @@ export function attentionPerRow(
   const cache = (buffer: GPUBuffer): Resource => ({ kind: "buffer", buffer, size: layer.size });
   const { recorder } = ctx;
   const rowsTag = subset ? `rows${subset.rows.length}` : "all";
-  const work = lanes
-    ? recorder.input(inputs.owner, `per-row-work/${segment}/${rowsTag}/${rowCount}`, () =>
-        perRowWork(inputs.hostPositions, subset?.rows ?? null, rowCount, segment),
-      )
-    : null;
-  const merges = items > rowCount;
-  // Each (item, query head)'s softmax state where a row has more than one segment; else a placeholder.
-  const partial = merges ? recorder.output(items * numHeads, 4 * (headDim / 4 + 1)) : lanes ? recorder.output(1, 4) : null;
-  const written = subset ? { kind: "activation" as const, activation: out, rewrites: true } : activationResource(out);
-  recorder.dispatch(
-    pipeline,
-    [
-      uniform(items, numHeads, groupSize, numKvHeads * headDim, blockSize, inputs.maxBlocksPerSeq, f32Bits(scale)),
-      activationResource(q),
-      cache(layer.keys),
-      cache(layer.values),
-      inputs.positions,
-      inputs.seqIndex,
-      inputs.blockTables,
-      written,
-      ...(ropeCosSin ? [ropeCosSin] : []),
-      ...(writeKv ? [activationResource(writeKv.k), activationResource(writeKv.v), writeKv.slots] : []),
-      ...(work && partial ? [work, activationResource(partial)] : []),
-      ...(subset && !lanes ? [recorder.input(inputs.owner, `per-row-rows/${rowsTag}`, () => subset.rows)] : []),
-    ],
-    (items * numHeads) / heads,
-  );
-  if (merges && partial) {
-    const mergeRows = recorder.input(inputs.owner, `per-row-merges/${segment}/${rowsTag}/${rowCount}`, () =>
-      perRowMerges(inputs.hostPositions, subset?.rows ?? null, rowCount, segment),
+  const served = subset?.rows ?? null;
+  // The lanes design's rows in pieces whose softmax states stay within PARTIAL_BYTES_CAP (one piece but for long
+  // rows in batch-invariant prefill): a dispatch (and merge) per piece; a row's bits do not depend on its piece.
+  const stateBytes = numHeads * (headDim + 4) * 4; // one work item's states, all query heads
+  const pieces = lanes
+    ? perRowPieces(inputs.hostPositions, served, rowCount, segment, Math.floor((inputs.partialBytesCap ?? PARTIAL_BYTES_CAP) / stateBytes))
+    : [];
+  for (const [p, piece] of (lanes ? pieces : [{ start: 0, end: rowCount }]).entries()) {
+    const whole = piece.start === 0 && piece.end === rowCount;
+    const rows = whole ? served : Int32Array.from({ length: piece.end - piece.start }, (_, i) => servedRow(served, piece.start + i));
+    const count = piece.end - piece.start;
+    const tag = `${segment}/${rowsTag}/${rowCount}/${p}`;
+    const pieceItems = lanes ? perRowWorkCount(inputs.hostPositions, rows, count, segment) : count;
+    const work = lanes
+      ? recorder.input(inputs.owner, `per-row-work/${tag}`, () => perRowWork(inputs.hostPositions, rows, count, segment))
+      : null;
+    const merges = pieceItems > count;
+    // Each (item, query head)'s softmax state where a row has more than one segment; else a placeholder.
+    const partial = merges ? recorder.output(pieceItems * numHeads, headDim + 4) : lanes ? recorder.output(1, 4) : null;
+    // The first piece makes the output unless it is another kernel's (subset); the others write their rows into it.
+    const written: Resource = subset || p > 0 ? { kind: "activation", activation: out, rewrites: true } : activationResource(out);
+    recorder.dispatch(
+      pipeline,
+      [
+        uniform(pieceItems, numHeads, groupSize, numKvHeads * headDim, blockSize, inputs.maxBlocksPerSeq, f32Bits(scale)),
+        activationResource(q),
+        cache(layer.keys),
+        cache(layer.values),
+        inputs.positions,
+        inputs.seqIndex,
+        inputs.blockTables,
+        written,
+        ...(ropeCosSin ? [ropeCosSin] : []),
+        ...(writeKv ? [activationResource(writeKv.k), activationResource(writeKv.v), writeKv.slots] : []),
+        ...(work && partial ? [work, activationResource(partial)] : []),
+        ...(subset && !lanes ? [recorder.input(inputs.owner, `per-row-rows/${rowsTag}`, () => subset.rows)] : []),
+      ],
+      (pieceItems * numHeads) / heads,
     );
-    const count = perRowMergeCount(inputs.hostPositions, subset?.rows ?? null, rowCount, segment);
+    if (!merges || !partial) continue;
+    const mergeList = recorder.input(inputs.owner, `per-row-merges/${tag}`, () => perRowMerges(inputs.hostPositions, rows, count, segment));
+    const split = perRowMergeCount(inputs.hostPositions, rows, count, segment);
     const mergePipeline = ctx.pipelines.get(`attention.per-row-merge/d${headDim}/s${segment}`, () => mergeSource(headDim, segment));
-    const threads = count * numHeads * (headDim / 4);
     recorder.dispatch(
       mergePipeline,
-      [uniform(count, numHeads), inputs.positions, mergeRows, activationResource(partial), written],
-      Math.ceil(threads / MERGE_WORKGROUP),
+      [
+        uniform(split, numHeads),
+        inputs.positions,
+        mergeList,
+        activationResource(partial),
+        { kind: "activation", activation: out, rewrites: true },
+      ],
+      Math.ceil((split * numHeads * (headDim / 4)) / MERGE_WORKGROUP),
     );
   }
   return out;
+}
+
+/**
+ * Most bytes of softmax states one lanes dispatch keeps (`partial`): rows whose states would take more go in further
+ * dispatches. Within the default binding limit (128 MiB); ~3,900 segments of 512 positions on Llama-3.1-8B.
+ */
+export const PARTIAL_BYTES_CAP = 64 * 2 ** 20;
+
+/**
+ * The served rows (indices into `rows`, or 0..count - 1) in consecutive ranges of at most `maxItems` work items each
+ * (a row with more alone).
+ */
+export function perRowPieces(
+  positions: Int32Array,
+  rows: Int32Array | null,
+  count: number,
+  segment: number,
+  maxItems: number,
+): { start: number; end: number }[] {
+  const pieces: { start: number; end: number }[] = [];
+  let [start, items] = [0, 0];
+  for (let r = 0; r < count; r++) {
+    const segments = segmentsOf(positions[servedRow(rows, r)], segment);
+    if (r > start && items + segments > maxItems) {
+      pieces.push({ start, end: r });
+      [start, items] = [r, 0];
+    }
+    items += segments;
+  }
+  pieces.push({ start, end: count });
+  return pieces;
 }
 
 /**
@@ -731,6 +779,18 @@ export function attentionSegment(): number {
   const segment = Number(SEGMENT_OVERRIDE);
   checkSegment(segment, "SWALLOW_ATTENTION_SEGMENT");
   return segment;
+}
+
+/**
+ * The most bytes of softmax states (`partial`) one lanes dispatch takes for up to `maxRows` rows of up to
+ * `maxPositions` positions: a state per (segment, query head) where a row has more than one segment, in pieces of
+ * at most PARTIAL_BYTES_CAP.
+ */
+export function perRowScratchBytes(numHeads: number, headDim: number, maxRows: number, maxPositions: number, segment: number): number {
+  const segments = Math.ceil(maxPositions / segment);
+  const stateBytes = numHeads * (headDim + 4) * 4;
+  // Pieces of at most PARTIAL_BYTES_CAP, or one row's states where they alone are more.
+  return segments > 1 ? Math.min(maxRows * segments * stateBytes, Math.max(PARTIAL_BYTES_CAP, segments * stateBytes)) : 0;
 }
 
 /** A segment is a whole number of the lanes design's chunks (its groups × 4 positions). */
