@@ -606,24 +606,35 @@ test("the per-row kernel's designs match the reference, each with the same bits 
       };
       // The lanes design also in segments of 64 and 128 positions: the 300-position row in 5 / 3 workgroups merged by
       // a second dispatch, the 65-position one in 2 / 1.
-      for (const [design, segment] of [
-        ["threads", undefined],
-        ["lanes", undefined],
-        ["lanes", 64],
-        ["lanes", 128],
+      // The lanes design also in segments of 128 positions (the 300-position row in 3 workgroups merged by a second
+      // dispatch) and in its lab forms, at head size 64 only: lavapipe compiles each pipeline for seconds, the 128-wide
+      // ones for tens.
+      const extras = headDim === 64;
+      for (const [design, segment, lanesForms] of [
+        ["threads", undefined, undefined],
+        ["lanes", undefined, undefined],
+        ...(extras
+          ? ([
+              ["lanes", 128, undefined],
+              ["lanes", undefined, { branchFreeLoads: true, qInWorkgroup: true }],
+            ] as const)
+          : []),
       ] as const) {
-        // (Fewer pipelines for the short segments: lavapipe compiles each 128-wide one for seconds.)
-        const headCounts = segment ? [1, group] : [1, group / 2, group];
+        // The default form at 1, 2 and 4 query heads per workgroup; the others at the GQA group only.
+        const headCounts = segment || lanesForms ? [group] : [1, group / 2, group];
         const outputs: Float32Array[] = [];
-        for (const headsPerWorkgroup of headCounts) outputs.push(await run({ design, headsPerWorkgroup, segment }));
-        const label = `${design} design${segment ? ` in segments of ${segment}` : ""}, ${kvDtype} cache, head size ${headDim}`;
+        for (const headsPerWorkgroup of headCounts) outputs.push(await run({ design, headsPerWorkgroup, segment, lanesForms }));
+        const form = segment ? ` in segments of ${segment}` : lanesForms ? " (lab forms)" : "";
+        const label = `${design} design${form}, ${kvDtype} cache, head size ${headDim}`;
         assertClose(t, label, outputs[0], expected, F32_MATH);
         headCounts.forEach((heads, i) =>
-          assert.deepEqual(bits(outputs[i]), bits(outputs[0]), `${label}: ${heads} heads per workgroup differ from one`),
+          assert.deepEqual(bits(outputs[i]), bits(outputs[0]), `${label}: ${heads} heads per workgroup differ from ${headCounts[0]}`),
         );
         if (design === "threads") continue;
-        // Softmax states for at most 3 work items per dispatch: the rows in several dispatches (and merges), same bits.
-        const inPieces = await run({ design, segment, partialBytesCap: 3 * numHeads * (headDim + 4) * 4 });
+        // Same pipeline from here on: softmax states for at most 3 work items per dispatch, the rows in several
+        // dispatches (and merges), the same bits.
+        const same = { design, segment, lanesForms, headsPerWorkgroup: headCounts[0] };
+        const inPieces = await run({ ...same, partialBytesCap: 3 * numHeads * (headDim + 4) * 4 });
         assert.deepEqual(bits(inPieces), bits(outputs[0]), `${label}: rows in several dispatches`);
         // A subset of the rows (the split kernel's decode rows) into an output whose other rows another kernel wrote:
         // the same bits for those rows, the others untouched.
@@ -631,7 +642,7 @@ test("the per-row kernel's designs match the reference, each with the same bits 
         const into = upload(tokens.length, qCols, new Float32Array(tokens.length * qCols).fill(7)) as GpuActivation;
         const qIn = upload(tokens.length, qCols, q) as GpuActivation;
         const subset = { rows: picked, into };
-        attentionPerRow(ctx, qIn, layer, kvDtype, layout, { ...stepInputs(), design, segment, subset }, numHeads, scale);
+        attentionPerRow(ctx, qIn, layer, kvDtype, layout, { ...stepInputs(), ...same, subset }, numHeads, scale);
         const partial = await gpu.read(into);
         for (let row = 0; row < tokens.length; row++) {
           const got = partial.subarray(row * qCols, (row + 1) * qCols);

@@ -247,11 +247,17 @@ test(
         const group = NUM_HEADS / NUM_KV_HEADS;
         await fusedAgainstUnfused(t, kvDtype, scene, rope?.weight, { unfused: 1, fused: group });
         await fusedAgainstUnfused(t, kvDtype, scene, rope?.weight, { unfused: group, fused: 1 });
+        if (headDim !== 128) continue;
+        // The lanes design's lab forms (branch-free loads read the own slot as it is stored; q in workgroup memory).
+        gpu.perRowForms = { branchFreeLoads: true, qInWorkgroup: true };
+        await fusedAgainstUnfused(t, kvDtype, scene, rope?.weight, { unfused: 1, fused: group });
+        gpu.perRowForms = undefined;
       }
     } finally {
       gpu.attentionPath = "auto";
       gpu.perRowHeads = "auto";
       gpu.perRowSegment = attentionSegment();
+      gpu.perRowForms = undefined;
     }
   },
 );

@@ -33,6 +33,7 @@ import {
   GROUP_LANES,
   perRowDesign,
   perRowScratchBytes,
+  type LanesForms,
   type PerRowAttentionInputs,
 } from "./kernels/attention-per-row.js";
 import { embed } from "./kernels/embed.js";
@@ -166,6 +167,8 @@ export class WebGpuBackend implements Backend {
    * kernels/attention-per-row.ts attentionSegment). Tests set a short one; not the same bits as another length.
    */
   perRowSegment: number = attentionSegment();
+  /** Lab forms of the per-row lanes design (tests set them; default SWALLOW_LANES_FORMS): the same bits. */
+  perRowForms: LanesForms | undefined = undefined;
   /**
    * Whether products of one input by several weights (q/k/v, gate/up) that take the tensor-core kernel run as one
    * dispatch (matmulTensorParts): one x → f16 pre-pass and one split-K count for all. On unless
@@ -671,6 +674,7 @@ export class WebGpuBackend implements Backend {
       hostPositions: batch.positions,
       owner: batch,
       segment: this.perRowSegment,
+      ...(this.perRowForms ? { lanesForms: this.perRowForms } : {}),
       ...(this.perRowHeads === "auto" ? {} : { headsPerWorkgroup: this.perRowHeads }),
     };
   }

@@ -75,7 +75,30 @@ interface PerRowVariant {
   heads: number;
   /** Positions per segment of a row (the lanes design's split over the sequence; see perRowWork). */
   segment: number;
+  /** Lab forms of the lanes design with the same bits (LanesForms). */
+  forms: LanesForms;
 }
+
+/**
+ * Kernel-lab forms of the lanes design (session 19, unmeasured), each with the same bits as the default:
+ * `loads`: a chunk's K/V loads without the `if (first < cached)` branch (they read a clamped cached position, which
+ * the selects after them replace), so that no branch joins the loaded registers (session 18's GEMM waited on its
+ * loads at such a join); `q`: q in workgroup memory instead of registers (64 fewer per thread with the GQA group per
+ * workgroup, where ~200 registers leave two workgroups per SM).
+ */
+export interface LanesForms {
+  branchFreeLoads?: boolean;
+  qInWorkgroup?: boolean;
+}
+
+/** SWALLOW_LANES_FORMS=loads,q (either or both; read once) turns the lab forms on. */
+function lanesFormsFromEnv(): LanesForms {
+  const names = (envVar("SWALLOW_LANES_FORMS") ?? "").split(",").filter(Boolean);
+  for (const name of names)
+    if (name !== "loads" && name !== "q") throw new Error(`SWALLOW_LANES_FORMS=${names.join(",")}: expected loads and/or q`);
+  return { branchFreeLoads: names.includes("loads"), qInWorkgroup: names.includes("q") };
+}
+const LANES_FORMS = lanesFormsFromEnv();
 
 /** Whether K rows are read 16 bytes (8 halves) at a time: an f16 cache with a head size that is a multiple of 8. */
 function wideKeys(kvDtype: KvDtype, headDim: number): boolean {
@@ -322,7 +345,8 @@ export function lanesWorkgroupBytes(headDim: number): number {
   return 4 * (POSITION_GROUPS * headDim + 2 * POSITION_GROUPS + 1) + 2 * headDim * 4; // kOwn / vOwn in at most f32
 }
 
-function lanesSource({ kvDtype, headDim, rope, fused, heads, segment }: PerRowVariant): string {
+function lanesSource({ kvDtype, headDim, rope, fused, heads, segment, forms }: PerRowVariant): string {
+  const { branchFreeLoads, qInWorkgroup } = forms;
   const vecs = headDim / GROUP_LANES / 4; // vec4<f32> of head dims per lane
   // An f16 cache is read 16 bytes (8 halves, two vec4s) at a time where a lane's dims allow.
   const wide = kvDtype === "f16" && vecs % 2 === 0;
@@ -357,9 +381,11 @@ ${lines(ws, (w) => `v${u}_${w} = select(${raw}(), ${own("ownValue", w)}, p${u} <
       : `${lines(ws, (w) => `k${u}_${w} = select(${raw}(), k${u}_${w}, p${u} < cached);`, "    ")}
 ${lines(ws, (w) => `v${u}_${w} = select(${raw}(), v${u}_${w}, p${u} < cached);`, "    ")}`;
   const block = (position: string) => `u32(blockTables[tableBase + min(${position}, lastCached) / params.blockSize])`;
+  // Head h's vec4 j of q for this lane: a register, or workgroup memory (qInWorkgroup); the same values either way.
+  const qValue = (h: number, j: number) => (qInWorkgroup ? `qShared[${h}u * LANES + lane * VECS + ${j}u]` : `q${h}_${j}`);
   // The lane's partial dot of head h with position u (its dims in order), for the 4 positions at once.
   const partial = (h: number) =>
-    `vec4<f32>(${us.map((u) => js.map((j) => `dot(q${h}_${j}, ${unpacked(`k${u}`, j)})`).join(" + ")).join(",\n      ")})`;
+    `vec4<f32>(${us.map((u) => js.map((j) => `dot(${qValue(h, j)}, ${unpacked(`k${u}`, j)})`).join(" + ")).join(",\n      ")})`;
   const perHead = (h: number) => `    {
       let scores = select(vec4<f32>(LOWEST), groupSum(${partial(h)}) * params.scale, valid);
       let newMax = max(m${h}, max(max(scores.x, scores.y), max(scores.z, scores.w)));
@@ -406,6 +432,14 @@ ${lines(js, (j) => `accShared[g * LANES + lane * VECS + ${j}u] = a${h}_${j};`, "
     let qBase = (t * params.numHeads + h0 + ${h}u) * LANES;
 ${rope ? ropedQLoad(`q${h}_${j}`, "    ") : `    q${h}_${j} = q[qBase + d];`}
   }`;
+  // qInWorkgroup: the workgroup's heads of q, loaded together (the prologue's barrier orders them before any use).
+  const qSharedLoad = `  for (var i = lid; i < ${heads}u * LANES; i += WG) {
+    let d = i % LANES;
+    let qBase = (t * params.numHeads + h0 + i / LANES) * LANES;
+${rope ? ropedQLoad("qShared[i]", "    ") : "    qShared[i] = q[qBase + d];"}
+  }`;
+  const qRegisters = `  var ${hs.flatMap((h) => js.map((j) => `q${h}_${j}`)).join(": vec4<f32>;\n  var ")}: vec4<f32>;
+${hs.flatMap((h) => js.map((j) => qLoad(h, j))).join("\n")}`;
   return `${kvEnable(kvDtype)}enable subgroups;
 struct Params { numTokens: u32, numHeads: u32, groupSize: u32, kvCols: u32, blockSize: u32, maxBlocksPerSeq: u32, scale: f32 }
 @group(0) @binding(0) var<uniform> params: Params;
@@ -434,6 +468,7 @@ var<workgroup> accShared: array<vec4<f32>, ${POSITION_GROUPS * (headDim / 4)}>;
 var<workgroup> maxShared: array<f32, ${POSITION_GROUPS}>;
 var<workgroup> sumShared: array<f32, ${POSITION_GROUPS}>;
 var<workgroup> lengthShared: u32;
+${qInWorkgroup ? `var<workgroup> qShared: array<vec4<f32>, ${heads * (headDim / 4)}>;` : ""}
 
 // The sum over the 8 lanes of a group (8 consecutive invocations of a subgroup), in every lane. Each step adds
 // the same two values in both partners (a + b and b + a): all lanes end with the same bits.
@@ -461,8 +496,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let g = lid / ${GROUP_LANES}u;
   let lane = lid % ${GROUP_LANES}u;
   let laneBase = lane * ${loads}u; // the lane's first cache element of a head
-  var ${hs.flatMap((h) => js.map((j) => `q${h}_${j}`)).join(": vec4<f32>;\n  var ")}: vec4<f32>;
-${hs.flatMap((h) => js.map((j) => qLoad(h, j))).join("\n")}
+${qInWorkgroup ? qSharedLoad : qRegisters}
 ${rowPrologue(kvDtype, rope, fused, wide, wide, "segment == 0u")}
   let cached = ${fused ? "length - 1u; // the own position comes from kOwn / vOwn" : "length;"}
   // This workgroup's positions begin..end - 1 of the row's segments (a multiple of the chunk long).
@@ -495,14 +529,20 @@ ${lines(
     var v${u}_`)}: ${raw};`,
   "    ",
 )}
-    if (first < cached) {
+${
+  branchFreeLoads
+    ? `${lines(us, (u) => `let base${u} = (block${u} * params.blockSize + min(p${u}, lastCached) % params.blockSize) * rawStride + rawOffset + laneBase;`, "    ")}
+${cacheLoads("k", "keys")}
+${cacheLoads("v", "values")}`
+    : `    if (first < cached) {
 ${lines(us, (u) => `let base${u} = (block${u} * params.blockSize + min(p${u}, lastCached) % params.blockSize) * rawStride + rawOffset + laneBase;`, "      ")}
 ${cacheLoads("k", "keys")}
 ${cacheLoads("v", "values")}
     } else {
 ${zero("k", "      ")}
 ${zero("v", "      ")}
-    }
+    }`
+}
 ${us.map(replace).join("\n")}
 ${lines(us, (u) => `block${u} = nextBlock${u};`, "    ")}
 ${us.flatMap((u) => js.map((j) => `    let vf${u}_${j} = ${unpacked(`v${u}`, j)};`)).join("\n")}
@@ -598,6 +638,8 @@ export interface PerRowAttentionInputs {
   segment?: number;
   /** Most bytes of softmax states per lanes dispatch (tests; default PARTIAL_BYTES_CAP). The same bits for any. */
   partialBytesCap?: number;
+  /** Lab forms of the lanes design (tests; default from SWALLOW_LANES_FORMS). The same bits for any. */
+  lanesForms?: LanesForms;
 }
 
 /** The step's new K / V rows `[T, numKvHeads * headDim]` (K before RoPE when the kernel ropes) and their cache slots. */
@@ -665,11 +707,13 @@ export function attentionPerRow(
     subset: subset !== undefined,
     heads,
     segment,
+    forms: inputs.lanesForms ?? LANES_FORMS,
   };
   const { subgroups, rope, fused } = variant;
   // The lanes design serves any rows through its work list; the threads design has a variant for a row list.
   const flags = `${fused ? "+writeKv" : ""}${subset && !lanes ? "+rows" : ""}`;
-  const kind = lanes ? `/lanes/s${segment}` : subgroups ? "/sg" : "";
+  const { branchFreeLoads, qInWorkgroup } = variant.forms;
+  const kind = lanes ? `/lanes/s${segment}${branchFreeLoads ? "/bl" : ""}${qInWorkgroup ? "/qw" : ""}` : subgroups ? "/sg" : "";
   const key = `attention.per-row${flags}/${kvDtype}/d${headDim}/h${heads}${kind}${rope ? "/rope" : ""}`;
   const pipeline = ctx.pipelines.get(key, () => (lanes ? lanesSource(variant) : threadsSource(variant)));
   const cache = (buffer: GPUBuffer): Resource => ({ kind: "buffer", buffer, size: layer.size });
