@@ -90,13 +90,9 @@ export class LanguageModel {
         kvBytesPerValue: options.backend.kvBytesPerValue,
         maxBatchTokens,
         matmulScratchBytes: options.backend.matmulScratchBytes?.(matmulWeightShapes(spec), maxBatchTokens),
-        // Every row of a step may be a long decode row (prefix caching lets many share one long prompt's blocks).
-        attentionScratchBytes: options.backend.attentionScratchBytes?.(
-          spec.numHeads,
-          spec.headDim,
-          Math.min(maxBatchTokens, maxNumSeqs),
-          maxModelLen,
-        ),
+        // Every row of a step may be a long one: decode rows sharing one long prompt's blocks (prefix caching), or a
+        // long prompt's rows where every row takes the per-row kernel (batch-invariant).
+        attentionScratchBytes: options.backend.attentionScratchBytes?.(spec.numHeads, spec.headDim, maxBatchTokens, maxModelLen),
       }),
     );
     const model = await LlamaModel.load(spec, weights, options.backend, options.onProgress);

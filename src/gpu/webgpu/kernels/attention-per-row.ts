@@ -730,7 +730,7 @@ export function attentionPerRow(
     const whole = piece.start === 0 && piece.end === rowCount;
     const rows = whole ? served : Int32Array.from({ length: piece.end - piece.start }, (_, i) => servedRow(served, piece.start + i));
     const count = piece.end - piece.start;
-    const tag = `${segment}/${rowsTag}/${rowCount}/${p}`;
+    const tag = `${segment}/${rowsTag}/${rowCount}/${piece.start}-${piece.end}`;
     const pieceItems = lanes ? perRowWorkCount(inputs.hostPositions, rows, count, segment) : count;
     const work = lanes
       ? recorder.input(inputs.owner, `per-row-work/${tag}`, () => perRowWork(inputs.hostPositions, rows, count, segment))
