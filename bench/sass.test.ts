@@ -81,6 +81,14 @@ test("summarizeSass finds loops by their backward branches, and busiestLoop the 
     [1, 1, 1, 1, 0],
   );
   assert.equal(busiestLoop([]), null);
+  // Without HMMA anywhere, the loop with the most LDG (attention's chunk loop) over a longer one.
+  const loop = (from: number, instructions: number, ldg: number) => ({
+    from,
+    to: from,
+    instructions,
+    opcodes: new Map([["LDG.E.128", ldg]]),
+  });
+  assert.equal(busiestLoop([loop(0, 50, 2), loop(0x100, 20, 16), loop(0x200, 90, 0)])?.from, 0x100);
 });
 
 /** A 16-byte instruction whose low 105 bits are `low` and whose control bits are the given fields (composed here). */
@@ -133,23 +141,26 @@ test("controlBits on the driver's code: the loads set a write barrier and the co
   assert.equal(copy.writeBarrier, null);
 });
 
-test("loadWaitInLoop finds the loop's first wait on its loads' barrier and the HMMA issued before it", () => {
+test("loadWaitInLoop finds the loop's first wait on its loads' barrier and the HMMA and loads issued before it", () => {
   const loads = instruction({ stall: 1, yieldHint: 1, write: 5, read: 0, wait: 0, reuse: 0 });
   const free = instruction({ stall: 1, yieldHint: 1, write: 7, read: 7, wait: 0, reuse: 0 });
   const waitsOn = (barrier: number) => instruction({ stall: 1, yieldHint: 1, write: 7, read: 7, wait: 1 << barrier, reuse: 0 });
   const lds = instruction({ stall: 1, yieldHint: 1, write: 1, read: 7, wait: 0, reuse: 0 });
-  // 0x00 LDG (barrier 5), 0x10 HMMA, 0x20 LDS (barrier 1), 0x30 HMMA waiting on the LDS only, 0x40 HMMA, 0x50 STS waiting on the LDG.
-  const code = new Uint8Array([...loads, ...free, ...lds, ...waitsOn(1), ...free, ...waitsOn(5)]);
-  const opcodes = ["LDG.E.128.CONSTANT", "HMMA.16816.F32", "LDS", "HMMA.16816.F32", "HMMA.16816.F32", "STS.64"];
+  // 0x00 LDG (barrier 5), 0x10 HMMA, 0x20 LDS (barrier 1), 0x30 HMMA waiting on the LDS only, 0x40 HMMA, 0x50 STS
+  // waiting on the LDG, 0x60 a second LDG after the wait.
+  const code = new Uint8Array([...loads, ...free, ...lds, ...waitsOn(1), ...free, ...waitsOn(5), ...loads]);
+  const opcodes = ["LDG.E.128.CONSTANT", "HMMA.16816.F32", "LDS", "HMMA.16816.F32", "HMMA.16816.F32", "STS.64", "LDG.E.128"];
   const listing = opcodes.map((opcode, i) => ({ address: 16 * i, opcode }));
-  const loop = { from: 0, to: 0x50, instructions: 6, opcodes: new Map<string, number>() };
+  const loop = { from: 0, to: 0x60, instructions: 7, opcodes: new Map<string, number>() };
   assert.deepEqual(loadWaitInLoop(listing, loop, code), {
     loadAddress: 0,
     waitAddress: 0x50,
     waitOpcode: "STS.64",
     hmmaBefore: 3,
     hmmaInLoop: 3,
+    loadsBefore: 1,
+    loadsInLoop: 2,
   });
-  // Without the LDG there is nothing to wait for.
+  // Without the first LDG the loop's only load comes after the STS: nothing waits for it.
   assert.equal(loadWaitInLoop(listing.slice(1), { ...loop, from: 0x10 }, code), null);
 });

@@ -158,6 +158,12 @@ export interface LoadWait {
   /** HMMA instructions between that load and the wait, and in the whole loop. */
   hmmaBefore: number;
   hmmaInLoop: number;
+  /**
+   * LDG instructions from that load up to the wait, and in the whole loop: a kernel without HMMA (attention's chunk
+   * loop) overlaps its loads when it issues most of them before it first waits.
+   */
+  loadsBefore: number;
+  loadsInLoop: number;
 }
 
 /**
@@ -168,15 +174,19 @@ export interface LoadWait {
 export function loadWaitInLoop(listing: readonly { address: number; opcode: string }[], loop: SassLoop, code: Uint8Array): LoadWait | null {
   const body = listing.filter((i) => i.address >= loop.from && i.address <= loop.to);
   const hmmaInLoop = body.filter((i) => i.opcode.startsWith("HMMA")).length;
+  const loadsInLoop = body.filter((i) => i.opcode.startsWith("LDG")).length;
   let pending = 0; // barriers set by the loop's LDGs so far (bit per barrier)
   let loadAddress = -1;
   let hmmaBefore = 0;
+  let loadsBefore = 0;
   for (const instruction of body) {
     const bits = controlBits(code, instruction.address);
     if (loadAddress >= 0 && (bits.waitMask & pending) !== 0) {
-      return { loadAddress, waitAddress: instruction.address, waitOpcode: instruction.opcode, hmmaBefore, hmmaInLoop };
+      const { address: waitAddress, opcode: waitOpcode } = instruction;
+      return { loadAddress, waitAddress, waitOpcode, hmmaBefore, hmmaInLoop, loadsBefore, loadsInLoop };
     }
     if (instruction.opcode.startsWith("HMMA") && loadAddress >= 0) hmmaBefore++;
+    if (instruction.opcode.startsWith("LDG") && (loadAddress >= 0 || bits.writeBarrier !== null)) loadsBefore++;
     if (bits.writeBarrier === null) continue;
     if (instruction.opcode.startsWith("LDG")) {
       pending |= 1 << bits.writeBarrier;
@@ -195,11 +205,19 @@ export function countPrefix(loop: SassLoop, prefix: string): number {
   return n;
 }
 
-/** The loop with the most HMMA instructions (a GEMM's K loop), the longest among equals; null without loops. */
+/**
+ * The loop with the most HMMA instructions (a GEMM's K loop), else the most LDG (attention's chunk loop), the longest
+ * among equals; null without loops.
+ */
 export function busiestLoop(loops: readonly SassLoop[]): SassLoop | null {
   let best: SassLoop | null = null;
   for (const loop of loops) {
-    const more = best === null ? 1 : countPrefix(loop, "HMMA") - countPrefix(best, "HMMA") || loop.instructions - best.instructions;
+    const more =
+      best === null
+        ? 1
+        : countPrefix(loop, "HMMA") - countPrefix(best, "HMMA") ||
+          countPrefix(loop, "LDG") - countPrefix(best, "LDG") ||
+          loop.instructions - best.instructions;
     if (more > 0) best = loop;
   }
   return best;
@@ -235,7 +253,7 @@ function main(argv: string[]): void {
   const zstd = process.env.ZSTD ?? "zstd";
   let n = 0;
   console.log(
-    "| kernel | instructions | max register | top opcodes | loop with the most HMMA: instructions (HMMA, LDSM, STS, LDG, BAR) | first wait on the loop's LDG data |",
+    "| kernel | instructions | max register | top opcodes | loop with the most HMMA (else LDG): instructions (HMMA, LDSM, STS, LDG, BAR) | first wait on the loop's LDG data |",
   );
   console.log("| --- | ---: | ---: | --- | --- | --- |");
   for (const file of cacheFiles(dir)) {
@@ -258,7 +276,7 @@ function main(argv: string[]): void {
       const loop = busiestLoop(s.loops);
       const wait = loop ? loadWaitInLoop(s.listing, loop, code) : null;
       const waitText = wait
-        ? `${wait.waitOpcode} at 0x${wait.waitAddress.toString(16)}, after ${wait.hmmaBefore} of ${wait.hmmaInLoop} HMMA`
+        ? `${wait.waitOpcode} at 0x${wait.waitAddress.toString(16)}, after ${wait.hmmaBefore} of ${wait.hmmaInLoop} HMMA and ${wait.loadsBefore} of ${wait.loadsInLoop} LDG`
         : "none";
       console.log(`| k${n} | ${s.instructions} | R${s.maxRegister} | ${mix.join(", ")} | ${describeLoop(loop)} | ${waitText} |`);
       n++;
