@@ -664,8 +664,11 @@ test("the subgroup layout probe: consecutive subgroups of 8 or more here, and no
   assert.equal(await probeConsecutiveSubgroups(device, 1024), false, "the probe must be able to say no");
   const ctx = (gpu as unknown as { ctx: KernelContext }).ctx;
   assert.equal(ctx.pipelines.consecutiveSubgroups, true, "the backend probed at creation");
-  const probed = (consecutiveSubgroups: boolean) =>
-    ({ useSubgroups: true, subgroupMinSize: 8, consecutiveSubgroups, maxWorkgroupBytes: 32 * 1024 }) as PipelineCache;
+  const probed = (consecutiveSubgroups: boolean, maxStorageBuffers = 16) =>
+    ({ useSubgroups: true, subgroupMinSize: 8, consecutiveSubgroups, maxWorkgroupBytes: 32 * 1024, maxStorageBuffers }) as PipelineCache;
   assert.equal(lanesAvailable(probed(true), 128), true);
   assert.equal(lanesAvailable(probed(false), 128), false);
+  // Its unfused kernel with RoPE binds 10 storage buffers (WebGPU's default limit is 8).
+  assert.equal(lanesAvailable(probed(true, 10), 128), true);
+  assert.equal(lanesAvailable(probed(true, 9), 128), false);
 });

@@ -33,6 +33,7 @@ import {
   GROUP_LANES,
   perRowDesign,
   perRowScratchBytes,
+  perRowStorageBuffers,
   type LanesForms,
   type PerRowAttentionInputs,
 } from "./kernels/attention-per-row.js";
@@ -714,6 +715,10 @@ export class WebGpuBackend implements Backend {
     // The fused kernel ropes q in its vec4 load, as attention does when it can; otherwise q needs a rope pass first.
     if (ropeInvFreq && kv.layout.headDim % 4 !== 0) return false;
     if (this.attentionKernel(batch) !== "per-row") return false;
+    // The fused kernel's K, V and slot bindings must fit the device's storage-buffer limit (13 with lanes and RoPE).
+    const design = perRowDesign(this.ctx.pipelines, kv.layout.headDim);
+    const storage = perRowStorageBuffers(design, { rope: ropeInvFreq !== undefined, fused: true, subset: false });
+    if (storage > this.ctx.pipelines.maxStorageBuffers) return false;
     this.validateBlockTables(batch, kv);
     const { blockSize } = kv.layout;
     const known = this.rowPerSequenceBatches.get(batch);

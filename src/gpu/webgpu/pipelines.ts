@@ -29,6 +29,8 @@ export class PipelineCache {
   readonly maxWorkgroupBytes: number;
   /** The device's maxComputeInvocationsPerWorkgroup. */
   readonly maxInvocations: number;
+  /** The device's maxStorageBuffersPerShaderStage (kernels with optional bindings check they fit). */
+  readonly maxStorageBuffers: number;
   /**
    * The adapter's smallest subgroup size, null where the runtime does not say (`device.adapterInfo` is recent):
    * kernels that split a subgroup into fixed groups of lanes need a lower bound.
@@ -48,6 +50,7 @@ export class PipelineCache {
     this.useSubgroups = device.features.has("subgroups");
     this.maxWorkgroupBytes = device.limits.maxComputeWorkgroupStorageSize;
     this.maxInvocations = device.limits.maxComputeInvocationsPerWorkgroup;
+    this.maxStorageBuffers = device.limits.maxStorageBuffersPerShaderStage;
     this.subgroupMinSize = (device as { adapterInfo?: GPUAdapterInfo }).adapterInfo?.subgroupMinSize ?? null;
   }
 

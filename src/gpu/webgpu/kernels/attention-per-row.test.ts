@@ -6,6 +6,7 @@ import {
   perRowMerges,
   perRowPieces,
   perRowScratchBytes,
+  perRowStorageBuffers,
   perRowWork,
   perRowWorkCount,
 } from "./attention-per-row.js";
@@ -91,4 +92,13 @@ test("perRowScratchBytes: the split rows' softmax states, no more than a piece's
   assert.equal(perRowScratchBytes(32, 128, 4, 8192, 512), 4 * 16 * 16_896);
   assert.equal(perRowScratchBytes(32, 128, 256, 512, 512), 0);
   assert.equal(perRowScratchBytes(32, 128, 256, 131_072, 512), PARTIAL_BYTES_CAP);
+});
+
+test("perRowStorageBuffers counts each kernel form's storage bindings (q, K, V, positions, sequences, tables, output, …)", () => {
+  assert.equal(perRowStorageBuffers("lanes", { rope: false, fused: false, subset: false }), 9); // + work list, states
+  assert.equal(perRowStorageBuffers("lanes", { rope: true, fused: false, subset: true }), 10); // + RoPE table
+  assert.equal(perRowStorageBuffers("lanes", { rope: true, fused: true, subset: false }), 13); // + own K, V, slots
+  assert.equal(perRowStorageBuffers("threads", { rope: false, fused: false, subset: false }), 7);
+  assert.equal(perRowStorageBuffers("threads", { rope: true, fused: false, subset: true }), 9); // + RoPE, row list
+  assert.equal(perRowStorageBuffers("threads", { rope: true, fused: true, subset: false }), 11);
 });

@@ -715,6 +715,11 @@ export function attentionPerRow(
   const { branchFreeLoads, qInWorkgroup } = variant.forms;
   const kind = lanes ? `/lanes/s${segment}${branchFreeLoads ? "/bl" : ""}${qInWorkgroup ? "/qw" : ""}` : subgroups ? "/sg" : "";
   const key = `attention.per-row${flags}/${kvDtype}/d${headDim}/h${heads}${kind}${rope ? "/rope" : ""}`;
+  const storage = perRowStorageBuffers(design, variant);
+  if (storage > ctx.pipelines.maxStorageBuffers)
+    throw new Error(
+      `attention: the per-row kernel (${key}) binds ${storage} storage buffers, more than this device's ${ctx.pipelines.maxStorageBuffers}`,
+    );
   const pipeline = ctx.pipelines.get(key, () => (lanes ? lanesSource(variant) : threadsSource(variant)));
   const cache = (buffer: GPUBuffer): Resource => ({ kind: "buffer", buffer, size: layer.size });
   const { recorder } = ctx;
@@ -963,17 +968,29 @@ export function perRowDesign(pipelines: PipelineCache, headDim: number): PerRowD
 
 /**
  * Whether the lanes design can run: subgroups of at least one group of lanes, probed to be consecutive runs of the
- * workgroup (PipelineCache.consecutiveSubgroups), and a head size it splits evenly.
+ * workgroup (PipelineCache.consecutiveSubgroups), a head size it splits evenly, and storage buffers for its unfused
+ * kernel with RoPE (the fused one is checked where a step would take it: perRowStorageBuffers).
  */
 export function lanesAvailable(pipelines: PipelineCache, headDim: number): boolean {
-  const { useSubgroups, subgroupMinSize, consecutiveSubgroups, maxWorkgroupBytes } = pipelines;
+  const { useSubgroups, subgroupMinSize, consecutiveSubgroups, maxWorkgroupBytes, maxStorageBuffers } = pipelines;
   return (
     useSubgroups &&
     consecutiveSubgroups &&
     subgroupMinSize !== null &&
     subgroupMinSize >= GROUP_LANES &&
-    lanesFit(headDim, maxWorkgroupBytes)
+    lanesFit(headDim, maxWorkgroupBytes) &&
+    perRowStorageBuffers("lanes", { rope: true, fused: false, subset: true }) <= maxStorageBuffers
   );
+}
+
+/**
+ * Storage buffers a per-row kernel binds: q, the K and V caches, positions, sequence indices, block tables and the
+ * output; the RoPE table; the fused KV write's K, V and slots; the lanes design's work list and softmax states, or
+ * the threads design's row list (subset).
+ */
+export function perRowStorageBuffers(design: PerRowDesign, v: { rope: boolean; fused: boolean; subset: boolean }): number {
+  const rows = design === "lanes" ? 2 : v.subset ? 1 : 0;
+  return 7 + (v.rope ? 1 : 0) + (v.fused ? 3 : 0) + rows;
 }
 
 /**
