@@ -4,8 +4,8 @@ import type { Activation, ForwardBatch, KvCache, Weight } from "../src/gpu/backe
 import * as ops from "../src/gpu/reference/ops.js";
 import { WebGpuBackend } from "../src/gpu/webgpu/backend.js";
 import { BufferUsage, MAP_MODE_READ } from "../src/gpu/webgpu/buffers.js";
-import type { GpuKvLayer } from "../src/gpu/webgpu/context.js";
-import { attentionSegment } from "../src/gpu/webgpu/kernels/attention-per-row.js";
+import type { GpuKvLayer, KernelContext } from "../src/gpu/webgpu/context.js";
+import { attentionSegment, perRowDesign } from "../src/gpu/webgpu/kernels/attention-per-row.js";
 import { openTestBackend } from "./support/webgpu.js";
 import { assertClose, F16_OPERANDS, F32_MATH, random } from "./support/random-tensors.js";
 
@@ -206,8 +206,11 @@ async function fusedAgainstUnfused(
       scale,
       rope,
     );
-    // The segments' merge where a row is longer than a segment (the 130-position history at head size 128).
-    const split = gpu.perRowSegment <= Math.max(...tokens.map((token) => token.position));
+    // The segments' merge where the lanes design runs and a row is longer than a segment (the 130-position history at
+    // head size 128).
+    const pipelines = (gpu as unknown as { ctx: KernelContext }).ctx.pipelines;
+    const lanes = perRowDesign(pipelines, scene.headDim) === "lanes";
+    const split = lanes && gpu.perRowSegment <= Math.max(...tokens.map((token) => token.position));
     assert.deepEqual(kernelNames(), split ? [FUSED, MERGE] : [FUSED], `${label}, decode step ${step}: one fused dispatch`);
     const fused = await gpu.read(out);
     const expected = scene.referenceStep(batch, tokens);
