@@ -692,8 +692,13 @@ export function attentionPerRow(
   const lanes = design === "lanes";
   const segment = inputs.segment ?? attentionSegment();
   checkSegment(segment);
+  const served = subset?.rows ?? null;
+  const rowsTag = subset ? `rows${subset.rows.length}` : "all";
+  // The lanes design's work (segments, pieces, work and merge lists), planned once per step for every layer.
+  const maxItems = Math.floor((inputs.partialBytesCap ?? PARTIAL_BYTES_CAP) / stateBytes(numHeads, headDim));
+  const plan = lanes ? lanesPlan(inputs, served, rowCount, segment, maxItems, rowsTag) : null;
   // Workgroups per query head (group): one per row, or in the lanes design one per segment of each row.
-  const items = lanes ? perRowWorkCount(inputs.hostPositions, subset?.rows ?? null, rowCount, segment) : rowCount;
+  const items = plan?.items ?? rowCount;
   const heads = inputs.headsPerWorkgroup ?? perRowHeads(items, numKvHeads, groupSize, headDim, ctx.pipelines.maxWorkgroupBytes);
   if (!Number.isInteger(heads) || heads < 1 || groupSize % heads !== 0) {
     throw new Error(`attention: ${heads} query heads per workgroup; a divisor of the GQA group size ${groupSize}`);
@@ -723,32 +728,19 @@ export function attentionPerRow(
   const pipeline = ctx.pipelines.get(key, () => (lanes ? lanesSource(variant) : threadsSource(variant)));
   const cache = (buffer: GPUBuffer): Resource => ({ kind: "buffer", buffer, size: layer.size });
   const { recorder } = ctx;
-  const rowsTag = subset ? `rows${subset.rows.length}` : "all";
-  const served = subset?.rows ?? null;
-  // The lanes design's rows in pieces whose softmax states stay within PARTIAL_BYTES_CAP (one piece but for long
-  // rows in batch-invariant prefill): a dispatch (and merge) per piece; a row's bits do not depend on its piece.
-  const stateBytes = numHeads * (headDim + 4) * 4; // one work item's states, all query heads
-  const pieces = lanes
-    ? perRowPieces(inputs.hostPositions, served, rowCount, segment, Math.floor((inputs.partialBytesCap ?? PARTIAL_BYTES_CAP) / stateBytes))
-    : [];
-  for (const [p, piece] of (lanes ? pieces : [{ start: 0, end: rowCount }]).entries()) {
-    const whole = piece.start === 0 && piece.end === rowCount;
-    const rows = whole ? served : Int32Array.from({ length: piece.end - piece.start }, (_, i) => servedRow(served, piece.start + i));
-    const count = piece.end - piece.start;
-    const tag = `${segment}/${rowsTag}/${rowCount}/${piece.start}-${piece.end}`;
-    const pieceItems = lanes ? perRowWorkCount(inputs.hostPositions, rows, count, segment) : count;
-    const work = lanes
-      ? recorder.input(inputs.owner, `per-row-work/${tag}`, () => perRowWork(inputs.hostPositions, rows, count, segment))
-      : null;
-    const merges = pieceItems > count;
+  // The threads design: one dispatch over every served row.
+  const pieces = plan?.pieces ?? [{ count: rowCount, items: rowCount, work: null, merges: null, tag: rowsTag }];
+  for (const [p, piece] of pieces.entries()) {
+    const work = piece.work && recorder.input(inputs.owner, `per-row-work/${piece.tag}`, () => piece.work!);
+    const split = piece.items > piece.count;
     // Each (item, query head)'s softmax state where a row has more than one segment; else a placeholder.
-    const partial = merges ? recorder.output(pieceItems * numHeads, headDim + 4) : lanes ? recorder.output(1, 4) : null;
+    const partial = split ? recorder.output(piece.items * numHeads, headDim + 4) : lanes ? recorder.output(1, 4) : null;
     // The first piece makes the output unless it is another kernel's (subset); the others write their rows into it.
     const written: Resource = subset || p > 0 ? { kind: "activation", activation: out, rewrites: true } : activationResource(out);
     recorder.dispatch(
       pipeline,
       [
-        uniform(pieceItems, numHeads, groupSize, numKvHeads * headDim, blockSize, inputs.maxBlocksPerSeq, f32Bits(scale)),
+        uniform(piece.items, numHeads, groupSize, numKvHeads * headDim, blockSize, inputs.maxBlocksPerSeq, f32Bits(scale)),
         activationResource(q),
         cache(layer.keys),
         cache(layer.values),
@@ -761,25 +753,77 @@ export function attentionPerRow(
         ...(work && partial ? [work, activationResource(partial)] : []),
         ...(subset && !lanes ? [recorder.input(inputs.owner, `per-row-rows/${rowsTag}`, () => subset.rows)] : []),
       ],
-      (pieceItems * numHeads) / heads,
+      (piece.items * numHeads) / heads,
     );
-    if (!merges || !partial) continue;
-    const mergeList = recorder.input(inputs.owner, `per-row-merges/${tag}`, () => perRowMerges(inputs.hostPositions, rows, count, segment));
-    const split = perRowMergeCount(inputs.hostPositions, rows, count, segment);
+    if (!split || !partial || !piece.merges) continue;
+    const merges = piece.merges;
+    const mergeList = recorder.input(inputs.owner, `per-row-merges/${piece.tag}`, () => merges);
+    const mergeCount = merges.length / 2;
     const mergePipeline = ctx.pipelines.get(`attention.per-row-merge/d${headDim}/s${segment}`, () => mergeSource(headDim, segment));
     recorder.dispatch(
       mergePipeline,
       [
-        uniform(split, numHeads),
+        uniform(mergeCount, numHeads),
         inputs.positions,
         mergeList,
         activationResource(partial),
         { kind: "activation", activation: out, rewrites: true },
       ],
-      Math.ceil((split * numHeads * (headDim / 4)) / MERGE_WORKGROUP),
+      Math.ceil((mergeCount * numHeads * (headDim / 4)) / MERGE_WORKGROUP),
     );
   }
   return out;
+}
+
+/** One lanes dispatch of a step: its row count, work items, and work and merge lists. */
+interface LanesPiece {
+  count: number;
+  items: number;
+  work: Int32Array | null;
+  merges: Int32Array | null;
+  /** Names its step inputs (StepRecorder.input). */
+  tag: string;
+}
+
+/** Plans by step owner (the batch) and settings: every layer of a step runs the same. */
+const lanesPlans = new WeakMap<object, Map<string, { items: number; pieces: LanesPiece[] }>>();
+
+/** The lanes design's work for the served rows: its pieces (perRowPieces) with their lists, and the items in all. */
+function lanesPlan(
+  inputs: PerRowAttentionInputs,
+  served: Int32Array | null,
+  rowCount: number,
+  segment: number,
+  maxItems: number,
+  rowsTag: string,
+): { items: number; pieces: LanesPiece[] } {
+  const key = `${segment}/${rowsTag}/${rowCount}/${maxItems}`;
+  let byKey = lanesPlans.get(inputs.owner);
+  if (!byKey) lanesPlans.set(inputs.owner, (byKey = new Map()));
+  const known = byKey.get(key);
+  if (known) return known;
+  const positions = inputs.hostPositions;
+  const pieces = perRowPieces(positions, served, rowCount, segment, maxItems).map(({ start, end }): LanesPiece => {
+    const whole = start === 0 && end === rowCount;
+    const rows = whole ? served : Int32Array.from({ length: end - start }, (_, i) => servedRow(served, start + i));
+    const count = end - start;
+    const work = perRowWork(positions, rows, count, segment);
+    return {
+      count,
+      items: work.length / 2,
+      work,
+      merges: perRowMerges(positions, rows, count, segment),
+      tag: `${key}/${start}-${end}`,
+    };
+  });
+  const plan = { items: pieces.reduce((sum, piece) => sum + piece.items, 0), pieces };
+  byKey.set(key, plan);
+  return plan;
+}
+
+/** Bytes of one work item's softmax states: (max, Σ weights, two unused) and Σ weight·v for each query head. */
+function stateBytes(numHeads: number, headDim: number): number {
+  return numHeads * (headDim + 4) * 4;
 }
 
 /**
@@ -837,9 +881,9 @@ export function attentionSegment(): number {
  */
 export function perRowScratchBytes(numHeads: number, headDim: number, maxRows: number, maxPositions: number, segment: number): number {
   const segments = Math.ceil(maxPositions / segment);
-  const stateBytes = numHeads * (headDim + 4) * 4;
+  const bytes = stateBytes(numHeads, headDim);
   // Pieces of at most PARTIAL_BYTES_CAP, or one row's states where they alone are more.
-  return segments > 1 ? Math.min(maxRows * segments * stateBytes, Math.max(PARTIAL_BYTES_CAP, segments * stateBytes)) : 0;
+  return segments > 1 ? Math.min(maxRows * segments * bytes, Math.max(PARTIAL_BYTES_CAP, segments * bytes)) : 0;
 }
 
 /** A segment is a whole number of the lanes design's chunks (its groups × 4 positions). */
