@@ -3,7 +3,8 @@
  * heads, 8 KV heads, head size 128, f16 KV cache in blocks of 16 tokens with scrambled block ids.
  *
  *   node dist/bench/attention-lab.js [--no-robustness] [--quick] [--reps N] [--tiles ROWSxKEYS] [--only TEXT]
- *                                    [--tensor-variants V1,V2,…] [--contiguous]
+ *                                    [--tensor-variants V1,V2,…] [--contiguous] [--lanes-forms base,loads,q,loads+q]
+ *                                    [--repeat N] [--chain] [--warm-seconds 5]
  *
  * First checks the kernel against the reference `pagedAttention` (src/gpu/reference/ops.ts) on a small case
  * (a prefill chunk beside decode tokens, several key tiles) and exits 1 on a mismatch, so a wrong kernel
@@ -19,7 +20,13 @@
  * again per variant, a `+`-joined set of k64 (64-key blocks), t1 / t2 (16-token tiles per item)
  * and the timing ablations no-mma, no-stage (wrong results: not checked); each other variant
  * is checked against the reference first. --contiguous: timed caches with their blocks in order (as one prompt's
- * prefill leaves them) instead of shuffled. One JSON line per case, then a table.
+ * prefill leaves them) instead of shuffled. --lanes-forms: each `long:` case once per lab form of the lanes design
+ * (same bits as the default). --repeat N: the case list N times over (interleaved, in one process: the spread
+ * between forms without the ±15–25% between processes). --chain: each per-row call of a timed pass takes the previous
+ * call's output as q, so the calls run one after another as in a model's step (without it they are independent and
+ * may overlap). --warm-seconds S (default 5): the first timed case runs that long before anything is timed (the card
+ * speeds up over seconds of work; without it a process's first cases read up to 2.4× slow). One JSON line per case,
+ * then a table.
  */
 import { openWebGpu, type WebGpuDevice } from "../src/gpu/webgpu/device.js";
 import { BufferPool, BufferUsage, storageBytes } from "../src/gpu/webgpu/buffers.js";
@@ -31,7 +38,14 @@ import {
   singleTokenRows,
   type AttentionTiles,
 } from "../src/gpu/webgpu/kernels/attention.js";
-import { attentionPerRow, GROUP_LANES, lanesAvailable, type PerRowDesign } from "../src/gpu/webgpu/kernels/attention-per-row.js";
+import {
+  attentionPerRow,
+  GROUP_LANES,
+  lanesAvailable,
+  lanesForms,
+  type LanesForms,
+  type PerRowDesign,
+} from "../src/gpu/webgpu/kernels/attention-per-row.js";
 import { probeConsecutiveSubgroups } from "../src/gpu/webgpu/kernels/subgroup-layout-probe.js";
 import { attentionTensor, type TensorAttentionOptions } from "../src/gpu/webgpu/kernels/attention-tensor.js";
 import type { TensorCoreSetup } from "../src/gpu/webgpu/kernels/tensor/plan.js";
@@ -54,6 +68,10 @@ function parseArgs(argv: string[]) {
     only: "",
     tensorVariants: [] as string[],
     contiguous: false,
+    lanesForms: [] as string[],
+    repeat: 1,
+    chain: false,
+    warmSeconds: 5,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -63,6 +81,10 @@ function parseArgs(argv: string[]) {
     else if (a === "--reps") opts.reps = Number(argv[++i]);
     else if (a === "--only") opts.only = argv[++i] ?? "";
     else if (a === "--tensor-variants") opts.tensorVariants = (argv[++i] ?? "").split(",").filter(Boolean);
+    else if (a === "--lanes-forms") opts.lanesForms = (argv[++i] ?? "").split(",").filter(Boolean);
+    else if (a === "--repeat") opts.repeat = Number(argv[++i]);
+    else if (a === "--chain") opts.chain = true;
+    else if (a === "--warm-seconds") opts.warmSeconds = Number(argv[++i]);
     else if (a === "--tiles") {
       const [rows, keys] = (argv[++i] ?? "").split("x").map(Number);
       opts.tiles = { rows, keys };
@@ -104,6 +126,15 @@ interface Case {
   design?: PerRowDesign;
   /** The tensor-core kernel's variant (--tensor-variants). */
   tensorOptions?: TensorAttentionOptions;
+  /** Lab forms of the per-row lanes design (--lanes-forms); the process's own (SWALLOW_LANES_FORMS) otherwise. */
+  lanesForms?: LanesForms;
+}
+
+/** A --lanes-forms entry ("base", "loads", "q", or "loads+q") as the kernel's forms. */
+function lanesFormsOf(name: string): LanesForms {
+  const parts = name.split("+").filter((p) => p !== "base");
+  for (const p of parts) if (!["loads", "q"].includes(p)) throw new Error(`--lanes-forms: unknown form ${p} (base, loads, q)`);
+  return lanesForms(parts);
 }
 
 const ABLATIONS = ["no-mma", "no-stage"] as const;
@@ -128,6 +159,8 @@ interface Lab {
   tiles: AttentionTiles;
   /** The tensor-core attention's setup; null without subgroup matrices. */
   tensor: TensorCoreSetup | null;
+  /** --chain: each timed per-row call takes the previous call's output as its q. */
+  chain: boolean;
 }
 
 /** A paged f16 cache holding `seqLengths` tokens per sequence, block ids shuffled (or in order), random K/V in [-1, 1). */
@@ -155,11 +188,24 @@ function makeCache(lab: Lab, seqLengths: number[], kvCols: number, seed: number,
     : null;
   const buffer = (which: "keys" | "values") => {
     const b = lab.gpu.device.createBuffer({ size, usage: BufferUsage.STORAGE | BufferUsage.COPY_DST, mappedAtCreation: true });
-    const bits = new Uint16Array(b.getMappedRange(), 0, elements);
-    const values = xorshift(seed * 31 + (which === "keys" ? 1 : 2));
-    for (let i = 0; i < elements; i++) {
-      bits[i] = f16Bits(values());
-      if (host) host[which][i] = f16Value(bits[i]);
+    if (host) {
+      const bits = new Uint16Array(b.getMappedRange(), 0, elements);
+      const values = xorshift(seed * 31 + (which === "keys" ? 1 : 2));
+      for (let i = 0; i < elements; i++) {
+        bits[i] = f16Bits(values());
+        host[which][i] = f16Value(bits[i]);
+      }
+    } else {
+      // Timing only (GBs at long contexts): two halves per xorshift32 word, random sign and mantissa, magnitudes in
+      // [1/8, 1/2) (exponent 12 or 13), cheap enough that the cache is not most of a case's time.
+      const words = new Uint32Array(b.getMappedRange(), 0, elements / 2);
+      let x = (seed * 31 + (which === "keys" ? 1 : 2)) | 1;
+      for (let i = 0; i < words.length; i++) {
+        x ^= x << 13;
+        x ^= x >>> 17;
+        x ^= x << 5;
+        words[i] = (x & 0x87ff87ff) | 0x30003000;
+      }
     }
     b.unmap();
     return b;
@@ -196,12 +242,15 @@ function record(lab: Lab, c: Case, cache: ReturnType<typeof makeCache>, q: GpuAc
     owner: positions,
     ...(c.heads ? { headsPerWorkgroup: c.heads } : {}),
     ...(c.design ? { design: c.design } : {}),
+    ...(c.lanesForms ? { lanesForms: c.lanesForms } : {}),
   };
   const singles = singleTokenRows(positions, seqIndex, positions.length);
   let out = q;
   for (let r = 0; r < reps; r++) {
     if (kernel === "per-row") {
-      out = attentionPerRow(lab.ctx, q, cache.layer, "f16", layout, perRow, numHeads, scale);
+      // Chained, each call waits for the one before (a barrier between them, as between a model's kernels); else the
+      // calls are independent and the GPU may overlap one's tail with the next one's start.
+      out = attentionPerRow(lab.ctx, lab.chain && r > 0 ? out : q, cache.layer, "f16", layout, perRow, numHeads, scale);
       continue;
     }
     const skipSingles = kernel === "split" || kernel === "tensor";
@@ -294,7 +343,7 @@ async function check(lab: Lab, kernel: Case["kernel"], design?: PerRowDesign, te
   return ok;
 }
 
-function cases(quick: boolean, designs: PerRowDesign[], withTensor: boolean, tensorVariants: string[]): Case[] {
+function cases(quick: boolean, designs: PerRowDesign[], withTensor: boolean, tensorVariants: string[], formNames: string[]): Case[] {
   const k = quick ? 8 : 1;
   const prefill = (n: number): Case => ({
     name: `prefill ${n}`,
@@ -367,12 +416,15 @@ function cases(quick: boolean, designs: PerRowDesign[], withTensor: boolean, ten
           [32, 2048],
           [256, 336],
           [256, 1024],
-        ].map(([batch, context]): Case => ({
-          ...decode(batch, context / k),
-          name: `long: decode batch ${batch} ctx ${context / k} (per-row lanes)`,
-          kernel: "per-row",
-          design: "lanes",
-        }))
+        ].flatMap(([batch, context]) =>
+          (formNames.length > 0 ? formNames : [null]).map((form): Case => ({
+            ...decode(batch, context / k),
+            name: `long: decode batch ${batch} ctx ${context / k} (per-row lanes${form ? ` ${form}` : ""})`,
+            kernel: "per-row",
+            design: "lanes",
+            ...(form ? { lanesForms: lanesFormsOf(form) } : {}),
+          })),
+        )
       : []),
     ...[384, 4096].flatMap((ctx) => [undefined, true, false].map((split) => decode(1, ctx / k, split))),
     ...[undefined, true, false].map((split) => decode(32, 1024 / k, split)),
@@ -400,7 +452,7 @@ async function main() {
   const majorness = setup ? await probeMajornessSyntax(gpu.device, setup.config, setup.subgroupSize) : "argument";
   const tensor = setup && { ...setup, majorness };
   const ctx = { pipelines: new PipelineCache(gpu.device, { consecutiveSubgroups }), recorder };
-  const lab: Lab = { gpu, ctx, recorder, tiles, tensor };
+  const lab: Lab = { gpu, ctx, recorder, tiles, tensor, chain: opts.chain };
   console.log(
     `device: ${gpu.adapter.name} [${gpu.adapter.description}], robustness ${opts.noRobustness ? "off" : "on"}, ` +
       `tiles ${tiles.rows} rows × ${tiles.keys} keys (workgroup memory limit ${gpu.limits.maxComputeWorkgroupStorageSize} B)`,
@@ -422,9 +474,21 @@ async function main() {
   }
   const rows: string[] = [];
   const { numHeads, numKvHeads, headDim } = SHAPE;
-  for (const [ci, c] of cases(opts.quick, designs, lab.tensor !== null, opts.tensorVariants).entries()) {
+  let timed: { key: string; cache: ReturnType<typeof makeCache> } | undefined;
+  let warmed = opts.warmSeconds <= 0;
+  const all = cases(opts.quick, designs, lab.tensor !== null, opts.tensorVariants, opts.lanesForms);
+  // --repeat: the whole list again (interleaved repeats show the spread between forms measured in one process).
+  for (const [ci, c] of Array.from({ length: opts.repeat }, () => all)
+    .flat()
+    .entries()) {
     if (!c.name.includes(opts.only)) continue;
-    const cache = makeCache(lab, c.seqLengths, numKvHeads * headDim, 100 + ci, false, opts.contiguous);
+    // Consecutive cases of one batch (the lab forms, a repeat) time the same cache.
+    const cacheKey = c.seqLengths.join(",");
+    if (timed?.key !== cacheKey) {
+      for (const b of timed ? [timed.cache.layer.keys, timed.cache.layer.values] : []) b.destroy();
+      timed = { key: cacheKey, cache: makeCache(lab, c.seqLengths, numKvHeads * headDim, 100 + ci, false, opts.contiguous) };
+    }
+    const { cache } = timed;
     const q = randomQ(c.tokens.length, 200 + ci);
     // Warm-up call (pipeline compilation), then a timed pass of R calls; R keeps the pass ≥ ~20 ms of work
     // and the R outputs (all kept alive in one step) under 2 GB.
@@ -432,6 +496,15 @@ async function main() {
     const probe = await submit(lab, record(lab, c, cache, recorder.upload(c.tokens.length, numHeads * headDim, q), 3));
     const outBytes = c.tokens.length * numHeads * headDim * 4;
     const reps = opts.reps || Math.max(5, Math.min(200, Math.ceil(20e6 / (probe.ns / 3)), Math.floor(2e9 / outBytes)));
+    if (!warmed) {
+      // The first timed case's passes for --warm-seconds before any timing: in session 20 (H200) one case read 0.47,
+      // 0.33 and 0.20 ms per call timed three times in a row in one process, each time after ≥ 200 ms of passes that
+      // agreed within 3% (chained or not, same reps): the card got faster over seconds of work, not within a case.
+      const until = performance.now() + opts.warmSeconds * 1e3;
+      while (performance.now() < until)
+        await submit(lab, record(lab, c, cache, recorder.upload(c.tokens.length, numHeads * headDim, q), reps));
+      warmed = true;
+    }
     // Timed passes until the card has been busy 200 ms, the last one kept.
     const ns = await afterWarmup(
       async () => (await submit(lab, record(lab, c, cache, recorder.upload(c.tokens.length, numHeads * headDim, q), reps))).ns,
@@ -452,7 +525,6 @@ async function main() {
       }),
     );
     rows.push(`| ${c.name} | ${c.tokens.length} | ${reps} | ${ms.toFixed(4)} | ${tflops.toFixed(2)} |`);
-    for (const b of [cache.layer.keys, cache.layer.values]) b.destroy();
   }
   console.log(`\n| case (8B: 32 q heads, 8 KV heads, head 128, f16 KV) | tokens | reps | ms per call | TFLOP/s |`);
   console.log("| --- | ---: | ---: | ---: | ---: |");

@@ -77,25 +77,38 @@ interface PerRowVariant {
   segment: number;
   /** Lab forms of the lanes design with the same bits (LanesForms). */
   forms: LanesForms;
+  /** Positions per cache block: a constant of the lanes design's WGSL (its block arithmetic in shifts, not divisions). */
+  blockSize: number;
 }
 
 /**
- * Kernel-lab forms of the lanes design (session 19, unmeasured), each with the same bits as the default:
+ * Kernel-lab forms of the lanes design (session 19), each with the same bits as the default:
  * `loads`: a chunk's K/V loads without the `if (first < cached)` branch (they read a clamped cached position, which
  * the selects after them replace), so that no branch joins the loaded registers (session 18's GEMM waited on its
  * loads at such a join); `q`: q in workgroup memory instead of registers (64 fewer per thread with the GQA group per
- * workgroup, where ~200 registers leave two workgroups per SM).
+ * workgroup, where ~200 registers leave two workgroups per SM). Measured in session 20 (H200, lab, warm, each beside
+ * the default in one process; run with a third form, V loads forced to issue with the K loads, which alone changed
+ * nothing and was removed): q alone is 5–9% slower; loads and q together 23% faster at batch 1 × 4,096 positions and
+ * 10% at 256 × 1,024, 15% slower at 8 × 4,096, within 3% elsewhere. So the default keeps neither.
  */
 export interface LanesForms {
   branchFreeLoads?: boolean;
   qInWorkgroup?: boolean;
 }
 
+const LANES_FORM_NAMES = ["loads", "q"];
+
 /** SWALLOW_LANES_FORMS=loads,q (either or both; read once) turns the lab forms on. */
 function lanesFormsFromEnv(): LanesForms {
   const names = (envVar("SWALLOW_LANES_FORMS") ?? "").split(",").filter(Boolean);
   for (const name of names)
-    if (name !== "loads" && name !== "q") throw new Error(`SWALLOW_LANES_FORMS=${names.join(",")}: expected loads and/or q`);
+    if (!LANES_FORM_NAMES.includes(name))
+      throw new Error(`SWALLOW_LANES_FORMS=${names.join(",")}: expected some of ${LANES_FORM_NAMES.join(", ")}`);
+  return lanesForms(names);
+}
+
+/** The lab forms named (loads, q). */
+export function lanesForms(names: string[]): LanesForms {
   return { branchFreeLoads: names.includes("loads"), qInWorkgroup: names.includes("q") };
 }
 const LANES_FORMS = lanesFormsFromEnv();
@@ -345,7 +358,7 @@ export function lanesWorkgroupBytes(headDim: number): number {
   return 4 * (POSITION_GROUPS * headDim + 2 * POSITION_GROUPS + 1) + 2 * headDim * 4; // kOwn / vOwn in at most f32
 }
 
-function lanesSource({ kvDtype, headDim, rope, fused, heads, segment, forms }: PerRowVariant): string {
+function lanesSource({ kvDtype, headDim, rope, fused, heads, segment, forms, blockSize }: PerRowVariant): string {
   const { branchFreeLoads, qInWorkgroup } = forms;
   const vecs = headDim / GROUP_LANES / 4; // vec4<f32> of head dims per lane
   // An f16 cache is read 16 bytes (8 halves, two vec4s) at a time where a lane's dims allow.
@@ -380,7 +393,7 @@ ${lines(ws, (w) => `v${u}_${w} = select(${raw}(), ${own("ownValue", w)}, p${u} <
     }`
       : `${lines(ws, (w) => `k${u}_${w} = select(${raw}(), k${u}_${w}, p${u} < cached);`, "    ")}
 ${lines(ws, (w) => `v${u}_${w} = select(${raw}(), v${u}_${w}, p${u} < cached);`, "    ")}`;
-  const block = (position: string) => `u32(blockTables[tableBase + min(${position}, lastCached) / params.blockSize])`;
+  const block = (position: string) => `u32(blockTables[tableBase + min(${position}, lastCached) / BLOCK])`;
   // Head h's vec4 j of q for this lane: a register, or workgroup memory (qInWorkgroup); the same values either way.
   const qValue = (h: number, j: number) => (qInWorkgroup ? `qShared[${h}u * LANES + lane * VECS + ${j}u]` : `q${h}_${j}`);
   // The lane's partial dot of head h with position u (its dims in order), for the 4 positions at once.
@@ -458,6 +471,7 @@ ${LINEAR_WORKGROUP}
 
 const WG: u32 = ${LANES_WORKGROUP}u;
 const SEGMENT: u32 = ${segment}u; // positions per segment of a row
+const BLOCK: u32 = ${blockSize}u; // positions per cache block
 const LANES: u32 = ${headDim / 4}u; // vec4s of a head (the name ropedQLoad expects)
 const VECS: u32 = ${vecs}u; // vec4s of a head per lane
 const RAW: u32 = ${wide ? 8 : 4}u; // cache values per cache element
@@ -531,11 +545,11 @@ ${lines(
 )}
 ${
   branchFreeLoads
-    ? `${lines(us, (u) => `let base${u} = (block${u} * params.blockSize + min(p${u}, lastCached) % params.blockSize) * rawStride + rawOffset + laneBase;`, "    ")}
+    ? `${lines(us, (u) => `let base${u} = (block${u} * BLOCK + min(p${u}, lastCached) % BLOCK) * rawStride + rawOffset + laneBase;`, "    ")}
 ${cacheLoads("k", "keys")}
 ${cacheLoads("v", "values")}`
     : `    if (first < cached) {
-${lines(us, (u) => `let base${u} = (block${u} * params.blockSize + min(p${u}, lastCached) % params.blockSize) * rawStride + rawOffset + laneBase;`, "      ")}
+${lines(us, (u) => `let base${u} = (block${u} * BLOCK + min(p${u}, lastCached) % BLOCK) * rawStride + rawOffset + laneBase;`, "      ")}
 ${cacheLoads("k", "keys")}
 ${cacheLoads("v", "values")}
     } else {
@@ -713,12 +727,14 @@ export function attentionPerRow(
     heads,
     segment,
     forms: inputs.lanesForms ?? LANES_FORMS,
+    blockSize,
   };
   const { subgroups, rope, fused } = variant;
   // The lanes design serves any rows through its work list; the threads design has a variant for a row list.
   const flags = `${fused ? "+writeKv" : ""}${subset && !lanes ? "+rows" : ""}`;
   const { branchFreeLoads, qInWorkgroup } = variant.forms;
-  const kind = lanes ? `/lanes/s${segment}${branchFreeLoads ? "/bl" : ""}${qInWorkgroup ? "/qw" : ""}` : subgroups ? "/sg" : "";
+  const formsTag = `${branchFreeLoads ? "/bl" : ""}${qInWorkgroup ? "/qw" : ""}`;
+  const kind = lanes ? `/lanes/s${segment}/b${blockSize}${formsTag}` : subgroups ? "/sg" : "";
   const key = `attention.per-row${flags}/${kvDtype}/d${headDim}/h${heads}${kind}${rope ? "/rope" : ""}`;
   const storage = perRowStorageBuffers(design, variant);
   if (storage > ctx.pipelines.maxStorageBuffers)
