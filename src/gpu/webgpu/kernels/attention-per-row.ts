@@ -32,8 +32,9 @@ const WORKGROUP = 256;
  * a time, in group order. A warp reads whole 16-byte pieces of 4 K/V rows instead of the threads design's 32
  * rows 2 KB apart. H100, 8B shapes, f16 KV (bench/attention-lab.ts, robustness on): decode batch 256 at context 336
  * 1.34 → 0.72 ms per layer (heads = group), batch 32 at 1,376 0.57 → 0.28 ms, batch 1 at 384 0.060 → 0.036 ms
- * (one head per workgroup), against the threads design on the same card. Still well below the memory bandwidth
- * (~0.5 TB/s at batch 256): each chunk waits for its own loads.
+ * (one head per workgroup), against the threads design on the same card (lab readings from before session 20 found
+ * that a lab process's first cases read up to 3× slow). Warm, on an H200 (session 20), batch 256 at context 336 takes
+ * ~0.15 ms per layer (~2.3 TB/s of K/V), about a sixth of a batch-256 decode step.
  *
  * The lanes design splits a row over its sequence (flash-decoding): each segment of attentionSegment() positions is
  * a work item with its own workgroup per query head (group), which leaves its softmax state (max, Σ weights,
