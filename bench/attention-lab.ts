@@ -55,7 +55,7 @@ import { PipelineCache } from "../src/gpu/webgpu/pipelines.js";
 import { StepRecorder, type GpuActivation } from "../src/gpu/webgpu/recorder.js";
 import * as ops from "../src/gpu/reference/ops.js";
 import { xorshift } from "./xorshift.js";
-import { afterWarmup } from "./warm.js";
+import { afterWarmup, warmProcessOnce } from "./warm.js";
 
 const SHAPE = { numHeads: 32, numKvHeads: 8, headDim: 128, blockSize: 16 };
 
@@ -475,7 +475,6 @@ async function main() {
   const rows: string[] = [];
   const { numHeads, numKvHeads, headDim } = SHAPE;
   let timed: { key: string; cache: ReturnType<typeof makeCache> } | undefined;
-  let warmed = opts.warmSeconds <= 0;
   const all = cases(opts.quick, designs, lab.tensor !== null, opts.tensorVariants, opts.lanesForms);
   // --repeat: the whole list again (interleaved repeats show the spread between forms measured in one process).
   for (const [ci, c] of Array.from({ length: opts.repeat }, () => all)
@@ -496,15 +495,11 @@ async function main() {
     const probe = await submit(lab, record(lab, c, cache, recorder.upload(c.tokens.length, numHeads * headDim, q), 3));
     const outBytes = c.tokens.length * numHeads * headDim * 4;
     const reps = opts.reps || Math.max(5, Math.min(200, Math.ceil(20e6 / (probe.ns / 3)), Math.floor(2e9 / outBytes)));
-    if (!warmed) {
-      // The first timed case's passes for --warm-seconds before any timing: in session 20 (H200) one case read 0.47,
-      // 0.33 and 0.20 ms per call timed three times in a row in one process, each time after ≥ 200 ms of passes that
-      // agreed within 3% (chained or not, same reps): the card got faster over seconds of work, not within a case.
-      const until = performance.now() + opts.warmSeconds * 1e3;
-      while (performance.now() < until)
-        await submit(lab, record(lab, c, cache, recorder.upload(c.tokens.length, numHeads * headDim, q), reps));
-      warmed = true;
-    }
+    // The first timed case for --warm-seconds before any timing (warmProcessOnce: the card speeds up over seconds).
+    await warmProcessOnce(
+      () => submit(lab, record(lab, c, cache, recorder.upload(c.tokens.length, numHeads * headDim, q), reps)),
+      opts.warmSeconds,
+    );
     // Timed passes until the card has been busy 200 ms, the last one kept.
     const ns = await afterWarmup(
       async () => (await submit(lab, record(lab, c, cache, recorder.upload(c.tokens.length, numHeads * headDim, q), reps))).ns,

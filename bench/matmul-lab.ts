@@ -4,8 +4,10 @@
  *
  *   node dist/bench/matmul-lab.js [--check] [--variants all|NAME,...] [--tokens 2048] [--sweep 16,32,...]
  *                                 [--baselines] [--no-robustness] [--shapes NxK,...] [--dtypes bf16,f16]
- *                                 [--majorness probe|template|argument] [--pads 4,12]
+ *                                 [--majorness probe|template|argument] [--pads 4,12] [--warm-seconds 5]
  *
+ * --warm-seconds S (default 5): the process's first timed product runs that long before anything is timed (the card
+ * speeds up over seconds of work; bench/NOTES.md, session 20).
  * Timing: R dispatches in one compute pass with timestamp queries (recorder "pass" profile), so Dawn's
  * 65.5 µs timestamp quantum is spread over R. Every timed kernel is first checked: a sample of outputs
  * (8 rows × 64 columns plus the last row and column) against an f64 host reference on the same bf16
@@ -31,7 +33,7 @@ import { PipelineCache } from "../src/gpu/webgpu/pipelines.js";
 import { StepRecorder, type GpuActivation } from "../src/gpu/webgpu/recorder.js";
 import type { WeightDtype } from "../src/model/dtype.js";
 import { xorshift } from "./xorshift.js";
-import { afterWarmup } from "./warm.js";
+import { afterWarmup, warmProcessOnce } from "./warm.js";
 
 const REAL_SHAPES: [number, number][] = [
   [4096, 4096],
@@ -52,6 +54,7 @@ function parseArgs(argv: string[]) {
     dtypes: ["bf16"] as WeightDtype[],
     majorness: "probe" as MajornessSyntax | "probe",
     pads: [] as number[],
+    warmSeconds: 5,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -65,6 +68,7 @@ function parseArgs(argv: string[]) {
     else if (a === "--dtypes") opts.dtypes = next().split(",") as WeightDtype[];
     else if (a === "--majorness") opts.majorness = next() as MajornessSyntax | "probe";
     else if (a === "--pads") opts.pads = next().split(",").map(Number);
+    else if (a === "--warm-seconds") opts.warmSeconds = Number(next());
     else if (a === "--shapes")
       opts.shapes = next()
         .split(",")
@@ -175,12 +179,14 @@ interface Lab {
   gpu: WebGpuDevice;
   ctx: KernelContext;
   recorder: StepRecorder;
+  /** --warm-seconds: how long the process's first timed product runs before anything is timed. */
+  warmSeconds: number;
 }
 
-function openLab(gpu: WebGpuDevice): Lab {
+function openLab(gpu: WebGpuDevice, warmSeconds: number): Lab {
   const pool = new BufferPool(gpu.device, gpu.limits, BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST, "lab");
   const recorder = new StepRecorder(gpu.device, gpu.limits, pool);
-  return { gpu, ctx: { pipelines: new PipelineCache(gpu.device), recorder }, recorder };
+  return { gpu, ctx: { pipelines: new PipelineCache(gpu.device), recorder }, recorder, warmSeconds };
 }
 
 /** Submits the recorded step; returns the rows `rows` of `target` (all columns) and the pass's GPU ns. */
@@ -270,14 +276,17 @@ async function measure(
   const error = compare(x, w, rows, values, sampleCols(w.n, false));
   if (reps === 0) return { ms: NaN, error };
   lab.recorder.profileMode = "pass";
-  // Timed passes until the card has been busy 200 ms (at least two: the first touches of freshly allocated buffers
-  // were slow), the last one kept.
-  const ns = await afterWarmup(async () => {
+  const pass = async () => {
     const input = lab.recorder.upload(tokens, w.k, x);
     let last = matmul(lab.ctx, input, w.gpu, kernel, layout);
     for (let r = 1; r < reps; r++) last = matmul(lab.ctx, input, w.gpu, kernel, layout);
     return (await runStep(lab, last, [])).ns;
-  });
+  };
+  // The process's first timed product for --warm-seconds before any timing (the card speeds up over seconds of work).
+  await warmProcessOnce(pass, lab.warmSeconds);
+  // Timed passes until the card has been busy 200 ms (at least two: the first touches of freshly allocated buffers
+  // were slow), the last one kept.
+  const ns = await afterWarmup(pass);
   lab.recorder.profileMode = "off";
   return { ms: ns / reps / 1e6, error };
 }
@@ -365,7 +374,7 @@ async function main() {
       else layouts.push(layout);
     }
   }
-  const lab = openLab(gpu);
+  const lab = openLab(gpu, opts.warmSeconds);
   if (opts.check) {
     const ok = await check(lab, layouts);
     console.log(ok ? "check: all passed" : "check: FAILED");
