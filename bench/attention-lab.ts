@@ -163,7 +163,10 @@ interface Lab {
   chain: boolean;
 }
 
-/** A paged f16 cache holding `seqLengths` tokens per sequence, block ids shuffled (or in order), random K/V in [-1, 1). */
+/**
+ * A paged f16 cache holding `seqLengths` tokens per sequence, block ids shuffled (or in order), random K/V in [-1, 1)
+ * (kept on the host for a check), or for timing only with magnitudes in [1/8, 1/2).
+ */
 function makeCache(lab: Lab, seqLengths: number[], kvCols: number, seed: number, keepHost: boolean, contiguous = false) {
   const { blockSize } = SHAPE;
   const maxBlocksPerSeq = Math.max(...seqLengths.map((n) => Math.ceil(n / blockSize)));
