@@ -66,6 +66,40 @@ test("real engine: greedy completions over HTTP equal transformers' greedy token
   );
 });
 
+test("real engine: logit_bias +100 forces a token and −100 bans the greedy one; bad ids and keys get a 400", async () => {
+  const p = reference.prompts.find((q) => Math.min(...q.greedy.margins) > NEAR_TIE)!;
+  // min_tokens (vLLM's) keeps the tiny model from stopping early; the openai client's types do not know it.
+  const request = (extra: object) =>
+    ({
+      model: NAME,
+      prompt: p.tokens,
+      temperature: 0,
+      max_tokens: 4,
+      min_tokens: 4,
+      ...extra,
+    }) as OpenAI.CompletionCreateParamsNonStreaming;
+  const forced = 1000;
+  const response = await client.completions.create(request({ logit_bias: { [forced]: 100 } }));
+  assert.equal(response.choices[0].text, model.tokenizer.decode([forced, forced, forced, forced], { skipSpecialTokens: true }));
+  // −100 on transformers' greedy first token: the first token is another one.
+  const first = p.greedy.new_tokens[0];
+  const one = { max_tokens: 1, min_tokens: 1 };
+  const plain = await client.completions.create(request(one));
+  const banned = await client.completions.create(request({ ...one, logit_bias: { [first]: -100 } }));
+  assert.equal(plain.choices[0].text, model.tokenizer.decode([first], { skipSpecialTokens: true }));
+  assert.notEqual(banned.choices[0].text, plain.choices[0].text);
+  const vocab = model.engine.vocabSize;
+  for (const [bias, pattern] of [
+    [{ [vocab]: 5 }, /logit_bias token id \d+ is outside the vocabulary/],
+    [{ abc: 5 }, /logit_bias keys must be token ids/],
+  ] as const) {
+    await assert.rejects(
+      client.completions.create(request({ logit_bias: bias })),
+      (error: unknown) => error instanceof OpenAI.BadRequestError && pattern.test(error.message),
+    );
+  }
+});
+
 test("real engine: chat through the checkpoint's template; tools get a 400 (its template has no tool support)", async () => {
   const chat = await client.chat.completions.create({
     model: NAME,

@@ -229,9 +229,18 @@ test("sampling parameters reach the engine; the checkpoint's defaults fill the r
       frequency_penalty: -0.5,
       stop: "END",
       stop_token_ids: [7],
+      logit_bias: { "7": 150, "12": -0.5 },
     }),
   );
   const params = engine.submitted[0].params;
+  assert.deepEqual(
+    [...params.logitBias!],
+    [
+      [7, 100],
+      [12, -0.5],
+    ],
+    "logit_bias keyed by token id, clamped to [-100, 100]",
+  );
   assert.equal(params.temperature, 0.6);
   assert.equal(params.topP, 0.9);
   assert.deepEqual([params.maxTokens, params.topK, params.minP, params.presencePenalty, params.frequencyPenalty], [7, 5, 0.1, 0.5, -0.5]);

@@ -116,6 +116,9 @@ test("resolveSamplingParams: out-of-range values are SwallowErrors naming the pa
     [{ seed: 1.5 }, /^seed/],
     [{ stop: [""] }, /^stop must be/],
     [{ stopTokenIds: [-1] }, /^stop_token_ids/],
+    [{ logitBias: new Map([[-1, 1]]) }, /^logit_bias must be keyed by token ids/],
+    [{ logitBias: new Map([[1.5, 1]]) }, /^logit_bias must be keyed by token ids/],
+    [{ logitBias: new Map([[3, Number.NaN]]) }, /^logit_bias must be a finite number for token 3/],
   ];
   for (const [user, message] of bad) {
     assert.throws(
@@ -199,6 +202,54 @@ test("penalties on a hand-computed example: repetition over prompt+output, prese
   const sampler = new Sampler();
   assert.throws(() => sampler.distribution(logits, sampling, { promptTokenIds: [0, 1], outputTokenIds: [3, 6] }), RangeError);
   assert.deepEqual(sampler.distribution(logits, sampling, context).tokenIds, [0, 3, 5, 2, 1, 4]);
+});
+
+test("logit_bias: added to the logits after min_tokens and before the penalties, clamped to [-100, 100]", () => {
+  const logits = new Float32Array([2.0, -1.0, 0.5, 3.0, -2.0, 0.0]);
+  const context = { promptTokenIds: [0], outputTokenIds: [2] };
+  // A bias on a penalised token tells the order: token 0 (prompt) 2.0 + 1.0 = 3.0, then ÷ 2 = 1.5 (penalties first
+  // would give 2.0 ÷ 2 + 1.0 = 2.0); token 2 (output) 0.5 − 1.5 = −1.0, then × 2 = −2.0 (penalties first: −0.5).
+  const biased = new Map([
+    [0, 1.0],
+    [2, -1.5],
+  ]);
+  const sampling = params({ repetitionPenalty: 2, logitBias: biased });
+  const processed = [1.5, -1.0, -2.0, 3.0, -2.0, 0.0];
+  const z = processed.reduce((a, x) => a + Math.exp(x), 0);
+  const dist = new Sampler().distribution(logits, sampling, context);
+  assert.equal(dist.tokenIds.length, 6);
+  dist.tokenIds.forEach((id, i) => assert.ok(Math.abs(dist.probs[i] - Math.exp(processed[id]) / z) < 1e-6, `token ${id}`));
+  assert.deepEqual(Array.from(logits), [2.0, -1.0, 0.5, 3.0, -2.0, 0.0], "input logits are not modified");
+  // Clamped as vLLM does: +250 → +100 (all but forces token 5), −250 → −100.
+  const clamped = params({
+    temperature: 0,
+    logitBias: new Map([
+      [5, 250],
+      [3, -250],
+    ]),
+  });
+  assert.deepEqual(
+    [...clamped.logitBias!],
+    [
+      [5, 100],
+      [3, -100],
+    ],
+  );
+  assert.equal(new Sampler().sample(logits, clamped, new Rng(0), NO_CONTEXT).tokenId, 5);
+  // −100 on the argmax hands it to the next token.
+  const banned = params({ temperature: 0, logitBias: new Map([[3, -100]]) });
+  assert.equal(new Sampler().sample(logits, banned, new Rng(0), NO_CONTEXT).tokenId, 0);
+  // A stop token masked by min_tokens stays masked whatever its bias.
+  const masked = params({ temperature: 0, minTokens: 1, stopTokenIds: [1], logitBias: new Map([[1, 100]]) });
+  assert.equal(new Sampler().sample(logits, masked, new Rng(0), NO_CONTEXT).tokenId, 3);
+  // Log-probs stay those of the raw model (vLLM's raw_logprobs): the bias changes the choice, not the reported numbers.
+  const withLogprobs = params({ temperature: 0, logprobs: 1, logitBias: new Map([[1, 10]]) });
+  const result = new Sampler().sample(logits, withLogprobs, new Rng(0), NO_CONTEXT);
+  const rawZ = Array.from(logits).reduce((a, x) => a + Math.exp(x), 0);
+  assert.equal(result.tokenId, 1);
+  assert.ok(Math.abs(result.logprob - (-1.0 - Math.log(rawZ))) < 1e-6);
+  // An empty map is no bias at all.
+  assert.equal(params({ logitBias: new Map() }).logitBias, undefined);
 });
 
 test("min_tokens: stop token ids cannot be chosen until min_tokens tokens were generated", () => {

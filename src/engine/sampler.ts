@@ -18,6 +18,11 @@ export interface SamplingParams {
   presencePenalty: number;
   /** Subtracted from a token's logit once per time it was generated (OpenAI semantics; 0 = off). */
   frequencyPenalty: number;
+  /**
+   * Added to the logits of these token ids before the penalties (OpenAI's `logit_bias`, each in [-100, 100]: −100
+   * all but bans a token, +100 all but forces it). Absent or empty = off.
+   */
+  logitBias?: ReadonlyMap<number, number>;
   /** Seed for the request's own generator; absent = a random one. */
   seed?: number;
   maxTokens: number;
@@ -65,6 +70,8 @@ export const VLLM_SAMPLING_DEFAULTS = {
 
 /** Most top logprobs one request may ask for (vLLM's default `max_logprobs`, OpenAI's `top_logprobs` limit). */
 export const MAX_LOGPROBS = 20;
+/** OpenAI's range for a logit bias; vLLM clamps each bias into it, and so do we. */
+export const MAX_LOGIT_BIAS = 100;
 /** vLLM's `_MAX_TEMP`: positive temperatures below this are raised to it. */
 const MIN_POSITIVE_TEMPERATURE = 0.01;
 
@@ -72,7 +79,8 @@ const MIN_POSITIVE_TEMPERATURE = 0.01;
  * Merges one request's sampling settings with the checkpoint's generation_config.json, field by field, as
  * vLLM's OpenAI server does: a value the user gives wins, else generation_config's (e.g. Swallow/Llama-3.1
  * Instruct: temperature 0.6, top_p 0.9), else vLLM's default. `do_sample` is ignored (vLLM ignores it too).
- * Stop token ids are the union of generation_config's EOS ids, config.json's and the user's.
+ * Stop token ids are the union of generation_config's EOS ids, config.json's and the user's. Each logit bias is
+ * clamped to [-100, 100] (vLLM); its token ids are checked against the vocabulary by the engine.
  * Temperature 0 means greedy and turns top-p/top-k/min-p off; a temperature in (0, 0.01) is raised to 0.01 (vLLM).
  * @throws SwallowError naming the parameter when a value is out of range.
  */
@@ -98,7 +106,12 @@ export function resolveSamplingParams(
     logprobs: user.logprobs ?? d.logprobs,
   };
   if (user.seed != null) params.seed = user.seed;
+  if (user.logitBias && user.logitBias.size > 0) params.logitBias = new Map(user.logitBias);
   validateSamplingParams(params);
+  if (params.logitBias) {
+    const clamp = (bias: number) => Math.min(MAX_LOGIT_BIAS, Math.max(-MAX_LOGIT_BIAS, bias));
+    params.logitBias = new Map([...params.logitBias].map(([id, bias]) => [id, clamp(bias)]));
+  }
   if (params.topK === -1) params.topK = 0;
   if (params.temperature === 0) {
     params.topP = 1;
@@ -139,6 +152,10 @@ export function validateSamplingParams(p: SamplingParams): void {
   }
   if (!Array.isArray(p.stop) || !p.stop.every((s) => typeof s === "string" && s.length > 0)) {
     fail("stop", "a list of non-empty strings", p.stop);
+  }
+  for (const [id, bias] of p.logitBias ?? []) {
+    if (!isInt(id) || id < 0) fail("logit_bias", "keyed by token ids (integers >= 0)", id);
+    if (!isNumber(bias)) fail("logit_bias", `a finite number for token ${id}`, bias);
   }
 }
 
@@ -181,7 +198,8 @@ const NUCLEUS_FIRST_THRESHOLD = 1e-4;
  *   0. raw logprobs are taken from the unprocessed logits (what vLLM returns by default), so they describe
  *      the model, not the sampling settings;
  *   1. min_tokens: stop token ids get −∞ while fewer than min_tokens tokens were generated (a logits
- *      processor that must run first so that no later step can bring them back);
+ *      processor that must run first so that no later step can bring them back), then logit_bias: each biased
+ *      token's logit + its bias (vLLM v1 runs both before the penalties);
  *   2. penalties, on the logits: repetition (tokens in prompt or output: positive logits ÷ penalty, others
  *      × penalty), then frequency (− penalty × count in output), then presence (− penalty if in output);
  *   3. temperature 0 ⇒ argmax of the penalised logits (lowest id on ties), no randomness consumed;
@@ -242,13 +260,17 @@ export class Sampler {
     return { tokenIds: ids, probs: ids.map((id) => this.weights[id] / kept.total) };
   }
 
-  /** Copies the logits into scratch and applies steps 1–2 (min_tokens, penalties). */
+  /** Copies the logits into scratch and applies steps 1–2 (min_tokens, logit_bias, penalties). */
   private process(logits: Float32Array, params: SamplingParams, context: SamplingContext): Float32Array {
     this.ensure(logits.length);
     const work = this.work;
     work.set(logits);
     if (context.outputTokenIds.length < params.minTokens) {
       for (const id of params.stopTokenIds) if (id < work.length) work[id] = -Infinity;
+    }
+    for (const [id, bias] of params.logitBias ?? []) {
+      if (!(id < work.length)) throw new RangeError(`logit_bias token id ${id} is outside the vocabulary [0, ${work.length})`);
+      work[id] += bias;
     }
     const { repetitionPenalty, frequencyPenalty, presencePenalty } = params;
     if (repetitionPenalty !== 1 || frequencyPenalty !== 0 || presencePenalty !== 0) {

@@ -45,6 +45,8 @@ export interface CommonRequest {
   repetition_penalty?: number | null;
   presence_penalty?: number | null;
   frequency_penalty?: number | null;
+  /** Token id (as a string, OpenAI's form) → bias added to its logit, clamped to [-100, 100]. */
+  logit_bias?: Record<string, number> | null;
   seed?: number | null;
   stop?: string | string[] | null;
   stop_token_ids?: number[] | null;
@@ -103,6 +105,7 @@ const commonProperties = {
   repetition_penalty: nullable({ type: "number", exclusiveMinimum: 0 }),
   presence_penalty: nullable({ type: "number", minimum: -2, maximum: 2 }),
   frequency_penalty: nullable({ type: "number", minimum: -2, maximum: 2 }),
+  logit_bias: nullable({ type: "object", additionalProperties: { type: "number" } }),
   seed: nullable(integer()),
   stop: nullable({ anyOf: [{ type: "string" }, { type: "array", items: { type: "string" } }] }),
   stop_token_ids: nullable({ type: "array", items: integer(0) }),

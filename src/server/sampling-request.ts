@@ -55,6 +55,7 @@ export function resolveRequestSampling(
     repetitionPenalty: request.repetition_penalty ?? undefined,
     presencePenalty: request.presence_penalty ?? undefined,
     frequencyPenalty: request.frequency_penalty ?? undefined,
+    logitBias: request.logit_bias ? logitBiasMap(request.logit_bias) : undefined,
     seed: request.seed ?? undefined,
     maxTokens,
     minTokens: request.min_tokens,
@@ -81,4 +82,19 @@ export function resolveRequestSampling(
 /** vLLM's parallel sampling: choice `index` of a seeded request uses seed + index, so choices differ but repeat. */
 export function choiceParams(params: SamplingParams, index: number): SamplingParams {
   return params.seed === undefined ? params : { ...params, seed: params.seed + index };
+}
+
+/**
+ * OpenAI's `logit_bias` (token ids as string keys) as a map. A key that is not an integer is a 400, as in vLLM
+ * ("Found token_id in logit_bias that is not an integer"); ids outside the vocabulary are the engine's 400.
+ */
+function logitBiasMap(bias: Record<string, number>): Map<number, number> {
+  const map = new Map<number, number>();
+  for (const [key, value] of Object.entries(bias)) {
+    if (!/^-?\d+$/.test(key.trim())) {
+      throw new HttpError(400, `logit_bias keys must be token ids (integers), got ${JSON.stringify(key)}`, { param: "logit_bias" });
+    }
+    map.set(Number(key), value);
+  }
+  return map;
 }

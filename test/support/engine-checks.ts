@@ -135,8 +135,9 @@ export async function seededSamplingVersusAlone(backend: Backend): Promise<void>
  * alone: greedy, seeded temperature / top-p, and the two host kinds side by side.
  */
 export async function mixedSamplingVersusAlone(backend: Backend): Promise<void> {
-  const model = await LanguageModel.load(new NodeFileTree(tinyDir("gqa-llama3")), { backend, maxModelLen: 96, maxNumSeqs: 6 });
-  const prompts = makePrompts(6, model.spec.vocabSize);
+  const model = await LanguageModel.load(new NodeFileTree(tinyDir("gqa-llama3")), { backend, maxModelLen: 96, maxNumSeqs: 7 });
+  const prompts = makePrompts(7, model.spec.vocabSize);
+  const forced = 1000; // a logit bias of +100 makes every token this one (if the row was sampled on the host)
   const kinds: Partial<SamplingParams>[] = [
     { temperature: 0 },
     { temperature: 0.8, topP: 0.9 },
@@ -144,14 +145,16 @@ export async function mixedSamplingVersusAlone(backend: Backend): Promise<void> 
     { temperature: 0 },
     { temperature: 1.1, topK: 30 },
     { temperature: 0.7, presencePenalty: 0.5 },
+    { temperature: 0, logitBias: new Map([[forced, 100]]) },
   ];
-  const hostKinds = kinds.filter((k) => (k.logprobs ?? 0) > 0 || (k.presencePenalty ?? 0) !== 0).length;
+  const needsLogits = (k: Partial<SamplingParams>) => (k.logprobs ?? 0) > 0 || (k.presencePenalty ?? 0) !== 0 || k.logitBias !== undefined;
   const request = (promptIds: number[], i: number): EngineRequest => ({
     promptIds,
     params: model.resolveSampling({ ...kinds[i], seed: 300 + i, maxTokens: 10, minTokens: 10 }),
   });
   const alone: number[][] = [];
   for (const [i, p] of prompts.entries()) alone.push((await collect(model.engine.submit(request(p, i)))).tokens);
+  assert.deepEqual(alone[6], Array(10).fill(forced), "the greedy request with a logit bias took the biased token");
   const original = backend.packSampled;
   const hostRowCounts: number[] = [];
   backend.packSampled = (pairs, logits, hostRows) => {
@@ -167,6 +170,6 @@ export async function mixedSamplingVersusAlone(backend: Backend): Promise<void> 
   together.forEach((r, i) => assert.deepEqual(r.tokens, alone[i], `request ${i} (${JSON.stringify(kinds[i])})`));
   assert.ok(hostRowCounts.length > 0, "the requests shared steps with rows sampled both ways");
   // Only the rows that need logits were read back: the host kinds, plus sampled ones where the backend cannot sample them.
-  const limit = backend.sampleRows ? hostKinds : kinds.filter((k) => k.temperature !== 0).length;
+  const limit = kinds.filter((k) => needsLogits(k) || (!backend.sampleRows && k.temperature !== 0)).length;
   for (const n of hostRowCounts) assert.ok(n >= 1 && n <= limit, `a step read back ${n} logits rows`);
 }
