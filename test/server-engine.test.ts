@@ -100,6 +100,48 @@ test("real engine: logit_bias +100 forces a token and −100 bans the greedy one
   }
 });
 
+test("real engine: skip_special_tokens false shows special tokens; include_stop_str_in_output keeps the stop string", async () => {
+  const p = reference.prompts.find((q) => Math.min(...q.greedy.margins) > NEAR_TIE)!;
+  const request = (extra: object) =>
+    ({
+      model: NAME,
+      prompt: p.tokens,
+      temperature: 0,
+      max_tokens: 3,
+      min_tokens: 3,
+      ...extra,
+    }) as OpenAI.CompletionCreateParamsNonStreaming;
+  // A special token that is not a stop token, forced by a logit bias: no text by default, its text when not skipped.
+  const stops = new Set(model.resolveSampling({}).stopTokenIds);
+  const special = [...model.tokenizer.specialTokenIds].find((id) => !stops.has(id))!;
+  const forced = { logit_bias: { [special]: 100 } };
+  assert.equal((await client.completions.create(request(forced))).choices[0].text, "");
+  const shown = await client.completions.create(request({ ...forced, skip_special_tokens: false }));
+  const name = model.tokenizer.decode([special]);
+  assert.ok(name.length > 0);
+  assert.equal(shown.choices[0].text, name.repeat(3));
+  // A stop string from the greedy text: cut before it by default, kept with include_stop_str_in_output.
+  const greedy = model.tokenizer.decode(p.greedy.new_tokens, { skipSpecialTokens: true });
+  const stop = greedy.slice(2, 4);
+  assert.equal(stop.length, 2);
+  const cut = greedy.slice(0, greedy.indexOf(stop));
+  const long = (extra: object) => request({ max_tokens: p.greedy.max_new_tokens, min_tokens: 0, stop: [stop], ...extra });
+  assert.equal((await client.completions.create(long({}))).choices[0].text, cut);
+  const kept = await client.completions.create(long({ include_stop_str_in_output: true }));
+  assert.equal(kept.choices[0].text, cut + stop);
+  assert.equal(kept.choices[0].finish_reason, "stop");
+  // A stop token (EOS, forced): its text only with both include_stop_str_in_output and skip_special_tokens false.
+  const eos = [...stops][0];
+  const ended = (extra: object) => request({ min_tokens: 0, logit_bias: { [eos]: 100 }, ...extra });
+  const texts = [];
+  for (const extra of [{}, { include_stop_str_in_output: true }, { include_stop_str_in_output: true, skip_special_tokens: false }]) {
+    const response = await client.completions.create(ended(extra));
+    assert.equal(response.choices[0].finish_reason, "stop");
+    texts.push(response.choices[0].text);
+  }
+  assert.deepEqual(texts, ["", "", model.tokenizer.decode([eos])]);
+});
+
 test("real engine: chat through the checkpoint's template; tools get a 400 (its template has no tool support)", async () => {
   const chat = await client.chat.completions.create({
     model: NAME,

@@ -6,8 +6,10 @@ import { StopStringMatcher } from "./stop-strings.js";
 
 /**
  * Turns one request's sampled tokens into stream events: incremental detokenisation, stop token ids,
- * stop strings, max_tokens and the model length. Stop token ids end generation (reported in `tokenId`,
- * adding no text, as vLLM with skip_special_tokens); stop strings end it with the text cut before the match.
+ * stop strings, max_tokens and the model length. Stop token ids end generation (reported in `tokenId`, adding no
+ * text); stop strings end it with the text cut before the match. With `includeStopStringInOutput` (vLLM's
+ * include_stop_str_in_output) the stop string stays in the text, and so does the stop token's text where special
+ * tokens are not skipped (`skipSpecialTokens: false`), as vLLM's detokenizer does.
  */
 export class OutputProcessor {
   readonly outputIds: number[] = [];
@@ -22,8 +24,8 @@ export class OutputProcessor {
     private readonly maxModelLen: number,
   ) {
     this.stopTokens = new Set(params.stopTokenIds);
-    this.decoder = new IncrementalDecoder(tokenizer, { skipSpecialTokens: true });
-    this.stops = new StopStringMatcher(params.stop);
+    this.decoder = new IncrementalDecoder(tokenizer, { skipSpecialTokens: params.skipSpecialTokens ?? true });
+    this.stops = new StopStringMatcher(params.stop, { includeStopString: params.includeStopStringInOutput === true });
   }
 
   /** The event for a newly sampled token; it carries `finishReason` when generation ends with it. */
@@ -31,7 +33,10 @@ export class OutputProcessor {
     const { tokenId } = sampled;
     this.outputIds.push(tokenId);
     const event: GenerationEvent = { tokenId, text: "", logprob: sampled.logprob, topLogprobs: sampled.topLogprobs };
-    if (this.stopTokens.has(tokenId)) return { ...event, text: this.remaining(), finishReason: "stop", stoppedBy: tokenId };
+    if (this.stopTokens.has(tokenId)) {
+      const own = this.params.includeStopStringInOutput ? this.stops.push(this.decoder.push(tokenId)).text : "";
+      return { ...event, text: own + this.remaining(), finishReason: "stop", stoppedBy: tokenId };
+    }
     const matched = this.stops.push(this.decoder.push(tokenId), { checkStop: this.outputIds.length >= this.params.minTokens });
     event.text = matched.text;
     if (matched.stop !== null) return { ...event, finishReason: "stop", stoppedBy: matched.stop };

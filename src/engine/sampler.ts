@@ -34,6 +34,10 @@ export interface SamplingParams {
   stop: string[];
   /** Number of most likely tokens to report with each sampled one (0 = none). */
   logprobs: number;
+  /** Special tokens (`<|eot_id|>`, …) add no text (vLLM's `skip_special_tokens`; absent = true). */
+  skipSpecialTokens?: boolean;
+  /** The stop string or stop token that ended generation is part of the text (vLLM's `include_stop_str_in_output`). */
+  includeStopStringInOutput?: boolean;
 }
 
 /** The parts of generation_config.json that serve as defaults (structurally matches `GenerationDefaults` of model/spec.ts). */
@@ -106,6 +110,8 @@ export function resolveSamplingParams(
     logprobs: user.logprobs ?? d.logprobs,
   };
   if (user.seed != null) params.seed = user.seed;
+  if (user.skipSpecialTokens === false) params.skipSpecialTokens = false;
+  if (user.includeStopStringInOutput === true) params.includeStopStringInOutput = true;
   if (user.logitBias && user.logitBias.size > 0) params.logitBias = new Map(user.logitBias);
   validateSamplingParams(params);
   if (params.logitBias) {

@@ -51,6 +51,8 @@ export interface CommonRequest {
   stop?: string | string[] | null;
   stop_token_ids?: number[] | null;
   ignore_eos?: boolean;
+  skip_special_tokens?: boolean | null;
+  include_stop_str_in_output?: boolean | null;
   n?: number | null;
   stream?: boolean | null;
   stream_options?: { include_usage?: boolean | null; continuous_usage_stats?: boolean | null } | null;
@@ -110,6 +112,8 @@ const commonProperties = {
   stop: nullable({ anyOf: [{ type: "string" }, { type: "array", items: { type: "string" } }] }),
   stop_token_ids: nullable({ type: "array", items: integer(0) }),
   ignore_eos: { type: "boolean" },
+  skip_special_tokens: nullable({ type: "boolean" }),
+  include_stop_str_in_output: nullable({ type: "boolean" }),
   n: nullable(integer(1, 128)),
   stream: nullable({ type: "boolean" }),
   stream_options: nullable({

@@ -62,6 +62,8 @@ export function resolveRequestSampling(
     stopTokenIds: request.stop_token_ids ?? undefined,
     stop: stop?.filter((s) => s.length > 0),
     logprobs: options.logprobs,
+    skipSpecialTokens: request.skip_special_tokens ?? undefined,
+    includeStopStringInOutput: request.include_stop_str_in_output ?? undefined,
   };
   for (const key of Object.keys(user) as (keyof SamplingParams)[]) if (user[key] === undefined) delete user[key];
   let params: SamplingParams;
