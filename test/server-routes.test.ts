@@ -254,6 +254,22 @@ test("sampling parameters reach the engine; the checkpoint's defaults fill the r
   assert.equal(engine.submitted[2].params.maxTokens, 256 - 4);
 });
 
+test("continue_final_message: the prompt ends in the open assistant message; with add_generation_prompt a 400", async () => {
+  const { app, engine } = setup();
+  const messages = [...chatBody.messages, { role: "assistant", content: "はい、私は" }];
+  const body = { ...chatBody, messages, continue_final_message: true, add_generation_prompt: false };
+  assert.equal((await app.handle(post("/v1/chat/completions", body))).status, 200);
+  const prompt = tokenizer.decode(engine.submitted[0].promptIds);
+  assert.ok(prompt.endsWith("はい、私は"), prompt);
+  const tokenized = await jsonOf(
+    await app.handle(post("/tokenize", { messages, continue_final_message: true, add_generation_prompt: false })),
+  );
+  assert.deepEqual(tokenized.tokens, engine.submitted[0].promptIds);
+  const both = await app.handle(post("/v1/chat/completions", { ...chatBody, messages, continue_final_message: true }));
+  assert.equal(both.status, 400);
+  assert.match((await jsonOf(both)).error.message, /cannot set both continue_final_message and add_generation_prompt/);
+});
+
 test("a stop string ends the text before it and is the stop_reason", async () => {
   const { app } = setup();
   const body = await jsonOf(await app.handle(post("/v1/chat/completions", { ...chatBody, stop: ["世界"] })));

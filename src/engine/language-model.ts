@@ -47,6 +47,8 @@ export interface EncodeChatOptions {
   addGenerationPrompt?: boolean;
   /** OpenAI-style tool definitions passed to the template as `tools`. */
   tools?: unknown[];
+  /** Leave the final message open so generation continues it (needs addGenerationPrompt false; renderChatTemplate). */
+  continueFinalMessage?: boolean;
 }
 
 /** A loaded checkpoint: weights on a backend, its tokenizer, chat template and generation defaults. */
@@ -177,7 +179,12 @@ export class LanguageModel {
     if (!this.chatTemplate) {
       throw new SwallowError("this model has no chat_template in tokenizer_config.json; use --prompt instead of chat messages");
     }
-    const text = renderChatTemplate(this.chatTemplate, messages, { addGenerationPrompt, tools: options.tools, ...this.specialTokens });
+    const text = renderChatTemplate(this.chatTemplate, messages, {
+      addGenerationPrompt,
+      continueFinalMessage: options.continueFinalMessage,
+      tools: options.tools,
+      ...this.specialTokens,
+    });
     return this.tokenizer.encode(text, { addBos: false });
   }
 }

@@ -42,6 +42,7 @@ export async function handleChatCompletion(body: unknown, context: RouteContext)
   try {
     promptIds = model.encodeChat(templateMessages(request.messages), {
       addGenerationPrompt: request.add_generation_prompt ?? true,
+      continueFinalMessage: request.continue_final_message ?? false,
       ...(tools.length > 0 ? { tools } : {}),
     });
   } catch (error) {

@@ -68,12 +68,14 @@ export interface ChatCompletionRequest extends CommonRequest {
   tools?: ToolDefinition[] | null;
   tool_choice?: ToolChoice | null;
   add_generation_prompt?: boolean;
+  /** vLLM's (and transformers'): the final message stays open and the answer continues it; needs add_generation_prompt false. */
+  continue_final_message?: boolean;
 }
 
 /** POST /tokenize (vLLM's): a prompt, or chat messages rendered with the chat template. */
 export type TokenizeRequest =
   | { model?: string; prompt: string; add_special_tokens?: boolean }
-  | { model?: string; messages: ChatRequestMessage[]; add_generation_prompt?: boolean };
+  | { model?: string; messages: ChatRequestMessage[]; add_generation_prompt?: boolean; continue_final_message?: boolean };
 
 /** POST /detokenize (vLLM's). */
 export interface DetokenizeRequest {
@@ -207,6 +209,7 @@ const chatSchema = {
       ],
     }),
     add_generation_prompt: { type: "boolean" },
+    continue_final_message: { type: "boolean" },
   },
 };
 
@@ -238,6 +241,7 @@ const tokenizeSchema = {
         model: { type: "string" },
         messages: chatSchema.properties.messages,
         add_generation_prompt: { type: "boolean" },
+        continue_final_message: { type: "boolean" },
       },
     },
   ],

@@ -24,7 +24,10 @@ export function handleTokenize(body: unknown, model: ServedModel): AppResponse {
       });
     }
     try {
-      tokens = model.encodeChat(templateMessages(request.messages), { addGenerationPrompt: request.add_generation_prompt ?? true });
+      tokens = model.encodeChat(templateMessages(request.messages), {
+        addGenerationPrompt: request.add_generation_prompt ?? true,
+        continueFinalMessage: request.continue_final_message ?? false,
+      });
     } catch (error) {
       if (isSwallowError(error) && !(error instanceof HttpError))
         throw new HttpError(400, error.message, { param: "messages", cause: error });

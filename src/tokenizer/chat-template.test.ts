@@ -116,6 +116,40 @@ test("Llama-3.1 style template: no system message still emits the system block; 
   );
 });
 
+test("continue_final_message: the final message left open, as the generation prompt followed by its text", () => {
+  const config = parseTokenizerConfig(readFileSync(configPath, "utf8"), configPath);
+  const template = config.chatTemplate!;
+  const tokens = { bosToken: BOS, eosToken: "<|eot_id|>" };
+  const question = [{ role: "user", content: "日本の首都は？" }];
+  // The Llama 3 template trims contents: an answer started with trailing space continues after its trimmed text.
+  for (const content of ["東京です。", "東京です。 ", "  東京"]) {
+    const open = renderChatTemplate(template, [...question, { role: "assistant", content }], {
+      addGenerationPrompt: false,
+      continueFinalMessage: true,
+      ...tokens,
+    });
+    const prompt = renderChatTemplate(template, question, { addGenerationPrompt: true, ...tokens });
+    assert.equal(open, prompt + content.trim(), JSON.stringify(content));
+  }
+  // A template that keeps the content as given keeps its trailing whitespace too (transformers' rule).
+  const verbatim = "{% for m in messages %}<{{ m.role }}>{{ m.content }}</{{ m.role }}>{% endfor %}";
+  const kept = renderChatTemplate(verbatim, [{ role: "assistant", content: "Hello " }], {
+    addGenerationPrompt: false,
+    continueFinalMessage: true,
+  });
+  assert.equal(kept, "<assistant>Hello ");
+  assert.throws(
+    () => renderChatTemplate(template, question, { addGenerationPrompt: true, continueFinalMessage: true, ...tokens }),
+    (e: unknown) => e instanceof SwallowError && /cannot set both continue_final_message and add_generation_prompt/.test(e.message),
+  );
+  const shouting = "{% for m in messages %}{{ m.content | upper }}{% endfor %}";
+  assert.throws(
+    () =>
+      renderChatTemplate(shouting, [{ role: "assistant", content: "hello" }], { addGenerationPrompt: false, continueFinalMessage: true }),
+    (e: unknown) => e instanceof SwallowError && /final message does not appear in the rendered chat/.test(e.message),
+  );
+});
+
 test("raise_exception and template errors are SwallowErrors naming the template source", () => {
   assert.throws(
     () =>

@@ -14,6 +14,11 @@ export interface ChatMessage {
 export interface ChatTemplateOptions {
   /** Append the header that opens the assistant's turn. */
   addGenerationPrompt: boolean;
+  /**
+   * Leave the final message open (no end-of-turn after it), so generation continues it: transformers'
+   * `continue_final_message` (and vLLM's). Needs addGenerationPrompt false.
+   */
+  continueFinalMessage?: boolean;
   bosToken?: string;
   eosToken?: string;
   /** JSON schemas of callable tools (OpenAI `tools`); templates see `none` when absent, as in transformers. */
@@ -55,7 +60,31 @@ const MAX_COMPILED = 16;
  * @example
  * renderChatTemplate(template, [{ role: "user", content: "こんにちは" }], { addGenerationPrompt: true, bosToken: "<|begin_of_text|>" });
  */
+/**
+ * The rendered chat cut right after the final message's content, as transformers' `continue_final_message`: the
+ * last occurrence of the content without surrounding whitespace; its trailing whitespace is kept only where the
+ * template kept the content as given.
+ */
+function openFinalMessage(text: string, messages: ChatMessage[], source: string): string {
+  const final = messages.at(-1)?.content;
+  if (typeof final !== "string" || final.trim() === "") {
+    throw new SwallowError(`${source}: continue_final_message needs a final message with text content`);
+  }
+  const stripped = final.trim();
+  const at = text.lastIndexOf(stripped);
+  if (at < 0) {
+    throw new SwallowError(
+      `${source}: continue_final_message is set but the final message does not appear in the rendered chat; the template changes its content`,
+    );
+  }
+  const kept = text.slice(at, at + final.trimStart().length) === final ? final.trimStart().length : stripped.length;
+  return text.slice(0, at + kept);
+}
+
 export function renderChatTemplate(template: string, messages: ChatMessage[], options: ChatTemplateOptions): string {
+  if (options.continueFinalMessage && options.addGenerationPrompt) {
+    throw new SwallowError("cannot set both continue_final_message and add_generation_prompt: set add_generation_prompt to false");
+  }
   const source = options.source ?? "the chat template";
   let program = compiled.get(template);
   if (!program) {
@@ -89,7 +118,8 @@ export function renderChatTemplate(template: string, messages: ChatMessage[], op
     const env = new Environment();
     for (const [name, value] of Object.entries(variables)) env.set(name, value);
     const result = new Interpreter(env).run(program.parsed) as { value: unknown };
-    return String(result.value);
+    const text = String(result.value);
+    return options.continueFinalMessage ? openFinalMessage(text, messages, source) : text;
   } catch (error) {
     if (error instanceof TemplateRaised) {
       throw new SwallowError(`${source}: the chat template rejected these messages: ${error.message}`, { cause: error });

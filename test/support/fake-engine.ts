@@ -196,11 +196,15 @@ export function fakeServedModel(
         { temperature: 0.6, topP: 0.9, eosTokenIds: FAKE_EOS_IDS },
         { configEosTokenIds: FAKE_EOS_IDS, defaultMaxTokens: engine.maxModelLen },
       ),
-    encodeChat(messages: ChatMessage[], options: { addGenerationPrompt?: boolean; tools?: unknown[] } = {}) {
+    encodeChat(
+      messages: ChatMessage[],
+      options: { addGenerationPrompt?: boolean; tools?: unknown[]; continueFinalMessage?: boolean } = {},
+    ) {
       if (!template) throw new SwallowError("this model has no chat_template");
       calls.push({ tools: options.tools });
       const text = renderChatTemplate(template, messages, {
         addGenerationPrompt: options.addGenerationPrompt ?? true,
+        continueFinalMessage: options.continueFinalMessage,
         tools: options.tools,
         bosToken: "<|begin_of_text|>",
       });
