@@ -66,7 +66,7 @@ test("real engine: greedy completions over HTTP equal transformers' greedy token
   );
 });
 
-test("real engine: logit_bias +100 forces a token and −100 bans the greedy one; bad ids and keys get a 400", async () => {
+test("real engine: logit_bias +100 forces a token and −100 bans the greedy one; allowed_token_ids; bad ids and keys get a 400", async () => {
   const p = reference.prompts.find((q) => Math.min(...q.greedy.margins) > NEAR_TIE)!;
   // min_tokens (vLLM's) keeps the tiny model from stopping early; the openai client's types do not know it.
   const request = (extra: object) =>
@@ -88,7 +88,15 @@ test("real engine: logit_bias +100 forces a token and −100 bans the greedy one
   const banned = await client.completions.create(request({ ...one, logit_bias: { [first]: -100 } }));
   assert.equal(plain.choices[0].text, model.tokenizer.decode([first], { skipSpecialTokens: true }));
   assert.notEqual(banned.choices[0].text, plain.choices[0].text);
+  // allowed_token_ids (vLLM's): every token from the list.
+  const allowed = await client.completions.create(request({ allowed_token_ids: [forced] }));
+  assert.equal(allowed.choices[0].text, response.choices[0].text);
   const vocab = model.engine.vocabSize;
+  await assert.rejects(
+    client.completions.create(request({ allowed_token_ids: [vocab] })),
+    (error: unknown) =>
+      error instanceof OpenAI.BadRequestError && /allowed_token_ids token id \d+ is outside the vocabulary/.test(error.message),
+  );
   for (const [bias, pattern] of [
     [{ [vocab]: 5 }, /logit_bias token id \d+ is outside the vocabulary/],
     [{ abc: 5 }, /logit_bias keys must be token ids/],

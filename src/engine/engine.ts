@@ -163,6 +163,7 @@ export class Engine implements InferenceEngine {
     }
     this.runner.checkTokenIds(promptIds, "prompt");
     if (params.logitBias) this.runner.checkTokenIds([...params.logitBias.keys()], "logit_bias");
+    if (params.allowedTokenIds) this.runner.checkTokenIds(params.allowedTokenIds, "allowed_token_ids");
     if (params.maxTokens === 0 && (request.promptLogprobs === undefined || request.promptLogprobs === null)) {
       throw new SwallowError("max_tokens 0 only makes sense with prompt log-probs (echo); ask for at least 1 token");
     }
@@ -312,7 +313,7 @@ export class Engine implements InferenceEngine {
   }
 
   /**
-   * Device-side sampling for the step's sequences that can take it: no penalties or logit bias, no constraint, no top
+   * Device-side sampling for the step's sequences that can take it: no penalties, logit bias or allowed ids, no constraint, no top
    * log-probs, and one shared stop-id list for the rows that still mask stops (min_tokens). Temperature 0 rows
    * are greedy (exactly the host sampler's argmax); others, where the backend can (Backend.sampleRows), draw on
    * the device with one u from the request's generator, as the host sampler would (both draw in id order, so a
@@ -332,7 +333,12 @@ export class Engine implements InferenceEngine {
       const p = seq.request.params;
       if (p.maxTokens === 0) return null;
       const plain =
-        p.logprobs === 0 && p.repetitionPenalty === 1 && p.presencePenalty === 0 && p.frequencyPenalty === 0 && !p.logitBias?.size;
+        p.logprobs === 0 &&
+        p.repetitionPenalty === 1 &&
+        p.presencePenalty === 0 &&
+        p.frequencyPenalty === 0 &&
+        !p.logitBias?.size &&
+        !p.allowedTokenIds;
       if (!plain || seq.request.constraint || (p.temperature !== 0 && !this.runner.samplesOnDevice)) {
         hostRows.push(sampleRow);
         continue;

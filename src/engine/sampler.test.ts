@@ -119,6 +119,8 @@ test("resolveSamplingParams: out-of-range values are SwallowErrors naming the pa
     [{ logitBias: new Map([[-1, 1]]) }, /^logit_bias must be keyed by token ids/],
     [{ logitBias: new Map([[1.5, 1]]) }, /^logit_bias must be keyed by token ids/],
     [{ logitBias: new Map([[3, Number.NaN]]) }, /^logit_bias must be a finite number for token 3/],
+    [{ allowedTokenIds: [] }, /^allowed_token_ids must be a non-empty list/],
+    [{ allowedTokenIds: [2, -1] }, /^allowed_token_ids must be a non-empty list/],
   ];
   for (const [user, message] of bad) {
     assert.throws(
@@ -250,6 +252,37 @@ test("logit_bias: added to the logits after min_tokens and before the penalties,
   assert.ok(Math.abs(result.logprob - (-1.0 - Math.log(rawZ))) < 1e-6);
   // An empty map is no bias at all.
   assert.equal(params({ logitBias: new Map() }).logitBias, undefined);
+});
+
+test("allowed_token_ids: only those tokens can be drawn, renormalised among themselves; then bias and penalties", () => {
+  const logits = new Float32Array([2.0, -1.0, 0.5, 3.0, -2.0, 0.0]);
+  const allowed = params({ allowedTokenIds: [5, 1, 2, 5] });
+  assert.deepEqual(allowed.allowedTokenIds, [5, 1, 2], "duplicates dropped");
+  const dist = new Sampler().distribution(logits, allowed, NO_CONTEXT);
+  const z = Math.exp(0.0) + Math.exp(-1.0) + Math.exp(0.5);
+  assert.deepEqual(dist.tokenIds, [2, 5, 1]);
+  dist.tokenIds.forEach((id, i) => assert.ok(Math.abs(dist.probs[i] - Math.exp(logits[id]) / z) < 1e-6, `token ${id}`));
+  const sampler = new Sampler();
+  assert.equal(sampler.sample(logits, params({ temperature: 0, allowedTokenIds: [4, 1] }), new Rng(0), NO_CONTEXT).tokenId, 1);
+  // A bias lifts an allowed token; it cannot bring back one outside the list.
+  const biased = params({
+    temperature: 0,
+    allowedTokenIds: [4, 1],
+    logitBias: new Map([
+      [4, 5],
+      [3, 100],
+    ]),
+  });
+  assert.equal(sampler.sample(logits, biased, new Rng(0), NO_CONTEXT).tokenId, 4);
+  // The scratch marks are left clean: a later penalised request is unaffected.
+  const penalised = new Sampler();
+  penalised.distribution(logits, allowed, NO_CONTEXT);
+  const context = { promptTokenIds: [0, 1], outputTokenIds: [3, 3, 2] };
+  const sampling = params({ repetitionPenalty: 2, frequencyPenalty: 0.5, presencePenalty: 0.25 });
+  assert.deepEqual(
+    penalised.distribution(logits, sampling, context).tokenIds,
+    new Sampler().distribution(logits, sampling, context).tokenIds,
+  );
 });
 
 test("min_tokens: stop token ids cannot be chosen until min_tokens tokens were generated", () => {

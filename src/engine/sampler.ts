@@ -23,6 +23,8 @@ export interface SamplingParams {
    * all but bans a token, +100 all but forces it). Absent or empty = off.
    */
   logitBias?: ReadonlyMap<number, number>;
+  /** Only these token ids can be sampled (vLLM's `allowed_token_ids`; absent = all). */
+  allowedTokenIds?: readonly number[];
   /** Seed for the request's own generator; absent = a random one. */
   seed?: number;
   maxTokens: number;
@@ -113,6 +115,7 @@ export function resolveSamplingParams(
   if (user.skipSpecialTokens === false) params.skipSpecialTokens = false;
   if (user.includeStopStringInOutput === true) params.includeStopStringInOutput = true;
   if (user.logitBias && user.logitBias.size > 0) params.logitBias = new Map(user.logitBias);
+  if (user.allowedTokenIds) params.allowedTokenIds = [...new Set(user.allowedTokenIds)];
   validateSamplingParams(params);
   if (params.logitBias) {
     const clamp = (bias: number) => Math.min(MAX_LOGIT_BIAS, Math.max(-MAX_LOGIT_BIAS, bias));
@@ -159,6 +162,9 @@ export function validateSamplingParams(p: SamplingParams): void {
   if (!Array.isArray(p.stop) || !p.stop.every((s) => typeof s === "string" && s.length > 0)) {
     fail("stop", "a list of non-empty strings", p.stop);
   }
+  if (p.allowedTokenIds && (p.allowedTokenIds.length === 0 || !p.allowedTokenIds.every((id) => isInt(id) && id >= 0))) {
+    fail("allowed_token_ids", "a non-empty list of token ids (integers >= 0)", p.allowedTokenIds);
+  }
   for (const [id, bias] of p.logitBias ?? []) {
     if (!isInt(id) || id < 0) fail("logit_bias", "keyed by token ids (integers >= 0)", id);
     if (!isNumber(bias)) fail("logit_bias", `a finite number for token ${id}`, bias);
@@ -203,7 +209,8 @@ const NUCLEUS_FIRST_THRESHOLD = 1e-4;
  * Order (vLLM v1 `Sampler.forward`), and why:
  *   0. raw logprobs are taken from the unprocessed logits (what vLLM returns by default), so they describe
  *      the model, not the sampling settings;
- *   1. min_tokens: stop token ids get −∞ while fewer than min_tokens tokens were generated (a logits
+ *   1. allowed_token_ids: every other token gets −∞ (vLLM v1 applies this whitelist first); min_tokens: stop
+ *      token ids get −∞ while fewer than min_tokens tokens were generated (a logits
  *      processor that must run first so that no later step can bring them back), then logit_bias: each biased
  *      token's logit + its bias (vLLM v1 runs both before the penalties);
  *   2. penalties, on the logits: repetition (tokens in prompt or output: positive logits ÷ penalty, others
@@ -271,6 +278,7 @@ export class Sampler {
     this.ensure(logits.length);
     const work = this.work;
     work.set(logits);
+    if (params.allowedTokenIds) this.keepOnly(work, params.allowedTokenIds);
     if (context.outputTokenIds.length < params.minTokens) {
       for (const id of params.stopTokenIds) if (id < work.length) work[id] = -Infinity;
     }
@@ -283,6 +291,17 @@ export class Sampler {
       this.applyPenalties(work, params, context);
     }
     return work;
+  }
+
+  /** Sets every logit but those of `ids` to −∞ (allowed_token_ids). */
+  private keepOnly(work: Float32Array, ids: readonly number[]): void {
+    const { marks } = this;
+    for (const id of ids) {
+      if (!(id >= 0 && id < work.length)) throw new RangeError(`allowed token id ${id} is outside the vocabulary [0, ${work.length})`);
+    }
+    for (const id of ids) marks[id] = 1;
+    for (let i = 0; i < work.length; i++) if (marks[i] === 0) work[i] = -Infinity;
+    for (const id of ids) marks[id] = 0;
   }
 
   private applyPenalties(work: Float32Array, params: SamplingParams, context: SamplingContext): void {

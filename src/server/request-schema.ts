@@ -47,6 +47,8 @@ export interface CommonRequest {
   frequency_penalty?: number | null;
   /** Token id (as a string, OpenAI's form) → bias added to its logit, clamped to [-100, 100]. */
   logit_bias?: Record<string, number> | null;
+  /** vLLM's: only these token ids can be sampled. */
+  allowed_token_ids?: number[] | null;
   seed?: number | null;
   stop?: string | string[] | null;
   stop_token_ids?: number[] | null;
@@ -110,6 +112,7 @@ const commonProperties = {
   presence_penalty: nullable({ type: "number", minimum: -2, maximum: 2 }),
   frequency_penalty: nullable({ type: "number", minimum: -2, maximum: 2 }),
   logit_bias: nullable({ type: "object", additionalProperties: { type: "number" } }),
+  allowed_token_ids: nullable({ type: "array", items: integer(0) }),
   seed: nullable(integer()),
   stop: nullable({ anyOf: [{ type: "string" }, { type: "array", items: { type: "string" } }] }),
   stop_token_ids: nullable({ type: "array", items: integer(0) }),

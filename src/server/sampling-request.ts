@@ -56,6 +56,7 @@ export function resolveRequestSampling(
     presencePenalty: request.presence_penalty ?? undefined,
     frequencyPenalty: request.frequency_penalty ?? undefined,
     logitBias: request.logit_bias ? logitBiasMap(request.logit_bias) : undefined,
+    allowedTokenIds: request.allowed_token_ids ?? undefined,
     seed: request.seed ?? undefined,
     maxTokens,
     minTokens: request.min_tokens,
