@@ -15,7 +15,7 @@ import {
 } from "./request.js";
 import { randomSeed, Rng } from "./rng.js";
 import type { DeviceSampling, ModelRunner, PreparedStep } from "./runner.js";
-import { Sampler, type SampleResult, type SamplingParams } from "./sampler.js";
+import { Sampler, transformsLogits, type SampleResult, type SamplingParams } from "./sampler.js";
 import { Scheduler, type SchedulableSequence } from "./scheduler.js";
 
 export interface EngineOptions {
@@ -332,13 +332,7 @@ export class Engine implements InferenceEngine {
     for (const { seq, sampleRow } of sampling) {
       const p = seq.request.params;
       if (p.maxTokens === 0) return null;
-      const plain =
-        p.logprobs === 0 &&
-        p.repetitionPenalty === 1 &&
-        p.presencePenalty === 0 &&
-        p.frequencyPenalty === 0 &&
-        !p.logitBias?.size &&
-        !p.allowedTokenIds;
+      const plain = p.logprobs === 0 && !transformsLogits(p);
       if (!plain || seq.request.constraint || (p.temperature !== 0 && !this.runner.samplesOnDevice)) {
         hostRows.push(sampleRow);
         continue;

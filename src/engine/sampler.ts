@@ -114,12 +114,12 @@ export function resolveSamplingParams(
   if (user.seed != null) params.seed = user.seed;
   if (user.skipSpecialTokens === false) params.skipSpecialTokens = false;
   if (user.includeStopStringInOutput === true) params.includeStopStringInOutput = true;
-  if (user.logitBias && user.logitBias.size > 0) params.logitBias = new Map(user.logitBias);
+  if (user.logitBias && user.logitBias.size > 0) params.logitBias = user.logitBias;
   if (user.allowedTokenIds) params.allowedTokenIds = [...new Set(user.allowedTokenIds)];
   validateSamplingParams(params);
   if (params.logitBias) {
     const clamp = (bias: number) => Math.min(MAX_LOGIT_BIAS, Math.max(-MAX_LOGIT_BIAS, bias));
-    params.logitBias = new Map([...params.logitBias].map(([id, bias]) => [id, clamp(bias)]));
+    params.logitBias = new Map([...params.logitBias].map(([id, bias]) => [id, clamp(bias)])); // the caller's map untouched
   }
   if (params.topK === -1) params.topK = 0;
   if (params.temperature === 0) {
@@ -171,6 +171,20 @@ export function validateSamplingParams(p: SamplingParams): void {
   }
 }
 
+/**
+ * Whether sampling changes the logits beyond temperature and the filters (penalties, logit_bias, allowed_token_ids):
+ * such a row needs its logits row and the request's token history, i.e. the host sampler.
+ */
+export function transformsLogits(p: SamplingParams): boolean {
+  return (
+    p.repetitionPenalty !== 1 ||
+    p.presencePenalty !== 0 ||
+    p.frequencyPenalty !== 0 ||
+    (p.logitBias?.size ?? 0) > 0 ||
+    p.allowedTokenIds !== undefined
+  );
+}
+
 export interface TokenLogprob {
   tokenId: number;
   /** Natural log-probability under the raw model distribution (log_softmax of the unprocessed logits). */
@@ -209,10 +223,9 @@ const NUCLEUS_FIRST_THRESHOLD = 1e-4;
  * Order (vLLM v1 `Sampler.forward`), and why:
  *   0. raw logprobs are taken from the unprocessed logits (what vLLM returns by default), so they describe
  *      the model, not the sampling settings;
- *   1. allowed_token_ids: every other token gets −∞ (vLLM v1 applies this whitelist first); min_tokens: stop
- *      token ids get −∞ while fewer than min_tokens tokens were generated (a logits
- *      processor that must run first so that no later step can bring them back), then logit_bias: each biased
- *      token's logit + its bias (vLLM v1 runs both before the penalties);
+ *   1. logits processors, in vLLM v1's order, before any penalty: allowed_token_ids (every other token gets −∞),
+ *      min_tokens (stop token ids get −∞ while fewer than min_tokens tokens were generated; no later step can
+ *      bring a −∞ back), logit_bias (each biased token's logit + its bias);
  *   2. penalties, on the logits: repetition (tokens in prompt or output: positive logits ÷ penalty, others
  *      × penalty), then frequency (− penalty × count in output), then presence (− penalty if in output);
  *   3. temperature 0 ⇒ argmax of the penalised logits (lowest id on ties), no randomness consumed;
@@ -273,7 +286,7 @@ export class Sampler {
     return { tokenIds: ids, probs: ids.map((id) => this.weights[id] / kept.total) };
   }
 
-  /** Copies the logits into scratch and applies steps 1–2 (min_tokens, logit_bias, penalties). */
+  /** Copies the logits into scratch and applies steps 1–2 (allowed ids, min_tokens, logit_bias, penalties). */
   private process(logits: Float32Array, params: SamplingParams, context: SamplingContext): Float32Array {
     this.ensure(logits.length);
     const work = this.work;

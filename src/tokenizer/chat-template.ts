@@ -60,27 +60,6 @@ const MAX_COMPILED = 16;
  * @example
  * renderChatTemplate(template, [{ role: "user", content: "こんにちは" }], { addGenerationPrompt: true, bosToken: "<|begin_of_text|>" });
  */
-/**
- * The rendered chat cut right after the final message's content, as transformers' `continue_final_message`: the
- * last occurrence of the content without surrounding whitespace; its trailing whitespace is kept only where the
- * template kept the content as given.
- */
-function openFinalMessage(text: string, messages: ChatMessage[], source: string): string {
-  const final = messages.at(-1)?.content;
-  if (typeof final !== "string" || final.trim() === "") {
-    throw new SwallowError(`${source}: continue_final_message needs a final message with text content`);
-  }
-  const stripped = final.trim();
-  const at = text.lastIndexOf(stripped);
-  if (at < 0) {
-    throw new SwallowError(
-      `${source}: continue_final_message is set but the final message does not appear in the rendered chat; the template changes its content`,
-    );
-  }
-  const kept = text.slice(at, at + final.trimStart().length) === final ? final.trimStart().length : stripped.length;
-  return text.slice(0, at + kept);
-}
-
 export function renderChatTemplate(template: string, messages: ChatMessage[], options: ChatTemplateOptions): string {
   if (options.continueFinalMessage && options.addGenerationPrompt) {
     throw new SwallowError("cannot set both continue_final_message and add_generation_prompt: set add_generation_prompt to false");
@@ -126,6 +105,27 @@ export function renderChatTemplate(template: string, messages: ChatMessage[], op
     }
     throw new SwallowError(`${source}: chat template failed to render: ${messageOf(error)}`, { cause: error });
   }
+}
+
+/**
+ * The rendered chat cut right after the final message's content, as transformers' `continue_final_message`: the
+ * last occurrence of the content without surrounding whitespace; its trailing whitespace is kept only where the
+ * template kept the content as given.
+ */
+function openFinalMessage(text: string, messages: ChatMessage[], source: string): string {
+  const final = messages.at(-1)?.content;
+  if (typeof final !== "string" || final.trim() === "") {
+    throw new SwallowError(`${source}: continue_final_message needs a final message with text content`);
+  }
+  const stripped = final.trim();
+  const at = text.lastIndexOf(stripped);
+  if (at < 0) {
+    throw new SwallowError(
+      `${source}: continue_final_message is set but the final message does not appear in the rendered chat; the template changes its content`,
+    );
+  }
+  const kept = text.slice(at, at + final.trimStart().length) === final ? final.trimStart().length : stripped.length;
+  return text.slice(0, at + kept);
 }
 
 /** Jinja's constants, in lower and title case as the library (and Jinja) accept them. */
