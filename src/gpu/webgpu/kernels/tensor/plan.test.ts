@@ -15,6 +15,7 @@ import {
   layoutVariant,
   MIN_TENSOR_WORKGROUPS,
   TARGET_TENSOR_WORKGROUPS,
+  WAVE_WORKGROUPS,
   tensorSplits,
   pickF16Config,
   roundToF16,
@@ -194,13 +195,35 @@ test("tensorSplits splits K only when the output has too few tiles, keeping 16+ 
   const big = layoutVariant(variant("128x256-sg2x4-rb-x16"), H100);
   const small = layoutVariant(variant("64x128-sg2x2-db-x16"), H100);
   assert.ok(typeof big !== "string" && typeof small !== "string");
-  assert.equal(TARGET_TENSOR_WORKGROUPS, 256);
+  assert.equal(WAVE_WORKGROUPS, 264);
   assert.equal(tensorSplits(big, 2048, 4096, 4096), 1); // 256 tiles already
-  assert.equal(tensorSplits(small, 128, 4096, 4096), 4); // 64 tiles → 4 splits of 32 slices
+  assert.equal(tensorSplits(small, 128, 4096, 4096), 4); // 64 tiles → 4 splits of 32 slices, one wave
   assert.equal(tensorSplits(small, 128, 4096, 14336), 4);
   assert.equal(tensorSplits(small, 64, 1024, 14336), 8); // 8 tiles: capped at 8 splits
   assert.equal(tensorSplits(small, 64, 1024, 1024), 2); // 32 slices: two splits of 16
   assert.equal(tensorSplits(small, 64, 1024, 256), 1); // 8 slices: no split
+});
+
+test("tensorSplits for the 128×128 class: the fastest split count of the H200 lab sweep (or within its spread) for 8B products", () => {
+  const tile = layoutVariant(variant("128x128-sg2x2-rb-uf-pc-x16"), H100);
+  assert.ok(typeof tile !== "string");
+  // bench/NOTES.md, session 21 (ms, the old rule's count → this one's): at 128 rows gate·up 0.213 → 0.190 and
+  // q/k/v 0.075 → 0.062–0.079; at 256 rows q/k/v 0.131–0.138 → 0.108.
+  assert.equal(tensorSplits(tile, 128, 28672, 4096), 1); // 224 tiles: two splits would need a second wave
+  assert.equal(tensorSplits(tile, 128, 6144, 4096), 5); // 48 tiles: 240 workgroups, one wave (6 would spill over)
+  assert.equal(tensorSplits(tile, 128, 4096, 4096), 8); // 32 tiles × 8 = 256: one wave
+  assert.equal(tensorSplits(tile, 128, 4096, 14336), 8);
+  assert.equal(tensorSplits(tile, 256, 6144, 4096), 2); // 96 tiles: 192 workgroups (three would need two waves)
+  assert.equal(tensorSplits(tile, 256, 4096, 4096), 4);
+  assert.equal(tensorSplits(tile, 256, 4096, 14336), 4);
+  assert.equal(tensorSplits(tile, 256, 28672, 4096), 1);
+  assert.equal(tensorSplits(tile, 2048, 6144, 4096), 1);
+  // A skinny class keeps the workgroup target: 32 tiles of 16×128 → 8 splits.
+  const skinny = layoutVariant(variant("16x128-sg1x4-k64-rb2-x16"), H100);
+  assert.ok(typeof skinny !== "string");
+  assert.equal(TARGET_TENSOR_WORKGROUPS, 256);
+  assert.equal(tensorSplits(skinny, 16, 4096, 4096), 8);
+  assert.equal(tensorSplits(skinny, 16, 28672, 4096), 2);
 });
 
 test("without robustness every tile class stages rows of its K slice + 8 halves (16-byte aligned, as with robustness)", () => {

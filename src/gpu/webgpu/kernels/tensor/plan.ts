@@ -342,8 +342,22 @@ export function layoutForShape(layouts: readonly TensorLayout[], tokens: number,
   return tiled.find((layout) => reach(layout) >= MIN_TENSOR_WORKGROUPS) ?? tiled[tiled.length - 1];
 }
 
-/** Split-K aims for this many workgroups (about two per SM of an H100) when the output has fewer tiles. */
+/** Split-K aims for this many workgroups (about two per SM of an H100) when the output has fewer tiles (skinny classes). */
 export const TARGET_TENSOR_WORKGROUPS = 256;
+
+/**
+ * Workgroups of the 128×128-class tiles that run at once on an H100 or H200: two per SM (their registers and the
+ * driver's ~48 KB of workgroup memory per SM, bench/NOTES.md session 12) × 132 SMs. WebGPU does not say how many SMs
+ * a GPU has; on other GPUs the split choice below is still sound, only tuned for these.
+ */
+export const WAVE_WORKGROUPS = 264;
+
+/**
+ * What a workgroup costs beyond its K slices, in slices (start-up, the result stores, its share of the reduce), fitted
+ * to the H200 lab sweep of session 21 (bench/NOTES.md): 16 makes the split choice below the fastest or within the
+ * lab's spread of it at 128 and 256 rows for every 8B product.
+ */
+const WORKGROUP_OVERHEAD_SLICES = 16;
 
 /** Split-K never leaves a split less of K than this (the partial sums cost a write and a read each): 16 slices of 32. */
 const MIN_SPLIT_K = 512;
@@ -352,14 +366,27 @@ const MIN_SPLIT_K = 512;
 const splitOff = envVar("SWALLOW_TENSOR_SPLIT") === "off";
 
 /**
- * How many ways the tensor-core matmul splits K for a [tokens, n] · [n, k]ᵀ product: enough to bring the
- * workgroups near TARGET_TENSOR_WORKGROUPS when the output has few tiles (decode batches of 64–256 rows,
- * K = 14336 for the down projection), at most 8, never below MIN_SPLIT_K of K each.
+ * How many ways the tensor-core matmul splits K for a [tokens, n] · [n, k]ᵀ product (at most 8, never below
+ * MIN_SPLIT_K of K each). For the 128×128-class tiles: the count with the least time by waves, (workgroups ÷
+ * WAVE_WORKGROUPS, rounded up) × (slices per split + WORKGROUP_OVERHEAD_SLICES), the fewer splits on a tie. Until
+ * session 21 it aimed at TARGET_TENSOR_WORKGROUPS, which put a second, partly filled wave on some products: at 128
+ * rows the merged gate·up (224 tiles) took two splits (448 workgroups, two waves of 64 slices: 0.213 ms on the H200
+ * against 0.190 unsplit), and at 256 rows q/k/v (96 tiles) three (0.131–0.138 ms against 0.108 with two). The skinny
+ * classes keep that target (their workgroups are smaller; measured in session 13).
  */
 export function tensorSplits(layout: TensorLayout, tokens: number, n: number, k: number): number {
   const tiles = tensorWorkgroups(layout, tokens, n);
-  if (tiles >= TARGET_TENSOR_WORKGROUPS) return 1;
-  return Math.min(maxSplits(layout, k), Math.ceil(TARGET_TENSOR_WORKGROUPS / tiles));
+  const most = maxSplits(layout, k);
+  if (isSkinny(layout)) return tiles >= TARGET_TENSOR_WORKGROUPS ? 1 : Math.min(most, Math.ceil(TARGET_TENSOR_WORKGROUPS / tiles));
+  const slices = Math.ceil(k / layout.variant.bk);
+  let best = 1;
+  let bestCost = Infinity;
+  for (let splits = 1; splits <= most; splits++) {
+    const waves = Math.ceil((tiles * splits) / WAVE_WORKGROUPS);
+    const cost = waves * (Math.ceil(slices / splits) + WORKGROUP_OVERHEAD_SLICES);
+    if (cost < bestCost) [best, bestCost] = [splits, cost];
+  }
+  return best;
 }
 
 /** The most ways K may be split: 8, fewer when a split would get under MIN_SPLIT_K; 1 when off. */
