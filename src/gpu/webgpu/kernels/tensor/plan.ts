@@ -342,20 +342,18 @@ export function layoutForShape(layouts: readonly TensorLayout[], tokens: number,
   return tiled.find((layout) => reach(layout) >= MIN_TENSOR_WORKGROUPS) ?? tiled[tiled.length - 1];
 }
 
-/** Split-K aims for this many workgroups (about two per SM of an H100) when the output has fewer tiles (skinny classes). */
-export const TARGET_TENSOR_WORKGROUPS = 256;
-
 /**
- * Workgroups of the 128×128-class tiles that run at once on an H100 or H200: two per SM (their registers and the
- * driver's ~48 KB of workgroup memory per SM, bench/NOTES.md session 12) × 132 SMs. WebGPU does not say how many SMs
- * a GPU has; on other GPUs the split choice below is still sound, only tuned for these.
+ * Tensor-core workgroups that run at once on an H100 or H200: two per SM (the 128×128 tile's registers and the
+ * driver's ~48 KB of workgroup memory per SM, bench/NOTES.md session 12; the 16- and 32-row skinny tiles' workgroup
+ * memory too) × 132 SMs. WebGPU does not say how many SMs a GPU has; on other GPUs the split choice below is still
+ * sound, only tuned for these.
  */
 export const WAVE_WORKGROUPS = 264;
 
 /**
  * What a workgroup costs beyond its K slices, in slices (start-up, the result stores, its share of the reduce), fitted
  * to the H200 lab sweep of session 21 (bench/NOTES.md): 16 makes the split choice below the fastest or within the
- * lab's spread of it at 128 and 256 rows for every 8B product.
+ * lab's spread of it at 16–256 rows for every 8B product.
  */
 const WORKGROUP_OVERHEAD_SLICES = 16;
 
@@ -367,17 +365,16 @@ const splitOff = envVar("SWALLOW_TENSOR_SPLIT") === "off";
 
 /**
  * How many ways the tensor-core matmul splits K for a [tokens, n] · [n, k]ᵀ product (at most 8, never below
- * MIN_SPLIT_K of K each). For the 128×128-class tiles: the count with the least time by waves, (workgroups ÷
- * WAVE_WORKGROUPS, rounded up) × (slices per split + WORKGROUP_OVERHEAD_SLICES), the fewer splits on a tie. Until
- * session 21 it aimed at TARGET_TENSOR_WORKGROUPS, which put a second, partly filled wave on some products: at 128
- * rows the merged gate·up (224 tiles) took two splits (448 workgroups, two waves of 64 slices: 0.213 ms on the H200
- * against 0.190 unsplit), and at 256 rows q/k/v (96 tiles) three (0.131–0.138 ms against 0.108 with two). The skinny
- * classes keep that target (their workgroups are smaller; measured in session 13).
+ * MIN_SPLIT_K of K each): the count with the least time by waves, (workgroups ÷ WAVE_WORKGROUPS, rounded up) ×
+ * (slices per split + WORKGROUP_OVERHEAD_SLICES), the fewer splits on a tie. Until session 21 it aimed at 256
+ * workgroups, which put a second, partly filled wave on some products (bench/NOTES.md; H200 lab, ms): the merged
+ * gate·up (224 tiles) took two splits (448 workgroups, two waves of half the slices) where one is faster, at 128 rows
+ * 0.213 → 0.190 and on the 16-, 32- and 64-row skinny tiles 0.105–0.125 → 0.088, 0.115–0.128 → 0.102, 0.180 →
+ * 0.157; at 256 rows q/k/v (96 tiles) took three splits where two are faster (0.131–0.138 → 0.108).
  */
 export function tensorSplits(layout: TensorLayout, tokens: number, n: number, k: number): number {
   const tiles = tensorWorkgroups(layout, tokens, n);
   const most = maxSplits(layout, k);
-  if (isSkinny(layout)) return tiles >= TARGET_TENSOR_WORKGROUPS ? 1 : Math.min(most, Math.ceil(TARGET_TENSOR_WORKGROUPS / tiles));
   const slices = Math.ceil(k / layout.variant.bk);
   let best = 1;
   let bestCost = Infinity;
