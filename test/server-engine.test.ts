@@ -300,3 +300,188 @@ test("real engine: tool_choice required / named forces a Llama 3.1 tool call tha
     await toolServer.close({ graceMs: 100 });
   }
 });
+
+/** A 400 from the server whose message matches `pattern`, as an OpenAI error object (the client's BadRequestError). */
+const badRequest = (pattern: RegExp) => (error: unknown) => {
+  if (!(error instanceof OpenAI.BadRequestError)) return false;
+  const body = error.error as { message?: string; type?: string; code?: number } | undefined;
+  return pattern.test(body?.message ?? "") && body?.type === "BadRequestError" && body.code === 400;
+};
+
+test("real engine: truncate_prompt_tokens keeps the last k prompt tokens: usage and output as for that shorter prompt", async () => {
+  const p = reference.prompts.find((q) => Math.min(...q.greedy.margins) > NEAR_TIE)!;
+  const keep = p.tokens.length - 5;
+  const completion = (prompt: string | number[], extra: object = {}) =>
+    client.completions.create({
+      model: NAME,
+      prompt,
+      temperature: 0,
+      max_tokens: 4,
+      min_tokens: 4,
+      ...extra,
+    } as OpenAI.CompletionCreateParamsNonStreaming);
+  const truncated = await completion(p.tokens, { truncate_prompt_tokens: keep });
+  const shorter = await completion(p.tokens.slice(-keep));
+  assert.equal(truncated.usage?.prompt_tokens, keep);
+  assert.equal(truncated.choices[0].text, shorter.choices[0].text);
+  assert.notEqual(truncated.choices[0].text, (await completion(p.tokens)).choices[0].text, "the cut changed the answer");
+  // A text prompt is tokenized (with BOS) and then cut; -1 is the model length, so nothing is cut here.
+  const text = "こんにちは、世界！今日はいい天気ですね。";
+  const ids = model.tokenizer.encode(text, { addBos: true });
+  const cutText = await completion(text, { truncate_prompt_tokens: 4 });
+  assert.equal(cutText.usage?.prompt_tokens, 4);
+  assert.equal(cutText.choices[0].text, (await completion(ids.slice(-4))).choices[0].text);
+  assert.equal((await completion(text, { truncate_prompt_tokens: -1 })).usage?.prompt_tokens, ids.length);
+  // Chat: the rendered conversation is cut.
+  const messages = [{ role: "user" as const, content: "自己紹介をしてください。" }];
+  const chatIds = model.encodeChat(messages);
+  const chat = await client.chat.completions.create({
+    model: NAME,
+    messages,
+    temperature: 0,
+    max_tokens: 4,
+    min_tokens: 4,
+    truncate_prompt_tokens: 6,
+  } as OpenAI.ChatCompletionCreateParamsNonStreaming);
+  assert.equal(chat.usage?.prompt_tokens, 6);
+  assert.equal(chat.choices[0].message.content, (await completion(chatIds.slice(-6))).choices[0].text);
+  // vLLM's limits.
+  await assert.rejects(
+    completion(p.tokens, { truncate_prompt_tokens: model.engine.maxModelLen + 1 }),
+    badRequest(/^truncate_prompt_tokens value \(257\) is greater than max_model_len \(256\)/),
+  );
+  await assert.rejects(
+    completion(p.tokens, { truncate_prompt_tokens: 0 }),
+    badRequest(/truncate_prompt_tokens must be an integer >= 1, or -1/),
+  );
+});
+
+test("real engine: prompt_logprobs equal echo's prompt log-probs (checked against transformers), on completions and chat", async () => {
+  const p = reference.prompts[0];
+  const k = 3;
+  const echo = await client.completions.create({ model: NAME, prompt: p.tokens, echo: true, logprobs: k, max_tokens: 0 });
+  const echoed = echo.choices[0].logprobs!;
+  type Entry = { logprob: number; rank: number; decoded_token: string };
+  const check = (got: (Record<string, Entry> | null)[] | undefined, tokens: number[], expected: typeof echoed, what: string) => {
+    assert.ok(got !== undefined && Array.isArray(got), `${what}: prompt_logprobs is a list`);
+    assert.equal(got.length, tokens.length, what);
+    assert.equal(got[0], null, `${what}: the first prompt token has none`);
+    for (let i = 1; i < tokens.length; i++) {
+      const entries: Record<string, Entry> = got[i]!;
+      const own: Entry | undefined = entries[String(tokens[i])];
+      assert.ok(own, `${what} ${i}: the prompt token ${tokens[i]} is a key`);
+      assert.ok(Math.abs(own.logprob - expected.token_logprobs![i]!) < 1e-6, `${what} ${i}: ${own.logprob} vs echo's`);
+      assert.equal(own.decoded_token, expected.tokens![i]);
+      const top: Entry[] = Object.values(entries)
+        .filter((e) => e !== own || own.rank <= k)
+        .sort((a, b) => a.rank - b.rank);
+      assert.deepEqual(
+        top.slice(0, k).map((e) => e.rank),
+        [1, 2, 3],
+        `${what} ${i}: the top ${k} have ranks 1..${k}`,
+      );
+      assert.equal(Object.keys(entries).length, own.rank <= k ? k : k + 1);
+      // The top k's log-probs are echo's top_logprobs (keyed there by text: only texts no other entry shares).
+      const texts = Object.values(entries).map((e) => e.decoded_token);
+      for (const e of top.slice(0, k)) {
+        if (texts.indexOf(e.decoded_token) !== texts.lastIndexOf(e.decoded_token)) continue;
+        assert.ok(Math.abs(e.logprob - expected.top_logprobs![i]![e.decoded_token]) < 1e-6, `${what} ${i} top ${e.decoded_token}`);
+      }
+      if (own.rank > k) assert.ok(own.logprob <= top[k - 1].logprob, `${what} ${i}: a rank past ${k} is no likelier than the top ${k}`);
+    }
+  };
+  // echo + logprobs fills the choice's prompt_logprobs (vLLM), as does prompt_logprobs alone (without echo).
+  check((echo.choices[0] as unknown as { prompt_logprobs: never }).prompt_logprobs, p.tokens, echoed, "echo");
+  const plain = await client.completions.create({
+    model: NAME,
+    prompt: p.tokens,
+    max_tokens: 1,
+    prompt_logprobs: k,
+  } as OpenAI.CompletionCreateParamsNonStreaming);
+  check((plain.choices[0] as unknown as { prompt_logprobs: never }).prompt_logprobs, p.tokens, echoed, "completions");
+  // transformers' reference for the prompt tokens themselves.
+  const got = (plain.choices[0] as unknown as { prompt_logprobs: Record<string, Entry>[] }).prompt_logprobs;
+  for (let i = 1; i < p.tokens.length; i++) assert.ok(Math.abs(got[i][String(p.tokens[i])].logprob - p.logprobs[i]!) < 1e-3);
+
+  // Chat: once, at the top level, over the rendered prompt.
+  const messages = [{ role: "user" as const, content: "自己紹介をしてください。" }];
+  const chatIds = model.encodeChat(messages);
+  const chat = await client.chat.completions.create({
+    model: NAME,
+    messages,
+    max_tokens: 1,
+    n: 2,
+    prompt_logprobs: k,
+  } as OpenAI.ChatCompletionCreateParamsNonStreaming);
+  const chatEcho = await client.completions.create({ model: NAME, prompt: chatIds, echo: true, logprobs: k, max_tokens: 0 });
+  check((chat as unknown as { prompt_logprobs: never }).prompt_logprobs, chatIds, chatEcho.choices[0].logprobs!, "chat");
+  assert.ok(chat.choices.every((c) => !("prompt_logprobs" in c)));
+
+  // vLLM's limits.
+  await assert.rejects(
+    client.completions.create({
+      model: NAME,
+      prompt: p.tokens,
+      max_tokens: 1,
+      prompt_logprobs: 21,
+    } as OpenAI.CompletionCreateParamsNonStreaming),
+    badRequest(/^Requested prompt logprobs of 21, which is greater than max allowed: 20$/),
+  );
+  await assert.rejects(
+    client.chat.completions.create({
+      model: NAME,
+      messages,
+      stream: true,
+      prompt_logprobs: 1,
+    } as OpenAI.ChatCompletionCreateParamsStreaming),
+    badRequest(/^`prompt_logprobs` are not available when `stream=True`\.$/),
+  );
+  await assert.rejects(
+    client.completions.create({ model: NAME, prompt: p.tokens, prompt_logprobs: -2 } as OpenAI.CompletionCreateParamsNonStreaming),
+    badRequest(/must be a positive value or -1/),
+  );
+});
+
+test("real engine: bad_words ban a word greedy decoding would produce, as written and with a leading space", async () => {
+  // A prompt whose greedy answer starts "pan", " st" (token 857, then 357).
+  const p = reference.prompts.find((q) => q.greedy.new_tokens[0] === 857 && q.greedy.new_tokens[1] === 357)!;
+  assert.ok(p, "the reference prompt whose greedy answer starts with 'pan st'");
+  assert.deepEqual(model.tokenizer.encode("pan"), [857]);
+  assert.deepEqual(model.tokenizer.encode(" st"), [357], "'st' is banned through its leading-space form");
+  assert.deepEqual(model.tokenizer.encode("pan st"), [857, 357]);
+  const tokensOf = async (extra: object) => {
+    const response = await client.completions.create({
+      model: NAME,
+      prompt: p.tokens,
+      temperature: 0,
+      max_tokens: 2,
+      min_tokens: 2,
+      logprobs: 0,
+      ...extra,
+    } as OpenAI.CompletionCreateParamsNonStreaming);
+    return response.choices[0].logprobs!.tokens!;
+  };
+  assert.deepEqual(await tokensOf({}), ["pan", " st"]);
+  const noPan = await tokensOf({ bad_words: ["pan"] });
+  assert.notEqual(noPan[0], "pan");
+  const noSt = await tokensOf({ bad_words: ["st"] });
+  assert.equal(noSt[0], "pan");
+  assert.notEqual(noSt[1], " st");
+  // A two-token word: its first token is free, its second is banned right after it.
+  const noPhrase = await tokensOf({ bad_words: ["pan st"] });
+  assert.equal(noPhrase[0], "pan");
+  assert.notEqual(noPhrase[1], " st");
+  assert.deepEqual(await tokensOf({ bad_words: ["zzzz"] }), ["pan", " st"], "a word that does not come up changes nothing");
+  // Chat takes them too; a blank word is a 400.
+  const chat = await client.chat.completions.create({
+    model: NAME,
+    messages: [{ role: "user", content: "x" }],
+    max_tokens: 2,
+    bad_words: ["pan"],
+  } as OpenAI.ChatCompletionCreateParamsNonStreaming);
+  assert.equal(chat.choices.length, 1);
+  await assert.rejects(
+    client.completions.create({ model: NAME, prompt: p.tokens, bad_words: [" "] } as OpenAI.CompletionCreateParamsNonStreaming),
+    badRequest(/bad_words\[0\] is empty or only whitespace/),
+  );
+});

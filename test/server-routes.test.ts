@@ -8,6 +8,7 @@ import {
   FakeEngine,
   fakeLogprob,
   fakePromptLogprob,
+  fakePromptRank,
   fakeServedModel,
   fakeTopLogprobs,
   tinyTokenizer,
@@ -493,4 +494,67 @@ test("--api-key guards /tokenize and /detokenize like /v1/*", async () => {
   assert.equal((await app.handle(post("/tokenize", { prompt: "x" }))).status, 401);
   assert.equal((await app.handle(post("/detokenize", { tokens: [1] }))).status, 401);
   assert.equal((await app.handle(post("/tokenize", { prompt: "x" }, { authorization: "Bearer secret" }))).status, 200);
+});
+
+test("chat_template_kwargs reach the template on /v1/chat/completions and /tokenize; server-owned keys are 400s", async () => {
+  const template = `{{- bos_token }}{%- if greeting is defined %}{{- greeting + '\\n' }}{%- endif %}{%- for message in messages %}{{- message['role'] + ': ' + message['content'] + '\\n' }}{%- endfor %}`;
+  const { app, engine } = setup({ template });
+  const messages = [{ role: "user", content: "こんにちは" }];
+  const withGreeting = { model: NAME, messages, chat_template_kwargs: { greeting: "ようこそ、Swallow へ" } };
+  const chat = await app.handle(post("/v1/chat/completions", withGreeting));
+  assert.equal(chat.status, 200);
+  assert.equal(tokenizer.decode([...engine.submitted[0].promptIds]), "<|begin_of_text|>ようこそ、Swallow へ\nuser: こんにちは\n");
+  const plain = await jsonOf(await app.handle(post("/tokenize", { model: NAME, messages })));
+  const greeted = await jsonOf(await app.handle(post("/tokenize", withGreeting)));
+  assert.equal(tokenizer.decode(plain.tokens), "<|begin_of_text|>user: こんにちは\n");
+  assert.equal(tokenizer.decode(greeted.tokens), "<|begin_of_text|>ようこそ、Swallow へ\nuser: こんにちは\n");
+  for (const [path, kwargs, pattern] of [
+    ["/v1/chat/completions", { add_generation_prompt: false }, /cannot set 'add_generation_prompt'/],
+    ["/tokenize", { messages: [] }, /cannot set 'messages'/],
+    ["/v1/chat/completions", { chat_template: "{{ 1 }}" }, /^Found unexpected chat template kwargs from request: \{'chat_template'\}/],
+  ] as const) {
+    const response = await app.handle(post(path, { model: NAME, messages, chat_template_kwargs: kwargs }));
+    assert.equal(response.status, 400, path);
+    const body = await jsonOf(response);
+    assert.equal(body.error.type, "BadRequestError");
+    assert.equal(body.error.param, "chat_template_kwargs");
+    assert.match(body.error.message, pattern);
+  }
+  // Not an object: the schema's 422 naming the field.
+  const notObject = await app.handle(post("/v1/chat/completions", { model: NAME, messages, chat_template_kwargs: "x" }));
+  assert.equal(notObject.status, 422);
+  assert.equal((await jsonOf(notObject)).error.param, "chat_template_kwargs");
+});
+
+test("prompt_logprobs through the routes: the fake's values, once per chat request (first choice's engine request only)", async () => {
+  const { app, engine } = setup();
+  const chat = await jsonOf(await app.handle(post("/v1/chat/completions", { ...chatBody, n: 2, prompt_logprobs: 1 })));
+  assert.equal(engine.submitted[0].promptLogprobs, 1);
+  assert.equal(engine.submitted[1].promptLogprobs ?? null, null);
+  const ids = [...engine.submitted[0].promptIds];
+  assert.equal(chat.prompt_logprobs.length, ids.length);
+  assert.equal(chat.prompt_logprobs[0], null);
+  for (let i = 1; i < ids.length; i++) {
+    const top = fakeTopLogprobs(ids[i], 1, tokenizer.vocabSize)[0];
+    assert.deepEqual(chat.prompt_logprobs[i], {
+      [ids[i]]: { logprob: fakePromptLogprob(ids[i]), rank: fakePromptRank(ids[i]), decoded_token: tokenizer.decode([ids[i]]) },
+      [top.tokenId]: { logprob: top.logprob, rank: 1, decoded_token: tokenizer.decode([top.tokenId]) },
+    });
+  }
+  // Completions: on each choice; without the field, none.
+  const completion = await jsonOf(await app.handle(post("/v1/completions", { model: NAME, prompt: [5, 6, 7], n: 2, prompt_logprobs: 0 })));
+  for (const choice of completion.choices) {
+    assert.deepEqual(choice.prompt_logprobs, [
+      null,
+      { 6: { logprob: fakePromptLogprob(6), rank: fakePromptRank(6), decoded_token: tokenizer.decode([6]) } },
+      { 7: { logprob: fakePromptLogprob(7), rank: fakePromptRank(7), decoded_token: tokenizer.decode([7]) } },
+    ]);
+  }
+  const none = await jsonOf(await app.handle(post("/v1/completions", { model: NAME, prompt: [5, 6, 7] })));
+  assert.ok(!("prompt_logprobs" in none.choices[0]));
+  // Streaming with prompt_logprobs 0 is allowed (vLLM) and sends none; wrong types are the schema's 422.
+  assert.equal((await app.handle(post("/v1/completions", { model: NAME, prompt: [5, 6], stream: true, prompt_logprobs: 0 }))).status, 200);
+  assert.equal((await app.handle(post("/v1/completions", { model: NAME, prompt: [5, 6], prompt_logprobs: 1.5 }))).status, 422);
+  assert.equal((await app.handle(post("/v1/completions", { model: NAME, prompt: [5, 6], bad_words: "x" }))).status, 422);
+  assert.equal((await app.handle(post("/v1/completions", { model: NAME, prompt: [5, 6], truncate_prompt_tokens: "2" }))).status, 422);
 });

@@ -4,6 +4,7 @@ import type { Tokenizer } from "../tokenizer/tokenizer.js";
 import { EventChannel } from "./event-channel.js";
 import type { GenerationEvent } from "./generate.js";
 import type { SequenceSlots } from "./kv-blocks.js";
+import { rankOf } from "./logits.js";
 import { OutputProcessor } from "./output-processor.js";
 import {
   EngineBusyError,
@@ -164,6 +165,7 @@ export class Engine implements InferenceEngine {
     this.runner.checkTokenIds(promptIds, "prompt");
     if (params.logitBias) this.runner.checkTokenIds([...params.logitBias.keys()], "logit_bias");
     if (params.allowedTokenIds) this.runner.checkTokenIds(params.allowedTokenIds, "allowed_token_ids");
+    if (params.badWordsTokenIds) this.runner.checkTokenIds(params.badWordsTokenIds.flat(), "bad_words");
     if (params.maxTokens === 0 && (request.promptLogprobs === undefined || request.promptLogprobs === null)) {
       throw new SwallowError("max_tokens 0 only makes sense with prompt log-probs (echo); ask for at least 1 token");
     }
@@ -442,8 +444,9 @@ export class Engine implements InferenceEngine {
       const next = start + r + 1;
       if (next >= prompt.length) break;
       if (next < seq.promptLogprobs!.length) continue; // recomputed after a preemption: already collected
-      const { logprob, topLogprobs } = this.sampler.logprobsOf(rows.subarray(r * vocab, (r + 1) * vocab), prompt[next], topN);
-      seq.promptLogprobs!.push({ tokenId: prompt[next], logprob, topLogprobs });
+      const row = rows.subarray(r * vocab, (r + 1) * vocab);
+      const { logprob, topLogprobs } = this.sampler.logprobsOf(row, prompt[next], topN);
+      seq.promptLogprobs!.push({ tokenId: prompt[next], logprob, topLogprobs, rank: rankOf(row, prompt[next]) });
     }
     if (end >= prompt.length) seq.wantsPromptLogits = false;
   }

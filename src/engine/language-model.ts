@@ -49,6 +49,8 @@ export interface EncodeChatOptions {
   tools?: unknown[];
   /** Leave the final message open so generation continues it (needs addGenerationPrompt false; renderChatTemplate). */
   continueFinalMessage?: boolean;
+  /** More template variables, after the others (vLLM's `chat_template_kwargs`, e.g. `date_string`). */
+  templateVariables?: Record<string, unknown>;
 }
 
 /** A loaded checkpoint: weights on a backend, its tokenizer, chat template and generation defaults. */
@@ -184,6 +186,7 @@ export class LanguageModel {
       continueFinalMessage: options.continueFinalMessage,
       tools: options.tools,
       ...this.specialTokens,
+      ...(options.templateVariables ? { extra: options.templateVariables } : {}),
     });
     return this.tokenizer.encode(text, { addBos: false });
   }

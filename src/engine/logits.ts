@@ -16,3 +16,14 @@ export function argmax(values: ArrayLike<number>): number {
   for (let i = 1; i < values.length; i++) if (values[i] > values[best]) best = i;
   return best;
 }
+
+/**
+ * 1-based rank of `index` by value, as vLLM ranks a token in its log-probs: the number of entries ≥ its value
+ * (ties count against it, so tied tokens share the worse rank).
+ */
+export function rankOf(values: ArrayLike<number>, index: number): number {
+  const value = values[index];
+  let rank = 0;
+  for (let i = 0; i < values.length; i++) if (values[i] >= value) rank++;
+  return rank;
+}

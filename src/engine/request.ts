@@ -23,6 +23,8 @@ export interface PromptTokenLogprob {
   tokenId: number;
   logprob: number | null;
   topLogprobs: TokenLogprob[];
+  /** 1-based rank of the token in its position's distribution (vLLM's `rank`: tokens as likely or likelier); absent for the first token. */
+  rank?: number;
 }
 
 /** Counters and gauges for /metrics and load decisions. */

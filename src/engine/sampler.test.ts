@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { MAX_LOGPROBS, Sampler, resolveSamplingParams, type SamplingParams } from "./sampler.js";
+import { MAX_LOGPROBS, Sampler, resolveSamplingParams, transformsLogits, type SamplingParams } from "./sampler.js";
 import { Rng } from "./rng.js";
 import { SwallowError } from "../errors.js";
 import type { GenerationDefaults } from "../model/spec.js";
@@ -402,4 +402,34 @@ test("128256-token vocabulary: partial selection equals a full sort; sampling is
   for (let i = 0; i < n; i++) sampler.sample(logits, sampling, rng, context);
   const msPerToken = (performance.now() - start) / n;
   assert.ok(msPerToken < 20, `${msPerToken.toFixed(2)} ms per sampled token`);
+});
+
+test("bad_words: banned after allowed_token_ids and before min_tokens / logit_bias / penalties; such rows need the host", () => {
+  const logits = new Float32Array([2.0, -1.0, 0.5, 3.0, -2.0, 0.0]);
+  const sampler = new Sampler();
+  const greedy = (extra: Partial<SamplingParams>, outputTokenIds: number[] = []) =>
+    sampler.sample(logits, params({ temperature: 0, ...extra }), new Rng(0), { promptTokenIds: [], outputTokenIds }).tokenId;
+  assert.equal(greedy({}), 3);
+  assert.equal(greedy({ badWordsTokenIds: [[3]] }), 0, "a one-token word is always banned");
+  assert.equal(greedy({ badWordsTokenIds: [[2, 3]] }), 3, "a two-token word's last token is free unless its first came last");
+  assert.equal(greedy({ badWordsTokenIds: [[2, 3]] }, [5, 2]), 0);
+  // A logit bias (applied later) cannot bring a banned token back; it can lift another one.
+  assert.equal(greedy({ badWordsTokenIds: [[3]], logitBias: new Map([[3, 100]]) }), 0);
+  assert.equal(greedy({ badWordsTokenIds: [[3]], logitBias: new Map([[4, 10]]) }), 4);
+  // With allowed_token_ids the ban applies inside the list.
+  assert.equal(greedy({ allowedTokenIds: [3, 5], badWordsTokenIds: [[3]] }), 5);
+  // Sampled rows never draw a banned token.
+  const dist = sampler.distribution(logits, params({ badWordsTokenIds: [[3], [0]] }), NO_CONTEXT);
+  assert.deepEqual(dist.tokenIds, [2, 5, 1, 4]);
+  // Raw log-probs still describe the model.
+  const withLogprobs = sampler.sample(logits, params({ temperature: 0, logprobs: 1, badWordsTokenIds: [[3]] }), new Rng(0), NO_CONTEXT);
+  assert.deepEqual(
+    withLogprobs.topLogprobs.map((t) => t.tokenId),
+    [3],
+  );
+  assert.equal(transformsLogits(params({ badWordsTokenIds: [[3]] })), true);
+  assert.equal(transformsLogits(params({})), false);
+  assert.equal(params({ badWordsTokenIds: [] }).badWordsTokenIds, undefined);
+  assert.throws(() => params({ badWordsTokenIds: [[]] }), /^SwallowError: bad_words must be token sequences/);
+  assert.throws(() => params({ badWordsTokenIds: [[1, -2]] }), /^SwallowError: bad_words must be token sequences/);
 });

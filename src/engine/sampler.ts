@@ -1,4 +1,5 @@
 import { SwallowError } from "../errors.js";
+import { banBadWords } from "./bad-words.js";
 import { argmax } from "./logits.js";
 import type { Rng } from "./rng.js";
 
@@ -25,6 +26,11 @@ export interface SamplingParams {
   logitBias?: ReadonlyMap<number, number>;
   /** Only these token ids can be sampled (vLLM's `allowed_token_ids`; absent = all). */
   allowedTokenIds?: readonly number[];
+  /**
+   * vLLM's `bad_words` as token sequences (bad-words.ts `badWordsTokenIds`): the token that would complete one
+   * cannot be sampled. Absent or empty = off.
+   */
+  badWordsTokenIds?: readonly (readonly number[])[];
   /** Seed for the request's own generator; absent = a random one. */
   seed?: number;
   maxTokens: number;
@@ -116,6 +122,7 @@ export function resolveSamplingParams(
   if (user.includeStopStringInOutput === true) params.includeStopStringInOutput = true;
   if (user.logitBias && user.logitBias.size > 0) params.logitBias = user.logitBias;
   if (user.allowedTokenIds) params.allowedTokenIds = [...new Set(user.allowedTokenIds)];
+  if (user.badWordsTokenIds && user.badWordsTokenIds.length > 0) params.badWordsTokenIds = user.badWordsTokenIds.map((word) => [...word]);
   validateSamplingParams(params);
   if (params.logitBias) {
     const clamp = (bias: number) => Math.min(MAX_LOGIT_BIAS, Math.max(-MAX_LOGIT_BIAS, bias));
@@ -165,6 +172,9 @@ export function validateSamplingParams(p: SamplingParams): void {
   if (p.allowedTokenIds && (p.allowedTokenIds.length === 0 || !p.allowedTokenIds.every((id) => isInt(id) && id >= 0))) {
     fail("allowed_token_ids", "a non-empty list of token ids (integers >= 0)", p.allowedTokenIds);
   }
+  if (p.badWordsTokenIds && !p.badWordsTokenIds.every((word) => word.length > 0 && word.every((id) => isInt(id) && id >= 0))) {
+    fail("bad_words", "token sequences, each non-empty, of token ids (integers >= 0)", p.badWordsTokenIds);
+  }
   for (const [id, bias] of p.logitBias ?? []) {
     if (!isInt(id) || id < 0) fail("logit_bias", "keyed by token ids (integers >= 0)", id);
     if (!isNumber(bias)) fail("logit_bias", `a finite number for token ${id}`, bias);
@@ -172,8 +182,8 @@ export function validateSamplingParams(p: SamplingParams): void {
 }
 
 /**
- * Whether sampling changes the logits beyond temperature and the filters (penalties, logit_bias, allowed_token_ids):
- * such a row needs its logits row and the request's token history, i.e. the host sampler.
+ * Whether sampling changes the logits beyond temperature and the filters (penalties, logit_bias, allowed_token_ids,
+ * bad_words): such a row needs its logits row and the request's token history, i.e. the host sampler.
  */
 export function transformsLogits(p: SamplingParams): boolean {
   return (
@@ -181,7 +191,8 @@ export function transformsLogits(p: SamplingParams): boolean {
     p.presencePenalty !== 0 ||
     p.frequencyPenalty !== 0 ||
     (p.logitBias?.size ?? 0) > 0 ||
-    p.allowedTokenIds !== undefined
+    p.allowedTokenIds !== undefined ||
+    (p.badWordsTokenIds?.length ?? 0) > 0
   );
 }
 
@@ -224,8 +235,9 @@ const NUCLEUS_FIRST_THRESHOLD = 1e-4;
  *   0. raw logprobs are taken from the unprocessed logits (what vLLM returns by default), so they describe
  *      the model, not the sampling settings;
  *   1. logits processors, in vLLM v1's order, before any penalty: allowed_token_ids (every other token gets −∞),
- *      min_tokens (stop token ids get −∞ while fewer than min_tokens tokens were generated; no later step can
- *      bring a −∞ back), logit_bias (each biased token's logit + its bias);
+ *      bad_words (the token that would complete a bad word gets −∞; bad-words.ts), min_tokens (stop token ids
+ *      get −∞ while fewer than min_tokens tokens were generated; no later step can bring a −∞ back),
+ *      logit_bias (each biased token's logit + its bias);
  *   2. penalties, on the logits: repetition (tokens in prompt or output: positive logits ÷ penalty, others
  *      × penalty), then frequency (− penalty × count in output), then presence (− penalty if in output);
  *   3. temperature 0 ⇒ argmax of the penalised logits (lowest id on ties), no randomness consumed;
@@ -286,12 +298,13 @@ export class Sampler {
     return { tokenIds: ids, probs: ids.map((id) => this.weights[id] / kept.total) };
   }
 
-  /** Copies the logits into scratch and applies steps 1–2 (allowed ids, min_tokens, logit_bias, penalties). */
+  /** Copies the logits into scratch and applies steps 1–2 (allowed ids, bad words, min_tokens, logit_bias, penalties). */
   private process(logits: Float32Array, params: SamplingParams, context: SamplingContext): Float32Array {
     this.ensure(logits.length);
     const work = this.work;
     work.set(logits);
     if (params.allowedTokenIds) this.keepOnly(work, params.allowedTokenIds);
+    if (params.badWordsTokenIds) banBadWords(work, params.badWordsTokenIds, context.outputTokenIds);
     if (context.outputTokenIds.length < params.minTokens) {
       for (const id of params.stopTokenIds) if (id < work.length) work[id] = -Infinity;
     }

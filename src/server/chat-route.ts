@@ -5,8 +5,11 @@ import type { EngineRequest } from "../engine/request.js";
 import type { AppResponse, RouteContext } from "./app.js";
 import { errorResponse, json } from "./app.js";
 import { collectChoice, mergeChoices, openChoices, stopReason } from "./choices.js";
+import { chatTemplateVariables } from "./chat-template-kwargs.js";
 import { HttpError } from "./http-error.js";
 import { chatTokenLogprob, type ChatTokenLogprob } from "./logprobs-format.js";
+import { formatPromptLogprobs, promptLogprobsCount } from "./prompt-logprobs.js";
+import { truncatePrompt, truncationTokens } from "./prompt-truncation.js";
 import { parseChatRequest, type ChatCompletionRequest, type ToolDefinition } from "./request-schema.js";
 import { constraintsFor, schemaConstraints } from "./response-format.js";
 import { choiceParams, resolveRequestSampling } from "./sampling-request.js";
@@ -38,18 +41,25 @@ export async function handleChatCompletion(body: unknown, context: RouteContext)
   if ((request.top_logprobs ?? 0) > 0 && !request.logprobs) {
     throw new HttpError(400, "when using `top_logprobs`, `logprobs` must be set to true", { param: "top_logprobs" });
   }
+  // vLLM's prompt_logprobs: the log-probs of the rendered prompt's tokens, once for the request (not per choice).
+  const promptTop = promptLogprobsCount(request.prompt_logprobs, request.stream === true, model.engine.vocabSize);
+  const wantPromptLogprobs = promptTop !== null && !request.stream;
+  const keepTokens = truncationTokens(request.truncate_prompt_tokens, model.engine.maxModelLen);
+  const templateVariables = chatTemplateVariables(request.chat_template_kwargs);
   let promptIds: number[];
   try {
     promptIds = model.encodeChat(templateMessages(request.messages), {
       addGenerationPrompt: request.add_generation_prompt ?? true,
       continueFinalMessage: request.continue_final_message ?? false,
       ...(tools.length > 0 ? { tools } : {}),
+      ...(templateVariables ? { templateVariables } : {}),
     });
   } catch (error) {
     if (isSwallowError(error) && !(error instanceof HttpError))
       throw new HttpError(400, error.message, { param: "messages", cause: error });
     throw error;
   }
+  promptIds = truncatePrompt(promptIds, keepTokens);
   const topCount = request.logprobs ? (request.top_logprobs ?? 0) : 0;
   const params = resolveRequestSampling(model, request, {
     promptTokens: promptIds.length,
@@ -64,6 +74,7 @@ export async function handleChatCompletion(body: unknown, context: RouteContext)
   const engineRequests: EngineRequest[] = Array.from({ length: n }, (_, i) => ({
     promptIds,
     params: choiceParams(params, i),
+    ...(i === 0 && wantPromptLogprobs ? { promptLogprobs: promptTop } : {}),
     ...(constraints ? { constraint: constraints(params) } : {}),
   }));
   const streams = await openChoices(model.engine, engineRequests, context.controller, context.metrics);
@@ -90,6 +101,7 @@ export async function handleChatCompletion(body: unknown, context: RouteContext)
     object: "chat.completion",
     choices,
     usage: { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens },
+    ...(wantPromptLogprobs ? { prompt_logprobs: formatPromptLogprobs(model.tokenizer, results[0].promptLogprobs ?? [], promptTop) } : {}),
   });
 }
 

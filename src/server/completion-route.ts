@@ -6,6 +6,8 @@ import { json } from "./app.js";
 import { collectChoice, mergeChoices, openChoices, stopReason, type ChoiceResult } from "./choices.js";
 import { HttpError } from "./http-error.js";
 import { completionLogprobs, type PositionLogprobs } from "./logprobs-format.js";
+import { formatPromptLogprobs, promptLogprobsCount } from "./prompt-logprobs.js";
+import { truncatePrompt, truncationTokens } from "./prompt-truncation.js";
 import { parseCompletionRequest, type CompletionRequest } from "./request-schema.js";
 import { constraintsFor } from "./response-format.js";
 import { choiceParams, resolveRequestSampling } from "./sampling-request.js";
@@ -25,14 +27,23 @@ export async function handleCompletion(body: unknown, context: RouteContext): Pr
   if (request.suffix) throw new HttpError(400, "suffix is not supported; put the text in the prompt", { param: "suffix" });
   const echo = request.echo === true;
   const logprobs = request.logprobs ?? null;
-  // Prompt log-probs are computed only when echo asks to return them (vLLM).
-  const promptLogprobs = echo && logprobs !== null ? logprobs : null;
+  // vLLM's prompt_logprobs, else (vLLM) echo's with logprobs: returned on each choice; echo also shows them inline.
+  const asked = promptLogprobsCount(request.prompt_logprobs, request.stream === true, model.engine.vocabSize);
+  const promptTop = asked !== null && !request.stream ? asked : echo && logprobs !== null ? logprobs : null;
+  // The engine computes enough alternatives for both the field and echo's inline logprobs.
+  const promptLogprobs = promptTop === null ? null : Math.max(promptTop, echo ? (logprobs ?? 0) : 0);
+  const keepTokens = truncationTokens(request.truncate_prompt_tokens, model.engine.maxModelLen);
   const prompts = promptList(request.prompt).map((prompt): PreparedPrompt => {
-    if (typeof prompt === "string") return { promptIds: model.tokenizer.encode(prompt, { addBos: true }), text: prompt };
+    if (typeof prompt === "string") {
+      const promptIds = truncatePrompt(model.tokenizer.encode(prompt, { addBos: true }), keepTokens);
+      // Echo shows what the model saw: the truncated prompt's text (vLLM echoes the whole prompt).
+      return { promptIds, text: keepTokens === null ? prompt : model.tokenizer.decode(promptIds) };
+    }
     const vocab = model.engine.vocabSize;
     const bad = prompt.find((id) => id >= vocab);
     if (bad !== undefined) throw new HttpError(400, `token id ${bad} in prompt is out of vocabulary (size ${vocab})`, { param: "prompt" });
-    return { promptIds: [...prompt], text: model.tokenizer.decode(prompt) };
+    const promptIds = truncatePrompt(prompt, keepTokens);
+    return { promptIds, text: model.tokenizer.decode(promptIds) };
   });
   const n = request.n ?? 1;
   const constraints = await constraintsFor(model.tokenizer, request.response_format);
@@ -42,7 +53,7 @@ export async function handleCompletion(body: unknown, context: RouteContext): Pr
       promptTokens: prompt.promptIds.length,
       maxTokens: request.max_tokens,
       logprobs: logprobs ?? 0,
-      allowZeroMaxTokens: promptLogprobs !== null,
+      allowZeroMaxTokens: echo && promptLogprobs !== null,
     });
     for (let i = 0; i < n; i++) {
       engineRequests.push({
@@ -74,7 +85,7 @@ export async function handleCompletion(body: unknown, context: RouteContext): Pr
           : completionLogprobs(model.tokenizer, echoPositions(echo, prompt, result).concat(result.positions), logprobs),
       finish_reason: result.finishReason,
       stop_reason: stopReason(result, request.stop_token_ids),
-      ...(promptLogprobs !== null ? { prompt_logprobs: null } : {}),
+      ...(promptTop !== null ? { prompt_logprobs: formatPromptLogprobs(model.tokenizer, result.promptLogprobs ?? [], promptTop) } : {}),
     };
   });
   return json(200, {

@@ -49,6 +49,12 @@ export interface CommonRequest {
   logit_bias?: Record<string, number> | null;
   /** vLLM's: only these token ids can be sampled. */
   allowed_token_ids?: number[] | null;
+  /** vLLM's: words the output may not contain (each tokenized with and without a leading space). */
+  bad_words?: string[] | null;
+  /** vLLM's: keep only the last k prompt tokens (-1 = the model's maximum length). */
+  truncate_prompt_tokens?: number | null;
+  /** vLLM's: log-probs of the prompt's tokens with this many alternatives each (-1 = the whole vocabulary). */
+  prompt_logprobs?: number | null;
   seed?: number | null;
   stop?: string | string[] | null;
   stop_token_ids?: number[] | null;
@@ -72,12 +78,20 @@ export interface ChatCompletionRequest extends CommonRequest {
   add_generation_prompt?: boolean;
   /** vLLM's (and transformers'): the final message stays open and the answer continues it; needs add_generation_prompt false. */
   continue_final_message?: boolean;
+  /** vLLM's: more variables for the chat template (e.g. a template's `{{ date_string }}`). */
+  chat_template_kwargs?: Record<string, unknown> | null;
 }
 
 /** POST /tokenize (vLLM's): a prompt, or chat messages rendered with the chat template. */
 export type TokenizeRequest =
   | { model?: string; prompt: string; add_special_tokens?: boolean }
-  | { model?: string; messages: ChatRequestMessage[]; add_generation_prompt?: boolean; continue_final_message?: boolean };
+  | {
+      model?: string;
+      messages: ChatRequestMessage[];
+      add_generation_prompt?: boolean;
+      continue_final_message?: boolean;
+      chat_template_kwargs?: Record<string, unknown> | null;
+    };
 
 /** POST /detokenize (vLLM's). */
 export interface DetokenizeRequest {
@@ -113,6 +127,10 @@ const commonProperties = {
   frequency_penalty: nullable({ type: "number", minimum: -2, maximum: 2 }),
   logit_bias: nullable({ type: "object", additionalProperties: { type: "number" } }),
   allowed_token_ids: nullable({ type: "array", items: integer(0) }),
+  bad_words: nullable({ type: "array", items: { type: "string" } }),
+  // Ranges (>= 1 or -1; at most 20 or -1) are checked with vLLM's wording where the fields are resolved.
+  truncate_prompt_tokens: nullable(integer()),
+  prompt_logprobs: nullable(integer()),
   seed: nullable(integer()),
   stop: nullable({ anyOf: [{ type: "string" }, { type: "array", items: { type: "string" } }] }),
   stop_token_ids: nullable({ type: "array", items: integer(0) }),
@@ -213,6 +231,7 @@ const chatSchema = {
     }),
     add_generation_prompt: { type: "boolean" },
     continue_final_message: { type: "boolean" },
+    chat_template_kwargs: nullable({ type: "object" }),
   },
 };
 
@@ -245,6 +264,7 @@ const tokenizeSchema = {
         messages: chatSchema.properties.messages,
         add_generation_prompt: { type: "boolean" },
         continue_final_message: { type: "boolean" },
+        chat_template_kwargs: chatSchema.properties.chat_template_kwargs,
       },
     },
   ],

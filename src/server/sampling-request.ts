@@ -1,4 +1,5 @@
 import { isSwallowError } from "../errors.js";
+import { badWordsTokenIds } from "../engine/bad-words.js";
 import type { SamplingParams } from "../engine/sampler.js";
 import { HttpError } from "./http-error.js";
 import type { CommonRequest } from "./request-schema.js";
@@ -57,6 +58,7 @@ export function resolveRequestSampling(
     frequencyPenalty: request.frequency_penalty ?? undefined,
     logitBias: request.logit_bias ? logitBiasMap(request.logit_bias) : undefined,
     allowedTokenIds: request.allowed_token_ids ?? undefined,
+    badWordsTokenIds: request.bad_words?.length ? badWords(model, request.bad_words) : undefined,
     seed: request.seed ?? undefined,
     maxTokens,
     minTokens: request.min_tokens,
@@ -100,4 +102,16 @@ function logitBiasMap(bias: Record<string, number>): Map<number, number> {
     map.set(Number(key), value);
   }
   return map;
+}
+
+/**
+ * vLLM's `bad_words` as token sequences (engine/bad-words.ts). A word that is empty or only whitespace has no tokens
+ * to ban: a 400 rather than a silent no-op.
+ */
+function badWords(model: ServedModel, words: readonly string[]): number[][] {
+  const blank = words.findIndex((word) => word.trim() === "");
+  if (blank >= 0) {
+    throw new HttpError(400, `bad_words[${blank}] is empty or only whitespace; give words with visible characters`, { param: "bad_words" });
+  }
+  return badWordsTokenIds(words, (text) => model.tokenizer.encode(text, { addBos: false }));
 }

@@ -1,6 +1,7 @@
 import type { AppResponse } from "./app.js";
 import type { ServedModel } from "./served-model.js";
 import { json } from "./app.js";
+import { chatTemplateVariables } from "./chat-template-kwargs.js";
 import { HttpError } from "./http-error.js";
 import { parseDetokenizeRequest, parseTokenizeRequest } from "./request-schema.js";
 import { templateMessages } from "./tool-calls.js";
@@ -9,7 +10,7 @@ import { isSwallowError } from "../errors.js";
 /**
  * POST /tokenize, as vLLM's: `{count, max_model_len, tokens}` for a `prompt` (with the BOS token unless
  * `add_special_tokens` is false, as the completions route encodes text) or for chat `messages` rendered with the
- * chat template (`add_generation_prompt` default true, as the chat route renders them). Clients use it to count
+ * chat template (`add_generation_prompt` default true and `chat_template_kwargs`, as the chat route renders them). Clients use it to count
  * tokens exactly as the server will.
  */
 export function handleTokenize(body: unknown, model: ServedModel): AppResponse {
@@ -23,10 +24,12 @@ export function handleTokenize(body: unknown, model: ServedModel): AppResponse {
         param: "messages",
       });
     }
+    const templateVariables = chatTemplateVariables(request.chat_template_kwargs);
     try {
       tokens = model.encodeChat(templateMessages(request.messages), {
         addGenerationPrompt: request.add_generation_prompt ?? true,
         continueFinalMessage: request.continue_final_message ?? false,
+        ...(templateVariables ? { templateVariables } : {}),
       });
     } catch (error) {
       if (isSwallowError(error) && !(error instanceof HttpError))

@@ -132,11 +132,12 @@ export async function seededSamplingVersusAlone(backend: Backend): Promise<void>
 /**
  * A step whose requests sample partly on the device and partly on the host (a top log-prob or a penalty needs the
  * logits) reads back only the host rows' logits (Backend.packSampled) and gives every request the tokens it gets
- * alone: greedy, seeded temperature / top-p, and the two host kinds side by side.
+ * alone: greedy, seeded temperature / top-p, and the host kinds (top log-probs, penalties, logit bias, bad words)
+ * side by side.
  */
 export async function mixedSamplingVersusAlone(backend: Backend): Promise<void> {
-  const model = await LanguageModel.load(new NodeFileTree(tinyDir("gqa-llama3")), { backend, maxModelLen: 96, maxNumSeqs: 7 });
-  const prompts = makePrompts(7, model.spec.vocabSize);
+  const model = await LanguageModel.load(new NodeFileTree(tinyDir("gqa-llama3")), { backend, maxModelLen: 96, maxNumSeqs: 8 });
+  const prompts = makePrompts(8, model.spec.vocabSize);
   const forced = 1000; // a logit bias of +100 makes every token this one (if the row was sampled on the host)
   const kinds: Partial<SamplingParams>[] = [
     { temperature: 0 },
@@ -146,6 +147,8 @@ export async function mixedSamplingVersusAlone(backend: Backend): Promise<void> 
     { temperature: 1.1, topK: 30 },
     { temperature: 0.7, presencePenalty: 0.5 },
     { temperature: 0, logitBias: new Map([[forced, 100]]) },
+    // The bad word "forced forced": the bias forces the token, the ban forbids it right after itself.
+    { temperature: 0, logitBias: new Map([[forced, 100]]), badWordsTokenIds: [[forced, forced]] },
   ];
   const needsLogits = (k: Partial<SamplingParams>) => (k.logprobs ?? 0) > 0 || (k.presencePenalty ?? 0) !== 0 || k.logitBias !== undefined;
   const request = (promptIds: number[], i: number): EngineRequest => ({
@@ -155,6 +158,7 @@ export async function mixedSamplingVersusAlone(backend: Backend): Promise<void> 
   const alone: number[][] = [];
   for (const [i, p] of prompts.entries()) alone.push((await collect(model.engine.submit(request(p, i)))).tokens);
   assert.deepEqual(alone[6], Array(10).fill(forced), "the greedy request with a logit bias took the biased token");
+  alone[7].forEach((id, i) => assert.equal(id === forced, i % 2 === 0, `bad word: token ${i} is ${id}`));
   const original = backend.packSampled;
   const hostRowCounts: number[] = [];
   backend.packSampled = (pairs, logits, hostRows) => {

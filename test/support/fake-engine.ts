@@ -86,7 +86,12 @@ export class FakeEngine implements InferenceEngine {
       promptLogprobs = request.promptIds.map((tokenId, i) =>
         i === 0
           ? { tokenId, logprob: null, topLogprobs: [] }
-          : { tokenId, logprob: fakePromptLogprob(tokenId), topLogprobs: fakeTopLogprobs(tokenId, top, this.vocabSize) },
+          : {
+              tokenId,
+              logprob: fakePromptLogprob(tokenId),
+              topLogprobs: fakeTopLogprobs(tokenId, top, this.vocabSize),
+              rank: fakePromptRank(tokenId),
+            },
       );
     }
     this.stats_.promptTokensTotal += request.promptIds.length;
@@ -164,6 +169,11 @@ export function fakePromptLogprob(tokenId: number): number {
   return -0.5 - 0.25 * (tokenId % 3);
 }
 
+/** The fake's rank of a prompt token (not the first): 2 where its log-prob (−1) ties the first alternative's, else 1. */
+export function fakePromptRank(tokenId: number): number {
+  return tokenId % 3 === 2 ? 2 : 1;
+}
+
 /** The fake's `count` most likely alternatives: the next ids after `tokenId`, log-probs -1, -2, … */
 export function fakeTopLogprobs(tokenId: number, count: number, vocabSize: number): TokenLogprob[] {
   return Array.from({ length: count }, (_, j) => ({ tokenId: (tokenId + 1 + j) % vocabSize, logprob: -1 - j }));
@@ -198,7 +208,12 @@ export function fakeServedModel(
       ),
     encodeChat(
       messages: ChatMessage[],
-      options: { addGenerationPrompt?: boolean; tools?: unknown[]; continueFinalMessage?: boolean } = {},
+      options: {
+        addGenerationPrompt?: boolean;
+        tools?: unknown[];
+        continueFinalMessage?: boolean;
+        templateVariables?: Record<string, unknown>;
+      } = {},
     ) {
       if (!template) throw new SwallowError("this model has no chat_template");
       calls.push({ tools: options.tools });
@@ -207,6 +222,7 @@ export function fakeServedModel(
         continueFinalMessage: options.continueFinalMessage,
         tools: options.tools,
         bosToken: "<|begin_of_text|>",
+        extra: options.templateVariables,
       });
       return tokenizer.encode(text, { addBos: false });
     },
