@@ -7,9 +7,9 @@ import { collectChoice, mergeChoices, openChoices, stopReason, type ChoiceResult
 import { HttpError } from "./http-error.js";
 import { completionLogprobs, type PositionLogprobs } from "./logprobs-format.js";
 import { parseCompletionRequest, type CompletionRequest } from "./request-schema.js";
-import { constraintsFor } from "./response-format.js";
 import { choiceParams, resolveRequestSampling } from "./sampling-request.js";
 import { SSE_DONE, SSE_HEADERS, sseEvent } from "./sse.js";
+import { structuredOutputConstraints } from "./structured-outputs.js";
 import { errorResponse } from "./app.js";
 
 interface PreparedPrompt {
@@ -35,7 +35,7 @@ export async function handleCompletion(body: unknown, context: RouteContext): Pr
     return { promptIds: [...prompt], text: model.tokenizer.decode(prompt) };
   });
   const n = request.n ?? 1;
-  const constraints = await constraintsFor(model.tokenizer, request.response_format);
+  const constraints = await structuredOutputConstraints(model.tokenizer, request);
   const engineRequests: EngineRequest[] = [];
   for (const prompt of prompts) {
     const params = resolveRequestSampling(model, request, {
