@@ -82,7 +82,8 @@ for (const [label, tokenizer, seeds] of [
       const exact = exactPrefixCheck(tokenizer, bytePrefixes(matches), stops);
       const complete = completeCheck(pattern);
       for (const seed of seeds) {
-        const constraint = createRegexConstraint(tokenizer, pattern, { stopTokenIds: stops, maxTokensHint: 24 });
+        // No max_tokens hint: its distance filter would hide a token allowed wrongly but leading nowhere.
+        const constraint = createRegexConstraint(tokenizer, pattern, { stopTokenIds: stops });
         const run = driveConstraint(tokenizer, constraint, {
           stopTokenIds: stops,
           seed,
