@@ -558,3 +558,22 @@ test("prompt_logprobs through the routes: the fake's values, once per chat reque
   assert.equal((await app.handle(post("/v1/completions", { model: NAME, prompt: [5, 6], bad_words: "x" }))).status, 422);
   assert.equal((await app.handle(post("/v1/completions", { model: NAME, prompt: [5, 6], truncate_prompt_tokens: "2" }))).status, 422);
 });
+
+test("structured outputs with a forced tool call are a 400 (vLLM); with tool_choice auto the constraint applies", async () => {
+  const { app, engine } = setup({ template: TOOL_TEMPLATE });
+  const tools = [{ type: "function", function: { name: "f", parameters: { type: "object" } } }];
+  for (const [tool_choice, extra] of [
+    ["required", { guided_choice: ["a", "b"] }],
+    [{ type: "function", function: { name: "f" } }, { structured_outputs: { regex: "a+" } }],
+    ["required", { response_format: { type: "json_object" } }],
+  ] as const) {
+    const response = await app.handle(post("/v1/chat/completions", { ...chatBody, tools, tool_choice, ...extra }));
+    assert.equal(response.status, 400);
+    const { error } = await jsonOf(response);
+    assert.match(error.message, /You can only either use guided decoding or tools, not both/);
+    assert.equal(error.param, "tool_choice");
+  }
+  const auto = await app.handle(post("/v1/chat/completions", { ...chatBody, tools, tool_choice: "auto", guided_choice: ["a", "b"] }));
+  assert.equal(auto.status, 200);
+  assert.ok(engine.submitted.at(-1)?.constraint, "the choice constraint is attached");
+});

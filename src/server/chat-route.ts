@@ -11,9 +11,9 @@ import { chatTokenLogprob, type ChatTokenLogprob } from "./logprobs-format.js";
 import { formatPromptLogprobs, promptLogprobsCount } from "./prompt-logprobs.js";
 import { truncatePrompt, truncationTokens } from "./prompt-truncation.js";
 import { parseChatRequest, type ChatCompletionRequest, type ToolDefinition } from "./request-schema.js";
-import { constraintsFor, schemaConstraints } from "./response-format.js";
 import { choiceParams, resolveRequestSampling } from "./sampling-request.js";
 import { SSE_DONE, SSE_HEADERS, sseEvent } from "./sse.js";
+import { structuredOutputConstraints } from "./structured-outputs.js";
 import { forcedToolSchema, parseLlamaToolCalls, templateMessages, templateSupportsTools, type ToolCall } from "./tool-calls.js";
 
 /** POST /v1/chat/completions: messages → chat template → n engine requests → OpenAI chat response or SSE chunks. */
@@ -67,9 +67,7 @@ export async function handleChatCompletion(body: unknown, context: RouteContext)
     logprobs: topCount,
   });
   const forced = forcedToolSchema(tools, request.tool_choice);
-  const constraints = forced
-    ? await schemaConstraints(model.tokenizer, forced, "tool_choice")
-    : await constraintsFor(model.tokenizer, request.response_format);
+  const constraints = await structuredOutputConstraints(model.tokenizer, request, forced);
   const n = request.n ?? 1;
   const engineRequests: EngineRequest[] = Array.from({ length: n }, (_, i) => ({
     promptIds,

@@ -9,9 +9,9 @@ import { completionLogprobs, type PositionLogprobs } from "./logprobs-format.js"
 import { formatPromptLogprobs, promptLogprobsCount } from "./prompt-logprobs.js";
 import { truncatePrompt, truncationTokens } from "./prompt-truncation.js";
 import { parseCompletionRequest, type CompletionRequest } from "./request-schema.js";
-import { constraintsFor } from "./response-format.js";
 import { choiceParams, resolveRequestSampling } from "./sampling-request.js";
 import { SSE_DONE, SSE_HEADERS, sseEvent } from "./sse.js";
+import { structuredOutputConstraints } from "./structured-outputs.js";
 import { errorResponse } from "./app.js";
 
 interface PreparedPrompt {
@@ -46,7 +46,7 @@ export async function handleCompletion(body: unknown, context: RouteContext): Pr
     return { promptIds, text: model.tokenizer.decode(promptIds) };
   });
   const n = request.n ?? 1;
-  const constraints = await constraintsFor(model.tokenizer, request.response_format);
+  const constraints = await structuredOutputConstraints(model.tokenizer, request);
   const engineRequests: EngineRequest[] = [];
   for (const prompt of prompts) {
     const params = resolveRequestSampling(model, request, {

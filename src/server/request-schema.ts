@@ -33,6 +33,23 @@ export interface ResponseFormat {
   json_schema?: { name?: string; schema?: Record<string, unknown>; strict?: boolean };
 }
 
+/** vLLM's (≥ 0.10.2) `structured_outputs`: one constraint kind, plus options. */
+export interface StructuredOutputsParams {
+  /** A JSON schema, or its JSON text. */
+  json?: Record<string, unknown> | string | null;
+  regex?: string | null;
+  choice?: string[] | null;
+  grammar?: string | null;
+  json_object?: boolean | null;
+  structural_tag?: string | Record<string, unknown> | null;
+  /** Backend options: accepted and ignored (there is one backend). */
+  disable_fallback?: boolean | null;
+  disable_additional_properties?: boolean | null;
+  /** True: JSON output without any whitespace. */
+  disable_any_whitespace?: boolean | null;
+  whitespace_pattern?: string | null;
+}
+
 /** Parameters /v1/chat/completions and /v1/completions share (OpenAI's plus vLLM's extras). */
 export interface CommonRequest {
   model?: string;
@@ -65,6 +82,14 @@ export interface CommonRequest {
   stream?: boolean | null;
   stream_options?: { include_usage?: boolean | null; continuous_usage_stats?: boolean | null } | null;
   response_format?: ResponseFormat | null;
+  structured_outputs?: StructuredOutputsParams | null;
+  /** vLLM's legacy structured-output fields (before `structured_outputs`). */
+  guided_json?: Record<string, unknown> | string | null;
+  guided_regex?: string | null;
+  guided_choice?: string[] | null;
+  guided_grammar?: string | null;
+  guided_decoding_backend?: string | null;
+  guided_whitespace_pattern?: string | null;
   user?: string;
 }
 
@@ -154,6 +179,27 @@ const commonProperties = {
       },
     },
   }),
+  structured_outputs: nullable({
+    type: "object",
+    properties: {
+      json: nullable({ anyOf: [{ type: "object" }, { type: "string" }] }),
+      regex: nullable({ type: "string" }),
+      choice: nullable({ type: "array", items: { type: "string" } }),
+      grammar: nullable({ type: "string" }),
+      json_object: nullable({ type: "boolean" }),
+      structural_tag: nullable({ anyOf: [{ type: "object" }, { type: "string" }] }),
+      disable_fallback: nullable({ type: "boolean" }),
+      disable_additional_properties: nullable({ type: "boolean" }),
+      disable_any_whitespace: nullable({ type: "boolean" }),
+      whitespace_pattern: nullable({ type: "string" }),
+    },
+  }),
+  guided_json: nullable({ anyOf: [{ type: "object" }, { type: "string" }] }),
+  guided_regex: nullable({ type: "string" }),
+  guided_choice: nullable({ type: "array", items: { type: "string" } }),
+  guided_grammar: nullable({ type: "string" }),
+  guided_decoding_backend: nullable({ type: "string" }),
+  guided_whitespace_pattern: nullable({ type: "string" }),
   user: { type: "string" },
 };
 

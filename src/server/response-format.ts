@@ -3,30 +3,29 @@ import type { SamplingParams } from "../engine/sampler.js";
 import type { Tokenizer } from "../tokenizer/tokenizer.js";
 import { createJsonConstraint } from "../engine/json/json-constraint.js";
 import { HttpError } from "./http-error.js";
-import type { ResponseFormat } from "./request-schema.js";
 
 /** Makes a fresh constraint for one choice (constraints are stateful) from that choice's resolved settings. */
 export type ConstraintFactory = (params: SamplingParams) => TokenConstraint;
 
 /**
- * Constraint factory for `response_format`, or null for plain text: `json_object` allows any JSON object,
- * `json_schema` only documents matching its schema (the output always parses, as vLLM's guided decoding).
- * @throws HttpError 400 when the schema is missing or cannot be compiled.
+ * Constraint factory for one JSON schema (`response_format` json_schema, vLLM's `json` / `guided_json`,
+ * `tool_choice` required / named); an absent schema = any JSON object (`json_object`). The output always parses,
+ * as with vLLM's guided decoding. `maxWhitespace` 0 = no whitespace at all (vLLM's `disable_any_whitespace`).
+ * @throws HttpError 400 (when a constraint is made) when the schema cannot be compiled.
  */
-export async function constraintsFor(tokenizer: Tokenizer, format: ResponseFormat | null | undefined): Promise<ConstraintFactory | null> {
-  if (!format || format.type === "text") return null;
-  if (format.type === "json_schema" && !format.json_schema?.schema) {
-    throw new HttpError(400, "response_format json_schema needs json_schema.schema (a JSON Schema object)", {
-      param: "response_format.json_schema",
-    });
-  }
-  return schemaConstraints(tokenizer, format.type === "json_schema" ? format.json_schema?.schema : undefined, "response_format");
-}
-
-/** Constraint factory for one JSON schema (also `tool_choice` required / named); absent schema = any object. */
-export async function schemaConstraints(tokenizer: Tokenizer, schema: object | undefined, param: string): Promise<ConstraintFactory> {
+export async function schemaConstraints(
+  tokenizer: Tokenizer,
+  schema: object | undefined,
+  param: string,
+  options: { maxWhitespace?: number } = {},
+): Promise<ConstraintFactory> {
   const make = (params: SamplingParams) =>
-    createJsonConstraint(tokenizer, { ...(schema ? { schema } : {}), stopTokenIds: params.stopTokenIds, maxTokensHint: params.maxTokens });
+    createJsonConstraint(tokenizer, {
+      ...(schema ? { schema } : {}),
+      stopTokenIds: params.stopTokenIds,
+      maxTokensHint: params.maxTokens,
+      ...(options.maxWhitespace === undefined ? {} : { maxWhitespace: options.maxWhitespace }),
+    });
   return (params) => {
     try {
       return make(params);
