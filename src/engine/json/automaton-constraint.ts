@@ -9,6 +9,7 @@
 
 import { SwallowError } from "../../errors.js";
 import type { TokenConstraint } from "../constraint.js";
+import { applyTokenMask } from "./apply-mask.js";
 import { type VocabSource, type VocabTrie, vocabTrieOf } from "./vocab-trie.js";
 
 /** A deterministic byte automaton whose states are integers ≥ 0. */
@@ -164,15 +165,7 @@ class AutomatonConstraint implements TokenConstraint {
         if (mask.count === 0) mask = this.grammar.maskFor(this.state, Math.max(0, this.grammar.automaton.distanceBytes(this.state) - 1));
       }
     }
-    const bits = mask.bits;
-    const n = Math.min(logits.length, this.grammar.trie.vocabSize);
-    for (let id = 0; id < n; id++) {
-      if ((bits[id >>> 5] & (1 << (id & 31))) === 0 && !(complete && this.stops.has(id))) logits[id] = -Infinity;
-    }
-    for (let id = n; id < logits.length; id++) if (!(complete && this.stops.has(id))) logits[id] = -Infinity;
-    if (!complete) for (const id of this.stops) if (id < logits.length) logits[id] = -Infinity;
-    // Only a vocabulary without single-byte tokens can get here; ending the request beats sampling a token that breaks the match.
-    if (mask.count === 0 && !complete) for (const id of this.stops) if (id < logits.length) logits[id] = 0;
+    applyTokenMask(logits, mask.bits, mask.count, this.grammar.trie.vocabSize, this.stops, complete);
   }
 
   /** @throws Error when the token was masked (a bug in the caller: it sampled outside the mask). */

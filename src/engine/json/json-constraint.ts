@@ -15,6 +15,7 @@
 
 import { SwallowError } from "../../errors.js";
 import type { TokenConstraint } from "../constraint.js";
+import { applyTokenMask } from "./apply-mask.js";
 import { JsonAutomaton, type Stack } from "./automaton.js";
 import { compileSchema } from "./schema.js";
 import { STRING_STATES } from "./string-bytes.js";
@@ -264,15 +265,7 @@ class JsonConstraint implements TokenConstraint {
       }
     }
     const complete = this.isComplete();
-    const bits = mask.bits;
-    const n = Math.min(logits.length, this.grammar.trie.vocabSize);
-    for (let id = 0; id < n; id++) {
-      if ((bits[id >>> 5] & (1 << (id & 31))) === 0 && !(complete && this.stops.has(id))) logits[id] = -Infinity;
-    }
-    for (let id = n; id < logits.length; id++) if (!(complete && this.stops.has(id))) logits[id] = -Infinity;
-    if (!complete) for (const id of this.stops) if (id < logits.length) logits[id] = -Infinity;
-    // Only a vocabulary without single-byte tokens can get here; ending the request beats sampling an invalid token.
-    if (mask.count === 0 && !complete) for (const id of this.stops) if (id < logits.length) logits[id] = 0;
+    applyTokenMask(logits, mask.bits, mask.count, this.grammar.trie.vocabSize, this.stops, complete);
   }
 
   /** @throws Error when the token was masked (a bug in the caller: it sampled outside the mask). */
