@@ -10,9 +10,9 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Ajv } from "ajv";
 
+import { driveConstraint } from "../../../test/support/drive-constraint.js";
 import { fixturesDir, sharedDir } from "../../../test/support/paths.js";
 import { Tokenizer } from "../../tokenizer/tokenizer.js";
-import { Rng } from "../rng.js";
 import { JsonAutomaton, type Stack } from "./automaton.js";
 import { createJsonConstraint, JsonGrammar } from "./json-constraint.js";
 import { compileSchema } from "./schema.js";
@@ -119,36 +119,15 @@ interface Run {
 
 /** Samples the argmax of random logits (+ a bonus for favored tokens) under the constraint until a stop token. */
 function drive(tokenizer: Tokenizer, schema: object | undefined, seed: number, maxTokens: number): Run {
-  const stops = stopsOf(tokenizer);
-  const constraint = createJsonConstraint(tokenizer, { schema, stopTokenIds: stops, maxTokensHint: maxTokens });
-  const rng = new Rng(seed);
-  const vocab = tokenizer.vocabSize;
-  const noise = Float32Array.from({ length: 2 * vocab }, () => rng.nextFloat() * 4);
-  const favored = new Set(tokenizer.encode(FAVORED));
-  const specials = [...tokenizer.specialTokenIds];
-  const ids: number[] = [];
-  const maskMs: number[] = [];
-  for (let step = 0; step <= maxTokens; step++) {
-    const offset = rng.nextUint32() % vocab;
-    const logits = noise.slice(offset, offset + vocab);
-    for (const id of favored) logits[id] += 3;
-    const start = performance.now();
-    constraint.mask(logits);
-    maskMs.push(performance.now() - start);
-    let best = 0;
-    for (let id = 1; id < vocab; id++) if (logits[id] > logits[best]) best = id;
-    assert.ok(logits[best] > -Infinity, `some token is allowed at step ${step}`);
-    const complete = constraint.isComplete();
-    for (const id of specials) {
-      if (!stops.includes(id)) assert.equal(logits[id], -Infinity, `special token ${id} is masked`);
-      else assert.equal(logits[id] > -Infinity, complete, `stop token ${id} is allowed exactly when complete`);
-    }
-    if (stops.includes(best)) return { text: tokenizer.decode(ids), steps: step, maskMs };
-    assert.ok(step < maxTokens, "stopped within max_tokens");
-    constraint.accept(best);
-    ids.push(best);
-  }
-  throw new Error("unreachable");
+  const stopTokenIds = stopsOf(tokenizer);
+  const constraint = createJsonConstraint(tokenizer, { schema, stopTokenIds, maxTokensHint: maxTokens });
+  const { ids, text, maskMs } = driveConstraint(tokenizer, constraint, {
+    stopTokenIds,
+    seed,
+    maxTokens,
+    favored: tokenizer.encode(FAVORED),
+  });
+  return { text, steps: ids.length, maskMs };
 }
 
 for (const [label, tokenizer, seeds, maxTokens] of [
