@@ -485,3 +485,71 @@ test("real engine: bad_words ban a word greedy decoding would produce, as writte
     badRequest(/bad_words\[0\] is empty or only whitespace/),
   );
 });
+
+test("real engine: chat echo, request_id and return_tokens_as_token_ids through the openai client", async () => {
+  const request = {
+    model: NAME,
+    messages: [
+      { role: "user", content: "Hello" },
+      { role: "assistant", content: "Swallow says:" },
+    ],
+    temperature: 0,
+    max_tokens: 5,
+    min_tokens: 5,
+    logprobs: true,
+    top_logprobs: 2,
+    echo: true,
+    request_id: "client-trace-7",
+    return_tokens_as_token_ids: true,
+  } as OpenAI.ChatCompletionCreateParamsNonStreaming;
+  const response = await client.chat.completions.create(request);
+  assert.equal(response.id, "chatcmpl-client-trace-7");
+  const content = response.choices[0].message.content!;
+  assert.ok(content.startsWith("Swallow says:"), content);
+  const entries = response.choices[0].logprobs!.content!;
+  assert.equal(entries.length, 5);
+  const ids = entries.map((entry) => {
+    const match = /^token_id:(\d+)$/.exec(entry.token);
+    assert.ok(match, entry.token);
+    assert.equal(entry.top_logprobs.length, 2);
+    for (const top of entry.top_logprobs) assert.match(top.token, /^token_id:\d+$/);
+    assert.deepEqual(entry.bytes, Array.from(model.tokenizer.tokenBytes(Number(match[1]))));
+    return Number(match[1]);
+  });
+  // The generated part is exactly the named tokens' text, after the echoed message.
+  assert.equal(content, "Swallow says:" + model.tokenizer.decode(ids, { skipSpecialTokens: true }));
+  // Streamed: the same id on every chunk; the echo comes first; the deltas add up to the whole answer.
+  const stream = await client.chat.completions.create({ ...request, stream: true } as OpenAI.ChatCompletionCreateParamsStreaming);
+  let text = "";
+  const firstContent: string[] = [];
+  for await (const chunk of stream) {
+    assert.equal(chunk.id, "chatcmpl-client-trace-7");
+    const delta = chunk.choices[0]?.delta.content ?? "";
+    if (delta !== "") firstContent.push(delta);
+    text += delta;
+  }
+  assert.equal(firstContent[0], "Swallow says:");
+  assert.equal(text, content);
+  // Completions: cmpl-{request_id} and token_id:{id} tokens and top_logprobs keys.
+  const p = reference.prompts[0];
+  const completion = await client.completions.create({
+    model: NAME,
+    prompt: p.tokens,
+    temperature: 0,
+    max_tokens: 3,
+    min_tokens: 3,
+    logprobs: 1,
+    request_id: "c-1",
+    return_tokens_as_token_ids: true,
+  } as OpenAI.CompletionCreateParamsNonStreaming);
+  assert.equal(completion.id, "cmpl-c-1");
+  const logprobs = completion.choices[0].logprobs!;
+  assert.equal(logprobs.tokens!.length, 3);
+  for (const [i, token] of logprobs.tokens!.entries()) {
+    assert.match(token, /^token_id:\d+$/);
+    assert.ok(token in logprobs.top_logprobs![i], "the chosen token is among its top_logprobs keys");
+    for (const key of Object.keys(logprobs.top_logprobs![i])) assert.match(key, /^token_id:\d+$/);
+  }
+  const completionIds = logprobs.tokens!.map((t) => Number(t.slice("token_id:".length)));
+  assert.equal(completion.choices[0].text, model.tokenizer.decode(completionIds, { skipSpecialTokens: true }));
+});

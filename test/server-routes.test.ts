@@ -577,3 +577,146 @@ test("structured outputs with a forced tool call are a 400 (vLLM); with tool_cho
   assert.equal(auto.status, 200);
   assert.ok(engine.submitted.at(-1)?.constraint, "the choice constraint is attached");
 });
+
+test("chat echo (vLLM): the last assistant message's content starts the answer, streamed as its own first delta", async () => {
+  const { app } = setup();
+  const messages = [
+    { role: "user", content: "続けて" },
+    { role: "assistant", content: "Swallow は" },
+  ];
+  const body = await jsonOf(await app.handle(post("/v1/chat/completions", { ...chatBody, messages, echo: true })));
+  assert.equal(body.choices[0].message.content, "Swallow は" + DEFAULT_REPLY);
+  const events = await sseEvents(await app.handle(post("/v1/chat/completions", { ...chatBody, messages, echo: true, stream: true })));
+  assert.deepEqual(events[0].choices[0].delta, { role: "assistant", content: "" });
+  assert.deepEqual(events[1].choices[0].delta, { content: "Swallow は" });
+  assert.equal(events.map((e) => e.choices[0].delta.content ?? "").join(""), "Swallow は" + DEFAULT_REPLY);
+  // Content parts are joined with newlines, as vLLM.
+  const parts = [
+    messages[0],
+    {
+      role: "assistant",
+      content: [
+        { type: "text", text: "一" },
+        { type: "text", text: "二" },
+      ],
+    },
+  ];
+  const joined = await jsonOf(await app.handle(post("/v1/chat/completions", { ...chatBody, messages: parts, echo: true })));
+  assert.equal(joined.choices[0].message.content, "一\n二" + DEFAULT_REPLY);
+  // The last message is the user's, or echo is off: nothing is prefixed.
+  const userLast = await jsonOf(await app.handle(post("/v1/chat/completions", { ...chatBody, echo: true })));
+  assert.equal(userLast.choices[0].message.content, DEFAULT_REPLY);
+  const off = await jsonOf(await app.handle(post("/v1/chat/completions", { ...chatBody, messages })));
+  assert.equal(off.choices[0].message.content, DEFAULT_REPLY);
+});
+
+test("add_special_tokens: chat adds BOS before the template's own (default none); completions leave it out when false", async () => {
+  const { app, engine } = setup();
+  await app.handle(post("/v1/chat/completions", chatBody));
+  const plain = tokenizer.decode([...engine.submitted[0].promptIds]);
+  assert.ok(plain.startsWith("<|begin_of_text|><|start_header_id|>user"), plain);
+  await app.handle(post("/v1/chat/completions", { ...chatBody, add_special_tokens: true }));
+  assert.equal(tokenizer.decode([...engine.submitted[1].promptIds]), "<|begin_of_text|>" + plain);
+  await app.handle(post("/v1/chat/completions", { ...chatBody, add_special_tokens: false }));
+  assert.equal(tokenizer.decode([...engine.submitted[2].promptIds]), plain);
+  const prompt = "東京は";
+  await app.handle(post("/v1/completions", { model: NAME, prompt, max_tokens: 2 }));
+  assert.equal(tokenizer.decode([...engine.submitted[3].promptIds]), "<|begin_of_text|>東京は");
+  const bare = await jsonOf(await app.handle(post("/v1/completions", { model: NAME, prompt, max_tokens: 2, add_special_tokens: false })));
+  assert.equal(tokenizer.decode([...engine.submitted[4].promptIds]), "東京は");
+  assert.equal(bare.usage.prompt_tokens, engine.submitted[3].promptIds.length - 1);
+});
+
+test("request_id (vLLM) names the response: chatcmpl-{id} and cmpl-{id}, on every streamed chunk too", async () => {
+  const { app } = setup();
+  const chat = await jsonOf(await app.handle(post("/v1/chat/completions", { ...chatBody, request_id: "trace-42" })));
+  assert.equal(chat.id, "chatcmpl-trace-42");
+  const events = await sseEvents(await app.handle(post("/v1/chat/completions", { ...chatBody, request_id: "trace-42", stream: true })));
+  assert.ok(events.every((e) => e.id === "chatcmpl-trace-42"));
+  const completion = await jsonOf(await app.handle(post("/v1/completions", { model: NAME, prompt: [5, 6], request_id: "abc" })));
+  assert.equal(completion.id, "cmpl-abc");
+  assert.equal((await app.handle(post("/v1/completions", { model: NAME, prompt: [5, 6], request_id: 7 }))).status, 422);
+});
+
+test("return_tokens_as_token_ids names log-prob tokens token_id:{id} (chat and completions); bytes and offsets stay the text's", async () => {
+  const { app } = setup();
+  const ids = [...replyIds(), FAKE_EOS_IDS[0]];
+  const request = { ...chatBody, logprobs: true, top_logprobs: 1, return_tokens_as_token_ids: true };
+  const chat = await jsonOf(await app.handle(post("/v1/chat/completions", request)));
+  const content = chat.choices[0].logprobs.content;
+  assert.deepEqual(
+    content.map((e: any) => e.token),
+    ids.map((id) => `token_id:${id}`),
+  );
+  assert.deepEqual(
+    content.map((e: any) => e.top_logprobs[0].token),
+    ids.map((id) => `token_id:${(id + 1) % tokenizer.vocabSize}`),
+  );
+  assert.equal(Buffer.from(content.slice(0, -1).flatMap((e: any) => e.bytes)).toString("utf8"), DEFAULT_REPLY);
+  const streamed = await sseEvents(await app.handle(post("/v1/chat/completions", { ...request, stream: true })));
+  assert.deepEqual(
+    streamed.flatMap((e) => e.choices[0].logprobs?.content ?? []),
+    content,
+  );
+  const prompt = [5, 6, 7];
+  const completion = await jsonOf(
+    await app.handle(post("/v1/completions", { model: NAME, prompt, max_tokens: 2, logprobs: 1, return_tokens_as_token_ids: true })),
+  );
+  const logprobs = completion.choices[0].logprobs;
+  assert.deepEqual(logprobs.tokens, [`token_id:${ids[0]}`, `token_id:${ids[1]}`]);
+  assert.deepEqual(logprobs.top_logprobs[0], { [`token_id:${ids[0] + 1}`]: -1, [`token_id:${ids[0]}`]: fakeLogprob(ids[0]) });
+  assert.deepEqual(logprobs.text_offset, [0, tokenizer.decode([ids[0]]).length]);
+  const textNamed = await jsonOf(await app.handle(post("/v1/completions", { model: NAME, prompt, max_tokens: 2, logprobs: 1 })));
+  assert.deepEqual(textNamed.choices[0].logprobs.tokens, [tokenizer.decode([ids[0]]), tokenizer.decode([ids[1]])]);
+});
+
+test("unimplemented vLLM fields are 400s naming the field, not silently ignored; their defaults are accepted", async () => {
+  const { app } = setup();
+  const prompt = { model: NAME, prompt: [5, 6], max_tokens: 2 };
+  for (const [path, extra, param, pattern] of [
+    ["/v1/chat/completions", { use_beam_search: true }, "use_beam_search", /use_beam_search is not supported/],
+    ["/v1/completions", { use_beam_search: true }, "use_beam_search", /use_beam_search is not supported/],
+    ["/v1/completions", { best_of: 3 }, "best_of", /best_of greater than n is not supported.*n=1 and best_of=3/],
+    ["/v1/completions", { n: 3, best_of: 2 }, "best_of", /^best_of must be greater than or equal to n, got n=3 and best_of=2\.$/],
+    ["/v1/chat/completions", { priority: 5 }, "priority", /^Got priority 5 but Priority scheduling is not enabled\.$/],
+    ["/v1/completions", { priority: -1 }, "priority", /^Got priority -1 but Priority scheduling is not enabled\.$/],
+    [
+      "/v1/chat/completions",
+      { chat_template: "{{ 1 }}" },
+      "chat_template",
+      /^Chat template is passed with request, but --trust-request-chat-template is not set\./,
+    ],
+    ["/v1/completions", { prompt_embeds: "AAAA" }, "prompt_embeds", /prompt_embeds is not supported/],
+    ["/v1/chat/completions", { logits_processors: ["m.Proc"] }, "logits_processors", /logits_processors are not supported/],
+    ["/v1/completions", { length_penalty: 0.5 }, "length_penalty", /length_penalty applies only to beam search.*0\.5/],
+  ] as const) {
+    const base = path === "/v1/completions" ? prompt : chatBody;
+    const response = await app.handle(post(path, { ...base, ...extra }));
+    assert.equal(response.status, 400, `${path} ${JSON.stringify(extra)}`);
+    const { error } = await jsonOf(response);
+    assert.equal(error.type, "BadRequestError");
+    assert.equal(error.param, param);
+    assert.match(error.message, pattern);
+  }
+  const defaults = { use_beam_search: false, priority: 0, length_penalty: 1, spaces_between_special_tokens: false };
+  assert.equal((await app.handle(post("/v1/chat/completions", { ...chatBody, ...defaults, chat_template: null }))).status, 200);
+  assert.equal((await app.handle(post("/v1/completions", { ...prompt, ...defaults, n: 2, best_of: 2 }))).status, 200);
+});
+
+test("documents (vLLM) reach the chat template as `documents`; chat_template_kwargs cannot set them", async () => {
+  const template = `{{- bos_token }}{%- if documents %}{%- for d in documents %}{{- '[' + d['title'] + '] ' + d['text'] + '\\n' }}{%- endfor %}{%- endif %}{%- for message in messages %}{{- message['role'] + ': ' + message['content'] + '\\n' }}{%- endfor %}`;
+  const { app, engine } = setup({ template });
+  const messages = [{ role: "user", content: "要約して" }];
+  const documents = [{ title: "燕", text: "渡り鳥です" }];
+  assert.equal((await app.handle(post("/v1/chat/completions", { model: NAME, messages, documents }))).status, 200);
+  assert.equal(tokenizer.decode([...engine.submitted[0].promptIds]), "<|begin_of_text|>[燕] 渡り鳥です\nuser: 要約して\n");
+  const both = { model: NAME, messages, documents, chat_template_kwargs: { greeting: "x" } };
+  assert.equal((await app.handle(post("/v1/chat/completions", both))).status, 200);
+  assert.equal(tokenizer.decode([...engine.submitted[1].promptIds]), "<|begin_of_text|>[燕] 渡り鳥です\nuser: 要約して\n");
+  const viaKwargs = await app.handle(post("/v1/chat/completions", { model: NAME, messages, chat_template_kwargs: { documents } }));
+  assert.equal(viaKwargs.status, 400);
+  assert.match((await jsonOf(viaKwargs)).error.message, /cannot set 'documents'/);
+  const notObjects = await app.handle(post("/v1/chat/completions", { model: NAME, messages, documents: ["x"] }));
+  assert.equal(notObjects.status, 422);
+  assert.match((await jsonOf(notObjects)).error.param, /^documents/);
+});

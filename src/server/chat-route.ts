@@ -1,24 +1,27 @@
-import { randomUUID } from "node:crypto";
 import { isSwallowError } from "../errors.js";
 import type { GenerationEvent } from "../engine/generate.js";
 import type { EngineRequest } from "../engine/request.js";
 import type { AppResponse, RouteContext } from "./app.js";
 import { errorResponse, json } from "./app.js";
 import { collectChoice, mergeChoices, openChoices, stopReason } from "./choices.js";
+import { chatEchoPrefix } from "./chat-echo.js";
 import { chatTemplateVariables } from "./chat-template-kwargs.js";
 import { HttpError } from "./http-error.js";
-import { chatTokenLogprob, type ChatTokenLogprob } from "./logprobs-format.js";
+import { chatTokenLogprob, tokenNaming, type ChatTokenLogprob } from "./logprobs-format.js";
 import { formatPromptLogprobs, promptLogprobsCount } from "./prompt-logprobs.js";
 import { truncatePrompt, truncationTokens } from "./prompt-truncation.js";
 import { parseChatRequest, type ChatCompletionRequest, type ToolDefinition } from "./request-schema.js";
+import { responseId } from "./response-id.js";
 import { choiceParams, resolveRequestSampling } from "./sampling-request.js";
 import { SSE_DONE, SSE_HEADERS, sseEvent } from "./sse.js";
 import { structuredOutputConstraints } from "./structured-outputs.js";
 import { forcedToolSchema, parseLlamaToolCalls, templateMessages, templateSupportsTools, type ToolCall } from "./tool-calls.js";
+import { refuseUnsupportedChatFields } from "./unsupported-fields.js";
 
 /** POST /v1/chat/completions: messages → chat template → n engine requests → OpenAI chat response or SSE chunks. */
 export async function handleChatCompletion(body: unknown, context: RouteContext): Promise<AppResponse> {
   const request = parseChatRequest(body);
+  refuseUnsupportedChatFields(request);
   const { model } = context;
   if (!model.hasChatTemplate) {
     throw new HttpError(400, "this model has no chat template (tokenizer_config.json chat_template); use /v1/completions with a prompt", {
@@ -45,7 +48,7 @@ export async function handleChatCompletion(body: unknown, context: RouteContext)
   const promptTop = promptLogprobsCount(request.prompt_logprobs, request.stream === true, model.engine.vocabSize);
   const wantPromptLogprobs = promptTop !== null && !request.stream;
   const keepTokens = truncationTokens(request.truncate_prompt_tokens, model.engine.maxModelLen);
-  const templateVariables = chatTemplateVariables(request.chat_template_kwargs);
+  const templateVariables = chatTemplateVariables(request.chat_template_kwargs, { documents: request.documents });
   let promptIds: number[];
   try {
     promptIds = model.encodeChat(templateMessages(request.messages), {
@@ -59,6 +62,8 @@ export async function handleChatCompletion(body: unknown, context: RouteContext)
       throw new HttpError(400, error.message, { param: "messages", cause: error });
     throw error;
   }
+  // vLLM tokenizes the rendered text with add_special_tokens (default false for chat): true puts BOS before the template's own.
+  if (request.add_special_tokens === true) promptIds = [...model.tokenizer.encode("", { addBos: true }), ...promptIds];
   promptIds = truncatePrompt(promptIds, keepTokens);
   const topCount = request.logprobs ? (request.top_logprobs ?? 0) : 0;
   const params = resolveRequestSampling(model, request, {
@@ -76,19 +81,21 @@ export async function handleChatCompletion(body: unknown, context: RouteContext)
     ...(constraints ? { constraint: constraints(params) } : {}),
   }));
   const streams = await openChoices(model.engine, engineRequests, context.controller, context.metrics);
-  const meta = { id: `chatcmpl-${randomUUID().replaceAll("-", "")}`, created: Math.floor(Date.now() / 1000), model: context.modelName };
+  const meta = { id: responseId("chatcmpl", request.request_id), created: Math.floor(Date.now() / 1000), model: context.modelName };
   if (request.stream) {
     return { status: 200, headers: { ...SSE_HEADERS }, body: streamChat(streams, request, tools, context, meta, promptIds.length) };
   }
   const results = await Promise.all(streams.map(collectChoice));
+  const echo = chatEchoPrefix(request.echo, request.messages);
+  const naming = tokenNaming(request);
   let completionTokens = 0;
   const choices = results.map((result, index) => {
     completionTokens += result.positions.length;
     const calls = tools.length > 0 ? parseLlamaToolCalls(result.text, tools) : null;
     return {
       index,
-      message: calls ? { role: "assistant", content: null, tool_calls: calls } : { role: "assistant", content: result.text },
-      logprobs: request.logprobs ? { content: result.positions.map((p) => chatTokenLogprob(model.tokenizer, p, topCount)) } : null,
+      message: calls ? { role: "assistant", content: null, tool_calls: calls } : { role: "assistant", content: echo + result.text },
+      logprobs: request.logprobs ? { content: result.positions.map((p) => chatTokenLogprob(model.tokenizer, p, topCount, naming)) } : null,
       finish_reason: calls ? "tool_calls" : result.finishReason,
       stop_reason: stopReason(result, request.stop_token_ids),
     };
@@ -122,6 +129,7 @@ async function* streamChat(
 ): AsyncGenerator<string> {
   const tokenizer = context.model.tokenizer;
   const topCount = request.logprobs ? (request.top_logprobs ?? 0) : 0;
+  const naming = tokenNaming(request);
   const chunk = (index: number, delta: object, logprobs: ChatTokenLogprob[] | null, finishReason: string | null, stop: unknown = null) =>
     sseEvent({
       ...meta,
@@ -140,11 +148,21 @@ async function* streamChat(
   let completionTokens = 0;
   try {
     for (let index = 0; index < streams.length; index++) yield chunk(index, { role: "assistant", content: "" }, null, null);
+    // vLLM's echo: the last (assistant) message's content, one chunk per choice after the role chunks.
+    const echo = chatEchoPrefix(request.echo, request.messages);
+    if (echo !== "") for (let index = 0; index < streams.length; index++) yield chunk(index, { content: echo }, null, null);
     for await (const { index, event } of mergeChoices(streams)) {
       const state = states[index];
       const logprobs =
         request.logprobs && event.tokenId !== null
-          ? [chatTokenLogprob(tokenizer, { tokenId: event.tokenId, logprob: event.logprob, topLogprobs: event.topLogprobs }, topCount)]
+          ? [
+              chatTokenLogprob(
+                tokenizer,
+                { tokenId: event.tokenId, logprob: event.logprob, topLogprobs: event.topLogprobs },
+                topCount,
+                naming,
+              ),
+            ]
           : [];
       if (event.tokenId !== null) completionTokens++;
       state.text += event.text;

@@ -20,3 +20,11 @@ test("chatTemplateVariables passes the user's variables on; server-owned and vLL
     rejects({ [key]: 1, date_string: "x" }, new RegExp(`cannot set '${key}'`));
   }
 });
+
+test("chatTemplateVariables adds the request's documents after the user's kwargs", () => {
+  const documents = [{ title: "a", text: "b" }];
+  assert.deepEqual(chatTemplateVariables(undefined, { documents }), { documents });
+  assert.deepEqual(chatTemplateVariables({}, { documents }), { documents });
+  assert.deepEqual(chatTemplateVariables({ date_string: "x" }, { documents }), { date_string: "x", documents });
+  assert.equal(chatTemplateVariables(null, { documents: null }), undefined);
+});

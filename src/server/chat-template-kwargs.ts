@@ -19,12 +19,24 @@ const SERVER_OWNED = [
 ];
 
 /**
+ * Server-owned variables that come from request fields of their own (vLLM's `documents`): set after the user's
+ * kwargs, which cannot name them (SERVER_OWNED), so each has one source.
+ */
+export interface RequestTemplateFields {
+  documents?: Record<string, string>[] | null;
+}
+
+/**
  * vLLM's `chat_template_kwargs`: extra variables for the chat template (e.g. `{"date_string": "26 Jul 2024"}`), after
  * the server's own. Variables the template never reads change nothing, as in vLLM (which drops them).
  * @throws HttpError 400 for `chat_template`/`tokenize` (vLLM's wording) and for the variables the server owns.
  */
-export function chatTemplateVariables(kwargs: Record<string, unknown> | null | undefined): Record<string, unknown> | undefined {
-  if (!kwargs) return undefined;
+export function chatTemplateVariables(
+  kwargs: Record<string, unknown> | null | undefined,
+  fields: RequestTemplateFields = {},
+): Record<string, unknown> | undefined {
+  const own = fields.documents != null ? { documents: fields.documents } : {};
+  if (!kwargs) return fields.documents != null ? own : undefined;
   const keys = Object.keys(kwargs);
   const unexpected = keys.filter((key) => UNEXPECTED.includes(key));
   if (unexpected.length > 0) {
@@ -42,5 +54,5 @@ export function chatTemplateVariables(kwargs: Record<string, unknown> | null | u
       { param: "chat_template_kwargs" },
     );
   }
-  return keys.length > 0 ? { ...kwargs } : undefined;
+  return keys.length > 0 || fields.documents != null ? { ...kwargs, ...own } : undefined;
 }

@@ -1,18 +1,19 @@
-import { randomUUID } from "node:crypto";
 import type { GenerationEvent } from "../engine/generate.js";
 import type { EngineRequest } from "../engine/request.js";
 import type { AppResponse, RouteContext } from "./app.js";
 import { json } from "./app.js";
 import { collectChoice, mergeChoices, openChoices, stopReason, type ChoiceResult } from "./choices.js";
 import { HttpError } from "./http-error.js";
-import { completionLogprobs, type PositionLogprobs } from "./logprobs-format.js";
+import { completionLogprobs, tokenNaming, type PositionLogprobs } from "./logprobs-format.js";
 import { formatPromptLogprobs, promptLogprobsCount } from "./prompt-logprobs.js";
 import { truncatePrompt, truncationTokens } from "./prompt-truncation.js";
 import { parseCompletionRequest, type CompletionRequest } from "./request-schema.js";
+import { responseId } from "./response-id.js";
 import { choiceParams, resolveRequestSampling } from "./sampling-request.js";
 import { SSE_DONE, SSE_HEADERS, sseEvent } from "./sse.js";
 import { structuredOutputConstraints } from "./structured-outputs.js";
 import { errorResponse } from "./app.js";
+import { refuseUnsupportedCompletionFields } from "./unsupported-fields.js";
 
 interface PreparedPrompt {
   promptIds: number[];
@@ -23,6 +24,7 @@ interface PreparedPrompt {
 /** POST /v1/completions: one choice per prompt × n, as vLLM (choice index = prompt index × n + i). */
 export async function handleCompletion(body: unknown, context: RouteContext): Promise<AppResponse> {
   const request = parseCompletionRequest(body);
+  refuseUnsupportedCompletionFields(request);
   const { model } = context;
   if (request.suffix) throw new HttpError(400, "suffix is not supported; put the text in the prompt", { param: "suffix" });
   const echo = request.echo === true;
@@ -35,7 +37,9 @@ export async function handleCompletion(body: unknown, context: RouteContext): Pr
   const keepTokens = truncationTokens(request.truncate_prompt_tokens, model.engine.maxModelLen);
   const prompts = promptList(request.prompt).map((prompt): PreparedPrompt => {
     if (typeof prompt === "string") {
-      const promptIds = truncatePrompt(model.tokenizer.encode(prompt, { addBos: true }), keepTokens);
+      // vLLM's add_special_tokens (default true): false leaves BOS out, for prompts that already carry it as text.
+      const addBos = request.add_special_tokens ?? true;
+      const promptIds = truncatePrompt(model.tokenizer.encode(prompt, { addBos }), keepTokens);
       // Echo shows what the model saw: the truncated prompt's text (vLLM echoes the whole prompt).
       return { promptIds, text: keepTokens === null ? prompt : model.tokenizer.decode(promptIds) };
     }
@@ -65,13 +69,14 @@ export async function handleCompletion(body: unknown, context: RouteContext): Pr
     }
   }
   const streams = await openChoices(model.engine, engineRequests, context.controller, context.metrics);
-  const meta = { id: `cmpl-${randomUUID().replaceAll("-", "")}`, created: Math.floor(Date.now() / 1000), model: context.modelName };
+  const meta = { id: responseId("cmpl", request.request_id), created: Math.floor(Date.now() / 1000), model: context.modelName };
   const promptTokens = prompts.reduce((sum, p) => sum + p.promptIds.length, 0);
   const promptOf = (index: number) => prompts[Math.floor(index / n)];
   if (request.stream) {
     return { status: 200, headers: { ...SSE_HEADERS }, body: streamCompletion(streams, request, context, meta, promptOf, promptTokens) };
   }
   const results = await Promise.all(streams.map(collectChoice));
+  const naming = tokenNaming(request);
   let completionTokens = 0;
   const choices = results.map((result, index) => {
     completionTokens += result.positions.length;
@@ -82,7 +87,7 @@ export async function handleCompletion(body: unknown, context: RouteContext): Pr
       logprobs:
         logprobs === null
           ? null
-          : completionLogprobs(model.tokenizer, echoPositions(echo, prompt, result).concat(result.positions), logprobs),
+          : completionLogprobs(model.tokenizer, echoPositions(echo, prompt, result).concat(result.positions), logprobs, 0, naming),
       finish_reason: result.finishReason,
       stop_reason: stopReason(result, request.stop_token_ids),
       ...(promptTop !== null ? { prompt_logprobs: formatPromptLogprobs(model.tokenizer, result.promptLogprobs ?? [], promptTop) } : {}),
@@ -119,6 +124,7 @@ async function* streamCompletion(
   const tokenizer = context.model.tokenizer;
   const echo = request.echo === true;
   const logprobs = request.logprobs ?? null;
+  const naming = tokenNaming(request);
   // Characters sent so far per choice: text_offset continues from there.
   const sentChars = new Array<number>(streams.length).fill(0);
   const echoed = new Array<boolean>(streams.length).fill(false);
@@ -140,7 +146,7 @@ async function* streamCompletion(
       yield chunk({
         index,
         text,
-        logprobs: logprobs === null ? null : completionLogprobs(tokenizer, positions, logprobs, sentChars[index]),
+        logprobs: logprobs === null ? null : completionLogprobs(tokenizer, positions, logprobs, sentChars[index], naming),
         finish_reason: event.finishReason ?? null,
         stop_reason: event.finishReason ? stopReason(event, request.stop_token_ids) : null,
       });

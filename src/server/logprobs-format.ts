@@ -37,6 +37,22 @@ export function tokenText(tokenizer: Tokenizer, tokenId: number): string {
 }
 
 /**
+ * How log-prob entries name tokens: by their text, or (vLLM's `return_tokens_as_token_ids`) as `token_id:{id}`,
+ * which identifies tokens whose text alone is ambiguous (a lone UTF-8 fragment shows as U+FFFD).
+ */
+export type TokenNaming = "text" | "id";
+
+/** vLLM's `return_tokens_as_token_ids` as a naming. */
+export function tokenNaming(request: { return_tokens_as_token_ids?: boolean | null }): TokenNaming {
+  return request.return_tokens_as_token_ids === true ? "id" : "text";
+}
+
+/** A token's name in a log-prob entry under `naming`. */
+export function tokenName(tokenizer: Tokenizer, tokenId: number, naming: TokenNaming): string {
+  return naming === "id" ? `token_id:${tokenId}` : tokenText(tokenizer, tokenId);
+}
+
+/**
  * Builds completions logprobs as vLLM's `_create_completion_logprobs`: `top_logprobs[i]` maps token text to
  * log-prob for the `topCount` most likely tokens plus the chosen one (null where the position has none, i.e. the
  * first prompt token); `text_offset` counts characters of the token texts from `initialTextOffset`.
@@ -46,14 +62,16 @@ export function completionLogprobs(
   positions: readonly PositionLogprobs[],
   topCount: number,
   initialTextOffset = 0,
+  naming: TokenNaming = "text",
 ): CompletionLogprobs {
   const out: CompletionLogprobs = { tokens: [], token_logprobs: [], top_logprobs: [], text_offset: [] };
   let offset = initialTextOffset;
   for (const position of positions) {
-    const token = tokenText(tokenizer, position.tokenId);
+    const token = tokenName(tokenizer, position.tokenId, naming);
     out.tokens.push(token);
     out.text_offset.push(offset);
-    offset += token.length;
+    // Offsets count the text's characters even when tokens are named by id (vLLM fixed counting the names).
+    offset += tokenText(tokenizer, position.tokenId).length;
     if (position.logprob === null) {
       out.token_logprobs.push(null);
       out.top_logprobs.push(null);
@@ -61,17 +79,26 @@ export function completionLogprobs(
     }
     out.token_logprobs.push(clampLogprob(position.logprob));
     const top: Record<string, number> = {};
-    for (const entry of position.topLogprobs.slice(0, topCount)) top[tokenText(tokenizer, entry.tokenId)] = clampLogprob(entry.logprob);
+    for (const entry of position.topLogprobs.slice(0, topCount))
+      top[tokenName(tokenizer, entry.tokenId, naming)] = clampLogprob(entry.logprob);
     top[token] = clampLogprob(position.logprob);
     out.top_logprobs.push(top);
   }
   return out;
 }
 
-/** Builds one chat `logprobs.content` entry with UTF-8 `bytes` (how clients rebuild characters split over tokens). */
-export function chatTokenLogprob(tokenizer: Tokenizer, position: PositionLogprobs, topCount: number): ChatTokenLogprob {
+/**
+ * Builds one chat `logprobs.content` entry with UTF-8 `bytes` (how clients rebuild characters split over tokens);
+ * `bytes` stay the token's own bytes when it is named by id, as in vLLM.
+ */
+export function chatTokenLogprob(
+  tokenizer: Tokenizer,
+  position: PositionLogprobs,
+  topCount: number,
+  naming: TokenNaming = "text",
+): ChatTokenLogprob {
   const entry = (tokenId: number, logprob: number) => ({
-    token: tokenText(tokenizer, tokenId),
+    token: tokenName(tokenizer, tokenId, naming),
     logprob: clampLogprob(logprob),
     bytes: Array.from(tokenizer.tokenBytes(tokenId)),
   });

@@ -91,6 +91,17 @@ export interface CommonRequest {
   guided_decoding_backend?: string | null;
   guided_whitespace_pattern?: string | null;
   user?: string;
+  /** vLLM's: the response id is `chatcmpl-{request_id}` / `cmpl-{request_id}` instead of a random one. */
+  request_id?: string | null;
+  /** vLLM's: log-prob entries name tokens `token_id:{id}` (tokens whose text is not valid UTF-8 stay identifiable). */
+  return_tokens_as_token_ids?: boolean | null;
+  /** vLLM's: with Llama 3's byte-level decoder no spaces are ever inserted, so both values decode alike (as vLLM's fast tokenizer). */
+  spaces_between_special_tokens?: boolean | null;
+  /** Accepted so they can be refused with a 400 (unsupported-fields.ts) rather than silently ignored. */
+  use_beam_search?: boolean | null;
+  length_penalty?: number | null;
+  priority?: number | null;
+  logits_processors?: unknown;
 }
 
 export interface ChatCompletionRequest extends CommonRequest {
@@ -105,6 +116,14 @@ export interface ChatCompletionRequest extends CommonRequest {
   continue_final_message?: boolean;
   /** vLLM's: more variables for the chat template (e.g. a template's `{{ date_string }}`). */
   chat_template_kwargs?: Record<string, unknown> | null;
+  /** vLLM's: when the last message is the assistant's, the answer starts with its content. */
+  echo?: boolean | null;
+  /** vLLM's (default false): BOS added on top of the rendered template, as tokenizing with add_special_tokens. */
+  add_special_tokens?: boolean | null;
+  /** vLLM's: documents for retrieval-augmented templates, given to the template as `documents`. */
+  documents?: Record<string, string>[] | null;
+  /** A per-request template: refused as vLLM does without --trust-request-chat-template. */
+  chat_template?: string | null;
 }
 
 /** POST /tokenize (vLLM's): a prompt, or chat messages rendered with the chat template. */
@@ -129,6 +148,11 @@ export interface CompletionRequest extends CommonRequest {
   echo?: boolean | null;
   logprobs?: number | null;
   suffix?: string | null;
+  /** vLLM's (default true): false tokenizes text prompts without BOS. */
+  add_special_tokens?: boolean | null;
+  /** Accepted so they can be refused with a 400 (unsupported-fields.ts). */
+  best_of?: number | null;
+  prompt_embeds?: unknown;
 }
 
 const nullable = (schema: object) => ({ anyOf: [schema, { type: "null" }] });
@@ -201,6 +225,12 @@ const commonProperties = {
   guided_decoding_backend: nullable({ type: "string" }),
   guided_whitespace_pattern: nullable({ type: "string" }),
   user: { type: "string" },
+  request_id: nullable({ type: "string", minLength: 1 }),
+  return_tokens_as_token_ids: nullable({ type: "boolean" }),
+  spaces_between_special_tokens: nullable({ type: "boolean" }),
+  use_beam_search: nullable({ type: "boolean" }),
+  length_penalty: nullable({ type: "number" }),
+  priority: nullable(integer()),
 };
 
 const chatSchema = {
@@ -278,6 +308,10 @@ const chatSchema = {
     add_generation_prompt: { type: "boolean" },
     continue_final_message: { type: "boolean" },
     chat_template_kwargs: nullable({ type: "object" }),
+    echo: nullable({ type: "boolean" }),
+    add_special_tokens: nullable({ type: "boolean" }),
+    documents: nullable({ type: "array", items: { type: "object", additionalProperties: { type: "string" } } }),
+    chat_template: nullable({ type: "string" }),
   },
 };
 
@@ -292,6 +326,8 @@ const completionSchema = {
     echo: nullable({ type: "boolean" }),
     logprobs: nullable(integer(0, 20)),
     suffix: nullable({ type: "string" }),
+    add_special_tokens: nullable({ type: "boolean" }),
+    best_of: nullable(integer(1)),
   },
 };
 
