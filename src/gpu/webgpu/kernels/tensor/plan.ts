@@ -353,7 +353,8 @@ export const WAVE_WORKGROUPS = 264;
 /**
  * What a workgroup costs beyond its K slices, in slices (start-up, the result stores, its share of the reduce), fitted
  * to the H200 lab sweep of session 21 (bench/NOTES.md): 16 makes the split choice below the fastest or within the
- * lab's spread of it at 16–256 rows for every 8B product.
+ * lab's spread of it at 16–256 rows for every 8B product but one, the down projection at 256 rows (4 splits, as
+ * before; 7–8 read ~10% faster).
  */
 const WORKGROUP_OVERHEAD_SLICES = 16;
 
