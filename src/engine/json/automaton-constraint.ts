@@ -10,6 +10,7 @@
 import { SwallowError } from "../../errors.js";
 import type { TokenConstraint } from "../constraint.js";
 import { applyTokenMask } from "./apply-mask.js";
+import { grammarCache, LruMap } from "./lru.js";
 import { type VocabSource, type VocabTrie, vocabTrieOf } from "./vocab-trie.js";
 
 /** A deterministic byte automaton whose states are integers ≥ 0. */
@@ -48,7 +49,7 @@ const GRAMMAR_CACHE_ENTRIES = 16;
 
 /** One automaton against one tokenizer's vocabulary trie, with its mask cache. */
 export class AutomatonGrammar {
-  private readonly masks = new Map<number, Mask>();
+  private readonly masks = new LruMap<number, Mask>(MASK_CACHE_ENTRIES);
   /** `levels[d]`: the automaton state after the first d bytes of the trie path being walked. */
   private readonly levels: Int32Array;
   /** The mask that allows no token. */
@@ -65,14 +66,7 @@ export class AutomatonGrammar {
   /** The allowed tokens from `state`; with a finite `boundBytes`, only those after which a match is that close (not cached). */
   maskFor(state: number, boundBytes = Infinity): Mask {
     let full = this.masks.get(state);
-    if (full) {
-      this.masks.delete(state); // refresh its place in the LRU order
-      this.masks.set(state, full);
-    } else {
-      full = this.walk(state, Infinity);
-      if (this.masks.size >= MASK_CACHE_ENTRIES) this.masks.delete(this.masks.keys().next().value!);
-      this.masks.set(state, full);
-    }
+    if (!full) this.masks.set(state, (full = this.walk(state, Infinity)));
     return full.maxDistanceBytes <= boundBytes ? full : this.walk(state, boundBytes);
   }
 
@@ -111,26 +105,14 @@ export class AutomatonGrammar {
   }
 }
 
-const grammars = new WeakMap<object, Map<string, AutomatonGrammar>>();
+const cachedGrammar = grammarCache<AutomatonGrammar>(GRAMMAR_CACHE_ENTRIES);
 
 /**
  * The grammar cached under `key` for `tokenizer` (a server sees the same few choices and regexes again and again),
  * else a new one from `build()`.
  */
 export function automatonGrammarFor(tokenizer: VocabSource, key: string, build: () => ByteAutomaton): AutomatonGrammar {
-  let perTokenizer = grammars.get(tokenizer);
-  if (!perTokenizer) {
-    perTokenizer = new Map();
-    grammars.set(tokenizer, perTokenizer);
-  }
-  let grammar = perTokenizer.get(key);
-  if (grammar) perTokenizer.delete(key);
-  else {
-    grammar = new AutomatonGrammar(build(), vocabTrieOf(tokenizer));
-    if (perTokenizer.size >= GRAMMAR_CACHE_ENTRIES) perTokenizer.delete(perTokenizer.keys().next().value!);
-  }
-  perTokenizer.set(key, grammar);
-  return grammar;
+  return cachedGrammar(tokenizer, key, () => new AutomatonGrammar(build(), vocabTrieOf(tokenizer)));
 }
 
 class AutomatonConstraint implements TokenConstraint {

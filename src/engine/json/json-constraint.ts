@@ -16,6 +16,7 @@
 import { SwallowError } from "../../errors.js";
 import type { TokenConstraint } from "../constraint.js";
 import { applyTokenMask } from "./apply-mask.js";
+import { grammarCache, LruMap } from "./lru.js";
 import { JsonAutomaton, type Stack } from "./automaton.js";
 import { compileSchema } from "./schema.js";
 import { STRING_STATES } from "./string-bytes.js";
@@ -56,7 +57,7 @@ interface Mask {
 
 /** One schema compiled against one tokenizer: the automaton, the vocabulary trie and the mask cache. */
 export class JsonGrammar {
-  private readonly masks = new Map<string, Mask>();
+  private readonly masks = new LruMap<string, Mask>(MASK_CACHE_ENTRIES);
   /** `levels[d]`: the states after the first d bytes of the trie path being walked (reused between walks). */
   private readonly levels: Stack[][];
   /** Per token: the completion distance after it, from the last walk (clamped to 65535), and that walk's state key. */
@@ -80,14 +81,9 @@ export class JsonGrammar {
    */
   maskFor(states: Stack[], key: string, bound = Infinity): Mask {
     let full = this.masks.get(key);
-    if (full) {
-      this.masks.delete(key); // refresh its place in the LRU order
-      this.masks.set(key, full);
-    }
     if (!full || (bound !== Infinity && full.maxDistNext > bound && this.distKey !== key)) {
       full = this.walk(states);
       this.distKey = key;
-      if (this.masks.size >= MASK_CACHE_ENTRIES) this.masks.delete(this.masks.keys().next().value!);
       this.masks.set(key, full);
     }
     return full.maxDistNext <= bound ? full : this.within(full, bound);
@@ -207,24 +203,16 @@ function dedupe(automaton: JsonAutomaton, states: Stack[]): void {
   states.length = n;
 }
 
-const grammars = new WeakMap<object, Map<string, JsonGrammar>>();
+const cachedGrammar = grammarCache<JsonGrammar>(GRAMMAR_CACHE_ENTRIES);
 
 /** The compiled grammar of (`tokenizer`, `schema`, whitespace bound), cached per tokenizer object. */
 export function jsonGrammarFor(tokenizer: VocabSource, schema: object | undefined, maxWhitespace: number): JsonGrammar {
-  let perTokenizer = grammars.get(tokenizer);
-  if (!perTokenizer) {
-    perTokenizer = new Map();
-    grammars.set(tokenizer, perTokenizer);
-  }
   const key = `${maxWhitespace}:${schema === undefined ? "" : JSON.stringify(schema)}`;
-  let grammar = perTokenizer.get(key);
-  if (!grammar) {
-    grammar = new JsonGrammar(new JsonAutomaton(compileSchema(schema), { maxWhitespace }), vocabTrieOf(tokenizer));
-    if (perTokenizer.size >= GRAMMAR_CACHE_ENTRIES) perTokenizer.delete(perTokenizer.keys().next().value!);
-  }
-  perTokenizer.delete(key);
-  perTokenizer.set(key, grammar);
-  return grammar;
+  return cachedGrammar(
+    tokenizer,
+    key,
+    () => new JsonGrammar(new JsonAutomaton(compileSchema(schema), { maxWhitespace }), vocabTrieOf(tokenizer)),
+  );
 }
 
 class JsonConstraint implements TokenConstraint {
