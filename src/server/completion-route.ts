@@ -1,7 +1,7 @@
 import type { GenerationEvent } from "../engine/generate.js";
 import type { EngineRequest } from "../engine/request.js";
 import type { AppResponse, RouteContext } from "./app.js";
-import { json } from "./app.js";
+import { errorResponse, json } from "./app.js";
 import { collectChoice, mergeChoices, openChoices, stopReason, type ChoiceResult } from "./choices.js";
 import { HttpError } from "./http-error.js";
 import { completionLogprobs, tokenNaming, type PositionLogprobs } from "./logprobs-format.js";
@@ -12,7 +12,6 @@ import { responseId } from "./response-id.js";
 import { choiceParams, resolveRequestSampling } from "./sampling-request.js";
 import { SSE_DONE, SSE_HEADERS, sseEvent } from "./sse.js";
 import { structuredOutputConstraints } from "./structured-outputs.js";
-import { errorResponse } from "./app.js";
 import { refuseUnsupportedCompletionFields } from "./unsupported-fields.js";
 
 interface PreparedPrompt {

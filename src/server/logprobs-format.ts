@@ -67,11 +67,12 @@ export function completionLogprobs(
   const out: CompletionLogprobs = { tokens: [], token_logprobs: [], top_logprobs: [], text_offset: [] };
   let offset = initialTextOffset;
   for (const position of positions) {
-    const token = tokenName(tokenizer, position.tokenId, naming);
+    // Offsets count the text's characters even when tokens are named by id (vLLM fixed counting the names).
+    const text = tokenText(tokenizer, position.tokenId);
+    const token = naming === "id" ? tokenName(tokenizer, position.tokenId, naming) : text;
     out.tokens.push(token);
     out.text_offset.push(offset);
-    // Offsets count the text's characters even when tokens are named by id (vLLM fixed counting the names).
-    offset += tokenText(tokenizer, position.tokenId).length;
+    offset += text.length;
     if (position.logprob === null) {
       out.token_logprobs.push(null);
       out.top_logprobs.push(null);
