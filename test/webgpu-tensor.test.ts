@@ -2,6 +2,7 @@ import test, { after } from "node:test";
 import assert from "node:assert/strict";
 import type { HostTensor } from "../src/gpu/backend.js";
 import * as ops from "../src/gpu/reference/ops.js";
+import { toF32 } from "../src/model/dtype.js";
 import { WebGpuBackend } from "../src/gpu/webgpu/backend.js";
 import { layoutForShape, TENSOR_MIN_TOKENS } from "../src/gpu/webgpu/kernels/tensor/plan.js";
 import { openTestBackend } from "./support/webgpu.js";
@@ -294,3 +295,64 @@ test("several weights of one input in one tensor-core dispatch (parts): each out
     gpu.mergeTensorProducts = mergeDefault;
   }
 });
+
+test(
+  "the RMSNorm and SwiGLU before tensor-core products write their f16 copy: no x → f16 pre-pass, the reference's outputs",
+  { skip },
+  async (t) => {
+    const pendingKernels = () =>
+      (gpu as unknown as { recorder: { dispatches: { pipeline: { key: string } }[] } }).recorder.dispatches.map((d) => d.pipeline.key);
+    const [tokens, k, inner] = [40, 272, 208]; // every N a multiple of the 16-wide result matrix
+    const x = random(9600).values(tokens * k);
+    const normHost = randomTensor("bf16", [k], 9601);
+    const hosts = [
+      [304, k],
+      [64, k],
+      [64, k],
+      [inner, k],
+      [inner, k],
+      [k, inner],
+    ].map((shape, i) => randomTensor("bf16", shape, 9610 + i, 0.1));
+    const [q, kw, v, gate, up, down] = await Promise.all(hosts.map((w, i) => gpu.uploadWeight(`w${i}`, w)));
+    const norm = { weight: await gpu.uploadWeight("norm", normHost), eps: 1e-5 };
+    const normed = ops.rmsNorm(x, tokens, k, toF32(normHost.bytes, "bf16"), norm.eps);
+    gpu.matmulPath = "tensor";
+    try {
+      const qkv = gpu.concatColumns(gpu.matmulMany(gpu.uploadActivation(tokens, k, x), [q, kw, v], norm));
+      const ffn = gpu.matmul(gpu.swiGlu(gpu.uploadActivation(tokens, k, x), gate, up, norm), down);
+      const kernels = pendingKernels();
+      assert.ok(
+        kernels.some((key) => key.startsWith("rmsNorm/") && key.endsWith("/f16copy")),
+        kernels.join(", "),
+      );
+      assert.ok(kernels.includes("siluMul/rows/f16copy"), kernels.join(", "));
+      assert.ok(!kernels.includes("matmul.tensor.x16"), `no pre-pass: ${kernels.join(", ")}`);
+      const [qkvOut, ffnOut] = [await gpu.read(qkv), await gpu.read(ffn)];
+      // q | k | v side by side, as concatColumns lays them out.
+      const parts = [0, 1, 2].map((i) => ({ n: hosts[i].shape[0], y: ops.matmulTransposed(normed, tokens, matrix(hosts[i])) }));
+      const width = parts.reduce((sum, p) => sum + p.n, 0);
+      const qkvRef = new Float32Array(tokens * width);
+      for (let r = 0, first = 0; r < tokens; r++, first = 0) {
+        for (const { n, y } of parts) {
+          qkvRef.set(y.subarray(r * n, (r + 1) * n), r * width + first);
+          first += n;
+        }
+      }
+      const hidden = ops.siluMul(
+        ops.matmulTransposed(normed, tokens, matrix(hosts[3])),
+        ops.matmulTransposed(normed, tokens, matrix(hosts[4])),
+      );
+      const ffnRef = ops.matmulTransposed(hidden, tokens, matrix(hosts[5]));
+      for (const [label, out, ref] of [
+        ["norm → q/k/v", qkvOut, qkvRef],
+        ["norm → gate/up → SwiGLU → down", ffnOut, ffnRef],
+      ] as const) {
+        const error = relativeError(out, ref);
+        t.diagnostic(`${label}: relative error ${error.toExponential(2)}`);
+        assert.ok(error <= 2e-3 && error > 1e-6, `${label}: relative error ${error}`);
+      }
+    } finally {
+      gpu.matmulPath = "auto";
+    }
+  },
+);

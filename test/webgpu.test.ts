@@ -9,7 +9,7 @@ import { SwallowError } from "../src/errors.js";
 import { openTestBackend } from "./support/webgpu.js";
 import { setGemvRows } from "../src/gpu/webgpu/kernels/matmul.js";
 import { PipelineCache } from "../src/gpu/webgpu/pipelines.js";
-import { reduceSplits } from "../src/gpu/webgpu/kernels/matmul-tensor.js";
+import { reduceSplits, reduceSplitsParts } from "../src/gpu/webgpu/kernels/matmul-tensor.js";
 import type { KernelContext } from "../src/gpu/webgpu/context.js";
 import type { GpuActivation } from "../src/gpu/webgpu/recorder.js";
 import { assertClose, F16_OPERANDS, F32_MATH, matrix, random, randomTensor } from "./support/random-tensors.js";
@@ -570,4 +570,26 @@ test("the tensor path's split-K reduce adds the partial sums in block order (and
       ),
     /not 3 blocks of 8/,
   );
+});
+
+test("the split-K reduce of several outputs in one dispatch gives each output's single reduce, bit for bit", { skip }, async () => {
+  const ctx = (gpu as unknown as { ctx: KernelContext }).ctx;
+  const [splits, capacityRows, rows] = [3, 8, 5];
+  // Widths as q/k/v in miniature; 5 × 208 / 4 = 260 vec4s spans two workgroups of 256, the others one.
+  const widths = [208, 48, 48];
+  const data = widths.map((n, p) => random(9500 + p).values(splits * capacityRows * n));
+  const upload = (n: number, values: Float32Array) => gpu.uploadActivation(splits * capacityRows, n, values) as GpuActivation;
+  const separate = await Promise.all(widths.map((n, p) => gpu.read(reduceSplits(ctx, upload(n, data[p]), splits, rows, capacityRows))));
+  const merged = reduceSplitsParts(
+    ctx,
+    widths.map((n, p) => upload(n, data[p])),
+    splits,
+    rows,
+    capacityRows,
+  );
+  for (const [p, y] of merged.entries()) {
+    assert.deepEqual([y.rows, y.cols], [rows, widths[p]]);
+    assert.deepEqual(await gpu.read(y), separate[p], `output ${p}`);
+  }
+  assert.throws(() => reduceSplitsParts(ctx, [upload(48, data[1]), upload(48, data[2])], splits, rows, 9), /not 3 blocks of 9/);
 });

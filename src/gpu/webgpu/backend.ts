@@ -124,6 +124,13 @@ function checkRows(op: string, rows: Int32Array, count: number): void {
   }
 }
 
+/** An RMSNorm weight on the GPU, checked against x's columns (a clear error otherwise). */
+function normWeight(x: Activation, weight: Weight): GpuWeight {
+  const w = gpuWeight(weight);
+  if (w.shape.length !== 1 || w.shape[0] !== x.cols) throw new Error(`rmsNorm: weight ${w.name} does not match ${x.cols} columns`);
+  return w;
+}
+
 function activation(x: Activation): GpuActivation {
   if (!(x instanceof GpuActivation)) throw new Error("the webgpu backend was given an activation from another backend");
   return x;
@@ -401,9 +408,7 @@ export class WebGpuBackend implements Backend {
 
   rmsNorm(x: Activation, weight: Weight, eps: number): Activation {
     this.throwIfLost();
-    const w = gpuWeight(weight);
-    if (w.shape.length !== 1 || w.shape[0] !== x.cols) throw new Error(`rmsNorm: weight ${w.name} does not match ${x.cols} columns`);
-    return rmsNorm(this.ctx, activation(x), w, eps);
+    return rmsNorm(this.ctx, activation(x), normWeight(x, weight), eps);
   }
 
   matmul(x: Activation, weight: Weight, residual?: Activation): Activation {
@@ -431,8 +436,25 @@ export class WebGpuBackend implements Backend {
     const gemv = ws.every((w) => this.matmulKernel(x.rows, w) === "gemv");
     const grouped = gemv ? matmulGrouped(this.ctx, activation(x), ws, this.fusedNorm(x, norm)) : null;
     if (grouped) return grouped;
-    const input = norm ? this.rmsNorm(x, norm.weight, norm.eps) : x;
+    const input = norm ? this.normForTensor(x, norm, ws) : x;
     return this.productParts(activation(input), ws) ?? weights.map((w) => this.matmul(input, w));
+  }
+
+  /**
+   * The RMSNorm before products that take the tensor cores' x16 kernels writes their f16 copy of its output too
+   * (one pre-pass dispatch fewer per norm); before any other product, the plain norm.
+   */
+  private normForTensor(x: Activation, norm: NormSpec, ws: readonly GpuWeight[]): Activation {
+    return rmsNorm(this.ctx, activation(x), normWeight(x, norm.weight), norm.eps, this.takesF16Copy(x.rows, ws));
+  }
+
+  /** Whether an input of `rows` rows to each of `ws` is read through an unpadded f16 copy (x16 tensor-core kernels). */
+  private takesF16Copy(rows: number, ws: readonly MatmulOperand[]): boolean {
+    return ws.every((w) => {
+      if (this.matmulKernel(rows, w) !== "tensor" || this.tensorLayouts.length === 0) return false;
+      const { variant } = layoutForShape(this.tensorLayouts, rows, w.shape[0], w.shape[1]);
+      return variant.xF16 === true && !variant.xDirect;
+    });
   }
 
   /**
@@ -458,18 +480,16 @@ export class WebGpuBackend implements Backend {
     const gemv = this.matmulKernel(x.rows, g) === "gemv" && this.matmulKernel(x.rows, u) === "gemv";
     const out = gemv ? matmulSwiGlu(this.ctx, activation(x), g, u, this.fusedNorm(x, norm)) : null;
     if (out) return out;
-    const input = norm ? this.rmsNorm(x, norm.weight, norm.eps) : x;
+    const input = norm ? this.normForTensor(x, norm, [g, u]) : x;
     const [gateOut, upOut] = this.matmulMany(input, [gate, up]);
-    return this.siluMul(gateOut, upOut);
+    // The down projection takes this product's rows and path: where that reads an f16 copy, SwiGLU writes it.
+    const f16Copy = this.takesF16Copy(x.rows, [g]);
+    return elementwise(this.ctx, "siluMul", activation(gateOut), activation(upOut), f16Copy);
   }
 
   /** A norm the GEMV can fuse (its weight matches x's columns), else a clear error as rmsNorm gives. */
   private fusedNorm(x: Activation, norm: NormSpec | undefined): FusedNorm | null {
-    if (!norm) return null;
-    const weight = gpuWeight(norm.weight);
-    if (weight.shape.length !== 1 || weight.shape[0] !== x.cols)
-      throw new Error(`rmsNorm: weight ${weight.name} does not match ${x.cols} columns`);
-    return { weight, eps: norm.eps };
+    return norm ? { weight: normWeight(x, norm.weight), eps: norm.eps } : null;
   }
 
   /**

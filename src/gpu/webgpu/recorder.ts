@@ -11,6 +11,11 @@ import type { CachedPipeline } from "./pipelines.js";
 export class GpuActivation implements Activation {
   buffer: GPUBuffer | null = null;
   state: "pending" | "live" | "freed";
+  /**
+   * Its f16 copy for the tensor-core matmul, where the kernel that made it wrote one (kernels/tensor/f16-copy.ts):
+   * [rows, cols / 2] words of f16 pairs and a flag per row.
+   */
+  f16Copy: { x16: GpuActivation; rowFlags: GpuActivation } | null = null;
 
   constructor(
     readonly rows: number,

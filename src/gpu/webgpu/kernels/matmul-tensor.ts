@@ -2,6 +2,7 @@ import type { WeightDtype } from "../../../model/dtype.js";
 import { activationResource, uniform, type KernelContext, type MatmulOperand } from "../context.js";
 import type { GpuActivation, Resource } from "../recorder.js";
 import { LINEAR_WORKGROUP } from "../wgsl.js";
+import { f16CopyDecls, f16CopyFlag, f16CopyStore } from "./tensor/f16-copy.js";
 import {
   BF16_F16_LIMIT_BITS,
   BF16_PAIR_RANGE_ADD,
@@ -504,11 +505,8 @@ export function xToF16Source(): string {
 struct Params { numTokens: u32, k: u32, kPadded: u32, rows: u32 } // rows: of the copy (≥ numTokens)
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read_write> x16: array<vec4<u32>>;
-@group(0) @binding(3) var<storage, read_write> rowFlags: array<u32>;
+${f16CopyDecls(2)}
 ${LINEAR_WORKGROUP}
-const F16_MAX: f32 = ${F16_MAX}.0;
-var<workgroup> flag: atomic<u32>;
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -523,14 +521,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       a = x[row * (params.k / 4u) + 2u * c];
       b = x[row * (params.k / 4u) + 2u * c + 1u];
     }
-    bad = bad || any(abs(a) > vec4<f32>(F16_MAX)) || any(abs(b) > vec4<f32>(F16_MAX));
-    let ca = clamp(a, vec4<f32>(-F16_MAX), vec4<f32>(F16_MAX));
-    let cb = clamp(b, vec4<f32>(-F16_MAX), vec4<f32>(F16_MAX));
-    x16[row * chunks + c] = vec4<u32>(pack2x16float(ca.xy), pack2x16float(ca.zw), pack2x16float(cb.xy), pack2x16float(cb.zw));
+    ${f16CopyStore("row * chunks + c", "a", "b")}
   }
-  if (bad) { atomicOr(&flag, 1u); }
-  workgroupBarrier();
-  if (lid == 0u) { rowFlags[row] = atomicLoad(&flag); }
+  ${f16CopyFlag("row")}
 }
 `;
 }
@@ -555,6 +548,38 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   if (i >= params.count) { return; }
   let stride = params.stride;
   y[i] = ${residual ? "residual[i] + " : ""}(${sum});
+}
+`;
+}
+
+/**
+ * The split-K reduce of several outputs in one dispatch (the parts of one product: q/k/v, gate/up): output p's
+ * workgroups follow output p − 1's, each the single-output pass's arithmetic (so the same bits).
+ */
+function splitReducePartsSource(splits: number, parts: number): string {
+  const bindings = Array.from(
+    { length: parts },
+    (_, p) => `@group(0) @binding(${1 + 2 * p}) var<storage, read> partial${p}: array<vec4<f32>>;
+@group(0) @binding(${2 + 2 * p}) var<storage, read_write> y${p}: array<vec4<f32>>;`,
+  ).join("\n");
+  const branch = (p: number) => {
+    const sum = Array.from({ length: splits }, (_, s) => `partial${p}[${s}u * params.stride[${p}] + i]`).join(" + ");
+    const open = p === 0 ? "if (g < params.start[1])" : p === parts - 1 ? "else" : `else if (g < params.start[${p + 1}])`;
+    return `  ${open} {
+    let i = (g - params.start[${p}]) * 256u + lid;
+    if (i < params.count[${p}]) { y${p}[i] = ${sum}; }
+  }`;
+  };
+  return `
+struct Params { count: vec4<u32>, stride: vec4<u32>, start: vec4<u32> } // per output: vec4s, partial block stride, first workgroup
+@group(0) @binding(0) var<uniform> params: Params;
+${bindings}
+${LINEAR_WORKGROUP}
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let g = linearWorkgroup(wid, nwg);
+${Array.from({ length: parts }, (_, p) => branch(p)).join("\n")}
 }
 `;
 }
@@ -608,6 +633,9 @@ function tensorOutput(ctx: KernelContext, rows: number, n: number, splits: numbe
 /** The xF16 pre-pass of x into an f16 copy of `shape`; returns the copy and its row flags as the kernel binds them. */
 function convertX(ctx: KernelContext, x: GpuActivation, shape: { rows: number; kPadded: number }): Resource[] {
   const { rows, kPadded } = shape;
+  // The kernel that made x wrote the copy already (the same values: f16-copy.ts), unless this layout pads it.
+  if (x.f16Copy && rows === x.rows && kPadded === x.cols)
+    return [activationResource(x.f16Copy.x16), activationResource(x.f16Copy.rowFlags)];
   const x16 = ctx.recorder.output(rows, kPadded / 2); // kPadded f16 values per row in kPadded/2 words
   const rowFlags = ctx.recorder.output(rows, 1);
   const convert = ctx.pipelines.get("matmul.tensor.x16", xToF16Source);
@@ -658,7 +686,42 @@ export function matmulTensorParts(
   const resources = [params, activationResource(x), weights[0].resource, activationResource(outs[0]), ...convertX(ctx, x, x16Shape!)];
   for (let p = 1; p < parts; p++) resources.push(weights[p].resource, activationResource(outs[p]));
   ctx.recorder.dispatch(pipeline, resources, Math.ceil(x.rows / layout.bm) * tileEnds.at(-1)! * splits);
-  return splits === 1 ? outs : outs.map((out) => reduceSplits(ctx, out, splits, x.rows, capacityRows));
+  return splits === 1 ? outs : reduceSplitsParts(ctx, outs, splits, x.rows, capacityRows);
+}
+
+/**
+ * reduceSplits for each of `partials` (2 to 4 outputs of one product) in one dispatch, one dependent dispatch
+ * instead of one per output; per output where the device binds too few storage buffers.
+ */
+export function reduceSplitsParts(
+  ctx: KernelContext,
+  partials: readonly GpuActivation[],
+  splits: number,
+  rows: number,
+  capacityRows: number,
+): GpuActivation[] {
+  const parts = partials.length;
+  if (parts < 2 || parts > 4 || 2 * parts > ctx.pipelines.maxStorageBuffers) {
+    return partials.map((p) => reduceSplits(ctx, p, splits, rows, capacityRows));
+  }
+  for (const p of partials) {
+    if (p.cols % 4 !== 0 || p.rows !== splits * capacityRows || rows > capacityRows) {
+      throw new Error(
+        `reduceSplitsParts: [${p.rows}, ${p.cols}] is not ${splits} blocks of ${capacityRows} ≥ ${rows} rows with N % 4 == 0`,
+      );
+    }
+  }
+  const ys = partials.map((p) => ctx.recorder.output(rows, p.cols));
+  if (rows === 0) return ys;
+  const counts = partials.map((p) => (rows * p.cols) / 4);
+  const starts = [0];
+  for (const count of counts) starts.push(starts.at(-1)! + Math.ceil(count / 256));
+  const quad = (values: number[]) => [0, 1, 2, 3].map((i) => values[i] ?? 0);
+  const params = uniform(...quad(counts), ...quad(partials.map((p) => (capacityRows * p.cols) / 4)), ...quad(starts.slice(0, parts)));
+  const reduce = ctx.pipelines.get(`matmul.tensor.reduce/${splits}/parts${parts}`, () => splitReducePartsSource(splits, parts));
+  const resources = [params, ...partials.flatMap((p, i) => [activationResource(p), activationResource(ys[i])])];
+  ctx.recorder.dispatch(reduce, resources, starts[parts]);
+  return ys;
 }
 
 /**
