@@ -351,6 +351,33 @@ test(
         t.diagnostic(`${label}: relative error ${error.toExponential(2)}`);
         assert.ok(error <= 2e-3 && error > 1e-6, `${label}: relative error ${error}`);
       }
+      // h = residual + attention · Woᵀ with split-K (3 output tiles, K = 2,048): its reduce and the norm after it
+      // run as one dispatch.
+      const oHost = randomTensor("bf16", [k, 2048], 9620, 0.05);
+      const [attention, residual] = [random(9621).values(tokens * 2048), random(9622).values(tokens * k)];
+      const h = gpu.matmul(
+        gpu.uploadActivation(tokens, 2048, attention),
+        await gpu.uploadWeight("o", oHost),
+        gpu.uploadActivation(tokens, k, residual),
+      );
+      const [g2] = gpu.matmulMany(h, [gate, up], norm);
+      const afterO = pendingKernels();
+      assert.ok(
+        afterO.some((key) => /^rmsNorm\/.*\/sum\d+$/.test(key)),
+        afterO.join(", "),
+      );
+      assert.ok(!afterO.some((key) => key.startsWith("matmul.tensor.reduce") && key.endsWith("/res")), afterO.join(", "));
+      const hRef = ops.matmulTransposed(attention, tokens, matrix(oHost)).map((value, i) => value + residual[i]);
+      const gRef = ops.matmulTransposed(ops.rmsNorm(hRef, tokens, k, toF32(normHost.bytes, "bf16"), norm.eps), tokens, matrix(hosts[3]));
+      const [gOut, hOut] = [await gpu.read(g2), await gpu.read(h)];
+      for (const [label, out, ref] of [
+        ["o + residual (split-K)", hOut, hRef],
+        ["→ norm → gate", gOut, gRef],
+      ] as const) {
+        const error = relativeError(out, ref);
+        t.diagnostic(`${label}: relative error ${error.toExponential(2)}`);
+        assert.ok(error <= 2e-3 && error > 1e-6, `${label}: relative error ${error}`);
+      }
     } finally {
       gpu.matmulPath = "auto";
     }

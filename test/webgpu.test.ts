@@ -9,8 +9,9 @@ import { SwallowError } from "../src/errors.js";
 import { openTestBackend } from "./support/webgpu.js";
 import { setGemvRows } from "../src/gpu/webgpu/kernels/matmul.js";
 import { PipelineCache } from "../src/gpu/webgpu/pipelines.js";
-import { reduceSplits, reduceSplitsParts } from "../src/gpu/webgpu/kernels/matmul-tensor.js";
-import type { KernelContext } from "../src/gpu/webgpu/context.js";
+import { normOfResidualSum, reduceSplits, reduceSplitsParts } from "../src/gpu/webgpu/kernels/matmul-tensor.js";
+import { rmsNorm } from "../src/gpu/webgpu/kernels/rms-norm.js";
+import type { GpuWeight, KernelContext } from "../src/gpu/webgpu/context.js";
 import type { GpuActivation } from "../src/gpu/webgpu/recorder.js";
 import { assertClose, F16_OPERANDS, F32_MATH, matrix, random, randomTensor } from "./support/random-tensors.js";
 
@@ -592,4 +593,37 @@ test("the split-K reduce of several outputs in one dispatch gives each output's 
     assert.deepEqual(await gpu.read(y), separate[p], `output ${p}`);
   }
   assert.throws(() => reduceSplitsParts(ctx, [upload(48, data[1]), upload(48, data[2])], splits, rows, 9), /not 3 blocks of 9/);
+});
+
+test("a norm after the residual split-K reduce replaces it with one dispatch: the reduce's and the norm's bits", { skip }, async () => {
+  const ctx = (gpu as unknown as { ctx: KernelContext }).ctx;
+  const pending = () => (ctx.recorder as unknown as { dispatches: { pipeline: { key: string } }[] }).dispatches.map((d) => d.pipeline.key);
+  const [splits, capacityRows, rows, n] = [3, 8, 5, 264];
+  const partials = random(9460).values(splits * capacityRows * n);
+  const residual = random(9461).values(rows * n);
+  const norm = (await gpu.uploadWeight("norm", randomTensor("bf16", [n], 9462))) as unknown as GpuWeight;
+  const upload = (rowCount: number, values: Float32Array) => gpu.uploadActivation(rowCount, n, values) as GpuActivation;
+  const reduce = () => reduceSplits(ctx, upload(splits * capacityRows, partials), splits, rows, capacityRows, upload(rows, residual));
+  // The norm, its f16 copy's words and its row flags side by side, in one read.
+  const readNorm = (out: GpuActivation) => gpu.read(gpu.concatColumns([out, out.f16Copy!.x16, out.f16Copy!.rowFlags]));
+  // Separately: the reduce, then the norm with its f16 copy.
+  const normedSeparate = await readNorm(rmsNorm(ctx, reduce(), norm, 1e-5, true));
+  const hSeparate = await gpu.read(reduce());
+  // Fused: the reduce's dispatch is taken back, and one dispatch writes h and the norm.
+  const h = reduce();
+  const fused = normOfResidualSum(ctx, h, norm, 1e-5, true);
+  assert.ok(fused, "the reduce was the step's last dispatch");
+  const kernels = pending();
+  assert.ok(!kernels.some((key) => key.startsWith("matmul.tensor.reduce")), kernels.join(", "));
+  assert.deepEqual(
+    kernels.filter((key) => key.startsWith("rmsNorm")).map((key) => key.endsWith(`/f16copy/sum${splits}`)),
+    [true],
+  );
+  assert.deepEqual(await readNorm(fused), normedSeparate, "the norm, its f16 copy and flags: the separate kernels' bits");
+  assert.deepEqual(await gpu.read(h), hSeparate, "h: the reduce's bits");
+  // When another dispatch follows the reduce, the norm runs alone.
+  const later = reduce();
+  const doubled = gpu.add(later, later);
+  assert.equal(normOfResidualSum(ctx, later, norm, 1e-5, true), null);
+  await gpu.read(doubled);
 });

@@ -45,7 +45,7 @@ import { sampleGreedy } from "./kernels/sample-greedy.js";
 import { packSampledRows, sampleRows } from "./kernels/sample-rows.js";
 import { gemvShape, matmul, matmulGrouped, matmulSwiGlu, type FusedNorm, type MatmulKernel } from "./kernels/matmul.js";
 import { tensorClampOffsets, tensorCoreLayouts, tensorCoreSetup } from "./kernels/tensor/setup.js";
-import { matmulTensorParts, tensorStorageBuffers } from "./kernels/matmul-tensor.js";
+import { matmulTensorParts, normOfResidualSum, tensorStorageBuffers } from "./kernels/matmul-tensor.js";
 import { probeMajornessSyntax } from "./kernels/tensor/majorness-probe.js";
 import { probeConsecutiveSubgroups } from "./kernels/subgroup-layout-probe.js";
 import { tensorCoreSelfCheck } from "./kernels/tensor/self-check.js";
@@ -442,10 +442,12 @@ export class WebGpuBackend implements Backend {
 
   /**
    * The RMSNorm before products that take the tensor cores' x16 kernels writes their f16 copy of its output too
-   * (one pre-pass dispatch fewer per norm); before any other product, the plain norm.
+   * (one pre-pass dispatch fewer per norm), and where x is the residual split-K reduce just recorded it runs in that
+   * reduce's dispatch (normOfResidualSum; one more fewer); before any other product, the plain norm.
    */
   private normForTensor(x: Activation, norm: NormSpec, ws: readonly GpuWeight[]): Activation {
-    return rmsNorm(this.ctx, activation(x), normWeight(x, norm.weight), norm.eps, this.takesF16Copy(x.rows, ws));
+    const [input, weight, copy] = [activation(x), normWeight(x, norm.weight), this.takesF16Copy(x.rows, ws)];
+    return normOfResidualSum(this.ctx, input, weight, norm.eps, copy) ?? rmsNorm(this.ctx, input, weight, norm.eps, copy);
   }
 
   /** Whether an input of `rows` rows to each of `ws` is read through an unpadded f16 copy (x16 tensor-core kernels). */

@@ -58,7 +58,7 @@ export type Resource =
   /** Kernel parameters, packed into the step's uniform arena when the step is encoded. */
   | { kind: "uniform"; words: Uint32Array };
 
-interface DispatchRecord {
+export interface DispatchRecord {
   pipeline: CachedPipeline;
   resources: Resource[];
   workgroups: number;
@@ -188,7 +188,8 @@ export class StepRecorder {
     }
   }
 
-  dispatch(pipeline: CachedPipeline, resources: Resource[], workgroups: number): void {
+  /** Records a dispatch of the step; returns its record (for removeLast), or null when it has no workgroups. */
+  dispatch(pipeline: CachedPipeline, resources: Resource[], workgroups: number): DispatchRecord | null {
     for (const resource of resources) {
       if (resource.kind !== "activation") continue;
       const { activation } = resource;
@@ -200,7 +201,20 @@ export class StepRecorder {
       }
       if (activation.isEmpty) throw new Error(`kernel ${pipeline.key}: empty activations are never bound`);
     }
-    if (workgroups > 0) this.dispatches.push({ pipeline, resources, workgroups });
+    if (workgroups === 0) return null;
+    const record = { pipeline, resources, workgroups };
+    this.dispatches.push(record);
+    return record;
+  }
+
+  /**
+   * Takes `record` back if it is the step's last dispatch (a kernel that would redo its work fused with its own),
+   * and says whether it did. Nothing recorded after it can have read its outputs then.
+   */
+  removeLast(record: DispatchRecord): boolean {
+    if (this.dispatches.at(-1) !== record) return false;
+    this.dispatches.pop();
+    return true;
   }
 
   /** Checks an activation can still be read. */

@@ -1,6 +1,7 @@
 import type { WeightDtype } from "../../../model/dtype.js";
-import { activationResource, uniform, type KernelContext, type MatmulOperand } from "../context.js";
-import type { GpuActivation, Resource } from "../recorder.js";
+import { activationResource, uniform, type GpuWeight, type KernelContext, type MatmulOperand } from "../context.js";
+import type { DispatchRecord, GpuActivation, Resource } from "../recorder.js";
+import { rmsNormOfSum, type SplitSum } from "./rms-norm.js";
 import { LINEAR_WORKGROUP } from "../wgsl.js";
 import { f16CopyDecls, f16CopyFlag, f16CopyStore } from "./tensor/f16-copy.js";
 import {
@@ -748,6 +749,28 @@ export function reduceSplits(
   );
   const resources = [uniform(count, (capacityRows * n) / 4), activationResource(partials), activationResource(y)];
   if (residual) resources.push(activationResource(residual));
-  ctx.recorder.dispatch(reduce, resources, Math.ceil(count / 256));
+  const record = ctx.recorder.dispatch(reduce, resources, Math.ceil(count / 256));
+  if (residual && record) residualSums.set(y, { partials, splits, capacityRows, residual, record });
   return y;
+}
+
+/** Residual reduces by their output, while their record may still be the step's last (normOfResidualSum). */
+const residualSums = new WeakMap<GpuActivation, SplitSum & { record: DispatchRecord }>();
+
+/**
+ * rmsNorm(x) where x is the output of the step's last dispatch, a split-K reduce with its residual: that dispatch is
+ * replaced by one that also normalises (rmsNormOfSum; the same bits for x and for the norm). Null otherwise (the
+ * caller runs the norm alone). The layers' two norms each follow such a reduce (o and down) at split-K sizes.
+ */
+export function normOfResidualSum(
+  ctx: KernelContext,
+  x: GpuActivation,
+  weight: GpuWeight,
+  eps: number,
+  f16Copy: boolean,
+): GpuActivation | null {
+  const sum = residualSums.get(x);
+  if (!sum || !ctx.recorder.removeLast(sum.record)) return null;
+  residualSums.delete(x);
+  return rmsNormOfSum(ctx, x, sum, weight, eps, f16Copy);
 }

@@ -52,19 +52,13 @@ function unpackChunk(dtype: WeightDtype, q: string, [a, b] = ["w0", "w1"]): stri
 }
 
 /**
- * Chunks per weight row whose loads are issued together before any is used (more memory requests in flight), for a
- * lane group of one row and of several (R rows, or gate and up). 8 was no faster than 4 for one row at decode batch
- * 1 on the H100 (bench/NOTES.md, session 8). Overridable for the kernel lab: SWALLOW_GEMV_LOADS="ONE,SEVERAL".
+ * Chunks whose weight loads are issued together before any is used (more memory requests in flight), for a lane
+ * group of one row; one chunk of each row for several (R rows, or gate and up). 8 was no faster than 4 at decode
+ * batch 1 on the H100 (bench/NOTES.md, session 8); on the H200 (session 22) every other count tried was slower at
+ * batch 1: 5.12 ms per token, against 5.27 / 5.16 with 1 / 2 chunks of one row and 5.53 / 5.41 with 2 / 4 of each of
+ * several.
  */
-const DEFAULT_GEMV_LOADS = { one: 4, several: 1 };
-let gemvLoadsSetting: { one: number; several: number } | null = null;
-function gemvLoads(): { one: number; several: number } {
-  if (gemvLoadsSetting) return gemvLoadsSetting;
-  const parsed = envVar("SWALLOW_GEMV_LOADS")?.split(",").map(Number);
-  const valid = parsed?.length === 2 && parsed.every((n) => [1, 2, 4, 8].includes(n));
-  gemvLoadsSetting = valid ? { one: parsed![0]!, several: parsed![1]! } : DEFAULT_GEMV_LOADS;
-  return gemvLoadsSetting;
-}
+const GEMV_LOADS_IN_FLIGHT = 4;
 
 /** The GEMV variant: weight dtype, token block, vector loads, subgroups, epilogue, weights sharing x, rows per lane group. */
 interface GemvVariant {
@@ -134,7 +128,7 @@ function gemvSource(v: GemvVariant): string {
   const slotCount = swiglu ? 2 * rowsPerGroup : rowsPerGroup;
   // Accumulators per token: the slots, then Σx² with a fused norm (reduced by the same code as the slots).
   const accSlots = slotCount + (norm ? 1 : 0);
-  const loadsInFlight = slotCount > 1 ? gemvLoads().several : gemvLoads().one;
+  const loadsInFlight = slotCount > 1 ? 1 : GEMV_LOADS_IN_FLIGHT;
   const accIndex = (s: number, j: number) => s * tokens + j;
 
   const core = (g: number) => {
@@ -399,8 +393,7 @@ function gemvKey(v: GemvVariant): string {
   const groups = v.groups > 1 ? `/g${v.groups}` : "";
   const shape = `${v.vectorised ? "vec4" : "scalar"}/r${v.vectorised ? v.rows : 1}`;
   const epilogue = `${v.residual ? "/res" : ""}${v.swiglu ? "/swiglu" : ""}${v.norm ? `/norm-${v.norm}` : ""}`;
-  const loads = gemvLoads() === DEFAULT_GEMV_LOADS ? "" : `/l${gemvLoads().one}-${gemvLoads().several}`;
-  return `matmul.gemv/${v.dtype}/t${v.tokens}/${shape}/${v.subgroups ? "subgroups" : "wg"}${epilogue}${groups}${loads}`;
+  return `matmul.gemv/${v.dtype}/t${v.tokens}/${shape}/${v.subgroups ? "subgroups" : "wg"}${epilogue}${groups}`;
 }
 
 /**

@@ -12,8 +12,13 @@ const WORKGROUP = 256;
  * squares is reduced with `subgroupAdd` plus one value per subgroup through workgroup memory (1-D
  * workgroups are split into subgroups in invocation order), or without subgroups a workgroup-memory tree.
  */
-function source(dtype: WeightDtype, vectorised: boolean, subgroups: boolean, f16Copy: boolean): string {
+function source(dtype: WeightDtype, vectorised: boolean, subgroups: boolean, f16Copy: boolean, splits = 0): string {
   const elem = vectorised ? "vec4<f32>" : "f32";
+  // With `splits` (rmsNormOfSum), x holds split-K partial sums: the row is first h = residual + Σ partials, written
+  // out, then normalised from h (each thread reads back only what it wrote). Its two bindings follow the copy's.
+  const sum = Array.from({ length: splits }, (_, s) => `x[${s}u * params.stride + base + c]`).join(" + ");
+  const rowValue = splits > 0 ? `residual[base + c] + (${sum})` : "x[base + c]";
+  const src = splits > 0 ? "h" : "x";
   const reduce = subgroups
     ? `  let sgSum = subgroupAdd(sum);
   if (sgId == 0u) { partial[lid / sgSize] = sgSum; }
@@ -35,23 +40,29 @@ function source(dtype: WeightDtype, vectorised: boolean, subgroups: boolean, f16
   const store = f16Copy
     ? `  var bad = false;
   for (var c = lid; c < n / 2u; c += WG) {
-    let a = x[base + 2u * c] * inv * ${weightOf("(2u * c)")};
-    let b = x[base + 2u * c + 1u] * inv * ${weightOf("(2u * c + 1u)")};
+    let a = ${src}[base + 2u * c] * inv * ${weightOf("(2u * c)")};
+    let b = ${src}[base + 2u * c + 1u] * inv * ${weightOf("(2u * c + 1u)")};
     out[base + 2u * c] = a;
     out[base + 2u * c + 1u] = b;
     ${f16CopyStore("row * (n / 2u) + c", "a", "b")}
   }
   ${f16CopyFlag("row")}`
     : `  for (var c = lid; c < n; c += WG) {
-    out[base + c] = x[base + c] * inv * ${weightOf("c")};
+    out[base + c] = ${src}[base + c] * inv * ${weightOf("c")};
   }`;
   return `${subgroups ? "enable subgroups;\n" : ""}
-struct Params { rows: u32, cols: u32, eps: f32 }
+struct Params { rows: u32, cols: u32, eps: f32, stride: u32 } // stride: between partial sums, in elems
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<${elem}>;
 ${weightAccess("weight", 2, dtype)}
 @group(0) @binding(3) var<storage, read_write> out: array<${elem}>;
 ${f16Copy ? f16CopyDecls(4) : ""}
+${
+  splits > 0
+    ? `@group(0) @binding(${f16Copy ? 6 : 4}) var<storage, read> residual: array<${elem}>;
+@group(0) @binding(${f16Copy ? 7 : 5}) var<storage, read_write> h: array<${elem}>;`
+    : ""
+}
 ${LINEAR_WORKGROUP}
 
 const WG: u32 = ${WORKGROUP}u;
@@ -67,7 +78,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let base = row * n;
   var sum = 0.0;
   for (var c = lid; c < n; c += WG) {
-    let v = x[base + c];
+    let v = ${rowValue};${splits > 0 ? "\n    h[base + c] = v;" : ""}
     sum += ${vectorised ? "dot(v, v)" : "v * v"};
   }
 ${reduce}
@@ -82,15 +93,61 @@ ${store}
  * f16 copy for the tensor-core matmul that takes it next and attaches it (tensor/f16-copy.ts).
  */
 export function rmsNorm(ctx: KernelContext, x: GpuActivation, weight: GpuWeight, eps: number, f16Copy = false): GpuActivation {
-  const out = ctx.recorder.output(x.rows, x.cols);
+  return dispatchNorm(ctx, x, weight, eps, f16Copy, null);
+}
+
+/** The split-K partial sums and residual whose sum is a row (rmsNormOfSum). */
+export interface SplitSum {
+  /** `splits` blocks of `capacityRows` rows, each [capacityRows, cols]. */
+  partials: GpuActivation;
+  splits: number;
+  capacityRows: number;
+  residual: GpuActivation;
+}
+
+/**
+ * The split-K reduce with its residual (matmul-tensor.ts reduceSplits) and the RMSNorm of its result in one
+ * dispatch: writes `h` = residual + Σ partials (the reduce's bits) and returns rmsNorm(h) (the norm's bits), with the
+ * f16 copy as rmsNorm's. One dependent dispatch fewer where a norm follows the residual add (each layer's two).
+ */
+export function rmsNormOfSum(
+  ctx: KernelContext,
+  h: GpuActivation,
+  sum: SplitSum,
+  weight: GpuWeight,
+  eps: number,
+  f16Copy: boolean,
+): GpuActivation {
+  const { partials, splits, capacityRows, residual } = sum;
+  if (h.cols % 4 !== 0 || partials.cols !== h.cols || partials.rows !== splits * capacityRows || residual.rows !== h.rows) {
+    throw new Error(
+      `rmsNormOfSum: [${partials.rows}, ${partials.cols}] is not ${splits} blocks of ${capacityRows} rows of [${h.rows}, ${h.cols}]`,
+    );
+  }
+  return dispatchNorm(ctx, partials, weight, eps, f16Copy, { ...sum, h });
+}
+
+function dispatchNorm(
+  ctx: KernelContext,
+  x: GpuActivation,
+  weight: GpuWeight,
+  eps: number,
+  f16Copy: boolean,
+  sum: (SplitSum & { h: GpuActivation }) | null,
+): GpuActivation {
+  const rows = sum ? sum.h.rows : x.rows;
+  const out = ctx.recorder.output(rows, x.cols);
   if (out.isEmpty) return out;
   const vectorised = x.cols % 4 === 0;
   const withCopy = f16Copy && f16Copyable(x.cols);
   const subgroups = ctx.pipelines.useSubgroups;
-  const key = `rmsNorm/${weight.dtype}${vectorised ? "/v4" : ""}${subgroups ? "/sg" : ""}${withCopy ? "/f16copy" : ""}`;
-  const pipeline = ctx.pipelines.get(key, () => source(weight.dtype, vectorised, subgroups, withCopy));
-  const resources = [uniform(x.rows, x.cols, f32Bits(eps)), activationResource(x), weight.resource, activationResource(out)];
+  const splits = sum?.splits ?? 0;
+  const key = `rmsNorm/${weight.dtype}${vectorised ? "/v4" : ""}${subgroups ? "/sg" : ""}${withCopy ? "/f16copy" : ""}${splits ? `/sum${splits}` : ""}`;
+  const pipeline = ctx.pipelines.get(key, () => source(weight.dtype, vectorised, subgroups, withCopy, splits));
+  const stride = sum ? (sum.capacityRows * x.cols) / 4 : 0;
+  const resources = [uniform(rows, x.cols, f32Bits(eps), stride), activationResource(x), weight.resource, activationResource(out)];
   if (withCopy) resources.push(...attachF16Copy(ctx, out));
-  ctx.recorder.dispatch(pipeline, resources, x.rows);
+  if (sum) resources.push(activationResource(sum.residual), activationResource(sum.h));
+  ctx.recorder.dispatch(pipeline, resources, rows);
   return out;
 }
