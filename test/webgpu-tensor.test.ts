@@ -315,7 +315,14 @@ test(
     ].map((shape, i) => randomTensor("bf16", shape, 9610 + i, 0.1));
     const [q, kw, v, gate, up, down] = await Promise.all(hosts.map((w, i) => gpu.uploadWeight(`w${i}`, w)));
     const norm = { weight: await gpu.uploadWeight("norm", normHost), eps: 1e-5 };
-    const normed = ops.rmsNorm(x, tokens, k, toF32(normHost.bytes, "bf16"), norm.eps);
+    const normValues = toF32(normHost.bytes, "bf16");
+    const normed = ops.rmsNorm(x, tokens, k, normValues, norm.eps);
+    // Within f16-operand error, and not exact (which would mean the tensor path did not run).
+    const assertF16OperandError = (label: string, out: Float32Array, ref: Float32Array) => {
+      const error = relativeError(out, ref);
+      t.diagnostic(`${label}: relative error ${error.toExponential(2)}`);
+      assert.ok(error <= 2e-3 && error > 1e-6, `${label}: relative error ${error}`);
+    };
     gpu.matmulPath = "tensor";
     try {
       const qkv = gpu.concatColumns(gpu.matmulMany(gpu.uploadActivation(tokens, k, x), [q, kw, v], norm));
@@ -343,14 +350,8 @@ test(
         ops.matmulTransposed(normed, tokens, matrix(hosts[4])),
       );
       const ffnRef = ops.matmulTransposed(hidden, tokens, matrix(hosts[5]));
-      for (const [label, out, ref] of [
-        ["norm → q/k/v", qkvOut, qkvRef],
-        ["norm → gate/up → SwiGLU → down", ffnOut, ffnRef],
-      ] as const) {
-        const error = relativeError(out, ref);
-        t.diagnostic(`${label}: relative error ${error.toExponential(2)}`);
-        assert.ok(error <= 2e-3 && error > 1e-6, `${label}: relative error ${error}`);
-      }
+      assertF16OperandError("norm → q/k/v", qkvOut, qkvRef);
+      assertF16OperandError("norm → gate/up → SwiGLU → down", ffnOut, ffnRef);
       // h = residual + attention · Woᵀ with split-K (3 output tiles, K = 2,048): its reduce and the norm after it
       // run as one dispatch.
       const oHost = randomTensor("bf16", [k, 2048], 9620, 0.05);
@@ -368,16 +369,10 @@ test(
       );
       assert.ok(!afterO.some((key) => key.startsWith("matmul.tensor.reduce") && key.endsWith("/res")), afterO.join(", "));
       const hRef = ops.matmulTransposed(attention, tokens, matrix(oHost)).map((value, i) => value + residual[i]);
-      const gRef = ops.matmulTransposed(ops.rmsNorm(hRef, tokens, k, toF32(normHost.bytes, "bf16"), norm.eps), tokens, matrix(hosts[3]));
+      const gRef = ops.matmulTransposed(ops.rmsNorm(hRef, tokens, k, normValues, norm.eps), tokens, matrix(hosts[3]));
       const [gOut, hOut] = [await gpu.read(g2), await gpu.read(h)];
-      for (const [label, out, ref] of [
-        ["o + residual (split-K)", hOut, hRef],
-        ["→ norm → gate", gOut, gRef],
-      ] as const) {
-        const error = relativeError(out, ref);
-        t.diagnostic(`${label}: relative error ${error.toExponential(2)}`);
-        assert.ok(error <= 2e-3 && error > 1e-6, `${label}: relative error ${error}`);
-      }
+      assertF16OperandError("o + residual (split-K)", hOut, hRef);
+      assertF16OperandError("→ norm → gate", gOut, gRef);
     } finally {
       gpu.matmulPath = "auto";
     }

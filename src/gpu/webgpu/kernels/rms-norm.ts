@@ -15,7 +15,8 @@ const WORKGROUP = 256;
 function source(dtype: WeightDtype, vectorised: boolean, subgroups: boolean, f16Copy: boolean, splits = 0): string {
   const elem = vectorised ? "vec4<f32>" : "f32";
   // With `splits` (rmsNormOfSum), x holds split-K partial sums: the row is first h = residual + Σ partials, written
-  // out, then normalised from h (each thread reads back only what it wrote). Its two bindings follow the copy's.
+  // out, then normalised from h, which the copy's pairs of vec4s read across threads: a storage barrier between.
+  // Its two bindings follow the copy's.
   const sum = Array.from({ length: splits }, (_, s) => `x[${s}u * params.stride + base + c]`).join(" + ");
   const rowValue = splits > 0 ? `residual[base + c] + (${sum})` : "x[base + c]";
   const src = splits > 0 ? "h" : "x";
@@ -80,7 +81,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   for (var c = lid; c < n; c += WG) {
     let v = ${rowValue};${splits > 0 ? "\n    h[base + c] = v;" : ""}
     sum += ${vectorised ? "dot(v, v)" : "v * v"};
-  }
+  }${splits > 0 ? "\n  storageBarrier();" : ""}
 ${reduce}
   let inv = 1.0 / sqrt(total / f32(params.cols) + params.eps);
 ${store}
