@@ -1,26 +1,17 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { loadModel } from "../src/index.js";
-import { App } from "../src/server/app.js";
-import { startServer } from "../src/server/node-server.js";
 import { EngineBackend } from "../src/eval/backends/engine-backend.js";
 import { OpenAIBackend } from "../src/eval/backends/openai-backend.js";
 import { encodePair } from "../src/eval/backends/tokenize-pair.js";
-import { readTinyReference, tinyDir } from "./support/tiny-fixtures.js";
+import { readTinyReference } from "./support/tiny-fixtures.js";
+import { startTinyServer } from "./support/tiny-server.js";
 
 /**
  * Both backends on the real engine (tiny transformers-made checkpoint) against transformers' own prompt log-probs
  * (reference.json, scripts/make_tiny_checkpoints.py): the in-process engine, and `swallow serve` over HTTP.
  */
-const model = await loadModel(tinyDir("gqa-llama3"), { backend: "cpu", maxNumSeqs: 4 });
+const { model, server } = await startTinyServer({ maxNumSeqs: 4 });
 const reference = await readTinyReference("gqa-llama3");
-const app = new App({ servedModelName: "tiny" });
-app.setModel(model);
-const server = await startServer(app, { port: 0 });
-test.after(async () => {
-  await server.close({ graceMs: 1000 });
-  await model.engine.close({ abortRunning: true });
-});
 
 /** Context/continuation strings whose lm-eval split reproduces a reference prompt's tokens exactly (split after token k). */
 function pairs() {

@@ -4,23 +4,15 @@ import { request as httpRequest } from "node:http";
 import { join } from "node:path";
 import { Ajv } from "ajv";
 import OpenAI from "openai";
-import { loadModel } from "../src/index.js";
 import { App } from "../src/server/app.js";
 import { startServer } from "../src/server/node-server.js";
 import { fakeServedModel, TOOL_TEMPLATE } from "./support/fake-engine.js";
-import { NEAR_TIE, readTinyReference, tinyDir } from "./support/tiny-fixtures.js";
+import { NEAR_TIE, readTinyReference } from "./support/tiny-fixtures.js";
+import { startTinyServer } from "./support/tiny-server.js";
 
 const NAME = "tiny";
-const model = await loadModel(tinyDir("gqa-llama3"), { backend: "cpu", maxNumSeqs: 8 });
+const { model, server, client } = await startTinyServer({ name: NAME, maxNumSeqs: 8 });
 const reference = await readTinyReference("gqa-llama3");
-const app = new App({ servedModelName: NAME });
-app.setModel(model);
-const server = await startServer(app, { port: 0 });
-const client = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: "none", maxRetries: 0 });
-test.after(async () => {
-  await server.close({ graceMs: 1000 });
-  await model.engine.close({ abortRunning: true });
-});
 
 test("real engine: echo logprobs over HTTP match transformers' prompt log-probs (reference.json)", async () => {
   for (const prompt of reference.prompts) {

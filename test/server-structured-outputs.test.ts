@@ -9,21 +9,10 @@ import test from "node:test";
 import assert from "node:assert/strict";
 import { Ajv } from "ajv";
 import OpenAI from "openai";
-import { loadModel } from "../src/index.js";
-import { App } from "../src/server/app.js";
-import { startServer } from "../src/server/node-server.js";
-import { tinyDir } from "./support/tiny-fixtures.js";
+import { startTinyServer } from "./support/tiny-server.js";
 
 const NAME = "tiny";
-const model = await loadModel(tinyDir("gqa-llama3"), { backend: "cpu", maxNumSeqs: 8 });
-const app = new App({ servedModelName: NAME });
-app.setModel(model);
-const server = await startServer(app, { port: 0 });
-const client = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: "none", maxRetries: 0 });
-test.after(async () => {
-  await server.close({ graceMs: 1000 });
-  await model.engine.close({ abortRunning: true });
-});
+const { client } = await startTinyServer({ name: NAME, maxNumSeqs: 8 });
 
 const SEEDS = [0, 1, 2, 3, 4, 5];
 const messages = [{ role: "user" as const, content: "答えて" }];
