@@ -6,6 +6,7 @@ import type { GenerationEvent } from "../src/engine/generate.js";
 import { scoreTokens } from "../src/engine/score.js";
 import { warmUp } from "../src/engine/warm-up.js";
 import { ReferenceBackend } from "../src/gpu/reference/backend.js";
+import type { KvCache, KvCacheLayout } from "../src/gpu/backend.js";
 import { NodeFileTree } from "../src/node/file-tree.js";
 import { tinyDir } from "./support/tiny-fixtures.js";
 import {
@@ -43,6 +44,43 @@ test("engine: kvCacheBytes sizes the KV cache in whole blocks of the model's KV 
   assert.deepEqual(accounts, [tokens]);
   assert.equal(model.runner.allocator.numBlocks, tokens / 16);
   await assert.rejects(load({ kvCacheBytes: perToken * 80 }), /holds 80 tokens .* fewer than one sequence of --max-model-len 96/);
+});
+
+/** The reference backend on a "device" that holds at most `capacityTokens` of KV cache, as allocateKvCache reports it. */
+class CappedBackend extends ReferenceBackend {
+  constructor(private readonly capacityTokens: number) {
+    super();
+  }
+  async allocateKvCache(layout: KvCacheLayout): Promise<KvCache | null> {
+    return layout.numBlocks * layout.blockSize <= this.capacityTokens ? this.createKvCache(layout) : null;
+  }
+  releaseKvCache(): void {}
+}
+
+test("engine: a default KV cache that does not fit the device shrinks to what does (with a notice); a size given is refused", async () => {
+  const notices: string[] = [];
+  const tree = new NodeFileTree(tinyDir("gqa-llama3"));
+  // 8 sequences of 96 tokens want 768 tokens (48 blocks); the device holds 400 (25 whole blocks).
+  const model = await LanguageModel.load(tree, {
+    backend: new CappedBackend(400),
+    maxModelLen: 96,
+    maxNumSeqs: 8,
+    onNotice: (m) => notices.push(m),
+  });
+  assert.equal(model.runner.allocator.numBlocks, 25);
+  assert.equal(notices.length, 1);
+  assert.match(
+    notices[0],
+    /^memory: the default KV cache of 768 tokens does not fit beside the weights on cpu; it holds 400 tokens \(.* MB\) instead/,
+  );
+  const [prompt] = makePrompts(1, model.spec.vocabSize);
+  const result = await collect(model.engine.submit(greedyRequest(model, prompt, 4)));
+  assert.equal(result.tokens.length, 4);
+  const perToken = model.spec.numLayers * 2 * model.spec.numKvHeads * model.spec.headDim * 4;
+  await assert.rejects(
+    LanguageModel.load(tree, { backend: new CappedBackend(400), maxModelLen: 96, kvCacheBytes: perToken * 512 }),
+    /^SwallowError: out of GPU memory: a KV cache of 512 tokens .* on cpu; give a smaller --kv-cache-memory-bytes or lower --max-model-len$/,
+  );
 });
 
 test("engine: a prefix-cache hit gives the same tokens as a full prefill, and counts the reused tokens", async () => {

@@ -27,6 +27,7 @@ export async function loadFromFlags(
     ...loadOptions,
     maxNumSeqs: maxNumSeqs ?? defaultMaxNumSeqs?.(backend),
     onMemoryAccount: (account) => info(describeMemoryAccount(account)),
+    onNotice: info,
   });
   info(
     `loaded ${files.location} (${model.spec.numLayers} layers, hidden ${model.spec.hiddenSize}) on ${backend.name} in ${((Date.now() - started) / 1000).toFixed(1)} s`,

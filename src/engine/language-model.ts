@@ -11,7 +11,15 @@ import { Engine } from "./engine.js";
 import type { GenerateOptions, GenerationEvent } from "./generate.js";
 import type { InferenceEngine } from "./request.js";
 import { resolveSamplingParams, type SamplingParams } from "./sampler.js";
-import { accountMemory, kvCacheBlocks, kvTokensForBytes, matmulWeightShapes, type MemoryAccount } from "./memory-account.js";
+import {
+  accountMemory,
+  formatBytes,
+  kvBytesPerToken,
+  kvCacheBlocks,
+  kvTokensForBytes,
+  matmulWeightShapes,
+  type MemoryAccount,
+} from "./memory-account.js";
 
 export interface LoadOptions {
   backend: Backend;
@@ -20,7 +28,11 @@ export interface LoadOptions {
   onProgress?: (progress: LoadProgress) => void;
   /** Most requests running at once (the server's --max-num-seqs). Default 1 (a CLI or library user). */
   maxNumSeqs?: number;
-  /** KV cache size in tokens, all requests together. Default maxModelLen × maxNumSeqs, capped at 131,072 above one sequence. */
+  /**
+   * KV cache size in tokens, all requests together. Default maxModelLen × maxNumSeqs, capped at 131,072 above one
+   * sequence, and shrunk to what the device holds beside the weights and activations where the backend can tell
+   * (Backend.allocateKvCache; onNotice says so). A size given here or as kvCacheBytes fits or is refused.
+   */
   kvCacheTokens?: number;
   /**
    * KV cache size in bytes instead (vLLM's --kv-cache-memory-bytes), turned into whole blocks of this model's KV
@@ -34,6 +46,8 @@ export interface LoadOptions {
   prefixCaching?: boolean;
   /** Receives the GPU memory the model will hold, before any weight is uploaded. */
   onMemoryAccount?: (account: MemoryAccount) => void;
+  /** Receives what a user should know about the load, one line each (e.g. a default KV cache shrunk to fit the GPU). */
+  onNotice?: (message: string) => void;
 }
 
 /** Tokens per KV cache block (vLLM's default). */
@@ -41,6 +55,9 @@ const KV_BLOCK_SIZE = 16;
 
 /** Default KV cache ceiling when many sequences are allowed: 2^17 tokens (16 GiB of f16 KV for Llama-3.1-8B). */
 const DEFAULT_KV_CACHE_TOKENS_CAP = 131_072;
+
+/** Left free beyond the activations' bound when the KV cache is fitted: the runtime's own buffers (pipelines, readback). */
+const KV_FIT_MARGIN_BYTES = 512 * 2 ** 20;
 
 export interface EncodeChatOptions {
   /** Append the header that opens the assistant's turn (default true). */
@@ -87,20 +104,35 @@ export class LanguageModel {
         ? kvTokensForBytes(spec, options.kvCacheBytes, options.backend.kvBytesPerValue, blockSize, maxModelLen)
         : Math.max(maxModelLen, Math.min(maxModelLen * maxNumSeqs, DEFAULT_KV_CACHE_TOKENS_CAP)));
     const maxBatchTokens = options.maxBatchTokens ?? options.backend.preferredBatchTokens ?? 512;
-    options.onMemoryAccount?.(
-      accountMemory(spec, (name, shape) => weights.tensorByteLength?.(name) ?? shape.reduce((a, b) => a * b, 1) * 2, {
-        numBlocks: kvCacheBlocks(maxModelLen, kvCacheTokens, blockSize),
-        blockSize,
-        kvBytesPerValue: options.backend.kvBytesPerValue,
-        maxBatchTokens,
-        matmulScratchBytes: options.backend.matmulScratchBytes?.(matmulWeightShapes(spec), maxBatchTokens),
-        // Every row of a step may be a long one: decode rows sharing one long prompt's blocks (prefix caching), or a
-        // long prompt's rows where every row takes the per-row kernel (batch-invariant).
-        attentionScratchBytes: options.backend.attentionScratchBytes?.(spec.numHeads, spec.headDim, maxBatchTokens, maxModelLen),
-      }),
-    );
+    const account = accountMemory(spec, (name, shape) => weights.tensorByteLength?.(name) ?? shape.reduce((a, b) => a * b, 1) * 2, {
+      numBlocks: kvCacheBlocks(maxModelLen, kvCacheTokens, blockSize),
+      blockSize,
+      kvBytesPerValue: options.backend.kvBytesPerValue,
+      maxBatchTokens,
+      matmulScratchBytes: options.backend.matmulScratchBytes?.(matmulWeightShapes(spec), maxBatchTokens),
+      // Every row of a step may be a long one: decode rows sharing one long prompt's blocks (prefix caching), or a
+      // long prompt's rows where every row takes the per-row kernel (batch-invariant).
+      attentionScratchBytes: options.backend.attentionScratchBytes?.(spec.numHeads, spec.headDim, maxBatchTokens, maxModelLen),
+    });
+    options.onMemoryAccount?.(account);
     const model = await LlamaModel.load(spec, weights, options.backend, options.onProgress);
-    const runner = new ModelRunner(model, { maxModelLen, kvCacheTokens, maxBatchTokens, blockSize });
+    // A default-sized cache shrinks to what the device holds beside the weights and activations; a size given is kept.
+    const shrink = options.kvCacheTokens === undefined && options.kvCacheBytes === undefined;
+    const runner = await ModelRunner.create(
+      model,
+      { maxModelLen, kvCacheTokens, maxBatchTokens, blockSize },
+      {
+        reserveBytes: account.activationBytes + KV_FIT_MARGIN_BYTES,
+        shrink,
+      },
+    );
+    const heldTokens = runner.allocator.numBlocks * blockSize;
+    if (heldTokens < account.kvCacheTokens) {
+      options.onNotice?.(
+        `memory: the default KV cache of ${account.kvCacheTokens.toLocaleString("en-US")} tokens does not fit beside the weights on ${options.backend.name}; ` +
+          `it holds ${heldTokens.toLocaleString("en-US")} tokens (${formatBytes(heldTokens * kvBytesPerToken(spec, options.backend.kvBytesPerValue))}) instead (--kv-cache-memory-bytes sets its size)`,
+      );
+    }
     const engine = new Engine(runner, tokenizer, { maxNumSeqs, prefixCaching: options.prefixCaching });
     return { runner, engine };
   }

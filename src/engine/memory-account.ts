@@ -91,14 +91,15 @@ export function matmulWeightShapes(spec: ModelSpec): [number, number][] {
   return [...new Set([...shapes, ...stacked])].map((s) => s.split("x").map(Number) as [number, number]);
 }
 
-const gb = (bytes: number) => (bytes >= 1e9 ? `${(bytes / 1e9).toFixed(2)} GB` : `${(bytes / 1e6).toFixed(1)} MB`);
+/** Bytes for a log line: "17.18 GB", or "412.3 MB" below a gigabyte. */
+export const formatBytes = (bytes: number) => (bytes >= 1e9 ? `${(bytes / 1e9).toFixed(2)} GB` : `${(bytes / 1e6).toFixed(1)} MB`);
 
 /** One line for the log: "memory: weights 16.06 GB + KV cache 17.18 GB (131,072 tokens) + activations ≤ … = …". */
 export function describeMemoryAccount(account: MemoryAccount): string {
   const total = account.weightBytes + account.kvCacheBytes + account.activationBytes;
   return (
-    `memory: weights ${gb(account.weightBytes)} + KV cache ${gb(account.kvCacheBytes)} ` +
-    `(${account.kvCacheTokens.toLocaleString("en-US")} tokens) + activations ≤ ${gb(account.activationBytes)} = ${gb(total)} ` +
+    `memory: weights ${formatBytes(account.weightBytes)} + KV cache ${formatBytes(account.kvCacheBytes)} ` +
+    `(${account.kvCacheTokens.toLocaleString("en-US")} tokens) + activations ≤ ${formatBytes(account.activationBytes)} = ${formatBytes(total)} ` +
     `(plus the runtime's own; lower --max-model-len or --max-num-seqs to shrink the KV cache)`
   );
 }

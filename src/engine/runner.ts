@@ -4,6 +4,7 @@ import type { LlamaModel } from "../model/llama.js";
 import { buildForwardBatch, type SequenceChunk } from "./batch.js";
 import { BlockAllocator, SequenceSlots } from "./kv-blocks.js";
 import { kvCacheBlocks } from "./memory-account.js";
+import { fitKvCache, type KvFit } from "./kv-fit.js";
 
 /** A forward pass recorded by `ModelRunner.prepare`, not yet run (or not yet read). */
 export interface PreparedStep {
@@ -73,16 +74,35 @@ export class ModelRunner {
   readonly maxBatchTokens: number;
   private readonly cache: KvCache;
 
+  /** With `allocated`, the runner takes that cache (ModelRunner.create) instead of creating the options' size. */
   constructor(
     readonly model: LlamaModel,
     options: RunnerOptions,
+    allocated?: KvFit,
   ) {
     const blockSize = options.blockSize ?? 16;
     this.maxModelLen = Math.min(options.maxModelLen, model.spec.maxPositionEmbeddings);
     this.maxBatchTokens = options.maxBatchTokens ?? 256;
-    const numBlocks = kvCacheBlocks(this.maxModelLen, options.kvCacheTokens, blockSize, options.maxNumSeqs);
+    const numBlocks = allocated?.numBlocks ?? kvCacheBlocks(this.maxModelLen, options.kvCacheTokens, blockSize, options.maxNumSeqs);
     this.allocator = new BlockAllocator(numBlocks, blockSize);
-    this.cache = model.backend.createKvCache(model.kvCacheLayout(numBlocks, blockSize));
+    this.cache = allocated?.cache ?? model.backend.createKvCache(model.kvCacheLayout(numBlocks, blockSize));
+  }
+
+  /**
+   * A runner whose KV cache is checked to fit the device beside `fit.reserveBytes` of activations (fitKvCache): with
+   * `fit.shrink` a cache that does not fit shrinks to what does (not below one maxModelLen sequence), else a
+   * one-line error.
+   */
+  static async create(model: LlamaModel, options: RunnerOptions, fit: { reserveBytes: number; shrink: boolean }): Promise<ModelRunner> {
+    const blockSize = options.blockSize ?? 16;
+    const maxModelLen = Math.min(options.maxModelLen, model.spec.maxPositionEmbeddings);
+    const allocated = await fitKvCache(model.backend, {
+      layoutOf: (blocks) => model.kvCacheLayout(blocks, blockSize),
+      wantedBlocks: kvCacheBlocks(maxModelLen, options.kvCacheTokens, blockSize, options.maxNumSeqs),
+      minBlocks: Math.ceil(maxModelLen / blockSize),
+      ...fit,
+    });
+    return new ModelRunner(model, options, allocated);
   }
 
   get backend(): Backend {

@@ -91,6 +91,14 @@ export interface Backend {
   readonly kvBytesPerValue: number;
   uploadWeight(name: string, tensor: HostTensor): Promise<Weight>;
   createKvCache(layout: KvCacheLayout): KvCache;
+  /**
+   * The KV cache, where the device can hold it with `reserveBytes` more still free beside it (a step's activations),
+   * else null with nothing of it kept: how the engine sizes a default cache to the device's memory, which WebGPU does
+   * not report. Backends without it allocate with createKvCache and never refuse.
+   */
+  allocateKvCache?(layout: KvCacheLayout, reserveBytes: number): Promise<KvCache | null>;
+  /** Gives a cache's memory back (one allocateKvCache made and the engine will not use). */
+  releaseKvCache?(cache: KvCache): void;
 
   /**
    * [T, hidden] = table[tokenIds]. With `firstRow`, `table` is a row band starting at that row: ids inside

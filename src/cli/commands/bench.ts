@@ -101,6 +101,7 @@ export async function runBench(argv: string[]): Promise<void> {
       maxModelLen,
       ...serving,
       onMemoryAccount: (account) => info(describeMemoryAccount(account)),
+      onNotice: info,
     });
     title = `${values.shape} (${spec.numLayers} layers, random bf16 weights) on ${backend.name}`;
   } else {

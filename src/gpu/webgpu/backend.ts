@@ -117,6 +117,9 @@ class GpuKvCache implements KvCache {
   }
 }
 
+/** The largest probe buffer allocateKvCache makes for the reserve it checks (several when the reserve is bigger). */
+const KV_RESERVE_PROBE_BYTES = 2 ** 30;
+
 /** A RangeError naming `op` unless every row index is in 0..count−1 (kernels index with them unchecked). */
 function checkRows(op: string, rows: Int32Array, count: number): void {
   for (const row of rows) {
@@ -220,6 +223,8 @@ export class WebGpuBackend implements Backend {
   private readonly pipelines: PipelineCache;
   private readonly ctx: KernelContext;
   private readonly ownedBuffers = new Set<GPUBuffer>();
+  /** A KV cache was released since destroyed buffers last gave their memory back (settleDestroyed). */
+  private unsettledRelease = false;
   private readonly weightIds = new WeakMap<GpuWeight, number>();
   private readonly validatedBatches = new WeakMap<ForwardBatch, number>();
   /** fusesKvWrite's per-step check, made once per batch (every layer asks). */
@@ -373,6 +378,60 @@ export class WebGpuBackend implements Backend {
       layers.push({ keys: make(`kv.${layer}.keys`), values: make(`kv.${layer}.values`), size });
     }
     return new GpuKvCache(layout, dtype, layers);
+  }
+
+  /**
+   * createKvCache inside an out-of-memory error scope, then `reserveBytes` of probe buffers (at most
+   * KV_RESERVE_PROBE_BYTES each) that are destroyed at once: Vulkan allocates a buffer's memory when it is created,
+   * so a cache that leaves too little for a step's activations fails here, not in the first forward pass.
+   */
+  async allocateKvCache(layout: KvCacheLayout, reserveBytes: number): Promise<KvCache | null> {
+    this.throwIfLost();
+    if (this.unsettledRelease) await this.settleDestroyed();
+    this.device.pushErrorScope("out-of-memory");
+    let cache: GpuKvCache | null = null;
+    const probes: GPUBuffer[] = [];
+    try {
+      cache = this.createKvCache(layout) as GpuKvCache;
+      const probeSize = Math.min(KV_RESERVE_PROBE_BYTES, this.gpu.limits.maxBufferSize);
+      for (let left = reserveBytes; left > 0; left -= probeSize) {
+        probes.push(
+          this.device.createBuffer({
+            size: storageBytes(Math.min(left, probeSize)),
+            usage: BufferUsage.STORAGE,
+            label: "kv reserve probe",
+          }),
+        );
+      }
+    } finally {
+      const error = await this.device.popErrorScope();
+      for (const probe of probes) probe.destroy();
+      if (error && cache) this.releaseKvCache(cache);
+      if (probes.length > 0 || error) await this.settleDestroyed();
+      if (error) cache = null;
+    }
+    return cache;
+  }
+
+  releaseKvCache(cache: KvCache): void {
+    if (!(cache instanceof GpuKvCache)) throw new Error("releaseKvCache: not a WebGPU KV cache");
+    for (const layer of cache.layers) {
+      for (const buffer of [layer.keys, layer.values]) {
+        buffer.destroy();
+        this.ownedBuffers.delete(buffer);
+      }
+    }
+    this.unsettledRelease = true;
+  }
+
+  /**
+   * Waits until destroyed buffers have given their memory back: Dawn frees a buffer once a submit made after its
+   * destroy has completed, so an empty one is sent and waited for.
+   */
+  private async settleDestroyed(): Promise<void> {
+    this.device.queue.submit([this.device.createCommandEncoder().finish()]);
+    await this.device.queue.onSubmittedWorkDone();
+    this.unsettledRelease = false;
   }
 
   /** An activation holding host data (tests, host-computed inputs). */
