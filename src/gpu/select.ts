@@ -37,7 +37,7 @@ async function findAdapter(
  */
 export interface BackendChoice {
   /**
-   * WebGPU: tensor-core (subgroup-matrix) matmuls for batches of 8+ tokens — much faster prefill and batched
+   * WebGPU: tensor-core (subgroup-matrix) matmuls for batches of 3+ tokens — much faster prefill and batched
    * decoding, but a request's logits then depend slightly on what shares its batch (as in vLLM by default).
    * Default (undefined): used where the GPU has them and they pass a start-up check against the reference
    * (WebGpuBackendOptions.batchInvariant "auto"); true: used without the check; false: batch-invariant kernels

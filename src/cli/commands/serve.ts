@@ -27,7 +27,7 @@ tensor cores, else 512): larger prefills faster between decode steps, smaller ke
 memory the GPU has, so by default the cache holds --max-model-len × --max-num-seqs tokens, at most 131,072; a
 larger one keeps more requests running at once.
 --cors adds Access-Control-Allow-Origin: * so pages on other origins can call the API.
-WebGPU runs batches of 8+ tokens on the GPU's tensor cores (subgroup matrices) where it has them and they pass a
+WebGPU runs batches of 3+ tokens on the GPU's tensor cores (subgroup matrices) where it has them and they pass a
 start-up check against the reference: much faster prefill and batched decoding, but a request's output then depends
 slightly on what else is being served (as in vLLM). --batch-invariant keeps kernels whose results never depend on
 the batch (vLLM's VLLM_BATCH_INVARIANT; prefill ~15× slower on an H100); --tensor-cores skips the check.

@@ -168,9 +168,11 @@ export function unclampedVariant(variant: TensorVariant): TensorVariant {
  * Batches shorter than this keep the GEMV kernel, whose FMA work grows with the rows (it reads each weight once per
  * 8 tokens). Decode steps on the H100 (bench/NOTES.md, session 12; ms per step, GEMV → tensor tiles): 4 rows 8.7 →
  * 17.4, 8 rows 18.1 → 17.4, 16 rows 28.8 → 17.6, 32 rows 55.9 → 18.2, 48 rows 80.8 → 18.9. (64 until then, from a
- * kernel lab run when the tensor tiles were half as fast and had no split-K.)
+ * kernel lab run when the tensor tiles were half as fast and had no split-K.) 3 since session 23, once the skinny tiles
+ * had made a 16-row step cost little more than the GEMV's 2-row one; H200, same build, ms per step, GEMV → tensor:
+ * 2 rows 5.80 → 7.91, 3 rows 8.09 → 7.91, 4 rows 8.75 → 7.93, 5–7 rows (the GEMV's 8-token block) 14.5–15.5 → 7.9–8.0.
  */
-export const TENSOR_MIN_TOKENS = 8;
+export const TENSOR_MIN_TOKENS = 3;
 
 /** Largest finite f16. */
 export const F16_MAX = 65504;
