@@ -198,12 +198,16 @@ export function tensorMatmulSource(layout: TensorLayout, dtype: WeightDtype, par
           `if (sgCol0 + ${j * N}u < ${nOf(p)}) { ${matrixStoreRowMajor(syntax, `&${partName("y", p)}`, `yBase + (sgRow0 + ${i * M}u) * ${nOf(p)} + sgCol0 + ${j * N}u`, acc(i, j), nOf(p))}; }`,
       )
       .join("\n      ");
-  // prefetchDepth 2 (kernel lab): two register banks, slice s + 2 fetched into the free bank while slice s is
-  // multiplied and slice s + 1 waits in the other; the loop is unrolled by two so each bank keeps its own names.
-  const deep = variant.prefetchDepth === 2;
+  // prefetchDepth D ≥ 2: D register banks, slice s + D fetched into the bank slice s came in (staged before its
+  // multiply) while slices s + 1 … s + D − 1 wait in the others; the loop is unrolled by D so each bank keeps its own
+  // names (bank i of slice sliceBegin + i mod D: xr, wr, fetch, stage for the first, xr2, wr2, fetch2, stage2, … after).
+  const depth = variant.prefetchDepth ?? 1;
+  const deep = depth >= 2;
   if (deep && (buffers !== 1 || xDirect || ablate === "stage")) {
-    throw new Error(`${variant.name}: prefetchDepth 2 needs one buffer, staged x and real staging`);
+    throw new Error(`${variant.name}: prefetchDepth ${depth} needs one buffer, staged x and real staging`);
   }
+  const bank = (i: number) => (i === 0 ? "" : String(i + 1));
+  const laterBanks = Array.from({ length: depth - 1 }, (_, i) => bank(i + 1));
   // unconditionalFetch: the fetch of slice `next` without a branch, at k = K (nothing loaded) past the split's end.
   const always = variant.unconditionalFetch === true;
   const prefetchCall = (p: number, bank: string, next: string) =>
@@ -212,7 +216,7 @@ export function tensorMatmulSource(layout: TensorLayout, dtype: WeightDtype, par
       : `if (${next} < sliceEnd) { ${fnName("fetch", p)}${bank}(m0, n0, (${next}) * BK, lid); }`;
   const deepStep = (p: number, s: string, free: string, held: string) => `  {
     let s = ${s};
-    ${prefetchCall(p, free, "s + 2u")}
+    ${prefetchCall(p, free, `s + ${depth}u`)}
     if (isActive) {
       let xBase = xLocal + fence;
       let wBase = wLocal + fence;
@@ -225,12 +229,12 @@ export function tensorMatmulSource(layout: TensorLayout, dtype: WeightDtype, par
   const deepLoop = (p: number) => `  ${fnName("fetch", p)}(m0, n0, sliceBegin * BK, lid);
   stage(0u, lid);
   ${staged}
-  if (sliceBegin + 1u < sliceEnd) { ${fnName("fetch", p)}2(m0, n0, (sliceBegin + 1u) * BK, lid); }
-  for (var s0 = sliceBegin; s0 < sliceEnd; s0 += 2u) {
-${deepStep(p, "s0", "", "2")}
-    if (s0 + 1u < sliceEnd) {
-${deepStep(p, "s0 + 1u", "2", "")}
-    }
+${laterBanks.map((b, i) => `  if (sliceBegin + ${i + 1}u < sliceEnd) { ${fnName("fetch", p)}${b}(m0, n0, (sliceBegin + ${i + 1}u) * BK, lid); }`).join("\n")}
+  for (var s0 = sliceBegin; s0 < sliceEnd; s0 += ${depth}u) {
+${deepStep(p, "s0", bank(0), bank(1 % depth))}
+${laterBanks
+  .map((b, i) => `    if (s0 + ${i + 1}u < sliceEnd) {\n${deepStep(p, `s0 + ${i + 1}u`, b, bank((i + 2) % depth))}\n    }`)
+  .join("\n")}
   }`;
   // With robustness, Tint clamps every workgroup-array index it cannot bound: each scalar store of a staged chunk got
   // its own min() and the stores no longer merged (STS.U16 instead of STS.64). clampChunkIndex bounds the chunk once.
@@ -276,9 +280,9 @@ ${
   }
 }
 `;
-  /** A fetch or stage function's text for the second register bank (xr2 / wr2), renamed. */
-  const secondBank = (text: string, name: string, renamed: string) =>
-    text.replace(name, renamed).replaceAll("xr[", "xr2[").replaceAll("wr[", "wr2[");
+  /** A fetch or stage function's text for register bank `b` ("2", "3", …: xr2 / wr2, …), renamed. */
+  const inBank = (text: string, name: string, renamed: string, b: string) =>
+    text.replace(name, renamed).replaceAll("xr[", `xr${b}[`).replaceAll("wr[", `wr${b}[`);
   /** A workgroup's work on its tile of part p once n0 and yBase are known: stage, multiply, store (or the exact path). */
   const tileBody = (p: number) => `  // Subgroups beyond SUBGROUPS (a device whose subgroups are smaller than its maximum) only stage data.
   let sg = lid / sgSize;
@@ -457,12 +461,12 @@ var<workgroup> words: array<u32, 4>; // [0]: overflow's uniform copy, [1]: the f
 ${xDirect ? "" : `var<private> xr: array<${xF16 ? "vec4<u32>" : "vec4<f32>"}, XC>;`}
 var<private> wr: array<vec4<u32>, WC>;
 ${pairs ? "var<private> wRange: vec4<u32>; // the weights' range bits, OR-ed over the K loop (PAIR_CONVERT_FNS)" : ""}
-${deep ? `var<private> xr2: array<${xF16 ? "vec4<u32>" : "vec4<f32>"}, XC>;\nvar<private> wr2: array<vec4<u32>, WC>;` : ""}
+${laterBanks.map((b) => `var<private> xr${b}: array<${xF16 ? "vec4<u32>" : "vec4<f32>"}, XC>;\nvar<private> wr${b}: array<vec4<u32>, WC>;`).join("\n")}
 
 ${partRange.map(fetchFn).join("\n")}
-${deep ? partRange.map((p) => secondBank(fetchFn(p), `fn ${fnName("fetch", p)}(`, `fn ${fnName("fetch", p)}2(`)).join("\n") : ""}
+${laterBanks.map((b) => partRange.map((p) => inBank(fetchFn(p), `fn ${fnName("fetch", p)}(`, `fn ${fnName("fetch", p)}${b}(`, b)).join("\n")).join("\n")}
 /** Converts the fetched slice to f16 into buffer buf, flagging values f16 cannot hold. */
-${stageFn}${deep ? secondBank(stageFn, "fn stage(", "fn stage2(") : ""}
+${stageFn}${laterBanks.map((b) => inBank(stageFn, "fn stage(", `fn stage${b}(`, b)).join("")}
 ${pairs ? PAIR_CONVERT_FNS : ""}
 ${partRange.map(exactFn).join("\n")}
 @compute @workgroup_size(${threads})

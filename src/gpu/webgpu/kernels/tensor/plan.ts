@@ -79,10 +79,11 @@ export interface TensorVariant {
    */
   plainFence?: boolean;
   /**
-   * With prefetch: 2 keeps two K slices in registers ahead of the one being multiplied (kernel-lab variant; the 128×128
-   * tile with it measured within the spread of one slice ahead, end to end on the H100: bench/NOTES.md, session 15).
+   * With prefetch: D keeps D K slices in registers ahead of the one being multiplied (2 on the 16-row class; the
+   * 128×128 tile with 2 measured within the spread of one slice ahead, end to end on the H100: bench/NOTES.md,
+   * session 15; 3 and 4 are lab variants of the skinny tiles, whose few accumulators leave the registers for them).
    */
-  prefetchDepth?: 2;
+  prefetchDepth?: 2 | 3 | 4;
   /**
    * bf16 weights converted two at a time (one f32 → f16 pack per pair) with their range check OR-ed into a register
    * over the whole K loop and looked at once after it (BF16_PAIR_RANGE_ADD), instead of a check, a branch and a clamp
@@ -142,6 +143,13 @@ export const TENSOR_VARIANTS: readonly TensorVariant[] = [
   { name: "128x128-sg2x2-rb-uf-pc-x16", ...PREFETCHING_128, unconditionalFetch: true, pairConvert: true },
   { name: "64x128-sg1x4-k32-rb-uf-pc-x16", ...SKINNY, tileM: 4, bk: 32, unconditionalFetch: true, pairConvert: true },
   { name: "16x128-sg1x4-k64-rb2-uf-pc-x16", ...SKINNY, prefetchDepth: 2, unconditionalFetch: true, pairConvert: true },
+  // More K slices in flight for the skinny tiles (session 23, unmeasured): their products read the weights at ~2.35
+  // TB/s, where two 20.7 KB workgroups per SM with two 16 KB slices ahead each keep ~64 KB per SM in flight.
+  { name: "16x128-sg1x4-k64-rb3-x16", ...SKINNY, prefetchDepth: 3, pairConvert: true },
+  { name: "16x128-sg1x4-k64-rb4-x16", ...SKINNY, prefetchDepth: 4, pairConvert: true },
+  { name: "32x128-sg1x4-k64-rb2-x16", ...SKINNY, tileM: 2, prefetchDepth: 2, pairConvert: true },
+  { name: "32x128-sg1x4-k64-rb3-x16", ...SKINNY, tileM: 2, prefetchDepth: 3, pairConvert: true },
+  { name: "64x128-sg1x4-k32-rb3-uf-pc-x16", ...SKINNY, tileM: 4, bk: 32, prefetchDepth: 3, unconditionalFetch: true, pairConvert: true },
   ...(["fetch", "stage", "multiply"] as const).map((ablate): TensorVariant => ({
     name: `128x128-sg2x2-rb-x16-no-${ablate}`,
     ...PREFETCHING_128,
