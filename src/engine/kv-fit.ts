@@ -1,6 +1,6 @@
 import { SwallowError } from "../errors.js";
 import type { Backend, KvCache, KvCacheLayout } from "../gpu/backend.js";
-import { formatBytes } from "./memory-account.js";
+import { formatBytes, kvBytesPerToken } from "./memory-account.js";
 
 /** What fitKvCache allocated: the cache and its block count (fewer than asked for where it shrank). */
 export interface KvFit {
@@ -42,13 +42,10 @@ export async function fitKvCache(backend: Backend, options: KvFitOptions): Promi
   const allocate = (blocks: number) => backend.allocateKvCache!(layoutOf(blocks), reserveBytes);
   const wanted = await allocate(wantedBlocks);
   if (wanted) return { cache: wanted, numBlocks: wantedBlocks };
-  const bytes = (blocks: number) => {
-    const { numLayers, numKvHeads, headDim, blockSize } = layoutOf(blocks);
-    return blocks * blockSize * numLayers * 2 * numKvHeads * headDim * backend.kvBytesPerValue;
-  };
-  const tokens = (blocks: number) => (blocks * layoutOf(blocks).blockSize).toLocaleString("en-US");
+  const tokens = (blocks: number) => blocks * layoutOf(blocks).blockSize;
+  const bytes = (blocks: number) => tokens(blocks) * kvBytesPerToken(layoutOf(blocks), backend.kvBytesPerValue);
   const doesNotFit = (blocks: number) =>
-    `a KV cache of ${tokens(blocks)} tokens (${formatBytes(bytes(blocks))}) and ${formatBytes(reserveBytes)} for activations do not fit beside the weights on ${backend.name}`;
+    `a KV cache of ${tokens(blocks).toLocaleString("en-US")} tokens (${formatBytes(bytes(blocks))}) and ${formatBytes(reserveBytes)} for activations do not fit beside the weights on ${backend.name}`;
   if (!options.shrink || wantedBlocks <= minBlocks) {
     throw new SwallowError(
       `out of GPU memory: ${doesNotFit(wantedBlocks)}; ${options.shrink ? "lower --max-model-len or --max-num-batched-tokens, or use a smaller model" : "give a smaller --kv-cache-memory-bytes or lower --max-model-len"}`,

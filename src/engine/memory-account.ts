@@ -25,7 +25,7 @@ export interface MemoryAccount {
 export type TensorBytes = (name: string, shape: readonly number[]) => number;
 
 /** Bytes one token takes in the KV cache: K and V of every layer's KV heads. */
-export function kvBytesPerToken(spec: ModelSpec, kvBytesPerValue: number): number {
+export function kvBytesPerToken(spec: Pick<ModelSpec, "numLayers" | "numKvHeads" | "headDim">, kvBytesPerValue: number): number {
   return spec.numLayers * 2 * spec.numKvHeads * spec.headDim * kvBytesPerValue;
 }
 

@@ -24,8 +24,9 @@ it is full).
 --max-num-batched-tokens caps the tokens of one forward pass, decode tokens plus prefill chunks (default 2048 on
 tensor cores, else 512): larger prefills faster between decode steps, smaller keeps the time per output token even.
 --kv-cache-memory-bytes sets the KV cache's size (vLLM's flag; e.g. 40GB or 37.25GiB). WebGPU cannot tell how much
-memory the GPU has, so by default the cache holds --max-model-len × --max-num-seqs tokens, at most 131,072; a
-larger one keeps more requests running at once.
+memory the GPU has, so by default the cache holds --max-model-len × --max-num-seqs tokens, at most 131,072, shrunk
+to what fits beside the weights where that does not (a memory: line says so); a larger one keeps more requests
+running at once. A size given is kept, or refused at start-up when it does not fit.
 --cors adds Access-Control-Allow-Origin: * so pages on other origins can call the API.
 WebGPU runs batches of 3+ tokens on the GPU's tensor cores (subgroup matrices) where it has them and they pass a
 start-up check against the reference: much faster prefill and batched decoding, but a request's output then depends
