@@ -104,7 +104,9 @@ export class LanguageModel {
         ? kvTokensForBytes(spec, options.kvCacheBytes, options.backend.kvBytesPerValue, blockSize, maxModelLen)
         : Math.max(maxModelLen, Math.min(maxModelLen * maxNumSeqs, DEFAULT_KV_CACHE_TOKENS_CAP)));
     const maxBatchTokens = options.maxBatchTokens ?? options.backend.preferredBatchTokens ?? 512;
-    const account = accountMemory(spec, (name, shape) => weights.tensorByteLength?.(name) ?? shape.reduce((a, b) => a * b, 1) * 2, {
+    // A default-sized cache shrinks to what the device holds beside the weights and activations; a size given is kept.
+    const shrink = options.kvCacheTokens === undefined && options.kvCacheBytes === undefined;
+    const asked = accountMemory(spec, (name, shape) => weights.tensorByteLength?.(name) ?? shape.reduce((a, b) => a * b, 1) * 2, {
       numBlocks: kvCacheBlocks(maxModelLen, kvCacheTokens, blockSize),
       blockSize,
       kvBytesPerValue: options.backend.kvBytesPerValue,
@@ -114,10 +116,9 @@ export class LanguageModel {
       // long prompt's rows where every row takes the per-row kernel (batch-invariant).
       attentionScratchBytes: options.backend.attentionScratchBytes?.(spec.numHeads, spec.headDim, maxBatchTokens, maxModelLen),
     });
+    const account = { ...asked, kvCacheFitted: shrink };
     options.onMemoryAccount?.(account);
     const model = await LlamaModel.load(spec, weights, options.backend, options.onProgress);
-    // A default-sized cache shrinks to what the device holds beside the weights and activations; a size given is kept.
-    const shrink = options.kvCacheTokens === undefined && options.kvCacheBytes === undefined;
     const runner = await ModelRunner.create(
       model,
       { maxModelLen, kvCacheTokens, maxBatchTokens, blockSize },

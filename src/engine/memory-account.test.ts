@@ -32,6 +32,11 @@ test("Llama-3.1-8B: weights equal the published checkpoint's total_size, KV cach
   assert.equal(account.kvCacheBytes, 131_072 * 131_072);
   assert.ok(account.activationBytes > 0 && account.activationBytes < 1e9, `${account.activationBytes}`);
   assert.match(describeMemoryAccount(account), /weights 16\.06 GB \+ KV cache 17\.18 GB \(131,072 tokens\)/);
+  // A default cache is fitted after the upload: the line says its figure and the total are upper bounds.
+  const fitted = describeMemoryAccount({ ...account, kvCacheFitted: true });
+  assert.match(fitted, /KV cache ≤ 17\.18 GB \(131,072 tokens, fitted to the device after the upload\)/);
+  const total = account.weightBytes + account.kvCacheBytes + account.activationBytes;
+  assert.match(fitted, new RegExp(`= at most ${(total / 1e9).toFixed(2).replace(".", "\\.")} GB`));
 });
 
 test("the KV block count covers one full-length sequence at least, else the requested tokens", () => {

@@ -19,6 +19,11 @@ export interface MemoryAccount {
    * plus attention's (the split rows' softmax states). The engine recycles these.
    */
   activationBytes: number;
+  /**
+   * Whether the KV cache is a default size that is fitted to the device after the upload (engine/kv-fit.ts): the
+   * figures are then what it asks for, at most.
+   */
+  kvCacheFitted?: boolean;
 }
 
 /** Tensor bytes as stored, by name and shape (a checkpoint's header, or 2 bytes per value for synthetic bf16). */
@@ -94,12 +99,17 @@ export function matmulWeightShapes(spec: ModelSpec): [number, number][] {
 /** Bytes for a log line: "17.18 GB", or "412.3 MB" below a gigabyte. */
 export const formatBytes = (bytes: number) => (bytes >= 1e9 ? `${(bytes / 1e9).toFixed(2)} GB` : `${(bytes / 1e6).toFixed(1)} MB`);
 
-/** One line for the log: "memory: weights 16.06 GB + KV cache 17.18 GB (131,072 tokens) + activations ≤ … = …". */
+/**
+ * One line for the log: "memory: weights 16.06 GB + KV cache 17.18 GB (131,072 tokens) + activations ≤ … = …"; a
+ * cache fitted after the upload reads "KV cache ≤ …" and "= at most …".
+ */
 export function describeMemoryAccount(account: MemoryAccount): string {
   const total = account.weightBytes + account.kvCacheBytes + account.activationBytes;
+  const atMost = account.kvCacheFitted ? "≤ " : "";
+  const kvTokens = `${account.kvCacheTokens.toLocaleString("en-US")} tokens${account.kvCacheFitted ? ", fitted to the device after the upload" : ""}`;
   return (
-    `memory: weights ${formatBytes(account.weightBytes)} + KV cache ${formatBytes(account.kvCacheBytes)} ` +
-    `(${account.kvCacheTokens.toLocaleString("en-US")} tokens) + activations ≤ ${formatBytes(account.activationBytes)} = ${formatBytes(total)} ` +
+    `memory: weights ${formatBytes(account.weightBytes)} + KV cache ${atMost}${formatBytes(account.kvCacheBytes)} ` +
+    `(${kvTokens}) + activations ≤ ${formatBytes(account.activationBytes)} = ${account.kvCacheFitted ? "at most " : ""}${formatBytes(total)} ` +
     `(plus the runtime's own; lower --max-model-len or --max-num-seqs to shrink the KV cache)`
   );
 }

@@ -143,8 +143,10 @@ export const TENSOR_VARIANTS: readonly TensorVariant[] = [
   { name: "128x128-sg2x2-rb-uf-pc-x16", ...PREFETCHING_128, unconditionalFetch: true, pairConvert: true },
   { name: "64x128-sg1x4-k32-rb-uf-pc-x16", ...SKINNY, tileM: 4, bk: 32, unconditionalFetch: true, pairConvert: true },
   { name: "16x128-sg1x4-k64-rb2-uf-pc-x16", ...SKINNY, prefetchDepth: 2, unconditionalFetch: true, pairConvert: true },
-  // More K slices in flight for the skinny tiles (session 23, unmeasured): their products read the weights at ~2.35
-  // TB/s, where two 20.7 KB workgroups per SM with two 16 KB slices ahead each keep ~64 KB per SM in flight.
+  // More K slices in flight for the skinny tiles (session 23): their products read the weights at ~2.35 TB/s, where
+  // two 20.7 KB workgroups per SM with two 16 KB slices ahead each keep ~64 KB per SM in flight. Measured on the H200
+  // (bench/NOTES.md, session 24): none beats its class end to end (16 rows 8.11 → 8.35 / 8.99 ms with three / four
+  // slices ahead; 32 rows within the spread), so they stay lab variants.
   { name: "16x128-sg1x4-k64-rb3-x16", ...SKINNY, prefetchDepth: 3, pairConvert: true },
   { name: "16x128-sg1x4-k64-rb4-x16", ...SKINNY, prefetchDepth: 4, pairConvert: true },
   { name: "32x128-sg1x4-k64-rb2-x16", ...SKINNY, tileM: 2, prefetchDepth: 2, pairConvert: true },
