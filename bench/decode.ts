@@ -205,21 +205,24 @@ async function main() {
     waitMs = [];
     for (let i = 0; i < warmup + steps; i++) {
       const s = now();
-      // Same work as runner.step (buildForwardBatch, forward, read, commit), split into host recording
-      // (JS building the step's dispatches) and submit + GPU + logits readback.
+      // Same work as runner.step (buildForwardBatch, forward, greedy sampling on the GPU, read, commit), split into
+      // host recording (JS building the step's dispatches) and submit + GPU + readback of the sampled ids. Until
+      // session 24 the whole logits came back and the host took the argmax: at 128 rows 65 MB and ~100 ms of host
+      // work per step, during which the GPU idled and its clocks fell (the profile's products read 2.5× slow).
       const chunks = seqs.map((slots, b) => ({ slots, tokenIds: [tokens[b]], logits: "last" as const }));
       const fresh = opts.mixed > 0 ? runner.newSequence() : null;
       if (fresh) chunks.push({ slots: fresh, tokenIds: randomIds(opts.mixed), logits: "last" });
       const { batch, commit } = buildForwardBatch(chunks);
       const out = model.forward(batch, (runner as unknown as { cache: Parameters<LlamaModel["forward"]>[1] }).cache);
+      const pairs = backend.sampleGreedy(out, new Int32Array(out.rows), new Int32Array(0));
       const r = now();
-      logits = await backend.read(out);
+      logits = await backend.read(pairs);
       encodeMs.push(backend.lastReadTiming.encodeMs);
       submitMs.push(backend.lastReadTiming.submitMs);
       commit();
       fresh?.release();
-      const vocab = logits.length / chunks.length;
-      for (let b = 0; b < seqs.length; b++) tokens[b] = argmax(logits.subarray(b * vocab, (b + 1) * vocab));
+      // Row b's pair: (id, log-probability); the id is exact in f32 (vocabularies below 2^24).
+      for (let b = 0; b < seqs.length; b++) tokens[b] = logits[2 * b];
       const e = now();
       generated.push(tokens[0]);
       if (i >= warmup) {
@@ -233,6 +236,7 @@ async function main() {
   const baseline = { stepMs, recordMs, waitMs };
   if (opts.profile) await profileDecode(backend, runSteps, opts.newTokens, () => ({ stepMs, recordMs, waitMs }));
   ({ stepMs, recordMs, waitMs } = baseline);
+  // The last step's sampled pairs: a non-finite logit makes its row's log-probability non-finite.
   const finite = logits.every(Number.isFinite);
   for (const seq of seqs) seq.release();
 

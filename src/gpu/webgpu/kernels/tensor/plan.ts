@@ -152,6 +152,14 @@ export const TENSOR_VARIANTS: readonly TensorVariant[] = [
   { name: "32x128-sg1x4-k64-rb2-x16", ...SKINNY, tileM: 2, prefetchDepth: 2, pairConvert: true },
   { name: "32x128-sg1x4-k64-rb3-x16", ...SKINNY, tileM: 2, prefetchDepth: 3, pairConvert: true },
   { name: "64x128-sg1x4-k32-rb3-uf-pc-x16", ...SKINNY, tileM: 4, bk: 32, prefetchDepth: 3, unconditionalFetch: true, pairConvert: true },
+  // The 128×256 and 256×128 tiles (eight subgroups, one workgroup per SM by the ~48 KB rule) and two slices ahead
+  // in today's form: the branch-free prefetch and paired conversion. H200, session 24 (bench/NOTES.md): the large
+  // tiles match the class in the lab (±4%) and are slower end to end (prefill 2,048 10,866 / 10,774 against 11,238 /
+  // 11,018 tok/s); two slices ahead is 12–18% slower in the lab, though one 256-row step read 25.93 against 27.00 /
+  // 27.46 ms (unconfirmed).
+  { name: "256x128-sg4x2-rb-uf-pc-x16", ...PREFETCHING_128, sgRows: 4, unconditionalFetch: true, pairConvert: true },
+  { name: "128x256-sg2x4-rb-uf-pc-x16", ...PREFETCHING_128, sgCols: 4, unconditionalFetch: true, pairConvert: true },
+  { name: "128x128-sg2x2-rb2-uf-pc-x16", ...PREFETCHING_128, prefetchDepth: 2, unconditionalFetch: true, pairConvert: true },
   ...(["fetch", "stage", "multiply"] as const).map((ablate): TensorVariant => ({
     name: `128x128-sg2x2-rb-x16-no-${ablate}`,
     ...PREFETCHING_128,
