@@ -80,10 +80,10 @@ export class ModelRunner {
     options: RunnerOptions,
     allocated?: KvFit,
   ) {
-    const blockSize = options.blockSize ?? 16;
-    this.maxModelLen = Math.min(options.maxModelLen, model.spec.maxPositionEmbeddings);
+    const { blockSize, maxModelLen, wantedBlocks } = cacheShape(model, options);
+    this.maxModelLen = maxModelLen;
     this.maxBatchTokens = options.maxBatchTokens ?? 256;
-    const numBlocks = allocated?.numBlocks ?? kvCacheBlocks(this.maxModelLen, options.kvCacheTokens, blockSize, options.maxNumSeqs);
+    const numBlocks = allocated?.numBlocks ?? wantedBlocks;
     this.allocator = new BlockAllocator(numBlocks, blockSize);
     this.cache = allocated?.cache ?? model.backend.createKvCache(model.kvCacheLayout(numBlocks, blockSize));
   }
@@ -94,11 +94,10 @@ export class ModelRunner {
    * one-line error.
    */
   static async create(model: LlamaModel, options: RunnerOptions, fit: { reserveBytes: number; shrink: boolean }): Promise<ModelRunner> {
-    const blockSize = options.blockSize ?? 16;
-    const maxModelLen = Math.min(options.maxModelLen, model.spec.maxPositionEmbeddings);
+    const { blockSize, maxModelLen, wantedBlocks } = cacheShape(model, options);
     const allocated = await fitKvCache(model.backend, {
       layoutOf: (blocks) => model.kvCacheLayout(blocks, blockSize),
-      wantedBlocks: kvCacheBlocks(maxModelLen, options.kvCacheTokens, blockSize, options.maxNumSeqs),
+      wantedBlocks,
       minBlocks: Math.ceil(maxModelLen / blockSize),
       ...fit,
     });
@@ -224,4 +223,11 @@ export class ModelRunner {
     }
     return last;
   }
+}
+
+/** The KV cache's block size, the context cap (never past the model's positions) and the blocks the options ask for. */
+function cacheShape(model: LlamaModel, options: RunnerOptions): { blockSize: number; maxModelLen: number; wantedBlocks: number } {
+  const blockSize = options.blockSize ?? 16;
+  const maxModelLen = Math.min(options.maxModelLen, model.spec.maxPositionEmbeddings);
+  return { blockSize, maxModelLen, wantedBlocks: kvCacheBlocks(maxModelLen, options.kvCacheTokens, blockSize, options.maxNumSeqs) };
 }
