@@ -432,7 +432,9 @@ for (const spec of opts.chains) {
   const modes: Mode[] = [{ kind: "dispatches", groups: null }];
   for (const g of opts.groups) {
     modes.push({ kind: "dispatches", groups: g });
-    for (const p of opts.prefetch) modes.push({ kind: "persistent", groups: g, prefetch: p });
+    // A lane's prefetched chunks must lie within every row of the chain (32 lanes × P chunks of 8 values ≤ K).
+    for (const p of opts.prefetch.filter((p) => chain.every((product) => 256 * p <= product.k)))
+      modes.push({ kind: "persistent", groups: g, prefetch: p });
   }
   for (const mode of modes) {
     let mismatches = 0;
