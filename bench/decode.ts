@@ -208,7 +208,7 @@ async function main() {
       // Same work as runner.step (buildForwardBatch, forward, greedy sampling on the GPU, read, commit), split into
       // host recording (JS building the step's dispatches) and submit + GPU + readback of the sampled ids. Until
       // session 24 the whole logits came back and the host took the argmax: at 128 rows 65 MB and ~100 ms of host
-      // work per step, during which the GPU idled and its clocks fell (the profile's products read 2.5× slow).
+      // work per step, during which the GPU idled (and the profile's products read 2.5× slow, most likely the clocks).
       const chunks = seqs.map((slots, b) => ({ slots, tokenIds: [tokens[b]], logits: "last" as const }));
       const fresh = opts.mixed > 0 ? runner.newSequence() : null;
       if (fresh) chunks.push({ slots: fresh, tokenIds: randomIds(opts.mixed), logits: "last" });
