@@ -7,6 +7,7 @@ import { scoreTokens } from "../src/engine/score.js";
 import { warmUp } from "../src/engine/warm-up.js";
 import { ReferenceBackend } from "../src/gpu/reference/backend.js";
 import type { KvCache, KvCacheLayout } from "../src/gpu/backend.js";
+import type { MemoryAccount } from "../src/engine/memory-account.js";
 import { NodeFileTree } from "../src/node/file-tree.js";
 import { tinyDir } from "./support/tiny-fixtures.js";
 import {
@@ -59,6 +60,7 @@ class CappedBackend extends ReferenceBackend {
 
 test("engine: a default KV cache that does not fit the device shrinks to what does (with a notice); a size given is refused", async () => {
   const notices: string[] = [];
+  const accounts: MemoryAccount[] = [];
   const tree = new NodeFileTree(tinyDir("gqa-llama3"));
   // 8 sequences of 96 tokens want 768 tokens (48 blocks); the device holds 400 (25 whole blocks).
   const model = await LanguageModel.load(tree, {
@@ -66,8 +68,14 @@ test("engine: a default KV cache that does not fit the device shrinks to what do
     maxModelLen: 96,
     maxNumSeqs: 8,
     onNotice: (m) => notices.push(m),
+    onMemoryAccount: (a) => accounts.push(a),
   });
   assert.equal(model.runner.allocator.numBlocks, 25);
+  // The account printed before the upload gives the fitted cache as an upper bound; a backend that cannot fit a
+  // cache (the plain reference backend) allocates what is asked, so its account is exact.
+  assert.equal(accounts[0].kvCacheFitted, true);
+  await LanguageModel.load(tree, { backend: new ReferenceBackend(), maxModelLen: 96, onMemoryAccount: (a) => accounts.push(a) });
+  assert.equal(accounts[1].kvCacheFitted, false);
   assert.equal(notices.length, 1);
   assert.match(
     notices[0],

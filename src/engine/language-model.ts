@@ -116,7 +116,8 @@ export class LanguageModel {
       // long prompt's rows where every row takes the per-row kernel (batch-invariant).
       attentionScratchBytes: options.backend.attentionScratchBytes?.(spec.numHeads, spec.headDim, maxBatchTokens, maxModelLen),
     });
-    const account = { ...asked, kvCacheFitted: shrink };
+    // Only a backend that can tell whether a cache fits (allocateKvCache) fits it; the others allocate what is asked.
+    const account = { ...asked, kvCacheFitted: shrink && options.backend.allocateKvCache !== undefined };
     options.onMemoryAccount?.(account);
     const model = await LlamaModel.load(spec, weights, options.backend, options.onProgress);
     const runner = await ModelRunner.create(
