@@ -164,6 +164,40 @@ async function main() {
     }
     prefill.push({ tokens: n, firstMs, ms: times, tokPerS: n / (median(times) / 1000) });
     console.error(`prefill ${n}: first ${firstMs.toFixed(1)} ms, then ${times.map((t) => t.toFixed(1)).join(", ")} ms`);
+    if (n <= runner.maxBatchTokens) await prefillSplit(n, ids);
+  }
+
+  // Where a one-pass prefill's wall time goes (an idle GPU's time to first token): host recording, Dawn encoding and
+  // queue.submit (at submit and in pieces on an idle queue, unless SWALLOW_EARLY_SUBMIT=off), the GPU's time for the
+  // step (timestamp queries, in three more passes: a profiled step is one pass, submitted whole), and readback.
+  async function prefillSplit(n: number, ids: number[]) {
+    const rows: { record: number; encode: number; submit: number; gpu: number; wall: number; pieces: number }[] = [];
+    for (let rep = 0; rep < 6; rep++) {
+      const profiled = rep >= 3;
+      backend.setProfile(profiled ? "pass" : "off");
+      backend.takeProfiles();
+      const seq = runner.newSequence();
+      try {
+        const s = now();
+        const prepared = runner.prepare([{ slots: seq, tokenIds: ids, logits: "last" }]);
+        const p = now();
+        prepared.commit();
+        await prepared.submit();
+        const wall = now() - s;
+        const { encodeMs, submitMs, pieces, encodedAtSubmit } = backend.lastReadTiming;
+        if (profiled) {
+          const [profile] = backend.takeProfiles();
+          rows[rep - 3].gpu = profile ? Number(profile.ns[1] - profile.ns[0]) / 1e6 : NaN;
+        } else rows.push({ record: p - s - (encodedAtSubmit ? 0 : encodeMs), encode: encodeMs, submit: submitMs, gpu: NaN, wall, pieces });
+      } finally {
+        seq.release();
+      }
+    }
+    backend.setProfile("off");
+    const m = (key: keyof (typeof rows)[0]) => median(rows.map((r) => r[key])).toFixed(2);
+    console.log(
+      `| prefill ${n} split | wall ${m("wall")} ms: record ${m("record")}, encode ${m("encode")}, submit ${m("submit")} (${m("pieces")} pieces), GPU ${m("gpu")} (one pass, profiled apart), medians of 3 |`,
+    );
   }
 
   if (opts.profilePrefill) {

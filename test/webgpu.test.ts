@@ -468,6 +468,46 @@ test("profiling: two steps in flight at once (pipelined) each read their own pas
   }
 });
 
+test("a step sent to an idle queue is submitted in pieces as it is encoded, with the results of one pass", { skip }, async () => {
+  const x = random(955).values(6 * 8);
+  // 51 dispatches whose buffers are recycled along the chain (a buffer freed in one piece is bound again in the next).
+  const chain = () => {
+    let y = gpu.add(upload(6, 8, x), upload(6, 8, x));
+    const input = upload(6, 8, x);
+    for (let i = 0; i < 50; i++) y = gpu.add(y, input);
+    return y;
+  };
+  const expected = x.map((v) => {
+    let y = Math.fround(v + v);
+    for (let i = 0; i < 50; i++) y = Math.fround(y + v);
+    return y;
+  });
+  const chunks = gpu.earlySubmit;
+  try {
+    gpu.earlySubmit = [8, 16];
+    assert.deepEqual(await gpu.read(chain()), expected);
+    assert.deepEqual(
+      { pieces: gpu.lastReadTiming.pieces, encodedAtSubmit: gpu.lastReadTiming.encodedAtSubmit },
+      { pieces: 4, encodedAtSubmit: true },
+      "pieces of 8, 16, 16 and the remaining 11 dispatches",
+    );
+    gpu.earlySubmit = null;
+    assert.deepEqual(await gpu.read(chain()), expected);
+    assert.deepEqual(gpu.lastReadTiming.pieces, 1);
+  } finally {
+    gpu.earlySubmit = chunks;
+  }
+  // Behind a step in flight (pipelined decode), a step is encoded when prepared and submitted whole.
+  const first = gpu.prepareRead(chain(), []).submit();
+  const second = gpu.prepareRead(chain(), []).submit();
+  assert.deepEqual(
+    { pieces: gpu.lastReadTiming.pieces, encodedAtSubmit: gpu.lastReadTiming.encodedAtSubmit },
+    { pieces: 1, encodedAtSubmit: false },
+  );
+  assert.deepEqual(await first, expected);
+  assert.deepEqual(await second, expected);
+});
+
 test("activations: recycled after being consumed, readable twice, empty ones read as empty", { skip }, async () => {
   const x = upload(2, 3, Float32Array.from([1, 2, 3, 4, 5, 6]));
   const y = gpu.add(x, x);

@@ -64,6 +64,7 @@ import { rmsNorm } from "./kernels/rms-norm.js";
 import { rope, RopeTableCache } from "./kernels/rope.js";
 import { pollFor } from "./dawn-poll.js";
 import { ReadPacer } from "./read-pacer.js";
+import { earlySubmitChunks, PieceSubmitter } from "./early-submit.js";
 import { writeKv } from "./kernels/write-kv.js";
 import { PipelineCache } from "./pipelines.js";
 import { GpuActivation, StepRecorder, type ProfileMode, type ProfileTicket, type Resource, type StepProfile } from "./recorder.js";
@@ -187,6 +188,11 @@ export class WebGpuBackend implements Backend {
    * and prefill 2048 388 → 365 ms (bench/NOTES.md, session 10; its first version, a branch per weight load, was slower).
    */
   mergeTensorProducts = envVar("SWALLOW_TENSOR_MERGE") !== "off";
+  /**
+   * The dispatches per piece of a step sent to an idle queue, submitted as it is encoded (see prepareRead), or null
+   * for one submit (SWALLOW_EARLY_SUBMIT=off; tests set it to compare).
+   */
+  earlySubmit: readonly number[] | null = earlySubmitChunks();
   /**
    * Whether prefill runs take the tensor-core attention (kernels/attention-tensor.ts) where it can run: the tiled
    * kernel's place when not batch-invariant, with an f16 KV cache. SWALLOW_TENSOR_ATTENTION=off keeps the tiled one.
@@ -893,8 +899,11 @@ export class WebGpuBackend implements Backend {
   /** When each step's read maps (see ReadPacer). */
   private readonly pacer = new ReadPacer();
 
-  /** Host time of the last `read`'s command encoding (bind groups, pass) and of `queue.submit` (benchmarks). */
-  lastReadTiming = { encodeMs: 0, submitMs: 0 };
+  /**
+   * Host time of the last `read`'s command encoding (bind groups, pass) and of `queue.submit`, and the pieces it was
+   * submitted in (more than one when submitted early), and whether it was encoded at submit (benchmarks).
+   */
+  lastReadTiming = { encodeMs: 0, submitMs: 0, pieces: 0, encodedAtSubmit: false };
 
   async read(x: Activation): Promise<Float32Array> {
     return this.prepareRead(x, []).submit();
@@ -904,11 +913,22 @@ export class WebGpuBackend implements Backend {
    * Encodes the recorded step (bind groups, one compute pass, the copy to a readback buffer) and returns
    * a handle that submits it. Nothing else may be recorded between the two (the step's inputs and buffers
    * stay reserved until `submit`). `lateInputs` are uploaded again just before the submit.
+   *
+   * When no step is in flight (an idle engine's first step, a prompt's serial prefill passes) nothing would run
+   * meanwhile, so encoding waits for `submit`, which hands the queue the step in pieces as it encodes them
+   * (early-submit.ts): the device starts after the first few dispatches. Steps encoded while another runs (pipelined
+   * decode) and profiled steps stay one pass, encoded here.
    */
   prepareRead(x: Activation, lateInputs: readonly Int32Array[]): PreparedRead {
     this.throwIfLost();
     const target = activation(x);
     this.recorder.assertReadable(target);
+    // Steps that dispatch as much (within a quarter octave of workgroups) take about as long (ReadPacer).
+    const { dispatches, workgroups } = this.recorder.pendingShape;
+    const kind = `${dispatches}/${Math.round(4 * Math.log2(workgroups + 1))}`;
+    if (this.pacer.idle && this.recorder.profileMode === "off" && this.earlySubmit) {
+      return this.submitInPieces(target, lateInputs, kind, this.earlySubmit);
+    }
     const encodeStart = performance.now();
     let encodeErrors: ReturnType<typeof this.encodeStep>;
     try {
@@ -919,9 +939,6 @@ export class WebGpuBackend implements Backend {
     }
     const encodeMs = performance.now() - encodeStart;
     const { commands, staging, profile } = encodeErrors.value;
-    // Steps that dispatch as much (within a quarter octave of workgroups) take about as long (ReadPacer).
-    const { dispatches, workgroups } = this.recorder.lastEncoded;
-    const kind = `${dispatches}/${Math.round(4 * Math.log2(workgroups + 1))}`;
     let submitted = false;
     return {
       submit: () => {
@@ -937,32 +954,75 @@ export class WebGpuBackend implements Backend {
           }
         });
         const submittedAt = performance.now();
-        this.lastReadTiming = { encodeMs, submitMs: submittedAt - submitStart };
-        const profiled: ProfiledRead | null = profile ? { ticket: profile, profile: null, settled: false } : null;
-        if (profiled) this.profiles.push(profiled);
-        const pacing = { kind, submittedAt, ...this.pacer.submitted(kind, submittedAt) };
-        return this.completeRead(
-          target,
-          staging,
-          Promise.all([encodeErrors.errors, submitErrors.errors]).then((e) => e.flat()),
-          profiled,
-          pacing,
-        );
+        this.lastReadTiming = { encodeMs, submitMs: submittedAt - submitStart, pieces: 1, encodedAtSubmit: false };
+        const errors = Promise.all([encodeErrors.errors, submitErrors.errors]).then((e) => e.flat());
+        return this.awaitRead(target, staging, errors, profile, kind, submittedAt);
       },
     };
+  }
+
+  /** prepareRead's handle for a step sent to an idle queue: encodes at submit, submitting each piece as it is encoded. */
+  private submitInPieces(target: GpuActivation, lateInputs: readonly Int32Array[], kind: string, chunks: readonly number[]): PreparedRead {
+    let submitted = false;
+    return {
+      submit: () => {
+        if (submitted) throw new Error("a prepared step was submitted twice");
+        submitted = true;
+        const start = performance.now();
+        const pieces = new PieceSubmitter(this.device, chunks);
+        const scoped = this.withErrorScopes(() => {
+          try {
+            for (const values of lateInputs) this.recorder.rewriteInput(values);
+            if (this.recorder.hasPending) this.recorder.encode(pieces.current, target, pieces);
+            const staging = this.copyForRead(pieces.current, target);
+            pieces.submit(pieces.current);
+            return staging;
+          } finally {
+            this.recorder.finishStep();
+          }
+        });
+        const totalMs = performance.now() - start;
+        this.lastReadTiming = {
+          encodeMs: totalMs - pieces.submitMs,
+          submitMs: pieces.submitMs,
+          pieces: pieces.pieces,
+          encodedAtSubmit: true,
+        };
+        return this.awaitRead(target, scoped.value, scoped.errors, null, kind, pieces.firstSubmitAt);
+      },
+    };
+  }
+
+  /** After a step's (last) submit: paces and awaits its read (completeRead). */
+  private awaitRead(
+    target: GpuActivation,
+    staging: GPUBuffer | null,
+    errors: Promise<(GPUError | null)[]>,
+    profile: ProfileTicket | null,
+    kind: string,
+    submittedAt: number,
+  ): Promise<Float32Array> {
+    const profiled: ProfiledRead | null = profile ? { ticket: profile, profile: null, settled: false } : null;
+    if (profiled) this.profiles.push(profiled);
+    const pacing = { kind, submittedAt, ...this.pacer.submitted(kind, submittedAt) };
+    return this.completeRead(target, staging, errors, profiled, pacing);
   }
 
   private encodeStep(target: GpuActivation) {
     return this.withErrorScopes(() => {
       const encoder = this.device.createCommandEncoder({ label: "step" });
       const profile = this.recorder.hasPending ? this.recorder.encode(encoder, target) : null;
-      let staging: GPUBuffer | null = null;
-      if (!target.isEmpty) {
-        staging = this.readbackPool.acquire(target.bytes, "a readback buffer");
-        encoder.copyBufferToBuffer(target.buffer!, 0, staging, 0, target.bytes);
-      }
+      const staging = this.copyForRead(encoder, target);
       return { commands: encoder.finish(), staging, profile };
     });
+  }
+
+  /** Copies `target` into a readback buffer at the end of `encoder`'s commands (null for an empty target). */
+  private copyForRead(encoder: GPUCommandEncoder, target: GpuActivation): GPUBuffer | null {
+    if (target.isEmpty) return null;
+    const staging = this.readbackPool.acquire(target.bytes, "a readback buffer");
+    encoder.copyBufferToBuffer(target.buffer!, 0, staging, 0, target.bytes);
+    return staging;
   }
 
   /** Runs `work` inside out-of-memory/validation/internal error scopes; `errors` resolves to what they caught. */

@@ -29,6 +29,7 @@ export const KERNEL_SWITCHES = [
   "SWALLOW_LANES_WORKGROUP",
   "SWALLOW_LANES_FORMS",
   "SWALLOW_DAWN_POLL_MS",
+  "SWALLOW_EARLY_SUBMIT",
 ] as const;
 
 /** "NAME=value" for each kernel switch set in `env` (default: this process's), in KERNEL_SWITCHES order. */

@@ -4,11 +4,14 @@ import { ReadPacer } from "./read-pacer.js";
 
 test("ReadPacer maps a step behind another after 3/4 of its kind's shortest recent duration; alone or unknown, at once", () => {
   const pacer = new ReadPacer(0.75, 4, 2, 1000);
+  assert.equal(pacer.idle, true);
   // Alone (nothing else in flight): at once, whatever is known.
   assert.equal(pacer.submitted("decode", 0).mapAt, 0);
+  assert.equal(pacer.idle, false);
   // Behind it, an unknown kind: at once.
   assert.equal(pacer.submitted("decode", 1).mapAt, 1);
   pacer.completed("decode", 0, 10);
+  assert.equal(pacer.idle, false, "one step is still in flight");
   // Behind the second (submitted at 1, started at 10 when the first completed): one duration (10) is too few.
   assert.equal(pacer.submitted("decode", 11).mapAt, 11);
   pacer.completed("decode", 1, 22);
@@ -23,6 +26,7 @@ test("ReadPacer maps a step behind another after 3/4 of its kind's shortest rece
   assert.equal(behind.predictedMs, 9);
   pacer.completed("decode", 23, 40);
   pacer.completed("decode", 32, 49);
+  assert.equal(pacer.idle, true);
   // Another kind keeps its own durations (and a step alone maps at once anyway).
   assert.equal(pacer.submitted("prefill", 60).mapAt, 60);
   pacer.completed("prefill", 60, 70);

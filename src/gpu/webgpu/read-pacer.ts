@@ -35,6 +35,11 @@ export class ReadPacer {
     private readonly maxAgeMs = 2000,
   ) {}
 
+  /** Whether no step is in flight (submitted and not yet completed). */
+  get idle(): boolean {
+    return this.inFlight.length === 0;
+  }
+
   /**
    * At submit (host time `now`, ms): when to map this step's read (`mapAt`, ≤ now: at once) and the step's predicted
    * duration (ms; 0 when unknown).

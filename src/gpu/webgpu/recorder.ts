@@ -81,6 +81,17 @@ export interface StepProfile {
   ns: BigUint64Array;
 }
 
+/**
+ * Hands a step's commands to the queue in pieces while the rest is still being encoded, so the device starts after the
+ * first few dispatches instead of after all of them (an idle queue's step; see WebGpuBackend.prepareRead). `chunks`:
+ * the dispatches of each piece in order, the last size repeating; `flush` finishes and submits `encoder` and returns
+ * the encoder for the next piece.
+ */
+export interface EarlySubmit {
+  readonly chunks: readonly number[];
+  flush(encoder: GPUCommandEncoder): GPUCommandEncoder;
+}
+
 /** A profiled step's timestamps in flight (`encode` returns it; `readProfile` reads it). */
 export type ProfileTicket = PendingProfile;
 
@@ -227,22 +238,30 @@ export class StepRecorder {
     }
   }
 
+  /** What the recorded step dispatches so far. */
+  get pendingShape(): { dispatches: number; workgroups: number } {
+    return { dispatches: this.dispatches.length, workgroups: this.dispatches.reduce((sum, d) => sum + d.workgroups, 0) };
+  }
+
   /**
    * Encodes the recorded step into `encoder` as one compute pass, assigning activation buffers by
    * liveness and keeping `target` alive. Writes the step's uniforms to the queue (they land before the
-   * submit that follows). Call `finishStep` after submitting.
+   * submit that follows). Call `finishStep` after submitting. With `early` (not while profiling), the pass is
+   * cut into pieces that `early.flush` submits as they are encoded; the step's last commands stay in the encoder
+   * `early.flush` last returned.
    */
-  encode(encoder: GPUCommandEncoder, target: GpuActivation): ProfileTicket | null {
-    this.lastEncoded = { dispatches: this.dispatches.length, workgroups: this.dispatches.reduce((sum, d) => sum + d.workgroups, 0) };
+  encode(encoder: GPUCommandEncoder, target: GpuActivation, early?: EarlySubmit): ProfileTicket | null {
+    this.lastEncoded = this.pendingShape;
     try {
-      return this.encodeStep(encoder, target);
+      if (early && this.profileMode !== "off") throw new Error("a profiled step is encoded as one pass, not submitted early");
+      return this.encodeStep(encoder, target, early);
     } finally {
       this.dispatches = [];
       this.stepNumber++;
     }
   }
 
-  private encodeStep(encoder: GPUCommandEncoder, target: GpuActivation): ProfileTicket | null {
+  private encodeStep(encoder: GPUCommandEncoder, target: GpuActivation, early: EarlySubmit | undefined): ProfileTicket | null {
     const step = this.stepNumber;
     const lastUse = new Map<GpuActivation, number>();
     const references = new Map<GpuActivation, number>();
@@ -280,6 +299,8 @@ export class StepRecorder {
       bufferBytes.push(0);
     }
     let uniformIndex = 0;
+    let piece = 0;
+    let pieceEnd = early?.chunks[0] ?? Infinity;
     this.dispatches.forEach((record, index) => {
       if (perDispatch) {
         let bytes = 0;
@@ -319,6 +340,15 @@ export class StepRecorder {
         if (resource.kind === "activation" && lastUse.get(resource.activation) === index && !kept.has(resource.activation)) {
           this.free(resource.activation);
         }
+      }
+      // A buffer freed above may be bound again in a later piece: pieces run in submission order, as one pass's
+      // dispatches do.
+      if (early && index + 1 === pieceEnd && index + 1 < this.dispatches.length) {
+        pass.end();
+        encoder = early.flush(encoder);
+        pass = encoder.beginComputePass({ label: `step ${step} from dispatch ${index + 1}` });
+        piece++;
+        pieceEnd += early.chunks[Math.min(piece, early.chunks.length - 1)];
       }
     });
     if (!perDispatch) pass.end();

@@ -155,8 +155,10 @@ export const TENSOR_VARIANTS: readonly TensorVariant[] = [
   // The 128×256 and 256×128 tiles (eight subgroups, one workgroup per SM by the ~48 KB rule) and two slices ahead
   // in today's form: the branch-free prefetch and paired conversion. H200, session 24 (bench/NOTES.md): the large
   // tiles match the class in the lab (±4%) and are slower end to end (prefill 2,048 10,866 / 10,774 against 11,238 /
-  // 11,018 tok/s); two slices ahead is 12–18% slower in the lab, though one 256-row step read 25.93 against 27.00 /
-  // 27.46 ms (unconfirmed).
+  // 11,018 tok/s); two slices ahead is 12–18% slower in the lab. End to end (session 25, two rounds each beside the
+  // class): prefill 2,048 11,253 / 11,211 / 11,369 / 11,536 against 11,004 / 11,087 / 11,377 / 11,332 tok/s, 256-row
+  // steps 27.09 / 26.27 / 27.59 / 26.98 against 27.19 / 27.41 / 26.94 / 27.32 ms, but serving at concurrency 128
+  // 3,169.6 / 3,158.9 against 3,433.9 / 3,474.7 output tok/s: not a class.
   { name: "256x128-sg4x2-rb-uf-pc-x16", ...PREFETCHING_128, sgRows: 4, unconditionalFetch: true, pairConvert: true },
   { name: "128x256-sg2x4-rb-uf-pc-x16", ...PREFETCHING_128, sgCols: 4, unconditionalFetch: true, pairConvert: true },
   { name: "128x128-sg2x2-rb2-uf-pc-x16", ...PREFETCHING_128, prefetchDepth: 2, unconditionalFetch: true, pairConvert: true },
