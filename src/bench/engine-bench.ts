@@ -44,8 +44,8 @@ export interface DecodeResult {
   tokensPerSecond: number;
   /**
    * Median time to first token of a `promptTokens` prompt over three one-token requests, as PrefillResult's (until
-   * session 25 it was the decode request's own first token: the first prompt of its length in the run, whose steps
-   * make their bind groups; the PyTorch peer's is its fastest of three after a warm-up).
+   * session 25 it was the decode request's own first token: the first prompt of its length in the run, most likely
+   * slower for making its steps' bind groups; the PyTorch peer's is its fastest of three after a warm-up).
    */
   ttftMs: number;
   /** With a profiler: medians over the request's steps of the GPU time of a step's pass and of the gap before the next. */

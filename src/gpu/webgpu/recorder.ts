@@ -238,7 +238,7 @@ export class StepRecorder {
     }
   }
 
-  /** What the recorded step dispatches so far. */
+  /** What the recorded step dispatches so far (the backend's ReadPacer tells kinds of step apart by it). */
   get pendingShape(): { dispatches: number; workgroups: number } {
     return { dispatches: this.dispatches.length, workgroups: this.dispatches.reduce((sum, d) => sum + d.workgroups, 0) };
   }
@@ -251,7 +251,6 @@ export class StepRecorder {
    * `early.flush` last returned.
    */
   encode(encoder: GPUCommandEncoder, target: GpuActivation, early?: EarlySubmit): ProfileTicket | null {
-    this.lastEncoded = this.pendingShape;
     try {
       if (early && this.profileMode !== "off") throw new Error("a profiled step is encoded as one pass, not submitted early");
       return this.encodeStep(encoder, target, early);
@@ -378,9 +377,6 @@ export class StepRecorder {
     return ticket;
   }
 
-  /** What the last encoded step dispatched (the backend's ReadPacer tells kinds of step apart by it). */
-  lastEncoded = { dispatches: 0, workgroups: 0 };
-
   /** Bind groups created so far (cache misses of bindGroupFor; benchmarks report them). */
   bindGroupsCreated = 0;
 
@@ -449,7 +445,6 @@ export class StepRecorder {
 
   /** Returns the step's input buffers to the pool once the step is submitted. */
   finishStep(): void {
-    this.lastEncoded = { dispatches: 0, workgroups: 0 };
     for (const buffer of this.stepBuffers) this.pool.release(buffer);
     this.stepBuffers = [];
     this.inputs.clear();
