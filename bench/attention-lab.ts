@@ -139,15 +139,16 @@ function lanesFormsOf(name: string): LanesForms {
 
 const ABLATIONS = ["no-mma", "no-stage"] as const;
 
-/** A --tensor-variants entry ("t1+k64", "no-mma", …) as kernel options. */
+/** A --tensor-variants entry ("t1+k64", "qkvs": Q staged through kvs, "no-mma", …) as kernel options. */
 function tensorVariant(name: string): TensorAttentionOptions {
   const options: TensorAttentionOptions = {};
   for (const part of name.split("+")) {
     if (part === "k64") options.keyBlock = 64;
     else if (part === "t2") options.tokenTiles = 2;
     else if (part === "t1") options.tokenTiles = 1;
+    else if (part === "qkvs") options.qThroughP = false;
     else if ((ABLATIONS as readonly string[]).includes(part)) options.ablate = part as TensorAttentionOptions["ablate"];
-    else if (part !== "base") throw new Error(`unknown tensor variant part ${part} (k64, t1, t2, ${ABLATIONS.join(", ")}, base)`);
+    else if (part !== "base") throw new Error(`unknown tensor variant part ${part} (k64, t1, t2, qkvs, ${ABLATIONS.join(", ")}, base)`);
   }
   return options;
 }

@@ -203,8 +203,10 @@ test(
       // Every variant the device fits at head size 128 (the largest tested).
       const setup = tensorCoreSetup(gpu.gpu)!;
       const variants: TensorAttentionOptions[] = TOKEN_TILES.flatMap((tokenTiles) =>
-        KEY_BLOCKS.map((keyBlock) => ({ keyBlock, tokenTiles })),
-      ).filter((options) => typeof tensorAttentionLayout(setup, 128, 4, options.keyBlock, options.tokenTiles) !== "string");
+        KEY_BLOCKS.flatMap((keyBlock) => [false, true].map((qThroughP) => ({ keyBlock, tokenTiles, qThroughP }))),
+      ).filter(
+        (options) => typeof tensorAttentionLayout(setup, 128, 4, options.keyBlock, options.tokenTiles, options.qThroughP) !== "string",
+      );
       for (const options of variants) {
         gpu.tensorAttentionOptions = { ...defaults, ...options };
         t.diagnostic(`variant ${JSON.stringify(options)}:`);
@@ -269,25 +271,34 @@ test("the tensor-core attention's shape rules: heads per item divide the GQA gro
     maxWorkgroupBytes: 48 * 1024,
     maxInvocations: 1024,
   };
-  // Default: two 16-token tiles per item (8 subgroups, 128 rows), 32 keys per block, Q staged a tile at a time.
+  // Default: two 16-token tiles per item (8 subgroups, 128 rows), 32 keys per block, Q staged through sP.
   const layout = tensorAttentionLayout(h100, 128, 4);
-  assert.ok(typeof layout !== "string" && layout.keyBlock === 32 && layout.tokenTiles === 2, `default: ${JSON.stringify(layout)}`);
+  assert.ok(
+    typeof layout !== "string" && layout.keyBlock === 32 && layout.tokenTiles === 2 && layout.qThroughP,
+    `default: ${JSON.stringify(layout)}`,
+  );
   assert.ok(layout.bytes <= 48 * 1024 && layout.threads === 256 && layout.rows === 128 && layout.perRow === 2, JSON.stringify(layout));
-  const oneTile = tensorAttentionLayout(h100, 128, 4, undefined, 1);
+  const oneTile = tensorAttentionLayout(h100, 128, 4, undefined, 1, false);
   assert.ok(typeof oneTile !== "string" && oneTile.threads === 128 && oneTile.keyBlock === 32, JSON.stringify(oneTile));
   // 64-key blocks do not fit two tiles: one tile, more memory than one tile of 32 keys.
-  const wide = tensorAttentionLayout(h100, 128, 4, 64);
+  const wide = tensorAttentionLayout(h100, 128, 4, 64, undefined, false);
   assert.ok(
     typeof wide !== "string" && wide.tokenTiles === 1 && wide.bytes <= 48 * 1024 && wide.bytes > oneTile.bytes,
     JSON.stringify(wide),
   );
+  // Q staged through sP: kvs holds one 32-key block, so one tile fits two workgroups into ~48 KB per SM.
+  const oneTileQp = tensorAttentionLayout(h100, 128, 4, 32, 1, true);
+  assert.ok(typeof oneTileQp !== "string" && oneTileQp.qThroughP && oneTileQp.bytes < 24 * 1024, JSON.stringify(oneTileQp));
+  assert.equal(oneTile.bytes - oneTileQp.bytes, 2 * (64 - 32) * (128 + 8), "kvs: 32 rows of 136 halves fewer");
   assert.match(String(tensorAttentionLayout(h100, 128, 4, 64, 2)), /exceed/);
   assert.match(String(tensorAttentionLayout({ ...h100, maxWorkgroupBytes: 40 * 1024 }, 128, 4, 64)), /exceed/);
   assert.match(String(tensorAttentionLayout(h100, 6, 1)), /not a multiple/);
   assert.match(String(tensorAttentionLayout({ ...h100, maxWorkgroupBytes: 16 * 1024 }, 128, 4)), /exceed/);
-  // Where two tiles exceed the memory (head size 256), one is taken.
-  const big = tensorAttentionLayout(h100, 256, 4);
+  // Where two tiles exceed the memory (head size 256 with Q staged through kvs), one is taken; through sP two fit.
+  const big = tensorAttentionLayout(h100, 256, 4, undefined, undefined, false);
   assert.ok(typeof big !== "string" && big.tokenTiles === 1, JSON.stringify(big));
+  const bigQp = tensorAttentionLayout(h100, 256, 4);
+  assert.ok(typeof bigQp !== "string" && bigQp.tokenTiles === 2 && bigQp.bytes <= 48 * 1024, JSON.stringify(bigQp));
   assert.match(String(tensorAttentionLayout(h100, 128, 4, 32, 3)), /token tiles/);
   // Items of the tensor kernel: 16 tokens × at most 4 heads, also when the group has 8.
   const positions = Int32Array.from({ length: 40 }, (_, i) => i);

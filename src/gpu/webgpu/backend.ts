@@ -201,11 +201,12 @@ export class WebGpuBackend implements Backend {
   /**
    * The tensor-core attention's variant (attention-tensor.ts TensorAttentionOptions); default 32-key blocks and
    * 32-token items where they fit. Tests force each; for A/B runs SWALLOW_TENSOR_ATTENTION_KEYS=64 (keys per block),
-   * SWALLOW_TENSOR_ATTENTION_TILES=1 (16-token tiles per item).
+   * SWALLOW_TENSOR_ATTENTION_TILES=1 (16-token tiles per item), SWALLOW_TENSOR_ATTENTION_Q=kvs (Q staged through the K/V block's memory, as before session 26).
    */
   tensorAttentionOptions: TensorAttentionOptions = {
     keyBlock: Number(envVar("SWALLOW_TENSOR_ATTENTION_KEYS")) || undefined,
     tokenTiles: Number(envVar("SWALLOW_TENSOR_ATTENTION_TILES")) || undefined,
+    qThroughP: envVar("SWALLOW_TENSOR_ATTENTION_Q") !== "kvs",
   };
   /** What the tensor-core attention needs from the device; null without usable subgroup matrices. */
   private readonly tensorSetup: TensorCoreSetup | null;
@@ -733,8 +734,9 @@ export class WebGpuBackend implements Backend {
     if (!forced && (this.batchInvariant || !this.tensorAttention)) return null;
     const setup = this.tensorSetup;
     const { headDim, numKvHeads } = kv.layout;
-    const { keyBlock, tokenTiles } = this.tensorAttentionOptions;
-    const layout = setup && tensorAttentionLayout(setup, headDim, tensorAttentionHeads(numHeads / numKvHeads), keyBlock, tokenTiles);
+    const { keyBlock, tokenTiles, qThroughP } = this.tensorAttentionOptions;
+    const heads = tensorAttentionHeads(numHeads / numKvHeads);
+    const layout = setup && tensorAttentionLayout(setup, headDim, heads, keyBlock, tokenTiles, qThroughP);
     const reason = !setup
       ? "no subgroup matrices"
       : kv.dtype !== "f16"

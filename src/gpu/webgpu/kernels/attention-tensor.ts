@@ -80,6 +80,14 @@ export interface TensorAttentionOptions {
   keyBlock?: number;
   tokenTiles?: number;
   ablate?: "no-mma" | "no-stage";
+  /**
+   * Q staged through sP, keyBlock head columns of every row at a time (default), instead of through kvs a token tile
+   * at a time: kvs then holds one K or V block only (38 against 46 KB of workgroup memory at the default tiles; still
+   * one workgroup per SM). On the H200 the attention of an 8,192-token prefill took 297 against 327 ms, two rounds
+   * each (bench/NOTES.md, session 26; why is not known: more of the SM's memory left to the L1 cache is a guess). One
+   * token tile with it fits two workgroups per SM (~23 KB) but took 648 ms.
+   */
+  qThroughP?: boolean;
   /** With robustness: workgroup matrix offsets and the K/V staging's store indices bounded for Tint (TensorLayout.clampOffsets). */
   clampOffsets?: boolean;
 }
@@ -92,6 +100,8 @@ export interface TensorAttentionLayout {
   rows: number;
   /** Threads per row in the scalar phases. */
   perRow: number;
+  /** Q staged through sP (TensorAttentionOptions.qThroughP). */
+  qThroughP: boolean;
   bytes: number;
 }
 
@@ -105,10 +115,11 @@ export function tensorAttentionLayout(
   heads: number,
   keyBlock?: number,
   tokenTiles?: number,
+  qThroughP = true,
 ): TensorAttentionLayout | string {
   if (keyBlock === undefined || tokenTiles === undefined) {
     const choices = (tokenTiles === undefined ? TOKEN_TILES : [tokenTiles]).flatMap((tiles) =>
-      (keyBlock === undefined ? KEY_BLOCKS : [keyBlock]).map((kb) => tensorAttentionLayout(setup, headDim, heads, kb, tiles)),
+      (keyBlock === undefined ? KEY_BLOCKS : [keyBlock]).map((kb) => tensorAttentionLayout(setup, headDim, heads, kb, tiles, qThroughP)),
     );
     return choices.find((layout) => typeof layout !== "string") ?? choices[choices.length - 1];
   }
@@ -125,13 +136,18 @@ export function tensorAttentionLayout(
     return `${threads} threads do not split ${rows} rows evenly`;
   }
   const stride = headDim + ROW_PAD;
-  // kvs holds a K or V block, or Q one token tile at a time.
-  const kvsBytes = 2 * Math.max(keyBlock, heads * M) * stride;
+  // kvs holds a K or V block, or (unless Q goes through sP) Q one token tile at a time.
+  const kvsBytes = 2 * kvsRows(keyBlock, heads * M, qThroughP) * stride;
   const sBytes = 4 * rows * sStride(keyBlock);
   // rowPos and rowScale per row; words (fenceWord, lengthShared, rescaleWord).
   const bytes = kvsBytes + sBytes + 2 * rows * pStride(keyBlock) + 8 * rows + 16;
   if (bytes > setup.maxWorkgroupBytes) return `${bytes} bytes of workgroup memory exceed ${setup.maxWorkgroupBytes}`;
-  return { keyBlock, tokenTiles, threads, rows, perRow, bytes };
+  return { keyBlock, tokenTiles, threads, rows, perRow, qThroughP, bytes };
+}
+
+/** Rows of kvs: a K or V block's keys, and a token tile's Q rows (heads · M) unless Q is staged through sP. */
+function kvsRows(keyBlock: number, tileRows: number, qThroughP: boolean): number {
+  return qThroughP ? keyBlock : Math.max(keyBlock, tileRows);
 }
 
 export function tensorAttentionSource(
@@ -141,10 +157,10 @@ export function tensorAttentionSource(
   rope: boolean,
   options: TensorAttentionOptions = {},
 ): string {
-  const layout = tensorAttentionLayout(setup, headDim, heads, options.keyBlock, options.tokenTiles);
+  const layout = tensorAttentionLayout(setup, headDim, heads, options.keyBlock, options.tokenTiles, options.qThroughP);
   if (typeof layout === "string") throw new Error(`tensor attention: ${layout}`);
   const { M, N, K } = setup.config;
-  const { threads, rows, perRow, tokenTiles } = layout;
+  const { threads, rows, perRow, tokenTiles, qThroughP } = layout;
   const ablate = options.ablate;
   const KEY_BLOCK = layout.keyBlock;
   const S_STRIDE = sStride(KEY_BLOCK);
@@ -162,7 +178,7 @@ export function tensorAttentionSource(
   const dTiles = headDim / N;
   // Workgroup matrix accesses: offset clamped (options.clampOffsets) for an array of `length` elements, rows `stride`
   // apart, `major` rows (columns when column-major) of `minor` elements.
-  const KVS_LENGTH = Math.max(KEY_BLOCK, heads * M) * stride;
+  const KVS_LENGTH = kvsRows(KEY_BLOCK, heads * M, qThroughP) * stride;
   const at = (offset: string, length: number, rowStride: number, major: number, minor: number) =>
     options.clampOffsets ? clampMatrixOffset(offset, length, rowStride, major, minor) : offset;
   const kvsRight = (offset: string, colMajor: boolean) =>
@@ -257,6 +273,57 @@ ${range(RC / N)
       workgroupBarrier();`,
     )
     .join("\n");
+  // Q (scaled by scale·log2 e, so that the softmax is exp2) as f16: each row's vec4 d, q[qBase + d] (RoPE'd as loaded).
+  const qLoad = `var v = vec4<f32>(0.0);
+      if (rowToken(r) < nTokens && rowHead(r) < nHeads) {
+        let t = t0 + rowToken(r);
+        let qBase = (t * params.numHeads + h0 + rowHead(r)) * LANES;
+${rope ? ropedQLoad("v", "        ") : "        v = q[qBase + d];"}
+      }
+      let h = vec4<f16>(clamp(v * params.qScale, vec4<f32>(-F16_MAX), vec4<f32>(F16_MAX)));`;
+  // Through kvs, one token tile (HEADS·M rows) at a time.
+  const qThroughKvsStaging = `  for (var tile = 0u; tile < ${tokenTiles}u; tile++) {
+    for (var u = lid; u < HEADS * M * LANES; u += THREADS) {
+      let r = tile * HEADS * M + u / LANES;
+      let d = u % LANES;
+      ${qLoad}
+      let at = ${vec4At("(u / LANES) * STRIDE + d * 4u")};
+      kvs[at] = h.x; kvs[at + 1u] = h.y; kvs[at + 2u] = h.z; kvs[at + 3u] = h.w;
+    }
+    fence = workgroupUniformLoad(&words[0]);
+    if (multiplies && sg / HEADS == tile) {
+${range(dSteps)
+  .map(
+    (d) =>
+      `      q${d} = ${matrixLoad(syntax, left, "&kvs", at(`(sg % HEADS) * M * STRIDE + ${d * K}u + fence`, KVS_LENGTH, stride, M, K), false, "STRIDE")};`,
+  )
+  .join("\n")}
+    }
+    workgroupBarrier();
+  }`;
+  // Through sP (qThroughP), QC head columns of every row at a time: rows r · P_STRIDE as the weights P.
+  const QC = [KEY_BLOCK, 32, K].find((cols) => cols <= KEY_BLOCK && headDim % cols === 0 && cols % K === 0 && cols % 4 === 0) ?? K;
+  const qThroughPStaging = range(headDim / QC)
+    .map(
+      (c) => `  for (var u = lid; u < ROWS * ${QC / 4}u; u += THREADS) {
+    let r = u / ${QC / 4}u;
+    let d = ${(c * QC) / 4}u + u % ${QC / 4}u;
+    ${qLoad}
+    let at = ${options.clampOffsets ? clampChunkIndex(`r * P_STRIDE + (u % ${QC / 4}u) * 4u`, rows * P_STRIDE, P_STRIDE, 4) : `r * P_STRIDE + (u % ${QC / 4}u) * 4u`};
+    sP[at] = h.x; sP[at + 1u] = h.y; sP[at + 2u] = h.z; sP[at + 3u] = h.w;
+  }
+  fence = workgroupUniformLoad(&words[0]);
+  if (multiplies) {
+${range(QC / K)
+  .map(
+    (kk) =>
+      `    q${(c * QC) / K + kk} = ${matrixLoad(syntax, left, "&sP", at(`sgRow0 * P_STRIDE + ${kk * K}u + fence`, rows * P_STRIDE, P_STRIDE, M, K), false, "P_STRIDE")};`,
+  )
+  .join("\n")}
+  }
+  workgroupBarrier();`,
+    )
+    .join("\n");
   const body = `
   // One pass. Each row keeps a reference m (a block max it has seen) and l = Σ P over its keys with P = exp2(s − m)
   // as f16, at most 2^RESCALE_ABOVE: m moves only when a block's max exceeds it by more than that, and then O (in
@@ -344,7 +411,7 @@ const F16_MAX: f32 = ${F16_MAX}.0;
 const LOWEST: f32 = -3.0e38;
 const RESCALE_ABOVE: f32 = 8.0; // a row's reference max moves when a block's max exceeds it by more (log2 units)
 
-var<workgroup> kvs: array<f16, ${Math.max(KEY_BLOCK, heads * M) * stride}>; // Q (a token tile at a time), then each block's K, then its V
+var<workgroup> kvs: array<f16, ${KVS_LENGTH}>; // ${qThroughP ? "each block's K, then its V" : "Q (a token tile at a time), then each block's K, then its V"}
 var<workgroup> sS: array<f32, ${rows * S_STRIDE}>; // scores; O on its way out or being rescaled
 var<workgroup> sP: array<f16, ${rows * P_STRIDE}>; // the weights P as f16
 var<workgroup> rowPos: array<i32, ROWS>; // the row's position, -1 for rows the item lacks
@@ -381,32 +448,7 @@ ${ablate === "no-stage" ? "  if (arrayLength(&keys) == 0u || arrayLength(&values
 ${range(dSteps)
   .map((d) => `  var q${d} = ${left}();`)
   .join("\n")}
-  // Q (scaled by scale·log2 e, so that the softmax is exp2) as f16 rows of kvs, one token tile (HEADS·M rows) at a time.
-  for (var tile = 0u; tile < ${tokenTiles}u; tile++) {
-    for (var u = lid; u < HEADS * M * LANES; u += THREADS) {
-      let r = tile * HEADS * M + u / LANES;
-      let d = u % LANES;
-      var v = vec4<f32>(0.0);
-      if (rowToken(r) < nTokens && rowHead(r) < nHeads) {
-        let t = t0 + rowToken(r);
-        let qBase = (t * params.numHeads + h0 + rowHead(r)) * LANES;
-${rope ? ropedQLoad("v", "        ") : "        v = q[qBase + d];"}
-      }
-      let h = vec4<f16>(clamp(v * params.qScale, vec4<f32>(-F16_MAX), vec4<f32>(F16_MAX)));
-      let at = ${vec4At("(u / LANES) * STRIDE + d * 4u")};
-      kvs[at] = h.x; kvs[at + 1u] = h.y; kvs[at + 2u] = h.z; kvs[at + 3u] = h.w;
-    }
-    fence = workgroupUniformLoad(&words[0]);
-    if (multiplies && sg / HEADS == tile) {
-${range(dSteps)
-  .map(
-    (d) =>
-      `      q${d} = ${matrixLoad(syntax, left, "&kvs", at(`(sg % HEADS) * M * STRIDE + ${d * K}u + fence`, KVS_LENGTH, stride, M, K), false, "STRIDE")};`,
-  )
-  .join("\n")}
-    }
-    workgroupBarrier();
-  }
+${qThroughP ? qThroughPStaging : qThroughKvsStaging}
   let length = workgroupUniformLoad(&words[1]);
 
   // The scalar phases: thread lid holds row r's keys part, part + PER_ROW, … of each block.
@@ -462,12 +504,12 @@ export function attentionTensor(
   const groupSize = numHeads / numKvHeads;
   const heads = tensorAttentionHeads(groupSize);
   const rope = ropeCosSin !== null;
-  const layoutFor = tensorAttentionLayout(setup, headDim, heads, options.keyBlock, options.tokenTiles);
+  const layoutFor = tensorAttentionLayout(setup, headDim, heads, options.keyBlock, options.tokenTiles, options.qThroughP);
   if (typeof layoutFor === "string") throw new Error(`tensor attention: ${layoutFor}`);
-  const { keyBlock, tokenTiles, rows } = layoutFor;
-  const variant = `k${keyBlock}/t${tokenTiles}${options.ablate ? `/${options.ablate}` : ""}${options.clampOffsets ? "/clamp" : ""}`;
+  const { keyBlock, tokenTiles, rows, qThroughP } = layoutFor;
+  const variant = `k${keyBlock}/t${tokenTiles}${qThroughP ? "/qp" : ""}${options.ablate ? `/${options.ablate}` : ""}${options.clampOffsets ? "/clamp" : ""}`;
   const key = `attention-tensor/d${headDim}/h${heads}/${variant}/${setup.majorness ?? "argument"}${rope ? "/rope" : ""}`;
-  const chosen = { ...options, keyBlock, tokenTiles };
+  const chosen = { ...options, keyBlock, tokenTiles, qThroughP };
   const pipeline = ctx.pipelines.get(key, () => tensorAttentionSource(setup, headDim, heads, rope, chosen));
   const skip = inputs.skipSingles ?? false;
   dispatchWorkItems(
