@@ -200,8 +200,9 @@ export class WebGpuBackend implements Backend {
   tensorAttention = envVar("SWALLOW_TENSOR_ATTENTION") !== "off";
   /**
    * The tensor-core attention's variant (attention-tensor.ts TensorAttentionOptions); default 32-key blocks and
-   * 32-token items where they fit. Tests force each; for A/B runs SWALLOW_TENSOR_ATTENTION_KEYS=64 (keys per block),
-   * SWALLOW_TENSOR_ATTENTION_TILES=1 (16-token tiles per item), SWALLOW_TENSOR_ATTENTION_Q=kvs (Q staged through the K/V block's memory, as before session 26).
+   * 32-token items where they fit, Q staged through P's memory. Tests force each; for A/B runs
+   * SWALLOW_TENSOR_ATTENTION_KEYS=64 (keys per block), SWALLOW_TENSOR_ATTENTION_TILES=1 (16-token tiles per item),
+   * SWALLOW_TENSOR_ATTENTION_Q=kvs (Q staged through the K/V block's memory, as before session 26).
    */
   tensorAttentionOptions: TensorAttentionOptions = {
     keyBlock: Number(envVar("SWALLOW_TENSOR_ATTENTION_KEYS")) || undefined,

@@ -185,6 +185,8 @@ export function tensorAttentionSource(
     colMajor ? at(offset, KVS_LENGTH, stride, N, K) : at(offset, KVS_LENGTH, stride, K, N);
   // The first of four scalar f16 stores to kvs, bounded once with robustness (clampChunkIndex, as the GEMM's staging).
   const vec4At = (index: string) => (options.clampOffsets ? clampChunkIndex(index, KVS_LENGTH, stride, 4) : index);
+  // The same for sP, where Q is staged with qThroughP.
+  const pVec4At = (index: string) => (options.clampOffsets ? clampChunkIndex(index, rows * P_STRIDE, P_STRIDE, 4) : index);
   const sResult = (offset: string, rowStride: number) => at(offset, rows * S_STRIDE, rowStride, M, N);
   // S = Q·Kᵀ for this block: keyTiles result matrices, stored to sS.
   const scores = [
@@ -309,7 +311,7 @@ ${range(dSteps)
     let r = u / ${QC / 4}u;
     let d = ${(c * QC) / 4}u + u % ${QC / 4}u;
     ${qLoad}
-    let at = ${options.clampOffsets ? clampChunkIndex(`r * P_STRIDE + (u % ${QC / 4}u) * 4u`, rows * P_STRIDE, P_STRIDE, 4) : `r * P_STRIDE + (u % ${QC / 4}u) * 4u`};
+    let at = ${pVec4At(`r * P_STRIDE + (u % ${QC / 4}u) * 4u`)};
     sP[at] = h.x; sP[at + 1u] = h.y; sP[at + 2u] = h.z; sP[at + 3u] = h.w;
   }
   fence = workgroupUniformLoad(&words[0]);
