@@ -28,6 +28,7 @@
  */
 import { openWebGpu } from "../src/gpu/webgpu/device.js";
 import { BufferUsage, MAP_MODE_READ } from "../src/gpu/webgpu/buffers.js";
+import { fillRandomBf16 } from "./random-weights.js";
 
 interface Product {
   n: number;
@@ -193,23 +194,6 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wg: ve
 `;
 }
 
-/** Random bf16 weight words on the GPU: sign and 7 mantissa bits from a hash of the index, exponent 2^-6. */
-const FILL_SOURCE = `@group(0) @binding(0) var<storage, read_write> w: array<u32>;
-@group(0) @binding(1) var<uniform> range: vec4<u32>; // first word, words, seed
-fn hash(v: u32) -> u32 {
-  var x = v * 747796405u + 2891336453u;
-  x = ((x >> ((x >> 28u) + 4u)) ^ x) * 277803737u;
-  return (x >> 22u) ^ x;
-}
-fn bf16(h: u32) -> u32 { return ((h & 1u) << 15u) | (121u << 7u) | ((h >> 1u) & 0x7fu); }
-@compute @workgroup_size(256)
-fn main(@builtin(global_invocation_id) g: vec3<u32>) {
-  let i = g.x + g.y * 65535u * 256u;
-  if (i >= range.y) { return; }
-  let h = hash((range.x + i) ^ range.z);
-  w[range.x + i] = bf16(h) | (bf16(h >> 8u) << 16u);
-}`;
-
 const opts = parseArgs(process.argv.slice(2));
 const gpu = await openWebGpu({ disableRobustness: opts.noRobustness });
 const device = gpu.device;
@@ -265,32 +249,6 @@ interface ChainBuffers {
   yOffsets: number[];
 }
 
-function fillWeights(buffer: GPUBuffer, words: number, seed: number): void {
-  const module = device.createShaderModule({ code: FILL_SOURCE });
-  const fill = device.createComputePipeline({ layout: "auto", compute: { module, entryPoint: "main" } });
-  const perPass = 65535 * 256 * 64;
-  for (let first = 0; first < words; first += perPass) {
-    const count = Math.min(perPass, words - first);
-    const range = device.createBuffer({ size: 16, usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST });
-    device.queue.writeBuffer(range, 0, new Uint32Array([first, count, seed, 0]));
-    const bind = device.createBindGroup({
-      layout: fill.getBindGroupLayout(0),
-      entries: [
-        { binding: 0, resource: { buffer } },
-        { binding: 1, resource: { buffer: range } },
-      ],
-    });
-    const encoder = device.createCommandEncoder();
-    const pass = encoder.beginComputePass();
-    pass.setPipeline(fill);
-    pass.setBindGroup(0, bind);
-    const groups = Math.ceil(count / 256);
-    pass.dispatchWorkgroups(Math.min(groups, 65535), Math.ceil(groups / 65535));
-    pass.end();
-    device.queue.submit([encoder.finish()]);
-  }
-}
-
 function makeChain(chain: Product[]): ChainBuffers {
   const stepWords: number[] = [];
   let wOff = 0; // vec4<u32> units
@@ -307,7 +265,7 @@ function makeChain(chain: Product[]): ChainBuffers {
   const weightBytes = wOff * 16;
   if (weightBytes > gpu.limits.maxStorageBufferBindingSize) throw new Error(`chain weights ${weightBytes} B exceed one binding`);
   const weights = device.createBuffer({ size: weightBytes, usage: storage });
-  fillWeights(weights, weightBytes / 4, 12345);
+  fillRandomBf16(device, weights, weightBytes / 4, 12345);
   const actBytes = aOff * 16;
   const act = device.createBuffer({ size: actBytes, usage: storage });
   const x0 = new Float32Array(chain[0].k).map(() => Math.random() * 2 - 1);

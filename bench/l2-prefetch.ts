@@ -23,6 +23,7 @@
  */
 import { openWebGpu } from "../src/gpu/webgpu/device.js";
 import { BufferUsage, MAP_MODE_READ } from "../src/gpu/webgpu/buffers.js";
+import { fillRandomBf16 } from "./random-weights.js";
 
 const WORKGROUP = 256;
 const ROWS_PER_GROUP = WORKGROUP / 32;
@@ -134,23 +135,6 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wg: ve
   prefetch(wg.x, nwg.x, params.z, params.w, lid);
 }`;
 
-/** Random bf16 weights (sign and 7 mantissa bits from a hash, exponent 2^-6), as bench/grid-sync.ts makes them. */
-const FILL_SOURCE = `@group(0) @binding(0) var<storage, read_write> w: array<u32>;
-@group(0) @binding(1) var<uniform> range: vec4<u32>;
-fn hash(v: u32) -> u32 {
-  var x = v * 747796405u + 2891336453u;
-  x = ((x >> ((x >> 28u) + 4u)) ^ x) * 277803737u;
-  return (x >> 22u) ^ x;
-}
-fn bf16(h: u32) -> u32 { return ((h & 1u) << 15u) | (121u << 7u) | ((h >> 1u) & 0x7fu); }
-@compute @workgroup_size(256)
-fn main(@builtin(global_invocation_id) g: vec3<u32>) {
-  let i = g.x + g.y * 65535u * 256u;
-  if (i >= range.y) { return; }
-  let h = hash(range.x + i);
-  w[range.x + i] = bf16(h) | (bf16(h >> 8u) << 16u);
-}`;
-
 const opts = parseArgs(process.argv.slice(2));
 const gpu = await openWebGpu({});
 const device = gpu.device;
@@ -167,33 +151,7 @@ const layerWords = n * chunks; // vec4 units
 const weightBytes = layerWords * 16 * layers;
 if (weightBytes > gpu.limits.maxStorageBufferBindingSize) throw new Error(`l2-prefetch: ${weightBytes} B of weights exceed one binding`);
 const weights = device.createBuffer({ size: weightBytes, usage: storage });
-{
-  const fill = compile(FILL_SOURCE);
-  const words = weightBytes / 4;
-  const perPass = 65535 * 256 * 64;
-  for (let first = 0; first < words; first += perPass) {
-    const count = Math.min(perPass, words - first);
-    const range = device.createBuffer({ size: 16, usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST });
-    device.queue.writeBuffer(range, 0, new Uint32Array([first, count, 0, 0]));
-    const encoder = device.createCommandEncoder();
-    const pass = encoder.beginComputePass();
-    pass.setPipeline(fill);
-    pass.setBindGroup(
-      0,
-      device.createBindGroup({
-        layout: fill.getBindGroupLayout(0),
-        entries: [
-          { binding: 0, resource: { buffer: weights } },
-          { binding: 1, resource: { buffer: range } },
-        ],
-      }),
-    );
-    const groups = Math.ceil(count / 256);
-    pass.dispatchWorkgroups(Math.min(groups, 65535), Math.ceil(groups / 65535));
-    pass.end();
-    device.queue.submit([encoder.finish()]);
-  }
-}
+fillRandomBf16(device, weights, weightBytes / 4, 0);
 const xHost = new Float32Array(k).map(() => Math.random() * 2 - 1);
 const x = device.createBuffer({ size: k * 4, usage: storage });
 device.queue.writeBuffer(x, 0, xHost);
