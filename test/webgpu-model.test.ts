@@ -11,7 +11,9 @@ import { LanguageModel } from "../src/engine/language-model.js";
 import { NodeFileTree } from "../src/node/file-tree.js";
 import { runBench, stepTimes } from "../src/bench/engine-bench.js";
 import {
+  collect,
   concurrentVersusAlone,
+  greedyRequest,
   deviceVersusHostSampling,
   mixedSamplingVersusAlone,
   seededSamplingVersusAlone,
@@ -56,6 +58,30 @@ test("sequences batched together get the logits each gets alone (paged KV, mixed
     assert.equal(worst, 0, `sequence ${i}: batched logits differ by ${worst}: the kernels must be batch-invariant`);
   }
 });
+
+test(
+  "a prompt of a new length in a warm row bucket binds the buffers a warm one does: no bind group is created for it",
+  { skip },
+  async () => {
+    const model = await LanguageModel.load(new NodeFileTree(tinyDir("gqa-llama3")), { backend: gpu, maxModelLen: 96 });
+    const prompt = (length: number, salt: number) => Array.from({ length }, (_, i) => (salt * 31 + i * 7) % model.spec.vocabSize);
+    // Bind groups a one-token request of `length` prompt tokens creates (distinct ids: no prefix-cache hit).
+    let salt = 0;
+    const created = async (length: number) => {
+      const before = gpu.bindGroupsCreated();
+      await collect(model.engine.submit(greedyRequest(model, prompt(length, ++salt), 1)));
+      return gpu.bindGroupsCreated() - before;
+    };
+    // Lengths 40 and 60 share the 64-row bucket, 70 too: the first 40 creates the bucket's groups, a second 40 what a
+    // warm request of that length still creates (the previous request's kept buffers), and 60 or 70 no more than it.
+    const first = await created(40);
+    const warm = await created(40);
+    assert.ok(first > warm, `the first request created ${first} bind groups, a warm one ${warm}`);
+    assert.ok((await created(60)) <= warm, "a new length in the warm bucket created bind groups");
+    assert.ok((await created(40)) <= warm);
+    assert.ok((await created(50)) <= warm, "a new length in the warm bucket created bind groups");
+  },
+);
 
 test("engine: 32 concurrent greedy requests give exactly what each gives alone", { skip }, () => concurrentVersusAlone(gpu));
 

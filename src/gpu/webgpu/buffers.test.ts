@@ -1,6 +1,6 @@
 import test from "node:test";
 import assert from "node:assert/strict";
-import { BufferPool, sizeClass } from "./buffers.js";
+import { BufferPool, bucketInputBytes, bucketRows, sizeClass } from "./buffers.js";
 import type { DeviceLimits } from "./device.js";
 
 /** A device that hands out numbered fake buffers (only what BufferPool touches). */
@@ -40,4 +40,35 @@ test("BufferPool hands out the free buffer of a size class created first, whatev
   assert.equal(pool.bytes, 4 * sizeClass(1000) + sizeClass(5000));
   pool.destroy();
   assert.ok(created.every((buffer) => buffer.destroyed));
+});
+
+test("row buckets: 16, 32, 64, 128, then whole multiples of 128; never fewer rows than asked", () => {
+  const expected: [number, number][] = [
+    [1, 16],
+    [16, 16],
+    [17, 32],
+    [32, 32],
+    [33, 64],
+    [64, 64],
+    [65, 128],
+    [128, 128],
+    [129, 256],
+    [256, 256],
+    [257, 384],
+    [2000, 2048],
+    [2048, 2048],
+    [2049, 2176],
+  ];
+  for (const [rows, bucket] of expected) assert.equal(bucketRows(rows), bucket, `${rows} rows`);
+});
+
+test("step inputs' buffers: the next power of two, at least 4 KiB", () => {
+  const expected: [number, number][] = [
+    [4, 4096],
+    [4096, 4096],
+    [4100, 8192],
+    [65_536, 65_536],
+    [66_048, 131_072],
+  ];
+  for (const [bytes, bucket] of expected) assert.equal(bucketInputBytes(bytes), bucket, `${bytes} bytes`);
 });

@@ -1,6 +1,6 @@
 /// <reference types="@webgpu/types" />
 import type { Activation } from "../backend.js";
-import { BufferPool, BufferUsage, checkBindable } from "./buffers.js";
+import { BufferPool, BufferUsage, bucketInputBytes, bucketRows, checkBindable } from "./buffers.js";
 import type { DeviceLimits } from "./device.js";
 import type { CachedPipeline } from "./pipelines.js";
 
@@ -174,7 +174,7 @@ export class StepRecorder {
     if (cached) return cached;
     const data = make();
     const size = Math.max(4, Math.ceil(data.byteLength / 4) * 4);
-    const buffer = this.pool.acquire(size, `step input ${tag}`);
+    const buffer = this.pool.acquire(this.withinLimit(bucketInputBytes(size), size), `step input ${tag}`);
     if (data.byteLength > 0) {
       const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
       // writeBuffer copies whole words; pad a tail that is not a multiple of 4 bytes.
@@ -316,7 +316,7 @@ export class StepRecorder {
           case "activation": {
             const activation = resource.activation;
             if (activation.state === "pending") {
-              activation.buffer = this.pool.acquire(activation.capacityBytes, `an activation [${activation.rows}, ${activation.cols}]`);
+              activation.buffer = this.acquireBucketed(activation);
               activation.state = "live";
             }
             // The whole pooled buffer, not the activation's rows: its binding (and so its bind group) is then the
@@ -375,6 +375,21 @@ export class StepRecorder {
       if (activation.state === "live") this.live.add(activation);
     }
     return ticket;
+  }
+
+  /** The pooled buffer of `activation`: sized for its row bucket (bucketRows), so steps of one bucket bind the same buffers. */
+  private acquireBucketed(activation: GpuActivation): GPUBuffer {
+    const bucketed = bucketRows(activation.capacityRows) * activation.cols * 4;
+    return this.pool.acquire(
+      this.withinLimit(bucketed, activation.capacityBytes),
+      `an activation [${activation.rows}, ${activation.cols}]`,
+    );
+  }
+
+  /** `bucketed` bytes where one binding may hold them, else the `needed` bytes (checked against the limit by the pool). */
+  private withinLimit(bucketed: number, needed: number): number {
+    const limit = Math.min(this.limits.maxStorageBufferBindingSize, this.limits.maxBufferSize);
+    return bucketed <= limit ? bucketed : needed;
   }
 
   /** Bind groups created so far (cache misses of bindGroupFor; benchmarks report them). */
@@ -518,8 +533,11 @@ export class StepRecorder {
   }
 }
 
-/** Bound on the bind-group cache (a decode step of an 8B model uses ~520; prefill lengths add their own). */
-const MAX_CACHED_BIND_GROUPS = 16_384;
+/**
+ * Bound on the bind-group cache: a decode step of an 8B model uses ~520, and a server's warm-up (every row bucket,
+ * decode batches up to 256) creates ~13k on the H200 (bench/NOTES.md, session 27); clearing it makes them anew.
+ */
+const MAX_CACHED_BIND_GROUPS = 32_768;
 
 /** A process-wide id per GPUBuffer (ids are never reused, so a destroyed buffer's cached groups never match again). */
 const bufferIds = new WeakMap<GPUBuffer, number>();
