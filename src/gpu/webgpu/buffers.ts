@@ -34,8 +34,9 @@ export function checkBindable(limits: DeviceLimits, bytes: number, what: string)
  * height, where the kernels' tile and split choices change). Every step whose row count falls in one bucket then
  * asks the pool for the same sizes in the same order, so it is handed the same buffers and its bind groups come
  * from the recorder's cache: a prompt of a length not seen before otherwise created ~300 bind groups, ~6 ms of
- * host time before its first token on the H200 (bench/NOTES.md, session 27). The buffer only grows (at most 127
- * rows past 128, a power of two below); kernels take their row counts from uniforms, never from a binding's length.
+ * host time before its first token on the H200 (bench/NOTES.md, session 27). A buffer holds at most 127 rows more
+ * than asked above 128 rows, at most twice as many below; kernels take their row counts from uniforms, never from a
+ * binding's length.
  */
 export function bucketRows(rows: number): number {
   if (rows <= 16) return 16;
@@ -45,8 +46,8 @@ export function bucketRows(rows: number): number {
 
 /**
  * Bytes a step input's pooled buffer is sized for: the next power of two, at least 4 KiB. Step inputs (positions,
- * KV slots, RoPE tables, work lists) grow with the step's rows; one class per row bucket keeps their buffers, and so
- * the bind groups that bind them, the same across the bucket (see bucketRows).
+ * KV slots, RoPE tables, work lists) grow with the step's rows; powers of two put most of them in one class across a
+ * row bucket, so their buffers, and the bind groups that bind them, stay the same there too (see bucketRows).
  */
 export function bucketInputBytes(bytes: number): number {
   return Math.max(4096, 2 ** Math.ceil(Math.log2(Math.max(1, bytes))));
