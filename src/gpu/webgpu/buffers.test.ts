@@ -72,3 +72,11 @@ test("step inputs' buffers: the next power of two, at least 4 KiB", () => {
   ];
   for (const [bytes, bucket] of expected) assert.equal(bucketInputBytes(bytes), bucket, `${bytes} bytes`);
 });
+
+test("BufferPool: a buffer sized for roomFor where one binding holds it, else for the bytes needed", () => {
+  const { device } = fakeDevice();
+  const roomy = new BufferPool(device, limits, 0, "test");
+  assert.equal(roomy.acquire(1000, "x", 5000).size, sizeClass(5000));
+  const small = { maxStorageBufferBindingSize: 4096, maxBufferSize: 1 << 30 } as DeviceLimits;
+  assert.equal(new BufferPool(device, small, 0, "test").acquire(1000, "x", 5000).size, sizeClass(1000));
+});

@@ -17,9 +17,14 @@ export function storageBytes(bytes: number): number {
   return Math.max(4, Math.ceil(bytes / 4) * 4);
 }
 
+/** The most bytes one storage buffer binding may hold on this device. */
+export function bindingLimit(limits: DeviceLimits): number {
+  return Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
+}
+
 /** Throws a SwallowError when a tensor cannot be bound as one storage buffer on this device. */
 export function checkBindable(limits: DeviceLimits, bytes: number, what: string): void {
-  const limit = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
+  const limit = bindingLimit(limits);
   if (bytes > limit) {
     throw new SwallowError(
       `${what} needs ${bytes} bytes in one GPU buffer, above this adapter's limit of ${limit} bytes ` +
@@ -88,12 +93,14 @@ export class BufferPool {
    * A buffer of at least `bytes` bytes (its size is the size class): the free one of the class created first.
    * Taking the oldest, not the last released, makes the buffers a step gets depend only on which are free, not
    * on the order earlier steps released them: steps of the same shape then bind the same buffers, and their
-   * bind groups come from the recorder's cache (bindGroupFor) instead of being created anew.
+   * bind groups come from the recorder's cache (bindGroupFor) instead of being created anew. `roomFor` (≥ bytes) asks
+   * for the class of a larger size where one binding can hold it (the recorder's row buckets); `bytes` is the need.
    */
-  acquire(bytes: number, what = "an activation"): GPUBuffer {
+  acquire(bytes: number, what = "an activation", roomFor = bytes): GPUBuffer {
     checkBindable(this.limits, bytes, what);
-    const limit = Math.min(this.limits.maxStorageBufferBindingSize, this.limits.maxBufferSize);
-    const size = sizeClass(bytes) <= limit ? sizeClass(bytes) : storageBytes(bytes);
+    const limit = bindingLimit(this.limits);
+    const wanted = sizeClass(Math.max(bytes, roomFor));
+    const size = wanted <= limit ? wanted : sizeClass(bytes) <= limit ? sizeClass(bytes) : storageBytes(bytes);
     const list = this.free.get(size);
     if (list && list.length > 0) {
       let oldest = 0;

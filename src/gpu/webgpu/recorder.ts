@@ -174,7 +174,7 @@ export class StepRecorder {
     if (cached) return cached;
     const data = make();
     const size = Math.max(4, Math.ceil(data.byteLength / 4) * 4);
-    const buffer = this.pool.acquire(this.withinLimit(bucketInputBytes(size), size), `step input ${tag}`);
+    const buffer = this.pool.acquire(size, `step input ${tag}`, bucketInputBytes(size));
     if (data.byteLength > 0) {
       const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
       // writeBuffer copies whole words; pad a tail that is not a multiple of 4 bytes.
@@ -379,17 +379,8 @@ export class StepRecorder {
 
   /** The pooled buffer of `activation`: sized for its row bucket (bucketRows), so steps of one bucket bind the same buffers. */
   private acquireBucketed(activation: GpuActivation): GPUBuffer {
-    const bucketed = bucketRows(activation.capacityRows) * activation.cols * 4;
-    return this.pool.acquire(
-      this.withinLimit(bucketed, activation.capacityBytes),
-      `an activation [${activation.rows}, ${activation.cols}]`,
-    );
-  }
-
-  /** `bucketed` bytes where one binding may hold them, else the `needed` bytes (checked against the limit by the pool). */
-  private withinLimit(bucketed: number, needed: number): number {
-    const limit = Math.min(this.limits.maxStorageBufferBindingSize, this.limits.maxBufferSize);
-    return bucketed <= limit ? bucketed : needed;
+    const bucketBytes = bucketRows(activation.capacityRows) * activation.cols * 4;
+    return this.pool.acquire(activation.capacityBytes, `an activation [${activation.rows}, ${activation.cols}]`, bucketBytes);
   }
 
   /** Bind groups created so far (cache misses of bindGroupFor; benchmarks report them). */
