@@ -14,7 +14,6 @@ import { MODEL_SHAPES, SyntheticWeights, syntheticTokenizer } from "../src/bench
 import { LanguageModel } from "../src/engine/language-model.js";
 import { warmUp } from "../src/engine/warm-up.js";
 import { WebGpuBackend } from "../src/gpu/webgpu/backend.js";
-import { expectedLlamaTensors } from "../src/model/checkpoint.js";
 
 const DEFAULT_LENGTHS = [
   128, 128, 100, 100, 200, 200, 77, 77, 300, 300, 129, 129, 450, 450, 600, 600, 900, 900, 1500, 1500, 50, 50, 20, 20,
@@ -43,8 +42,7 @@ if (opts.lengths.some((length) => !Number.isInteger(length) || length < 1 || len
   throw new Error(`--lengths must be whole numbers from 1 to ${opts.maxModelLen - 1} (--max-model-len)`);
 }
 const backend = await WebGpuBackend.create();
-const shapes = new Map(expectedLlamaTensors(spec).map((t) => [t.name, t.shape] as [string, readonly number[]]));
-const model = await LanguageModel.fromWeights(spec, new SyntheticWeights(shapes), syntheticTokenizer(spec), {
+const model = await LanguageModel.fromWeights(spec, SyntheticWeights.forSpec(spec), syntheticTokenizer(spec), {
   backend,
   maxModelLen: opts.maxModelLen,
   maxNumSeqs: opts.maxNumSeqs,

@@ -1,4 +1,5 @@
 import type { HostTensor } from "../gpu/backend.js";
+import { expectedLlamaTensors } from "../model/checkpoint.js";
 import type { TensorSource } from "../model/llama.js";
 import type { ModelSpec } from "../model/spec.js";
 import { bytesToByteLevel } from "../tokenizer/byte-level.js";
@@ -63,6 +64,11 @@ export class SyntheticWeights implements TensorSource {
   private readonly tile: Uint8Array;
   private readonly scratch: Uint8Array;
   private static readonly TILE_BYTES = 64 * 1024 * 1024;
+
+  /** Random weights for every tensor a Llama checkpoint of `spec` holds. */
+  static forSpec(spec: ModelSpec): SyntheticWeights {
+    return new SyntheticWeights(new Map(expectedLlamaTensors(spec).map((t) => [t.name, t.shape] as [string, readonly number[]])));
+  }
 
   constructor(private readonly shapes: Map<string, readonly number[]>) {
     const maxBytes = Math.max(...[...shapes.values()].map((shape) => shape.reduce((a, b) => a * b, 1) * 2));

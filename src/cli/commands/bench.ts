@@ -4,7 +4,6 @@ import { MODEL_SHAPES, SyntheticWeights, syntheticTokenizer } from "../../bench/
 import { LanguageModel } from "../../engine/language-model.js";
 import { createBackend, parseBackendName } from "../../gpu/select.js";
 import { WebGpuBackend } from "../../gpu/webgpu/backend.js";
-import { expectedLlamaTensors } from "../../model/checkpoint.js";
 import { byteSizeFlag, numberFlag, parseCommandArgs } from "../args.js";
 import { info, writeLine } from "../io.js";
 import { backendChoice, loadFromFlags, modelFlags } from "../load.js";
@@ -94,9 +93,8 @@ export async function runBench(argv: string[]): Promise<void> {
     const spec = { ...base, numLayers: layers ?? base.numLayers };
     const backend = await createBackend(parseBackendName(values.backend), info, backendChoice(values));
     if (values.profile) profiler = stepProfiler(backend); // before the weights are made
-    const shapes = new Map(expectedLlamaTensors(spec).map((t) => [t.name, t.shape] as [string, readonly number[]]));
     info(`bench: random weights of ${values.shape} (${spec.numLayers} layers)`);
-    model = await LanguageModel.fromWeights(spec, new SyntheticWeights(shapes), syntheticTokenizer(spec), {
+    model = await LanguageModel.fromWeights(spec, SyntheticWeights.forSpec(spec), syntheticTokenizer(spec), {
       backend,
       maxModelLen,
       ...serving,
