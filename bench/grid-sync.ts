@@ -29,6 +29,7 @@
 import { openWebGpu } from "../src/gpu/webgpu/device.js";
 import { BufferUsage, MAP_MODE_READ } from "../src/gpu/webgpu/buffers.js";
 import { fillRandomBf16 } from "./random-weights.js";
+import { readBack } from "./read-back.js";
 
 interface Product {
   n: number;
@@ -207,17 +208,6 @@ const storage = BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DS
 const syncBuffer = device.createBuffer({ size: 256, usage: storage });
 const syncRead = device.createBuffer({ size: 8, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST });
 
-async function readBuffer(buffer: GPUBuffer, offset: number, size: number): Promise<ArrayBuffer> {
-  const staging = device.createBuffer({ size, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST });
-  const encoder = device.createCommandEncoder();
-  encoder.copyBufferToBuffer(buffer, offset, staging, 0, size);
-  device.queue.submit([encoder.finish()]);
-  await staging.mapAsync(MAP_MODE_READ);
-  const copy = staging.getMappedRange().slice(0);
-  staging.destroy();
-  return copy;
-}
-
 async function spinFailed(): Promise<boolean> {
   const encoder = device.createCommandEncoder();
   encoder.copyBufferToBuffer(syncBuffer, 0, syncRead, 0, 8);
@@ -329,7 +319,7 @@ function encodeRuns(buffers: ChainBuffers, mode: Mode, reps: number): GPUCommand
 
 async function runOnce(buffers: ChainBuffers, mode: Mode): Promise<Float32Array> {
   device.queue.submit([encodeRuns(buffers, mode, 1)]);
-  return new Float32Array(await readBuffer(buffers.act, 0, buffers.actBytes));
+  return new Float32Array(await readBack(device, buffers.act, 0, buffers.actBytes));
 }
 
 async function timeMode(buffers: ChainBuffers, mode: Mode): Promise<number> {
@@ -375,7 +365,7 @@ for (const spec of opts.chains) {
   console.log(`\nchain ${spec}: ${chain.length} products, ${(bytes / 1e6).toFixed(1)} MB of weights`);
   const reference = await runOnce(buffers, { kind: "dispatches", groups: null });
   // Host check of the first product's first rows (the kernels' own sanity).
-  const w0 = new Uint32Array(await readBuffer(buffers.weights, 0, 8 * (chain[0].k / 2) * 4));
+  const w0 = new Uint32Array(await readBack(device, buffers.weights, 0, 8 * (chain[0].k / 2) * 4));
   let worst = 0;
   for (let r = 0; r < 8; r++) {
     let sum = 0;

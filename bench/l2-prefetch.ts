@@ -22,8 +22,9 @@
  * its first rows.
  */
 import { openWebGpu } from "../src/gpu/webgpu/device.js";
-import { BufferUsage, MAP_MODE_READ } from "../src/gpu/webgpu/buffers.js";
+import { BufferUsage } from "../src/gpu/webgpu/buffers.js";
 import { fillRandomBf16 } from "./random-weights.js";
+import { readBack } from "./read-back.js";
 
 const WORKGROUP = 256;
 const ROWS_PER_GROUP = WORKGROUP / 32;
@@ -227,22 +228,10 @@ async function timeMode(mode: Mode): Promise<number> {
   return times[Math.floor(times.length / 2)] * 1000;
 }
 
-async function read(buffer: GPUBuffer, size: number): Promise<ArrayBuffer> {
-  const staging = device.createBuffer({ size, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST });
-  const encoder = device.createCommandEncoder();
-  encoder.copyBufferToBuffer(buffer, 0, staging, 0, size);
-  device.queue.submit([encoder.finish()]);
-  await staging.mapAsync(MAP_MODE_READ);
-  const copy = staging.getMappedRange().slice(0);
-  staging.unmap();
-  staging.destroy();
-  return copy;
-}
-
 // The GEMV's first rows against the host.
 device.queue.submit([encode({ kind: "gemv" }, 1)]);
-const yHost = new Float32Array(await read(y, 8 * 4));
-const wHost = new Uint32Array(await read(weights, 8 * k * 2));
+const yHost = new Float32Array(await readBack(device, y, 0, 8 * 4));
+const wHost = new Uint32Array(await readBack(device, weights, 0, 8 * k * 2));
 let worst = 0;
 for (let r = 0; r < 8; r++) {
   let sum = 0;
