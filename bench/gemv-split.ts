@@ -151,7 +151,8 @@ ${
   }
   for (; c < end; c += ${LANES}u) { acc += widen(w[rowOff + c], c); }`
 }
-  // Each subgroup's sum, then each lane group's in order (subgroups of 32 on NVIDIA: one each; lavapipe's are 8).
+  // Each subgroup's sum, then each lane group's in order (subgroups of 32 on NVIDIA: one each; lavapipe's are 8;
+  // wider subgroups than a lane group are not handled: this lab is for the NVIDIA card and lavapipe).
   let sum = subgroupAdd(acc);
   if (lid % sgSize == 0u) { subSums[lid / sgSize] = sum; }
   workgroupBarrier();
