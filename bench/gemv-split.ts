@@ -87,13 +87,17 @@ function source(split: number, loads: number, mode: Mode): string {
 @group(0) @binding(4) var<storage, read> xh: array<vec4<u32>>; // x as f16, 8 per 16 bytes (x16)
 var<workgroup> partial: array<f32, ${LANE_GROUPS}>;
 var<workgroup> subSums: array<f32, ${WORKGROUP / 4}>;
+// A chunk's 8 weights (bf16 halves lo / hi of each word) times x's 8 values.
+fn products(lo: vec4<f32>, hi: vec4<f32>, xa: vec4<f32>, xb: vec4<f32>) -> f32 {
+  return dot(vec4<f32>(lo.x, hi.x, lo.y, hi.y), xa) + dot(vec4<f32>(lo.z, hi.z, lo.w, hi.w), xb);
+}
 fn widen(q: vec4<u32>, c: u32) -> f32 {
   let lo = vec4<f32>(bitcast<f32>(q.x << 16u), bitcast<f32>(q.y << 16u), bitcast<f32>(q.z << 16u), bitcast<f32>(q.w << 16u));
   let hi = vec4<f32>(bitcast<f32>(q.x & 0xffff0000u), bitcast<f32>(q.y & 0xffff0000u), bitcast<f32>(q.z & 0xffff0000u), bitcast<f32>(q.w & 0xffff0000u));
   return ${
     {
-      gemv: "dot(vec4<f32>(lo.x, hi.x, lo.y, hi.y), x[2u * c]) + dot(vec4<f32>(lo.z, hi.z, lo.w, hi.w), x[2u * c + 1u]);",
-      xfirst: "dot(vec4<f32>(lo.x, hi.x, lo.y, hi.y), x[2u * c]) + dot(vec4<f32>(lo.z, hi.z, lo.w, hi.w), x[2u * c + 1u]); // the tail",
+      gemv: "products(lo, hi, x[2u * c], x[2u * c + 1u]);",
+      xfirst: "products(lo, hi, x[2u * c], x[2u * c + 1u]); // its tail loop",
       read: "f32((q.x ^ q.y ^ q.z ^ q.w) & 1u);",
       linear: "f32((q.x ^ q.y ^ q.z ^ q.w) & 1u);",
       "no-x": "dot(vec4<f32>(lo.x, hi.x, lo.y, hi.y), vec4<f32>(0.5)) + dot(vec4<f32>(lo.z, hi.z, lo.w, hi.w), vec4<f32>(0.25));",
@@ -105,7 +109,7 @@ fn widen(q: vec4<u32>, c: u32) -> f32 {
 fn widenWith(q: vec4<u32>, xa: vec4<f32>, xb: vec4<f32>) -> f32 {
   let lo = vec4<f32>(bitcast<f32>(q.x << 16u), bitcast<f32>(q.y << 16u), bitcast<f32>(q.z << 16u), bitcast<f32>(q.w << 16u));
   let hi = vec4<f32>(bitcast<f32>(q.x & 0xffff0000u), bitcast<f32>(q.y & 0xffff0000u), bitcast<f32>(q.z & 0xffff0000u), bitcast<f32>(q.w & 0xffff0000u));
-  return dot(vec4<f32>(lo.x, hi.x, lo.y, hi.y), xa) + dot(vec4<f32>(lo.z, hi.z, lo.w, hi.w), xb);
+  return products(lo, hi, xa, xb);
 }
 @compute @workgroup_size(${WORKGROUP})
 fn main(
